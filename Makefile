@@ -1,0 +1,31 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+# torch is pinned to the CPU wheel that lies on disk; never let pip resolve an unpinned torch.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+TORCH  := torch==2.13.0
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test bench install clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python >= 3.10 needed, found " + sys.version'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q $(TORCH)
+	$(PIP) install -q -e '.[test]' $(TORCH)
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	OMP_NUM_THREADS=1 $(VENV)/bin/deepnets train examples/digits.toml
+
+test: $(STAMP)
+	OMP_NUM_THREADS=1 $(PY) -m pytest
+
+bench: $(STAMP)
+	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_mlp.py
+
+clean:
+	rm -rf $(VENV) runs

@@ -1,0 +1,35 @@
+"""The errors a user can cause, and only those.
+
+Every user mistake (a wrong shape, a NaN in a file, an unknown name, a malformed checkpoint)
+raises a subclass of :class:`DeepnetsError` whose message says what was expected and what came.
+The command line prints the message on one line and exits with status 2.
+"""
+
+from __future__ import annotations
+
+
+class DeepnetsError(Exception):
+    """Base class of every error deepnets raises on purpose."""
+
+
+class ConfigError(DeepnetsError, ValueError):
+    """A configuration value, key or name is invalid (names the key and the value)."""
+
+
+class DataError(DeepnetsError, ValueError):
+    """A data file or array is malformed (names the file, row and column where known)."""
+
+
+class CheckpointError(DeepnetsError):
+    """A checkpoint or weights file cannot be read or does not fit the model (names the file)."""
+
+
+class TrainingDiverged(DeepnetsError, FloatingPointError):
+    """Training met a non-finite loss or gradient; the weights are those before that step.
+
+    ``history`` holds what was logged up to the failure.
+    """
+
+    def __init__(self, message: str, history=None):
+        super().__init__(message)
+        self.history = history
