@@ -1,10 +1,33 @@
-"""deepnets: the methods of a classic course on multilayer perceptrons and deep networks, on PyTorch."""
+"""deepnets: the methods of a classic course on multilayer perceptrons and deep networks, on PyTorch.
 
+>>> import deepnets
+>>> net = deepnets.MLP([64, 100, 10], activation="tanh", output="softmax", seed=0)
+>>> sum(p.numel() for p in net.parameters())
+7510
+"""
+
+from .activations import ACTIVATIONS, Activation, get_activation
+from .backprop import costate_backward, costate_recursion, costates
+from .data import DATASETS, Dataset, Scaler, load_dataset, split
 from .errors import CheckpointError, ConfigError, DataError, DeepnetsError, TrainingDiverged
+from .losses import LOSSES, CrossEntropy, LMS, Lp, code_targets, get_loss
+from .nn import MLP
+from .train import (Callback, EarlyStopping, History, NonFiniteGuard, ProgressBar, RestartOnStall,
+                    evaluate, fit)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    # models and the co-state back-propagation
+    "MLP", "costates", "costate_recursion", "costate_backward",
+    # activations and losses
+    "Activation", "ACTIVATIONS", "get_activation", "LOSSES", "LMS", "Lp", "CrossEntropy", "get_loss",
+    "code_targets",
+    # training
+    "fit", "evaluate", "Callback", "History", "EarlyStopping", "NonFiniteGuard", "RestartOnStall",
+    "ProgressBar",
+    # data
+    "DATASETS", "Dataset", "load_dataset", "split", "Scaler",
     # errors
     "DeepnetsError", "ConfigError", "DataError", "CheckpointError", "TrainingDiverged",
 ]

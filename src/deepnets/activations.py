@@ -1,16 +1,19 @@
 """The lecture's activation functions g(y), each with its derivative g'(y).
 
 The co-state recursion needs g' at every layer: δ(l) = λ(l) ∘ g'(ŷ(l)). Each activation is
-a small object with ``forward(y) -> z`` and ``derivative(y, z) -> g'``; the derivative may use
-the output z = g(y) where that is cheaper (logistic: g' = α z (1 − z); tanh: g' = α (1 − z²)).
+a small object with ``forward(y) -> z`` and ``derivative(z) -> g'(y)``, written through the
+output z = g(y) alone (logistic: g' = α z (1 − z); tanh: g' = α (1 − z²); ReLU: 1[z > 0]), so the
+forward pass keeps only the layer outputs ẑ(l) for the backward pass, as the lecture's algorithm
+does ("determine ẑ(l) and g'(ŷ(l)) and remember them"). Every activation here has z > 0 exactly
+when y > 0, which is what makes that possible.
 
 >>> import torch
 >>> g = get_activation("logistic", alpha=2.0)
 >>> y = torch.tensor([0.0])
->>> g(y), g.derivative(y, g(y))
+>>> g(y), g.derivative(g(y))
 (tensor([0.5000]), tensor([0.5000]))
 >>> get_activation("lecun_tanh")(torch.tensor([1.5]))
-tensor([1.3198])
+tensor([1.3070])
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from .errors import ConfigError
 
 
 class Activation:
-    """An elementwise g with its derivative g'(y) expressed through y and z = g(y)."""
+    """An elementwise g with its derivative g'(y) written through the output z = g(y)."""
 
     name: str = ""
 
@@ -35,8 +38,12 @@ class Activation:
     def forward(self, y: Tensor) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def derivative(self, y: Tensor, z: Tensor) -> Tensor:  # pragma: no cover - abstract
+    def derivative(self, z: Tensor) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def delta(self, lam: Tensor, z: Tensor) -> Tensor:
+        """δ = λ ∘ g'(ŷ), the co-state recursion's local step through this nonlinearity."""
+        return lam * self.derivative(z)
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={v}" for k, v in vars(self).items())
@@ -53,7 +60,7 @@ class Logistic(Activation):
     def forward(self, y):
         return torch.sigmoid(self.alpha * y) if self.alpha != 1.0 else torch.sigmoid(y)
 
-    def derivative(self, y, z):
+    def derivative(self, z):
         d = z * (1 - z)
         return d * self.alpha if self.alpha != 1.0 else d
 
@@ -74,7 +81,7 @@ class Tanh(Activation):
         z = torch.tanh(self.alpha * y) if self.alpha != 1.0 else torch.tanh(y)
         return z * self.scale if self.scale != 1.0 else z
 
-    def derivative(self, y, z):
+    def derivative(self, z):
         if self.scale == 1.0:
             d = 1 - z * z
         else:
@@ -92,8 +99,11 @@ class ReLU(Activation):
     def forward(self, y):
         return torch.relu(y)
 
-    def derivative(self, y, z):
-        return (y > 0).to(y.dtype)
+    def derivative(self, z):
+        return (z > 0).to(z.dtype)
+
+    def delta(self, lam, z):
+        return torch.ops.aten.threshold_backward(lam, z, 0.0)  # λ where z > 0, else 0 (one kernel)
 
 
 @dataclass(repr=False)
@@ -106,8 +116,8 @@ class LeakyReLU(Activation):
     def forward(self, y):
         return torch.nn.functional.leaky_relu(y, self.a)
 
-    def derivative(self, y, z):
-        return torch.where(y > 0, torch.ones_like(y), torch.full_like(y, self.a))
+    def derivative(self, z):
+        return torch.where(z > 0, 1.0, self.a).to(z.dtype)
 
 
 @dataclass(repr=False)
@@ -120,8 +130,8 @@ class ELU(Activation):
     def forward(self, y):
         return torch.nn.functional.elu(y, self.alpha)
 
-    def derivative(self, y, z):
-        return torch.where(y > 0, torch.ones_like(y), z + self.alpha)
+    def derivative(self, z):
+        return torch.where(z > 0, torch.ones_like(z), z + self.alpha)
 
 
 @dataclass(repr=False)
@@ -133,8 +143,11 @@ class Identity(Activation):
     def forward(self, y):
         return y
 
-    def derivative(self, y, z):
-        return torch.ones_like(y)
+    def derivative(self, z):
+        return torch.ones_like(z)
+
+    def delta(self, lam, z):
+        return lam
 
 
 @dataclass(repr=False)
@@ -150,8 +163,8 @@ class Step(Activation):
     def forward(self, y):
         return (y >= 0).to(y.dtype)
 
-    def derivative(self, y, z):
-        return torch.zeros_like(y)
+    def derivative(self, z):
+        return torch.zeros_like(z)
 
 
 def lecun_tanh() -> Tanh:

@@ -1,0 +1,228 @@
+"""Back-propagation as the lecture writes it: a co-state (Lagrange multiplier) recursion.
+
+Forward pass, layer l = 1..L (ẑ(0) = x; biases are the weights w_i0 on a constant input 1):
+
+    ŷ(l) = W(l) ẑ(l−1) + b(l),    ẑ(l) = g(ŷ(l))
+
+Backward pass, from the terminal condition λ(L) = ∂E/∂ẑ(L):
+
+    δ(l)   = λ(l) ∘ g'(ŷ(l))          (softmax output: δ = ẑ ∘ (λ − ⟨λ, ẑ⟩), its Jacobian)
+    ∂E/∂W(l) = δ(l) ẑ(l−1)ᵀ,   ∂E/∂b(l) = Σ_n δ(l)
+    λ(l−1) = W(l)ᵀ δ(l)
+
+For the LMS cost the terminal condition is λ(L) = ẑ(L) − z, and δ(L) = (ẑ(L) − z) g'(ŷ(L)).
+The λ(l) are the co-states of optimal control; Bishop's δ(l) = ∂E/∂ŷ(l) are the same signals one
+step further down. The recursion runs on whole minibatches: rows are samples, so every product
+above is one matrix multiply.
+
+:class:`CostateMLP` is the ``torch.autograd.Function`` that makes this recursion the MLP's
+backward pass. Higher-order derivatives (``create_graph=True``, Hessian-vector products) are
+taken by recomputing the forward pass under autograd inside ``backward``, so they stay exact.
+
+Reference: Rumelhart, Hinton & Williams (1986); Bryson & Ho (1969) for the co-state view.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import Tensor
+
+from .activations import Activation
+
+
+class Softmax:
+    """The softmax output ẑ_i = exp(ŷ_i) / Σ_j exp(ŷ_j); not elementwise, so its δ is a Jacobian
+    product: δ = ẑ ∘ (λ − Σ_i λ_i ẑ_i)."""
+
+    name = "softmax"
+
+    def __call__(self, y: Tensor) -> Tensor:
+        # exp(ŷ − max ŷ) / Σ exp(ŷ − max ŷ): the same numbers as torch.softmax, a third of its
+        # time on small CPU batches (torch's kernel vectorises along the short class axis)
+        if y.requires_grad and torch.is_grad_enabled():
+            return torch.softmax(y, dim=-1)  # under autograd (the reference path)
+        e = (y - y.amax(-1, keepdim=True)).exp_()
+        return e.div_(e.sum(-1, keepdim=True))
+
+    def delta(self, lam: Tensor, z: Tensor) -> Tensor:
+        return z * (lam - (lam * z).sum(-1, keepdim=True))  # (N, C)
+
+    def __repr__(self):
+        return "Softmax()"
+
+
+def layer_delta(act, lam: Tensor, z: Tensor) -> Tensor:
+    """δ(l) = λ(l) ∘ g'(ŷ(l)) for an elementwise g, or the softmax Jacobian product."""
+    return act.delta(lam, z)
+
+
+def forward_layers(x: Tensor, params: Sequence[Tensor], acts: Sequence) -> list[Tensor]:
+    """ẑ(0..L) for weights/biases ``params = (W1, b1, W2, b2, ...)``; ẑ(l) = g_l(W(l) ẑ(l−1) + b(l))."""
+    zs = [x]
+    for l, act in enumerate(acts):
+        W, b = params[2 * l], params[2 * l + 1]
+        y = torch.addmm(b, zs[-1], W.t()) if b is not None else zs[-1] @ W.t()  # (N, M(l))
+        zs.append(act(y))
+    return zs
+
+
+def costate_recursion(lam: Tensor | None, zs: Sequence[Tensor], params: Sequence[Tensor], acts: Sequence,
+                      *, need_input: bool = False, keep: bool = False, delta_L: Tensor | None = None):
+    """Run the backward recursion from λ(L) = ``lam`` (or from δ(L) = ``delta_L`` directly, for
+    costs whose δ(L) has a closed form, such as cross-entropy with its matching output unit).
+
+    Returns ``(grads, lams, deltas)``: ``grads`` is [∂E/∂W(1), ∂E/∂b(1), ..., ∂E/∂x or None first]
+    laid out as ``(dx, dW1, db1, dW2, db2, ...)``; ``lams`` and ``deltas`` hold λ(l), δ(l) for
+    l = 1..L when ``keep`` is true (else empty lists).
+    """
+    L = len(acts)
+    grads: list = [None] * (2 * L)
+    lams, deltas = [], []
+    for l in range(L - 1, -1, -1):
+        W, b = params[2 * l], params[2 * l + 1]
+        if l == L - 1 and delta_L is not None:
+            delta = delta_L
+        else:
+            delta = layer_delta(acts[l], lam, zs[l + 1])  # (N, M(l))
+        if keep:
+            lams.append(lam)
+            deltas.append(delta)
+        grads[2 * l] = delta.t().mm(zs[l])  # (M(l), M(l-1)) = δᵀ ẑ(l−1)
+        grads[2 * l + 1] = delta.sum(0) if b is not None else None  # (M(l),)
+        if l > 0 or need_input:
+            lam = delta.mm(W)  # (N, M(l-1)) = λ(l−1) = W(l)ᵀ δ(l), row-wise
+    dx = lam if need_input else None
+    return [dx, *grads], lams[::-1], deltas[::-1]
+
+
+class CostateMLP(torch.autograd.Function):
+    """The MLP's forward pass with the co-state recursion as its backward pass."""
+
+    @staticmethod
+    def forward(ctx, x, acts, *params):
+        zs = forward_layers(x, params, acts)
+        ctx.acts = acts
+        ctx.save_for_backward(*zs, *params)
+        ctx.n_z = len(zs)
+        return zs[-1]
+
+    @staticmethod
+    def backward(ctx, lam):
+        saved = ctx.saved_tensors
+        zs, params = saved[: ctx.n_z], saved[ctx.n_z:]
+        if torch.is_grad_enabled():
+            # create_graph=True: differentiate the recursion itself by recomputing under autograd
+            x = zs[0]
+            inputs = [t for t in (x, *params) if t is not None and t.requires_grad]
+            out = forward_layers(x, params, ctx.acts)[-1]
+            got = iter(torch.autograd.grad(out, inputs, lam, create_graph=True, allow_unused=True))
+            return (next(got) if x.requires_grad else None, None,
+                    *[next(got) if p is not None and p.requires_grad else None for p in params])
+        grads, _, _ = costate_recursion(lam, zs, params, ctx.acts, need_input=ctx.needs_input_grad[0])
+        dx, rest = grads[0], grads[1:]
+        return (dx, None, *rest)
+
+
+def mlp_forward(x: Tensor, params: Sequence[Tensor], acts: Sequence, *, use_costate: bool = True) -> Tensor:
+    """ẑ(L) for input ``x`` (N, M(0)); the backward pass is the co-state recursion when
+    ``use_costate`` and no ``torch.func`` transform is active (those need plain autograd)."""
+    if use_costate and not torch._C._are_functorch_transforms_active():
+        return CostateMLP.apply(x, tuple(acts), *params)
+    return forward_layers(x, params, acts)[-1]
+
+
+def terminal_condition(loss, pred: Tensor, target: Tensor, output):
+    """E and the terminal co-state of the cost: ``(E, λ(L), δ(L) or None)``.
+
+    deepnets losses give λ(L) = ∂E/∂ẑ(L) (and δ(L) itself where it has a closed form) by formula;
+    any other callable loss gets λ(L) from autograd on the loss alone: the network's part of the
+    backward pass is still the recursion.
+    """
+    terminal = getattr(loss, "terminal", None)
+    if terminal is not None:
+        return terminal(pred, target, output)
+    with torch.enable_grad():
+        zL = pred.detach().requires_grad_(True)
+        E = loss(zL, target)
+        (lam,) = torch.autograd.grad(E, zL)
+    return E.detach(), lam, None
+
+
+def supports_costate(model) -> bool:
+    """True when ``model``'s gradients can be taken by :func:`costate_backward` directly: a
+    deepnets MLP with the recursion on and no forward hooks that a direct pass would skip."""
+    from .nn.mlp import MLP
+
+    return (type(model) is MLP and model.use_costate and not model._forward_hooks
+            and not model._forward_pre_hooks and not torch._C._are_functorch_transforms_active())
+
+
+@torch.no_grad()
+def costate_backward(model, x: Tensor, target: Tensor, loss) -> Tensor:
+    """E for the batch, with ∂E/∂w accumulated into each parameter's ``.grad`` by the recursion.
+
+    The training step of the lecture's algorithm without building an autograd graph: forward pass
+    (remember ẑ(l)), terminal condition, backward recursion, gradients. Equivalent to
+    ``loss(model(x), target).backward()`` (tested), and faster on small nets because no graph is
+    recorded.
+    """
+    params, acts = model.flat_params(), model.activations
+    if x.dim() != 2 or x.shape[1] != model.sizes[0]:
+        from .errors import ConfigError
+
+        raise ConfigError(f"MLP expects input of shape (N, {model.sizes[0]}), got {tuple(x.shape)}")
+    zs = forward_layers(x, params, acts)
+    E, lam, delta_L = terminal_condition(loss, zs[-1], target, acts[-1])
+    grads, _, _ = costate_recursion(lam, zs, params, acts, delta_L=delta_L)
+    for p, g in zip(params, grads[1:]):
+        if p is None or not p.requires_grad:
+            continue
+        if p.grad is None:
+            p.grad = g
+        else:
+            p.grad += g
+    return E
+
+
+def costates(model, x: Tensor, target: Tensor, loss="lms"):
+    """The error signals of every layer for a batch: ``(lams, deltas)``, lists over l = 1..L.
+
+    ``lams[l-1]`` is λ(l) = ∂E/∂ẑ(l) and ``deltas[l-1]`` is δ(l) = ∂E/∂ŷ(l), each (N, M(l)), for
+    the cost ``loss`` (a name or a callable) averaged over the batch. Their norms per layer show
+    gradients vanish in deep sigmoid nets: ‖δ(l)‖ shrinks by about max g' = 1/4 a layer.
+
+    >>> from deepnets.nn import MLP
+    >>> net = MLP([2, 3, 3, 1], activation="logistic", seed=0)
+    >>> lams, deltas = costates(net, torch.ones(5, 2), torch.zeros(5, 1))
+    >>> [tuple(d.shape) for d in deltas]
+    [(5, 3), (5, 3), (5, 1)]
+    """
+    from .losses import get_loss
+
+    loss = get_loss(loss)
+    params = [p.detach() if p is not None else None for p in model.flat_params()]
+    acts = model.activations
+    with torch.no_grad():
+        zs = forward_layers(x, params, acts)
+        _, lam, delta_L = terminal_condition(loss, zs[-1], target, acts[-1])
+        if lam is None:
+            lam = delta_L  # placeholder; replaced below
+        _, lams, deltas = costate_recursion(lam, zs, params, acts, keep=True, delta_L=delta_L)
+        if delta_L is not None:
+            # the closed-form δ(L) skipped λ(L); recover it from its definition ∂E/∂ẑ(L)
+            _, lam_L, _ = terminal_condition(_NoShortcut(loss), zs[-1], target, acts[-1])
+            lams[-1] = lam_L
+    return lams, deltas
+
+
+class _NoShortcut:
+    """Wrap a loss so its terminal condition is the plain λ(L) (no closed-form δ(L))."""
+
+    def __init__(self, loss):
+        self.loss = loss
+
+    def terminal(self, pred, target, output):
+        E, lam, _ = self.loss.terminal(pred, target, None)
+        return E, lam, None

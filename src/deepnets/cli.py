@@ -1,0 +1,125 @@
+"""The ``deepnets`` command: parses arguments, builds configs, calls the library, prints.
+
+    deepnets train [EXPERIMENT.toml] [--set key=value ...]
+    deepnets evaluate RUN
+    deepnets predict RUN FILE.csv [--out PREDICTIONS.csv]
+    deepnets datasets
+
+A user error (a bad key, a malformed file, ...) prints one line ``deepnets: error: ...`` and
+exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+
+import sys
+
+from .errors import DeepnetsError
+
+
+def _fmt(metrics: dict) -> str:
+    return "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+
+
+def cmd_train(args) -> int:
+    from .train.run import experiment_from_file, run_experiment
+
+    exp = experiment_from_file(args.experiment, args.set)
+    if args.costates:
+        exp.run.costates = True
+    if args.out:
+        exp.run.out = args.out
+    if args.no_progress:
+        exp.run.progress = False
+    res = run_experiment(exp, source=args.experiment or "defaults")
+    s = res.summary
+    print(f"{s['dataset']}: {s['n_train']} train / {s['n_val']} val / {s['n_test']} test, "
+          f"{s['n_weights']} weights, {s['epochs_run']} epochs in {s['train_seconds']:.2f} s"
+          + (f", {s['restarts']} restart(s)" if s["restarts"] else ""))
+    for split_name, m in s["metrics"].items():
+        print(f"{split_name:>5}: {_fmt(m)}")
+    key = "accuracy" if "accuracy" in res.test else "rmse"
+    where = "test" if "test" in s["metrics"] else "train"
+    print(f"{where} {key}: {res.test[key]:.4f}")
+    print(f"run written to {res.path}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .train.run import evaluate_run
+
+    for split_name, m in evaluate_run(args.run).items():
+        print(f"{split_name:>5}: {_fmt(m)}")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from .train.run import predict_run
+
+    header, rows = predict_run(args.run, args.file)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    if args.out:
+        from ._io import atomic_write_text
+
+        atomic_write_text(args.out, buf.getvalue())
+        print(f"{len(rows)} predictions written to {args.out}")
+    else:
+        sys.stdout.write(buf.getvalue())
+    return 0
+
+
+def cmd_datasets(args) -> int:
+    from .data import DATASETS
+
+    width = max(map(len, DATASETS))
+    for name, (_, text) in DATASETS.items():
+        print(f"{name:<{width}}  {text}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="deepnets", description="Multilayer perceptrons and deep networks, as the lecture teaches them.")
+    p.add_argument("--version", action="version", version=f"deepnets {__import__('deepnets').__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train the network an experiment file describes")
+    t.add_argument("experiment", nargs="?", help="a TOML experiment file (default: the digits MLP)")
+    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one value, e.g. --set train.lr=0.01 (repeatable)")
+    t.add_argument("--costates", action="store_true", help="plot the per-layer norms of the error signals")
+    t.add_argument("--out", help="parent folder of the run folder (default: runs)")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_train)
+    e = sub.add_parser("evaluate", help="evaluate a trained run on its train/val/test splits")
+    e.add_argument("run", help="a run folder")
+    e.set_defaults(func=cmd_evaluate)
+    pr = sub.add_parser("predict", help="predict for the rows of a CSV file")
+    pr.add_argument("run", help="a run folder")
+    pr.add_argument("file", help="a CSV with the run's feature columns")
+    pr.add_argument("--out", help="write the predictions here instead of standard output")
+    pr.set_defaults(func=cmd_predict)
+    d = sub.add_parser("datasets", help="list the datasets")
+    d.set_defaults(func=cmd_datasets)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except DeepnetsError as e:
+        msg = " ".join(str(e).split())
+        print(f"deepnets: error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("deepnets: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""Datasets by name, users' files, splits and scaling. Nothing is downloaded at run time.
+
+>>> sorted(DATASETS)
+['csv', 'digits', 'function', 'mnist1d', 'npz', 'parity', 'xor']
+>>> load_dataset("parity", n_bits=3).x.shape
+torch.Size([8, 3])
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+
+from ..errors import ConfigError
+from .bundled import digits, mnist1d
+from .dataset import Dataset, Splits, split
+from .files import read_csv, read_npz
+from .scaling import SCALINGS, Scaler
+from .synthetic import FUNCTIONS, function, parity, xor
+
+#: name -> (loader, one-line description). Loader keyword arguments are the dataset's parameters.
+DATASETS = {
+    "xor": (xor, "the 4 XOR patterns t = x1 XOR x2"),
+    "parity": (parity, "all 2^n patterns of n bits labelled by parity (n_bits=4)"),
+    "function": (function, "z = f(x) + noise on [low, high]^dim, f in " + ", ".join(sorted(FUNCTIONS))),
+    "digits": (digits, "scikit-learn's bundled 8x8 handwritten digits: 1797 x 64, 10 classes"),
+    "mnist1d": (mnist1d, "MNIST-1D generated offline: 4000 train + 1000 test, length 40, 10 classes"),
+    "csv": (read_csv, "a CSV file with a header: path=..., target=... (task, n_classes, features)"),
+    "npz": (read_npz, "an NPZ archive: path=..., x_key='x', y_key='y' (task, n_classes)"),
+}
+
+
+def load_dataset(name: str, **params) -> Dataset:
+    """Load a dataset by registry name with its parameters (checked against the loader's signature)."""
+    if name not in DATASETS:
+        near = difflib.get_close_matches(str(name), DATASETS, n=1)
+        hint = f"; did you mean {near[0]!r}?" if near else ""
+        raise ConfigError(f"unknown dataset {name!r}: expected one of {sorted(DATASETS)}{hint}")
+    loader = DATASETS[name][0]
+    sig = inspect.signature(loader)
+    accepted = [p for p in sig.parameters if p != "name"]
+    if name in ("csv", "npz") and "path" in params:
+        params = dict(params)
+        path = params.pop("path")
+        accepted = accepted[1:]
+        args = (path,)
+    else:
+        args = ()
+    for key in params:
+        if key not in accepted:
+            near = difflib.get_close_matches(key, accepted, n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            raise ConfigError(f"dataset {name!r} has no parameter {key!r}{hint} (it takes {accepted})")
+    try:
+        sig.bind(*args, **params)
+    except TypeError as e:
+        raise ConfigError(f"dataset {name!r}: {e}") from None
+    return loader(*args, **params)
+
+
+__all__ = [
+    "DATASETS", "load_dataset", "Dataset", "Splits", "split", "Scaler", "SCALINGS",
+    "xor", "parity", "function", "digits", "mnist1d", "read_csv", "read_npz",
+]

@@ -1,0 +1,238 @@
+"""Users' own files: CSV with a header and a named target column, and NumPy NPZ archives.
+
+Files are data, never code: CSV is parsed as text, NPZ is read with ``allow_pickle=False`` after
+the archive's member count and uncompressed size are checked. Every problem raises
+:class:`~deepnets.errors.DataError` naming the file, the line and the column: a ragged row, an
+empty or non-numeric cell, NaN or ±inf (checked in float64, before any conversion to float32,
+together with values float32 cannot hold), a missing target column (with the nearest name),
+class labels that are not non-negative integers or exceed the declared class count, too few rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import math
+import os
+import zipfile
+
+import numpy as np
+import torch
+
+from ..errors import DataError
+from .dataset import Dataset
+
+#: a classification target has integer values and at most this many distinct ones (task="auto").
+AUTO_MAX_CLASSES = 50
+MIN_ROWS = 2
+NPZ_MAX_MEMBERS = 64
+NPZ_MAX_BYTES = 8 * 2**30
+F32_MAX = float(np.finfo(np.float32).max)
+
+
+def _check_value(v: float, path, line: int, col: str, text: str):
+    if math.isnan(v):
+        raise DataError(f"{path}: line {line}, column {col!r}: NaN ({text!r}); remove or impute it")
+    if math.isinf(v):
+        raise DataError(f"{path}: line {line}, column {col!r}: infinite value ({text!r})")
+    if abs(v) > F32_MAX:
+        raise DataError(f"{path}: line {line}, column {col!r}: {text} exceeds the float32 range (±{F32_MAX:.3g})")
+
+
+def read_csv_table(path, *, columns: list[str] | None = None):
+    """Parse a numeric CSV with a header: ``(header, float64 array (rows, cols))``, every cell checked.
+
+    ``columns`` (optional) selects and orders the columns by name; any that are missing raise.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise DataError(f"{path}: no such file")
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.reader(fh)
+        try:
+            header = [h.strip() for h in next(reader)]
+        except StopIteration:
+            raise DataError(f"{path}: the file is empty; expected a header row and data rows") from None
+        except (csv.Error, UnicodeDecodeError) as e:
+            raise DataError(f"{path}: line 1: not a readable CSV ({e})") from None
+        if len(set(header)) != len(header):
+            dup = sorted({h for h in header if header.count(h) > 1})
+            raise DataError(f"{path}: line 1: duplicate column names {dup}")
+        if columns is None:
+            take = list(range(len(header)))
+        else:
+            missing = [c for c in columns if c not in header]
+            if missing:
+                near = difflib.get_close_matches(missing[0], header, n=1)
+                hint = f" (did you mean {near[0]!r}?)" if near else ""
+                raise DataError(f"{path}: missing column(s) {missing[:10]}{hint}; the file has {header[:20]}")
+            take = [header.index(c) for c in columns]
+        names = [header[j] for j in take]
+        rows = []
+        try:
+            for row in reader:
+                line = reader.line_num
+                if not row or all(not c.strip() for c in row):
+                    continue  # blank lines are not data
+                if len(row) != len(header):
+                    raise DataError(f"{path}: line {line}: expected {len(header)} fields as in the header, "
+                                    f"got {len(row)}")
+                vals = []
+                for j in take:
+                    text = row[j].strip()
+                    try:
+                        v = float(text)
+                    except ValueError:
+                        what = "an empty cell" if not text else f"{text!r}, not a number"
+                        raise DataError(f"{path}: line {line}, column {header[j]!r}: {what}") from None
+                    _check_value(v, path, line, header[j], text)
+                    vals.append(v)
+                rows.append(vals)
+        except csv.Error as e:
+            raise DataError(f"{path}: line {reader.line_num}: malformed CSV ({e})") from None
+        except UnicodeDecodeError as e:
+            raise DataError(f"{path}: not UTF-8 text ({e})") from None
+    if len(rows) < MIN_ROWS:
+        raise DataError(f"{path}: {len(rows)} data row(s); at least {MIN_ROWS} are needed")
+    return names, np.asarray(rows, dtype=np.float64).reshape(len(rows), len(take))
+
+
+def _read_header(path) -> list[str]:
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise DataError(f"{path}: no such file")
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        try:
+            return [h.strip() for h in next(csv.reader(fh))]
+        except StopIteration:
+            raise DataError(f"{path}: the file is empty; expected a header row and data rows") from None
+        except (csv.Error, UnicodeDecodeError) as e:
+            raise DataError(f"{path}: line 1: not a readable CSV ({e})") from None
+
+
+def _labels(values: np.ndarray, path, col: str, n_classes: int | None, first_line: int = 2) -> np.ndarray:
+    bad = np.nonzero((values < 0) | (values != np.round(values)))[0]
+    if len(bad):
+        i = int(bad[0])
+        raise DataError(f"{path}: line {i + first_line}, column {col!r}: class label {values[i]:g} "
+                        f"is not a non-negative integer")
+    if n_classes is not None:
+        over = np.nonzero(values >= n_classes)[0]
+        if len(over):
+            i = int(over[0])
+            raise DataError(f"{path}: line {i + first_line}, column {col!r}: class label {values[i]:g} "
+                            f"is out of range for {n_classes} classes (expected 0..{n_classes - 1})")
+    return values.astype(np.int64)
+
+
+def _infer_task(y: np.ndarray) -> str:
+    integral = np.all(y == np.round(y)) and np.all(y >= 0)
+    return "classification" if integral and len(np.unique(y)) <= AUTO_MAX_CLASSES else "regression"
+
+
+def read_csv(path, target, *, task: str = "auto", n_classes: int | None = None,
+             features: list[str] | None = None) -> Dataset:
+    """A :class:`Dataset` from a CSV file with a header row.
+
+    Args:
+        path: the file.
+        target: the target column's name (or a list of names for several regression targets).
+        task: ``"classification"``, ``"regression"`` or ``"auto"`` (classification when the target
+            holds non-negative integers with at most 50 distinct values).
+        n_classes: the declared number of classes; labels must lie in 0..n_classes−1. Default:
+            one more than the largest label.
+        features: the feature columns in order (default: every other column).
+    """
+    targets = [target] if isinstance(target, str) else list(target)
+    if features is None:
+        header = _read_header(path)
+        missing = [t for t in targets if t not in header]
+        if missing:
+            near = difflib.get_close_matches(missing[0], header, n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            raise DataError(f"{os.fspath(path)}: target column {missing[0]!r} not found{hint}; "
+                            f"the columns are {header[:20]}")
+        features = [h for h in header if h not in targets]
+    if not features:
+        raise DataError(f"{os.fspath(path)}: no feature columns besides the target {targets}")
+    cols, table = read_csv_table(path, columns=[*features, *targets])
+    p = len(features)
+    x, yv = table[:, :p], table[:, p:]
+    if task == "auto":
+        task = _infer_task(yv) if yv.shape[1] == 1 else "regression"
+    if task == "classification":
+        if yv.shape[1] != 1:
+            raise DataError(f"{os.fspath(path)}: classification needs one target column, got {targets}")
+        y = torch.from_numpy(_labels(yv[:, 0], path, targets[0], n_classes))
+        k = n_classes if n_classes is not None else int(y.max()) + 1
+        n_cls = max(k, 2)
+    else:
+        y, n_cls = torch.from_numpy(yv.astype(np.float32)), 0
+    return Dataset(torch.from_numpy(x.astype(np.float32)), y, task, os.fspath(path), n_classes=n_cls,
+                   feature_names=list(features), target_names=targets)
+
+
+def read_npz(path, *, x_key: str = "x", y_key: str = "y", task: str = "auto",
+             n_classes: int | None = None) -> Dataset:
+    """A :class:`Dataset` from an ``.npz`` archive holding a feature array and a target array.
+
+    The zip's member count (at most 64) and total uncompressed size (at most 8 GiB) are checked
+    before anything is decompressed; arrays load with ``allow_pickle=False`` (object arrays are
+    refused); features must be 2-D, targets 1-D or 2-D, all finite.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise DataError(f"{path}: no such file")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            if len(infos) > NPZ_MAX_MEMBERS:
+                raise DataError(f"{path}: {len(infos)} members in the archive; at most {NPZ_MAX_MEMBERS} expected")
+            size = sum(i.file_size for i in infos)
+            if size > NPZ_MAX_BYTES:
+                raise DataError(f"{path}: the archive would inflate to {size:,} bytes; the cap is {NPZ_MAX_BYTES:,}")
+            members = {i.filename[:-4] if i.filename.endswith(".npy") else i.filename for i in infos}
+    except zipfile.BadZipFile as e:
+        raise DataError(f"{path}: not an NPZ (zip) archive ({e})") from None
+    for key in (x_key, y_key):
+        if key not in members:
+            raise DataError(f"{path}: no array named {key!r}; the archive holds {sorted(members)}")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            x, yv = np.asarray(z[x_key]), np.asarray(z[y_key])
+    except ValueError as e:
+        raise DataError(f"{path}: cannot read the arrays without unpickling ({e})") from None
+    except (OSError, zipfile.BadZipFile, EOFError) as e:
+        raise DataError(f"{path}: corrupt archive ({e})") from None
+    if not (np.issubdtype(x.dtype, np.number) and np.issubdtype(yv.dtype, np.number)):
+        raise DataError(f"{path}: arrays must be numeric, got {x.dtype} and {yv.dtype}")
+    if x.ndim != 2:
+        raise DataError(f"{path}: {x_key!r} must be 2-D (samples, features), got shape {x.shape}")
+    if yv.ndim not in (1, 2) or yv.shape[0] != x.shape[0]:
+        raise DataError(f"{path}: {y_key!r} must have {x.shape[0]} rows like {x_key!r}, got shape {yv.shape}")
+    if x.shape[0] < MIN_ROWS:
+        raise DataError(f"{path}: {x.shape[0]} row(s); at least {MIN_ROWS} are needed")
+    for key, arr in ((x_key, x), (y_key, yv)):
+        a = arr.astype(np.float64, copy=False).reshape(arr.shape[0], -1)
+        bad = np.argwhere(~np.isfinite(a) | (np.abs(a) > F32_MAX))
+        if len(bad):
+            r, c = (int(v) for v in bad[0])
+            raise DataError(f"{path}: array {key!r}, row {r}, column {c}: {a[r, c]} is not a finite float32 value")
+    yv2 = yv.reshape(yv.shape[0], -1).astype(np.float64)
+    if task == "auto":
+        task = _infer_task(yv2) if yv2.shape[1] == 1 else "regression"
+    if task == "classification":
+        bad = np.nonzero((yv2[:, 0] < 0) | (yv2[:, 0] != np.round(yv2[:, 0])))[0] if yv2.shape[1] == 1 else [0]
+        if len(bad):
+            raise DataError(f"{path}: array {y_key!r}, row {int(bad[0])}: class labels must be non-negative "
+                            f"integers in one column")
+        if n_classes is not None and yv2.max() >= n_classes:
+            r = int(np.argmax(yv2[:, 0] >= n_classes))
+            raise DataError(f"{path}: array {y_key!r}, row {r}: class label {yv2[r, 0]:g} is out of range for "
+                            f"{n_classes} classes")
+        y = torch.from_numpy(yv2[:, 0].astype(np.int64))
+        n_cls = max(n_classes or int(y.max()) + 1, 2)
+    else:
+        y, n_cls = torch.from_numpy(yv2.astype(np.float32)), 0
+    return Dataset(torch.from_numpy(x.astype(np.float32)), y, task, path, n_classes=n_cls,
+                   target_names=[y_key])

@@ -1,0 +1,128 @@
+"""The multilayer perceptron of the lecture: ẑ(l) = g(W(l) ẑ(l−1) + b(l)), l = 1..L."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from ..activations import Activation, get_activation
+from ..backprop import Softmax, mlp_forward
+from ..errors import ConfigError
+from ..init import INITS, init_linear_
+
+#: the output layer's nonlinearity: any elementwise activation name, or "softmax".
+OUTPUTS = ("linear", "logistic", "softmax", "tanh", "identity")
+
+
+def _output_activation(spec):
+    if isinstance(spec, str) and spec.lower() == "softmax":
+        return Softmax()
+    try:
+        return get_activation(spec)
+    except ConfigError:
+        raise ConfigError(f"unknown output {spec!r}: expected 'linear', 'logistic', 'softmax', "
+                          f"'tanh' or another activation name") from None
+
+
+class MLP(nn.Module):
+    """A multilayer perceptron whose backward pass is the lecture's co-state recursion.
+
+    ŷ(l) = W(l) ẑ(l−1) + b(l),  ẑ(l) = g_l(ŷ(l)),  ẑ(0) = x;  the output ẑ(L) uses ``output``.
+    Gradients equal autograd's (tested by gradcheck in float64) and come from
+    :func:`deepnets.backprop.costate_recursion`.
+
+    Args:
+        sizes: layer widths ``[M(0), M(1), ..., M(L)]``, e.g. ``[64, 100, 10]``.
+        activation: hidden nonlinearity, a name (``"tanh"``, ``"logistic:2"``, ``"lecun_tanh"``,
+            ``"relu"``, ``"leaky_relu:0.1"``, ``"elu"``, ``"identity"``), an
+            :class:`~deepnets.activations.Activation`, or a list with one per hidden layer.
+            Default ``"tanh"``.
+        output: ``"linear"`` (default), ``"logistic"``, ``"softmax"``, ``"tanh"``, or any activation.
+        init: ``"torch"`` (default), ``"lecun_uniform"`` (±2.4/fan_in), ``"he_normal"``
+            (N(0, 2/fan_in)) or ``"xavier"``.
+        bias: give every layer a bias (the weight on the constant input z_0 = 1). Default True.
+        seed: seed of the initial weights (a fresh ``torch.Generator``); or pass ``generator``.
+
+    Shape: input (N, M(0)) -> output (N, M(L)).
+
+    >>> net = MLP([2, 2, 1], activation="logistic", output="logistic", seed=0)
+    >>> net(torch.zeros(4, 2)).shape
+    torch.Size([4, 1])
+    """
+
+    def __init__(self, sizes: Sequence[int], activation="tanh", output="linear", init: str = "torch", *,
+                 bias: bool = True, seed: int | None = None, generator: torch.Generator | None = None,
+                 dtype: torch.dtype | None = None):
+        super().__init__()
+        sizes = list(sizes)
+        if len(sizes) < 2 or not all(isinstance(m, int) and m > 0 for m in sizes):
+            raise ConfigError(f"sizes must list at least two positive integers (inputs and outputs), got {sizes}")
+        if init not in INITS:
+            raise ConfigError(f"unknown init {init!r}: expected one of {list(INITS)}")
+        n_hidden = len(sizes) - 2
+        if isinstance(activation, (list, tuple)):
+            if len(activation) != n_hidden:
+                raise ConfigError(f"activation lists one per hidden layer: expected {n_hidden}, got {len(activation)}")
+            hidden = [get_activation(a) for a in activation]
+        else:
+            hidden = [get_activation(activation)] * n_hidden
+        self.sizes = sizes
+        self.init = init
+        self.activations: list = [*hidden, _output_activation(output)]
+        self.output = output if isinstance(output, str) else getattr(output, "name", repr(output))
+        self.use_costate = True
+        self.layers = nn.ModuleList(nn.Linear(a, b, bias=bias, dtype=dtype) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.reset_parameters(generator if generator is not None else
+                              (torch.Generator().manual_seed(seed) if seed is not None else None))
+
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """Draw fresh weights by ``self.init`` (from ``generator`` when given)."""
+        for layer in self.layers:
+            init_linear_(layer.weight, layer.bias, self.init, generator=generator)
+
+    def flat_params(self) -> list[Tensor | None]:
+        """``[W(1), b(1), ..., W(L), b(L)]`` in the order the recursion uses."""
+        out: list = []
+        for layer in self.layers:
+            out += [layer.weight, layer.bias]
+        return out
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() != 2 or x.shape[1] != self.sizes[0]:
+            raise ConfigError(f"MLP expects input of shape (N, {self.sizes[0]}), got {tuple(x.shape)}")
+        return mlp_forward(x, self.flat_params(), self.activations, use_costate=self.use_costate)
+
+    def extra_repr(self) -> str:
+        acts = ", ".join(repr(a) for a in self.activations)
+        return f"sizes={self.sizes}, init={self.init!r}, activations=[{acts}]"
+
+
+#: The lecture's two hand-set threshold-unit XOR networks ("How does it classify it correctly?"),
+#: as (W(1), b(1), W(2), b(2)) with U the unit step.
+XOR_STEP_WEIGHTS = {
+    # ẑ1 = U[x2 − x1 − ½], ẑ2 = U[x2 − x1 + ½], ẑ = U[ẑ1 − ẑ2 + ½]
+    1: ([[-1.0, 1.0], [-1.0, 1.0]], [-0.5, 0.5], [[1.0, -1.0]], [0.5]),
+    # ẑ1 = U[x1 + x2 − 1.5], ẑ2 = U[x1 + x2 − ½], ẑ = U[ẑ2 − 2ẑ1 − ½]
+    2: ([[1.0, 1.0], [1.0, 1.0]], [-1.5, -0.5], [[-2.0, 1.0]], [-0.5]),
+}
+
+
+def xor_step_network(variant: int = 1) -> MLP:
+    """One of the slide's two 2-2-1 networks of step units U that compute XOR, weights set by hand.
+
+    >>> net = xor_step_network(2)
+    >>> net(torch.tensor([[0., 0.], [0., 1.], [1., 0.], [1., 1.]])).flatten().tolist()
+    [0.0, 1.0, 1.0, 0.0]
+    """
+    if variant not in XOR_STEP_WEIGHTS:
+        raise ConfigError(f"xor_step variant must be one of {sorted(XOR_STEP_WEIGHTS)}, got {variant!r}")
+    net = MLP([2, 2, 1], activation="step", output="step")
+    W1, b1, W2, b2 = (torch.tensor(v) for v in XOR_STEP_WEIGHTS[variant])
+    with torch.no_grad():
+        net.layers[0].weight.copy_(W1)
+        net.layers[0].bias.copy_(b1)
+        net.layers[1].weight.copy_(W2)
+        net.layers[1].bias.copy_(b2)
+    return net

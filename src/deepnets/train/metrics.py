@@ -1,0 +1,59 @@
+"""Metrics computed on whole splits: ``metric(pred, target) -> float``.
+
+>>> import torch
+>>> accuracy(torch.tensor([[0.9, 0.1], [0.2, 0.8]]), torch.tensor([0, 0]))
+0.5
+>>> accuracy(torch.tensor([[0.7], [-0.3]]), torch.tensor([[1.0], [-1.0]]))
+1.0
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ..errors import ConfigError
+
+
+def predicted_classes(pred: Tensor, threshold: float = 0.5) -> Tensor:
+    """Class indices from outputs: argmax over several outputs, ``pred > threshold`` for one."""
+    if pred.shape[1] == 1:
+        return (pred[:, 0] > threshold).long()
+    return pred.argmax(1)
+
+
+def accuracy(pred: Tensor, target: Tensor, threshold: float | None = None) -> float:
+    """Fraction of samples whose predicted class equals the target class.
+
+    Targets are class labels (N,), or coded vectors (N, C) compared by argmax. A single output is
+    thresholded at ``threshold``: by default 0 when coded targets hold negative values (±1 coding),
+    else 0.5. :func:`deepnets.fit` passes 0 for losses with ±1 coding.
+    """
+    if threshold is None:
+        threshold = 0.0 if target.is_floating_point() and bool((target < 0).any()) else 0.5
+    truth = predicted_classes(target, threshold) if target.is_floating_point() else target
+    return float((predicted_classes(pred, threshold) == truth).double().mean())
+
+
+def mse(pred: Tensor, target: Tensor, threshold=None) -> float:
+    """Mean over samples and outputs of (z − ẑ)²."""
+    if pred.shape != target.shape:
+        raise ConfigError(f"mse needs matching shapes, got {tuple(pred.shape)} and {tuple(target.shape)}")
+    return float(((pred - target) ** 2).double().mean())
+
+
+def rmse(pred: Tensor, target: Tensor, threshold=None) -> float:
+    """√mse: root-mean-square error."""
+    return mse(pred, target) ** 0.5
+
+
+#: name -> metric
+METRICS = {"accuracy": accuracy, "mse": mse, "rmse": rmse}
+
+
+def get_metric(name: str):
+    if callable(name):
+        return name
+    if name not in METRICS:
+        raise ConfigError(f"unknown metric {name!r}: expected one of {sorted(METRICS)}")
+    return METRICS[name]

@@ -1,0 +1,294 @@
+"""Run an experiment end to end and keep everything it made in a run folder.
+
+A run folder holds ``config.toml`` (the resolved experiment), ``metrics.jsonl`` (one line per
+epoch), ``weights.safetensors`` (the model under ``model.`` and the input scaler under
+``scaler.``), ``summary.json`` (test metrics, sizes, feature names, timing), and PNGs: the
+learning curve, for classification the test confusion matrix, and optionally the per-layer
+error-signal norms. ``evaluate_run`` and ``predict_run`` rebuild the model from the folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+
+import torch
+
+from .._io import atomic_write_text
+from ..backprop import costates
+from ..config import Experiment, dumps_toml, experiment_from_dict, experiment_to_dict, load_toml
+from ..data import Dataset, Scaler, load_dataset, split
+from ..data.files import read_csv_table
+from ..errors import CheckpointError, ConfigError, DataError
+from ..losses import Lp, get_loss
+from ..nn.mlp import MLP, xor_step_network
+from .callbacks import EarlyStopping, JsonLinesLogger, RestartOnStall
+from .loop import evaluate, fit
+from .metrics import predicted_classes
+from .progress import ProgressBar
+
+log = logging.getLogger(__name__)
+
+MODEL_KINDS = ("mlp", "xor_step")
+
+
+@dataclass
+class RunResult:
+    """What a finished run returns: its folder, test metrics and the training history."""
+
+    path: str
+    test: dict
+    history: dict
+    model: torch.nn.Module
+    summary: dict
+
+
+def _output_for(exp: Experiment, data: Dataset) -> str:
+    if exp.model.output != "auto":
+        return exp.model.output
+    if data.task == "classification":
+        return "logistic" if data.n_outputs == 1 else "softmax"
+    return "linear"
+
+
+def _loss_for(exp: Experiment, data: Dataset, output: str):
+    name, coding = exp.train.loss, exp.train.coding
+    if name == "auto":
+        name = "cross_entropy" if data.task == "classification" and output in ("softmax", "logistic") else "lms"
+    if coding == "auto":
+        coding = "pm1" if output.startswith("tanh") or output == "lecun_tanh" else "one_hot"
+    if name == "cross_entropy":
+        if data.task != "classification" or output not in ("softmax", "logistic"):
+            raise ConfigError(f"train.loss = 'cross_entropy' needs a classification task and a softmax or logistic "
+                              f"output, got task {data.task!r} and output {output!r}")
+        return get_loss(name)
+    if name == "lp":
+        return Lp(exp.train.lp_R, coding=coding)
+    return get_loss(name, coding=coding)
+
+
+def build_model(exp: Experiment, n_inputs: int, n_outputs: int, output: str) -> torch.nn.Module:
+    """The network an experiment describes, for ``n_inputs`` features and ``n_outputs`` outputs."""
+    m = exp.model
+    if m.kind == "xor_step":
+        if (n_inputs, n_outputs) != (2, 1):
+            raise ConfigError(f"model.kind = 'xor_step' needs 2 inputs and 1 output (the xor dataset), "
+                              f"got {n_inputs} and {n_outputs}")
+        return xor_step_network(m.variant)
+    if m.kind != "mlp":
+        raise ConfigError(f"model.kind must be one of {list(MODEL_KINDS)}, got {m.kind!r}")
+    if not all(isinstance(h, int) and h > 0 for h in m.hidden):
+        raise ConfigError(f"model.hidden must list positive integers, got {m.hidden}")
+    return MLP([n_inputs, *m.hidden, n_outputs], activation=m.activation, output=output, init=m.init, seed=m.seed)
+
+
+def _prepare(exp: Experiment):
+    data = load_dataset(exp.data.name, **exp.data.params)
+    parts = split(data, exp.data.split, seed=exp.data.seed, stratify=exp.data.stratify)
+    scaler = Scaler.fit(parts.train[0], exp.data.scale, exp.data.scale_range)
+    return data, parts, scaler
+
+
+def _scaled(scaler, pair):
+    return None if pair is None else (scaler(pair[0]), pair[1])
+
+
+def _test_metrics(model, pair, loss, data: Dataset) -> dict:
+    metrics = ["accuracy"] if data.task == "classification" else ["rmse"]
+    threshold = 0.0 if getattr(loss, "coding", None) == "pm1" else None
+    return evaluate(model, *pair, loss=loss, metrics=metrics, threshold=threshold)
+
+
+def _confusion(model, pair, n_classes: int, threshold: float) -> list[list[int]]:
+    with torch.no_grad():
+        pred = predicted_classes(model(pair[0]), threshold)
+    C = max(n_classes, 2)
+    counts = torch.zeros(C, C, dtype=torch.int64)
+    counts.index_put_((pair[1].long(), pred), torch.ones_like(pred), accumulate=True)
+    return counts.tolist()
+
+
+def _run_dir(exp: Experiment, source: str) -> str:
+    name = exp.run.name or f"{os.path.splitext(os.path.basename(source))[0] or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path = os.path.join(exp.run.out, name)
+    base, k = path, 1
+    while os.path.exists(path):
+        k += 1
+        path = f"{base}-{k}"
+    os.makedirs(path)
+    return path
+
+
+def _costate_norms(model, x, y, loss) -> list[float]:
+    _, deltas = costates(model, x, y, loss)
+    return [float(d.norm(dim=1).mean()) for d in deltas]
+
+
+def run_experiment(exp: Experiment, *, source: str = "experiment", progress_file=None) -> RunResult:
+    """Load, split, scale, build, train, test and write the run folder. Returns a :class:`RunResult`."""
+    torch.set_num_threads(max(1, int(exp.train.threads)))
+    data, parts, scaler = _prepare(exp)
+    train, val, test = (_scaled(scaler, p) for p in (parts.train, parts.val, parts.test))
+    output = _output_for(exp, data)
+    model = build_model(exp, data.x.shape[1], data.n_outputs, output)
+    loss = _loss_for(exp, data, output)
+    path = _run_dir(exp, source)
+    resolved = experiment_to_dict(exp)
+    resolved["model"]["output"] = output
+    atomic_write_text(os.path.join(path, "config.toml"), dumps_toml(resolved))
+
+    t = exp.train
+    callbacks = [JsonLinesLogger(os.path.join(path, "metrics.jsonl"))]
+    if t.restart_window > 0:
+        callbacks.append(RestartOnStall(window=t.restart_window, min_fall=t.restart_min_fall,
+                                        target=t.restart_target, max_restarts=t.max_restarts, seed=exp.model.seed + 1000))
+    if t.patience > 0:
+        if val is None:
+            raise ConfigError("train.patience > 0 (early stopping) needs a validation split (data.split with 3 parts)")
+        callbacks.append(EarlyStopping(t.monitor, min_delta=t.min_delta, patience=t.patience,
+                                       restore_best_weights=t.restore_best))
+    if exp.run.progress and t.epochs > 0:
+        callbacks.append(ProgressBar(t.epochs, file=progress_file, samples_per_epoch=len(train[0])))
+    options = {}
+    if t.momentum:
+        options["momentum"] = t.momentum
+    if t.weight_decay:
+        options["weight_decay"] = t.weight_decay
+    metrics = ["accuracy"] if data.task == "classification" else ["rmse"]
+    probe = (train[0][:512], train[1][:512])
+    norms = {}
+    if exp.run.costates:
+        if not isinstance(model, MLP):
+            raise ConfigError("run.costates needs an MLP model")
+        norms["initial weights"] = _costate_norms(model, *probe, loss)
+    start = time.perf_counter()
+    history = fit(model, train, validation=val, loss=loss, optimizer=t.optimizer, lr=t.lr, epochs=t.epochs,
+                  batch_size=t.batch_size or None, shuffle=t.shuffle, layer_lr=t.layer_lr or None,
+                  optimizer_options=options, input_noise=t.input_noise, metrics=metrics, callbacks=callbacks,
+                  seed=t.seed)
+    seconds = time.perf_counter() - start
+    if exp.run.costates:
+        norms["trained weights"] = _costate_norms(model, *probe, loss)
+
+    results = {"train": _test_metrics(model, train, loss, data)}
+    if val is not None:
+        results["val"] = _test_metrics(model, val, loss, data)
+    if test is not None:
+        results["test"] = _test_metrics(model, test, loss, data)
+    state = {f"model.{k}": v.detach().contiguous() for k, v in model.state_dict().items()}
+    state.update({f"scaler.{k}": v.contiguous() for k, v in scaler.state_dict().items()})
+    from safetensors.torch import save as st_save
+
+    from .._io import atomic_write_bytes
+
+    atomic_write_bytes(os.path.join(path, "weights.safetensors"), st_save(state))
+    restarts = next((c.restarts for c in callbacks if isinstance(c, RestartOnStall)), 0)
+    summary = {
+        "dataset": data.name, "task": data.task, "n_classes": data.n_classes,
+        "feature_names": data.feature_names, "target_names": data.target_names,
+        "sizes": getattr(model, "sizes", None), "output": output, "loss": repr(loss),
+        "n_weights": sum(p.numel() for p in model.parameters()),
+        "n_train": len(train[0]), "n_val": 0 if val is None else len(val[0]),
+        "n_test": 0 if test is None else len(test[0]),
+        "epochs_run": len(history.epoch), "restarts": restarts, "train_seconds": round(seconds, 3),
+        "metrics": results, "costate_norms": norms,
+    }
+    atomic_write_text(os.path.join(path, "summary.json"), json.dumps(summary, indent=2))
+    if exp.run.plots:
+        from ..report import plots
+
+        if history.history:
+            plots.learning_curve(history.history, os.path.join(path, "learning_curve.png"), title=data.name)
+        if data.task == "classification" and test is not None:
+            thr = 0.0 if getattr(loss, "coding", None) == "pm1" else 0.5
+            plots.confusion_matrix(_confusion(model, test, data.n_classes, thr), os.path.join(path, "confusion.png"),
+                                   title=f"{data.name}: test confusion matrix")
+        if norms:
+            plots.costate_norms(norms, os.path.join(path, "costates.png"), title=f"{data.name}: error signals per layer")
+    return RunResult(path, results.get("test", results["train"]), history.history, model, summary)
+
+
+def load_run(path):
+    """``(experiment, summary, model, scaler)`` of a run folder, the weights loaded and checked."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = os.fspath(path)
+    for f in ("config.toml", "summary.json", "weights.safetensors"):
+        if not os.path.isfile(os.path.join(path, f)):
+            raise CheckpointError(f"{path}: not a run folder (no {f})")
+    exp = experiment_from_dict(load_toml(os.path.join(path, "config.toml")))
+    try:
+        with open(os.path.join(path, "summary.json"), encoding="utf-8") as fh:
+            summary = json.load(fh)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{path}/summary.json: not valid JSON ({e})") from None
+    wpath = os.path.join(path, "weights.safetensors")
+    try:
+        state = load_file(wpath)
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{wpath}: cannot read the weights ({e})") from None
+    sizes = summary.get("sizes")
+    n_in = len(summary["feature_names"])
+    n_out = sizes[-1] if sizes else 1
+    model = build_model(exp, n_in, n_out, summary["output"])
+    scaler = Scaler(n_in)
+    for prefix, module in (("model.", model), ("scaler.", scaler)):
+        sub = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        want = module.state_dict()
+        missing = sorted(set(want) - set(sub))
+        extra = sorted(set(sub) - set(want))
+        shapes = [k for k in want if k in sub and tuple(sub[k].shape) != tuple(want[k].shape)]
+        if missing or extra or shapes:
+            raise CheckpointError(f"{wpath}: does not fit the {prefix[:-1]}: missing {missing[:10]}, "
+                                  f"unexpected {extra[:10]}, mis-shaped {shapes[:10]}")
+        module.load_state_dict(sub)
+    model.eval()
+    return exp, summary, model, scaler
+
+
+def evaluate_run(path) -> dict:
+    """Rebuild a run's data split from its seed and evaluate its model on train/val/test."""
+    exp, summary, model, scaler = load_run(path)
+    data, parts, _ = _prepare(exp)
+    output = summary["output"]
+    loss = _loss_for(exp, data, output)
+    out = {}
+    for name, pair in (("train", parts.train), ("val", parts.val), ("test", parts.test)):
+        if pair is not None:
+            out[name] = _test_metrics(model, _scaled(scaler, pair), loss, data)
+    return out
+
+
+def predict_run(path, csv_path) -> tuple[list[str], list[list]]:
+    """Predict for the rows of a CSV that has the run's feature columns (by name, any order;
+    other columns are ignored). Returns ``(header, rows)``: the class and its probabilities for
+    classification, the predicted targets for regression."""
+    exp, summary, model, scaler = load_run(path)
+    names = summary["feature_names"]
+    _, table = read_csv_table(csv_path, columns=names)
+    x = scaler(torch.from_numpy(table).float())
+    with torch.no_grad():
+        pred = model(x)
+    if summary["task"] == "classification":
+        thr = 0.0 if summary["output"].startswith("tanh") else 0.5
+        cls = predicted_classes(pred, thr)
+        header = ["prediction"] + ([f"output_{i}" for i in range(pred.shape[1])])
+        return header, [[int(c), *(round(float(v), 6) for v in p)] for c, p in zip(cls, pred)]
+    return list(summary["target_names"]), [[round(float(v), 6) for v in p] for p in pred]
+
+
+def experiment_from_file(path, overrides=()) -> Experiment:
+    """Read an experiment TOML (or none: defaults) and apply ``--set`` overrides."""
+    from ..config import apply_overrides
+
+    d = load_toml(path) if path else {}
+    return experiment_from_dict(apply_overrides(d, overrides))
+
+
+__all__ = ["run_experiment", "load_run", "evaluate_run", "predict_run", "experiment_from_file", "RunResult",
+           "build_model"]
