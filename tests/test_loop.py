@@ -1,0 +1,200 @@
+"""fit(): batching modes, optimizers through step(closure), per-layer rates, callbacks' order,
+early stopping, the non-finite guard, input noise, determinism, generic torch modules."""
+
+import pytest
+import torch
+from torch import nn
+
+import deepnets
+from deepnets import MLP, Callback, EarlyStopping, fit
+from deepnets.errors import ConfigError, TrainingDiverged
+from deepnets.losses import LMS
+from deepnets.train import TensorBatches, param_groups
+
+
+def _toy(n=64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 3, generator=g)
+    y = (x[:, :1] * 0.5 - x[:, 1:2] ** 2 * 0.3)
+    return x, y
+
+
+@pytest.mark.parametrize("batch_size,steps", [(1, 64), (16, 4), (None, 1)])
+def test_online_minibatch_full_batch_step_counts(batch_size, steps):
+    x, y = _toy()
+    counter = []
+
+    class Count(Callback):
+        def on_batch_end(self, batch, logs=None):
+            counter.append(logs["size"])
+
+    net = MLP([3, 4, 1], seed=0)
+    fit(net, (x, y), epochs=2, batch_size=batch_size, callbacks=[Count()], optimizer="sgd", lr=0.01)
+    assert len(counter) == 2 * steps and sum(counter) == 2 * 64
+
+
+def test_one_sgd_step_equals_hand_update():
+    """Full batch SGD: w ← w − η ∂E/∂w with E the batch-mean LMS cost (independent autograd step)."""
+    x, y = _toy(8)
+    net = MLP([3, 4, 1], seed=1)
+    ref = MLP([3, 4, 1], seed=1)
+    ref.use_costate = False
+    E = LMS()(ref(x), y)
+    grads = torch.autograd.grad(E, list(ref.parameters()))
+    fit(net, (x, y), epochs=1, batch_size=None, optimizer="sgd", lr=0.1)
+    for p, q, g in zip(net.parameters(), ref.parameters(), grads):
+        torch.testing.assert_close(p.detach(), q.detach() - 0.1 * g)
+
+
+def test_fast_path_equals_autograd_path_over_training():
+    x, y = _toy()
+    a, b = MLP([3, 5, 1], seed=2), MLP([3, 5, 1], seed=2)
+    b.use_costate = False
+    ha = fit(a, (x, y), epochs=5, batch_size=8, seed=4)
+    hb = fit(b, (x, y), epochs=5, batch_size=8, seed=4)
+    for p, q in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(p, q, atol=1e-6, rtol=1e-5)
+    assert ha.history["loss"] == pytest.approx(hb.history["loss"], rel=1e-5)
+
+
+def test_same_seed_same_run_different_seed_differs():
+    x, y = _toy()
+
+    def run(seed):
+        net = MLP([3, 6, 1], seed=0)
+        fit(net, (x, y), epochs=3, batch_size=8, seed=seed, input_noise=0.05)
+        return torch.cat([p.detach().flatten() for p in net.parameters()])
+
+    assert torch.equal(run(1), run(1))
+    assert not torch.equal(run(1), run(2))
+
+
+@pytest.mark.parametrize("opt", ["sgd", "adam", "adagrad", "rmsprop", "adamw", "lbfgs"])
+def test_every_optimizer_through_step_closure(opt):
+    x, y = _toy()
+    net = MLP([3, 8, 1], activation="tanh", seed=0)
+    lr = {"sgd": 0.1, "lbfgs": 0.5}.get(opt, 0.01)
+    h = fit(net, (x, y), epochs=20, batch_size=None, optimizer=opt, lr=lr)
+    assert h.history["loss"][-1] < 0.8 * h.history["loss"][0]
+
+
+def test_torch_optimizer_instance_and_generic_module():
+    x, y = _toy()
+    model = nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    h = fit(model, (x, y), epochs=30, batch_size=16, optimizer=opt)
+    assert h.history["loss"][-1] < h.history["loss"][0]
+
+
+def test_dataloader_input():
+    x, y = _toy()
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=16, shuffle=True,
+                                         generator=torch.Generator().manual_seed(0))
+    h = fit(MLP([3, 4, 1], seed=0), loader, epochs=3)
+    assert len(h.history["loss"]) == 3
+
+
+def test_per_layer_learning_rates():
+    net = MLP([3, 4, 4, 1], seed=0)
+    groups = param_groups(net, 0.1, [0.3, 0.2, 0.1])
+    assert sorted(g["lr"] for g in groups) == [0.1, 0.2, 0.3]
+    x, y = _toy()
+    # only the last layer learns: the first two have rate 0 -> unchanged
+    before = [p.detach().clone() for p in net.parameters()]
+    fit(net, (x, y), epochs=1, optimizer="sgd", lr=0.1, layer_lr={"layers.0.": 0.0, "layers.1.": 0.0})
+    after = list(net.parameters())
+    assert all(torch.equal(b, a) for b, a in zip(before[:4], after[:4]))
+    assert not torch.equal(before[4], after[4])
+    with pytest.raises(ConfigError, match="one rate per layer"):
+        param_groups(net, 0.1, [0.1, 0.1])
+    with pytest.raises(ConfigError, match="matches no parameter"):
+        param_groups(net, 0.1, {"layer.9": 0.1})
+
+
+def test_callback_order():
+    calls = []
+
+    class Rec(Callback):
+        def on_train_begin(self, logs=None): calls.append("train_begin")
+        def on_epoch_begin(self, epoch, logs=None): calls.append("epoch_begin")
+        def on_batch_begin(self, batch, logs=None): calls.append("batch_begin")
+        def on_after_backward(self, batch, loss): calls.append("after_backward")
+        def on_batch_end(self, batch, logs=None): calls.append("batch_end")
+        def on_epoch_end(self, epoch, logs=None): calls.append("epoch_end")
+        def on_train_end(self, logs=None): calls.append("train_end")
+
+    x, y = _toy(8)
+    fit(MLP([3, 2, 1], seed=0), (x, y), epochs=2, batch_size=4, callbacks=[Rec()], optimizer="sgd")
+    batch = ["batch_begin", "after_backward", "batch_end"]
+    assert calls == ["train_begin"] + (["epoch_begin"] + batch * 2 + ["epoch_end"]) * 2 + ["train_end"]
+
+
+def test_early_stopping_restores_best():
+    x, y = _toy(64)
+    xv, yv = _toy(32, seed=9)
+    best = {}
+
+    class Spy(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if logs["val_loss"] < best.get("v", 1e9):
+                best["v"] = logs["val_loss"]
+
+    net = MLP([3, 64, 1], seed=0)
+    es = EarlyStopping("val_loss", patience=3, min_delta=0.0)
+    h = fit(net, (x, y), validation=(xv, yv), epochs=500, optimizer="adam", lr=0.05, callbacks=[Spy(), es])
+    assert len(h.epoch) < 500 and es.stopped_epoch is not None
+    val_now = deepnets.evaluate(net, xv, yv)["loss"]
+    assert val_now == pytest.approx(best["v"], rel=1e-5)
+
+
+def test_non_finite_guard_names_epoch_and_batch_and_keeps_weights():
+    x, y = _toy(16)
+    y_bad = y.clone()
+    y_bad[9] = float("nan")
+    net = MLP([3, 4, 1], seed=0)
+    weights = {}
+
+    class Keep(Callback):
+        def on_batch_begin(self, batch, logs=None):
+            weights["before"] = [p.detach().clone() for p in net.parameters()]
+
+    with pytest.raises(TrainingDiverged, match=r"epoch 1, batch 3: loss is nan") as err:
+        fit(net, (x, y_bad), epochs=5, batch_size=4, shuffle=False, callbacks=[Keep()], optimizer="sgd")
+    assert all(torch.equal(a, b) for a, b in zip(weights["before"], net.parameters()))
+    assert err.value.history is not None
+
+
+def test_input_noise_variance():
+    seen = []
+
+    class Spy(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.zeros(1))
+
+        def forward(self, x):
+            seen.append(x.detach().clone())
+            return x[:, :1] * self.w
+
+    x = torch.zeros(4000, 1)
+    fit(Spy(), (x, torch.zeros(4000, 1)), epochs=1, batch_size=None, input_noise=0.25, optimizer="sgd", guard=False)
+    assert float(seen[0].var()) == pytest.approx(0.25, rel=0.1)
+
+
+def test_argument_errors():
+    x, y = _toy(8)
+    with pytest.raises(ConfigError):
+        fit(MLP([3, 1]), (x, y), batch_size=0)
+    with pytest.raises(ConfigError, match="Invalid learning rate"):
+        fit(MLP([3, 1]), (x, y), lr=-1.0)
+    with pytest.raises(ConfigError, match="did you mean 'adam'"):
+        fit(MLP([3, 1]), (x, y), optimizer="adamm")
+    with pytest.raises(ConfigError, match="does not match"):
+        fit(MLP([3, 1]), (x, y[:, 0]), epochs=1)
+
+
+def test_tensor_batches_cover_every_sample_once():
+    x = torch.arange(10).float().unsqueeze(1)
+    b = TensorBatches(x, x, 3, generator=torch.Generator().manual_seed(0))
+    seen = torch.cat([xb for xb, _ in b])
+    assert sorted(seen.flatten().tolist()) == list(range(10)) and len(b) == 4
