@@ -14,7 +14,7 @@ tower of Krizhevsky's "One weird trick" (2014) without response normalization; i
 pads 2, so a 224 input gives ⌊(224 − 11 + 4)/4⌋ + 1 = 55.
 
 An adaptive average pool to 6×6 sits before the classifier: the identity at the native size,
-it lets the network take any input of 63×63 or more.
+it lets the network take any input from 63×63 (one_column) or 67×67 (original) up.
 
 Reference: Krizhevsky, Sutskever & Hinton (2012), "ImageNet classification with deep
 convolutional neural networks", NeurIPS; Krizhevsky (2014), "One weird trick for parallelizing

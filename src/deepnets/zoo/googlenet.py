@@ -19,6 +19,9 @@ Auxiliary classifiers (``aux_heads=True``; off by default) sit on 4a and 4d: ave
 5×5/3, conv 1×1-128, FC 1024, dropout 0.7, FC classes. In training mode the network then
 returns (main, aux_4a, aux_4d); the paper weights the auxiliary losses by 0.3.
 
+Pools round up (ceil mode) so that 224 gives the paper's 112, 56, 28, 14 and 7; a global average
+pool replaces the 7×7 one, so inputs from 31×31 up work (79×79 with the auxiliary heads).
+
 Reference: Szegedy et al. (2015), "Going deeper with convolutions", CVPR, arXiv:1409.4842
 (Table 1, Section 5); Ioffe & Szegedy (2015) for the batch-normalized form.
 """
@@ -86,7 +89,7 @@ class AuxHead(nn.Module):
     """Auxiliary classifier: avg pool 5×5/3 -> conv 1×1-128 -> FC 1024 -> dropout 0.7 -> FC.
 
     An adaptive pool to 4×4 follows the paper's pool (the identity on the native 14×14 maps) so
-    that inputs from 65×65 up work.
+    that inputs from 79×79 up work.
     """
 
     def __init__(self, spec: GoogLeNetSpec, c_in: int, num_classes: int):

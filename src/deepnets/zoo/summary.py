@@ -25,6 +25,8 @@ from torch import nn
 
 __all__ = ["count_parameters", "count_macs"]
 
+_CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)  # not transposed convolutions: their count differs
+
 
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
     """Number of parameter entries (those with requires_grad unless ``trainable_only=False``)."""
@@ -32,7 +34,7 @@ def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
 
 
 def _macs_of(module: nn.Module, inputs, output) -> int:
-    if isinstance(module, nn.modules.conv._ConvNd):
+    if isinstance(module, _CONVS):
         k = 1
         for s in module.kernel_size:
             k *= s
@@ -64,7 +66,7 @@ def count_macs(model: nn.Module, input_shape, *, batch: int = 1, device="meta") 
         total[0] += int(_macs_of(module, inputs, output))
 
     handles = [m.register_forward_hook(hook) for m in counted.modules()
-               if isinstance(m, (nn.modules.conv._ConvNd, nn.Linear)) or hasattr(m, "macs")]
+               if isinstance(m, (*_CONVS, nn.Linear)) or hasattr(m, "macs")]
     try:
         with torch.no_grad():
             first = next(iter(counted.parameters()), None)
