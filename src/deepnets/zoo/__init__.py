@@ -1,0 +1,95 @@
+"""The CNN zoo from LeNet-5 to Inception-ResNet-v2: builders, a registry and a summary table.
+
+Every builder takes ``num_classes`` and ``in_channels`` first and returns a plain
+``torch.nn.Module``. ``ZOO`` maps a name to its builder and native input shape; ``model_table()``
+lists each with its trainable parameters and multiply-accumulates at that shape.
+
+>>> build("resnet18", num_classes=10).head[-1].out_features
+10
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+
+from ._common import pick
+from .alexnet import ALEXNET_VARIANTS, AlexNet, alexnet
+from .googlenet import GOOGLENET_VARIANTS, GoogLeNet, googlenet
+from .inception_resnet_v2 import InceptionResNetV2, inception_resnet_v2
+from .lenet import LeNet5, lenet5
+from .resnet import ResNet, resnet18, resnet18_cifar, resnet34, resnet50, resnet101, resnet152
+from .summary import count_macs, count_parameters
+from .vgg import VGG, vgg16, vgg19
+from .zfnet import ZFNet, zfnet
+
+__all__ = [
+    # builders
+    "lenet5", "lenet5_modern", "alexnet", "zfnet", "vgg16", "vgg19", "googlenet",
+    "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnet18_cifar",
+    "inception_resnet_v2",
+    # classes and variant tables
+    "LeNet5", "AlexNet", "ZFNet", "VGG", "GoogLeNet", "ResNet", "InceptionResNetV2",
+    "ALEXNET_VARIANTS", "GOOGLENET_VARIANTS",
+    # registry and summary
+    "ZOO", "ZooEntry", "build", "model_table", "count_macs", "count_parameters",
+]
+
+
+def lenet5_modern(num_classes: int = 10, in_channels: int = 1) -> nn.Module:
+    """LeNet-5 with ReLU, max pooling, full C3 and a linear output: ``lenet5(modern=True)``."""
+    return lenet5(num_classes, in_channels, modern=True)
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    """A named architecture: its builder and the (C, H, W) input it was designed for."""
+
+    builder: Callable[..., nn.Module]
+    input_shape: tuple[int, int, int]
+    num_classes: int = 1000  # the paper's output layer
+
+
+ZOO: dict[str, ZooEntry] = {
+    "lenet5": ZooEntry(lenet5, (1, 32, 32), 10),
+    "lenet5_modern": ZooEntry(lenet5_modern, (1, 32, 32), 10),
+    "alexnet": ZooEntry(alexnet, (3, 224, 224)),
+    "zfnet": ZooEntry(zfnet, (3, 224, 224)),
+    "vgg16": ZooEntry(vgg16, (3, 224, 224)),
+    "vgg19": ZooEntry(vgg19, (3, 224, 224)),
+    "googlenet": ZooEntry(googlenet, (3, 224, 224)),
+    "resnet18": ZooEntry(resnet18, (3, 224, 224)),
+    "resnet34": ZooEntry(resnet34, (3, 224, 224)),
+    "resnet50": ZooEntry(resnet50, (3, 224, 224)),
+    "resnet101": ZooEntry(resnet101, (3, 224, 224)),
+    "resnet152": ZooEntry(resnet152, (3, 224, 224)),
+    "resnet18_cifar": ZooEntry(resnet18_cifar, (3, 32, 32), 10),
+    "inception_resnet_v2": ZooEntry(inception_resnet_v2, (3, 299, 299)),
+}
+
+
+def build(name: str, **kwargs) -> nn.Module:
+    """Build the zoo model ``name`` (a key of ZOO) with the builder's keyword arguments."""
+    return pick(ZOO, name, "model").builder(**kwargs)
+
+
+def model_table(names=None) -> list[tuple[str, int, int, tuple[int, int, int]]]:
+    """Rows (name, trainable parameters, MACs at the native input, native (C, H, W) shape).
+
+    Models are built on the meta device at their paper's class count, so the table costs no
+    memory and little time.
+
+    Args:
+        names: the zoo names to list (default all, in ZOO's order).
+    """
+    rows = []
+    for name in names if names is not None else ZOO:
+        entry = pick(ZOO, name, "model")
+        with torch.device("meta"):
+            model = entry.builder(num_classes=entry.num_classes, in_channels=entry.input_shape[0])
+        rows.append((name, count_parameters(model), count_macs(model, entry.input_shape),
+                     entry.input_shape))
+    return rows
