@@ -15,7 +15,12 @@ from torch.optim import Optimizer
 
 from .line_search import strong_wolfe
 
-__all__ = ["FlatClosureOptimizer", "LineSearchOptimizer"]
+__all__ = ["FlatClosureOptimizer", "LineSearchOptimizer", "loss_value"]
+
+
+def loss_value(loss) -> float:
+    """The closure's loss as a Python float (detached first, so autograd does not warn)."""
+    return float(loss.detach()) if torch.is_tensor(loss) else float(loss)
 
 
 class FlatClosureOptimizer(Optimizer):
@@ -64,7 +69,7 @@ class FlatClosureOptimizer(Optimizer):
             self._set_flat(w)
         with torch.enable_grad():
             loss = closure()
-        return float(loss), self._flat_grad().clone()
+        return loss_value(loss), self._flat_grad().clone()
 
     def _line_function(self, closure: Callable, w0: torch.Tensor, d: torch.Tensor):
         """phi(alpha) = E(w0 + alpha d) with slope g^T d and the gradient as payload."""
@@ -101,7 +106,7 @@ class LineSearchOptimizer(FlatClosureOptimizer):
         return t_prev * gd_prev / gd
 
     @torch.no_grad()
-    def step(self, closure):
+    def step(self, closure=None):
         """Run up to ``max_iter`` iterations; returns the loss at the weights the call began at."""
         if closure is None:
             raise ValueError(
@@ -116,7 +121,7 @@ class LineSearchOptimizer(FlatClosureOptimizer):
 
         with torch.enable_grad():
             orig_loss = closure()
-        f, g = float(orig_loss), self._flat_grad().clone()
+        f, g = loss_value(orig_loss), self._flat_grad().clone()
         evals = 1
         d_prev, g_prev = state.get("d"), state.get("g_prev")
         t_prev, gd_prev = state.get("t"), state.get("gd")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ._flat import FlatClosureOptimizer
+from ._flat import FlatClosureOptimizer, loss_value
 from .validation import check_nonnegative, check_positive
 
 __all__ = ["ScaledConjugateGradient", "scg_make_positive", "scg_comparison", "scg_adapt_lambda"]
@@ -112,7 +112,7 @@ class ScaledConjugateGradient(FlatClosureOptimizer):
         super().__init__(params, defaults)
 
     @torch.no_grad()
-    def step(self, closure):
+    def step(self, closure=None):
         """Run up to ``max_iter`` SCG iterations; returns the loss at the weights the call began at."""
         if closure is None:
             raise ValueError("ScaledConjugateGradient requires a closure that re-evaluates the loss and its gradient")
@@ -122,7 +122,7 @@ class ScaledConjugateGradient(FlatClosureOptimizer):
 
         with torch.enable_grad():
             orig_loss = closure()
-        f, r = float(orig_loss), -self._flat_grad()
+        f, r = loss_value(orig_loss), -self._flat_grad()
         evals = 1
         w = self._flat_params()
         p = state.get("p")
