@@ -62,9 +62,9 @@ def test_trains_a_tiny_net(name, dtype):
     assert all(p.dtype == dtype for p in model.parameters())
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("name", sorted(SETTINGS))
-def test_state_dict_round_trip_continues_identically(name):
-    dtype = torch.float64
+def test_state_dict_round_trip_continues_identically(name, dtype):
     model, X, y = tiny_problem(dtype)
     opt = OPTIMIZERS[name](model.parameters(), **SETTINGS[name])
     train(model, opt, X, y, steps=4)
