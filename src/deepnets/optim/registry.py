@@ -1,0 +1,49 @@
+"""Optimizers by name, as a TOML experiment gives them."""
+
+from __future__ import annotations
+
+import torch
+
+from ..errors import ConfigError
+from .conjugate_gradient import ConjugateGradient
+from .delta_bar_delta import DeltaBarDelta
+from .memoryless_qn import MemorylessQuasiNewton
+from .quickprop import Quickprop
+from .scaled_conjugate_gradient import ScaledConjugateGradient
+
+__all__ = ["OPTIMIZERS", "NEEDS_CLOSURE", "build_optimizer"]
+
+OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
+    # torch's own
+    "sgd": torch.optim.SGD,
+    "adagrad": torch.optim.Adagrad,
+    "adam": torch.optim.Adam,
+    "lbfgs": torch.optim.LBFGS,
+    # first-order, per-weight adaptive
+    "delta_bar_delta": DeltaBarDelta,
+    "quickprop": Quickprop,
+    # second-order, step(closure) only
+    "conjugate_gradient": ConjugateGradient,
+    "scaled_conjugate_gradient": ScaledConjugateGradient,
+    "memoryless_qn": MemorylessQuasiNewton,
+}
+
+# Optimizers that must be given a closure and a single parameter group (full or large batches).
+NEEDS_CLOSURE: frozenset[str] = frozenset(
+    {"lbfgs", "conjugate_gradient", "scaled_conjugate_gradient", "memoryless_qn"}
+)
+
+
+def build_optimizer(name: str, params, **kwargs) -> torch.optim.Optimizer:
+    """``OPTIMIZERS[name](params, **kwargs)``, with user mistakes raised as ConfigError.
+
+    >>> w = torch.zeros(2, requires_grad=True)
+    >>> type(build_optimizer("quickprop", [w], lr=0.1, mu=1.75)).__name__
+    'Quickprop'
+    """
+    if name not in OPTIMIZERS:
+        raise ConfigError(f"unknown optimizer {name!r}; expected one of {sorted(OPTIMIZERS)}")
+    try:
+        return OPTIMIZERS[name](params, **kwargs)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"optimizer {name!r}: {err}") from None
