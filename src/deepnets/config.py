@@ -51,11 +51,14 @@ class TrainConfig:
     loss: str = "auto"               # lms, lp, cross_entropy; auto: cross_entropy or lms by task
     lp_R: float = 1.5                # R of the lp loss
     coding: str = "auto"             # class targets for lms/lp: one_hot, pm1; auto: pm1 for tanh outputs
-    optimizer: str = "adam"          # adam, sgd, adagrad, rmsprop, adamw, lbfgs
-    lr: float = 0.001                # learning rate eta
+    optimizer: str = "adam"          # a name from deepnets.optim.OPTIMIZERS: adam, sgd, quickprop, conjugate_gradient, ...
+    optimizer_options: dict = field(default_factory=dict)  # its own keyword arguments (kappa, mu, max_iter, ...)
+    lr: float = 0.001                # learning rate eta (ignored by optimizers without one, e.g. scaled CG)
     momentum: float = 0.0            # sgd / rmsprop momentum
     weight_decay: float = 0.0        # the optimizer's L2 decay
     layer_lr: list = field(default_factory=list)  # one rate per layer (empty: lr everywhere)
+    penalty: str = ""                # a regularizer added to E: weight_decay, weight_elimination, curvature_smoothing
+    penalty_options: dict = field(default_factory=dict)  # its keyword arguments (gamma, w0, ...)
     epochs: int = 100
     batch_size: int = 32             # 1 = online; 0 = full batch
     shuffle: bool = True

@@ -12,6 +12,8 @@ SETTINGS = {
     "sgd": dict(lr=0.1, momentum=0.9),
     "adagrad": dict(lr=0.1),
     "adam": dict(lr=0.03),
+    "adamw": dict(lr=0.03),
+    "rmsprop": dict(lr=0.01),
     "lbfgs": dict(lr=1.0, max_iter=5, line_search_fn="strong_wolfe"),
     "delta_bar_delta": dict(lr=0.1, kappa=0.02, phi=0.2, theta=0.7),
     "quickprop": dict(lr=0.05, mu=1.75),

@@ -18,6 +18,8 @@ OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "sgd": torch.optim.SGD,
     "adagrad": torch.optim.Adagrad,
     "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "rmsprop": torch.optim.RMSprop,
     "lbfgs": torch.optim.LBFGS,
     # first-order, per-weight adaptive
     "delta_bar_delta": DeltaBarDelta,
@@ -42,7 +44,11 @@ def build_optimizer(name: str, params, **kwargs) -> torch.optim.Optimizer:
     'Quickprop'
     """
     if name not in OPTIMIZERS:
-        raise ConfigError(f"unknown optimizer {name!r}; expected one of {sorted(OPTIMIZERS)}")
+        import difflib
+
+        near = difflib.get_close_matches(str(name), OPTIMIZERS, n=1)
+        hint = f"; did you mean {near[0]!r}?" if near else ""
+        raise ConfigError(f"unknown optimizer {name!r}: expected one of {sorted(OPTIMIZERS)}{hint}")
     try:
         return OPTIMIZERS[name](params, **kwargs)
     except (TypeError, ValueError) as err:

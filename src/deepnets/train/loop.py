@@ -111,7 +111,7 @@ def fit(model: torch.nn.Module, train, *, validation=None, loss="lms", optimizer
         device=None) -> History:
     """Train ``model`` and return its :class:`~deepnets.train.callbacks.History`.
 
-    Each step minimises the batch cost E(W) = (1/N_b) Σ_n E_n (+ ``penalty(model)``) by
+    Each step minimises the batch cost E(W) = (1/N_b) Σ_n E_n (+ ``penalty(model, x)``) by
     ``optimizer.step(closure)``; for deepnets MLPs the closure's gradients come from the co-state
     recursion ∂E/∂W(l) = δ(l) ẑ(l−1)ᵀ without an autograd graph.
 
@@ -132,7 +132,9 @@ def fit(model: torch.nn.Module, train, *, validation=None, loss="lms", optimizer
         optimizer_options: extra keyword arguments of the optimizer (momentum, weight_decay, ...).
         input_noise: variance σ² of Gaussian noise added to every training input batch (the
             lecture's "training with noise"; e.g. 0.1 for standardised data). Default 0.
-        penalty: a callable ``model -> scalar`` added to E (a regularizer).
+        penalty: a callable ``penalty(model, x) -> scalar`` added to E: a regularizer from
+            :mod:`deepnets.regularizers` (weight decay, weight elimination, curvature-driven
+            smoothing, which needs the batch ``x``).
         metrics: names (``"accuracy"``, ``"rmse"``, ``"mse"``) or callables for the validation set.
         callbacks: :class:`~deepnets.train.callbacks.Callback` objects, called in the order given.
         guard: stop at the first non-finite loss or gradient (:class:`NonFiniteGuard`). Default True.
@@ -212,7 +214,7 @@ def fit(model: torch.nn.Module, train, *, validation=None, loss="lms", optimizer
                         E.backward()
                     if penalty is not None:
                         with torch.enable_grad():
-                            P = penalty(model)
+                            P = penalty(model, xb)
                             P.backward()
                         E = E.detach() + P.detach()
                     if after_backward is not None:

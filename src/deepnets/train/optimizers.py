@@ -1,43 +1,28 @@
-"""Optimizers by name, and parameter groups with per-layer learning rates.
+"""Building the optimizer of a run: a name from :data:`deepnets.optim.OPTIMIZERS`, with
+parameter groups that carry per-layer learning rates.
 
 Every optimizer is a ``torch.optim.Optimizer``; :func:`deepnets.fit` calls ``step(closure)`` on
-all of them, so first-order methods (one closure call) and line-search methods such as L-BFGS
+all of them, so first-order methods (one closure call) and line-search and second-order methods
 (several calls) share one loop.
 """
 
 from __future__ import annotations
 
-import difflib
+import inspect
 
 import torch
 
 from ..errors import ConfigError
+from ..optim.registry import OPTIMIZERS, build_optimizer
+
+#: optimizers whose fused CPU/GPU kernel is tried first (the fastest path for small models)
+FUSED = (torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW, torch.optim.Adagrad)
+#: options of torch.optim.LBFGS that make it usable from fit: a strong-Wolfe search (its default
+#: has none); with max_iter=1 torch would also cap max_eval at 1 and starve that search.
+LBFGS_DEFAULTS = {"line_search_fn": "strong_wolfe"}
 
 
-def _fused(cls):
-    """The fused CPU/GPU kernel is the fastest path for small models; fall back where unsupported."""
-
-    def make(params, lr, **kw):
-        try:
-            return cls(params, lr=lr, fused=True, **kw)
-        except (RuntimeError, ValueError):
-            return cls(params, lr=lr, **kw)
-
-    return make
-
-
-#: name -> (factory(params, lr, **options), default learning rate)
-OPTIMIZERS = {
-    "sgd": (_fused(torch.optim.SGD), 0.01),
-    "adam": (_fused(torch.optim.Adam), 1e-3),
-    "adamw": (_fused(torch.optim.AdamW), 1e-3),
-    "adagrad": (lambda p, lr, **kw: torch.optim.Adagrad(p, lr=lr, **kw), 0.01),
-    "rmsprop": (lambda p, lr, **kw: torch.optim.RMSprop(p, lr=lr, **kw), 1e-3),
-    "lbfgs": (lambda p, lr, **kw: torch.optim.LBFGS(p, lr=lr, **{"line_search_fn": "strong_wolfe", **kw}), 1.0),
-}
-
-
-def param_groups(model: torch.nn.Module, lr: float, layer_lr=None) -> list[dict]:
+def param_groups(model: torch.nn.Module, lr: float | None, layer_lr=None) -> list[dict]:
     """Parameter groups with a learning rate per layer.
 
     ``layer_lr`` is None (one group), a list with one rate per entry of ``model.layers`` (the
@@ -46,7 +31,8 @@ def param_groups(model: torch.nn.Module, lr: float, layer_lr=None) -> list[dict]
     """
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     if layer_lr is None:
-        return [{"params": [p for _, p in named], "lr": lr}]
+        group = {"params": [p for _, p in named]}
+        return [group if lr is None else {**group, "lr": lr}]
     if isinstance(layer_lr, (list, tuple)):
         layers = getattr(model, "layers", None)
         if layers is None or len(layers) != len(layer_lr):
@@ -55,7 +41,7 @@ def param_groups(model: torch.nn.Module, lr: float, layer_lr=None) -> list[dict]
         layer_lr = {f"layers.{i}.": float(r) for i, r in enumerate(layer_lr)}
     if not isinstance(layer_lr, dict):
         raise ConfigError(f"layer_lr must be a list of rates or a dict prefix -> rate, got {layer_lr!r}")
-    groups: dict[float, list] = {}
+    groups: dict = {}
     used = set()
     for name, p in named:
         rate = lr
@@ -69,26 +55,30 @@ def param_groups(model: torch.nn.Module, lr: float, layer_lr=None) -> list[dict]
     if unused:
         raise ConfigError(f"layer_lr prefix {unused[0]!r} matches no parameter; names are "
                           f"{[n for n, _ in named][:10]}")
-    return [{"params": ps, "lr": r} for r, ps in groups.items()]
+    return [{"params": ps} if r is None else {"params": ps, "lr": r} for r, ps in groups.items()]
 
 
 def make_optimizer(spec, model: torch.nn.Module, *, lr: float | None = None, layer_lr=None, **options):
-    """An optimizer from a name (``"adam"``, ``"sgd"``, ...), a factory ``f(param_groups, lr)``,
-    or an optimizer instance (returned as is)."""
+    """An optimizer from a name (``"adam"``, ``"sgd"``, ``"quickprop"``, ``"conjugate_gradient"``,
+    ...; see :data:`deepnets.optim.OPTIMIZERS`), a factory ``f(param_groups, lr)``, or an
+    optimizer instance (returned as it is). ``lr=None`` keeps the optimizer's own default."""
     if isinstance(spec, torch.optim.Optimizer):
         return spec
+    if lr is not None and not (isinstance(lr, (int, float)) and lr > 0):
+        raise ConfigError(f"Invalid learning rate: {lr}")
     if callable(spec) and not isinstance(spec, str):
         base = lr if lr is not None else 1e-3
         return spec(param_groups(model, base, layer_lr), base)
-    if spec not in OPTIMIZERS:
-        near = difflib.get_close_matches(str(spec), OPTIMIZERS, n=1)
-        hint = f"; did you mean {near[0]!r}?" if near else ""
-        raise ConfigError(f"unknown optimizer {spec!r}: expected one of {sorted(OPTIMIZERS)}{hint}")
-    factory, default_lr = OPTIMIZERS[spec]
-    lr = default_lr if lr is None else float(lr)
-    if not lr > 0:
-        raise ConfigError(f"Invalid learning rate: {lr}")
-    try:
-        return factory(param_groups(model, lr, layer_lr), lr, **options)
-    except TypeError as e:
-        raise ConfigError(f"optimizer {spec!r}: {e}") from None
+    cls = OPTIMIZERS.get(spec)
+    accepts = set(inspect.signature(cls).parameters) if cls is not None else set()
+    if cls is not None and lr is not None and "lr" not in accepts:
+        raise ConfigError(f"optimizer {spec!r} takes no learning rate (it sets its own step length)")
+    groups = param_groups(model, lr if "lr" in accepts or cls is None else None, layer_lr)
+    if cls is torch.optim.LBFGS:
+        options = {**LBFGS_DEFAULTS, **options}
+    if cls in FUSED and "fused" not in options and "foreach" not in options:
+        try:
+            return cls(groups, fused=True, **options)
+        except (RuntimeError, ValueError, TypeError):
+            pass
+    return build_optimizer(spec, groups, **options)

@@ -9,7 +9,7 @@ error-signal norms. ``evaluate_run`` and ``predict_run`` rebuild the model from 
 
 from __future__ import annotations
 
-import dataclasses
+import inspect
 import json
 import logging
 import os
@@ -26,6 +26,7 @@ from ..data.files import read_csv_table
 from ..errors import CheckpointError, ConfigError, DataError
 from ..losses import Lp, get_loss
 from ..nn.mlp import MLP, xor_step_network
+from ..optim import OPTIMIZERS
 from .callbacks import EarlyStopping, JsonLinesLogger, RestartOnStall
 from .loop import evaluate, fit
 from .metrics import predicted_classes
@@ -153,7 +154,7 @@ def run_experiment(exp: Experiment, *, source: str = "experiment", progress_file
                                        restore_best_weights=t.restore_best))
     if exp.run.progress and t.epochs > 0:
         callbacks.append(ProgressBar(t.epochs, file=progress_file, samples_per_epoch=len(train[0])))
-    options = {}
+    options = dict(t.optimizer_options)
     if t.momentum:
         options["momentum"] = t.momentum
     if t.weight_decay:
@@ -166,10 +167,16 @@ def run_experiment(exp: Experiment, *, source: str = "experiment", progress_file
             raise ConfigError("run.costates needs an MLP model")
         norms["initial weights"] = _costate_norms(model, *probe, loss)
     start = time.perf_counter()
-    history = fit(model, train, validation=val, loss=loss, optimizer=t.optimizer, lr=t.lr, epochs=t.epochs,
-                  batch_size=t.batch_size or None, shuffle=t.shuffle, layer_lr=t.layer_lr or None,
-                  optimizer_options=options, input_noise=t.input_noise, metrics=metrics, callbacks=callbacks,
-                  seed=t.seed)
+    penalty = None
+    if t.penalty:
+        from ..regularizers import build_regularizer
+
+        penalty = build_regularizer(t.penalty, **t.penalty_options)
+    takes_lr = t.optimizer in OPTIMIZERS and "lr" in inspect.signature(OPTIMIZERS[t.optimizer]).parameters
+    history = fit(model, train, validation=val, loss=loss, optimizer=t.optimizer, lr=t.lr if takes_lr else None,
+                  epochs=t.epochs, batch_size=t.batch_size or None, shuffle=t.shuffle, layer_lr=t.layer_lr or None,
+                  optimizer_options=options, input_noise=t.input_noise, penalty=penalty, metrics=metrics,
+                  callbacks=callbacks, seed=t.seed)
     seconds = time.perf_counter() - start
     if exp.run.costates:
         norms["trained weights"] = _costate_norms(model, *probe, loss)
