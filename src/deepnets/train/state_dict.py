@@ -191,6 +191,9 @@ def plan_optimizer_load(optimizer: torch.optim.Optimizer, model: torch.nn.Module
     for group, saved_group in zip(optimizer.param_groups, saved_groups):
         ids = [name_to_index[names[id(p)]] for p in group["params"]]
         groups.append({**{k: v for k, v in saved_group.items() if k != "params"}, "params": ids})
-    state = {name_to_index[strip_prefix(n)]: s for n, s in saved["state"].items()
-             if strip_prefix(n) in name_to_index}
+    # cloned: torch's load keeps tensors it need not move, and two optimizers must never share
+    # moment buffers that each updates in place
+    state = {name_to_index[strip_prefix(n)]: {k: v.clone() if isinstance(v, torch.Tensor) else v
+                                              for k, v in s.items()}
+             for n, s in saved["state"].items() if strip_prefix(n) in name_to_index}
     return {"state": state, "param_groups": groups}
