@@ -47,6 +47,7 @@ class _DDPLike(torch.nn.Module):
         self.module = module
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.compile imports torch.jit
 def test_wrapper_prefixes_are_stripped_both_ways():
     assert strip_prefix("module._orig_mod.module.a.b") == "a.b"
     src = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1))
