@@ -90,7 +90,8 @@ def test_sizes_that_disagree_with_the_file(tmp_path):
         "short.idx": (good[:-1], r"shape \(3, 2\) of int32 \(24 bytes\), the file holds 23 bytes "
                                  r"after its 12-byte header \(truncated\)"),
         "long.idx": (good + b"\0", r"the file holds 25 bytes"),
-        "magic.idx": (b"\x01" + good[1:], r"expected an IDX file starting with bytes 00 00, found 01 00"),
+        "magic.idx": (b"\x01" + good[1:],
+                      r"expected an IDX file starting with bytes 00 00, found 01 00"),
         "type.idx": (good[:2] + b"\x0a" + good[3:], r"type byte 0x0A is not one of 0x08, 0x09"),
         "ndim0.idx": (good[:3] + b"\x00", r"expected 1 to 8 dimensions, header declares 0"),
         "head.idx": (good[:6], r"truncated dimension sizes: expected 8 bytes, found 2"),

@@ -293,12 +293,19 @@ def test_too_little_free_space_is_refused_before_writing(tmp_path, monkeypatch):
     assert sorted(os.listdir(cm.dir)) == ["new", "old"]
 
 
-@pytest.mark.parametrize("target", ["mkdir", "open", "rename"])
-def test_read_only_folder_keeps_previous(tmp_path, monkeypatch, target):
+@pytest.mark.parametrize("target,calls_allowed", [("mkdir", 0), ("open", 0), ("rename", 0),
+                                                  ("rename", 1)])
+def test_read_only_folder_keeps_previous(tmp_path, monkeypatch, target, calls_allowed):
     cm, new = _two_checkpoints(tmp_path)
     model, _, _ = _setup()
+    real, calls = getattr(os, target), [0]
 
     def refuse(*a, **k):
+        calls[0] += 1
+        # calls_allowed 0: every call fails; 1: moving the old "new" aside works, swapping the
+        # new one in fails, putting the old one back works
+        if calls_allowed and calls[0] != calls_allowed + 1:
+            return real(*a, **k)
         raise OSError(errno.EROFS, "Read-only file system") if target == "rename" else \
             PermissionError(errno.EACCES, "Permission denied")
     monkeypatch.setattr(os, target, refuse)

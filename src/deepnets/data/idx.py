@@ -133,7 +133,8 @@ def load_mnist_idx(images: str | os.PathLike, labels: str | os.PathLike, *,
         raise DataError(f"{images}: expected uint8 images of shape (N, rows, cols), found "
                         f"{x.dtype} of shape {x.shape}")
     if y.dtype != np.uint8 or y.ndim != 1:
-        raise DataError(f"{labels}: expected uint8 labels of shape (N,), found {y.dtype} of shape {y.shape}")
+        raise DataError(f"{labels}: expected uint8 labels of shape (N,), found {y.dtype} "
+                        f"of shape {y.shape}")
     if len(x) != len(y):
         raise DataError(f"{images} holds {len(x)} images but {labels} holds {len(y)} labels")
     if y.size and int(y.max()) > 9:

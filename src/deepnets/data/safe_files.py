@@ -125,7 +125,8 @@ def load_npz(path: str | os.PathLike, *, max_members: int = 64,
     with zf:
         infos = zf.infolist()
         if len(infos) > max_members:
-            raise DataError(f"{path}: expected at most {max_members} arrays, the zip lists {len(infos)}")
+            raise DataError(f"{path}: expected at most {max_members} arrays, "
+                            f"the zip lists {len(infos)}")
         total = sum(i.file_size for i in infos)
         if total > max_bytes:
             raise DataError(f"{path}: members declare {total} bytes uncompressed, above the cap of "

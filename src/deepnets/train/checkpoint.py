@@ -116,7 +116,8 @@ def serialize(*, model: torch.nn.Module, optimizer=None, scheduler=None, step=No
     weights = {}
     for key, t in model.state_dict().items():
         if not isinstance(t, torch.Tensor):
-            raise CheckpointError(f"model state entry {key!r} is a {type(t).__name__}, expected a tensor")
+            raise CheckpointError(f"model state entry {key!r} is a {type(t).__name__}, "
+                                  f"expected a tensor")
         _check_tree(t, f"model[{key!r}]")
         # (own storage, contiguous, CPU): safetensors refuses shared or strided storage
         weights[key] = t.detach().to("cpu", copy=True).contiguous()
@@ -400,9 +401,16 @@ class CheckpointManager:
                 write_file_durably(tmp / fname, data)
             write_file_durably(tmp / MANIFEST, manifest)  # last: its presence means "complete"
             fsync_dir(tmp)
+            aside = None
             if final.exists():  # same name saved again: move the old one aside, then swap in
-                os.rename(final, self.dir / temp_name(name))
-            os.rename(tmp, final)
+                aside = self.dir / temp_name(name)
+                os.rename(final, aside)
+            try:
+                os.rename(tmp, final)
+            except OSError:
+                if aside is not None:  # put the old one back before reporting
+                    os.rename(aside, final)
+                raise
             fsync_dir(self.dir)
         except CheckpointWriteError:
             raise
