@@ -314,3 +314,29 @@ def test_read_only_folder_keeps_previous(tmp_path, monkeypatch, target, calls_al
     monkeypatch.undo()
     assert sorted(n for n in os.listdir(cm.dir) if not n.startswith(".tmp-")) == ["new", "old"]
     assert cm.load("new")["step"] == 2
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_model_round_trip_and_cpu_fallback(tmp_path):
+    model, opt, sched = _setup()
+    model.cuda()
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    x = torch.randn(4, 3, device="cuda")
+    model(x).sum().backward()
+    opt.step()
+    cm = CheckpointManager(tmp_path)
+    cm.save("gpu", model=model, optimizer=opt, step=1)
+    expected = torch.rand(3, device="cuda").tolist()
+    on_gpu = cm.load("gpu", map_location="cuda")
+    assert on_gpu["model"]["0.weight"].is_cuda and len(on_gpu["rng"]["cuda"]) >= 1
+    fresh, _, _ = _setup(seed=5)
+    fresh.cuda()
+    fresh_opt = torch.optim.Adam(fresh.parameters(), lr=0.01)
+    restore(on_gpu, model=fresh, optimizer=fresh_opt)
+    assert torch.rand(3, device="cuda").tolist() == expected  # CUDA generator restored
+    assert torch.equal(fresh_opt.state[fresh[0].weight]["exp_avg"],
+                       opt.state[model[0].weight]["exp_avg"])
+    on_cpu = cm.load("gpu", map_location="cpu")
+    cpu_model, _, _ = _setup(seed=6)
+    restore(on_cpu, model=cpu_model, rng=False)
+    assert torch.equal(cpu_model[0].weight, model[0].weight.cpu())

@@ -210,7 +210,7 @@ def read_verified(folder: Path, manifest: dict) -> dict[str, bytes]:
 
 
 def load_checkpoint(folder: str | os.PathLike, *, map_location="cpu") -> dict:
-    """Verify and read one checkpoint folder.
+    """Verify and read one checkpoint folder onto device ``map_location`` (a str or torch.device).
 
     Returns:
         ``{"model": {name: tensor}, "optimizer": name-keyed dict | None, "scheduler", "step",
@@ -235,7 +235,7 @@ def load_checkpoint(folder: str | os.PathLike, *, map_location="cpu") -> dict:
                               f"({_first_reason(exc)})") from exc
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{folder / STATE}: expected a {FORMAT} state dict")
-    if map_location not in (None, "cpu"):
+    if map_location is not None:  # a no-op for "cpu": safetensors loads onto the CPU
         weights = {k: v.to(map_location) for k, v in weights.items()}
     return {**state, "model": weights, "name": folder.name, "path": folder,
             "sequence": manifest["sequence"]}
