@@ -50,10 +50,13 @@ def test_round_trip_then_training_continues_identically(tmp_path):
     _train(model, opt, sched, 3)
     cm = CheckpointManager(tmp_path, keep=2)
     cm.save(3, model=model, optimizer=opt, scheduler=sched, step=3, epoch=1, position=7,
-            config={"lr": 0.01, "layers": [3, 5, 2]}, extra={"best": torch.tensor(0.5), "tag": b"x"})
+            config={"lr": 0.01, "layers": [3, 5, 2], "dtype": torch.float64},
+            extra={"best": torch.tensor(0.5), "tag": b"x", "where": torch.device("cpu"),
+                   "shape": torch.Size([2, 3]), "z": 1 + 2j, "big": 10**30})
     ckpt = cm.load()
     assert (ckpt["step"], ckpt["epoch"], ckpt["position"]) == (3, 1, 7)
-    assert ckpt["config"] == {"lr": 0.01, "layers": [3, 5, 2]}
+    assert ckpt["config"] == {"lr": 0.01, "layers": [3, 5, 2], "dtype": torch.float64}
+    assert ckpt["extra"]["shape"] == torch.Size([2, 3]) and ckpt["extra"]["big"] == 10**30
     assert ckpt["extra"]["tag"] == b"x" and ckpt["library_version"] and ckpt["format_version"] == 1
     assert set(ckpt["optimizer"]["state"]) == {"0.weight", "0.bias", "2.weight", "2.bias"}
 
@@ -71,8 +74,10 @@ def test_round_trip_then_training_continues_identically(tmp_path):
 def test_state_file_loads_with_weights_only_and_no_allow_list(tmp_path):
     model, opt, sched = _setup()
     _train(model, opt, sched, 2)
-    folder = CheckpointManager(tmp_path).save("a", model=model, optimizer=opt, scheduler=sched,
-                                              step=2, config={"seed": 0})
+    folder = CheckpointManager(tmp_path).save(
+        "a", model=model, optimizer=opt, scheduler=sched, step=2, epoch=0, position=2,
+        config={"seed": 0, "dtype": torch.float64, "device": torch.device("cpu")},
+        extra={"shape": torch.Size([1]), "z": 1j, "big": 10**30, "raw": b"\0", "t": (1, [2.5])})
     # a fresh interpreter that imports only torch: nothing can have widened the allow-list
     code = ("import sys, torch; s = torch.load(sys.argv[1], weights_only=True); "
             "print(s['step'], type(s['rng']['torch']).__name__, sorted(s['optimizer']['state']))")
@@ -141,6 +146,25 @@ def test_keep_last_k_and_sequence_order(tmp_path):
     assert [i.name for i in cm.list()] == ["c", "e"]
     assert cm.latest_good().name == "e"
     assert sorted(os.listdir(cm.dir)) == ["c", "e"]
+
+
+def test_wrapped_model_is_saved_under_bare_names(tmp_path):
+    model, _, _ = _setup()
+
+    class DDPLike(torch.nn.Module):
+        def __init__(self, module):
+            super().__init__()
+            self.module = module
+    wrapped = DDPLike(model)
+    opt = torch.optim.SGD(wrapped.parameters(), lr=0.1)
+    folder = CheckpointManager(tmp_path).save("w", model=wrapped, optimizer=opt)
+    ckpt = load_checkpoint(folder)
+    assert sorted(ckpt["model"]) == ["0.bias", "0.weight", "2.bias", "2.weight"]
+    assert ckpt["optimizer"]["param_groups"][0]["params"][0] == "0.weight"
+    bare, bare_opt, _ = _setup(seed=3)
+    bare_opt = torch.optim.SGD(bare.parameters(), lr=0.1)
+    restore(ckpt, model=bare, optimizer=bare_opt)
+    assert torch.equal(bare[2].weight, model[2].weight)
 
 
 def test_saving_same_name_replaces_it(tmp_path):

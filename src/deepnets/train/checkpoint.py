@@ -39,7 +39,7 @@ from deepnets.train.atomic import (TEMP_PREFIX, CheckpointWriteError, _remove_qu
                                    write_file_durably)
 from deepnets.train.rng import get_rng_state, set_rng_state
 from deepnets.train.state_dict import (optimizer_state_by_name, plan_model_load,
-                                       plan_optimizer_load)
+                                       plan_optimizer_load, strip_prefixes)
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,8 @@ _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
 #: Exact types that torch.load(weights_only=True) reads without an allow-list. Subclasses (an
 #: IntEnum, torch's TorchVersion string) pickle by class name and would be refused, so types are
 #: compared exactly.
-_LEAVES = (torch.Tensor, torch.nn.Parameter, int, float, bool, str, bytes, type(None))
+_LEAVES = (torch.Tensor, torch.nn.Parameter, int, float, complex, bool, str, bytes, type(None),
+           torch.dtype, torch.device, torch.Size)
 _MAPPINGS = (dict, collections.OrderedDict)
 _SEQUENCES = (list, tuple)
 
@@ -88,8 +89,8 @@ def _check_tree(value, where: str) -> None:
         for i, v in enumerate(value):
             _check_tree(v, f"{where}[{i}]")
     elif kind not in _LEAVES:
-        raise CheckpointError(f"{where}: expected a tensor, number, string, bytes, None, list, tuple "
-                              f"or dict (plain data), got {type(value).__module__}."
+        raise CheckpointError(f"{where}: expected plain data (tensor, number, string, bytes, None, "
+                              f"torch dtype/device/Size, list, tuple, dict), got {type(value).__module__}."
                               f"{type(value).__qualname__}")
 
 
@@ -114,7 +115,8 @@ def serialize(*, model: torch.nn.Module, optimizer=None, scheduler=None, step=No
     import deepnets  # late: deepnets/__init__ may import this module
 
     weights = {}
-    for key, t in model.state_dict().items():
+    # bare names: a checkpoint of a DDP- or compile-wrapped model loads into a bare one
+    for key, t in strip_prefixes(model.state_dict()).items():
         if not isinstance(t, torch.Tensor):
             raise CheckpointError(f"model state entry {key!r} is a {type(t).__name__}, "
                                   f"expected a tensor")
