@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import gzip
+import os
 import struct
+import subprocess
+import sys
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import deepnets
 from deepnets.data.idx import load_mnist_idx, read_idx
 from deepnets.errors import DataError
 
@@ -135,3 +140,25 @@ def test_load_mnist_idx(tmp_path):
     (tmp_path / "labf").write_bytes(_idx_bytes(0x0D, (5,), [1.0] * 5))
     with pytest.raises(DataError, match=r"expected uint8 labels of shape \(N,\), found float32"):
         load_mnist_idx(tmp_path / "img", tmp_path / "labf")
+
+
+def test_2_pow_40_header_peak_rss_in_a_fresh_process(tmp_path):
+    """The same refusal measured by the OS (peak resident set), which also sees C allocations."""
+    path = _header_only(tmp_path, (1 << 20, 1 << 20))
+    code = (
+        "import resource, sys\n"
+        "from deepnets.data.idx import read_idx\n"
+        "from deepnets.errors import DataError\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "try:\n"
+        "    read_idx(sys.argv[1], max_bytes=1 << 50)\n"
+        "except DataError:\n"
+        "    pass\n"
+        "else:\n"
+        "    sys.exit('not refused')\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(deepnets.__file__).parents[1]), "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
+                         env=env, check=True)
+    assert int(out.stdout) < 50 * 1024  # ru_maxrss is in KiB on Linux

@@ -88,6 +88,34 @@ def test_state_file_loads_with_weights_only_and_no_allow_list(tmp_path):
     assert torch.equal(weights["0.weight"], model[0].weight)
 
 
+SCHEDULERS = {
+    "MultiStepLR": lambda o: torch.optim.lr_scheduler.MultiStepLR(o, [2, 4], gamma=0.5),
+    "LambdaLR": lambda o: torch.optim.lr_scheduler.LambdaLR(o, lambda e: 0.9 ** e),
+    "OneCycleLR": lambda o: torch.optim.lr_scheduler.OneCycleLR(o, 0.1, total_steps=20),
+    "CyclicLR": lambda o: torch.optim.lr_scheduler.CyclicLR(o, 0.001, 0.1, step_size_up=3),
+    "SequentialLR": lambda o: torch.optim.lr_scheduler.SequentialLR(
+        o, [torch.optim.lr_scheduler.LinearLR(o, 0.1, total_iters=3),
+            torch.optim.lr_scheduler.CosineAnnealingLR(o, 10)], milestones=[3]),
+    "CosineAnnealingWarmRestarts": lambda o: torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(o, 4),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(SCHEDULERS))
+def test_common_schedulers_round_trip(tmp_path, kind):
+    def make(seed):
+        model, _, _ = _setup(seed)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        return model, opt, SCHEDULERS[kind](opt)
+    model, opt, sched = make(0)
+    _train(model, opt, sched, 5)
+    cm = CheckpointManager(tmp_path)
+    cm.save("s", model=model, optimizer=opt, scheduler=sched)
+    fresh = make(1)
+    restore(cm.load("s"), model=fresh[0], optimizer=fresh[1], scheduler=fresh[2])
+    assert _train(model, opt, sched, 6, seed=3) == _train(*fresh, 6, seed=3)
+    assert sched.get_last_lr() == fresh[2].get_last_lr()
+
+
 def test_rng_state_round_trip():
     state = get_rng_state()
     first = (random.random(), np.random.rand(3).tolist(), torch.rand(3).tolist(), np.random.randn())

@@ -53,8 +53,8 @@ _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
 #: compared exactly.
 _LEAVES = (torch.Tensor, torch.nn.Parameter, int, float, complex, bool, str, bytes, type(None),
            torch.dtype, torch.device, torch.Size)
-_MAPPINGS = (dict, collections.OrderedDict)
-_SEQUENCES = (list, tuple)
+_MAPPINGS = (dict, collections.OrderedDict, collections.Counter)  # Counter: MultiStepLR
+_SEQUENCES = (list, tuple, set)
 
 
 @dataclass(frozen=True)
