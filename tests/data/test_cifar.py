@@ -143,6 +143,16 @@ def test_arrays_that_lie_or_allocate_are_refused_with_little_memory(tmp_path):
         assert peak < 50 << 20, name
 
 
+def test_shared_references_are_not_expanded(tmp_path):
+    nested = [np.zeros(3, np.uint8)]
+    for _ in range(40):  # 2**40 leaves if every reference were copied
+        nested = [nested, nested]
+    (tmp_path / "laughs").write_bytes(pickle.dumps({b"data": nested, b"labels": []}, protocol=2))
+    assert (tmp_path / "laughs").stat().st_size < 2000
+    with pytest.raises(DataError, match=r"b'data': expected a uint8 array \(N, 3072\), found list"):
+        read_cifar_batch(tmp_path / "laughs")
+
+
 def test_layout_errors_name_the_field(tmp_path):
     cases = {
         "notdict": ([1, 2], "expected a dict batch, found list"),
