@@ -65,9 +65,9 @@ def cmd_predict(args) -> int:
     w.writerow(header)
     w.writerows(rows)
     if args.out:
-        from ._io import atomic_write_text
+        from .atomic import write_atomic
 
-        atomic_write_text(args.out, buf.getvalue())
+        write_atomic(args.out, buf.getvalue().encode())
         print(f"{len(rows)} predictions written to {args.out}")
     else:
         sys.stdout.write(buf.getvalue())

@@ -13,8 +13,11 @@ import inspect
 
 from ..errors import ConfigError
 from .bundled import digits, mnist1d
+from .cifar import CifarBatch, load_cifar10, read_cifar_batch, unpickle_restricted
 from .dataset import Dataset, Splits, split
 from .files import read_csv, read_npz
+from .idx import IDX_TYPES, load_mnist_idx, read_idx
+from .safe_files import load_npz, load_pt, read_gzip_capped
 from .scaling import SCALINGS, Scaler
 from .synthetic import FUNCTIONS, function, parity, xor
 
@@ -61,4 +64,8 @@ def load_dataset(name: str, **params) -> Dataset:
 __all__ = [
     "DATASETS", "load_dataset", "Dataset", "Splits", "split", "Scaler", "SCALINGS",
     "xor", "parity", "function", "digits", "mnist1d", "read_csv", "read_npz",
+    # users' local files, read as data and never as code
+    "IDX_TYPES", "read_idx", "load_mnist_idx",  # MNIST IDX files (plain or gzip)
+    "CifarBatch", "read_cifar_batch", "load_cifar10", "unpickle_restricted",  # CIFAR-10 python batches
+    "load_pt", "load_npz", "read_gzip_capped",
 ]

@@ -14,13 +14,13 @@ import csv
 import difflib
 import math
 import os
-import zipfile
 
 import numpy as np
 import torch
 
 from ..errors import DataError
 from .dataset import Dataset
+from .safe_files import load_npz
 
 #: a classification target has integer values and at most this many distinct ones (task="auto").
 AUTO_MAX_CLASSES = 50
@@ -176,34 +176,19 @@ def read_npz(path, *, x_key: str = "x", y_key: str = "y", task: str = "auto",
              n_classes: int | None = None) -> Dataset:
     """A :class:`Dataset` from an ``.npz`` archive holding a feature array and a target array.
 
-    The zip's member count (at most 64) and total uncompressed size (at most 8 GiB) are checked
-    before anything is decompressed; arrays load with ``allow_pickle=False`` (object arrays are
-    refused); features must be 2-D, targets 1-D or 2-D, all finite.
+    Read by :func:`deepnets.data.safe_files.load_npz`: the zip's member count (at most 64), total
+    uncompressed size (at most 8 GiB) and every member's ``.npy`` header are checked before
+    anything is decompressed, and object arrays (pickles) are refused. Features must be 2-D,
+    targets 1-D or 2-D, all finite.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise DataError(f"{path}: no such file")
-    try:
-        with zipfile.ZipFile(path) as zf:
-            infos = zf.infolist()
-            if len(infos) > NPZ_MAX_MEMBERS:
-                raise DataError(f"{path}: {len(infos)} members in the archive; at most {NPZ_MAX_MEMBERS} expected")
-            size = sum(i.file_size for i in infos)
-            if size > NPZ_MAX_BYTES:
-                raise DataError(f"{path}: the archive would inflate to {size:,} bytes; the cap is {NPZ_MAX_BYTES:,}")
-            members = {i.filename[:-4] if i.filename.endswith(".npy") else i.filename for i in infos}
-    except zipfile.BadZipFile as e:
-        raise DataError(f"{path}: not an NPZ (zip) archive ({e})") from None
+    arrays = load_npz(path, max_members=NPZ_MAX_MEMBERS, max_bytes=NPZ_MAX_BYTES)  # checks before inflating
     for key in (x_key, y_key):
-        if key not in members:
-            raise DataError(f"{path}: no array named {key!r}; the archive holds {sorted(members)}")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            x, yv = np.asarray(z[x_key]), np.asarray(z[y_key])
-    except ValueError as e:
-        raise DataError(f"{path}: cannot read the arrays without unpickling ({e})") from None
-    except (OSError, zipfile.BadZipFile, EOFError) as e:
-        raise DataError(f"{path}: corrupt archive ({e})") from None
+        if key not in arrays:
+            raise DataError(f"{path}: no array named {key!r}; the archive holds {sorted(arrays)}")
+    x, yv = arrays[x_key], arrays[y_key]
     if not (np.issubdtype(x.dtype, np.number) and np.issubdtype(yv.dtype, np.number)):
         raise DataError(f"{path}: arrays must be numeric, got {x.dtype} and {yv.dtype}")
     if x.ndim != 2:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 
-from .._io import atomic_write_bytes
+from ..atomic import write_atomic
 
 
 def _figure():
@@ -23,7 +23,7 @@ def _save(fig, path) -> None:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     _figure().close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    write_atomic(path, buf.getvalue())
 
 
 def learning_curve(history: dict, path, *, title: str = "") -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .._io import atomic_write_text
+from ..atomic import write_atomic
 from ..backprop import costates
 from ..config import Experiment, dumps_toml, experiment_from_dict, experiment_to_dict, load_toml
 from ..data import Dataset, Scaler, load_dataset, split
@@ -140,7 +140,7 @@ def run_experiment(exp: Experiment, *, source: str = "experiment", progress_file
     path = _run_dir(exp, source)
     resolved = experiment_to_dict(exp)
     resolved["model"]["output"] = output
-    atomic_write_text(os.path.join(path, "config.toml"), dumps_toml(resolved))
+    write_atomic(os.path.join(path, "config.toml"), dumps_toml(resolved).encode())
 
     t = exp.train
     callbacks = [JsonLinesLogger(os.path.join(path, "metrics.jsonl"))]
@@ -190,9 +190,7 @@ def run_experiment(exp: Experiment, *, source: str = "experiment", progress_file
     state.update({f"scaler.{k}": v.contiguous() for k, v in scaler.state_dict().items()})
     from safetensors.torch import save as st_save
 
-    from .._io import atomic_write_bytes
-
-    atomic_write_bytes(os.path.join(path, "weights.safetensors"), st_save(state))
+    write_atomic(os.path.join(path, "weights.safetensors"), st_save(state))
     restarts = next((c.restarts for c in callbacks if isinstance(c, RestartOnStall)), 0)
     summary = {
         "dataset": data.name, "task": data.task, "n_classes": data.n_classes,
@@ -204,7 +202,7 @@ def run_experiment(exp: Experiment, *, source: str = "experiment", progress_file
         "epochs_run": len(history.epoch), "restarts": restarts, "train_seconds": round(seconds, 3),
         "metrics": results, "costate_norms": norms,
     }
-    atomic_write_text(os.path.join(path, "summary.json"), json.dumps(summary, indent=2))
+    write_atomic(os.path.join(path, "summary.json"), json.dumps(summary, indent=2).encode())
     if exp.run.plots:
         from ..report import plots
 

@@ -71,7 +71,7 @@ def test_npz_loads_and_refuses_pickles(tmp_path):
     assert d.x.shape == (10, 3) and d.n_classes == 3
     q = tmp_path / "obj.npz"
     np.savez(q, x=np.array([{"a": 1}] * 4, dtype=object), y=np.arange(4))
-    with pytest.raises(DataError, match="without unpickling"):
+    with pytest.raises(DataError, match="pickles"):
         read_npz(q)
     bad = tmp_path / "nan.npz"
     np.savez(bad, x=np.array([[1.0], [np.nan]]), y=np.array([0, 1]))
@@ -86,9 +86,9 @@ def test_npz_member_count_checked_before_decompressing(tmp_path):
     with zipfile.ZipFile(p, "w") as zf:
         for i in range(100):
             zf.writestr(f"a{i}.npy", b"")
-    with pytest.raises(DataError, match="100 members"):
+    with pytest.raises(DataError, match="the zip lists 100"):
         read_npz(p)
     junk = tmp_path / "junk.npz"
     junk.write_bytes(os.urandom(100))
-    with pytest.raises(DataError, match="not an NPZ"):
+    with pytest.raises(DataError, match="expected an .npz"):
         read_npz(junk)

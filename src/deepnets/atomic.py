@@ -1,0 +1,162 @@
+"""Crash-safe file writes: temp file in the same folder, fsync, rename, fsync the folder.
+
+A reader that races a writer, or a writer killed with SIGKILL at any instruction, sees either
+the old file or the new one, never a mixture: ``rename(2)`` within one file system is atomic, and
+the two fsyncs order the data before the name on disk (the data is durable before the rename,
+the rename is durable before we report success).
+
+Temp names start with :data:`TEMP_PREFIX`, so a later process can find and remove what a killed
+writer left behind (:func:`remove_stale_temps`).
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+from deepnets.errors import CheckpointError
+
+log = logging.getLogger(__name__)
+
+#: Prefix of every temporary file or folder this module creates.
+TEMP_PREFIX = ".tmp-"
+
+#: errno values that mean "the disk (or the quota) is full".
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
+#: errno values that mean "this folder may not be written".
+_NO_WRITE = {errno.EACCES, errno.EPERM, errno.EROFS}
+
+
+class CheckpointWriteError(CheckpointError, OSError):
+    """A save failed because the disk is full or the folder cannot be written.
+
+    ``needed_bytes`` is what the whole save needed; ``free_bytes`` what the file system reported
+    free (``None`` when it could not be asked). The previous checkpoints are untouched.
+    """
+
+    def __init__(self, message: str, *, needed_bytes: int, free_bytes: int | None, errno_: int | None):
+        super().__init__(message)
+        self.needed_bytes = needed_bytes
+        self.free_bytes = free_bytes
+        self.errno = errno_
+
+
+def temp_name(final_name: str) -> str:
+    """A unique temp name for ``final_name`` (same folder, so the rename stays atomic)."""
+    return f"{TEMP_PREFIX}{final_name}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+
+
+def free_bytes(folder: Path) -> int | None:
+    """Bytes free to an unprivileged writer in ``folder``'s file system, or ``None`` if unknown."""
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
+
+
+def _human(n: int) -> str:
+    """``n`` bytes as a short human figure ("3.2 MiB")."""
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")
+
+
+def write_error(exc: OSError, path: Path, needed: int) -> CheckpointWriteError:
+    """Turn an OSError from a write into a CheckpointWriteError that says what was needed."""
+    free = free_bytes(path.parent)
+    free_text = "unknown" if free is None else f"{free} bytes ({_human(free)})"
+    if exc.errno in _NO_SPACE:
+        what = "no space left on device"
+    elif exc.errno in _NO_WRITE or isinstance(exc, PermissionError):
+        what = "folder is read-only or not writable"
+    else:
+        what = f"write failed ({exc.strerror or exc})"
+    return CheckpointWriteError(
+        f"cannot write checkpoint file {path}: {what}; the save needs {needed} bytes "
+        f"({_human(needed)}), free: {free_text}; the previous checkpoints are untouched",
+        needed_bytes=needed, free_bytes=free, errno_=exc.errno,
+    )
+
+
+def fsync_dir(folder: Path) -> None:
+    """fsync a folder so that renames and creations inside it are durable."""
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_file_durably(path: Path, data: bytes) -> None:
+    """Create ``path`` (which must not exist), write all of ``data``, fsync it.
+
+    Loops over ``os.write`` because one call may write fewer bytes than asked.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: str | os.PathLike, data: bytes, *, needed: int | None = None) -> None:
+    """Replace ``path`` by ``data`` atomically: temp file, fsync, rename, fsync the folder.
+
+    Args:
+        path: the final file name; its folder must exist.
+        data: the whole content.
+        needed: bytes to report in a disk-full message (default ``len(data)``).
+
+    Raises:
+        CheckpointWriteError: the disk is full or the folder cannot be written; ``path`` keeps
+            its old content and no temp file is left behind.
+    """
+    path = Path(path)
+    tmp = path.with_name(temp_name(path.name))
+    try:
+        write_file_durably(tmp, data)
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+    except OSError as exc:
+        _remove_quietly(tmp)
+        raise write_error(exc, path, len(data) if needed is None else needed) from exc
+
+
+def _remove_quietly(path: Path) -> None:
+    """Remove a file or folder if it exists; a failure here only leaves a stale temp behind."""
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:  # a stale temp is harmless: the next start removes it
+        log.warning("could not remove temp %s: %s", path, exc)
+
+
+def remove_stale_temps(folder: str | os.PathLike) -> list[str]:
+    """Remove every temp file or folder a killed writer left in ``folder``; return their names.
+
+    Only call this when no other process writes into ``folder`` (a run has one writer: rank 0).
+    """
+    folder = Path(folder)
+    removed = []
+    for entry in sorted(folder.iterdir()) if folder.is_dir() else []:
+        if entry.name.startswith(TEMP_PREFIX):
+            _remove_quietly(entry)
+            removed.append(entry.name)
+    if removed:
+        log.info("removed %d stale temp entries in %s: %s", len(removed), folder, removed)
+    return removed

@@ -1,0 +1,169 @@
+"""Reading files from users as data, never as code: capped gzip, weights-only .pt, checked NPZ.
+
+Three ways a file can attack a reader, and the defence here:
+
+- a pickle runs code while it is read (``__reduce__`` returning ``os.system``): ``.pt`` files go
+  through ``torch.load(weights_only=True)`` and NPZ through ``np.load(allow_pickle=False)``;
+- a small file inflates to gigabytes (a "zip bomb"): gzip is decompressed as a stream with a
+  running count and a cap, and a zip's member count and declared sizes are checked before any
+  member is decompressed;
+- a header declares a size the file does not hold, so the reader allocates it: every size is
+  computed with Python integers from the header and compared with the bytes present first.
+
+Every refusal is a :class:`~deepnets.errors.DataError` naming the file, what was expected and
+what was found.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import os
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from deepnets.errors import DataError
+
+#: Default cap on the bytes one file may inflate to (MNIST's training images are 47 MB).
+MAX_BYTES = 1 << 30
+#: The most a gzip (DEFLATE) stream can expand: 258 bytes per 2-bit-ish code, about 1032:1.
+MAX_DEFLATE_RATIO = 1032
+#: Read granularity for streams.
+CHUNK = 1 << 20
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def is_gzip(path: str | os.PathLike) -> bool:
+    """Whether ``path`` starts with the gzip magic bytes (the content decides, not the name)."""
+    with open(path, "rb") as f:
+        return f.read(2) == GZIP_MAGIC
+
+
+def read_gzip_capped(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES) -> bytes:
+    """Decompress a whole gzip file, refusing it as soon as the output passes ``max_bytes``.
+
+    Decompression is a stream read in 1 MiB pieces with a running count, so the memory used is
+    at most ``max_bytes`` plus one piece whatever the file claims.
+
+    Raises:
+        DataError: not gzip, corrupt or truncated, or inflating past ``max_bytes``.
+
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "x.gz")
+    >>> with gzip.open(p, "wb") as f: _ = f.write(b"abc" * 4)
+    >>> read_gzip_capped(p)
+    b'abcabcabcabc'
+    """
+    out = bytearray()
+    with open_gzip(path) as gz:
+        while True:
+            chunk = read_gzip(gz, path, min(CHUNK, max_bytes + 1 - len(out)))
+            if not chunk:
+                return bytes(out)
+            out += chunk
+            if len(out) > max_bytes:
+                raise DataError(f"{path}: gzip inflates past the cap of {max_bytes} bytes; "
+                                f"refused after {len(out)} bytes (raise max_bytes if you trust it)")
+
+
+def open_gzip(path: str | os.PathLike) -> gzip.GzipFile:
+    """Open ``path`` as a gzip stream after checking its magic bytes."""
+    if not is_gzip(path):
+        raise DataError(f"{path}: expected a gzip file (magic 1f 8b), found other bytes")
+    return gzip.open(path, "rb")
+
+
+def read_gzip(gz: gzip.GzipFile, path, n: int) -> bytes:
+    """Up to ``n`` decompressed bytes; corrupt or truncated streams become DataError."""
+    try:
+        return gz.read(n)
+    except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
+        raise DataError(f"{path}: corrupt or truncated gzip stream ({exc})") from exc
+
+
+def load_pt(path: str | os.PathLike):
+    """Load a ``.pt`` file of tensors and plain containers; refuse anything that would run code.
+
+    Uses ``torch.load(weights_only=True, map_location="cpu")``: a pickle that names any global
+    outside torch's tensor allow-list (``os.system``, ``io.open``, a user class) is refused before
+    that global is called.
+
+    Raises:
+        DataError: the file holds code or objects (names the global), or is not a torch file.
+    """
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except Exception as exc:  # UnpicklingError, RuntimeError from the zip reader, ...
+        lines = [ln.strip() for ln in str(exc).splitlines() if "WeightsUnpickler error" in ln]
+        reason = lines[0].split("Please use", 1)[0].strip() if lines else str(exc).splitlines()[0]
+        raise DataError(f"{path}: refused: expected tensors and plain containers loadable with "
+                        f"torch.load(weights_only=True), found something else ({reason})") from exc
+
+
+def load_npz(path: str | os.PathLike, *, max_members: int = 64,
+             max_bytes: int = MAX_BYTES) -> dict[str, np.ndarray]:
+    """Read an ``.npz`` without pickles, after checking the zip's directory and each header.
+
+    Before decompressing anything: at most ``max_members`` members, every member a ``.npy``,
+    declared uncompressed sizes summing to at most ``max_bytes``, and each member's ``.npy``
+    header (dtype, shape) describing exactly its declared size, with no object dtype.
+
+    Raises:
+        DataError: naming the file, the member and what was expected vs found.
+    """
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise DataError(f"{path}: expected an .npz (zip) file, found {exc}") from exc
+    with zf:
+        infos = zf.infolist()
+        if len(infos) > max_members:
+            raise DataError(f"{path}: expected at most {max_members} arrays, "
+                            f"the zip lists {len(infos)}")
+        total = sum(i.file_size for i in infos)
+        if total > max_bytes:
+            raise DataError(f"{path}: members declare {total} bytes uncompressed, above the cap of "
+                            f"{max_bytes}")
+        out = {}
+        for info in infos:
+            if not info.filename.endswith(".npy"):
+                raise DataError(f"{path}: member {info.filename!r}: expected a .npy array")
+            try:
+                with zf.open(info) as f:
+                    version = np.lib.format.read_magic(f)
+                    reader = {(1, 0): np.lib.format.read_array_header_1_0,
+                              (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+                    if reader is None:
+                        raise ValueError(f"unsupported .npy version {version}")
+                    shape, fortran, dtype = reader(f)
+                    header = f.tell()
+                if dtype.hasobject:
+                    raise DataError(f"{path}: member {info.filename!r}: dtype {dtype} holds Python "
+                                    f"objects (pickles); refused")
+                need = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
+                if header + need != info.file_size:
+                    raise DataError(f"{path}: member {info.filename!r}: header declares shape "
+                                    f"{shape} of {dtype} ({need} bytes), the member holds "
+                                    f"{info.file_size - header} bytes of data")
+                with zf.open(info) as f:
+                    out[info.filename[:-4]] = np.lib.format.read_array(f, allow_pickle=False)
+            except DataError:
+                raise
+            except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+                raise DataError(f"{path}: member {info.filename!r}: malformed ({exc})") from exc
+        return out
+
+
+def file_size(path: str | os.PathLike) -> int:
+    """Size of ``path`` in bytes; a missing file is a DataError."""
+    try:
+        return Path(path).stat().st_size
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
