@@ -13,7 +13,7 @@ when y > 0, which is what makes that possible.
 >>> g(y), g.derivative(g(y))
 (tensor([0.5000]), tensor([0.5000]))
 >>> get_activation("lecun_tanh")(torch.tensor([1.5]))
-tensor([1.3070])
+tensor([1.3069])
 """
 
 from __future__ import annotations

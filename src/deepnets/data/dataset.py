@@ -93,15 +93,20 @@ def split(data: Dataset, fractions=(0.65, 0.10, 0.25), *, seed: int = 0, stratif
         groups = [torch.nonzero(data.y == c).flatten() for c in range(max(data.n_classes, int(data.y.max()) + 1))]
     else:
         groups = [torch.arange(N)]
-    parts: list[list[Tensor]] = [[] for _ in fr]
+    # order the samples so that every prefix holds each class in proportion: a sample's key is its
+    # rank within its (shuffled) class as a fraction of the class size; cut the order at the bounds
+    order, keys = [], []
     for idx in groups:
         idx = idx[torch.randperm(len(idx), generator=g)]
-        bounds = _bounds(len(idx), fr)
-        for k in range(len(fr)):
-            parts[k].append(idx[bounds[k]:bounds[k + 1]])
+        order.append(idx)
+        keys.append((torch.arange(len(idx), dtype=torch.float64) + 0.5) / max(len(idx), 1))
+    order, keys = torch.cat(order), torch.cat(keys)
+    jitter = torch.rand(len(keys), generator=g, dtype=torch.float64) * 1e-9  # random order among ties
+    order = order[torch.argsort(keys + jitter)]
+    bounds = _bounds(N, fr)
     out = []
     for k in range(len(fr)):
-        idx = torch.cat(parts[k])
+        idx = order[bounds[k]:bounds[k + 1]]
         idx = idx[torch.randperm(len(idx), generator=g)]
         out.append((data.x[idx], data.y[idx]) if len(idx) else None)
     if out[0] is None:
