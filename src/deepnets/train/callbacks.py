@@ -149,13 +149,30 @@ class NonFiniteGuard(Callback):
     those before the failing step. :func:`deepnets.fit` installs it unless told not to.
     """
 
+    def on_train_begin(self, logs=None):
+        self._found = None
+
+    def _all_finite(self, tensors) -> bool:
+        """One fused kernel over every tensor (GradScaler's inf/NaN check, with scale 1)."""
+        t0 = tensors[0]
+        if self._found is None or self._found.device != t0.device:
+            self._found = torch.zeros(1, device=t0.device)
+            self._one = torch.ones(1, device=t0.device)
+        self._found.zero_()
+        try:
+            by_dtype: dict = {}
+            for t in tensors:
+                by_dtype.setdefault(t.dtype, []).append(t)
+            for group in by_dtype.values():
+                torch._amp_foreach_non_finite_check_and_unscale_(group, self._found, self._one)
+        except (RuntimeError, NotImplementedError):  # pragma: no cover - a backend without the kernel
+            return all(bool(torch.isfinite(t).all()) for t in tensors)
+        return not bool(self._found)
+
     def on_after_backward(self, batch, loss):
-        grads = [p.grad for p in self.loop.params if p.grad is not None]
-        # one check for all: a sum of norms is finite exactly when every entry is (NaN and inf propagate)
-        total = loss.detach().sum()
-        if grads:
-            total = total + torch.stack(torch._foreach_norm(grads)).sum()
-        if bool(torch.isfinite(total)):
+        grads = [p.grad for p in self.loop.params if p.grad is not None and p.grad.is_floating_point()]
+        loss = loss.detach()
+        if self._all_finite([*grads, loss.reshape(-1).clone()]):
             return
         if not bool(torch.isfinite(loss).all()):
             bad = f"loss is {float(loss.detach().sum())}"
