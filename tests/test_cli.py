@@ -94,3 +94,11 @@ def test_module_entry_point_and_costates_plot(tmp_path):
     assert (tmp_path / "c" / "costates.png").is_file()
     norms = json.loads((tmp_path / "c" / "summary.json").read_text())["costate_norms"]
     assert len(norms["initial weights"]) == 4
+
+
+def test_models_listing(capsys):
+    assert main(["models", "lenet5", "resnet18"]) == 0
+    out = capsys.readouterr().out
+    assert "60,000" in out and "11,689,512" in out
+    assert main(["models", "resnet19"]) == 2
+    assert "unknown model 'resnet19'" in capsys.readouterr().err

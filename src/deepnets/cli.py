@@ -4,6 +4,7 @@
     deepnets evaluate RUN
     deepnets predict RUN FILE.csv [--out PREDICTIONS.csv]
     deepnets datasets
+    deepnets models [NAME ...]
 
 A user error (a bad key, a malformed file, ...) prints one line ``deepnets: error: ...`` and
 exits with status 2.
@@ -83,6 +84,16 @@ def cmd_datasets(args) -> int:
     return 0
 
 
+def cmd_models(args) -> int:
+    from .zoo import model_table
+
+    rows = model_table(args.names or None)
+    print(f"{'model':<22} {'parameters':>13} {'MACs':>16}  input (C, H, W)")
+    for name, params, macs, shape in rows:
+        print(f"{name:<22} {params:>13,} {macs:>16,}  {tuple(shape)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="deepnets", description="Multilayer perceptrons and deep networks, as the lecture teaches them.")
     p.add_argument("--version", action="version", version=f"deepnets {__import__('deepnets').__version__}")
@@ -105,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     pr.set_defaults(func=cmd_predict)
     d = sub.add_parser("datasets", help="list the datasets")
     d.set_defaults(func=cmd_datasets)
+    m = sub.add_parser("models", help="list the CNN zoo: parameters and multiply-accumulates at the native input")
+    m.add_argument("names", nargs="*", help="only these models")
+    m.set_defaults(func=cmd_models)
     return p
 
 

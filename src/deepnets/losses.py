@@ -64,6 +64,8 @@ class Loss:
     """A cost E(ẑ, z) averaged over the batch; callable as ``loss(pred, target) -> scalar``."""
 
     name = ""
+    #: True when class labels are used as they are (no coded target vectors are needed)
+    takes_labels = False
 
     def __init__(self, coding: str = "one_hot"):
         if coding not in CODINGS:
@@ -133,6 +135,7 @@ class CrossEntropy(Loss):
     [tiny, 1] inside the logarithm so a saturated unit gives a large finite cost."""
 
     name = "cross_entropy"
+    takes_labels = True
 
     def __init__(self):
         super().__init__("one_hot")

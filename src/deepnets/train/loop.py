@@ -166,7 +166,7 @@ def fit(model: torch.nn.Module, train, *, validation=None, loss="lms", optimizer
     pair = _as_pair(train, "training data")
     if pair is not None:
         x, y = pair
-        if not y.is_floating_point() and hasattr(loss_fn, "code") and getattr(loss_fn, "coding", None):
+        if not y.is_floating_point() and hasattr(loss_fn, "code") and not getattr(loss_fn, "takes_labels", True):
             y = loss_fn.code(y, _n_outputs(model, x))  # code class labels once, not every step
         if device is not None:
             x, y = x.to(device), y.to(device)
