@@ -30,19 +30,24 @@ class DataConfig:
     params: dict = field(default_factory=dict)  # the loader's own parameters: path, target, n_bits, ...
     split: list = field(default_factory=lambda: [0.65, 0.10, 0.25])  # train/val/test, the lecture's default
     stratify: bool = True            # keep class proportions in every split
-    scale: str = "standard"          # "standard" (zero mean, unit variance), "range", or "none"
-    scale_range: list = field(default_factory=lambda: [0.15, 0.85])  # for scale = "range"
+    scale: str = "standard"          # "standard" (zero mean, unit variance), "range", "global_range", or "none"
+    scale_range: list = field(default_factory=lambda: [0.15, 0.85])  # for scale = "range" or "global_range"
     seed: int = 0                    # the split's seed
+    shape: list = field(default_factory=list)      # after scaling, view each row as (C, L) or (C, H, W); empty: flat
+    resize_to: list = field(default_factory=list)  # then resize (bilinear/linear) to (L,) or (H, W); empty: keep
+    pad_to: list = field(default_factory=list)     # then zero-pad centrally to (L,) or (H, W); empty: keep
+    shift: int = 0                   # training-only augmentation: move each image up to this many pixels at random
 
 
 @dataclass
 class ModelConfig:
-    kind: str = "mlp"                # "mlp", or "xor_step" (the slide's hand-set threshold networks)
+    kind: str = "mlp"                # "mlp", "xor_step" (hand-set threshold nets), "cnn1d", or a deepnets.zoo name
     hidden: list = field(default_factory=lambda: [100])  # hidden-layer widths
     activation: str = "tanh"         # hidden units: tanh, logistic, lecun_tanh, relu, leaky_relu, elu, ...
-    output: str = "auto"             # linear, logistic, softmax, tanh; auto: softmax/logistic or linear
+    output: str = "auto"             # linear, logistic, softmax, tanh; auto: softmax/logistic or linear (CNNs: logits)
     init: str = "torch"              # torch, lecun_uniform (+-2.4/fan_in), he_normal, xavier
     variant: int = 1                 # which hand-set XOR network (kind = "xor_step")
+    options: dict = field(default_factory=dict)  # keywords of a cnn1d/zoo builder: channels, kernel_size, batch_norm, keep, ...
     seed: int = 0                    # seed of the initial weights
 
 

@@ -3,6 +3,9 @@
 - ``"standard"``: x' = (x − mean) / std, zero mean and unit variance per feature.
 - ``"range"``: x' = low + (high − low)(x − min)/(max − min), e.g. (0.15, 0.85) for logistic
   units or (−1.716, 1.716) for LeCun's tanh (the lecture's hint).
+- ``"global_range"``: the same map with one min and max over all features, for images: every
+  pixel gets the same affine map, so a convolution sees one intensity scale (digits 0..16 with
+  range (0, 1) become x/16, background 0).
 - ``"none"``: x' = x.
 
 A constant feature (std or range 0) is left centred and unscaled rather than divided by zero.
@@ -20,7 +23,7 @@ from torch import Tensor, nn
 
 from ..errors import ConfigError
 
-SCALINGS = ("standard", "range", "none")
+SCALINGS = ("standard", "range", "global_range", "none")
 
 
 class Scaler(nn.Module):
@@ -43,11 +46,14 @@ class Scaler(nn.Module):
             std = x.std(0, unbiased=False)
             s.shift.copy_(x.mean(0))
             s.scale.copy_(torch.where(std > 0, 1.0 / std, torch.ones_like(std)))
-        elif method == "range":
+        elif method in ("range", "global_range"):
             low, high = (float(v) for v in feature_range)
             if not high > low:
                 raise ConfigError(f"scaling range must be (low, high) with high > low, got {tuple(feature_range)}")
-            lo, hi = x.min(0).values, x.max(0).values
+            if method == "range":
+                lo, hi = x.min(0).values, x.max(0).values  # (p,) per feature
+            else:
+                lo, hi = x.min().expand(x.shape[1]), x.max().expand(x.shape[1])  # one pair for all p
             span = hi - lo
             s.shift.copy_(lo)
             s.scale.copy_(torch.where(span > 0, (high - low) / span, torch.ones_like(span)))

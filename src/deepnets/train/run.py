@@ -13,7 +13,9 @@ import inspect
 import json
 import logging
 import os
+import math
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import torch
@@ -25,6 +27,7 @@ from ..data import Dataset, Scaler, load_dataset, split
 from ..data.files import read_csv_table
 from ..errors import CheckpointError, ConfigError, DataError
 from ..losses import Lp, get_loss
+from ..nn.image import ToImage
 from ..nn.mlp import MLP, xor_step_network
 from ..optim import OPTIMIZERS
 from .callbacks import EarlyStopping, JsonLinesLogger, RestartOnStall
@@ -33,8 +36,6 @@ from .metrics import predicted_classes
 from .progress import ProgressBar
 
 log = logging.getLogger(__name__)
-
-MODEL_KINDS = ("mlp", "xor_step")
 
 
 @dataclass
@@ -49,6 +50,14 @@ class RunResult:
 
 
 def _output_for(exp: Experiment, data: Dataset) -> str:
+    kind = MODEL_KINDS.get(exp.model.kind)
+    if kind is not None and kind[1] == "logits":
+        if exp.model.output not in ("auto", "logits"):
+            raise ConfigError(f"model.kind = {exp.model.kind!r} outputs logits: model.output must be 'auto' or "
+                              f"'logits', got {exp.model.output!r}")
+        if data.task != "classification":
+            raise ConfigError(f"model.kind = {exp.model.kind!r} is a classifier, the dataset's task is {data.task!r}")
+        return "logits"
     if exp.model.output != "auto":
         return exp.model.output
     if data.task == "classification":
@@ -58,6 +67,11 @@ def _output_for(exp: Experiment, data: Dataset) -> str:
 
 def _loss_for(exp: Experiment, data: Dataset, output: str):
     name, coding = exp.train.loss, exp.train.coding
+    if output == "logits":  # softmax and cross-entropy in one stable step on the logits
+        if name not in ("auto", "cross_entropy"):
+            raise ConfigError(f"a model with logit outputs trains with train.loss = 'cross_entropy' (or 'auto'), "
+                              f"got {name!r}")
+        return torch.nn.CrossEntropyLoss()
     if name == "auto":
         name = "cross_entropy" if data.task == "classification" and output in ("softmax", "logistic") else "lms"
     if coding == "auto":
@@ -72,19 +86,92 @@ def _loss_for(exp: Experiment, data: Dataset, output: str):
     return get_loss(name, coding=coding)
 
 
-def build_model(exp: Experiment, n_inputs: int, n_outputs: int, output: str) -> torch.nn.Module:
-    """The network an experiment describes, for ``n_inputs`` features and ``n_outputs`` outputs."""
+def _mlp(exp: Experiment, n_inputs: int, n_outputs: int, output: str, shape) -> torch.nn.Module:
     m = exp.model
-    if m.kind == "xor_step":
-        if (n_inputs, n_outputs) != (2, 1):
-            raise ConfigError(f"model.kind = 'xor_step' needs 2 inputs and 1 output (the xor dataset), "
-                              f"got {n_inputs} and {n_outputs}")
-        return xor_step_network(m.variant)
-    if m.kind != "mlp":
-        raise ConfigError(f"model.kind must be one of {list(MODEL_KINDS)}, got {m.kind!r}")
+    if shape is not None:
+        raise ConfigError(f"model.kind = 'mlp' reads flat rows; leave data.shape empty, got {exp.data.shape}")
     if not all(isinstance(h, int) and h > 0 for h in m.hidden):
         raise ConfigError(f"model.hidden must list positive integers, got {m.hidden}")
     return MLP([n_inputs, *m.hidden, n_outputs], activation=m.activation, output=output, init=m.init, seed=m.seed)
+
+
+def _xor_step(exp: Experiment, n_inputs: int, n_outputs: int, output: str, shape) -> torch.nn.Module:
+    if (n_inputs, n_outputs) != (2, 1) or shape is not None:
+        raise ConfigError(f"model.kind = 'xor_step' needs 2 flat inputs and 1 output (the xor dataset), "
+                          f"got {n_inputs} and {n_outputs}")
+    return xor_step_network(exp.model.variant)
+
+
+def _builder_call(what: str, builder, *args, **options) -> torch.nn.Module:
+    try:
+        inspect.signature(builder).bind(*args, **options)
+    except TypeError as e:
+        raise ConfigError(f"model.options for {what}: {e}") from None
+    return builder(*args, **options)
+
+
+def _cnn1d(exp: Experiment, n_inputs: int, n_outputs: int, output: str, shape) -> torch.nn.Module:
+    from ..nn.cnn1d import CNN1d
+
+    C, L = (1, n_inputs) if shape is None else shape
+    if shape is not None and len(shape) != 2:
+        raise ConfigError(f"model.kind = 'cnn1d' reads sequences: data.shape must be [C, L], got {exp.data.shape}")
+    return _builder_call("cnn1d", CNN1d, L, n_outputs, C, **exp.model.options)
+
+
+def _zoo(name: str):
+    def build(exp: Experiment, n_inputs: int, n_outputs: int, output: str, shape) -> torch.nn.Module:
+        from .. import zoo
+
+        entry = zoo.ZOO[name]
+        if shape is None or len(shape) != 3:
+            raise ConfigError(f"model.kind = {name!r} reads images: set data.shape = [C, H, W] "
+                              f"(and pad_to/resize_to to reach its {list(entry.input_shape[1:])}), "
+                              f"got data.shape = {exp.data.shape}")
+        return _builder_call(name, entry.builder, num_classes=n_outputs, in_channels=shape[0], **exp.model.options)
+
+    return build
+
+
+def _zoo_kinds() -> dict:
+    from ..zoo import ZOO
+
+    return {name: (_zoo(name), "logits") for name in ZOO}
+
+
+#: model.kind -> (builder(exp, n_inputs, n_outputs, output, image shape or None), output):
+#: "chosen" when model.output picks the output layer, "logits" for networks that end in a linear
+#: layer (or LeNet-5's negated RBF penalties) read by softmax cross-entropy.
+MODEL_KINDS = {"mlp": (_mlp, "chosen"), "xor_step": (_xor_step, "chosen"), "cnn1d": (_cnn1d, "logits"),
+               **_zoo_kinds()}
+
+
+def build_model(exp: Experiment, n_inputs: int, n_outputs: int, output: str) -> torch.nn.Module:
+    """The network an experiment describes, for ``n_inputs`` features and ``n_outputs`` outputs.
+
+    With ``data.shape`` set, a :class:`~deepnets.nn.image.ToImage` front views each flat row as a
+    sequence or image (then resizes and pads it) and the network follows it in a Sequential.
+    """
+    kind = exp.model.kind
+    if kind not in MODEL_KINDS:
+        raise ConfigError(f"model.kind must be one of {sorted(MODEL_KINDS)}, got {kind!r}")
+    d = exp.data
+    front = None
+    if d.shape:
+        gen = torch.Generator().manual_seed(exp.train.seed + 2000)  # the shifts' own stream
+        front = ToImage(d.shape, resize_to=d.resize_to, pad_to=d.pad_to, shift=d.shift, generator=gen)
+    elif d.resize_to or d.pad_to or d.shift:
+        raise ConfigError(f"data.resize_to / pad_to / shift need data.shape, got resize_to = {d.resize_to}, "
+                          f"pad_to = {d.pad_to}, shift = {d.shift} and no shape")
+    if front is not None and math.prod(front.shape) != n_inputs:
+        raise ConfigError(f"data.shape {d.shape} holds {math.prod(front.shape)} values, the data has {n_inputs} features")
+    builder = MODEL_KINDS[kind][0]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(exp.model.seed)  # the zoo's and torch's own initialisations draw from here
+        net = builder(exp, n_inputs, n_outputs, output, None if front is None else front.output_shape)
+    if front is None:
+        return net
+    return torch.nn.Sequential(OrderedDict(image=front, net=net))
 
 
 def _prepare(exp: Experiment):
@@ -135,7 +222,8 @@ def run_experiment(exp: Experiment, *, source: str = "experiment", progress_file
     data, parts, scaler = _prepare(exp)
     train, val, test = (_scaled(scaler, p) for p in (parts.train, parts.val, parts.test))
     output = _output_for(exp, data)
-    model = build_model(exp, data.x.shape[1], data.n_outputs, output)
+    n_outputs = data.n_classes if output == "logits" else data.n_outputs  # two logits for two classes
+    model = build_model(exp, data.x.shape[1], n_outputs, output)
     loss = _loss_for(exp, data, output)
     path = _run_dir(exp, source)
     resolved = experiment_to_dict(exp)
@@ -195,7 +283,7 @@ def run_experiment(exp: Experiment, *, source: str = "experiment", progress_file
     summary = {
         "dataset": data.name, "task": data.task, "n_classes": data.n_classes,
         "feature_names": data.feature_names, "target_names": data.target_names,
-        "sizes": getattr(model, "sizes", None), "output": output, "loss": repr(loss),
+        "sizes": getattr(model, "sizes", None), "n_outputs": n_outputs, "output": output, "loss": repr(loss),
         "n_weights": sum(p.numel() for p in model.parameters()),
         "n_train": len(train[0]), "n_val": 0 if val is None else len(val[0]),
         "n_test": 0 if test is None else len(test[0]),
@@ -239,7 +327,7 @@ def load_run(path):
         raise CheckpointError(f"{wpath}: cannot read the weights ({e})") from None
     sizes = summary.get("sizes")
     n_in = len(summary["feature_names"])
-    n_out = sizes[-1] if sizes else 1
+    n_out = summary.get("n_outputs") or (sizes[-1] if sizes else 1)
     model = build_model(exp, n_in, n_out, summary["output"])
     scaler = Scaler(n_in)
     for prefix, module in (("model.", model), ("scaler.", scaler)):
@@ -279,6 +367,8 @@ def predict_run(path, csv_path) -> tuple[list[str], list[list]]:
     x = scaler(torch.from_numpy(table).float())
     with torch.no_grad():
         pred = model(x)
+        if summary["output"] == "logits":
+            pred = pred.softmax(1)  # (N, C) class probabilities
     if summary["task"] == "classification":
         thr = 0.0 if summary["output"].startswith("tanh") else 0.5
         cls = predicted_classes(pred, thr)

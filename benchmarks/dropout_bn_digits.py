@@ -1,0 +1,165 @@
+"""Dropout and batch normalization earning their place: learning curves on the 8x8 digits.
+
+The same deep ReLU MLP, 64-256-256-256-10, trained four ways with plain minibatch SGD (the
+lecture's algorithm, no momentum) from the same initial weights per seed:
+
+    plain        Linear-ReLU blocks
+    dropout      each hidden block followed by deepnets.nn.Dropout (keep p = 0.5, inputs 0.8),
+                 inverted convention (Srivastava et al. 2014)
+    batchnorm    deepnets.nn.BatchNorm (the lecture's |B|-1 variance) between Linear and ReLU
+                 (Ioffe & Szegedy 2015)
+    both         batch normalization, then ReLU, then dropout
+
+Split 65/10/25 (seed 0, stratified), standard scaling fitted on the training part. Every epoch
+records the training loss and the validation accuracy; at the end the test accuracy. The table
+gives the mean ± standard deviation over seeds of the final validation and test accuracies,
+the final train - test accuracy gap (overfitting), and the first epoch whose validation accuracy
+reaches the target. PNG: benchmarks/results/dropout_bn_digits.png; JSON beside it.
+
+    OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/dropout_bn_digits.py [--epochs 100 --seeds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+
+import torch
+from torch import nn
+
+from deepnets import fit
+from deepnets.data import Scaler, load_dataset, split
+from deepnets.nn import BatchNorm, Dropout
+from deepnets.train.loop import evaluate
+
+HIDDEN = (256, 256, 256)
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+
+
+def mlp(*, dropout: bool, batchnorm: bool, seed: int) -> nn.Sequential:
+    """64-256-256-256-10 ReLU network with optional BN (before ReLU) and dropout (after it)."""
+    torch.manual_seed(seed)  # the Linear layers draw the same initial weights in every variant
+    layers: list[nn.Module] = [Dropout(0.8)] if dropout else []
+    n = 64
+    for width in HIDDEN:
+        layers.append(nn.Linear(n, width))
+        if batchnorm:
+            layers.append(BatchNorm(width))
+        layers.append(nn.ReLU())
+        if dropout:
+            layers.append(Dropout(0.5))
+        n = width
+    layers.append(nn.Linear(n, 10))  # logits
+    return nn.Sequential(*layers)
+
+
+VARIANTS = {
+    "plain": dict(dropout=False, batchnorm=False),
+    "dropout": dict(dropout=True, batchnorm=False),
+    "batchnorm": dict(dropout=False, batchnorm=True),
+    "both": dict(dropout=True, batchnorm=True),
+}
+
+
+def first_epoch(curve: list[float], target: float) -> int | None:
+    """1-based epoch at which ``curve`` first reaches ``target``, None if never."""
+    return next((i + 1 for i, v in enumerate(curve) if v >= target), None)
+
+
+def run(epochs: int, seeds: int, lr: float, target: float) -> dict:
+    data = load_dataset("digits")
+    parts = split(data, (0.65, 0.10, 0.25), seed=0, stratify=True)
+    scaler = Scaler.fit(parts.train[0], "standard")
+    train, val, test = ((scaler(x), y) for x, y in (parts.train, parts.val, parts.test))
+    loss = nn.CrossEntropyLoss()
+    out = {}
+    for name, kw in VARIANTS.items():
+        runs = []
+        for seed in range(seeds):
+            model = mlp(seed=seed, **kw)
+            torch.manual_seed(1000 + seed)  # dropout masks
+            t0 = time.perf_counter()
+            h = fit(model, train, validation=val, loss=loss, optimizer="sgd", lr=lr, epochs=epochs,
+                    batch_size=32, metrics=["accuracy"], seed=seed)
+            seconds = time.perf_counter() - t0
+            runs.append({
+                "loss": h.history["loss"], "val_accuracy": h.history["val_accuracy"],
+                "train_accuracy": evaluate(model, *train, loss=loss, metrics=["accuracy"])["accuracy"],
+                "test_accuracy": evaluate(model, *test, loss=loss, metrics=["accuracy"])["accuracy"],
+                "epochs_to_target": first_epoch(h.history["val_accuracy"], target), "seconds": seconds,
+            })
+        out[name] = runs
+    return out
+
+
+def _ms(values) -> str:
+    values = [v for v in values if v is not None]
+    if not values:
+        return "never"
+    if len(values) == 1:
+        return f"{values[0]:.4g}"
+    return f"{statistics.mean(values):.4g} ± {statistics.stdev(values):.2g}"
+
+
+def table(results: dict, target: float) -> str:
+    rows = ["| variant | final val acc | final test acc | train - test gap | "
+            f"epochs to val acc {target:.2f} | seconds per run |", "|---|---|---|---|---|---|"]
+    for name, runs in results.items():
+        reached = [r["epochs_to_target"] for r in runs]
+        hits = sum(e is not None for e in reached)
+        rows.append(f"| {name} | {_ms([r['val_accuracy'][-1] for r in runs])} | "
+                    f"{_ms([r['test_accuracy'] for r in runs])} | "
+                    f"{_ms([r['train_accuracy'] - r['test_accuracy'] for r in runs])} | "
+                    f"{_ms(reached)} ({hits}/{len(runs)} reached) | {_ms([r['seconds'] for r in runs])} |")
+    return "\n".join(rows)
+
+
+def plot(results: dict, path: str, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for name, runs in results.items():
+        for key, ax in (("loss", ax_loss), ("val_accuracy", ax_acc)):
+            curves = torch.tensor([r[key] for r in runs])  # (seeds, epochs)
+            mean = curves.mean(0)
+            epochs = range(1, curves.shape[1] + 1)
+            line, = ax.plot(epochs, mean, label=name)
+            ax.fill_between(epochs, curves.min(0).values, curves.max(0).values, color=line.get_color(), alpha=0.15)
+    ax_loss.set(xlabel="epoch", ylabel="training cross-entropy", yscale="log", title="training loss")
+    ax_acc.set(xlabel="epoch", ylabel="validation accuracy", ylim=(0.85, 1.0), title="validation accuracy")
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--epochs", type=int, default=100)
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--lr", type=float, default=0.01)
+    p.add_argument("--target", type=float, default=0.97)
+    p.add_argument("--out", default=RESULTS)
+    a = p.parse_args(argv)
+    torch.set_num_threads(1)
+    results = run(a.epochs, a.seeds, a.lr, a.target)
+    os.makedirs(a.out, exist_ok=True)
+    png = os.path.join(a.out, "dropout_bn_digits.png")
+    plot(results, png, f"digits, 64-256-256-256-10 ReLU, SGD lr {a.lr}, batch 32 (mean and range of {a.seeds} seeds)")
+    with open(os.path.join(a.out, "dropout_bn_digits.json"), "w", encoding="utf-8") as fh:
+        json.dump({"settings": vars(a), "machine": "see README", "results": results}, fh, indent=1)
+    print(table(results, a.target))
+    print(f"plot: {png}")
+
+
+if __name__ == "__main__":
+    main()
