@@ -91,7 +91,13 @@ def _scatter_inverse(Q_alive_inv: Tensor, alive: Tensor) -> FullInverse:
 
 def _full_inverse(problem: _Problem, alive: Tensor, alpha: float) -> FullInverse:
     X = problem.rows()[:, alive]  # (K, P_alive)
-    return _scatter_inverse(woodbury_inverse(X, alpha=alpha, scale=1.0, block_size=64), alive)
+    Q = X.T @ X + alpha * torch.eye(X.shape[1], dtype=X.dtype, device=X.device)  # (P_a, P_a)
+    return _scatter_inverse(torch.cholesky_inverse(torch.linalg.cholesky(Q)), alive)
+
+
+def _woodbury_inverse(problem: _Problem, alive: Tensor, alpha: float) -> FullInverse:
+    X = problem.rows()[:, alive]  # (K, P_alive)
+    return _scatter_inverse(woodbury_inverse(X, alpha=alpha, scale=1.0), alive)
 
 
 def _exact_inverse(problem: _Problem, alive: Tensor, alpha: float) -> FullInverse:
@@ -112,8 +118,8 @@ def _identity_inverse(problem: _Problem, alive: Tensor, alpha: float) -> Diagona
 
 
 # name -> builder of the inverse-curvature strategy at the current weights
-CURVATURES = {"full": _full_inverse, "hessian": _exact_inverse, "diagonal": _diagonal_inverse,
-              "identity": _identity_inverse}
+CURVATURES = {"full": _full_inverse, "woodbury": _woodbury_inverse, "hessian": _exact_inverse,
+              "diagonal": _diagonal_inverse, "identity": _identity_inverse}
 
 
 @dataclass
@@ -151,7 +157,9 @@ def obs_prune(model: nn.Module, x: Tensor, z: Tensor, *, loss: str = "mse",
         x, z: the data (inputs (N, ...), targets) on which Q and the error are measured.
         loss: ``"mse"`` (E = ½ Σ β (z − ẑ)²), ``"cross_entropy"`` (logits, class indices) or
             ``"bce"`` (logits, 0/1 targets); E is summed over the data.
-        curvature: ``"full"`` (OBS with the outer-product Q), ``"hessian"`` (OBS with the exact
+        curvature: ``"full"`` (OBS with the outer-product Q, inverted by Cholesky),
+            ``"woodbury"`` (the same Q inverted by the Hassibi & Stork recursion -- its rounding
+            error grows like 1e-16/α, so keep α ≳ 1e-6 there), ``"hessian"`` (OBS with the exact
             Hessian ∇²E from ``torch.func.hessian``, + μI when not positive definite; small nets),
             ``"diagonal"`` (OBD: Q ≈ diag of the outer product, the same code) or
             ``"identity"`` (Q = I: magnitude pruning, one weight at a time).
