@@ -1,7 +1,7 @@
 import torch
 from torch import nn
 
-from deepnets.curvature import (ParamLayout, assemble_blocks, block_curvature, diagonal_curvature,
+from deepnets.curvature import (assemble_blocks, block_curvature, diagonal_curvature,
                                 gauss_newton, gauss_newton_factors, per_sample_jacobian)
 
 

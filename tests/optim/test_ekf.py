@@ -157,3 +157,17 @@ def test_ekf_learns_xor_in_far_fewer_epochs_than_sgd():
     # measured: EKF 47, 27, 18 epochs; SGD (lr 2) 386, 595, 441 epochs
     assert max(ekf) <= 300
     assert sorted(ekf)[1] * 10 < sorted(sgd)[1]
+
+
+def test_add_param_group_restarts_the_covariances():
+    torch.manual_seed(6)
+    net = nn.Sequential(nn.Linear(2, 2), nn.Tanh(), nn.Linear(2, 1)).double()
+    x = torch.randn(4, 2, dtype=torch.float64)
+    z = torch.randn(4, 1, dtype=torch.float64)
+    opt = EKF(net[2].parameters(), p0=10.0)
+    opt.step(lambda: (net(x), z))
+    before = net[0].weight.detach().clone()
+    opt.add_param_group({"params": net[0].parameters(), "p0": 1.0})
+    opt.step(lambda: (net(x), z))
+    assert opt.state[net[2].weight]["P"][0].shape == (1, 9, 9)
+    assert not torch.equal(before, net[0].weight)

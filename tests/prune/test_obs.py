@@ -1,5 +1,3 @@
-import itertools
-
 import torch
 
 from deepnets.prune import DiagonalInverse, FullInverse, obs_step

@@ -123,6 +123,11 @@ class EKF(Optimizer):
         self.decoupling = decoupling
         self._stacks: list[Tensor] | None = None
 
+    def add_param_group(self, param_group: dict) -> None:
+        """As torch's; the weight groups are rebuilt and the covariances restart at p0·I."""
+        super().add_param_group(param_group)
+        self._stacks = None
+
     def _params(self) -> list[Tensor]:
         return [p for g in self.param_groups for p in g["params"]]
 
@@ -164,7 +169,8 @@ class EKF(Optimizer):
         e = (targets.reshape(-1).to(H.dtype) - outputs.detach().reshape(-1))  # (m,)
         stacks = [s.to(H.device) for s in self._index_stacks()]
         state = self.state[params[0]]
-        if "P" not in state:
+        if "P" not in state or [tuple(p.shape[:2]) for p in state["P"]] != \
+                [(s.shape[0], s.shape[1]) for s in stacks]:
             p0 = self._per_weight("p0", H)  # (P,)
             state["P"] = [torch.diag_embed(p0[s]) for s in stacks]  # (B, k, k) each
             state["step"] = 0

@@ -29,7 +29,7 @@ import copy
 from typing import Sequence
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from ..errors import ConfigError
 
