@@ -60,26 +60,27 @@ def main():
     table = {"dense": accuracy(base, Xte, yte)}
     seconds = {}
 
-    def along_path(curvature):
+    def along_path(curvature, recompute_every=None):
         """One OBS/OBD run to the largest sparsity, the accuracy read off at each level."""
         net = copy.deepcopy(base)
-        got, removed = {}, [0]
+        got = {}
 
-        def observe(m):
-            removed[0] += 1
-            s = removed[0] / P
+        def observe(m, result):
+            s = len(result.removed) / P
             for lv in LEVELS:
                 if lv not in got and s >= lv - 1e-12:
                     got[lv] = accuracy(m, Xte, yte)
-            return True
 
         t0 = time.perf_counter()
         obs_prune(net, Xtr, ytr, loss="cross_entropy", curvature=curvature, names=names,
-                  sparsity=max(LEVELS), keep=observe, alpha=1e-4)
-        seconds[curvature] = time.perf_counter() - t0
+                  sparsity=max(LEVELS), callback=observe, alpha=1e-4,
+                  recompute_every=recompute_every)
+        seconds[curvature + ("" if recompute_every is None else " rebuilt")] = time.perf_counter() - t0
         return [got[lv] for lv in LEVELS]
 
-    rows = {"OBS (full)": along_path("full"), "OBD": along_path("diagonal")}
+    rows = {"OBS (full)": along_path("full"),
+            "OBS (Q every 5%)": along_path("full", recompute_every=P // 20),
+            "OBD": along_path("diagonal")}
     lw, mag = [], []
     t0 = time.perf_counter()
     for lv in LEVELS:

@@ -47,7 +47,10 @@ def test_identity_curvature_is_one_shot_magnitude_pruning():
     b.load_state_dict(a.state_dict())
     x, z = torch.randn(10, 3), torch.randn(10, 2)
     names = ["0.weight", "2.weight"]
-    obs_prune(a, x, z, curvature="identity", names=names, sparsity=0.5)
+    seen = []
+    res = obs_prune(a, x, z, curvature="identity", names=names, sparsity=0.5,
+                    callback=lambda m, r: seen.append(len(r.removed)))
+    assert seen == list(range(1, len(res.removed) + 1)) and len(res.removed) == 10
     magnitude_prune(b, 0.5, names=names)
     for n in names:
         assert torch.equal(get_masks(a)[n], get_masks(b)[n])

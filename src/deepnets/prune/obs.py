@@ -48,7 +48,7 @@ class FullInverse:
 
     def downdate(self, q: int) -> None:
         c = self.Q_inv[:, q].clone()  # (P,)
-        self.Q_inv.sub_(torch.outer(c, c) / c[q])  # (P, P)
+        self.Q_inv.addr_(c, c, alpha=-1.0 / float(c[q]))  # (P, P) -= c c^T / c_q, in place
         self.Q_inv[q, :] = 0.0
         self.Q_inv[:, q] = 0.0
 

@@ -102,7 +102,8 @@ def _woodbury_inverse(problem: _Problem, alive: Tensor, alpha: float) -> FullInv
 
 def _exact_inverse(problem: _Problem, alive: Tensor, alpha: float) -> FullInverse:
     H = problem.hessian()[alive][:, alive]  # (P_alive, P_alive)
-    H, mu = make_positive_definite(H + alpha * torch.eye(H.shape[0], dtype=H.dtype))
+    H, mu = make_positive_definite(H + alpha * torch.eye(H.shape[0], dtype=H.dtype,
+                                                         device=H.device))
     if mu:
         log.debug("Hessian not positive definite: added mu I, mu = %.3g", mu)
     return _scatter_inverse(torch.cholesky_inverse(torch.linalg.cholesky(H)), alive)
@@ -145,7 +146,8 @@ def obs_prune(model: nn.Module, x: Tensor, z: Tensor, *, loss: str = "mse",
               keep: Callable[[nn.Module], bool] | None = None, alpha: float = 1e-6,
               beta: float | Tensor = 1.0, recompute_every: int | None = None,
               between_rounds: Callable[[nn.Module], None] | None = None,
-              tries: int = 1) -> PruneResult:
+              tries: int = 1,
+              callback: Callable[[nn.Module, "PruneResult"], None] | None = None) -> PruneResult:
     """Prune ``model`` in place by Optimal Brain Surgeon (or OBD / magnitude), one weight a step.
 
     Each step: L_q = w_q² / (2[Q^{-1}]_qq), remove argmin L_q, Δw = −(w_q/[Q^{-1}]_qq) Q^{-1} e_q,
@@ -176,6 +178,8 @@ def obs_prune(model: nn.Module, x: Tensor, z: Tensor, *, loss: str = "mse",
         tries: when a removal breaks a stopping rule, undo it and try the next most salient
             weight, up to ``tries`` candidates per step (1: stop at the first failure, as
             Hassibi & Stork do).
+        callback: called with the model and the result so far after each accepted removal
+            (e.g. to record accuracy along the pruning path).
 
     At least one of ``sparsity``, ``max_error_increase`` and ``keep`` is required; without
     ``sparsity`` pruning may go on until one weight is left.
@@ -212,7 +216,7 @@ def obs_prune(model: nn.Module, x: Tensor, z: Tensor, *, loss: str = "mse",
     layout = ParamLayout.from_module(model, orig)
     masks = get_masks(model)
     alive = layout.flatten([masks[n] for n in names]).clone()  # (P,) bool
-    beta_t = torch.as_tensor(beta, dtype=tensors[0].dtype)
+    beta_t = torch.as_tensor(beta, dtype=tensors[0].dtype, device=tensors[0].device)
     E = lambda: float(LOSSES[loss](model(x), z, beta_t))
 
     result = PruneResult(names=list(names), n_total=layout.numel)
@@ -276,6 +280,8 @@ def obs_prune(model: nn.Module, x: Tensor, z: Tensor, *, loss: str = "mse",
             result.removed.append((name, local))
             result.saliency.append(Lq)
             result.error.append(err)
+            if callback is not None:
+                callback(model, result)
             log.debug("removed %s[%d]: saliency %.3g, E %.4g", name, local, Lq, err)
     return result
 
