@@ -49,3 +49,19 @@ def test_output_jacobian_agrees_and_handles_conv_and_subsets():
     assert torch.allclose(J, J2, atol=1e-12)
     Jw, lw = per_sample_jacobian(net, x, names=["3.weight"])
     assert torch.allclose(Jw, J[:, :, layout.slice("3.weight")], atol=1e-12)
+
+
+def test_output_jacobian_falls_back_to_one_pass_per_row(monkeypatch):
+    net = _mlp()
+    x = torch.randn(3, 3, dtype=torch.float64)
+    grad = torch.autograd.grad
+
+    def no_batching(*args, **kwargs):
+        if kwargs.get("is_grads_batched"):
+            raise RuntimeError("no batching rule")
+        return grad(*args, **kwargs)
+
+    monkeypatch.setattr(torch.autograd, "grad", no_batching)
+    J = output_jacobian(net(x), list(net.parameters()))
+    monkeypatch.undo()
+    assert torch.allclose(J, per_sample_jacobian(net, x)[0], atol=1e-12)

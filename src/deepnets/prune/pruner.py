@@ -10,6 +10,16 @@ Full-Hessian OBS costs O(P²) memory and time per removal: meant for nets of up 
 thousand weights. For large MLPs use :func:`deepnets.prune.layerwise_obs`.
 
 Reference: Hassibi & Stork 1993; LeCun, Denker & Solla 1990.
+
+>>> import torch
+>>> torch.manual_seed(0) and None
+>>> net = torch.nn.Linear(4, 1, bias=False)
+>>> x = torch.randn(32, 4)
+>>> z = x @ torch.tensor([[2.0], [0.0], [-1.0], [0.01]])
+>>> net.weight.data = torch.linalg.lstsq(x, z).solution.T  # OBS starts at a minimum
+>>> result = obs_prune(net, x, z, sparsity=0.5)
+>>> result.n_remaining, get_masks(net)["weight"].tolist()
+(2, [[True, False, True, False]])
 """
 
 from __future__ import annotations
@@ -169,7 +179,8 @@ def obs_prune(model: nn.Module, x: Tensor, z: Tensor, *, loss: str = "mse",
         sparsity: stop when this fraction of the pruned parameters' weights is zero.
         max_error_increase: stop before the measured E rises more than this above its start.
         keep: stop before a removal after which ``keep(model)`` is False (e.g. a truth table).
-        alpha: Q_0 = α I of the Woodbury recursion (keeps Q invertible); default 1e-6.
+        alpha: α I added to Q (Q_0 = α I of the Woodbury recursion; keeps Q invertible when
+            there are fewer outputs than weights); default 1e-6.
         beta: output precision β for ``"mse"``.
         recompute_every: rebuild Q at the current weights after this many removals.
         between_rounds: called with the model before each rebuild (e.g. a few epochs of
@@ -182,7 +193,8 @@ def obs_prune(model: nn.Module, x: Tensor, z: Tensor, *, loss: str = "mse",
             (e.g. to record accuracy along the pruning path).
 
     At least one of ``sparsity``, ``max_error_increase`` and ``keep`` is required; without
-    ``sparsity`` pruning may go on until one weight is left.
+    ``sparsity`` pruning may go on until one weight is left. OBS's quadratic model assumes the
+    weights sit at a minimum of E (zero gradient): train the model first.
 
     Reference: Hassibi & Stork 1993, "Second order derivatives for network pruning: Optimal
     Brain Surgeon"; LeCun, Denker & Solla 1990, "Optimal Brain Damage".
@@ -201,6 +213,8 @@ def obs_prune(model: nn.Module, x: Tensor, z: Tensor, *, loss: str = "mse",
         raise ConfigError(f"tries must be >= 1, got {tries}")
     if recompute_every is not None and recompute_every < 1:
         raise ConfigError(f"recompute_every must be >= 1, got {recompute_every}")
+    if between_rounds is not None and recompute_every is None:
+        raise ConfigError("between_rounds runs before each rebuild of Q: set recompute_every too")
     if x.shape[0] != z.shape[0]:
         raise DataError(f"x has {x.shape[0]} samples but z has {z.shape[0]}")
 
@@ -251,7 +265,7 @@ def obs_prune(model: nn.Module, x: Tensor, z: Tensor, *, loss: str = "mse",
                 break
             if undoable:  # weights, masks and curvature before this removal
                 saved = ({k: v.clone() for k, v in model.state_dict().items()}, w.clone(),
-                         alive.clone(), curv)
+                         alive.clone(), curv, since)
                 curv = _copy(curv)
             q, Lq = obs_step(w, curv, alive, prunable=~rejected)
             write(w)
@@ -269,7 +283,7 @@ def obs_prune(model: nn.Module, x: Tensor, z: Tensor, *, loss: str = "mse",
                      and err - E0 > max_error_increase else
                      "keep rule" if keep is not None and not keep(model) else "")
             if broke:
-                state, w, alive, curv = saved
+                state, w, alive, curv, since = saved
                 model.load_state_dict(state)
                 rejected[q] = True
                 if int(rejected.sum()) < tries and bool((alive & ~rejected).any()):
