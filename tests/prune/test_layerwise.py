@@ -75,7 +75,6 @@ def test_layerwise_rejects_non_linear_names():
         layerwise_obs(net, torch.randn(4, 2), sparsity=0.5, layers=["1"])
 
 
-@pytest.mark.slow
 def test_layerwise_obs_on_a_100k_weight_mlp():
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
@@ -83,3 +82,4 @@ def test_layerwise_obs_on_a_100k_weight_mlp():
     x = torch.rand(2048, 784)
     res = layerwise_obs(net, x, sparsity=0.9)
     assert all(abs(s - 0.9) < 0.01 for s in res.sparsity.values())
+    assert all(0 <= e < 1 for e in res.relative_error.values())  # measured: 0.17, 0.23
