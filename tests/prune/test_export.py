@@ -41,5 +41,30 @@ def test_non_elementwise_module_between_linears_is_refused():
     net = nn.Sequential(nn.Linear(3, 3), nn.LayerNorm(3), nn.Linear(3, 1))
     with pytest.raises(ConfigError, match="LayerNorm"):
         compact_mlp(net)
-    with pytest.raises(ConfigError, match="Sequential"):
-        compact_mlp(nn.Linear(2, 2))
+
+
+
+class _Chain(nn.Module):
+    def __init__(self, residual=False):
+        super().__init__()
+        self.body = nn.ModuleList([nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2)])
+        self.residual = residual
+
+    def forward(self, x):
+        h = x
+        for m in self.body:
+            h = m(h)
+        return h + x[:, :2] if self.residual else h
+
+
+def test_any_model_that_is_its_layers_in_order_is_accepted():
+    torch.manual_seed(2)
+    net = _Chain()
+    with torch.no_grad():
+        net.body[2].weight[:, 0] = 0.0
+    small = compact_mlp(net)
+    assert small[0].out_features == 3
+    x = torch.randn(5, 3)
+    assert torch.allclose(small(x), net(x), atol=1e-6)
+    with pytest.raises(ConfigError, match="in order"):
+        compact_mlp(_Chain(residual=True))

@@ -48,26 +48,36 @@ def _is_elementwise(m: nn.Module, extra: tuple[type, ...]) -> bool:
     return False
 
 
-def compact_mlp(model: nn.Sequential, *, elementwise: Sequence[type] = ()) -> nn.Sequential:
+def _leaves(model: nn.Module) -> list[nn.Module]:
+    """The modules a forward pass would apply in order, nested containers flattened."""
+    if isinstance(model, nn.Linear) or not any(True for _ in model.children()):
+        return [model]
+    return [leaf for child in model.children() for leaf in _leaves(child)]
+
+
+def compact_mlp(model: nn.Module, *, elementwise: Sequence[type] = ()) -> nn.Sequential:
     """A new ``nn.Sequential`` equal to ``model`` with dead hidden units removed.
 
     Args:
-        model: an ``nn.Sequential`` whose Linear layers are consecutive: between two Linear
-            layers only parameter-free elementwise modules (activations, dropout); anything
-            before the first or after the last Linear is copied as is. Masked (pruned) weights
-            are read through their masks.
+        model: an ``nn.Sequential`` (nested ones are flattened) whose Linear layers are
+            consecutive: between two Linear layers only parameter-free elementwise modules
+            (activations, dropout); anything before the first or after the last Linear is
+            copied as is. Another module is accepted when applying its submodules in
+            registration order reproduces its output (checked on a random probe). Masked
+            (pruned) weights are read through their masks.
         elementwise: further module types to treat as elementwise activations (a module with
             the attribute ``elementwise = True`` counts too).
 
     Returns:
         The smaller model (plain ``nn.Linear`` layers, no masks), in the model's dtype/device.
     """
-    if not isinstance(model, nn.Sequential):
-        raise ConfigError(f"compact_mlp expects an nn.Sequential, got {type(model).__name__}")
-    children = list(model)
+    children = _leaves(model)
     lin_pos = [i for i, m in enumerate(children) if isinstance(m, nn.Linear)]
     if not lin_pos:
         raise ConfigError("compact_mlp found no nn.Linear layer in the model")
+    if not isinstance(model, nn.Sequential) and not _same_as_chain(model, children, lin_pos[0]):
+        raise ConfigError(f"{type(model).__name__} is not its submodules applied in order; "
+                          "compact_mlp needs an MLP whose Linear layers are consecutive")
     extra = tuple(elementwise)
     for a, b in zip(lin_pos, lin_pos[1:]):
         for m in children[a + 1:b]:
@@ -114,6 +124,23 @@ def compact_mlp(model: nn.Sequential, *, elementwise: Sequence[type] = ()) -> nn
         end = lin_pos[k + 1] if k + 1 < len(lin_pos) else len(children)
         out.extend(_copy(m) for m in children[i + 1:end])
     return nn.Sequential(*out)
+
+
+@torch.no_grad()
+def _same_as_chain(model: nn.Module, children: list[nn.Module], first: int) -> bool:
+    if first != 0:
+        return False
+    lin = children[0]
+    probe = torch.randn(8, lin.in_features, generator=torch.Generator().manual_seed(0),
+                        dtype=lin.weight.dtype).to(lin.weight.device)
+    was = model.training
+    model.eval()
+    try:
+        return torch.allclose(model(probe), nn.Sequential(*children)(probe))
+    except Exception:  # a forward that cannot take the probe is not a plain chain
+        return False
+    finally:
+        model.train(was)
 
 
 def _copy(m: nn.Module) -> nn.Module:
