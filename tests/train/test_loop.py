@@ -198,3 +198,13 @@ def test_tensor_batches_cover_every_sample_once():
     b = TensorBatches(x, x, 3, generator=torch.Generator().manual_seed(0))
     seen = torch.cat([xb for xb, _ in b])
     assert sorted(seen.flatten().tolist()) == list(range(10)) and len(b) == 4
+
+
+@pytest.mark.parametrize("name", ["ekf", "decoupled_ekf"])
+def test_kalman_filters_train_through_fit(name):
+    """The EKF's closure measures (outputs, targets); fit hands them over, labels coded."""
+    d = deepnets.load_dataset("xor")
+    net = MLP([2, 3, 1], activation="tanh", output="logistic", seed=0)
+    h = fit(net, (d.x, d.y), optimizer=name, optimizer_options={"p0": 100.0, "q": 1e-2}, epochs=60,
+            batch_size=None, validation=(d.x, d.y), metrics=["accuracy"])
+    assert h.history["loss"][-1] < 0.5 * h.history["loss"][0]

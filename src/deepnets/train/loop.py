@@ -17,7 +17,7 @@ from torch import Tensor
 
 from ..backprop import costate_backward, supports_costate
 from ..errors import ConfigError, DataError, TrainingDiverged
-from ..losses import get_loss
+from ..losses import code_targets, get_loss
 from .callbacks import Callback, CallbackList, History, NonFiniteGuard
 from .metrics import get_metric
 from .optimizers import make_optimizer
@@ -185,6 +185,7 @@ def fit(model: torch.nn.Module, train, *, validation=None, loss="lms", optimizer
     loop = Loop(model, optimizer, loss_fn, history)
     cb.set_loop(loop)
     fast = supports_costate(model)
+    kalman = getattr(optimizer, "closure_returns", None) == "outputs_targets"
     threshold = 0.0 if getattr(loss_fn, "coding", None) == "pm1" else None
     noise_std = math.sqrt(input_noise)
     after_backward = cb.on_after_backward if cb.on_after_backward.fns else None
@@ -204,6 +205,12 @@ def fit(model: torch.nn.Module, train, *, validation=None, loss="lms", optimizer
                 if noise_std:
                     xb = xb + noise_std * torch.randn(xb.shape, generator=generator).to(xb.device, xb.dtype)
 
+                def measure(xb=xb, yb=yb):
+                    # Kalman filters take the outputs and targets and differentiate them themselves
+                    out = model(xb)
+                    target = yb if yb.is_floating_point() else code_targets(yb, out.shape[1])
+                    return out, target
+
                 def closure(xb=xb, yb=yb, b=b):
                     for p in opt_params:  # zero_grad(set_to_none=True) without its profiler overhead
                         p.grad = None
@@ -221,7 +228,7 @@ def fit(model: torch.nn.Module, train, *, validation=None, loss="lms", optimizer
                         after_backward(b, E)
                     return E
 
-                E = optimizer.step(closure)
+                E = optimizer.step(measure if kalman else closure)
                 E = E.detach() * xb.shape[0]
                 total = E if total is None else total + E
                 count += xb.shape[0]
