@@ -164,10 +164,15 @@ def fit(model: torch.nn.Module, train, *, validation=None, loss="lms", optimizer
     if device is not None:
         model.to(device)
     pair = _as_pair(train, "training data")
+    labels_checked = False
     if pair is not None:
         x, y = pair
-        if not y.is_floating_point() and hasattr(loss_fn, "code") and not getattr(loss_fn, "takes_labels", True):
-            y = loss_fn.code(y, _n_outputs(model, x))  # code class labels once, not every step
+        if not y.is_floating_point() and hasattr(loss_fn, "code"):
+            if getattr(loss_fn, "takes_labels", True):
+                code_targets(y, _n_outputs(model, x))  # check the label range once, not every step
+                labels_checked = True
+            else:
+                y = loss_fn.code(y, _n_outputs(model, x))  # code class labels once, not every step
         if device is not None:
             x, y = x.to(device), y.to(device)
         batches = TensorBatches(x, y, batch_size, shuffle=shuffle, generator=generator)
@@ -215,7 +220,7 @@ def fit(model: torch.nn.Module, train, *, validation=None, loss="lms", optimizer
                     for p in opt_params:  # zero_grad(set_to_none=True) without its profiler overhead
                         p.grad = None
                     if fast:
-                        E = costate_backward(model, xb, yb, loss_fn)
+                        E = costate_backward(model, xb, yb, loss_fn, validate=not labels_checked)
                     else:
                         E = loss_fn(model(xb), yb)
                         E.backward()
