@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from ..backprop import costate_backward, supports_costate
-from ..errors import ConfigError, DataError, TrainingDiverged
+from ..errors import ConfigError, DataError, TrainingDiverged, TrainingInterrupted
 from ..losses import code_targets, get_loss
 from .callbacks import Callback, CallbackList, History, NonFiniteGuard
 from .metrics import get_metric
@@ -37,28 +37,73 @@ class TensorBatches:
     def __len__(self) -> int:
         return math.ceil(self.n / self.batch_size)
 
-    def __iter__(self):
+    def new_order(self) -> Tensor | None:
+        """This epoch's permutation (drawn from the generator), or None when not shuffling."""
+        return torch.randperm(self.n, generator=self.generator) if self.shuffle else None
+
+    def iterate(self, order: Tensor | None, start: int = 0):
+        """Batches ``start, start + 1, ...`` of the epoch whose sample order is ``order``."""
         x, y = self.x, self.y
-        if self.shuffle:
-            perm = torch.randperm(self.n, generator=self.generator).to(x.device)
-            x, y = x[perm], y[perm]
+        if order is not None:
+            order = order.to(x.device)
+            x, y = x[order], y[order]
         bs = self.batch_size
         if bs >= self.n:
-            yield x, y
+            if start == 0:
+                yield x, y
             return
-        for i in range(0, self.n, bs):
+        for i in range(start * bs, self.n, bs):
             yield x[i:i + bs], y[i:i + bs]
+
+    def __iter__(self):
+        return self.iterate(self.new_order())
 
 
 class Loop:
     """The state callbacks see: model, optimizer, loss, epoch, the history, and ``stop_training``."""
 
-    def __init__(self, model, optimizer, loss, history):
+    def __init__(self, model, optimizer, loss, history, *, scheduler=None, generator=None):
         self.model, self.optimizer, self.loss, self.history = model, optimizer, loss, history
+        self.scheduler, self.generator = scheduler, generator
         self.named_params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
         self.params = [p for _, p in self.named_params]
-        self.epoch = 0
+        self.epoch = 0          # the epoch running (0-based)
+        self.position = 0       # batches done in this epoch
+        self.step = 0           # optimizer steps done in all
+        self.order = None       # this epoch's sample order (None: not shuffled, or not tensor data)
+        self.epoch_total = None  # Σ E_b · N_b over this epoch's batches so far
+        self.epoch_count = 0
         self.stop_training = False
+        self.interrupted: int | None = None  # the signal that asked training to stop, if any
+        self.callbacks: list = []
+
+    def state_dict(self) -> dict:
+        """Everything needed to continue this run exactly where it is (plain data and tensors)."""
+        return {
+            "epoch": self.epoch, "position": self.position, "step": self.step,
+            "order": self.order, "generator": None if self.generator is None else self.generator.get_state(),
+            "epoch_total": None if self.epoch_total is None else self.epoch_total.detach().cpu().reshape(1),
+            "epoch_count": self.epoch_count,
+            "history": {"epoch": list(self.history.epoch), "logs": dict(self.history.history)},
+            "callbacks": {type(c).__name__: c.state_dict() for c in self.callbacks if hasattr(c, "state_dict")},
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.epoch, self.position, self.step = int(state["epoch"]), int(state["position"]), int(state["step"])
+        self.order = state["order"]
+        if self.generator is not None and state["generator"] is not None:
+            self.generator.set_state(state["generator"])
+        self.epoch_total = None if state["epoch_total"] is None else state["epoch_total"].reshape(())
+        self.epoch_count = int(state["epoch_count"])
+        self.history.epoch = list(state["history"]["epoch"])
+        self.history.history = {k: list(v) for k, v in state["history"]["logs"].items()}
+
+    def load_callback_states(self, state: dict) -> None:
+        """Give each callback with ``load_state_dict`` its saved state (after ``on_train_begin``)."""
+        saved = state.get("callbacks", {})
+        for c in self.callbacks:
+            if hasattr(c, "load_state_dict") and type(c).__name__ in saved:
+                c.load_state_dict(saved[type(c).__name__])
 
 
 def _as_pair(data, what: str):
@@ -108,7 +153,7 @@ def fit(model: torch.nn.Module, train, *, validation=None, loss="lms", optimizer
         lr: float | None = None, epochs: int = 100, batch_size: int | None = 32, shuffle: bool = True,
         layer_lr=None, optimizer_options: dict | None = None, input_noise: float = 0.0, penalty=None,
         metrics: Sequence = (), callbacks: Iterable[Callback] = (), guard: bool = True, seed: int = 0,
-        device=None) -> History:
+        scheduler=None, resume: dict | None = None, device=None) -> History:
     """Train ``model`` and return its :class:`~deepnets.train.callbacks.History`.
 
     Each step minimises the batch cost E(W) = (1/N_b) Σ_n E_n (+ ``penalty(model, x)``) by
@@ -139,6 +184,12 @@ def fit(model: torch.nn.Module, train, *, validation=None, loss="lms", optimizer
         callbacks: :class:`~deepnets.train.callbacks.Callback` objects, called in the order given.
         guard: stop at the first non-finite loss or gradient (:class:`NonFiniteGuard`). Default True.
         seed: seeds the shuffling and the input noise (a private ``torch.Generator``).
+        scheduler: an LR scheduler, or a factory ``f(optimizer) -> scheduler``; stepped once per
+            epoch, after the epoch's batches.
+        resume: a checkpoint from :class:`~deepnets.train.checkpoint.CheckpointManager` (``load``
+            or ``latest_good``): weights, optimizer, scheduler, every RNG, and the position inside
+            the epoch are restored, and training continues exactly as if never interrupted
+            (bit for bit on the CPU, with ``(x, y)`` tensor data).
         device: move the model and tensor data there first (default: leave them where they are).
 
     Raises:
@@ -184,11 +235,27 @@ def fit(model: torch.nn.Module, train, *, validation=None, loss="lms", optimizer
     if val is not None and device is not None:
         val = (val[0].to(device), val[1].to(device))
     optimizer = make_optimizer(optimizer, model, lr=lr, layer_lr=layer_lr, **(optimizer_options or {}))
+    if scheduler is not None and not hasattr(scheduler, "step"):
+        scheduler = scheduler(optimizer)
     history = History()
-    cbs = list(callbacks) + ([NonFiniteGuard()] if guard else []) + [history]
+    # checkpoints are taken after every other callback has seen the step (the history included)
+    from .checkpointing import Checkpointer
+
+    user = list(callbacks)
+    savers = [c for c in user if isinstance(c, Checkpointer)]
+    cbs = [c for c in user if not isinstance(c, Checkpointer)] + ([NonFiniteGuard()] if guard else []) + [history] + savers
     cb = CallbackList(cbs)
-    loop = Loop(model, optimizer, loss_fn, history)
+    loop = Loop(model, optimizer, loss_fn, history, scheduler=scheduler, generator=generator)
+    loop.callbacks = cbs
     cb.set_loop(loop)
+    if resume is not None:
+        from .checkpoint import restore
+
+        restore(resume, model=model, optimizer=optimizer, scheduler=scheduler, rng=True)
+        if "loop" not in (resume.get("extra") or {}):
+            raise ConfigError(f"{resume.get('path', 'checkpoint')}: holds no training-loop state to resume from")
+        loop.load_state_dict(resume["extra"]["loop"])
+    tensor_data = isinstance(batches, TensorBatches)
     fast = supports_costate(model)
     kalman = getattr(optimizer, "closure_returns", None) == "outputs_targets"
     threshold = 0.0 if getattr(loss_fn, "coding", None) == "pm1" else None
@@ -199,12 +266,24 @@ def fit(model: torch.nn.Module, train, *, validation=None, loss="lms", optimizer
     logs: dict = {}
     model.train()
     cb.on_train_begin(logs)
+    if resume is not None:
+        loop.load_callback_states(resume["extra"]["loop"])
+    resumed = resume is not None and loop.position > 0
     try:
-        for epoch in range(epochs):
+        for epoch in range(loop.epoch, epochs):
             loop.epoch = epoch
-            cb.on_epoch_begin(epoch, logs)
-            total, count = None, 0
-            for b, (xb, yb) in enumerate(batches):
+            if resumed:  # continue the interrupted epoch: same order, same place, same running sums
+                resumed, start = False, loop.position
+                epoch_batches = batches.iterate(loop.order, start) if tensor_data else iter(batches)
+            else:
+                start, loop.position, loop.epoch_total, loop.epoch_count = 0, 0, None, 0
+                cb.on_epoch_begin(epoch, logs)
+                if tensor_data:
+                    loop.order = batches.new_order()
+                    epoch_batches = batches.iterate(loop.order)
+                else:
+                    epoch_batches = iter(batches)
+            for b, (xb, yb) in enumerate(epoch_batches, start):
                 if cb.has_batch_hooks:
                     cb.on_batch_begin(b, {"size": xb.shape[0]})
                 if noise_std:
@@ -235,18 +314,24 @@ def fit(model: torch.nn.Module, train, *, validation=None, loss="lms", optimizer
 
                 E = optimizer.step(measure if kalman else closure)
                 E = E.detach() * xb.shape[0]
-                total = E if total is None else total + E
-                count += xb.shape[0]
+                loop.epoch_total = E if loop.epoch_total is None else loop.epoch_total + E
+                loop.epoch_count += xb.shape[0]
+                loop.position, loop.step = b + 1, loop.step + 1
                 if cb.has_batch_hooks:
                     cb.on_batch_end(b, {"loss": E / xb.shape[0], "size": xb.shape[0]})
                 if loop.stop_training:
                     break
-            if count == 0:
+            if loop.interrupted is not None:
+                break  # mid-epoch: no epoch-end logs; a checkpoint callback saves the position
+            if loop.epoch_count == 0:
                 raise DataError("the training data yielded no batches")
-            logs = {"loss": float(total) / count}
+            logs = {"loss": float(loop.epoch_total) / loop.epoch_count}
             if val is not None:
                 for k, v in evaluate(model, *val, loss=loss_fn, metrics=metrics, threshold=threshold).items():
                     logs["val_" + k] = v
+            if scheduler is not None:
+                scheduler.step()
+            loop.epoch, loop.position = epoch + 1, 0  # the next epoch starts at its first batch
             cb.on_epoch_end(epoch, logs)
             if loop.stop_training:
                 break
@@ -255,4 +340,6 @@ def fit(model: torch.nn.Module, train, *, validation=None, loss="lms", optimizer
         history.stop_reason = str(err)
         raise
     cb.on_train_end(logs)
+    if loop.interrupted is not None:
+        raise TrainingInterrupted(loop.interrupted, history)
     return history

@@ -28,6 +28,8 @@ from ..losses import Lp, get_loss
 from ..nn.mlp import MLP, xor_step_network
 from ..optim import OPTIMIZERS
 from .callbacks import EarlyStopping, JsonLinesLogger, RestartOnStall
+from .checkpoint import CheckpointManager
+from .checkpointing import Checkpointer, GracefulStop
 from .loop import evaluate, fit
 from .metrics import predicted_classes
 from .progress import ProgressBar
@@ -129,21 +131,43 @@ def _costate_norms(model, x, y, loss) -> list[float]:
     return [float(d.norm(dim=1).mean()) for d in deltas]
 
 
-def run_experiment(exp: Experiment, *, source: str = "experiment", progress_file=None) -> RunResult:
-    """Load, split, scale, build, train, test and write the run folder. Returns a :class:`RunResult`."""
+def run_experiment(exp: Experiment, *, source: str = "experiment", progress_file=None,
+                   resume_path: str | None = None) -> RunResult:
+    """Load, split, scale, build, train, test and write the run folder. Returns a :class:`RunResult`.
+
+    Checkpoints go to ``RUN/checkpoints`` (``train.checkpoint_every_steps`` / ``_epochs``). On
+    SIGTERM or SIGINT the running batch finishes, a checkpoint is written and
+    :class:`~deepnets.errors.TrainingInterrupted` is raised. ``resume_path`` continues an existing
+    run from its newest good checkpoint, exactly where it stopped.
+    """
     torch.set_num_threads(max(1, int(exp.train.threads)))
     data, parts, scaler = _prepare(exp)
     train, val, test = (_scaled(scaler, p) for p in (parts.train, parts.val, parts.test))
     output = _output_for(exp, data)
     model = build_model(exp, data.x.shape[1], data.n_outputs, output)
     loss = _loss_for(exp, data, output)
-    path = _run_dir(exp, source)
     resolved = experiment_to_dict(exp)
     resolved["model"]["output"] = output
-    write_atomic(os.path.join(path, "config.toml"), dumps_toml(resolved).encode())
-
     t = exp.train
-    callbacks = [JsonLinesLogger(os.path.join(path, "metrics.jsonl"))]
+    manager = None
+    checkpoint = None
+    if resume_path is not None:
+        path = os.fspath(resume_path)
+        manager = CheckpointManager(path, keep=max(1, t.keep_checkpoints))
+        info = manager.latest_good()
+        if info is None:
+            raise CheckpointError(f"{path}: no checkpoint to resume from (RUN/checkpoints is empty)")
+        checkpoint = manager.load(info.name)
+        # the metrics file restarts from the checkpoint's history: epochs logged after it are redone
+        logged = checkpoint["extra"]["loop"]["history"]
+        lines = [json.dumps({"epoch": e + 1, **{k: v[i] for k, v in logged["logs"].items()}})
+                 for i, e in enumerate(logged["epoch"])]
+        write_atomic(os.path.join(path, "metrics.jsonl"), "".join(line + "\n" for line in lines).encode())
+    else:
+        path = _run_dir(exp, source)
+        write_atomic(os.path.join(path, "config.toml"), dumps_toml(resolved).encode())
+
+    callbacks = [JsonLinesLogger(os.path.join(path, "metrics.jsonl")), GracefulStop()]
     if t.restart_window > 0:
         callbacks.append(RestartOnStall(window=t.restart_window, min_fall=t.restart_min_fall,
                                         target=t.restart_target, max_restarts=t.max_restarts, seed=exp.model.seed + 1000))
@@ -154,6 +178,10 @@ def run_experiment(exp: Experiment, *, source: str = "experiment", progress_file
                                        restore_best_weights=t.restore_best))
     if exp.run.progress and t.epochs > 0:
         callbacks.append(ProgressBar(t.epochs, file=progress_file, samples_per_epoch=len(train[0])))
+    if t.epochs > 0:  # always: an interrupted run saves where it stopped even with no periodic saves
+        callbacks.append(Checkpointer(manager or CheckpointManager(path, keep=max(1, t.keep_checkpoints)),
+                                      every_steps=t.checkpoint_every_steps, every_epochs=t.checkpoint_every_epochs,
+                                      config=resolved))
     options = dict(t.optimizer_options)
     if t.momentum:
         options["momentum"] = t.momentum
@@ -176,7 +204,7 @@ def run_experiment(exp: Experiment, *, source: str = "experiment", progress_file
     history = fit(model, train, validation=val, loss=loss, optimizer=t.optimizer, lr=t.lr if takes_lr else None,
                   epochs=t.epochs, batch_size=t.batch_size or None, shuffle=t.shuffle, layer_lr=t.layer_lr or None,
                   optimizer_options=options, input_noise=t.input_noise, penalty=penalty, metrics=metrics,
-                  callbacks=callbacks, seed=t.seed)
+                  callbacks=callbacks, seed=t.seed, resume=checkpoint)
     seconds = time.perf_counter() - start
     if exp.run.costates:
         norms["trained weights"] = _costate_norms(model, *probe, loss)
@@ -287,6 +315,15 @@ def predict_run(path, csv_path) -> tuple[list[str], list[list]]:
     return list(summary["target_names"]), [[round(float(v), 6) for v in p] for p in pred]
 
 
+def resume_run(path, *, progress_file=None) -> RunResult:
+    """Continue the run in folder ``path`` from its newest good checkpoint (same config, same split)."""
+    path = os.fspath(path)
+    if not os.path.isfile(os.path.join(path, "config.toml")):
+        raise CheckpointError(f"{path}: not a run folder (no config.toml)")
+    exp = experiment_from_dict(load_toml(os.path.join(path, "config.toml")))
+    return run_experiment(exp, source=path, progress_file=progress_file, resume_path=path)
+
+
 def experiment_from_file(path, overrides=()) -> Experiment:
     """Read an experiment TOML (or none: defaults) and apply ``--set`` overrides."""
     from ..config import apply_overrides
@@ -295,5 +332,5 @@ def experiment_from_file(path, overrides=()) -> Experiment:
     return experiment_from_dict(apply_overrides(d, overrides))
 
 
-__all__ = ["run_experiment", "load_run", "evaluate_run", "predict_run", "experiment_from_file", "RunResult",
+__all__ = ["run_experiment", "resume_run", "load_run", "evaluate_run", "predict_run", "experiment_from_file", "RunResult",
            "build_model"]
