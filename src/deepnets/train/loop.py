@@ -183,7 +183,8 @@ def fit(model: torch.nn.Module, train, *, validation=None, loss="lms", optimizer
         metrics: names (``"accuracy"``, ``"rmse"``, ``"mse"``) or callables for the validation set.
         callbacks: :class:`~deepnets.train.callbacks.Callback` objects, called in the order given.
         guard: stop at the first non-finite loss or gradient (:class:`NonFiniteGuard`). Default True.
-        seed: seeds the shuffling and the input noise (a private ``torch.Generator``).
+        seed: seeds the shuffling and the input noise (a private ``torch.Generator``) and torch's
+            global RNG for dropout (inside ``torch.random.fork_rng``: the caller's RNG state is kept).
         scheduler: an LR scheduler, or a factory ``f(optimizer) -> scheduler``; stepped once per
             epoch, after the epoch's batches.
         resume: a checkpoint from :class:`~deepnets.train.checkpoint.CheckpointManager` (``load``
@@ -210,136 +211,141 @@ def fit(model: torch.nn.Module, train, *, validation=None, loss="lms", optimizer
         raise ConfigError(f"batch_size must be a positive integer or None (full batch), got {batch_size!r}")
     if input_noise < 0:
         raise ConfigError(f"input_noise is a variance and must be >= 0, got {input_noise}")
-    loss_fn = get_loss(loss)
-    generator = torch.Generator().manual_seed(seed)
-    if device is not None:
-        model.to(device)
-    pair = _as_pair(train, "training data")
-    labels_checked = False
-    if pair is not None:
-        x, y = pair
-        if not y.is_floating_point() and hasattr(loss_fn, "code"):
-            if getattr(loss_fn, "takes_labels", True):
-                code_targets(y, _n_outputs(model, x))  # check the label range once, not every step
-                labels_checked = True
-            else:
-                y = loss_fn.code(y, _n_outputs(model, x))  # code class labels once, not every step
+    # the run's own random streams: shuffling and noise from a private generator, dropout and other
+    # global-RNG draws from torch's RNG seeded here, inside fork_rng so the caller's state is untouched
+    cuda = [torch.cuda.current_device()] if torch.cuda.is_available() and torch.cuda.is_initialized() else []
+    with torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(seed)
+        loss_fn = get_loss(loss)
+        generator = torch.Generator().manual_seed(seed)
         if device is not None:
-            x, y = x.to(device), y.to(device)
-        batches = TensorBatches(x, y, batch_size, shuffle=shuffle, generator=generator)
-    else:
-        batches = train
-    val = _as_pair(validation, "validation data") if validation is not None else None
-    if validation is not None and val is None:
-        raise ConfigError("validation must be a pair of tensors (x, y)")
-    if val is not None and device is not None:
-        val = (val[0].to(device), val[1].to(device))
-    optimizer = make_optimizer(optimizer, model, lr=lr, layer_lr=layer_lr, **(optimizer_options or {}))
-    if scheduler is not None and not hasattr(scheduler, "step"):
-        scheduler = scheduler(optimizer)
-    history = History()
-    # checkpoints are taken after every other callback has seen the step (the history included)
-    from .checkpointing import Checkpointer
-
-    user = list(callbacks)
-    savers = [c for c in user if isinstance(c, Checkpointer)]
-    cbs = [c for c in user if not isinstance(c, Checkpointer)] + ([NonFiniteGuard()] if guard else []) + [history] + savers
-    cb = CallbackList(cbs)
-    loop = Loop(model, optimizer, loss_fn, history, scheduler=scheduler, generator=generator)
-    loop.callbacks = cbs
-    cb.set_loop(loop)
-    if resume is not None:
-        from .checkpoint import restore
-
-        restore(resume, model=model, optimizer=optimizer, scheduler=scheduler, rng=True)
-        if "loop" not in (resume.get("extra") or {}):
-            raise ConfigError(f"{resume.get('path', 'checkpoint')}: holds no training-loop state to resume from")
-        loop.load_state_dict(resume["extra"]["loop"])
-    tensor_data = isinstance(batches, TensorBatches)
-    fast = supports_costate(model)
-    kalman = getattr(optimizer, "closure_returns", None) == "outputs_targets"
-    threshold = 0.0 if getattr(loss_fn, "coding", None) == "pm1" else None
-    noise_std = math.sqrt(input_noise)
-    after_backward = cb.on_after_backward if cb.on_after_backward.fns else None
-    opt_params = [p for g in optimizer.param_groups for p in g["params"]]
-
-    logs: dict = {}
-    model.train()
-    cb.on_train_begin(logs)
-    if resume is not None:
-        loop.load_callback_states(resume["extra"]["loop"])
-    resumed = resume is not None and loop.position > 0
-    try:
-        for epoch in range(loop.epoch, epochs):
-            loop.epoch = epoch
-            if resumed:  # continue the interrupted epoch: same order, same place, same running sums
-                resumed, start = False, loop.position
-                epoch_batches = batches.iterate(loop.order, start) if tensor_data else iter(batches)
-            else:
-                start, loop.position, loop.epoch_total, loop.epoch_count = 0, 0, None, 0
-                cb.on_epoch_begin(epoch, logs)
-                if tensor_data:
-                    loop.order = batches.new_order()
-                    epoch_batches = batches.iterate(loop.order)
+            model.to(device)
+        pair = _as_pair(train, "training data")
+        labels_checked = False
+        if pair is not None:
+            x, y = pair
+            if not y.is_floating_point() and hasattr(loss_fn, "code"):
+                if getattr(loss_fn, "takes_labels", True):
+                    code_targets(y, _n_outputs(model, x))  # check the label range once, not every step
+                    labels_checked = True
                 else:
-                    epoch_batches = iter(batches)
-            for b, (xb, yb) in enumerate(epoch_batches, start):
-                if cb.has_batch_hooks:
-                    cb.on_batch_begin(b, {"size": xb.shape[0]})
-                if noise_std:
-                    xb = xb + noise_std * torch.randn(xb.shape, generator=generator).to(xb.device, xb.dtype)
+                    y = loss_fn.code(y, _n_outputs(model, x))  # code class labels once, not every step
+            if device is not None:
+                x, y = x.to(device), y.to(device)
+            batches = TensorBatches(x, y, batch_size, shuffle=shuffle, generator=generator)
+        else:
+            batches = train
+        val = _as_pair(validation, "validation data") if validation is not None else None
+        if validation is not None and val is None:
+            raise ConfigError("validation must be a pair of tensors (x, y)")
+        if val is not None and device is not None:
+            val = (val[0].to(device), val[1].to(device))
+        optimizer = make_optimizer(optimizer, model, lr=lr, layer_lr=layer_lr, **(optimizer_options or {}))
+        if scheduler is not None and not hasattr(scheduler, "step"):
+            scheduler = scheduler(optimizer)
+        history = History()
+        # checkpoints are taken after every other callback has seen the step (the history included)
+        from .checkpointing import Checkpointer
 
-                def measure(xb=xb, yb=yb):
-                    # Kalman filters take the outputs and targets and differentiate them themselves
-                    out = model(xb)
-                    target = yb if yb.is_floating_point() else code_targets(yb, out.shape[1])
-                    return out, target
+        user = list(callbacks)
+        savers = [c for c in user if isinstance(c, Checkpointer)]
+        cbs = [c for c in user if not isinstance(c, Checkpointer)] + ([NonFiniteGuard()] if guard else []) + [history] + savers
+        cb = CallbackList(cbs)
+        loop = Loop(model, optimizer, loss_fn, history, scheduler=scheduler, generator=generator)
+        loop.callbacks = cbs
+        cb.set_loop(loop)
+        if resume is not None:
+            from .checkpoint import restore
 
-                def closure(xb=xb, yb=yb, b=b):
-                    for p in opt_params:  # zero_grad(set_to_none=True) without its profiler overhead
-                        p.grad = None
-                    if fast:
-                        E = costate_backward(model, xb, yb, loss_fn, validate=not labels_checked)
+            restore(resume, model=model, optimizer=optimizer, scheduler=scheduler, rng=True)
+            if "loop" not in (resume.get("extra") or {}):
+                raise ConfigError(f"{resume.get('path', 'checkpoint')}: holds no training-loop state to resume from")
+            loop.load_state_dict(resume["extra"]["loop"])
+        tensor_data = isinstance(batches, TensorBatches)
+        fast = supports_costate(model)
+        kalman = getattr(optimizer, "closure_returns", None) == "outputs_targets"
+        threshold = 0.0 if getattr(loss_fn, "coding", None) == "pm1" else None
+        noise_std = math.sqrt(input_noise)
+        after_backward = cb.on_after_backward if cb.on_after_backward.fns else None
+        opt_params = [p for g in optimizer.param_groups for p in g["params"]]
+
+        logs: dict = {}
+        model.train()
+        cb.on_train_begin(logs)
+        if resume is not None:
+            loop.load_callback_states(resume["extra"]["loop"])
+        resumed = resume is not None and loop.position > 0
+        try:
+            for epoch in range(loop.epoch, epochs):
+                loop.epoch = epoch
+                if resumed:  # continue the interrupted epoch: same order, same place, same running sums
+                    resumed, start = False, loop.position
+                    epoch_batches = batches.iterate(loop.order, start) if tensor_data else iter(batches)
+                else:
+                    start, loop.position, loop.epoch_total, loop.epoch_count = 0, 0, None, 0
+                    cb.on_epoch_begin(epoch, logs)
+                    if tensor_data:
+                        loop.order = batches.new_order()
+                        epoch_batches = batches.iterate(loop.order)
                     else:
-                        E = loss_fn(model(xb), yb)
-                        E.backward()
-                    if penalty is not None:
-                        with torch.enable_grad():
-                            P = penalty(model, xb)
-                            P.backward()
-                        E = E.detach() + P.detach()
-                    if after_backward is not None:
-                        after_backward(b, E)
-                    return E
+                        epoch_batches = iter(batches)
+                for b, (xb, yb) in enumerate(epoch_batches, start):
+                    if cb.has_batch_hooks:
+                        cb.on_batch_begin(b, {"size": xb.shape[0]})
+                    if noise_std:
+                        xb = xb + noise_std * torch.randn(xb.shape, generator=generator).to(xb.device, xb.dtype)
 
-                E = optimizer.step(measure if kalman else closure)
-                E = E.detach() * xb.shape[0]
-                loop.epoch_total = E if loop.epoch_total is None else loop.epoch_total + E
-                loop.epoch_count += xb.shape[0]
-                loop.position, loop.step = b + 1, loop.step + 1
-                if cb.has_batch_hooks:
-                    cb.on_batch_end(b, {"loss": E / xb.shape[0], "size": xb.shape[0]})
+                    def measure(xb=xb, yb=yb):
+                        # Kalman filters take the outputs and targets and differentiate them themselves
+                        out = model(xb)
+                        target = yb if yb.is_floating_point() else code_targets(yb, out.shape[1])
+                        return out, target
+
+                    def closure(xb=xb, yb=yb, b=b):
+                        for p in opt_params:  # zero_grad(set_to_none=True) without its profiler overhead
+                            p.grad = None
+                        if fast:
+                            E = costate_backward(model, xb, yb, loss_fn, validate=not labels_checked)
+                        else:
+                            E = loss_fn(model(xb), yb)
+                            E.backward()
+                        if penalty is not None:
+                            with torch.enable_grad():
+                                P = penalty(model, xb)
+                                P.backward()
+                            E = E.detach() + P.detach()
+                        if after_backward is not None:
+                            after_backward(b, E)
+                        return E
+
+                    E = optimizer.step(measure if kalman else closure)
+                    E = E.detach() * xb.shape[0]
+                    loop.epoch_total = E if loop.epoch_total is None else loop.epoch_total + E
+                    loop.epoch_count += xb.shape[0]
+                    loop.position, loop.step = b + 1, loop.step + 1
+                    if cb.has_batch_hooks:
+                        cb.on_batch_end(b, {"loss": E / xb.shape[0], "size": xb.shape[0]})
+                    if loop.stop_training:
+                        break
+                if loop.interrupted is not None:
+                    break  # mid-epoch: no epoch-end logs; a checkpoint callback saves the position
+                if loop.epoch_count == 0:
+                    raise DataError("the training data yielded no batches")
+                logs = {"loss": float(loop.epoch_total) / loop.epoch_count}
+                if val is not None:
+                    for k, v in evaluate(model, *val, loss=loss_fn, metrics=metrics, threshold=threshold).items():
+                        logs["val_" + k] = v
+                if scheduler is not None:
+                    scheduler.step()
+                loop.epoch, loop.position = epoch + 1, 0  # the next epoch starts at its first batch
+                cb.on_epoch_end(epoch, logs)
                 if loop.stop_training:
                     break
-            if loop.interrupted is not None:
-                break  # mid-epoch: no epoch-end logs; a checkpoint callback saves the position
-            if loop.epoch_count == 0:
-                raise DataError("the training data yielded no batches")
-            logs = {"loss": float(loop.epoch_total) / loop.epoch_count}
-            if val is not None:
-                for k, v in evaluate(model, *val, loss=loss_fn, metrics=metrics, threshold=threshold).items():
-                    logs["val_" + k] = v
-            if scheduler is not None:
-                scheduler.step()
-            loop.epoch, loop.position = epoch + 1, 0  # the next epoch starts at its first batch
-            cb.on_epoch_end(epoch, logs)
-            if loop.stop_training:
-                break
-    except TrainingDiverged as err:
-        err.history = history
-        history.stop_reason = str(err)
-        raise
-    cb.on_train_end(logs)
-    if loop.interrupted is not None:
-        raise TrainingInterrupted(loop.interrupted, history)
-    return history
+        except TrainingDiverged as err:
+            err.history = history
+            history.stop_reason = str(err)
+            raise
+        cb.on_train_end(logs)
+        if loop.interrupted is not None:
+            raise TrainingInterrupted(loop.interrupted, history)
+        return history
