@@ -220,6 +220,11 @@ def fit(model: torch.nn.Module, train, *, validation=None, loss="lms", optimizer
         generator = torch.Generator().manual_seed(seed)
         if device is not None:
             model.to(device)
+        from .distributed import ShardedBatches, all_mean, world
+
+        rank, world_size = world()
+        if world_size > 1 and not isinstance(model, torch.nn.parallel.DistributedDataParallel):
+            model = torch.nn.parallel.DistributedDataParallel(model)  # averages gradients over ranks
         pair = _as_pair(train, "training data")
         labels_checked = False
         if pair is not None:
@@ -232,7 +237,11 @@ def fit(model: torch.nn.Module, train, *, validation=None, loss="lms", optimizer
                     y = loss_fn.code(y, _n_outputs(model, x))  # code class labels once, not every step
             if device is not None:
                 x, y = x.to(device), y.to(device)
-            batches = TensorBatches(x, y, batch_size, shuffle=shuffle, generator=generator)
+            if world_size > 1:
+                batches = ShardedBatches(x, y, batch_size, rank=rank, world_size=world_size, shuffle=shuffle,
+                                         generator=generator)
+            else:
+                batches = TensorBatches(x, y, batch_size, shuffle=shuffle, generator=generator)
         else:
             batches = train
         val = _as_pair(validation, "validation data") if validation is not None else None
@@ -331,7 +340,8 @@ def fit(model: torch.nn.Module, train, *, validation=None, loss="lms", optimizer
                     break  # mid-epoch: no epoch-end logs; a checkpoint callback saves the position
                 if loop.epoch_count == 0:
                     raise DataError("the training data yielded no batches")
-                logs = {"loss": float(loop.epoch_total) / loop.epoch_count}
+                mean = loop.epoch_total / loop.epoch_count
+                logs = {"loss": float(all_mean(mean) if world_size > 1 else mean)}
                 if val is not None:
                     for k, v in evaluate(model, *val, loss=loss_fn, metrics=metrics, threshold=threshold).items():
                         logs["val_" + k] = v

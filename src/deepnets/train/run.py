@@ -30,6 +30,7 @@ from ..optim import OPTIMIZERS
 from .callbacks import EarlyStopping, JsonLinesLogger, RestartOnStall
 from .checkpoint import CheckpointManager
 from .checkpointing import Checkpointer, GracefulStop
+from .distributed import broadcast_object, init_from_env
 from .loop import evaluate, fit
 from .metrics import predicted_classes
 from .progress import ProgressBar
@@ -141,6 +142,13 @@ def run_experiment(exp: Experiment, *, source: str = "experiment", progress_file
     run from its newest good checkpoint, exactly where it stopped.
     """
     torch.set_num_threads(max(1, int(exp.train.threads)))
+    rank, world_size = init_from_env()
+    main_rank = rank == 0
+    if resume_path is None and world_size > 1 and exp.run.name and int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0:
+        # torchrun restarted the workers after a failure: continue the named run from its checkpoint
+        candidate = os.path.join(exp.run.out, exp.run.name)
+        if CheckpointManager(candidate).latest_good() is not None:
+            resume_path = candidate
     data, parts, scaler = _prepare(exp)
     train, val, test = (_scaled(scaler, p) for p in (parts.train, parts.val, parts.test))
     output = _output_for(exp, data)
@@ -162,12 +170,17 @@ def run_experiment(exp: Experiment, *, source: str = "experiment", progress_file
         logged = checkpoint["extra"]["loop"]["history"]
         lines = [json.dumps({"epoch": e + 1, **{k: v[i] for k, v in logged["logs"].items()}})
                  for i, e in enumerate(logged["epoch"])]
-        write_atomic(os.path.join(path, "metrics.jsonl"), "".join(line + "\n" for line in lines).encode())
+        if main_rank:
+            write_atomic(os.path.join(path, "metrics.jsonl"), "".join(line + "\n" for line in lines).encode())
     else:
-        path = _run_dir(exp, source)
-        write_atomic(os.path.join(path, "config.toml"), dumps_toml(resolved).encode())
+        path = _run_dir(exp, source) if main_rank else None
+        path = broadcast_object(path)
+        if main_rank:
+            write_atomic(os.path.join(path, "config.toml"), dumps_toml(resolved).encode())
 
-    callbacks = [JsonLinesLogger(os.path.join(path, "metrics.jsonl")), GracefulStop()]
+    callbacks = [GracefulStop()]
+    if main_rank:  # logs, run files and checkpoints come from rank 0 alone
+        callbacks.append(JsonLinesLogger(os.path.join(path, "metrics.jsonl")))
     if t.restart_window > 0:
         callbacks.append(RestartOnStall(window=t.restart_window, min_fall=t.restart_min_fall,
                                         target=t.restart_target, max_restarts=t.max_restarts, seed=exp.model.seed + 1000))
@@ -176,9 +189,9 @@ def run_experiment(exp: Experiment, *, source: str = "experiment", progress_file
             raise ConfigError("train.patience > 0 (early stopping) needs a validation split (data.split with 3 parts)")
         callbacks.append(EarlyStopping(t.monitor, min_delta=t.min_delta, patience=t.patience,
                                        restore_best_weights=t.restore_best))
-    if exp.run.progress and t.epochs > 0:
+    if exp.run.progress and t.epochs > 0 and main_rank:
         callbacks.append(ProgressBar(t.epochs, file=progress_file, samples_per_epoch=len(train[0])))
-    if t.epochs > 0:  # always: an interrupted run saves where it stopped even with no periodic saves
+    if t.epochs > 0 and main_rank:  # always: an interrupted run saves where it stopped even with no periodic saves
         callbacks.append(Checkpointer(manager or CheckpointManager(path, keep=max(1, t.keep_checkpoints)),
                                       every_steps=t.checkpoint_every_steps, every_epochs=t.checkpoint_every_epochs,
                                       config=resolved))
@@ -218,7 +231,6 @@ def run_experiment(exp: Experiment, *, source: str = "experiment", progress_file
     state.update({f"scaler.{k}": v.contiguous() for k, v in scaler.state_dict().items()})
     from safetensors.torch import save as st_save
 
-    write_atomic(os.path.join(path, "weights.safetensors"), st_save(state))
     restarts = next((c.restarts for c in callbacks if isinstance(c, RestartOnStall)), 0)
     summary = {
         "dataset": data.name, "task": data.task, "n_classes": data.n_classes,
@@ -230,6 +242,9 @@ def run_experiment(exp: Experiment, *, source: str = "experiment", progress_file
         "epochs_run": len(history.epoch), "restarts": restarts, "train_seconds": round(seconds, 3),
         "metrics": results, "costate_norms": norms,
     }
+    if not main_rank:
+        return RunResult(path, results.get("test", results["train"]), history.history, model, summary)
+    write_atomic(os.path.join(path, "weights.safetensors"), st_save(state))
     write_atomic(os.path.join(path, "summary.json"), json.dumps(summary, indent=2).encode())
     if exp.run.plots:
         from ..report import plots
