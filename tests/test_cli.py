@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from deepnets.cli import main
 
@@ -102,3 +103,31 @@ def test_models_listing(capsys):
     assert "60,000" in out and "11,689,512" in out
     assert main(["models", "resnet19"]) == 2
     assert "unknown model 'resnet19'" in capsys.readouterr().err
+
+
+def test_sigterm_writes_a_checkpoint_exits_75_and_resume_finishes_bit_for_bit(tmp_path):
+    import signal
+    import time
+
+    from safetensors.torch import load_file
+
+    args = ["--set", "data.name=parity", "--set", "data.params={n_bits=6}", "--set", "model.hidden=[32]",
+            "--set", "train.epochs=120", "--set", "train.batch_size=8", "--set", "train.checkpoint_every_epochs=0",
+            "--set", "train.input_noise=0.01", "--out", str(tmp_path), "--no-progress"]
+    assert main(["train", *args, "--set", "run.name=full"]) == 0
+    proc = subprocess.Popen([sys.executable, "-m", "deepnets", "train", *args, "--set", "run.name=cut"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    metrics = tmp_path / "cut" / "metrics.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and (not metrics.exists() or len(metrics.read_text().splitlines()) < 5):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 75, err
+    assert "interrupted by SIGTERM" in err and "--resume" in err
+    assert not (tmp_path / "cut" / "weights.safetensors").exists()
+    assert main(["train", "--resume", str(tmp_path / "cut")]) == 0
+    full = load_file(tmp_path / "full" / "weights.safetensors")
+    cut = load_file(tmp_path / "cut" / "weights.safetensors")
+    assert full.keys() == cut.keys() and all(torch.equal(full[k], cut[k]) for k in full)
+    assert (tmp_path / "full" / "metrics.jsonl").read_text() == (tmp_path / "cut" / "metrics.jsonl").read_text()

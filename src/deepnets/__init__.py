@@ -6,20 +6,31 @@
 7510
 """
 
+from . import curvature, data, nn, optim, prune, regularizers, zoo
 from .activations import ACTIVATIONS, Activation, get_activation
 from .backprop import costate_backward, costate_recursion, costates
 from .data import DATASETS, Dataset, Scaler, load_dataset, split
 from .errors import CheckpointError, ConfigError, DataError, DeepnetsError, TrainingDiverged
 from .losses import LOSSES, CrossEntropy, LMS, Lp, code_targets, get_loss
-from .nn import MLP
+from .nn import MLP, BatchNorm, Dropout, LayerNorm, WeightNormLinear, conv_output_shape, count_weights
+from .optim import (EKF, ConjugateGradient, DecoupledEKF, DeltaBarDelta, MemorylessQuasiNewton, Quickprop,
+                    ScaledConjugateGradient)
+from .regularizers import CurvatureSmoothing, WeightDecay, WeightElimination
 from .train import (Callback, EarlyStopping, History, NonFiniteGuard, ProgressBar, RestartOnStall,
                     evaluate, fit)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    # subpackages
+    "nn", "zoo", "optim", "curvature", "prune", "data", "regularizers",
     # models and the co-state back-propagation
     "MLP", "costates", "costate_recursion", "costate_backward",
+    # layers
+    "Dropout", "BatchNorm", "LayerNorm", "WeightNormLinear", "conv_output_shape", "count_weights",
+    # the lecture's optimizers and regularizers
+    "DeltaBarDelta", "Quickprop", "ConjugateGradient", "ScaledConjugateGradient", "MemorylessQuasiNewton",
+    "EKF", "DecoupledEKF", "WeightDecay", "WeightElimination", "CurvatureSmoothing",
     # activations and losses
     "Activation", "ACTIVATIONS", "get_activation", "LOSSES", "LMS", "Lp", "CrossEntropy", "get_loss",
     "code_targets",

@@ -1,13 +1,16 @@
 """The ``deepnets`` command: parses arguments, builds configs, calls the library, prints.
 
     deepnets train [EXPERIMENT.toml] [--set key=value ...]
+    deepnets train --resume RUN
     deepnets evaluate RUN
     deepnets predict RUN FILE.csv [--out PREDICTIONS.csv]
     deepnets datasets
     deepnets models [NAME ...]
 
 A user error (a bad key, a malformed file, ...) prints one line ``deepnets: error: ...`` and
-exits with status 2.
+exits with status 2. SIGTERM or SIGINT during training finishes the batch, writes a checkpoint
+into the run folder and exits with status 75 (EX_TEMPFAIL); ``deepnets train --resume RUN``
+continues exactly where it stopped.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import io
 
 import sys
 
-from .errors import DeepnetsError
+from .errors import EXIT_INTERRUPTED, ConfigError, DeepnetsError, TrainingInterrupted
 
 
 def _fmt(metrics: dict) -> str:
@@ -26,16 +29,21 @@ def _fmt(metrics: dict) -> str:
 
 
 def cmd_train(args) -> int:
-    from .train.run import experiment_from_file, run_experiment
+    from .train.run import experiment_from_file, resume_run, run_experiment
 
-    exp = experiment_from_file(args.experiment, args.set)
-    if args.costates:
-        exp.run.costates = True
-    if args.out:
-        exp.run.out = args.out
-    if args.no_progress:
-        exp.run.progress = False
-    res = run_experiment(exp, source=args.experiment or "defaults")
+    if args.resume:
+        if args.experiment or args.set:
+            raise ConfigError("--resume RUN continues a run with its own config: give no experiment file or --set")
+        res = resume_run(args.resume)
+    else:
+        exp = experiment_from_file(args.experiment, args.set)
+        if args.costates:
+            exp.run.costates = True
+        if args.out:
+            exp.run.out = args.out
+        if args.no_progress:
+            exp.run.progress = False
+        res = run_experiment(exp, source=args.experiment or "defaults")
     s = res.summary
     print(f"{s['dataset']}: {s['n_train']} train / {s['n_val']} val / {s['n_test']} test, "
           f"{s['n_weights']} weights, {s['epochs_run']} epochs in {s['train_seconds']:.2f} s"
@@ -105,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--costates", action="store_true", help="plot the per-layer norms of the error signals")
     t.add_argument("--out", help="parent folder of the run folder (default: runs)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.add_argument("--resume", metavar="RUN", help="continue an interrupted run from its newest good checkpoint")
     t.set_defaults(func=cmd_train)
     e = sub.add_parser("evaluate", help="evaluate a trained run on its train/val/test splits")
     e.add_argument("run", help="a run folder")
@@ -126,11 +135,15 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except TrainingInterrupted as e:
+        print(f"deepnets: {e}; a checkpoint was written: continue with "
+              f"'deepnets train --resume RUN' (exit status {EXIT_INTERRUPTED})", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except DeepnetsError as e:
         msg = " ".join(str(e).split())
         print(f"deepnets: error: {msg}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # outside training (loading data, writing plots)
         print("deepnets: interrupted", file=sys.stderr)
         return 130
 

@@ -33,3 +33,23 @@ class TrainingDiverged(DeepnetsError, FloatingPointError):
     def __init__(self, message: str, history=None):
         super().__init__(message)
         self.history = history
+
+
+#: the exit status of ``deepnets train`` stopped by SIGTERM or SIGINT after writing a checkpoint
+#: (EX_TEMPFAIL: "try again later": ``deepnets train --resume RUN`` continues the run)
+EXIT_INTERRUPTED = 75
+
+
+class TrainingInterrupted(DeepnetsError):
+    """Training stopped on SIGTERM/SIGINT; a checkpoint was written where a checkpoint callback
+    was installed. ``signal`` is the signal number, ``history`` the logs so far."""
+
+    def __init__(self, signal: int, history=None, message: str | None = None):
+        import signal as _signal
+
+        try:
+            name = _signal.Signals(signal).name
+        except ValueError:
+            name = f"signal {signal}"
+        super().__init__(message or f"training interrupted by {name}")
+        self.signal, self.history = signal, history

@@ -22,6 +22,8 @@ tensor([[-1.,  1., -1.]])
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import Tensor
 
@@ -81,7 +83,7 @@ class Loss:
     def per_sample(self, pred: Tensor, target: Tensor) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def terminal(self, pred: Tensor, target: Tensor, output=None):
+    def terminal(self, pred: Tensor, target: Tensor, output=None, *, validate: bool = True):
         """``(E, λ(L), δ(L) or None)``: the cost and its terminal co-state λ(L) = ∂E/∂ẑ(L),
         by formula (averaged over the N samples); δ(L) where the output unit makes it closed-form."""
         target = _target_like(pred, target, self.coding)
@@ -129,6 +131,16 @@ class Lp(Loss):
         return f"Lp(R={self.R}, coding={self.coding!r})"
 
 
+@functools.lru_cache(maxsize=16)
+def _minus_ones_cached(n: int, dtype, device) -> Tensor:
+    return torch.full((n, 1), -1.0, dtype=dtype, device=device)
+
+
+def _minus_ones(n: int, like: Tensor) -> Tensor:
+    """A cached (n, 1) column of −1 (scatter_add's source for ẑ − onehot(y))."""
+    return _minus_ones_cached(n, like.dtype, like.device)
+
+
 class CrossEntropy(Loss):
     """Cross-entropy of probabilities ẑ: −Σ_i z_i ln ẑ_i for several outputs (softmax), and
     −[z ln ẑ + (1 − z) ln(1 − ẑ)] for one output (logistic). Probabilities are clamped to
@@ -153,23 +165,24 @@ class CrossEntropy(Loss):
             return -target / pred.clamp_min(tiny) + (1 - target) / (1 - pred).clamp_min(tiny)
         return -target / pred.clamp_min(tiny)
 
-    def terminal(self, pred, target, output=None):
+    def terminal(self, pred, target, output=None, *, validate: bool = True):
         name = getattr(output, "name", None)
         matched = (name == "softmax" and pred.shape[1] > 1) or (
             name == "logistic" and pred.shape[1] == 1 and getattr(output, "alpha", 1.0) == 1.0)
         if not matched:
-            return super().terminal(pred, target, output)
+            return super().terminal(pred, target, output, validate=validate)
         N = pred.shape[0]
         if not target.is_floating_point() and pred.shape[1] > 1:
             # class labels: E = −mean ln ẑ_y; δ(L) = (ẑ − onehot(y)) / N without building one-hot twice
             if target.dim() != 1 or target.shape[0] != N:
                 _target_like(pred, target, self.coding)  # raises the shape error
-            lo, hi = torch.aminmax(target)
-            if int(lo) < 0 or int(hi) >= pred.shape[1]:
-                code_targets(target, pred.shape[1])  # raises the label-range error
+            if validate:
+                lo, hi = torch.aminmax(target)
+                if int(lo) < 0 or int(hi) >= pred.shape[1]:
+                    code_targets(target, pred.shape[1])  # raises the label-range error
             idx = target.long().unsqueeze(1)
             E = -pred.gather(1, idx).clamp_min(torch.finfo(pred.dtype).tiny).log().mean()
-            delta = pred.scatter_add(1, idx, torch.full_like(idx, -1, dtype=pred.dtype)).div_(N)
+            delta = pred.scatter_add(1, idx, _minus_ones(N, pred)).div_(N)
             return E, None, delta
         target = _target_like(pred, target, self.coding)
         return self.per_sample(pred, target).mean(), None, (pred - target) / N  # δ(L) = ẑ − z

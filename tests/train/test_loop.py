@@ -198,3 +198,42 @@ def test_tensor_batches_cover_every_sample_once():
     b = TensorBatches(x, x, 3, generator=torch.Generator().manual_seed(0))
     seen = torch.cat([xb for xb, _ in b])
     assert sorted(seen.flatten().tolist()) == list(range(10)) and len(b) == 4
+
+
+@pytest.mark.parametrize("name", ["ekf", "decoupled_ekf"])
+def test_kalman_filters_train_through_fit(name):
+    """The EKF's closure measures (outputs, targets); fit hands them over, labels coded."""
+    d = deepnets.load_dataset("xor")
+    net = MLP([2, 3, 1], activation="tanh", output="logistic", seed=0)
+    h = fit(net, (d.x, d.y), optimizer=name, optimizer_options={"p0": 100.0, "q": 1e-2}, epochs=60,
+            batch_size=None, validation=(d.x, d.y), metrics=["accuracy"])
+    assert h.history["loss"][-1] < 0.5 * h.history["loss"][0]
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_same_seed_same_run_with_dropout_and_loader_workers(workers):
+    """Bit for bit on the CPU: a net with dropout, fed by a DataLoader with 0 or 2 workers."""
+    x, y = _toy(48)
+
+    def run(seed):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(3, 16), nn.Tanh(), nn.Dropout(0.5), nn.Linear(16, 1))
+        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=8, shuffle=True,
+                                             num_workers=workers, generator=torch.Generator().manual_seed(seed))
+        fit(model, loader, epochs=2, seed=seed)
+        return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+    a, b, c = run(1), run(1), run(2)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    ref = run(1) if workers else None
+    assert ref is None or torch.equal(a, ref)
+
+
+def test_fit_leaves_the_callers_rng_alone():
+    x, y = _toy(16)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Dropout(0.5), nn.Linear(4, 1))
+    state = torch.get_rng_state()
+    expected = torch.rand(3)
+    torch.set_rng_state(state)
+    fit(model, (x, y), epochs=2, seed=7)  # dropout draws from the forked, seeded RNG
+    assert torch.equal(torch.rand(3), expected)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .conjugate_gradient import BETA_RULES, ConjugateGradient, cg_direction
 from .delta_bar_delta import DeltaBarDelta, delta_bar_delta
+from .ekf import DECOUPLINGS, EKF, DecoupledEKF, ekf_update
 from .line_search import LineSearchResult, strong_wolfe
 from .memoryless_qn import MemorylessQuasiNewton, memoryless_bfgs_direction
 from .quickprop import Quickprop, quickprop_step
@@ -26,6 +27,10 @@ __all__ = [
     "ConjugateGradient",
     "ScaledConjugateGradient",
     "MemorylessQuasiNewton",
+    "EKF",
+    "DecoupledEKF",
+    "DECOUPLINGS",
+    "ekf_update",
     # update rules and helpers
     "delta_bar_delta",
     "quickprop_step",

@@ -7,6 +7,7 @@ import torch
 from ..errors import ConfigError
 from .conjugate_gradient import ConjugateGradient
 from .delta_bar_delta import DeltaBarDelta
+from .ekf import EKF, DecoupledEKF
 from .memoryless_qn import MemorylessQuasiNewton
 from .quickprop import Quickprop
 from .scaled_conjugate_gradient import ScaledConjugateGradient
@@ -28,11 +29,14 @@ OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "conjugate_gradient": ConjugateGradient,
     "scaled_conjugate_gradient": ScaledConjugateGradient,
     "memoryless_qn": MemorylessQuasiNewton,
+    # extended Kalman filters: step(closure) with a closure returning (outputs, targets)
+    "ekf": EKF,
+    "decoupled_ekf": DecoupledEKF,
 }
 
 # Optimizers that must be given a closure and a single parameter group (full or large batches).
 NEEDS_CLOSURE: frozenset[str] = frozenset(
-    {"lbfgs", "conjugate_gradient", "scaled_conjugate_gradient", "memoryless_qn"}
+    {"lbfgs", "conjugate_gradient", "scaled_conjugate_gradient", "memoryless_qn", "ekf", "decoupled_ekf"}
 )
 
 

@@ -136,6 +136,13 @@ class EarlyStopping(Callback):
                 self.stopped_epoch = epoch
                 self.loop.stop_training = True
 
+    def state_dict(self) -> dict:
+        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait, "best_state": self.best_state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best, self.best_epoch, self.wait = float(state["best"]), int(state["best_epoch"]), int(state["wait"])
+        self.best_state = state["best_state"]
+
     def on_train_end(self, logs=None):
         if self.restore_best_weights and self.best_state is not None:
             self.loop.model.load_state_dict(self.best_state)
@@ -214,6 +221,12 @@ class RestartOnStall(Callback):
     def on_train_begin(self, logs=None):
         self.losses: list[float] = []
         self.restarts = 0
+
+    def state_dict(self) -> dict:
+        return {"losses": list(self.losses), "restarts": self.restarts}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.losses, self.restarts = [float(v) for v in state["losses"]], int(state["restarts"])
 
     def on_epoch_end(self, epoch, logs=None):
         loss = logs["loss"]

@@ -16,8 +16,8 @@ import torch
 from torch import Tensor
 
 from ..backprop import costate_backward, supports_costate
-from ..errors import ConfigError, DataError, TrainingDiverged
-from ..losses import get_loss
+from ..errors import ConfigError, DataError, TrainingDiverged, TrainingInterrupted
+from ..losses import code_targets, get_loss
 from .callbacks import Callback, CallbackList, History, NonFiniteGuard
 from .metrics import get_metric
 from .optimizers import make_optimizer
@@ -37,28 +37,73 @@ class TensorBatches:
     def __len__(self) -> int:
         return math.ceil(self.n / self.batch_size)
 
-    def __iter__(self):
+    def new_order(self) -> Tensor | None:
+        """This epoch's permutation (drawn from the generator), or None when not shuffling."""
+        return torch.randperm(self.n, generator=self.generator) if self.shuffle else None
+
+    def iterate(self, order: Tensor | None, start: int = 0):
+        """Batches ``start, start + 1, ...`` of the epoch whose sample order is ``order``."""
         x, y = self.x, self.y
-        if self.shuffle:
-            perm = torch.randperm(self.n, generator=self.generator).to(x.device)
-            x, y = x[perm], y[perm]
+        if order is not None:
+            order = order.to(x.device)
+            x, y = x[order], y[order]
         bs = self.batch_size
         if bs >= self.n:
-            yield x, y
+            if start == 0:
+                yield x, y
             return
-        for i in range(0, self.n, bs):
+        for i in range(start * bs, self.n, bs):
             yield x[i:i + bs], y[i:i + bs]
+
+    def __iter__(self):
+        return self.iterate(self.new_order())
 
 
 class Loop:
     """The state callbacks see: model, optimizer, loss, epoch, the history, and ``stop_training``."""
 
-    def __init__(self, model, optimizer, loss, history):
+    def __init__(self, model, optimizer, loss, history, *, scheduler=None, generator=None):
         self.model, self.optimizer, self.loss, self.history = model, optimizer, loss, history
+        self.scheduler, self.generator = scheduler, generator
         self.named_params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
         self.params = [p for _, p in self.named_params]
-        self.epoch = 0
+        self.epoch = 0          # the epoch running (0-based)
+        self.position = 0       # batches done in this epoch
+        self.step = 0           # optimizer steps done in all
+        self.order = None       # this epoch's sample order (None: not shuffled, or not tensor data)
+        self.epoch_total = None  # Σ E_b · N_b over this epoch's batches so far
+        self.epoch_count = 0
         self.stop_training = False
+        self.interrupted: int | None = None  # the signal that asked training to stop, if any
+        self.callbacks: list = []
+
+    def state_dict(self) -> dict:
+        """Everything needed to continue this run exactly where it is (plain data and tensors)."""
+        return {
+            "epoch": self.epoch, "position": self.position, "step": self.step,
+            "order": self.order, "generator": None if self.generator is None else self.generator.get_state(),
+            "epoch_total": None if self.epoch_total is None else self.epoch_total.detach().cpu().reshape(1),
+            "epoch_count": self.epoch_count,
+            "history": {"epoch": list(self.history.epoch), "logs": dict(self.history.history)},
+            "callbacks": {type(c).__name__: c.state_dict() for c in self.callbacks if hasattr(c, "state_dict")},
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.epoch, self.position, self.step = int(state["epoch"]), int(state["position"]), int(state["step"])
+        self.order = state["order"]
+        if self.generator is not None and state["generator"] is not None:
+            self.generator.set_state(state["generator"])
+        self.epoch_total = None if state["epoch_total"] is None else state["epoch_total"].reshape(())
+        self.epoch_count = int(state["epoch_count"])
+        self.history.epoch = list(state["history"]["epoch"])
+        self.history.history = {k: list(v) for k, v in state["history"]["logs"].items()}
+
+    def load_callback_states(self, state: dict) -> None:
+        """Give each callback with ``load_state_dict`` its saved state (after ``on_train_begin``)."""
+        saved = state.get("callbacks", {})
+        for c in self.callbacks:
+            if hasattr(c, "load_state_dict") and type(c).__name__ in saved:
+                c.load_state_dict(saved[type(c).__name__])
 
 
 def _as_pair(data, what: str):
@@ -108,7 +153,7 @@ def fit(model: torch.nn.Module, train, *, validation=None, loss="lms", optimizer
         lr: float | None = None, epochs: int = 100, batch_size: int | None = 32, shuffle: bool = True,
         layer_lr=None, optimizer_options: dict | None = None, input_noise: float = 0.0, penalty=None,
         metrics: Sequence = (), callbacks: Iterable[Callback] = (), guard: bool = True, seed: int = 0,
-        device=None) -> History:
+        scheduler=None, resume: dict | None = None, device=None) -> History:
     """Train ``model`` and return its :class:`~deepnets.train.callbacks.History`.
 
     Each step minimises the batch cost E(W) = (1/N_b) Σ_n E_n (+ ``penalty(model, x)``) by
@@ -138,7 +183,14 @@ def fit(model: torch.nn.Module, train, *, validation=None, loss="lms", optimizer
         metrics: names (``"accuracy"``, ``"rmse"``, ``"mse"``) or callables for the validation set.
         callbacks: :class:`~deepnets.train.callbacks.Callback` objects, called in the order given.
         guard: stop at the first non-finite loss or gradient (:class:`NonFiniteGuard`). Default True.
-        seed: seeds the shuffling and the input noise (a private ``torch.Generator``).
+        seed: seeds the shuffling and the input noise (a private ``torch.Generator``) and torch's
+            global RNG for dropout (inside ``torch.random.fork_rng``: the caller's RNG state is kept).
+        scheduler: an LR scheduler, or a factory ``f(optimizer) -> scheduler``; stepped once per
+            epoch, after the epoch's batches.
+        resume: a checkpoint from :class:`~deepnets.train.checkpoint.CheckpointManager` (``load``
+            or ``latest_good``): weights, optimizer, scheduler, every RNG, and the position inside
+            the epoch are restored, and training continues exactly as if never interrupted
+            (bit for bit on the CPU, with ``(x, y)`` tensor data).
         device: move the model and tensor data there first (default: leave them where they are).
 
     Raises:
@@ -159,88 +211,151 @@ def fit(model: torch.nn.Module, train, *, validation=None, loss="lms", optimizer
         raise ConfigError(f"batch_size must be a positive integer or None (full batch), got {batch_size!r}")
     if input_noise < 0:
         raise ConfigError(f"input_noise is a variance and must be >= 0, got {input_noise}")
-    loss_fn = get_loss(loss)
-    generator = torch.Generator().manual_seed(seed)
-    if device is not None:
-        model.to(device)
-    pair = _as_pair(train, "training data")
-    if pair is not None:
-        x, y = pair
-        if not y.is_floating_point() and hasattr(loss_fn, "code") and not getattr(loss_fn, "takes_labels", True):
-            y = loss_fn.code(y, _n_outputs(model, x))  # code class labels once, not every step
+    # the run's own random streams: shuffling and noise from a private generator, dropout and other
+    # global-RNG draws from torch's RNG seeded here, inside fork_rng so the caller's state is untouched
+    cuda = [torch.cuda.current_device()] if torch.cuda.is_available() and torch.cuda.is_initialized() else []
+    with torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(seed)
+        loss_fn = get_loss(loss)
+        generator = torch.Generator().manual_seed(seed)
         if device is not None:
-            x, y = x.to(device), y.to(device)
-        batches = TensorBatches(x, y, batch_size, shuffle=shuffle, generator=generator)
-    else:
-        batches = train
-    val = _as_pair(validation, "validation data") if validation is not None else None
-    if validation is not None and val is None:
-        raise ConfigError("validation must be a pair of tensors (x, y)")
-    if val is not None and device is not None:
-        val = (val[0].to(device), val[1].to(device))
-    optimizer = make_optimizer(optimizer, model, lr=lr, layer_lr=layer_lr, **(optimizer_options or {}))
-    history = History()
-    cbs = list(callbacks) + ([NonFiniteGuard()] if guard else []) + [history]
-    cb = CallbackList(cbs)
-    loop = Loop(model, optimizer, loss_fn, history)
-    cb.set_loop(loop)
-    fast = supports_costate(model)
-    threshold = 0.0 if getattr(loss_fn, "coding", None) == "pm1" else None
-    noise_std = math.sqrt(input_noise)
-    after_backward = cb.on_after_backward if cb.on_after_backward.fns else None
-    opt_params = [p for g in optimizer.param_groups for p in g["params"]]
+            model.to(device)
+        from .distributed import ShardedBatches, all_mean, world
 
-    logs: dict = {}
-    model.train()
-    cb.on_train_begin(logs)
-    try:
-        for epoch in range(epochs):
-            loop.epoch = epoch
-            cb.on_epoch_begin(epoch, logs)
-            total, count = None, 0
-            for b, (xb, yb) in enumerate(batches):
-                if cb.has_batch_hooks:
-                    cb.on_batch_begin(b, {"size": xb.shape[0]})
-                if noise_std:
-                    xb = xb + noise_std * torch.randn(xb.shape, generator=generator).to(xb.device, xb.dtype)
+        rank, world_size = world()
+        if world_size > 1 and not isinstance(model, torch.nn.parallel.DistributedDataParallel):
+            model = torch.nn.parallel.DistributedDataParallel(model)  # averages gradients over ranks
+        pair = _as_pair(train, "training data")
+        labels_checked = False
+        if pair is not None:
+            x, y = pair
+            if not y.is_floating_point() and hasattr(loss_fn, "code"):
+                if getattr(loss_fn, "takes_labels", True):
+                    code_targets(y, _n_outputs(model, x))  # check the label range once, not every step
+                    labels_checked = True
+                else:
+                    y = loss_fn.code(y, _n_outputs(model, x))  # code class labels once, not every step
+            if device is not None:
+                x, y = x.to(device), y.to(device)
+            if world_size > 1:
+                batches = ShardedBatches(x, y, batch_size, rank=rank, world_size=world_size, shuffle=shuffle,
+                                         generator=generator)
+            else:
+                batches = TensorBatches(x, y, batch_size, shuffle=shuffle, generator=generator)
+        else:
+            batches = train
+        val = _as_pair(validation, "validation data") if validation is not None else None
+        if validation is not None and val is None:
+            raise ConfigError("validation must be a pair of tensors (x, y)")
+        if val is not None and device is not None:
+            val = (val[0].to(device), val[1].to(device))
+        optimizer = make_optimizer(optimizer, model, lr=lr, layer_lr=layer_lr, **(optimizer_options or {}))
+        if scheduler is not None and not hasattr(scheduler, "step"):
+            scheduler = scheduler(optimizer)
+        history = History()
+        # checkpoints are taken after every other callback has seen the step (the history included)
+        from .checkpointing import Checkpointer
 
-                def closure(xb=xb, yb=yb, b=b):
-                    for p in opt_params:  # zero_grad(set_to_none=True) without its profiler overhead
-                        p.grad = None
-                    if fast:
-                        E = costate_backward(model, xb, yb, loss_fn)
+        user = list(callbacks)
+        savers = [c for c in user if isinstance(c, Checkpointer)]
+        cbs = [c for c in user if not isinstance(c, Checkpointer)] + ([NonFiniteGuard()] if guard else []) + [history] + savers
+        cb = CallbackList(cbs)
+        loop = Loop(model, optimizer, loss_fn, history, scheduler=scheduler, generator=generator)
+        loop.callbacks = cbs
+        cb.set_loop(loop)
+        if resume is not None:
+            from .checkpoint import restore
+
+            restore(resume, model=model, optimizer=optimizer, scheduler=scheduler, rng=True)
+            if "loop" not in (resume.get("extra") or {}):
+                raise ConfigError(f"{resume.get('path', 'checkpoint')}: holds no training-loop state to resume from")
+            loop.load_state_dict(resume["extra"]["loop"])
+        tensor_data = isinstance(batches, TensorBatches)
+        fast = supports_costate(model)
+        kalman = getattr(optimizer, "closure_returns", None) == "outputs_targets"
+        threshold = 0.0 if getattr(loss_fn, "coding", None) == "pm1" else None
+        noise_std = math.sqrt(input_noise)
+        after_backward = cb.on_after_backward if cb.on_after_backward.fns else None
+        opt_params = [p for g in optimizer.param_groups for p in g["params"]]
+
+        logs: dict = {}
+        model.train()
+        cb.on_train_begin(logs)
+        if resume is not None:
+            loop.load_callback_states(resume["extra"]["loop"])
+        resumed = resume is not None and loop.position > 0
+        try:
+            for epoch in range(loop.epoch, epochs):
+                loop.epoch = epoch
+                if resumed:  # continue the interrupted epoch: same order, same place, same running sums
+                    resumed, start = False, loop.position
+                    epoch_batches = batches.iterate(loop.order, start) if tensor_data else iter(batches)
+                else:
+                    start, loop.position, loop.epoch_total, loop.epoch_count = 0, 0, None, 0
+                    cb.on_epoch_begin(epoch, logs)
+                    if tensor_data:
+                        loop.order = batches.new_order()
+                        epoch_batches = batches.iterate(loop.order)
                     else:
-                        E = loss_fn(model(xb), yb)
-                        E.backward()
-                    if penalty is not None:
-                        with torch.enable_grad():
-                            P = penalty(model, xb)
-                            P.backward()
-                        E = E.detach() + P.detach()
-                    if after_backward is not None:
-                        after_backward(b, E)
-                    return E
+                        epoch_batches = iter(batches)
+                for b, (xb, yb) in enumerate(epoch_batches, start):
+                    if cb.has_batch_hooks:
+                        cb.on_batch_begin(b, {"size": xb.shape[0]})
+                    if noise_std:
+                        xb = xb + noise_std * torch.randn(xb.shape, generator=generator).to(xb.device, xb.dtype)
 
-                E = optimizer.step(closure)
-                E = E.detach() * xb.shape[0]
-                total = E if total is None else total + E
-                count += xb.shape[0]
-                if cb.has_batch_hooks:
-                    cb.on_batch_end(b, {"loss": E / xb.shape[0], "size": xb.shape[0]})
+                    def measure(xb=xb, yb=yb):
+                        # Kalman filters take the outputs and targets and differentiate them themselves
+                        out = model(xb)
+                        target = yb if yb.is_floating_point() else code_targets(yb, out.shape[1])
+                        return out, target
+
+                    def closure(xb=xb, yb=yb, b=b):
+                        for p in opt_params:  # zero_grad(set_to_none=True) without its profiler overhead
+                            p.grad = None
+                        if fast:
+                            E = costate_backward(model, xb, yb, loss_fn, validate=not labels_checked)
+                        else:
+                            E = loss_fn(model(xb), yb)
+                            E.backward()
+                        if penalty is not None:
+                            with torch.enable_grad():
+                                P = penalty(model, xb)
+                                P.backward()
+                            E = E.detach() + P.detach()
+                        if after_backward is not None:
+                            after_backward(b, E)
+                        return E
+
+                    E = optimizer.step(measure if kalman else closure)
+                    E = E.detach() * xb.shape[0]
+                    loop.epoch_total = E if loop.epoch_total is None else loop.epoch_total + E
+                    loop.epoch_count += xb.shape[0]
+                    loop.position, loop.step = b + 1, loop.step + 1
+                    if cb.has_batch_hooks:
+                        cb.on_batch_end(b, {"loss": E / xb.shape[0], "size": xb.shape[0]})
+                    if loop.stop_training:
+                        break
+                if loop.interrupted is not None:
+                    break  # mid-epoch: no epoch-end logs; a checkpoint callback saves the position
+                if loop.epoch_count == 0:
+                    raise DataError("the training data yielded no batches")
+                mean = loop.epoch_total / loop.epoch_count
+                logs = {"loss": float(all_mean(mean) if world_size > 1 else mean)}
+                if val is not None:
+                    for k, v in evaluate(model, *val, loss=loss_fn, metrics=metrics, threshold=threshold).items():
+                        logs["val_" + k] = v
+                if scheduler is not None:
+                    scheduler.step()
+                loop.epoch, loop.position = epoch + 1, 0  # the next epoch starts at its first batch
+                cb.on_epoch_end(epoch, logs)
                 if loop.stop_training:
                     break
-            if count == 0:
-                raise DataError("the training data yielded no batches")
-            logs = {"loss": float(total) / count}
-            if val is not None:
-                for k, v in evaluate(model, *val, loss=loss_fn, metrics=metrics, threshold=threshold).items():
-                    logs["val_" + k] = v
-            cb.on_epoch_end(epoch, logs)
-            if loop.stop_training:
-                break
-    except TrainingDiverged as err:
-        err.history = history
-        history.stop_reason = str(err)
-        raise
-    cb.on_train_end(logs)
-    return history
+        except TrainingDiverged as err:
+            err.history = history
+            history.stop_reason = str(err)
+            raise
+        cb.on_train_end(logs)
+        if loop.interrupted is not None:
+            raise TrainingInterrupted(loop.interrupted, history)
+        return history

@@ -58,5 +58,5 @@ class ProgressBar(Callback):
     def on_train_end(self, logs=None):
         if self.bar is not None:
             self.bar.close()
-        elif logs and self.loop is not None and self.loop.epoch + 1 < self.epochs:
-            print(f"stopped after epoch {self.loop.epoch + 1}", file=self.out, flush=True)
+        elif self.loop is not None and 0 < len(self.loop.history.epoch) < self.epochs:
+            print(f"stopped after epoch {len(self.loop.history.epoch)}", file=self.out, flush=True)

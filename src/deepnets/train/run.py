@@ -31,6 +31,9 @@ from ..nn.image import ToImage
 from ..nn.mlp import MLP, xor_step_network
 from ..optim import OPTIMIZERS
 from .callbacks import EarlyStopping, JsonLinesLogger, RestartOnStall
+from .checkpoint import CheckpointManager
+from .checkpointing import Checkpointer, GracefulStop
+from .distributed import broadcast_object, init_from_env
 from .loop import evaluate, fit
 from .metrics import predicted_classes
 from .progress import ProgressBar
@@ -216,22 +219,56 @@ def _costate_norms(model, x, y, loss) -> list[float]:
     return [float(d.norm(dim=1).mean()) for d in deltas]
 
 
-def run_experiment(exp: Experiment, *, source: str = "experiment", progress_file=None) -> RunResult:
-    """Load, split, scale, build, train, test and write the run folder. Returns a :class:`RunResult`."""
+def run_experiment(exp: Experiment, *, source: str = "experiment", progress_file=None,
+                   resume_path: str | None = None) -> RunResult:
+    """Load, split, scale, build, train, test and write the run folder. Returns a :class:`RunResult`.
+
+    Checkpoints go to ``RUN/checkpoints`` (``train.checkpoint_every_steps`` / ``_epochs``). On
+    SIGTERM or SIGINT the running batch finishes, a checkpoint is written and
+    :class:`~deepnets.errors.TrainingInterrupted` is raised. ``resume_path`` continues an existing
+    run from its newest good checkpoint, exactly where it stopped.
+    """
     torch.set_num_threads(max(1, int(exp.train.threads)))
+    rank, world_size = init_from_env()
+    main_rank = rank == 0
+    if resume_path is None and world_size > 1 and exp.run.name and int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0:
+        # torchrun restarted the workers after a failure: continue the named run from its checkpoint
+        candidate = os.path.join(exp.run.out, exp.run.name)
+        if CheckpointManager(candidate).latest_good() is not None:
+            resume_path = candidate
     data, parts, scaler = _prepare(exp)
     train, val, test = (_scaled(scaler, p) for p in (parts.train, parts.val, parts.test))
     output = _output_for(exp, data)
     n_outputs = data.n_classes if output == "logits" else data.n_outputs  # two logits for two classes
     model = build_model(exp, data.x.shape[1], n_outputs, output)
     loss = _loss_for(exp, data, output)
-    path = _run_dir(exp, source)
     resolved = experiment_to_dict(exp)
     resolved["model"]["output"] = output
-    write_atomic(os.path.join(path, "config.toml"), dumps_toml(resolved).encode())
-
     t = exp.train
-    callbacks = [JsonLinesLogger(os.path.join(path, "metrics.jsonl"))]
+    manager = None
+    checkpoint = None
+    if resume_path is not None:
+        path = os.fspath(resume_path)
+        manager = CheckpointManager(path, keep=max(1, t.keep_checkpoints))
+        info = manager.latest_good()
+        if info is None:
+            raise CheckpointError(f"{path}: no checkpoint to resume from (RUN/checkpoints is empty)")
+        checkpoint = manager.load(info.name)
+        # the metrics file restarts from the checkpoint's history: epochs logged after it are redone
+        logged = checkpoint["extra"]["loop"]["history"]
+        lines = [json.dumps({"epoch": e + 1, **{k: v[i] for k, v in logged["logs"].items()}})
+                 for i, e in enumerate(logged["epoch"])]
+        if main_rank:
+            write_atomic(os.path.join(path, "metrics.jsonl"), "".join(line + "\n" for line in lines).encode())
+    else:
+        path = _run_dir(exp, source) if main_rank else None
+        path = broadcast_object(path)
+        if main_rank:
+            write_atomic(os.path.join(path, "config.toml"), dumps_toml(resolved).encode())
+
+    callbacks = [GracefulStop()]
+    if main_rank:  # logs, run files and checkpoints come from rank 0 alone
+        callbacks.append(JsonLinesLogger(os.path.join(path, "metrics.jsonl")))
     if t.restart_window > 0:
         callbacks.append(RestartOnStall(window=t.restart_window, min_fall=t.restart_min_fall,
                                         target=t.restart_target, max_restarts=t.max_restarts, seed=exp.model.seed + 1000))
@@ -240,8 +277,12 @@ def run_experiment(exp: Experiment, *, source: str = "experiment", progress_file
             raise ConfigError("train.patience > 0 (early stopping) needs a validation split (data.split with 3 parts)")
         callbacks.append(EarlyStopping(t.monitor, min_delta=t.min_delta, patience=t.patience,
                                        restore_best_weights=t.restore_best))
-    if exp.run.progress and t.epochs > 0:
+    if exp.run.progress and t.epochs > 0 and main_rank:
         callbacks.append(ProgressBar(t.epochs, file=progress_file, samples_per_epoch=len(train[0])))
+    if t.epochs > 0 and main_rank:  # always: an interrupted run saves where it stopped even with no periodic saves
+        callbacks.append(Checkpointer(manager or CheckpointManager(path, keep=max(1, t.keep_checkpoints)),
+                                      every_steps=t.checkpoint_every_steps, every_epochs=t.checkpoint_every_epochs,
+                                      config=resolved))
     options = dict(t.optimizer_options)
     if t.momentum:
         options["momentum"] = t.momentum
@@ -264,7 +305,7 @@ def run_experiment(exp: Experiment, *, source: str = "experiment", progress_file
     history = fit(model, train, validation=val, loss=loss, optimizer=t.optimizer, lr=t.lr if takes_lr else None,
                   epochs=t.epochs, batch_size=t.batch_size or None, shuffle=t.shuffle, layer_lr=t.layer_lr or None,
                   optimizer_options=options, input_noise=t.input_noise, penalty=penalty, metrics=metrics,
-                  callbacks=callbacks, seed=t.seed)
+                  callbacks=callbacks, seed=t.seed, resume=checkpoint)
     seconds = time.perf_counter() - start
     if exp.run.costates:
         norms["trained weights"] = _costate_norms(model, *probe, loss)
@@ -278,7 +319,6 @@ def run_experiment(exp: Experiment, *, source: str = "experiment", progress_file
     state.update({f"scaler.{k}": v.contiguous() for k, v in scaler.state_dict().items()})
     from safetensors.torch import save as st_save
 
-    write_atomic(os.path.join(path, "weights.safetensors"), st_save(state))
     restarts = next((c.restarts for c in callbacks if isinstance(c, RestartOnStall)), 0)
     summary = {
         "dataset": data.name, "task": data.task, "n_classes": data.n_classes,
@@ -290,6 +330,9 @@ def run_experiment(exp: Experiment, *, source: str = "experiment", progress_file
         "epochs_run": len(history.epoch), "restarts": restarts, "train_seconds": round(seconds, 3),
         "metrics": results, "costate_norms": norms,
     }
+    if not main_rank:
+        return RunResult(path, results.get("test", results["train"]), history.history, model, summary)
+    write_atomic(os.path.join(path, "weights.safetensors"), st_save(state))
     write_atomic(os.path.join(path, "summary.json"), json.dumps(summary, indent=2).encode())
     if exp.run.plots:
         from ..report import plots
@@ -377,6 +420,15 @@ def predict_run(path, csv_path) -> tuple[list[str], list[list]]:
     return list(summary["target_names"]), [[round(float(v), 6) for v in p] for p in pred]
 
 
+def resume_run(path, *, progress_file=None) -> RunResult:
+    """Continue the run in folder ``path`` from its newest good checkpoint (same config, same split)."""
+    path = os.fspath(path)
+    if not os.path.isfile(os.path.join(path, "config.toml")):
+        raise CheckpointError(f"{path}: not a run folder (no config.toml)")
+    exp = experiment_from_dict(load_toml(os.path.join(path, "config.toml")))
+    return run_experiment(exp, source=path, progress_file=progress_file, resume_path=path)
+
+
 def experiment_from_file(path, overrides=()) -> Experiment:
     """Read an experiment TOML (or none: defaults) and apply ``--set`` overrides."""
     from ..config import apply_overrides
@@ -385,5 +437,5 @@ def experiment_from_file(path, overrides=()) -> Experiment:
     return experiment_from_dict(apply_overrides(d, overrides))
 
 
-__all__ = ["run_experiment", "load_run", "evaluate_run", "predict_run", "experiment_from_file", "RunResult",
+__all__ = ["run_experiment", "resume_run", "load_run", "evaluate_run", "predict_run", "experiment_from_file", "RunResult",
            "build_model"]

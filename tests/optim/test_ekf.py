@@ -1,0 +1,173 @@
+import pytest
+import torch
+from torch import nn
+
+from deepnets.curvature import per_sample_jacobian
+from deepnets.errors import ConfigError, DataError
+from deepnets.optim.ekf import EKF, DecoupledEKF
+
+
+def _linear(seed=0, out=1):
+    torch.manual_seed(seed)
+    return nn.Linear(3, out).double()
+
+
+def test_one_step_is_the_hand_computed_kalman_update():
+    net = _linear()
+    x = torch.tensor([[0.5, -1.0, 2.0]], dtype=torch.float64)
+    z = torch.tensor([[0.7]], dtype=torch.float64)
+    p0, q, r = 10.0, 0.01, 0.5
+    w = torch.cat([net.weight.detach().reshape(-1), net.bias.detach()])  # (4,)
+    h = torch.cat([x[0], torch.ones(1, dtype=torch.float64)])  # ∂ẑ/∂w of a linear unit
+    P = p0 * torch.eye(4, dtype=torch.float64)
+    e = z[0, 0] - h @ w
+    K = P @ h / (r + h @ P @ h)  # Kalman gain
+    w_new = w + K * e
+    P_new = P - torch.outer(K, h @ P) + q * torch.eye(4, dtype=torch.float64)
+    opt = EKF(net.parameters(), p0=p0, q=q, r=r)
+    loss = opt.step(lambda: (net(x), z))
+    assert torch.allclose(loss, 0.5 * e ** 2)
+    assert torch.allclose(torch.cat([net.weight.reshape(-1), net.bias]), w_new, atol=1e-12)
+    P_opt = opt.state[net.weight]["P"][0][0]
+    assert torch.allclose(P_opt, P_new, atol=1e-12)
+
+
+@pytest.mark.parametrize("batch", [1, 5, 20])
+def test_ekf_on_a_linear_model_is_exact_recursive_least_squares(batch):
+    # with q = 0 the filter's mean after all data is the Bayesian linear-regression posterior
+    net = _linear(1)
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(20, 3, generator=g, dtype=torch.float64)
+    z = torch.randn(20, 1, generator=g, dtype=torch.float64)
+    p0, r = 5.0, 0.3
+    A = torch.cat([x, torch.ones(20, 1, dtype=torch.float64)], 1)  # (N, 4)
+    w0 = torch.cat([net.weight.detach().reshape(-1), net.bias.detach()])
+    post = torch.linalg.solve(A.T @ A / r + torch.eye(4, dtype=torch.float64) / p0,
+                              A.T @ z[:, 0] / r + w0 / p0)
+    opt = EKF(net.parameters(), p0=p0, q=0.0, r=r)
+    for i in range(0, 20, batch):
+        opt.step(lambda: (net(x[i:i + batch]), z[i:i + batch]))
+    assert torch.allclose(torch.cat([net.weight.reshape(-1), net.bias]), post, atol=1e-10)
+
+
+def test_decoupled_equals_global_when_outputs_use_disjoint_weights():
+    a, b = _linear(3, out=2), _linear(3, out=2)
+    x = torch.randn(6, 3, dtype=torch.float64)
+    z = torch.randn(6, 2, dtype=torch.float64)
+    ga, gb = EKF(a.parameters()), DecoupledEKF(b.parameters(), decoupling="neuron")
+    for _ in range(3):
+        ga.step(lambda: (a(x), z))
+        gb.step(lambda: (b(x), z))
+    assert torch.allclose(a.weight, b.weight, atol=1e-10)
+    assert torch.allclose(a.bias, b.bias, atol=1e-10)
+
+
+def test_decoupled_step_on_a_net_matches_the_block_formula():
+    torch.manual_seed(4)
+    net = nn.Sequential(nn.Linear(2, 2), nn.Sigmoid(), nn.Linear(2, 1), nn.Sigmoid()).double()
+    x = torch.randn(3, 2, dtype=torch.float64)
+    z = torch.rand(3, 1, dtype=torch.float64)
+    p0, q, r = 50.0, 1e-3, 2.0
+    J, layout = per_sample_jacobian(net, x)  # (3, 1, 9), the torch.func route
+    H = J.reshape(3, 9)
+    e = (z - net(x)).detach().reshape(-1)
+    w = layout.flatten(dict(net.named_parameters())).detach()
+    blocks = layout.blocks("neuron")  # 3 neurons: 2 hidden + 1 output
+    S = r * torch.eye(3, dtype=torch.float64)
+    for b in blocks:
+        S = S + p0 * H[:, b] @ H[:, b].T
+    w_new = w.clone()
+    for b in blocks:
+        w_new[b] += p0 * H[:, b].T @ torch.linalg.solve(S, e)
+    opt = DecoupledEKF(net.parameters(), p0=p0, q=q, r=r)
+    opt.step(lambda: (net(x), z))
+    assert torch.allclose(layout.flatten(dict(net.named_parameters())), w_new, atol=1e-10)
+
+
+def test_state_dict_round_trip_continues_identically():
+    torch.manual_seed(5)
+    make = lambda: nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1)).double()
+    a = make()
+    x = torch.randn(8, 2, dtype=torch.float64)
+    z = torch.randn(8, 1, dtype=torch.float64)
+    oa = DecoupledEKF(a.parameters(), decoupling="layer")
+    for _ in range(2):
+        oa.step(lambda: (a(x), z))
+    b = make()
+    b.load_state_dict(a.state_dict())
+    ob = DecoupledEKF(b.parameters(), decoupling="layer")
+    ob.load_state_dict(oa.state_dict())
+    for _ in range(2):
+        oa.step(lambda: (a(x), z))
+        ob.step(lambda: (b(x), z))
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.equal(pa, pb)
+
+
+def test_closure_and_settings_are_checked():
+    net = _linear()
+    x = torch.randn(4, 3, dtype=torch.float64)
+    opt = EKF(net.parameters())
+    with pytest.raises(ConfigError, match="outputs, targets"):
+        opt.step(lambda: net(x).sum())
+    with pytest.raises(DataError, match="do not match"):
+        opt.step(lambda: (net(x), torch.zeros(3, 1)))
+    with pytest.raises(ConfigError, match="decoupling"):
+        EKF(net.parameters(), decoupling="row")
+    with pytest.raises(ConfigError, match="measurement noise"):
+        EKF(net.parameters(), r=0.0)
+
+
+XOR_X = torch.tensor([[0.0, 0], [0, 1], [1, 0], [1, 1]])
+XOR_Z = torch.tensor([[0.0], [1], [1], [0]])
+
+
+def _xor_net(seed):
+    torch.manual_seed(seed)
+    net = nn.Sequential(nn.Linear(2, 2), nn.Sigmoid(), nn.Linear(2, 1), nn.Sigmoid())
+    with torch.no_grad():
+        for p in net.parameters():
+            p.uniform_(-1.2, 1.2)  # the lecture's ±2.4/fan_in
+    return net
+
+
+def _epochs_to_solve(net, step, max_epochs):
+    for epoch in range(1, max_epochs + 1):
+        step()
+        with torch.no_grad():
+            if (net(XOR_X) - XOR_Z).abs().max() < 0.2:
+                return epoch
+    return max_epochs + 1
+
+
+def test_ekf_learns_xor_in_far_fewer_epochs_than_sgd():
+    ekf, sgd = [], []
+    for seed in range(3):
+        net = _xor_net(seed)
+        opt = EKF(net.parameters(), p0=100.0, q=1e-2, r=1.0)
+        ekf.append(_epochs_to_solve(net, lambda: opt.step(lambda: (net(XOR_X), XOR_Z)), 300))
+        net = _xor_net(seed)
+        opt = torch.optim.SGD(net.parameters(), lr=2.0)
+
+        def sgd_step():
+            opt.zero_grad()
+            (0.5 * ((net(XOR_X) - XOR_Z) ** 2).sum()).backward()
+            opt.step()
+        sgd.append(_epochs_to_solve(net, sgd_step, 20000))
+    # measured: EKF 47, 27, 18 epochs; SGD (lr 2) 386, 595, 441 epochs
+    assert max(ekf) <= 300
+    assert sorted(ekf)[1] * 10 < sorted(sgd)[1]
+
+
+def test_add_param_group_restarts_the_covariances():
+    torch.manual_seed(6)
+    net = nn.Sequential(nn.Linear(2, 2), nn.Tanh(), nn.Linear(2, 1)).double()
+    x = torch.randn(4, 2, dtype=torch.float64)
+    z = torch.randn(4, 1, dtype=torch.float64)
+    opt = EKF(net[2].parameters(), p0=10.0)
+    opt.step(lambda: (net(x), z))
+    before = net[0].weight.detach().clone()
+    opt.add_param_group({"params": net[0].parameters(), "p0": 1.0})
+    opt.step(lambda: (net(x), z))
+    assert opt.state[net[2].weight]["P"][0].shape == (1, 9, 9)
+    assert not torch.equal(before, net[0].weight)
