@@ -35,22 +35,22 @@ from deepnets.data import Scaler, load_dataset, split
 from deepnets.nn import BatchNorm, Dropout
 from deepnets.train.loop import evaluate
 
-HIDDEN = (256, 256, 256)
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
 
-def mlp(*, dropout: bool, batchnorm: bool, seed: int) -> nn.Sequential:
-    """64-256-256-256-10 ReLU network with optional BN (before ReLU) and dropout (after it)."""
+def mlp(hidden, *, dropout: bool, batchnorm: bool, seed: int, keep: float = 0.5,
+        keep_input: float = 0.8) -> nn.Sequential:
+    """64-hidden...-10 ReLU network with optional BN (before ReLU) and dropout (after it)."""
     torch.manual_seed(seed)  # the Linear layers draw the same initial weights in every variant
-    layers: list[nn.Module] = [Dropout(0.8)] if dropout else []
+    layers: list[nn.Module] = [Dropout(keep_input)] if dropout else []
     n = 64
-    for width in HIDDEN:
+    for width in hidden:
         layers.append(nn.Linear(n, width))
         if batchnorm:
             layers.append(BatchNorm(width))
         layers.append(nn.ReLU())
         if dropout:
-            layers.append(Dropout(0.5))
+            layers.append(Dropout(keep))
         n = width
     layers.append(nn.Linear(n, 10))  # logits
     return nn.Sequential(*layers)
@@ -69,18 +69,18 @@ def first_epoch(curve: list[float], target: float) -> int | None:
     return next((i + 1 for i, v in enumerate(curve) if v >= target), None)
 
 
-def run(epochs: int, seeds: int, lr: float, target: float) -> dict:
+def run(epochs: int, seeds: int, lr: float, target: float, hidden=(256, 256, 256), keep: float = 0.5,
+        keep_input: float = 0.8, variants=tuple(VARIANTS)) -> dict:
     data = load_dataset("digits")
     parts = split(data, (0.65, 0.10, 0.25), seed=0, stratify=True)
     scaler = Scaler.fit(parts.train[0], "standard")
     train, val, test = ((scaler(x), y) for x, y in (parts.train, parts.val, parts.test))
     loss = nn.CrossEntropyLoss()
     out = {}
-    for name, kw in VARIANTS.items():
+    for name in variants:
         runs = []
         for seed in range(seeds):
-            model = mlp(seed=seed, **kw)
-            torch.manual_seed(1000 + seed)  # dropout masks
+            model = mlp(hidden, seed=seed, keep=keep, keep_input=keep_input, **VARIANTS[name])
             t0 = time.perf_counter()
             h = fit(model, train, validation=val, loss=loss, optimizer="sgd", lr=lr, epochs=epochs,
                     batch_size=32, metrics=["accuracy"], seed=seed)
@@ -148,13 +148,19 @@ def main(argv=None) -> None:
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--lr", type=float, default=0.01)
     p.add_argument("--target", type=float, default=0.97)
+    p.add_argument("--hidden", type=int, nargs="+", default=[256, 256, 256])
+    p.add_argument("--keep", type=float, default=0.5, help="dropout keep probability of hidden units")
+    p.add_argument("--keep-input", type=float, default=0.8, help="dropout keep probability of inputs")
+    p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     p.add_argument("--out", default=RESULTS)
     a = p.parse_args(argv)
     torch.set_num_threads(1)
-    results = run(a.epochs, a.seeds, a.lr, a.target)
+    results = run(a.epochs, a.seeds, a.lr, a.target, tuple(a.hidden), a.keep, a.keep_input, tuple(a.variants))
     os.makedirs(a.out, exist_ok=True)
     png = os.path.join(a.out, "dropout_bn_digits.png")
-    plot(results, png, f"digits, 64-256-256-256-10 ReLU, SGD lr {a.lr}, batch 32 (mean and range of {a.seeds} seeds)")
+    sizes = "-".join(map(str, [64, *a.hidden, 10]))
+    plot(results, png, f"digits, {sizes} ReLU, SGD lr {a.lr}, batch 32, keep {a.keep_input}/{a.keep} "
+                       f"(mean and range of {a.seeds} seeds)")
     with open(os.path.join(a.out, "dropout_bn_digits.json"), "w", encoding="utf-8") as fh:
         json.dump({"settings": vars(a), "machine": "see README", "results": results}, fh, indent=1)
     print(table(results, a.target))

@@ -61,6 +61,15 @@ def test_lenet5_on_digits_resized_and_padded_to_32x32(tmp_path):
     assert evaluate_run(r.path)["test"]["accuracy"] == pytest.approx(r.test["accuracy"])
 
 
+def test_same_seed_same_cnn_run_with_shifts_and_dropout(tmp_path):
+    args = ("train.epochs=2", "train.patience=0", "run.plots=false", "data.split=[0.3, 0.1, 0.6]")
+    a = _run(tmp_path, "lenet5_digits.toml", *args, "run.name=a")
+    b = _run(tmp_path, "lenet5_digits.toml", *args, "run.name=b")
+    c = _run(tmp_path, "lenet5_digits.toml", *args, "run.name=c", "train.seed=1")
+    assert a.history["loss"] == b.history["loss"]
+    assert a.history["loss"] != c.history["loss"]  # other shifts, noise and order
+
+
 def test_published_lenet5_kind_trains_through_the_cli_path(tmp_path):
     r = _run(tmp_path, "lenet5_digits.toml", "model.kind=lenet5", "train.epochs=2", "train.patience=0",
              "run.plots=false", "run.name=l0")

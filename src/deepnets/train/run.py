@@ -161,8 +161,8 @@ def build_model(exp: Experiment, n_inputs: int, n_outputs: int, output: str) -> 
     d = exp.data
     front = None
     if d.shape:
-        gen = torch.Generator().manual_seed(exp.train.seed + 2000)  # the shifts' own stream
-        front = ToImage(d.shape, resize_to=d.resize_to, pad_to=d.pad_to, shift=d.shift, generator=gen)
+        # the shifts draw from torch's global RNG, which fit seeds (train.seed) and checkpoints keep
+        front = ToImage(d.shape, resize_to=d.resize_to, pad_to=d.pad_to, shift=d.shift)
     elif d.resize_to or d.pad_to or d.shift:
         raise ConfigError(f"data.resize_to / pad_to / shift need data.shape, got resize_to = {d.resize_to}, "
                           f"pad_to = {d.pad_to}, shift = {d.shift} and no shape")
