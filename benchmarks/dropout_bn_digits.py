@@ -14,7 +14,7 @@ Split 65/10/25 (seed 0, stratified), standard scaling fitted on the training par
 records the training loss and the validation accuracy; at the end the test accuracy. The table
 gives the mean ± standard deviation over seeds of the final validation and test accuracies,
 the final train - test accuracy gap (overfitting), and the first epoch whose validation accuracy
-reaches the target. PNG: benchmarks/results/dropout_bn_digits.png; JSON beside it.
+reaches the target. PNG: benchmarks/results/dropout_bn_digits[_nN].png; JSON and a markdown table beside it.
 
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/dropout_bn_digits.py [--epochs 100 --seeds 3]
 """
@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import time
 
 import torch
@@ -70,11 +71,13 @@ def first_epoch(curve: list[float], target: float) -> int | None:
 
 
 def run(epochs: int, seeds: int, lr: float, target: float, hidden=(256, 256, 256), keep: float = 0.5,
-        keep_input: float = 0.8, variants=tuple(VARIANTS)) -> dict:
+        keep_input: float = 0.8, variants=tuple(VARIANTS), momentum: float = 0.0, n_train: int = 0) -> dict:
     data = load_dataset("digits")
     parts = split(data, (0.65, 0.10, 0.25), seed=0, stratify=True)
     scaler = Scaler.fit(parts.train[0], "standard")
     train, val, test = ((scaler(x), y) for x, y in (parts.train, parts.val, parts.test))
+    if n_train:  # the first n of the shuffled training part: a small-data regime where overfitting bites
+        train = (train[0][:n_train], train[1][:n_train])
     loss = nn.CrossEntropyLoss()
     out = {}
     for name in variants:
@@ -83,7 +86,8 @@ def run(epochs: int, seeds: int, lr: float, target: float, hidden=(256, 256, 256
             model = mlp(hidden, seed=seed, keep=keep, keep_input=keep_input, **VARIANTS[name])
             t0 = time.perf_counter()
             h = fit(model, train, validation=val, loss=loss, optimizer="sgd", lr=lr, epochs=epochs,
-                    batch_size=32, metrics=["accuracy"], seed=seed)
+                    batch_size=32, optimizer_options={"momentum": momentum} if momentum else None,
+                    metrics=["accuracy"], seed=seed)
             seconds = time.perf_counter() - t0
             runs.append({
                 "loss": h.history["loss"], "val_accuracy": h.history["val_accuracy"],
@@ -147,6 +151,8 @@ def main(argv=None) -> None:
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--lr", type=float, default=0.01)
+    p.add_argument("--momentum", type=float, default=0.0)
+    p.add_argument("--n-train", type=int, default=0, help="train on the first N of the training part (0: all)")
     p.add_argument("--target", type=float, default=0.97)
     p.add_argument("--hidden", type=int, nargs="+", default=[256, 256, 256])
     p.add_argument("--keep", type=float, default=0.5, help="dropout keep probability of hidden units")
@@ -155,15 +161,21 @@ def main(argv=None) -> None:
     p.add_argument("--out", default=RESULTS)
     a = p.parse_args(argv)
     torch.set_num_threads(1)
-    results = run(a.epochs, a.seeds, a.lr, a.target, tuple(a.hidden), a.keep, a.keep_input, tuple(a.variants))
+    results = run(a.epochs, a.seeds, a.lr, a.target, tuple(a.hidden), a.keep, a.keep_input, tuple(a.variants),
+                  a.momentum, a.n_train)
     os.makedirs(a.out, exist_ok=True)
-    png = os.path.join(a.out, "dropout_bn_digits.png")
+    stem = "dropout_bn_digits" + (f"_n{a.n_train}" if a.n_train else "")
+    png = os.path.join(a.out, stem + ".png")
     sizes = "-".join(map(str, [64, *a.hidden, 10]))
-    plot(results, png, f"digits, {sizes} ReLU, SGD lr {a.lr}, batch 32, keep {a.keep_input}/{a.keep} "
+    plot(results, png, f"digits ({a.n_train or 'all'} training samples), {sizes} ReLU, SGD lr {a.lr} momentum {a.momentum}, batch 32, keep {a.keep_input}/{a.keep} "
                        f"(mean and range of {a.seeds} seeds)")
-    with open(os.path.join(a.out, "dropout_bn_digits.json"), "w", encoding="utf-8") as fh:
-        json.dump({"settings": vars(a), "machine": "see README", "results": results}, fh, indent=1)
-    print(table(results, a.target))
+    with open(os.path.join(a.out, stem + ".json"), "w", encoding="utf-8") as fh:
+        json.dump({"settings": vars(a), "results": results}, fh, indent=1)
+    text = table(results, a.target)
+    with open(os.path.join(a.out, stem + ".md"), "w", encoding="utf-8") as fh:
+        fh.write(f"`python benchmarks/dropout_bn_digits.py {' '.join(argv if argv is not None else sys.argv[1:])}`\n\n"
+                 + text + "\n")
+    print(text)
     print(f"plot: {png}")
 
 
