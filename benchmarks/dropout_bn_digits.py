@@ -173,8 +173,8 @@ def main(argv=None) -> None:
         json.dump({"settings": vars(a), "results": results}, fh, indent=1)
     text = table(results, a.target)
     with open(os.path.join(a.out, stem + ".md"), "w", encoding="utf-8") as fh:
-        fh.write(f"`python benchmarks/dropout_bn_digits.py {' '.join(argv if argv is not None else sys.argv[1:])}`\n\n"
-                 + text + "\n")
+        fh.write(f"`python benchmarks/dropout_bn_digits.py {' '.join(argv if argv is not None else sys.argv[1:])}`"
+                 f" (torch {torch.__version__}, 1 CPU thread; seconds depend on the machine)\n\n" + text + "\n")
     print(text)
     print(f"plot: {png}")
 
