@@ -74,7 +74,7 @@ def test_published_lenet5_kind_trains_through_the_cli_path(tmp_path):
     r = _run(tmp_path, "lenet5_digits.toml", "model.kind=lenet5", "train.epochs=2", "train.patience=0",
              "run.plots=false", "run.name=l0")
     assert r.summary["n_weights"] == 60000
-    assert r.test["accuracy"] > 0.3  # 10% is chance
+    assert r.test["accuracy"] > 0.6  # 10% is chance; about 0.9 measured
     assert evaluate_run(r.path)["test"]["accuracy"] == pytest.approx(r.test["accuracy"])
 
 
