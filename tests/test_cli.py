@@ -131,3 +131,13 @@ def test_sigterm_writes_a_checkpoint_exits_75_and_resume_finishes_bit_for_bit(tm
     cut = load_file(tmp_path / "cut" / "weights.safetensors")
     assert full.keys() == cut.keys() and all(torch.equal(full[k], cut[k]) for k in full)
     assert (tmp_path / "full" / "metrics.jsonl").read_text() == (tmp_path / "cut" / "metrics.jsonl").read_text()
+
+
+def test_weights_of_another_architecture_are_refused_naming_keys(tmp_path, capsys):
+    assert _train(tmp_path, "--set", "data.name=xor", "--set", "data.split=[1.0, 0.0, 0.0]",
+                  "--set", "train.epochs=2", "--set", "run.name=a") == 0
+    cfg = tmp_path / "a" / "config.toml"
+    cfg.write_text(cfg.read_text().replace("hidden = [100]", "hidden = [7, 5]"))
+    assert main(["evaluate", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert "missing" in err and "layers.2.weight" in err and "mis-shaped" in err

@@ -34,6 +34,7 @@ from .callbacks import EarlyStopping, JsonLinesLogger, RestartOnStall
 from .checkpoint import CheckpointManager
 from .checkpointing import Checkpointer, GracefulStop
 from .distributed import broadcast_object, init_from_env
+from .state_dict import load_state_dict_checked
 from .loop import evaluate, fit
 from .metrics import predicted_classes
 from .progress import ProgressBar
@@ -375,14 +376,7 @@ def load_run(path):
     scaler = Scaler(n_in)
     for prefix, module in (("model.", model), ("scaler.", scaler)):
         sub = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
-        want = module.state_dict()
-        missing = sorted(set(want) - set(sub))
-        extra = sorted(set(sub) - set(want))
-        shapes = [k for k in want if k in sub and tuple(sub[k].shape) != tuple(want[k].shape)]
-        if missing or extra or shapes:
-            raise CheckpointError(f"{wpath}: does not fit the {prefix[:-1]}: missing {missing[:10]}, "
-                                  f"unexpected {extra[:10]}, mis-shaped {shapes[:10]}")
-        module.load_state_dict(sub)
+        load_state_dict_checked(module, sub, source=f"{wpath} ({prefix[:-1]})")
     model.eval()
     return exp, summary, model, scaler
 
