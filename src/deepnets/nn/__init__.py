@@ -1,7 +1,10 @@
-"""Layers and small models: the MLP, convolution arithmetic, dropout, normalization."""
+"""Layers and small models: the MLP, convolution arithmetic, dropout, normalization, the 1-D CNN
+and the image front that turns flat rows into sequences or images."""
 
+from .cnn1d import CNN1d, cnn1d
 from .conv import conv_output_shape, count_connections, count_weights
 from .dropout import DROPOUT_MODES, Dropout, dropout, dropout_mask
+from .image import ToImage, random_shift, to_image
 from .mlp import MLP, xor_step_network
 from .norm import (BatchNorm, LayerNorm, WeightNormLinear, batch_norm, batch_norm_backward,
                    layer_norm, weight_norm)
@@ -16,4 +19,6 @@ __all__ = [
     # normalization
     "batch_norm", "batch_norm_backward", "layer_norm", "weight_norm",
     "BatchNorm", "LayerNorm", "WeightNormLinear",
+    # 1-D CNN (MNIST-1D) and flat rows as sequences/images (reshape, resize, pad, random shifts)
+    "CNN1d", "cnn1d", "ToImage", "to_image", "random_shift",
 ]
