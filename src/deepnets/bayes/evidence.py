@@ -180,7 +180,10 @@ def evidence_ard(model: nn.Module, x: Tensor, y: Tensor, *, likelihood: str | No
     for r in range(outer):
         alpha_vec = alpha_g[member]  # (P,)
         if train:
-            _map_step(f, params, x, y, likelihood, alpha_vec, beta_t, layout, inner)
+            M = _map_step(f, params, x, y, likelihood, alpha_vec, beta_t, layout, inner)
+            if not all(bool(torch.isfinite(p).all()) for p in params) or M != M:
+                raise ConfigError(f"the MAP training diverged in evidence round {r + 1}; "
+                                  f"start from a larger alpha (now {alpha})")
         with torch.no_grad():
             out = f(x)  # (N, C)
         J, _ = per_sample_jacobian(f, x, names=layout.names)  # (N, C, P)
