@@ -146,3 +146,28 @@ def test_user_errors():
         Laplace(net, alpha=0.0).fit(torch.zeros(3, 2))
     with pytest.raises(ConfigError, match="predict_proba"):
         Laplace(MLP([2, 1], output="logistic")).fit(torch.zeros(3, 2)).predict(torch.zeros(1, 2))
+
+
+def _gap_problem(seed=0, n=40):
+    g = torch.Generator().manual_seed(seed)
+    u = torch.rand(n, 1, generator=g) * 2.5
+    x = torch.where(torch.rand(n, 1, generator=g) < 0.5, -0.5 - u, 1.5 + u)  # [-3, -0.5] ∪ [1.5, 4]
+    y = torch.sin(1.5 * x) + 0.1 * torch.randn(n, 1, generator=g)
+    return x, y
+
+
+@pytest.mark.parametrize("approx", ["full", "kron", "last_layer"])
+def test_regression_band_widens_in_the_gap_and_beyond_the_data(approx):
+    from deepnets.bayes import evidence_ard
+
+    x, y = _gap_problem()
+    net = MLP([1, 12, 1], activation="tanh", seed=0, dtype=torch.float64)
+    ev = evidence_ard(net, x, y, alpha=0.1, outer=6, inner=100)
+    alpha = ev.weight_alpha if approx != "kron" else float(ev.weight_alpha.mean())
+    la = Laplace(net, approx=approx, alpha=alpha, beta=ev.beta).fit(x)
+    _, cov_data = la.functional_covariance(x)
+    _, cov = la.functional_covariance(torch.tensor([[0.5], [-6.0], [7.0]]))
+    s_data = cov_data[:, 0, 0].sqrt().mean()
+    s = cov[:, 0, 0].sqrt()  # the model part of the band, without the noise 1/β
+    assert float(s[0]) > 2 * float(s_data), (s, s_data)
+    assert float(s[1:].min()) > 2 * float(s_data), (s, s_data)

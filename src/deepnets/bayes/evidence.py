@@ -104,6 +104,8 @@ class EvidenceResult:
     gamma: Tensor          # (G,) well-determined parameters per group
     beta: Tensor | None    # (C,) for regression, None for classification
     history: list[dict] = field(default_factory=list)
+    weight_alpha: Tensor | None = None  # (P,) α of each weight, in the order of the Linear layers'
+    #                                     weight, bias, ...: pass as Laplace(alpha=...)
 
     def input_relevance(self) -> Tensor:
         """1/α_j of each input's outgoing weights (their prior variance), (n_inputs,)."""
@@ -205,4 +207,5 @@ def evidence_ard(model: nn.Module, x: Tensor, y: Tensor, *, likelihood: str | No
             rec["beta"] = beta_t.tolist()
         history.append(rec)
         log.info("evidence round %d: gamma %.3f", r + 1, rec["gamma"])
-    return EvidenceResult(names, alpha_g.detach(), gamma.detach(), None if beta_t is None else beta_t.detach(), history)
+    return EvidenceResult(names, alpha_g.detach(), gamma.detach(), None if beta_t is None else beta_t.detach(),
+                          history, alpha_g.detach()[member])

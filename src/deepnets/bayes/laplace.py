@@ -28,7 +28,9 @@ class Laplace:
             output, ``"regression"`` for a plain module).
         approx: ``"full"`` (default), ``"diagonal"``, ``"kron"`` or ``"last_layer"``
             (:data:`~deepnets.bayes.posterior.POSTERIORS`).
-        alpha: prior precision α (scalar, or (P,) for ``full``/``diagonal``; per layer for ``kron``).
+        alpha: prior precision α: a scalar; or a vector over all P trainable weights (e.g.
+            :attr:`EvidenceResult.weight_alpha`) for ``full``/``diagonal``/``last_layer`` (the last
+            takes its own entries); for ``kron`` a scalar or one per Linear layer.
         beta: output noise precision β = 1/σ² (scalar or (C,)); regression only.
 
     Reference: MacKay 1992 ("A practical Bayesian framework for backprop networks");

@@ -41,8 +41,14 @@ from ..curvature import ParamLayout, gauss_newton, gauss_newton_factors, per_sam
 from ..errors import ConfigError
 
 
-def _as_vector(alpha, P: int, like: Tensor) -> Tensor:
+def _as_vector(alpha, P: int, like: Tensor, f: nn.Module | None = None,
+               layout: ParamLayout | None = None) -> Tensor:
+    """α as a (P,) vector; a vector over all of ``f``'s trainable parameters is cut to ``layout``."""
     a = torch.as_tensor(alpha, dtype=like.dtype, device=like.device)
+    if a.ndim == 1 and f is not None and a.shape[0] != P:
+        full = ParamLayout.from_module(f)
+        if a.shape[0] == full.numel and set(layout.names) <= set(full.names):
+            a = torch.cat([a[full.slice(n)] for n in layout.names])  # (P,)
     if a.ndim > 1 or (a.ndim == 1 and a.shape[0] != P):
         raise ConfigError(f"alpha must be a scalar or a vector of length P = {P}, got shape {tuple(a.shape)}")
     if bool((a < 0).any()):
@@ -59,7 +65,7 @@ class FullPosterior:
     def fit(self, f: nn.Module, x: Tensor, *, loss: str, outputs: Tensor | None, beta, alpha) -> "FullPosterior":
         J, self.layout = per_sample_jacobian(f, x, names=self.names)  # (N, C, P)
         P = self.layout.numel
-        H = gauss_newton(J, loss, outputs=outputs, beta=beta, alpha=_as_vector(alpha, P, J))  # (P, P)
+        H = gauss_newton(J, loss, outputs=outputs, beta=beta, alpha=_as_vector(alpha, P, J, f, self.layout))  # (P, P)
         L, info = torch.linalg.cholesky_ex(H)
         if int(info) != 0:
             raise ConfigError("the posterior precision H is not positive definite: give alpha > 0")
@@ -96,7 +102,7 @@ class DiagonalPosterior:
     def fit(self, f, x, *, loss, outputs, beta, alpha) -> "DiagonalPosterior":
         J, self.layout = per_sample_jacobian(f, x, names=self.names)  # (N, C, P)
         X = gauss_newton_factors(J, loss, outputs=outputs, beta=beta)  # (K, P)
-        self.h = (X * X).sum(0) + _as_vector(alpha, self.layout.numel, J)  # (P,)
+        self.h = (X * X).sum(0) + _as_vector(alpha, self.layout.numel, J, f, self.layout)  # (P,)
         if bool((self.h <= 0).any()):
             raise ConfigError("a diagonal entry of the posterior precision is 0: give alpha > 0")
         return self
