@@ -1,7 +1,6 @@
 """`deepnets relevance RUN`: ARD from a trained run's weights and data, printed and plotted."""
 
 import numpy as np
-import torch
 
 from deepnets.cli import main
 

@@ -68,12 +68,10 @@ def ard_groups(f: nn.Module) -> tuple[ParamLayout, list[str], list[Tensor]]:
     for j in range(in0):
         names.append(f"input {j}")
         index.append(cols[:, j])
-    k = 1
     if layers[0][1].bias is not None:
         s = layout.slice(pnames[1])
         names.append("bias 1")
         index.append(torch.arange(s.start, s.stop))
-        k = 2
     for l, (name, m) in enumerate(layers[1:], start=2):
         pre = f"{name}." if name else ""
         idx = [torch.arange(layout.slice(f"{pre}weight").start, layout.slice(f"{pre}weight").stop)]
@@ -122,7 +120,7 @@ def _data_term(likelihood: str, a: Tensor, y: Tensor, beta: Tensor | None) -> tu
     return F.cross_entropy(a, y.long(), reduction="sum"), None
 
 
-def _map_step(f, params, x, y, likelihood, alpha_vec, beta, layout, iters: int) -> float:
+def _map_step(f, params, x, y, likelihood, alpha_vec, beta, iters: int) -> float:
     """Minimise M(w) with full-batch L-BFGS (strong Wolfe line search) from the current weights."""
     opt = torch.optim.LBFGS(params, lr=1.0, max_iter=iters, line_search_fn="strong_wolfe",
                             tolerance_grad=1e-9, tolerance_change=1e-12)
@@ -182,7 +180,7 @@ def evidence_ard(model: nn.Module, x: Tensor, y: Tensor, *, likelihood: str | No
     for r in range(outer):
         alpha_vec = alpha_g[member]  # (P,)
         if train:
-            M = _map_step(f, params, x, y, likelihood, alpha_vec, beta_t, layout, inner)
+            M = _map_step(f, params, x, y, likelihood, alpha_vec, beta_t, inner)
             if not all(bool(torch.isfinite(p).all()) for p in params) or M != M:
                 raise ConfigError(f"the MAP training diverged in evidence round {r + 1}; "
                                   f"start from a larger alpha (now {alpha})")

@@ -24,7 +24,10 @@ Registry :data:`POSTERIORS`:
 
   The product is exact when ã_n ã_nᵀ and B_nᵀ Λ_n B_n are independent over n, e.g. for a single
   linear layer with the LMS likelihood (then B_n = I). (G ⊗ A + αI)⁻¹ is applied exactly through
-  the eigendecompositions of G and A. Needs every parameter to be the weight or bias of an
+  the eigendecompositions of G and A. (laplace-torch 0.3 instead keeps the weight as G ⊗ A with A
+  from the inputs alone and the bias as its own block, dropping the weight-bias cross terms; its
+  kron variances therefore differ from ours by a few per cent -- see benchmarks/laplace_peer.py.)
+  Needs every parameter to be the weight or bias of an
   ``nn.Linear`` that has a bias, and a scalar α per layer.
 - ``"last_layer"``: the full Laplace over the last ``nn.Linear``'s weight and bias only, the
   rest held at w_MAP (Snoek et al. 2015; Kristiadi, Hein & Hennig 2020).
