@@ -90,3 +90,16 @@ def test_user_errors():
         evidence_ard(net, torch.zeros(5, 2), torch.zeros(5), outer=1)
     with pytest.raises(ConfigError, match="likelihood"):
         evidence_ard(net, torch.zeros(5, 2), torch.zeros(5, 1), likelihood="poisson")
+
+
+def test_a_constant_input_gets_the_largest_alpha():
+    """Its weights get no data curvature (γ = 0): the evidence is flat in α, the input is irrelevant."""
+    from deepnets.bayes.evidence import ALPHA_RANGE
+
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(60, 3, generator=g, dtype=torch.float64)
+    x[:, 2] = 0.0
+    y = (x[:, 0] - 0.5 * x[:, 1])[:, None] + 0.1 * torch.randn(60, 1, generator=g, dtype=torch.float64)
+    res = evidence_ard(torch.nn.Linear(3, 1, dtype=torch.float64), x, y, alpha=1.0, outer=5, inner=50)
+    assert float(res.alpha[2]) == ALPHA_RANGE[1]
+    assert float(res.alpha[:2].max()) < 10

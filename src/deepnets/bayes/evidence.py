@@ -82,15 +82,30 @@ def ard_groups(f: nn.Module) -> tuple[ParamLayout, list[str], list[Tensor]]:
     return layout, names, index
 
 
+#: the range α is kept in (see :func:`reestimate`)
+ALPHA_RANGE = (1e-10, 1e10)
+
+
 def reestimate(A_inv_diag: Tensor, w: Tensor, index: list[Tensor], alpha: Tensor, *,
-               a: float | Tensor = 0.0, b: float | Tensor = 0.0) -> tuple[Tensor, Tensor]:
+               a: float | Tensor = 0.0, b: float | Tensor = 0.0,
+               alpha_range: tuple[float, float] = ALPHA_RANGE) -> tuple[Tensor, Tensor]:
     """One re-estimation of the group precisions: ``(alpha_new, gamma)``, each (G,).
 
     γ_g = |g| − α_g Σ_{k∈g} [A⁻¹]_kk;  α_g = (γ_g + 2a) / (‖w_g‖² + 2b).
+
+    γ_g is clipped to [0, |g|] (rounding). A group the data do not determine at all
+    (γ_g + 2a ≤ 1e-9 |g|: e.g. the weights of a constant input) has an evidence flat in α_g and
+    the fixed point 0/‖w_g‖² is degenerate; it gets the largest α (the weights carry no
+    information: irrelevant). α is kept in ``alpha_range`` so that A stays well conditioned.
     """
     gamma = torch.stack([len(g) - alpha[i] * A_inv_diag[g].sum() for i, g in enumerate(index)])  # (G,)
+    sizes = torch.tensor([len(g) for g in index], dtype=gamma.dtype)
+    gamma = torch.minimum(gamma.clamp_min(0), sizes)
     w2 = torch.stack([(w[g] ** 2).sum() for g in index])  # (G,)
-    return (gamma + 2 * torch.as_tensor(a)) / (w2 + 2 * torch.as_tensor(b)), gamma
+    num = gamma + 2 * torch.as_tensor(a, dtype=gamma.dtype)
+    new = num / (w2 + 2 * torch.as_tensor(b, dtype=gamma.dtype))
+    new = torch.where(num <= 1e-9 * sizes, torch.full_like(new, alpha_range[1]), new)
+    return new.nan_to_num(alpha_range[1]).clamp(*alpha_range), gamma
 
 
 @dataclass
