@@ -4,6 +4,7 @@
     deepnets train --resume RUN
     deepnets evaluate RUN
     deepnets predict RUN FILE.csv [--out PREDICTIONS.csv]
+    deepnets relevance RUN [--rounds R] [--inner I]
     deepnets datasets
     deepnets models [NAME ...]
 
@@ -83,6 +84,34 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def cmd_relevance(args) -> int:
+    import os
+
+    import torch
+
+    from .bayes import evidence_ard, plot_relevance
+    from .train.run import _prepare, load_run
+
+    exp, summary, model, scaler = load_run(args.run)
+    _, parts, _ = _prepare(exp)
+    x, y = scaler(parts.train[0]).double(), parts.train[1]
+    model.double()
+    res = evidence_ard(model, x, y.double() if summary["task"] == "regression" else y,
+                       alpha=args.alpha, outer=args.rounds, inner=args.inner)
+    rel = res.input_relevance()
+    names = summary["feature_names"]
+    width = max(map(len, names))
+    print(f"{'input':<{width}}  {'alpha':>11}  {'relevance 1/alpha':>17}")
+    for i in torch.argsort(rel, descending=True).tolist():
+        print(f"{names[i]:<{width}}  {float(res.alpha[i]):>11.4g}  {float(rel[i]):>17.4g}")
+    if res.beta is not None:
+        print("beta (noise precision per output): " + "  ".join(f"{b:.4g}" for b in res.beta.tolist()))
+    path = os.path.join(args.run, "relevance.png")
+    plot_relevance(names, rel, path, title=f"{summary['dataset']}: ARD input relevance")
+    print(f"plot written to {path}")
+    return 0
+
+
 def cmd_datasets(args) -> int:
     from .data import DATASETS
 
@@ -123,6 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("file", help="a CSV with the run's feature columns")
     pr.add_argument("--out", help="write the predictions here instead of standard output")
     pr.set_defaults(func=cmd_predict)
+    r = sub.add_parser("relevance", help="ARD input relevances of a trained run (MacKay's evidence re-estimation)")
+    r.add_argument("run", help="a run folder")
+    r.add_argument("--rounds", type=int, default=5, help="re-estimation rounds (default 5)")
+    r.add_argument("--alpha", type=float, default=1.0, help="initial prior precision of every group (default 1)")
+    r.add_argument("--inner", type=int, default=50, help="L-BFGS iterations per round (default 50)")
+    r.set_defaults(func=cmd_relevance)
     d = sub.add_parser("datasets", help="list the datasets")
     d.set_defaults(func=cmd_datasets)
     m = sub.add_parser("models", help="list the CNN zoo: parameters and multiply-accumulates at the native input")
