@@ -99,14 +99,23 @@ class LSTMFunction(torch.autograd.Function):
         xT = x.transpose(1, 2)                             # (L, I, N)
         if not x.is_contiguous():
             xT = xT.contiguous()
+        # tanh(a) = 2 sigma(2a) - 1, everywhere in this loop: ATen's float tanh calls MKL's VML,
+        # which forks threads for every 2048 elements and so waits on busy cores at each step;
+        # sigmoid runs on the calling thread. The candidate rows come pre-scaled by 2, so one
+        # sigmoid covers i, f and g.
+        scale = x.new_ones(4 * H, 1)
+        scale[2 * H:3 * H] = 2.0
         # Pre-activations of every step at once (the loop turns them into gate values in place).
-        S = torch.matmul(W_x, xT)                          # (4H, I) x (L, I, N) -> (L, 4H, N)
-        S.add_(b.view(4 * H, 1))
+        S = torch.matmul(W_x * scale, xT)                  # (4H, I) x (L, I, N) -> (L, 4H, N)
+        S.add_(b.view(4 * H, 1) * scale)
+        W_z2 = W_z * scale                                 # (4H, H)
         C = x.new_empty(L + 1, H, N)                       # c_0 .. c_L
         Z = x.new_empty(H, L + 1, N)                       # z_0 .. z_L; (H, L*N) views for dW_z
         TC = x.new_empty(L, H, N)                          # tanh(c_1) .. tanh(c_L)
         C[0], Z[:, 0] = c0.t(), z0.t()
+        M1 = x.new_full((H, N), -1.0)
         S_t = S.unbind(0)                                  # (4H, N) per step
+        S_ifg = S[:, :3 * H].unbind(0)                     # (3H, N): i, f and g together
         S_if = S[:, :2 * H].unflatten(1, (2, H)).unbind(0)  # (2, H, N): i and f together
         S_i, S_f, S_g, S_o = (S[:, k * H:(k + 1) * H].unbind(0) for k in range(4))
         C_t, TC_t, Z_t = C.unbind(0), TC.unbind(0), Z.unbind(1)
@@ -116,18 +125,21 @@ class LSTMFunction(torch.autograd.Function):
             P = p.unsqueeze(2).expand(3, H, N).contiguous()   # (3, H, N)
             w_if, w_oc = P[:2], P[2]
         for t in range(L):
-            S_t[t].addmm_(W_z, Z_t[t])                     # += W_z z_{t-1}: (4H, H) x (H, N)
+            S_t[t].addmm_(W_z2, Z_t[t])                    # += W_z z_{t-1}: (4H, H) x (H, N)
             if w_if is not None:
                 S_if[t].addcmul_(C_t[t], w_if)             # i, f see c_{t-1}
-            S_if[t].sigmoid_()
-            S_g[t].tanh_()
-            torch.mul(S_f[t], C_t[t], out=C_t[t + 1])
-            C_t[t + 1].addcmul_(S_i[t], S_g[t])            # c_t = f c_{t-1} + i g
+            S_ifg[t].sigmoid_()
+            torch.add(M1, S_g[t], alpha=2.0, out=S_g[t])   # g = 2 sigma(2 a_g) - 1 = tanh(a_g)
+            c = C_t[t + 1]
+            torch.mul(S_f[t], C_t[t], out=c)
+            c.addcmul_(S_i[t], S_g[t])                     # c_t = f c_{t-1} + i g
             if w_oc is not None:
-                S_o[t].addcmul_(C_t[t + 1], w_oc)          # o sees c_t
+                S_o[t].addcmul_(c, w_oc)                   # o sees c_t
             S_o[t].sigmoid_()
-            torch.tanh(C_t[t + 1], out=TC_t[t])
-            torch.mul(S_o[t], TC_t[t], out=Z_t[t + 1])     # z_t = o tanh(c_t)
+            tc = TC_t[t]
+            torch.add(c, c, out=tc).sigmoid_()
+            torch.add(M1, tc, alpha=2.0, out=tc)           # tanh(c_t)
+            torch.mul(S_o[t], tc, out=Z_t[t + 1])          # z_t = o tanh(c_t)
         ctx.save_for_backward(x, W_x, W_z, p, S, C, Z, TC)
         return Z[:, 1:].permute(1, 2, 0), Z_t[L].t().contiguous(), C_t[L].t().contiguous()
 
@@ -146,7 +158,9 @@ class LSTMFunction(torch.autograd.Function):
         dZ_t = dZT.unbind(0)
         dz = dZ_t[L - 1] if dz_L is None else dZ_t[L - 1] + dz_L.t()
         dc = x.new_zeros(H, N) if dc_L is None else dc_L.t().clone(memory_format=torch.contiguous_format)   # updated in place below
-        P = None if p is None else p.unsqueeze(2).expand(3, H, N).contiguous()   # (3, H, N)
+        w_ic = w_fc = w_oc = None
+        if p is not None:
+            w_ic, w_fc, w_oc = p.unsqueeze(2).expand(3, H, N).contiguous().unbind(0)   # (H, N) each
         W_zT = W_z.t()
         # Every product below is on one step's (H, N) slabs, hot in cache; s' = s - s^2.
         for t in range(L - 1, -1, -1):
@@ -156,8 +170,8 @@ class LSTMFunction(torch.autograd.Function):
             a = dz * Z_t[t + 1]                            # dz o tanh(c)
             torch.addcmul(a, a, o, value=-1, out=dA_o[t])  # da_o = dz o' tanh(c)
             dc.addcmul_(dz, o).addcmul_(a, tc, value=-1)   # += dz o (1 - tanh^2 c)
-            if P is not None:
-                dc.addcmul_(dA_o[t], P[2])                 # o saw c_t
+            if w_oc is not None:
+                dc.addcmul_(dA_o[t], w_oc)                 # o saw c_t
             e = dc * i
             eg = e * g
             torch.addcmul(e, eg, g, value=-1, out=dA_g[t])     # da_g = dc i (1 - g^2)
@@ -165,8 +179,8 @@ class LSTMFunction(torch.autograd.Function):
             dc = dc * f                                    # dc_{t-1} through c_t = f c_{t-1} + ...
             h = dc * C_t[t]                                # dc f c_{t-1}
             torch.addcmul(h, h, f, value=-1, out=dA_f[t])      # da_f = dc c_{t-1} f'
-            if P is not None:
-                dc.addcmul_(dA_i[t], P[0]).addcmul_(dA_f[t], P[1])   # i, f saw c_{t-1}
+            if w_oc is not None:
+                dc.addcmul_(dA_i[t], w_ic).addcmul_(dA_f[t], w_fc)   # i, f saw c_{t-1}
         dA2 = dA.view(4 * H, L * N)
         dx = dz0 = dc0 = dW_x = dW_z = db = dp = None
         if ctx.needs_input_grad[0]:
