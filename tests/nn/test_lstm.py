@@ -116,6 +116,8 @@ def test_module_shapes_unbatched_and_errors():
     assert y.shape == (5, 4) and z.shape == (2, 4) and c.shape == (2, 4)
     with pytest.raises(DataError, match="shape"):
         lstm(torch.randn(5, 2, 7))
+    with pytest.raises(DataError, match="one step"):
+        lstm(torch.randn(0, 2, 3))
     with pytest.raises(DataError, match="state"):
         lstm(torch.randn(5, 2, 3), (torch.zeros(1, 2, 4), torch.zeros(1, 2, 4)))
     with pytest.raises(ConfigError, match="hidden_size"):

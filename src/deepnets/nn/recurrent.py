@@ -45,9 +45,11 @@ def time_major(x: Tensor, input_size: int, batch_first: bool) -> tuple[Tensor, b
     if x.dim() not in (2, 3) or x.shape[-1] != input_size:
         raise DataError(f"expected input of shape (L, N, {input_size}), (N, L, {input_size}) with "
                         f"batch_first or (L, {input_size}), got {tuple(x.shape)}")
-    if x.dim() == 2:
-        return x.unsqueeze(1), True
-    return (x.transpose(0, 1) if batch_first else x), False
+    x, unbatched = (x.unsqueeze(1), True) if x.dim() == 2 else \
+        ((x.transpose(0, 1) if batch_first else x), False)
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        raise DataError(f"expected at least one step and one sample, got {tuple(x.shape)} (L, N, H_in)")
+    return x, unbatched
 
 
 def init_uniform_(params: Iterable[Tensor], hidden_size: int,
