@@ -21,7 +21,7 @@ Layout (torch's, so weights copy across): the four gate blocks are stacked in th
 b_ih + b_hh; ours is their sum (:meth:`LSTM.from_torch`, :meth:`LSTM.to_torch`).
 
 Speed (:class:`LSTMFunction`): the input projection W_x x_t of all steps is one batched
-matmul; the time loop does one addmm and 9 (11 with peepholes) in-place elementwise ops per step
+matmul; the time loop does one addmm and 8 (11 with peepholes) in-place elementwise ops per step
 on preallocated, feature-major (H, N) slabs, with tanh computed as 2 sigma(2a) - 1 (ATen's
 tanh forks intra-op threads even for one step's slab). The backward is BPTT written by hand,
 not autograd's graph of ~20 nodes per step: one matmul and 11 (14) elementwise ops per step, then dW_x, dW_z and dx as three
@@ -133,16 +133,17 @@ class LSTMFunction(torch.autograd.Function):
             w_if, w_oc = P[:2], P[2]
         for t in range(L):
             S_t[t].addmm_(W_z2, Z_t[t])                    # += W_z z_{t-1}: (4H, H) x (H, N)
-            if w_if is not None:
+            if w_if is None:
+                S_t[t].sigmoid_()                          # o needs no c_t: all four gates at once
+            else:
                 S_if[t].addcmul_(C_t[t], w_if)             # i, f see c_{t-1}
-            S_ifg[t].sigmoid_()
+                S_ifg[t].sigmoid_()
             torch.add(M1, S_g[t], alpha=2.0, out=S_g[t])   # g = 2 sigma(2 a_g) - 1 = tanh(a_g)
             c = C_t[t + 1]
             torch.mul(S_f[t], C_t[t], out=c)
             c.addcmul_(S_i[t], S_g[t])                     # c_t = f c_{t-1} + i g
             if w_oc is not None:
-                S_o[t].addcmul_(c, w_oc)                   # o sees c_t
-            S_o[t].sigmoid_()
+                S_o[t].addcmul_(c, w_oc).sigmoid_()        # o sees c_t
             tc = TC_t[t]
             torch.add(c, c, out=tc).sigmoid_()
             torch.add(M1, tc, alpha=2.0, out=tc)           # tanh(c_t)
