@@ -24,8 +24,8 @@ Speed (:class:`LSTMFunction`): the input projection W_x x_t of all steps is one 
 matmul; the time loop does one addmm and 8 (11 with peepholes) in-place elementwise ops per step
 on preallocated, feature-major (H, N) slabs, with tanh computed as 2 sigma(2a) - 1 (ATen's
 tanh forks intra-op threads even for one step's slab). The backward is BPTT written by hand,
-not autograd's graph of ~20 nodes per step: one matmul and 11 (14) elementwise ops per step, then dW_x, dW_z and dx as three
-matmuls over all steps. Measured against ``torch.nn.LSTM`` (oneDNN's fused kernel) by
+not autograd's graph of ~20 nodes per step: one matmul and 11 (14) elementwise ops per step,
+then dW_x, dW_z and dx as three matmuls over all steps. Measured against ``torch.nn.LSTM`` (oneDNN's fused kernel) by
 ``benchmarks/bench_lstm.py``. The code is device-agnostic; on a GPU each op is a kernel launch,
 so the fast path there would be one fused elementwise kernel per step (``torch.compile`` of the
 step body, or a hand-written kernel) with the whole time loop captured in a CUDA graph
@@ -165,7 +165,8 @@ class LSTMFunction(torch.autograd.Function):
         dZT = x.new_zeros(L, H, N) if dZ is None else dZ.permute(0, 2, 1)   # (L, H, N)
         dZ_t = dZT.unbind(0)
         dz = dZ_t[L - 1] if dz_L is None else dZ_t[L - 1] + dz_L.t()
-        dc = x.new_zeros(H, N) if dc_L is None else dc_L.t().clone(memory_format=torch.contiguous_format)   # updated in place below
+        dc = (x.new_zeros(H, N) if dc_L is None          # a copy: updated in place below
+              else dc_L.t().clone(memory_format=torch.contiguous_format))
         w_ic = w_fc = w_oc = None
         if p is not None:
             w_ic, w_fc, w_oc = p.unsqueeze(2).expand(3, H, N).contiguous().unbind(0)   # (H, N) each
