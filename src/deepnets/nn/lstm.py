@@ -24,7 +24,7 @@ Speed (:class:`LSTMFunction`): the input projection W_x x_t of all steps is one 
 matmul; the time loop does one addmm and 8 (11 with peepholes) in-place elementwise ops per step
 on preallocated, feature-major (H, N) slabs, with tanh computed as 2 sigma(2a) - 1 (ATen's
 tanh forks intra-op threads even for one step's slab). The backward is BPTT written by hand,
-not autograd's graph of ~20 nodes per step: one matmul and 11 (14) elementwise ops per step,
+not autograd's graph of ~20 nodes per step: one matmul and 11 (16) elementwise ops per step,
 then dW_x, dW_z and dx as three matmuls over all steps. Measured against ``torch.nn.LSTM`` (oneDNN's fused kernel) by
 ``benchmarks/bench_lstm.py``. The code is device-agnostic; on a GPU each op is a kernel launch,
 so the fast path there would be one fused elementwise kernel per step (``torch.compile`` of the
@@ -170,6 +170,11 @@ class LSTMFunction(torch.autograd.Function):
         w_ic = w_fc = w_oc = None
         if p is not None:
             w_ic, w_fc, w_oc = p.unsqueeze(2).expand(3, H, N).contiguous().unbind(0)   # (H, N) each
+            # dw_ic, dw_fc, dw_oc = sums over steps and samples of da_i c_{t-1}, da_f c_{t-1},
+            # da_o c_t: accumulated per step while the slabs are in cache (one strided pass over
+            # all steps at the end measured 5-20x slower on the shared CPU).
+            acc_if, acc_o = x.new_zeros(2, H, N), x.new_zeros(H, N)
+            dA_if = dA[:2 * H].unflatten(0, (2, H)).unbind(2)    # (2, H, N) per step
         W_zT = W_z.t()
         # Every product below is on one step's (H, N) slabs, hot in cache; s' = s - s^2.
         for t in range(L - 1, -1, -1):
@@ -190,6 +195,8 @@ class LSTMFunction(torch.autograd.Function):
             torch.addcmul(h, h, f, value=-1, out=dA_f[t])      # da_f = dc c_{t-1} f'
             if w_oc is not None:
                 dc.addcmul_(dA_i[t], w_ic).addcmul_(dA_f[t], w_fc)   # i, f saw c_{t-1}
+                acc_if.addcmul_(dA_if[t], C_t[t])
+                acc_o.addcmul_(dA_o[t], C_t[t + 1])
         dA2 = dA.view(4 * H, L * N)
         dx = dz0 = dc0 = dW_x = dW_z = db = dp = None
         if ctx.needs_input_grad[0]:
@@ -205,10 +212,7 @@ class LSTMFunction(torch.autograd.Function):
         if ctx.needs_input_grad[5]:
             db = dA2.sum(1)
         if p is not None and ctx.needs_input_grad[6]:
-            C_hln = C.transpose(0, 1)                      # (H, L+1, N)
-            dp = torch.stack([(dA[:H] * C_hln[:, :L]).sum((1, 2)),
-                              (dA[H:2 * H] * C_hln[:, :L]).sum((1, 2)),
-                              (dA[3 * H:] * C_hln[:, 1:]).sum((1, 2))])   # (3, H)
+            dp = torch.cat([acc_if.sum(2), acc_o.sum(1).unsqueeze(0)])   # (3, H)
         return dx, dz0, dc0, dW_x, dW_z, db, dp
 
 
