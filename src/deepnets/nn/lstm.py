@@ -117,15 +117,15 @@ class LSTMFunction(torch.autograd.Function):
         S = torch.matmul(W_x1, x1.transpose(1, 2))         # (4H, I+1) x (L, I+1, N) -> (L, 4H, N)
         W_z2 = W_z * scale                                 # (4H, H)
         C = x.new_empty(L + 1, H, N)                       # c_0 .. c_L
-        Z = x.new_empty(H, L + 1, N)                       # z_0 .. z_L; (H, L*N) views for dW_z
+        Z = x.new_empty(L + 1, H, N)                       # z_0 .. z_L
         TC = x.new_empty(L, H, N)                          # tanh(c_1) .. tanh(c_L)
-        C[0], Z[:, 0] = c0.t(), z0.t()
+        C[0], Z[0] = c0.t(), z0.t()
         M1 = x.new_full((H, N), -1.0)
         S_t = S.unbind(0)                                  # (4H, N) per step
         S_ifg = S[:, :3 * H].unbind(0)                     # (3H, N): i, f and g together
         S_if = S[:, :2 * H].unflatten(1, (2, H)).unbind(0)  # (2, H, N): i and f together
         S_i, S_f, S_g, S_o = (S[:, k * H:(k + 1) * H].unbind(0) for k in range(4))
-        C_t, TC_t, Z_t = C.unbind(0), TC.unbind(0), Z.unbind(1)
+        C_t, TC_t, Z_t = C.unbind(0), TC.unbind(0), Z.unbind(0)
         w_if = w_oc = None
         if p is not None:
             # Peepholes spread over the batch once: same-shape operands keep addcmul vectorised.
@@ -149,7 +149,7 @@ class LSTMFunction(torch.autograd.Function):
             torch.add(M1, tc, alpha=2.0, out=tc)           # tanh(c_t)
             torch.mul(S_o[t], tc, out=Z_t[t + 1])          # z_t = o tanh(c_t)
         ctx.save_for_backward(x, W_x, W_z, p, S, C, Z, TC)
-        return Z[:, 1:].permute(1, 2, 0), Z_t[L].t().contiguous(), C_t[L].t().contiguous()
+        return Z[1:].transpose(1, 2), Z_t[L].t().contiguous(), C_t[L].t().contiguous()
 
     @staticmethod
     @once_differentiable
@@ -158,7 +158,7 @@ class LSTMFunction(torch.autograd.Function):
         L, N, I = x.shape
         H = W_z.shape[1]
         S_i, S_f, S_g, S_o = (S[:, k * H:(k + 1) * H].unbind(0) for k in range(4))   # (H, N)
-        C_t, TC_t, Z_t = C.unbind(0), TC.unbind(0), Z.unbind(1)
+        C_t, TC_t, Z_t = C.unbind(0), TC.unbind(0), Z.unbind(0)
         dA = x.new_empty(4 * H, L, N)                      # da_t as columns: (4H, L*N) for the weights
         dA_t = dA.unbind(1)                                # (4H, N) per step
         dA_i, dA_f, dA_g, dA_o = (dA[k * H:(k + 1) * H].unbind(1) for k in range(4))
@@ -208,7 +208,8 @@ class LSTMFunction(torch.autograd.Function):
         if ctx.needs_input_grad[3]:
             dW_x = dA2 @ x.reshape(L * N, I)               # (4H, L*N) x (L*N, I)
         if ctx.needs_input_grad[4]:
-            dW_z = dA2 @ Z[:, :L].reshape(H, L * N).t()    # (4H, L*N) x (L*N, H)
+            Z_prev = Z[:L].transpose(0, 1).reshape(H, L * N)   # (H, L*N): one copy
+            dW_z = dA2 @ Z_prev.t()                        # (4H, L*N) x (L*N, H)
         if ctx.needs_input_grad[5]:
             db = dA2.sum(1)
         if p is not None and ctx.needs_input_grad[6]:
