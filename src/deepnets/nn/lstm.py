@@ -163,9 +163,9 @@ class LSTMFunction(torch.autograd.Function):
         H = W_z.shape[1]
         S_i, S_f, S_g, S_o = (S[:, k * H:(k + 1) * H].unbind(0) for k in range(4))   # (H, N)
         C_t, TC_t, Z_t = C.unbind(0), TC.unbind(0), Z.unbind(0)
-        dA = x.new_empty(4 * H, L, N)                      # da_t as columns: (4H, L*N) for the weights
-        dA_t = dA.unbind(1)                                # (4H, N) per step
-        dA_i, dA_f, dA_g, dA_o = (dA[k * H:(k + 1) * H].unbind(1) for k in range(4))
+        dA = x.new_empty(L, 4 * H, N)                      # da_t, contiguous per step
+        dA_t = dA.unbind(0)                                # (4H, N) per step
+        dA_i, dA_f, dA_g, dA_o = (dA[:, k * H:(k + 1) * H].unbind(0) for k in range(4))
         dZT = x.new_zeros(L, H, N) if dZ is None else dZ.permute(0, 2, 1)   # (L, H, N)
         dZ_t = dZT.unbind(0)
         dz = dZ_t[L - 1] if dz_L is None else dZ_t[L - 1] + dz_L.t()
@@ -178,7 +178,7 @@ class LSTMFunction(torch.autograd.Function):
             # da_o c_t: accumulated per step while the slabs are in cache (one strided pass over
             # all steps at the end measured 5-20x slower on the shared CPU).
             acc_if, acc_o = x.new_zeros(2, H, N), x.new_zeros(H, N)
-            dA_if = dA[:2 * H].unflatten(0, (2, H)).unbind(2)    # (2, H, N) per step
+            dA_if = dA[:, :2 * H].unflatten(1, (2, H)).unbind(0)    # (2, H, N) per step
         W_zT = W_z.t()
         # Every product below is on one step's (H, N) slabs, hot in cache; s' = s - s^2.
         for t in range(L - 1, -1, -1):
@@ -201,7 +201,7 @@ class LSTMFunction(torch.autograd.Function):
                 dc.addcmul_(dA_i[t], w_ic).addcmul_(dA_f[t], w_fc)   # i, f saw c_{t-1}
                 acc_if.addcmul_(dA_if[t], C_t[t])
                 acc_o.addcmul_(dA_o[t], C_t[t + 1])
-        dA2 = dA.view(4 * H, L * N)
+        dA2 = dA.transpose(0, 1).reshape(4 * H, L * N)     # (4H, L*N): one copy
         dx = dz0 = dc0 = dW_x = dW_z = db = dp = None
         if ctx.needs_input_grad[0]:
             dx = (dA2.t() @ W_x).view(L, N, I)             # (L*N, 4H) x (4H, I)
