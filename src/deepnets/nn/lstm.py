@@ -27,9 +27,10 @@ tanh forks intra-op threads even for one step's slab). The backward is BPTT writ
 not autograd's graph of ~20 nodes per step: one matmul and 11 (16) elementwise ops per step,
 then dW_x, dW_z and dx as three matmuls over all steps. ``benchmarks/bench_lstm.py`` measures
 it against ``torch.nn.LSTM`` (oneDNN's fused kernel). On a 2-core shared CPU, 2 threads,
-L=100, N=64, H_in=32, H=128, forward + backward, the ratio to ``nn.LSTM`` was 1.24 with
-peepholes and 1.11 without while the machine was quiet (nn.LSTM 28 ms), 0.87-0.90 and
-0.79-0.95 while other jobs loaded it (nn.LSTM 130-350 ms); a plain autograd loop: 1.8-2.1.
+L=100, N=64, H_in=32, H=128, forward + backward, the ratio to ``nn.LSTM`` was 1.18 with
+peepholes and 1.06 without while the machine was quiet (nn.LSTM 27 ms), 0.87-0.90 and
+0.79-0.95 while other jobs loaded it (nn.LSTM 130-350 ms); a plain autograd loop: 1.8-2.1
+(benchmarks/results/lstm_cpu*.json).
 
 The code is device-agnostic, but on a GPU each of those ops is a kernel launch; the fast path
 there would be one fused elementwise kernel per step (``torch.compile`` of the step body, or a
