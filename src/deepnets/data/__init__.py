@@ -19,6 +19,7 @@ from .files import read_csv, read_npz
 from .idx import IDX_TYPES, load_mnist_idx, read_idx
 from .safe_files import load_npz, load_pt, read_gzip_capped
 from .scaling import SCALINGS, Scaler
+from .sequence_tasks import ADDING_BASELINE_MSE, adding_problem, copy_memory, copy_memory_baseline
 from .synthetic import FUNCTIONS, function, parity, xor
 
 #: name -> (loader, one-line description). Loader keyword arguments are the dataset's parameters.
@@ -68,4 +69,6 @@ __all__ = [
     "IDX_TYPES", "read_idx", "load_mnist_idx",  # MNIST IDX files (plain or gzip)
     "CifarBatch", "read_cifar_batch", "load_cifar10", "unpickle_restricted",  # CIFAR-10 python batches
     "load_pt", "load_npz", "read_gzip_capped",
+    # sequence tasks (generated)
+    "ADDING_BASELINE_MSE", "adding_problem", "copy_memory", "copy_memory_baseline",
 ]

@@ -1,13 +1,17 @@
-"""Layers and small models: the MLP, convolution arithmetic, dropout, normalization, the 1-D CNN
+"""Layers and small models: the MLP, recurrent nets (Elman, peephole LSTM, GRU), convolution arithmetic, dropout, normalization, the 1-D CNN
 and the image front that turns flat rows into sequences or images."""
 
 from .cnn1d import CNN1d, cnn1d
 from .conv import conv_output_shape, count_connections, count_weights
 from .dropout import DROPOUT_MODES, Dropout, dropout, dropout_mask
+from .gru import GRU, gru_cell, gru_step
 from .image import ToImage, random_shift, to_image
+from .lstm import LSTM, LSTMFunction, lstm_cell, lstm_loop
 from .mlp import MLP, xor_step_network
 from .norm import (BatchNorm, LayerNorm, WeightNormLinear, batch_norm, batch_norm_backward,
                    layer_norm, weight_norm)
+from .recurrent import HEADS, RecurrentNet, detach_state, truncated_bptt
+from .rnn import ElmanRNN
 
 __all__ = [
     # the multilayer perceptron with the co-state backward pass
@@ -21,4 +25,8 @@ __all__ = [
     "BatchNorm", "LayerNorm", "WeightNormLinear",
     # 1-D CNN (MNIST-1D) and flat rows as sequences/images (reshape, resize, pad, random shifts)
     "CNN1d", "cnn1d", "ToImage", "to_image", "random_shift",
+    # recurrent cores and their pure-function cells
+    "ElmanRNN", "LSTM", "GRU", "LSTMFunction", "lstm_cell", "lstm_loop", "gru_cell", "gru_step",
+    # heads and training through time
+    "RecurrentNet", "HEADS", "truncated_bptt", "detach_state",
 ]
