@@ -1,5 +1,6 @@
-"""Layers and small models: the MLP, recurrent nets (Elman, peephole LSTM, GRU), convolution arithmetic, dropout, normalization, the 1-D CNN
-and the image front that turns flat rows into sequences or images."""
+"""Layers and small models: the MLP, recurrent nets (Elman, peephole LSTM, GRU), convolution
+arithmetic, dropout, normalization, the 1-D CNN and the image front that turns flat rows into
+sequences or images."""
 
 from .cnn1d import CNN1d, cnn1d
 from .conv import conv_output_shape, count_connections, count_weights
