@@ -50,7 +50,17 @@ def init_from_env(timeout: float = DEFAULT_TIMEOUT) -> tuple[int, int]:
     backend = "nccl" if torch.cuda.is_available() else "gloo"
     if backend == "nccl":
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-    dist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout))
+    td = datetime.timedelta(seconds=timeout)
+    rank = int(os.environ["RANK"])
+    # torchrun's agent keeps one key-value store across restarts; a fresh key prefix per restart
+    # attempt keeps the new group from reading the dead group's addresses (a gloo "connection
+    # refused" otherwise, seen with --max-restarts)
+    agent_store = os.environ.get("TORCHELASTIC_USE_AGENT_STORE", "").lower() == "true"
+    base = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), size,
+                         is_master=rank == 0 and not agent_store, timeout=td)
+    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    store = dist.PrefixStore(f"deepnets/attempt-{attempt}", base)
+    dist.init_process_group(backend, store=store, rank=rank, world_size=size, timeout=td)
     return world()
 
 
