@@ -1,10 +1,11 @@
 """Accuracy against sparsity for OBS, layer-wise OBS, OBD and magnitude pruning (no retraining).
 
-A 64-32-10 tanh MLP (2,410 weights) is trained on scikit-learn's digits (bundled, no download)
-with Adam and cross-entropy, then pruned to 50 ... 95 % of its weight matrices (biases kept)
-by each method; the test accuracy at each sparsity is printed as a table and written as JSON.
+A p-32-10 tanh MLP is trained on scikit-learn's digits (64 inputs, bundled) or on MNIST-1D (40
+inputs, generated offline) with Adam and cross-entropy, then pruned to 50 ... 95 % of its weight
+matrices (biases kept) by each method; the test accuracy at each sparsity is printed as a table
+and written as JSON and a PNG plot.
 
-    PYTHONPATH=src python benchmarks/prune_digits.py [--out results.json] [--seed 0]
+    python benchmarks/prune_curves.py --dataset digits|mnist1d [--out results.json] [--seed 0]
 """
 
 from __future__ import annotations
@@ -24,16 +25,21 @@ from deepnets.prune import layerwise_obs, magnitude_prune, obd_prune, obs_prune
 LEVELS = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95]
 
 
-def data(seed):
+def data(name, seed):
+    t = lambda a, d: torch.as_tensor(a, dtype=d)  # noqa: E731
+    if name == "mnist1d":
+        from deepnets.data import load_dataset
+
+        d = load_dataset("mnist1d")
+        return t(d.x, torch.float64), t(d.y, torch.long), t(d.test[0], torch.float64), t(d.test[1], torch.long)
     X, y = load_digits(return_X_y=True)
     Xtr, Xte, ytr, yte = train_test_split(X / 16.0, y, test_size=0.3, random_state=seed, stratify=y)
-    t = lambda a, d: torch.tensor(a, dtype=d)
     return t(Xtr, torch.float64), t(ytr, torch.long), t(Xte, torch.float64), t(yte, torch.long)
 
 
 def train(Xtr, ytr, seed):
     torch.manual_seed(seed)
-    net = nn.Sequential(nn.Linear(64, 32), nn.Tanh(), nn.Linear(32, 10)).double()
+    net = nn.Sequential(nn.Linear(Xtr.shape[1], 32), nn.Tanh(), nn.Linear(32, 10)).double()
     opt = torch.optim.Adam(net.parameters(), lr=1e-2)
     for _ in range(300):
         opt.zero_grad()
@@ -49,11 +55,13 @@ def accuracy(net, X, y):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default=None)
+    ap.add_argument("--dataset", choices=["digits", "mnist1d"], default="digits")
+    ap.add_argument("--out", default=None, help="JSON results (default benchmarks/results/prune_DATASET.json)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     torch.set_num_threads(1)
-    Xtr, ytr, Xte, yte = data(args.seed)
+    out = args.out or f"benchmarks/results/prune_{args.dataset}.json"
+    Xtr, ytr, Xte, yte = data(args.dataset, args.seed)
     base = train(Xtr, ytr, args.seed)
     names = ["0.weight", "2.weight"]
     P = sum(base.get_parameter(n).numel() for n in names)
@@ -94,15 +102,30 @@ def main():
         mag.append(accuracy(net, Xte, yte))
     rows["OBS (layer-wise)"] = lw
     rows["magnitude"] = mag
-    print(f"digits 64-32-10, {P} weights, dense test accuracy {table['dense']:.3f}")
+    print(f"{args.dataset} {Xtr.shape[1]}-32-10, {P} weights, dense test accuracy {table['dense']:.3f}")
     print("sparsity          " + "".join(f"{lv:>7.0%}" for lv in LEVELS))
     for k, v in rows.items():
         print(f"{k:18s}" + "".join(f"{a:7.3f}" for a in v))
     print("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items()))
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump({"levels": LEVELS, "dense": table["dense"], "accuracy": rows,
-                       "seconds": seconds, "weights": P, "seed": args.seed}, f, indent=1)
+    with open(out, "w") as f:
+        json.dump({"dataset": args.dataset, "levels": LEVELS, "dense": table["dense"], "accuracy": rows,
+                   "seconds": seconds, "weights": P, "seed": args.seed}, f, indent=1)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for k, v in rows.items():
+        ax.plot([100 * lv for lv in LEVELS], v, marker="o", label=k)
+    ax.axhline(table["dense"], color="gray", ls="--", lw=1, label="dense")
+    ax.set_xlabel("sparsity of the weight matrices (%)")
+    ax.set_ylabel("test accuracy")
+    ax.set_title(f"{args.dataset} {Xtr.shape[1]}-32-10: pruning without retraining")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.savefig(out.replace(".json", ".png"), dpi=110, bbox_inches="tight")
+    print(f"written to {out} and {out.replace('.json', '.png')}")
 
 
 if __name__ == "__main__":
