@@ -30,7 +30,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import safetensors.torch
+from safetensors.torch import load as safetensors_load
+from safetensors.torch import save as safetensors_save
 import torch
 
 from deepnets.errors import CheckpointError
@@ -141,7 +142,7 @@ def serialize(*, model: torch.nn.Module, optimizer=None, scheduler=None, step=No
     buf = io.BytesIO()
     torch.save(state, buf)
     meta = {"format": FORMAT, "format_version": str(FORMAT_VERSION)}
-    return {WEIGHTS: safetensors.torch.save(weights, metadata=meta), STATE: buf.getvalue()}
+    return {WEIGHTS: safetensors_save(weights, metadata=meta), STATE: buf.getvalue()}
 
 
 # --------------------------------------------------------------------------- checks on load
@@ -226,7 +227,7 @@ def load_checkpoint(folder: str | os.PathLike, *, map_location="cpu") -> dict:
     manifest = read_manifest(folder)
     blobs = read_verified(folder, manifest)
     try:
-        weights = safetensors.torch.load(blobs[WEIGHTS])
+        weights = safetensors_load(blobs[WEIGHTS])  # tensors only, no code
     except Exception as exc:  # checksums passed, so the writer was not deepnets
         raise CheckpointError(f"{folder / WEIGHTS}: not a readable safetensors file ({exc})") from exc
     try:
