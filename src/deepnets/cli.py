@@ -85,30 +85,16 @@ def cmd_predict(args) -> int:
 
 
 def cmd_relevance(args) -> int:
-    import os
+    from .train.run import relevance_run
 
-    import torch
-
-    from .bayes import evidence_ard, plot_relevance
-    from .train.run import _prepare, load_run
-
-    exp, summary, model, scaler = load_run(args.run)
-    _, parts, _ = _prepare(exp)
-    x, y = scaler(parts.train[0]).double(), parts.train[1]
-    model.double()
-    res = evidence_ard(model, x, y.double() if summary["task"] == "regression" else y,
-                       alpha=args.alpha, outer=args.rounds, inner=args.inner)
-    rel = res.input_relevance()
-    names = summary["feature_names"]
-    width = max(map(len, names))
+    r = relevance_run(args.run, alpha=args.alpha, rounds=args.rounds, inner=args.inner)
+    width = max(map(len, r["names"]))
     print(f"{'input':<{width}}  {'alpha':>11}  {'relevance 1/alpha':>17}")
-    for i in torch.argsort(rel, descending=True).tolist():
-        print(f"{names[i]:<{width}}  {float(res.alpha[i]):>11.4g}  {float(rel[i]):>17.4g}")
-    if res.beta is not None:
-        print("beta (noise precision per output): " + "  ".join(f"{b:.4g}" for b in res.beta.tolist()))
-    path = os.path.join(args.run, "relevance.png")
-    plot_relevance(names, rel, path, title=f"{summary['dataset']}: ARD input relevance")
-    print(f"plot written to {path}")
+    for i in sorted(range(len(r["names"])), key=lambda i: -r["relevance"][i]):
+        print(f"{r['names'][i]:<{width}}  {r['alpha'][i]:>11.4g}  {r['relevance'][i]:>17.4g}")
+    if r["beta"] is not None:
+        print("beta (noise precision per output): " + "  ".join(f"{b:.4g}" for b in r["beta"]))
+    print(f"plot written to {r['plot']}")
     return 0
 
 

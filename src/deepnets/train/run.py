@@ -414,6 +414,26 @@ def predict_run(path, csv_path) -> tuple[list[str], list[list]]:
     return list(summary["target_names"]), [[round(float(v), 6) for v in p] for p in pred]
 
 
+def relevance_run(path, *, alpha: float = 1.0, rounds: int = 5, inner: int = 50) -> dict:
+    """Automatic relevance determination for a trained run (MacKay's evidence re-estimation from
+    the run's weights on its training split, in float64): ``{"names", "alpha", "relevance",
+    "beta", "plot"}`` with one α and relevance 1/α per input; a bar plot is saved in the run."""
+    from ..bayes import evidence_ard, plot_relevance
+
+    exp, summary, model, scaler = load_run(path)
+    _, parts, _ = _prepare(exp)
+    x, y = scaler(parts.train[0]).double(), parts.train[1]
+    model.double()
+    res = evidence_ard(model, x, y.double() if summary["task"] == "regression" else y,
+                       alpha=alpha, outer=rounds, inner=inner)
+    rel = res.input_relevance()
+    names = summary["feature_names"]
+    plot = os.path.join(os.fspath(path), "relevance.png")
+    plot_relevance(names, rel, plot, title=f"{summary['dataset']}: ARD input relevance")
+    return {"names": names, "alpha": [float(a) for a in res.alpha], "relevance": [float(r) for r in rel],
+            "beta": None if res.beta is None else res.beta.tolist(), "plot": plot}
+
+
 def resume_run(path, *, progress_file=None) -> RunResult:
     """Continue the run in folder ``path`` from its newest good checkpoint (same config, same split)."""
     path = os.fspath(path)
@@ -431,5 +451,5 @@ def experiment_from_file(path, overrides=()) -> Experiment:
     return experiment_from_dict(apply_overrides(d, overrides))
 
 
-__all__ = ["run_experiment", "resume_run", "load_run", "evaluate_run", "predict_run", "experiment_from_file", "RunResult",
+__all__ = ["run_experiment", "resume_run", "relevance_run", "load_run", "evaluate_run", "predict_run", "experiment_from_file", "RunResult",
            "build_model"]
