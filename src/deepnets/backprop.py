@@ -126,8 +126,9 @@ class CostateMLP(torch.autograd.Function):
 
 def mlp_forward(x: Tensor, params: Sequence[Tensor], acts: Sequence, *, use_costate: bool = True) -> Tensor:
     """ẑ(L) for input ``x`` (N, M(0)); the backward pass is the co-state recursion when
-    ``use_costate`` and no ``torch.func`` transform is active (those need plain autograd)."""
-    if use_costate and not torch._C._are_functorch_transforms_active():
+    ``use_costate`` and neither a ``torch.func`` transform nor autocast is active (those take the
+    plain autograd path: per-op dtype casting and functional transforms need it)."""
+    if use_costate and not torch._C._are_functorch_transforms_active() and not torch.is_autocast_enabled(x.device.type):
         return CostateMLP.apply(x, tuple(acts), *params)
     return forward_layers(x, params, acts)[-1]
 

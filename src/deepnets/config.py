@@ -78,6 +78,10 @@ class TrainConfig:
     max_restarts: int = 10
     seed: int = 0                    # shuffling and noise
     threads: int = 1                 # torch CPU threads (small nets run best on 1)
+    device: str = ""                 # "", "cpu", "cuda", "cuda:1", ...; "" keeps the CPU
+    precision: str = "fp32"          # fp32, or bf16 (autocast forward; float32 weights)
+    channels_last: bool = False      # channels-last memory format for 4-D activations
+    compile: bool = False            # torch.compile the forward pass
     checkpoint_every_steps: int = 0  # save a checkpoint every this many optimizer steps (0: not mid-epoch)
     checkpoint_every_epochs: int = 10  # save a checkpoint every this many epochs (0: only on SIGTERM/SIGINT)
     keep_checkpoints: int = 3        # the newest checkpoints kept in RUN/checkpoints

@@ -237,3 +237,53 @@ def test_fit_leaves_the_callers_rng_alone():
     torch.set_rng_state(state)
     fit(model, (x, y), epochs=2, seed=7)  # dropout draws from the forked, seeded RNG
     assert torch.equal(torch.rand(3), expected)
+
+
+def test_bf16_autocast_trains_with_float32_weights():
+    seen = []
+    x, y = _toy(64)
+    model = nn.Sequential(nn.Linear(3, 16), nn.Tanh(), nn.Linear(16, 1))
+    model[0].register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+    h = fit(model, (x, y), epochs=20, batch_size=16, precision="bf16", optimizer="adam", lr=0.01)
+    assert torch.bfloat16 in seen  # the matmuls ran in bfloat16
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert h.history["loss"][-1] < 0.7 * h.history["loss"][0]
+    with pytest.raises(ConfigError, match="precision"):
+        fit(model, (x, y), epochs=1, precision="fp8")
+
+
+def test_channels_last_gives_the_same_training():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(16, 3, 8, 8, generator=g)
+    y = torch.randint(0, 2, (16,), generator=g)
+
+    def run(cl):
+        torch.manual_seed(0)
+        m = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 36, 2))
+        fit(m, (x, y), loss=nn.CrossEntropyLoss(), epochs=3, batch_size=8, optimizer="sgd", lr=0.1,
+            channels_last=cl)
+        return m
+
+    a, b = run(False), run(True)
+    assert b[0].weight.is_contiguous(memory_format=torch.channels_last)
+    for p, q in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_compiled_forward_equals_eager():
+    x, y = _toy(32)
+    a = MLP([3, 8, 1], seed=0)
+    b = MLP([3, 8, 1], seed=0)
+    b.use_costate = False
+    fit(a, (x, y), epochs=2, batch_size=8, optimizer="sgd", lr=0.1)
+    fit(b, (x, y), epochs=2, batch_size=8, optimizer="sgd", lr=0.1, compile=True)
+    for p, q in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-6)
+
+
+def test_bf16_on_a_deepnets_mlp_takes_the_autograd_path():
+    d = deepnets.load_dataset("xor")
+    net = MLP([2, 4, 1], activation="tanh", output="logistic", seed=0)
+    h = fit(net, (d.x, d.y), loss="cross_entropy", epochs=200, batch_size=None, lr=0.05, precision="bf16")
+    assert h.history["loss"][-1] < 0.5 * h.history["loss"][0]

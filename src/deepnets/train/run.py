@@ -306,8 +306,10 @@ def run_experiment(exp: Experiment, *, source: str = "experiment", progress_file
     history = fit(model, train, validation=val, loss=loss, optimizer=t.optimizer, lr=t.lr if takes_lr else None,
                   epochs=t.epochs, batch_size=t.batch_size or None, shuffle=t.shuffle, layer_lr=t.layer_lr or None,
                   optimizer_options=options, input_noise=t.input_noise, penalty=penalty, metrics=metrics,
-                  callbacks=callbacks, seed=t.seed, resume=checkpoint)
+                  callbacks=callbacks, seed=t.seed, resume=checkpoint, device=t.device or None,
+                  precision=t.precision, channels_last=t.channels_last, compile=t.compile)
     seconds = time.perf_counter() - start
+    model.to("cpu")  # evaluation, plots and the saved weights work on the CPU copies of the splits
     if exp.run.costates:
         norms["trained weights"] = _costate_norms(model, *probe, loss)
 
