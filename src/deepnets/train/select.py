@@ -13,7 +13,10 @@ Network size from the prediction error (the lecture; Akaike 1970, Barron 1984, M
 targets with noise variance σ_e². σ_e² is unknown; :func:`select_hidden_size` estimates it, as is
 usual for such criteria, by the residual variance of the largest network tried (the least biased
 one): σ̂_e² = 2E_max / (N·C − N_W,max) when N·C > N_W,max, else 2E_max / (N·C) (C outputs).
-Give ``sigma2=`` to use a known noise variance instead.
+Give ``sigma2=`` to use a known noise variance instead (the lecture calls σ_e² the noise
+variance; with noisy-input training of known variance, or targets of known noise, pass it). The
+estimate is only as good as the largest network: one too small to fit the signal inflates σ̂_e²
+and PE then favours small networks; one with N_W near N·C leaves few degrees of freedom.
 
 >>> import torch
 >>> folds = kfold_indices(10, 3, seed=0)
@@ -28,7 +31,7 @@ from __future__ import annotations
 import contextlib
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import torch
@@ -269,7 +272,6 @@ class SizeRow:
     train_error: float
     heldout_error: float
     pe: float = math.nan
-    extra: dict = field(default_factory=dict)
 
 
 def select_hidden_size(build_model: Callable[[int], torch.nn.Module], train, sizes: Sequence[int], *,
