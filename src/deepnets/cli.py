@@ -5,6 +5,7 @@
     deepnets evaluate RUN
     deepnets predict RUN FILE.csv [--out PREDICTIONS.csv]
     deepnets relevance RUN [--rounds R] [--inner I]
+    deepnets select EXPERIMENT.toml --hidden 2,4,8,16,32 [--cv K] [--out DIR]
     deepnets datasets
     deepnets models [NAME ...]
 
@@ -98,6 +99,49 @@ def cmd_relevance(args) -> int:
     return 0
 
 
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"--hidden takes comma-separated positive integers such as 2,4,8, got {text!r}") from None
+    if not sizes or any(h < 1 for h in sizes):
+        raise ConfigError(f"--hidden takes comma-separated positive integers such as 2,4,8, got {text!r}")
+    return sizes
+
+
+def cmd_select(args) -> int:
+    import json
+    import os
+    import time
+
+    from .atomic import write_atomic
+    from .report.selection import size_selection
+    from .train.run import experiment_from_file
+    from .train.select_experiment import select_experiment
+
+    exp = experiment_from_file(args.experiment, args.set)
+    rep = select_experiment(exp, _sizes(args.hidden), cv=args.cv, sigma2=args.sigma2)
+    name = os.path.splitext(os.path.basename(args.experiment or "digits"))[0]
+    out = args.out or os.path.join(exp.run.out, f"select-{name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    os.makedirs(out, exist_ok=True)
+    held = rep.heldout
+    print(f"{rep.dataset}: {rep.n_train} training samples; sigma_e^2 = {rep.sigma2:.4g} "
+          f"({'given' if args.sigma2 is not None else 'residual variance of the largest network'})")
+    print(f"{'size':>6} {'weights':>8} {'train 2E/N':>12} {held + ' error':>18} {'PE':>12}")
+    for r in rep.rows:
+        print(f"{r.size:>6} {r.weights:>8} {r.train_error:>12.5g} {r.heldout_error:>18.5g} {r.pe:>12.5g}")
+    best = min(rep.rows, key=lambda r: r.pe)
+    print(f"least PE: {best.size} hidden units; least {held} error: "
+          f"{min(rep.rows, key=lambda r: r.heldout_error).size} hidden units")
+    table = {"dataset": rep.dataset, "sigma2": rep.sigma2, "heldout": held, "n_train": rep.n_train,
+             "rows": [{"size": r.size, "weights": r.weights, "train_error": r.train_error,
+                       "heldout_error": r.heldout_error, "pe": r.pe} for r in rep.rows]}
+    write_atomic(os.path.join(out, "select.json"), json.dumps(table, indent=2).encode())
+    size_selection(rep.rows, os.path.join(out, "select.png"), heldout=held, title=f"{rep.dataset}: network size")
+    print(f"table and plot written to {out}")
+    return 0
+
+
 def cmd_datasets(args) -> int:
     from .data import DATASETS
 
@@ -144,6 +188,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--alpha", type=float, default=1.0, help="initial prior precision of every group (default 1)")
     r.add_argument("--inner", type=int, default=50, help="L-BFGS iterations per round (default 50)")
     r.set_defaults(func=cmd_relevance)
+    s = sub.add_parser("select", help="choose the hidden-layer size: training, held-out error and PE per size")
+    s.add_argument("experiment", nargs="?", help="a TOML experiment file (default: the digits MLP)")
+    s.add_argument("--hidden", required=True, metavar="H1,H2,...", help="hidden-layer sizes to try, e.g. 2,4,8,16,32")
+    s.add_argument("--cv", type=int, default=0, metavar="K", help="K-fold cross-validation on the training split "
+                   "instead of the validation split")
+    s.add_argument("--sigma2", type=float, help="a known noise variance for PE (default: estimated)")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one value (repeatable)")
+    s.add_argument("--out", help="folder for select.json and select.png (default: RUN_OUT/select-NAME-TIME)")
+    s.set_defaults(func=cmd_select)
     d = sub.add_parser("datasets", help="list the datasets")
     d.set_defaults(func=cmd_datasets)
     m = sub.add_parser("models", help="list the CNN zoo: parameters and multiply-accumulates at the native input")

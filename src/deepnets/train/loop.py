@@ -9,7 +9,9 @@ methods that re-evaluate the loss work unchanged.
 
 from __future__ import annotations
 
+import logging
 import math
+import warnings
 from typing import Iterable, Sequence
 
 import torch
@@ -21,6 +23,32 @@ from ..losses import code_targets, get_loss
 from .callbacks import Callback, CallbackList, History, NonFiniteGuard
 from .metrics import get_metric
 from .optimizers import make_optimizer
+
+log = logging.getLogger(__name__)
+
+#: the rule of thumb: at least this many training examples per weight
+EXAMPLES_PER_WEIGHT = 10
+
+
+class FewExamplesWarning(UserWarning):
+    """The training set has fewer than 10 examples per weight (N < 10·N_W): expect overfitting."""
+
+
+def warn_few_examples(n_examples: int, n_weights: int) -> bool:
+    """Warn (``logging`` and :class:`FewExamplesWarning`) when N < 10·N_W; return whether it warned.
+
+    The lecture's rule of thumb asks for about ten training examples per free weight N_W before
+    the training error says much about the error on new data (Baum & Haussler 1989 give N ≈ N_W/ε
+    for an error rate ε = 0.1).
+    """
+    if n_examples >= EXAMPLES_PER_WEIGHT * n_weights:
+        return False
+    msg = (f"the training set has {n_examples} examples for {n_weights} weights, fewer than "
+           f"{EXAMPLES_PER_WEIGHT} x {n_weights} = {EXAMPLES_PER_WEIGHT * n_weights}: expect overfitting "
+           f"(use fewer hidden units, regularization, or early stopping)")
+    log.warning(msg)
+    warnings.warn(msg, FewExamplesWarning, stacklevel=3)
+    return True
 
 
 #: precision name -> autocast dtype (None: no autocast)
@@ -204,6 +232,10 @@ def fit(model: torch.nn.Module, train, *, validation=None, loss="lms", optimizer
         compile: run the forward pass through ``torch.compile`` (compilation takes seconds to
             minutes; worth it for long runs of large models).
 
+    Warns:
+        FewExamplesWarning: once, at the start, when ``(x, y)`` training tensors hold fewer than
+            10·N_W examples for N_W trainable weights (also logged); not on ``resume``.
+
     Raises:
         TrainingDiverged: on a non-finite loss or gradient (``err.history`` holds the logs so far).
 
@@ -244,6 +276,8 @@ def fit(model: torch.nn.Module, train, *, validation=None, loss="lms", optimizer
         labels_checked = False
         if pair is not None:
             x, y = pair
+            if resume is None and rank == 0:
+                warn_few_examples(x.shape[0], sum(p.numel() for p in model.parameters() if p.requires_grad))
             if not y.is_floating_point() and hasattr(loss_fn, "code"):
                 if getattr(loss_fn, "takes_labels", True):
                     code_targets(y, _n_outputs(model, x))  # check the label range once, not every step

@@ -1,0 +1,82 @@
+"""Hidden-layer size selection for an experiment file: the ``deepnets select`` command's library half.
+
+The experiment's data are loaded, split and scaled as ``deepnets train`` does; every hidden layer
+of ``model.hidden`` is given width h in turn, each network is trained with the experiment's
+``[train]`` settings, and :func:`~deepnets.train.select.select_hidden_size` tabulates the training
+error 2E/N, the validation (or k-fold cross-validation) error and PE = 2E/N + 2 N_W σ_e²/N.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from dataclasses import dataclass
+
+from ..config import Experiment
+from ..errors import ConfigError
+from ..optim import OPTIMIZERS
+from .run import _loss_for, _output_for, _prepare, _scaled, build_model
+from .select import SizeRow, select_hidden_size
+
+__all__ = ["select_experiment", "SelectionReport"]
+
+
+@dataclass
+class SelectionReport:
+    """The table of :func:`select_experiment`: one row per size, σ_e², and how the held-out error was measured."""
+
+    dataset: str
+    rows: list[SizeRow]
+    sigma2: float
+    heldout: str
+    n_train: int
+
+
+def fit_options(exp: Experiment, loss) -> dict:
+    """The keyword arguments of ``fit`` that an experiment's ``[train]`` section sets."""
+    t = exp.train
+    options = dict(t.optimizer_options)
+    if t.momentum:
+        options["momentum"] = t.momentum
+    if t.weight_decay:
+        options["weight_decay"] = t.weight_decay
+    penalty = None
+    if t.penalty:
+        from ..regularizers import build_regularizer
+
+        penalty = build_regularizer(t.penalty, **t.penalty_options)
+    takes_lr = t.optimizer in OPTIMIZERS and "lr" in inspect.signature(OPTIMIZERS[t.optimizer]).parameters
+    return dict(loss=loss, optimizer=t.optimizer, lr=t.lr if takes_lr else None, epochs=t.epochs,
+                batch_size=t.batch_size or None, shuffle=t.shuffle, optimizer_options=options,
+                input_noise=t.input_noise, penalty=penalty)
+
+
+def select_experiment(exp: Experiment, sizes, *, cv: int = 0, sigma2: float | None = None) -> SelectionReport:
+    """Train the experiment's network once per hidden-layer width in ``sizes`` and tabulate the errors.
+
+    Args:
+        exp: the experiment (its ``model.kind`` must be ``"mlp"``).
+        sizes: the widths h; every hidden layer of ``model.hidden`` gets width h.
+        cv: k >= 2 for k-fold cross-validation on the training split instead of the validation split.
+        sigma2: a known noise variance σ_e² (default: estimated from the largest network).
+    """
+    if exp.model.kind != "mlp":
+        raise ConfigError(f"deepnets select sizes the hidden layers of an MLP; model.kind is {exp.model.kind!r}")
+    data, parts, scaler = _prepare(exp)
+    train, val = _scaled(scaler, parts.train), _scaled(scaler, parts.val)
+    if cv < 2 and val is None:
+        raise ConfigError("no validation split to measure the held-out error on: give data.split 3 parts, "
+                          "or use --cv K for k-fold cross-validation")
+    output = _output_for(exp, data)
+    loss = _loss_for(exp, data, output)
+    n_layers = max(1, len(exp.model.hidden))
+
+    def build(h: int):
+        model_cfg = dataclasses.replace(exp.model, hidden=[h] * n_layers)
+        return build_model(dataclasses.replace(exp, model=model_cfg), data.x.shape[1], data.n_outputs, output)
+
+    coding = getattr(loss, "coding", "one_hot")
+    rows, s2 = select_hidden_size(build, train, sizes, validation=None if cv >= 2 else val, cv=cv if cv >= 2 else 0,
+                                  sigma2=sigma2, coding=coding, seed=exp.train.seed, **fit_options(exp, loss))
+    heldout = f"{cv}-fold CV" if cv >= 2 else "validation"
+    return SelectionReport(data.name, rows, s2, heldout, len(train[0]))

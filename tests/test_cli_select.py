@@ -1,0 +1,51 @@
+import json
+import os
+
+import pytest
+
+from deepnets.cli import main
+
+EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "examples")
+SMALL = ["--set", "data.params={f='sin', n_samples=120}", "--set", "train.epochs=15"]
+
+
+def test_select_prints_the_table_and_writes_json_and_plot(tmp_path, capsys):
+    out_dir = tmp_path / "sel"
+    with pytest.warns(UserWarning, match="examples for"):
+        code = main(["select", os.path.join(EXAMPLES, "sin.toml"), "--hidden", "1,3,6", *SMALL, "--out", str(out_dir)])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "size  weights" in out and "PE" in out and str(out_dir) in out
+    table = json.loads((out_dir / "select.json").read_text())
+    assert [r["size"] for r in table["rows"]] == [1, 3, 6]
+    assert [r["weights"] for r in table["rows"]] == [4, 10, 19]
+    N, s2 = table["n_train"], table["sigma2"]
+    for r in table["rows"]:
+        assert r["pe"] == pytest.approx(r["train_error"] + 2 * r["weights"] * s2 / N)
+        assert f"{r['pe']:.5g}" in out
+    big = table["rows"][-1]
+    assert s2 == pytest.approx(big["train_error"] * N / (N - big["weights"]))  # the largest net's residual variance
+    assert (out_dir / "select.png").stat().st_size > 1000
+
+
+def test_select_with_cross_validation(tmp_path, capsys):
+    with pytest.warns(UserWarning):
+        code = main(["select", os.path.join(EXAMPLES, "sin.toml"), "--hidden", "2", "--cv", "3", "--sigma2", "0.01",
+                     *SMALL, "--out", str(tmp_path)])
+    assert code == 0
+    table = json.loads((tmp_path / "select.json").read_text())
+    assert table["heldout"] == "3-fold CV" and table["sigma2"] == 0.01
+    assert "3-fold CV error" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("hidden", ["2,x", "0,4", ","])
+def test_select_rejects_bad_sizes(tmp_path, capsys, hidden):
+    assert main(["select", os.path.join(EXAMPLES, "sin.toml"), "--hidden", hidden, "--out", str(tmp_path)]) == 2
+    assert "--hidden takes comma-separated positive integers" in capsys.readouterr().err
+
+
+def test_select_needs_a_held_out_measure(tmp_path, capsys):
+    code = main(["select", os.path.join(EXAMPLES, "sin.toml"), "--hidden", "2", "--set", "data.split=[0.8, 0.0, 0.2]",
+                 "--out", str(tmp_path)])
+    assert code == 2
+    assert "--cv K" in capsys.readouterr().err
