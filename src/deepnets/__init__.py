@@ -20,6 +20,11 @@ from .optim import (EKF, ConjugateGradient, DecoupledEKF, DeltaBarDelta, Memoryl
 from .regularizers import CurvatureSmoothing, WeightDecay, WeightElimination
 from .train import (Callback, EarlyStopping, History, NonFiniteGuard, ProgressBar, RestartOnStall,
                     evaluate, fit)
+from .train.checkpoint import CheckpointManager
+from .train.checkpointing import Checkpointer, GracefulStop
+from .train.hints import HintedModel, hinted_loss, strip_hints, with_hints
+from .train.multistart import multistart
+from .train.select import bootstrap_632, cross_validate, prediction_error, select_hidden_size
 
 __version__ = "0.1.0"
 
@@ -41,7 +46,10 @@ __all__ = [
     "code_targets",
     # training
     "fit", "evaluate", "Callback", "History", "EarlyStopping", "NonFiniteGuard", "RestartOnStall",
-    "ProgressBar",
+    "ProgressBar", "Checkpointer", "GracefulStop", "CheckpointManager",
+    # the lecture's training practicalities and model selection
+    "HintedModel", "with_hints", "hinted_loss", "strip_hints", "multistart", "cross_validate", "bootstrap_632",
+    "prediction_error", "select_hidden_size",
     # data
     "DATASETS", "Dataset", "load_dataset", "split", "Scaler",
     # errors

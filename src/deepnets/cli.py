@@ -110,34 +110,25 @@ def _sizes(text: str) -> list[int]:
 
 
 def cmd_select(args) -> int:
-    import json
     import os
     import time
 
-    from .atomic import write_atomic
-    from .report.selection import size_selection
     from .train.run import experiment_from_file
-    from .train.select_experiment import select_experiment
+    from .train.select_experiment import save_selection, select_experiment
 
     exp = experiment_from_file(args.experiment, args.set)
     rep = select_experiment(exp, _sizes(args.hidden), cv=args.cv, sigma2=args.sigma2)
     name = os.path.splitext(os.path.basename(args.experiment or "digits"))[0]
     out = args.out or os.path.join(exp.run.out, f"select-{name}-{time.strftime('%Y%m%d-%H%M%S')}")
-    os.makedirs(out, exist_ok=True)
     held = rep.heldout
     print(f"{rep.dataset}: {rep.n_train} training samples; sigma_e^2 = {rep.sigma2:.4g} "
           f"({'given' if args.sigma2 is not None else 'residual variance of the largest network'})")
     print(f"{'size':>6} {'weights':>8} {'train 2E/N':>12} {held + ' error':>18} {'PE':>12}")
     for r in rep.rows:
         print(f"{r.size:>6} {r.weights:>8} {r.train_error:>12.5g} {r.heldout_error:>18.5g} {r.pe:>12.5g}")
-    best = min(rep.rows, key=lambda r: r.pe)
-    print(f"least PE: {best.size} hidden units; least {held} error: "
+    print(f"least PE: {min(rep.rows, key=lambda r: r.pe).size} hidden units; least {held} error: "
           f"{min(rep.rows, key=lambda r: r.heldout_error).size} hidden units")
-    table = {"dataset": rep.dataset, "sigma2": rep.sigma2, "heldout": held, "n_train": rep.n_train,
-             "rows": [{"size": r.size, "weights": r.weights, "train_error": r.train_error,
-                       "heldout_error": r.heldout_error, "pe": r.pe} for r in rep.rows]}
-    write_atomic(os.path.join(out, "select.json"), json.dumps(table, indent=2).encode())
-    size_selection(rep.rows, os.path.join(out, "select.png"), heldout=held, title=f"{rep.dataset}: network size")
+    save_selection(rep, out)
     print(f"table and plot written to {out}")
     return 0
 

@@ -150,6 +150,26 @@ MODEL_KINDS = {"mlp": (_mlp, "chosen"), "xor_step": (_xor_step, "chosen"), "cnn1
                **_zoo_kinds()}
 
 
+def fit_options(exp: Experiment, loss) -> dict:
+    """The keyword arguments of :func:`fit` that an experiment's ``[train]`` table sets (the
+    optimizer, its options, the schedule of epochs and batches, noise and the penalty)."""
+    t = exp.train
+    options = dict(t.optimizer_options)
+    if t.momentum:
+        options["momentum"] = t.momentum
+    if t.weight_decay:
+        options["weight_decay"] = t.weight_decay
+    penalty = None
+    if t.penalty:
+        from ..regularizers import build_regularizer
+
+        penalty = build_regularizer(t.penalty, **t.penalty_options)
+    takes_lr = t.optimizer in OPTIMIZERS and "lr" in inspect.signature(OPTIMIZERS[t.optimizer]).parameters
+    return dict(loss=loss, optimizer=t.optimizer, lr=t.lr if takes_lr else None, epochs=t.epochs,
+                batch_size=t.batch_size or None, shuffle=t.shuffle, optimizer_options=options,
+                input_noise=t.input_noise, penalty=penalty)
+
+
 def build_model(exp: Experiment, n_inputs: int, n_outputs: int, output: str) -> torch.nn.Module:
     """The network an experiment describes, for ``n_inputs`` features and ``n_outputs`` outputs.
 
@@ -284,11 +304,6 @@ def run_experiment(exp: Experiment, *, source: str = "experiment", progress_file
         callbacks.append(Checkpointer(manager or CheckpointManager(path, keep=max(1, t.keep_checkpoints)),
                                       every_steps=t.checkpoint_every_steps, every_epochs=t.checkpoint_every_epochs,
                                       config=resolved))
-    options = dict(t.optimizer_options)
-    if t.momentum:
-        options["momentum"] = t.momentum
-    if t.weight_decay:
-        options["weight_decay"] = t.weight_decay
     metrics = ["accuracy"] if data.task == "classification" else ["rmse"]
     probe = (train[0][:512], train[1][:512])
     norms = {}
@@ -297,17 +312,10 @@ def run_experiment(exp: Experiment, *, source: str = "experiment", progress_file
             raise ConfigError("run.costates needs an MLP model")
         norms["initial weights"] = _costate_norms(model, *probe, loss)
     start = time.perf_counter()
-    penalty = None
-    if t.penalty:
-        from ..regularizers import build_regularizer
-
-        penalty = build_regularizer(t.penalty, **t.penalty_options)
-    takes_lr = t.optimizer in OPTIMIZERS and "lr" in inspect.signature(OPTIMIZERS[t.optimizer]).parameters
-    history = fit(model, train, validation=val, loss=loss, optimizer=t.optimizer, lr=t.lr if takes_lr else None,
-                  epochs=t.epochs, batch_size=t.batch_size or None, shuffle=t.shuffle, layer_lr=t.layer_lr or None,
-                  optimizer_options=options, input_noise=t.input_noise, penalty=penalty, metrics=metrics,
+    history = fit(model, train, validation=val, layer_lr=t.layer_lr or None, metrics=metrics,
                   callbacks=callbacks, seed=t.seed, resume=checkpoint, device=t.device or None,
-                  precision=t.precision, channels_last=t.channels_last, compile=t.compile)
+                  precision=t.precision, channels_last=t.channels_last, compile=t.compile,
+                  **fit_options(exp, loss))
     seconds = time.perf_counter() - start
     model.to("cpu")  # evaluation, plots and the saved weights work on the CPU copies of the splits
     if exp.run.costates:

@@ -9,13 +9,11 @@ error 2E/N, the validation (or k-fold cross-validation) error and PE = 2E/N + 2 
 from __future__ import annotations
 
 import dataclasses
-import inspect
 from dataclasses import dataclass
 
 from ..config import Experiment
 from ..errors import ConfigError
-from ..optim import OPTIMIZERS
-from .run import _loss_for, _output_for, _prepare, _scaled, build_model
+from .run import _loss_for, _output_for, _prepare, _scaled, build_model, fit_options
 from .select import SizeRow, select_hidden_size
 
 __all__ = ["select_experiment", "SelectionReport"]
@@ -30,25 +28,6 @@ class SelectionReport:
     sigma2: float
     heldout: str
     n_train: int
-
-
-def fit_options(exp: Experiment, loss) -> dict:
-    """The keyword arguments of ``fit`` that an experiment's ``[train]`` section sets."""
-    t = exp.train
-    options = dict(t.optimizer_options)
-    if t.momentum:
-        options["momentum"] = t.momentum
-    if t.weight_decay:
-        options["weight_decay"] = t.weight_decay
-    penalty = None
-    if t.penalty:
-        from ..regularizers import build_regularizer
-
-        penalty = build_regularizer(t.penalty, **t.penalty_options)
-    takes_lr = t.optimizer in OPTIMIZERS and "lr" in inspect.signature(OPTIMIZERS[t.optimizer]).parameters
-    return dict(loss=loss, optimizer=t.optimizer, lr=t.lr if takes_lr else None, epochs=t.epochs,
-                batch_size=t.batch_size or None, shuffle=t.shuffle, optimizer_options=options,
-                input_noise=t.input_noise, penalty=penalty)
 
 
 def select_experiment(exp: Experiment, sizes, *, cv: int = 0, sigma2: float | None = None) -> SelectionReport:
@@ -80,3 +59,18 @@ def select_experiment(exp: Experiment, sizes, *, cv: int = 0, sigma2: float | No
                                   sigma2=sigma2, coding=coding, seed=exp.train.seed, **fit_options(exp, loss))
     heldout = f"{cv}-fold CV" if cv >= 2 else "validation"
     return SelectionReport(data.name, rows, s2, heldout, len(train[0]))
+
+
+def save_selection(rep: SelectionReport, out) -> None:
+    """Write ``select.json`` (the table) and ``select.png`` (errors and PE against size) into ``out``."""
+    import json
+    import os
+
+    from ..atomic import write_atomic
+    from ..report.selection import size_selection
+
+    os.makedirs(out, exist_ok=True)
+    table = {"dataset": rep.dataset, "sigma2": rep.sigma2, "heldout": rep.heldout, "n_train": rep.n_train,
+             "rows": [dataclasses.asdict(r) for r in rep.rows]}
+    write_atomic(os.path.join(out, "select.json"), json.dumps(table, indent=2).encode())
+    size_selection(rep.rows, os.path.join(out, "select.png"), heldout=rep.heldout, title=f"{rep.dataset}: network size")
