@@ -9,6 +9,7 @@ methods that re-evaluate the loss work unchanged.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import warnings
@@ -341,7 +342,10 @@ def fit(model: torch.nn.Module, train, *, validation=None, loss="lms", optimizer
                 loop.epoch = epoch
                 if resumed:  # continue the interrupted epoch: same order, same place, same running sums
                     resumed, start = False, loop.position
-                    epoch_batches = batches.iterate(loop.order, start) if tensor_data else iter(batches)
+                    # a DataLoader cannot replay its order: skip the batches already done (exact
+                    # resume mid-epoch needs (x, y) tensors, whose order the checkpoint keeps)
+                    epoch_batches = (batches.iterate(loop.order, start) if tensor_data
+                                     else itertools.islice(iter(batches), start, None))
                 else:
                     start, loop.position, loop.epoch_total, loop.epoch_count = 0, 0, None, 0
                     cb.on_epoch_begin(epoch, logs)
