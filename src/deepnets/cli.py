@@ -196,7 +196,27 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _format_warning(message, category, filename, lineno, line=None):
+    """Warnings as one line each, without the source line (this is a command, not a traceback)."""
+    return f"deepnets: warning: {message}\n"
+
+
 def main(argv=None) -> int:
+    import warnings
+
+    previous = warnings.formatwarning
+    warnings.formatwarning = _format_warning
+    try:
+        return _main(argv)
+    finally:
+        warnings.formatwarning = previous
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()  # join gloo's threads before exit (else: "terminate called")
+
+
+def _main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -10,7 +10,6 @@ methods that re-evaluate the loss work unchanged.
 from __future__ import annotations
 
 import itertools
-import logging
 import math
 import warnings
 from typing import Iterable, Sequence
@@ -25,7 +24,6 @@ from .callbacks import Callback, CallbackList, History, NonFiniteGuard
 from .metrics import get_metric
 from .optimizers import make_optimizer
 
-log = logging.getLogger(__name__)
 
 #: the rule of thumb: at least this many training examples per weight
 EXAMPLES_PER_WEIGHT = 10
@@ -36,7 +34,7 @@ class FewExamplesWarning(UserWarning):
 
 
 def warn_few_examples(n_examples: int, n_weights: int) -> bool:
-    """Warn (``logging`` and :class:`FewExamplesWarning`) when N < 10·N_W; return whether it warned.
+    """Warn (a :class:`FewExamplesWarning`) when N < 10·N_W; return whether it warned.
 
     The lecture's rule of thumb asks for about ten training examples per free weight N_W before
     the training error says much about the error on new data (Baum & Haussler 1989 give N ≈ N_W/ε
@@ -47,7 +45,6 @@ def warn_few_examples(n_examples: int, n_weights: int) -> bool:
     msg = (f"the training set has {n_examples} examples for {n_weights} weights, fewer than "
            f"{EXAMPLES_PER_WEIGHT} x {n_weights} = {EXAMPLES_PER_WEIGHT * n_weights}: expect overfitting "
            f"(use fewer hidden units, regularization, or early stopping)")
-    log.warning(msg)
     warnings.warn(msg, FewExamplesWarning, stacklevel=3)
     return True
 
