@@ -112,3 +112,9 @@ def broadcast_object(obj):
     box = [obj]
     dist.broadcast_object_list(box, src=0)
     return box[0]
+
+
+def barrier() -> None:
+    """Wait for every rank (nothing without torch.distributed)."""
+    if world()[1] > 1:
+        dist.barrier()

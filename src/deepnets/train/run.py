@@ -33,7 +33,7 @@ from ..optim import OPTIMIZERS
 from .callbacks import EarlyStopping, JsonLinesLogger, RestartOnStall
 from .checkpoint import CheckpointManager
 from .checkpointing import Checkpointer, GracefulStop
-from .distributed import broadcast_object, init_from_env
+from .distributed import barrier, broadcast_object, init_from_env
 from .state_dict import load_state_dict_checked
 from .loop import evaluate, fit
 from .metrics import predicted_classes
@@ -342,6 +342,7 @@ def run_experiment(exp: Experiment, *, source: str = "experiment", progress_file
         "metrics": results, "costate_norms": norms,
     }
     if not main_rank:
+        barrier()  # wait for rank 0's files, so that all ranks leave together
         return RunResult(path, results.get("test", results["train"]), history.history, model, summary)
     write_atomic(os.path.join(path, "weights.safetensors"), st_save(state))
     write_atomic(os.path.join(path, "summary.json"), json.dumps(summary, indent=2).encode())
@@ -356,6 +357,7 @@ def run_experiment(exp: Experiment, *, source: str = "experiment", progress_file
                                    title=f"{data.name}: test confusion matrix")
         if norms:
             plots.costate_norms(norms, os.path.join(path, "costates.png"), title=f"{data.name}: error signals per layer")
+    barrier()
     return RunResult(path, results.get("test", results["train"]), history.history, model, summary)
 
 
