@@ -23,7 +23,7 @@ import torch.distributed as dist
 from torch import Tensor
 
 from ..errors import ConfigError
-from .loop import TensorBatches
+from .batches import TensorBatches
 
 #: seconds a collective may wait for the other ranks before failing (nothing hangs for ever)
 DEFAULT_TIMEOUT = 300

@@ -1,0 +1,44 @@
+"""Minibatches of in-memory tensors: a seeded permutation per epoch, batches as slices."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+
+class TensorBatches:
+    """Minibatches of tensors ``(x, y)``: a fresh permutation each epoch from ``generator``,
+    batches as slices of the permuted tensors (no per-sample Python, no DataLoader)."""
+
+    def __init__(self, x: Tensor, y: Tensor, batch_size: int | None, *, shuffle: bool = True,
+                 generator: torch.Generator | None = None):
+        self.x, self.y = x, y
+        self.n = x.shape[0]
+        self.batch_size = self.n if batch_size is None else int(batch_size)
+        self.shuffle, self.generator = shuffle and self.batch_size < self.n, generator
+
+    def __len__(self) -> int:
+        return math.ceil(self.n / self.batch_size)
+
+    def new_order(self) -> Tensor | None:
+        """This epoch's permutation (drawn from the generator), or None when not shuffling."""
+        return torch.randperm(self.n, generator=self.generator) if self.shuffle else None
+
+    def iterate(self, order: Tensor | None, start: int = 0):
+        """Batches ``start, start + 1, ...`` of the epoch whose sample order is ``order``."""
+        x, y = self.x, self.y
+        if order is not None:
+            order = order.to(x.device)
+            x, y = x[order], y[order]
+        bs = self.batch_size
+        if bs >= self.n:
+            if start == 0:
+                yield x, y
+            return
+        for i in range(start * bs, self.n, bs):
+            yield x[i:i + bs], y[i:i + bs]
+
+    def __iter__(self):
+        return self.iterate(self.new_order())
