@@ -110,18 +110,19 @@ def _read_header(path) -> list[str]:
             raise DataError(f"{path}: line 1: not a readable CSV ({e})") from None
 
 
-def _labels(values: np.ndarray, path, col: str, n_classes: int | None, first_line: int = 2) -> np.ndarray:
+def _labels(values: np.ndarray, path, n_classes: int | None, where) -> np.ndarray:
+    """Class labels as int64, or a DataError naming the file and ``where(i)`` for the first bad
+    entry i: a label that is not a non-negative integer, or one at or above ``n_classes``."""
     bad = np.nonzero((values < 0) | (values != np.round(values)))[0]
     if len(bad):
         i = int(bad[0])
-        raise DataError(f"{path}: line {i + first_line}, column {col!r}: class label {values[i]:g} "
-                        f"is not a non-negative integer")
+        raise DataError(f"{path}: {where(i)}: class label {values[i]:g} is not a non-negative integer")
     if n_classes is not None:
         over = np.nonzero(values >= n_classes)[0]
         if len(over):
             i = int(over[0])
-            raise DataError(f"{path}: line {i + first_line}, column {col!r}: class label {values[i]:g} "
-                            f"is out of range for {n_classes} classes (expected 0..{n_classes - 1})")
+            raise DataError(f"{path}: {where(i)}: class label {values[i]:g} is out of range for "
+                            f"{n_classes} classes (expected 0..{n_classes - 1})")
     return values.astype(np.int64)
 
 
@@ -163,7 +164,7 @@ def read_csv(path, target, *, task: str = "auto", n_classes: int | None = None,
     if task == "classification":
         if yv.shape[1] != 1:
             raise DataError(f"{os.fspath(path)}: classification needs one target column, got {targets}")
-        y = torch.from_numpy(_labels(yv[:, 0], path, targets[0], n_classes))
+        y = torch.from_numpy(_labels(yv[:, 0], path, n_classes, lambda i: f"line {i + 2}, column {targets[0]!r}"))
         k = n_classes if n_classes is not None else int(y.max()) + 1
         n_cls = max(k, 2)
     else:
@@ -207,15 +208,9 @@ def read_npz(path, *, x_key: str = "x", y_key: str = "y", task: str = "auto",
     if task == "auto":
         task = _infer_task(yv2) if yv2.shape[1] == 1 else "regression"
     if task == "classification":
-        bad = np.nonzero((yv2[:, 0] < 0) | (yv2[:, 0] != np.round(yv2[:, 0])))[0] if yv2.shape[1] == 1 else [0]
-        if len(bad):
-            raise DataError(f"{path}: array {y_key!r}, row {int(bad[0])}: class labels must be non-negative "
-                            f"integers in one column")
-        if n_classes is not None and yv2.max() >= n_classes:
-            r = int(np.argmax(yv2[:, 0] >= n_classes))
-            raise DataError(f"{path}: array {y_key!r}, row {r}: class label {yv2[r, 0]:g} is out of range for "
-                            f"{n_classes} classes")
-        y = torch.from_numpy(yv2[:, 0].astype(np.int64))
+        if yv2.shape[1] != 1:
+            raise DataError(f"{path}: array {y_key!r}: class labels must be one column, got shape {yv.shape}")
+        y = torch.from_numpy(_labels(yv2[:, 0], path, n_classes, lambda i: f"array {y_key!r}, row {i}"))
         n_cls = max(n_classes or int(y.max()) + 1, 2)
     else:
         y, n_cls = torch.from_numpy(yv2.astype(np.float32)), 0
