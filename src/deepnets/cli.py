@@ -210,10 +210,9 @@ def main(argv=None) -> int:
         return _main(argv)
     finally:
         warnings.formatwarning = previous
-        import torch.distributed as dist
+        from .train.distributed import shutdown
 
-        if dist.is_available() and dist.is_initialized():
-            dist.destroy_process_group()  # join gloo's threads before exit (else: "terminate called")
+        shutdown(wait=False)  # a finished run already met its peers (run_experiment ends on a barrier)
 
 
 def _main(argv=None) -> int:

@@ -38,7 +38,8 @@ SCRIPT = textwrap.dedent('''
     deepnets.fit(net, _data(), loss="cross_entropy", optimizer="sgd", lr=0.5, epochs=2, batch_size=8, seed=4)
     if rank == 0:
         torch.save(net.state_dict(), {out!r})
-    torch.distributed.destroy_process_group()
+    from deepnets.train.distributed import shutdown
+    shutdown()
 ''')
 
 

@@ -118,3 +118,12 @@ def barrier() -> None:
     """Wait for every rank (nothing without torch.distributed)."""
     if world()[1] > 1:
         dist.barrier()
+
+
+def shutdown(*, wait: bool = True) -> None:
+    """Leave the process group together: a barrier (``wait``), then ``destroy_process_group`` (a
+    rank that tears down while a peer still talks to it aborts that peer's gloo threads)."""
+    if dist.is_available() and dist.is_initialized():
+        if wait and world()[1] > 1:
+            dist.barrier()
+        dist.destroy_process_group()
