@@ -62,7 +62,7 @@ def forward_layers(x: Tensor, params: Sequence[Tensor], acts: Sequence) -> list[
     zs = [x]
     for l, act in enumerate(acts):
         W, b = params[2 * l], params[2 * l + 1]
-        y = torch.addmm(b, zs[-1], W.t()) if b is not None else zs[-1] @ W.t()  # (N, M(l))
+        y = torch.nn.functional.linear(zs[-1], W, b)  # (N, M(l)) = ẑ(l−1) W(l)ᵀ + b(l), one addmm
         zs.append(act(y))
     return zs
 
@@ -164,16 +164,18 @@ def supports_costate(model) -> bool:
 
 
 @torch.no_grad()
-def costate_backward(model, x: Tensor, target: Tensor, loss, *, validate: bool = True) -> Tensor:
+def costate_backward(model, x: Tensor, target: Tensor, loss, *, validate: bool = True,
+                     params: Sequence[Tensor | None] | None = None) -> Tensor:
     """E for the batch, with ∂E/∂w accumulated into each parameter's ``.grad`` by the recursion.
 
     The training step of the lecture's algorithm without building an autograd graph: forward pass
     (remember ẑ(l)), terminal condition, backward recursion, gradients. Equivalent to
     ``loss(model(x), target).backward()`` (tested), and faster on small nets because no graph is
     recorded. ``validate=False`` skips the per-batch class-label range check (for callers that
-    checked the labels once, as :func:`deepnets.fit` does).
+    checked the labels once, as :func:`deepnets.fit` does); ``params`` is ``model.flat_params()``
+    when the caller already holds it.
     """
-    params, acts = model.flat_params(), model.activations
+    params, acts = (model.flat_params() if params is None else params), model.activations
     if x.dim() != 2 or x.shape[1] != model.sizes[0]:
         from .errors import ConfigError
 

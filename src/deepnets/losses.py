@@ -180,8 +180,11 @@ class CrossEntropy(Loss):
                 lo, hi = torch.aminmax(target)
                 if int(lo) < 0 or int(hi) >= pred.shape[1]:
                     code_targets(target, pred.shape[1])  # raises the label-range error
-            idx = target.long().unsqueeze(1)
-            E = -pred.gather(1, idx).clamp_min(torch.finfo(pred.dtype).tiny).log().mean()
+            if target.dtype != torch.long:
+                target = target.long()
+            idx = target.unsqueeze(1)
+            # E = −mean ln ẑ_y: nll_loss picks and averages in one op (ln of all of ẑ is cheap: C small)
+            E = torch.nn.functional.nll_loss(pred.clamp_min(torch.finfo(pred.dtype).tiny).log_(), target)
             delta = pred.scatter_add(1, idx, _minus_ones(N, pred)).div_(N)
             return E, None, delta
         target = _target_like(pred, target, self.coding)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
@@ -18,6 +19,7 @@ class TensorBatches:
         self.n = x.shape[0]
         self.batch_size = self.n if batch_size is None else int(batch_size)
         self.shuffle, self.generator = shuffle and self.batch_size < self.n, generator
+        self._buffers: tuple[Tensor, Tensor] | None = None
 
     def __len__(self) -> int:
         return math.ceil(self.n / self.batch_size)
@@ -31,14 +33,19 @@ class TensorBatches:
         x, y = self.x, self.y
         if order is not None:
             order = order.to(x.device)
-            x, y = x[order], y[order]
+            # permute into buffers kept from epoch to epoch: no fresh (page-faulting) allocation of
+            # the whole data set every epoch; the previous epoch's batches are done with by now
+            if self._buffers is None:
+                self._buffers = (torch.empty_like(x), torch.empty_like(y))
+            x = torch.index_select(x, 0, order, out=self._buffers[0])
+            y = torch.index_select(y, 0, order, out=self._buffers[1])
         bs = self.batch_size
         if bs >= self.n:
             if start == 0:
                 yield x, y
             return
-        for i in range(start * bs, self.n, bs):
-            yield x[i:i + bs], y[i:i + bs]
+        # every batch of the epoch as views in two calls, not two slicing ops per step
+        yield from itertools.islice(zip(x.split(bs), y.split(bs)), start, None)
 
     def __iter__(self):
         return self.iterate(self.new_order())

@@ -160,26 +160,33 @@ class NonFiniteGuard(Callback):
         self._found = None
 
     def _all_finite(self, tensors) -> bool:
-        """One fused kernel over every tensor (GradScaler's inf/NaN check, with scale 1)."""
+        """One fused kernel per dtype over every tensor (GradScaler's inf/NaN check with scale 1:
+        it multiplies by exactly 1 in place, which leaves every value as it was)."""
         t0 = tensors[0]
         if self._found is None or self._found.device != t0.device:
-            self._found = torch.zeros(1, device=t0.device)
+            self._found = torch.zeros(1, device=t0.device)  # stays 0 until a check finds one
             self._one = torch.ones(1, device=t0.device)
-        self._found.zero_()
+        dtype = t0.dtype
         try:
-            by_dtype: dict = {}
-            for t in tensors:
-                by_dtype.setdefault(t.dtype, []).append(t)
-            for group in by_dtype.values():
-                torch._amp_foreach_non_finite_check_and_unscale_(group, self._found, self._one)
+            if all(t.dtype is dtype for t in tensors):  # the usual case: no grouping needed
+                torch._amp_foreach_non_finite_check_and_unscale_(tensors, self._found, self._one)
+            else:
+                by_dtype: dict = {}
+                for t in tensors:
+                    by_dtype.setdefault(t.dtype, []).append(t)
+                for group in by_dtype.values():
+                    torch._amp_foreach_non_finite_check_and_unscale_(group, self._found, self._one)
         except (RuntimeError, NotImplementedError):  # pragma: no cover - a backend without the kernel
             return all(bool(torch.isfinite(t).all()) for t in tensors)
-        return not bool(self._found)
+        if bool(self._found):
+            self._found = None  # training stops here; a fresh flag for any later check
+            return False
+        return True
 
     def on_after_backward(self, batch, loss):
-        grads = [p.grad for p in self.loop.params if p.grad is not None and p.grad.is_floating_point()]
+        grads = [g for p in self.loop.params if (g := p.grad) is not None and g.is_floating_point()]
         loss = loss.detach()
-        if self._all_finite([*grads, loss.reshape(-1).clone()]):
+        if self._all_finite([*grads, loss.reshape(1) if loss.is_floating_point() else loss.float().reshape(1)]):
             return
         if not bool(torch.isfinite(loss).all()):
             bad = f"loss is {float(loss.detach().sum())}"

@@ -23,6 +23,7 @@ from ..losses import code_targets, get_loss
 from .batches import TensorBatches
 from .callbacks import Callback, CallbackList, History, NonFiniteGuard
 from .metrics import get_metric
+from .fused_step import fused_adam_step
 from .optimizers import make_optimizer
 
 
@@ -126,6 +127,14 @@ def _n_outputs(model, x: Tensor) -> int:
 
 
 @torch.no_grad()
+def _measure(model, xb: Tensor, yb: Tensor):
+    """The closure of a Kalman-filter optimizer: the outputs and targets, which it differentiates itself."""
+    def measure():
+        out = model(xb)
+        return out, (yb if yb.is_floating_point() else code_targets(yb, out.shape[1]))
+    return measure
+
+
 def evaluate(model, x: Tensor, y: Tensor, *, loss="lms", metrics: Sequence = (), batch_size: int = 8192,
              threshold: float | None = None) -> dict[str, float]:
     """The loss and metrics of ``model`` on ``(x, y)``, in eval mode, in chunks of ``batch_size``."""
@@ -133,7 +142,8 @@ def evaluate(model, x: Tensor, y: Tensor, *, loss="lms", metrics: Sequence = (),
     was_training = model.training
     model.eval()
     try:
-        preds = torch.cat([model(x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)])
+        with torch.no_grad():  # no graph: evaluation only reads the outputs
+            preds = torch.cat([model(x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)])
     finally:
         model.train(was_training)
     out = {"loss": float(loss_fn(preds, y))}
@@ -291,7 +301,11 @@ def fit(model: torch.nn.Module, train, *, validation=None, loss="lms", optimizer
         threshold = 0.0 if getattr(loss_fn, "coding", None) == "pm1" else None
         noise_std = math.sqrt(input_noise)
         after_backward = cb.on_after_backward if cb.on_after_backward.fns else None
+        batch_begin = cb.on_batch_begin if cb.on_batch_begin.fns else None  # the batch hooks are hot:
+        batch_end = cb.on_batch_end if cb.on_batch_end.fns else None        # skip them when unused
         opt_params = [p for g in optimizer.param_groups for p in g["params"]]
+        lean_step = None if kalman else fused_adam_step(optimizer)  # Adam's kernel without its wrapper
+        mlp_params = model.flat_params() if fast else None  # the same Parameter objects all run long
 
         logs: dict = {}
         model.train()
@@ -317,24 +331,19 @@ def fit(model: torch.nn.Module, train, *, validation=None, loss="lms", optimizer
                     else:
                         epoch_batches = iter(batches)
                 for b, (xb, yb) in enumerate(epoch_batches, start):
-                    if cb.has_batch_hooks:
-                        cb.on_batch_begin(b, {"size": xb.shape[0]})
+                    if batch_begin is not None:
+                        batch_begin(b, {"size": xb.shape[0]})
                     if channels_last and xb.dim() == 4:
                         xb = xb.contiguous(memory_format=torch.channels_last)
                     if noise_std:
                         xb = xb + noise_std * torch.randn(xb.shape, generator=generator).to(xb.device, xb.dtype)
 
-                    def measure(xb=xb, yb=yb):
-                        # Kalman filters take the outputs and targets and differentiate them themselves
-                        out = model(xb)
-                        target = yb if yb.is_floating_point() else code_targets(yb, out.shape[1])
-                        return out, target
-
                     def closure(xb=xb, yb=yb, b=b):
                         for p in opt_params:  # zero_grad(set_to_none=True) without its profiler overhead
                             p.grad = None
                         if fast:
-                            E = costate_backward(model, xb, yb, loss_fn, validate=not labels_checked)
+                            E = costate_backward(model, xb, yb, loss_fn, validate=not labels_checked,
+                                                 params=mlp_params)
                         else:
                             with torch.autocast(dev_type, dtype=amp or torch.float32, enabled=amp is not None):
                                 E = loss_fn(forward(xb), yb)
@@ -348,13 +357,21 @@ def fit(model: torch.nn.Module, train, *, validation=None, loss="lms", optimizer
                             after_backward(b, E)
                         return E
 
-                    E = optimizer.step(measure if kalman else closure)
+                    if lean_step is not None:
+                        if fast:  # the recursion needs no autograd graph
+                            E = closure()
+                        else:
+                            with torch.enable_grad():  # as optimizer.step(closure) would
+                                E = closure()
+                        lean_step()
+                    else:
+                        E = optimizer.step(_measure(model, xb, yb) if kalman else closure)
                     E = E.detach() * xb.shape[0]
                     loop.epoch_total = E if loop.epoch_total is None else loop.epoch_total + E
                     loop.epoch_count += xb.shape[0]
                     loop.position, loop.step = b + 1, loop.step + 1
-                    if cb.has_batch_hooks:
-                        cb.on_batch_end(b, {"loss": E / xb.shape[0], "size": xb.shape[0]})
+                    if batch_end is not None:
+                        batch_end(b, {"loss": E / xb.shape[0], "size": xb.shape[0]})
                     if loop.stop_training:
                         break
                 if loop.interrupted is not None:

@@ -1,0 +1,99 @@
+"""``optimizer.step()`` for torch's fused Adam and AdamW, without the per-call Python around it.
+
+For a small network each update is a few microseconds of arithmetic inside torch's fused kernel
+and tens of microseconds of bookkeeping around it (hooks, profiler ranges, grouping tensors by
+device and dtype, grad-mode switches). :func:`fused_adam_step` returns a function that calls the
+same kernel on the same state tensors with the same hyperparameters read from ``param_groups``,
+so the weights, ``optimizer.state`` and ``state_dict()`` are bit for bit those of
+``optimizer.step()`` (tested), at about a third of the cost on the digits MLP (2-core CPU).
+
+The update (Kingma & Ba 2015; AdamW: Loshchilov & Hutter 2019, weight decay decoupled):
+
+    t ← t + 1;  m ← β₁ m + (1 − β₁) g;  v ← β₂ v + (1 − β₂) g²
+    w ← w − η (m / (1 − β₁ᵗ)) / (sqrt(v / (1 − β₂ᵗ)) + ε)
+
+It applies only where the shortcut cannot change behaviour: an ``Adam``/``AdamW`` built with
+``fused=True``, no step hooks (the optimizer's or the global ones), no ``capturable``,
+``differentiable`` or tensor learning rate, and every parameter's state already created (the
+first step goes through ``optimizer.step()``, which creates it). Anything else returns None
+and :func:`deepnets.fit` calls ``optimizer.step`` as usual.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch.optim import optimizer as _opt
+
+
+def _no_hooks(optimizer: torch.optim.Optimizer) -> bool:
+    return not (getattr(optimizer, "_optimizer_step_pre_hooks", None)
+                or getattr(optimizer, "_optimizer_step_post_hooks", None)
+                or getattr(_opt, "_global_optimizer_pre_hooks", None)
+                or getattr(_opt, "_global_optimizer_post_hooks", None))
+
+
+def fused_adam_step(optimizer: torch.optim.Optimizer) -> Callable[[], None] | None:
+    """A function doing ``optimizer.step()`` (no closure) for a fused torch Adam/AdamW, or None.
+
+    The returned function falls back to ``optimizer.step()`` whenever a parameter has no state
+    yet or no gradient, and checks the conditions above again at every call (hooks added later,
+    a scheduler setting a tensor learning rate), so it is always safe to call.
+    """
+    kernel = getattr(torch, "_fused_adam_", None), getattr(torch, "_fused_adamw_", None)
+    if type(optimizer) not in (torch.optim.Adam, torch.optim.AdamW) or None in kernel:
+        return None
+    if not all(g.get("fused") and not g.get("capturable") and not g.get("differentiable")
+               and not g.get("maximize") for g in optimizer.param_groups):
+        return None
+    state = optimizer.state
+    counters: dict = {}  # group index -> (one tensor of every step count, its views held in the state)
+
+    def shared_steps(i: int, params, steps):
+        """The group's step counts as views of one tensor, so one add_ counts them all."""
+        buf, views = counters.get(i, (None, ()))
+        if len(views) != len(steps) or any(a is not b for a, b in zip(views, steps)):
+            buf = torch.stack([s.detach() for s in steps])   # (P,) the same values, one storage
+            views = tuple(buf[k] for k in range(len(steps)))
+            for p, v in zip(params, views):
+                state[p]["step"] = v
+            counters[i] = (buf, views)
+        return buf
+
+    def step() -> None:
+        if not _no_hooks(optimizer):
+            optimizer.step()
+            return
+        work = []
+        for group in optimizer.param_groups:
+            params = group["params"]
+            grads, m, v, vmax, steps = [], [], [], [], []
+            for p in params:
+                s = state.get(p)
+                if s is None or p.grad is None or "exp_avg" not in s:
+                    optimizer.step()  # first step (creates the state) or a parameter without a gradient
+                    return
+                grads.append(p.grad)
+                m.append(s["exp_avg"])
+                v.append(s["exp_avg_sq"])
+                steps.append(s["step"])
+                if group["amsgrad"]:
+                    vmax.append(s["max_exp_avg_sq"])
+            if isinstance(group["lr"], torch.Tensor):
+                optimizer.step()
+                return
+            work.append((group, params, grads, m, v, vmax, steps))
+        for i, (group, params, grads, m, v, vmax, steps) in enumerate(work):
+            if not params:
+                continue
+            buf = shared_steps(i, params, steps)
+            buf.add_(1)
+            steps = list(counters[i][1])
+            beta1, beta2 = group["betas"]
+            decoupled = group.get("decoupled_weight_decay", type(optimizer) is torch.optim.AdamW)
+            (kernel[1] if decoupled else kernel[0])(
+                params, grads, m, v, vmax, steps, amsgrad=group["amsgrad"], lr=group["lr"], beta1=beta1,
+                beta2=beta2, weight_decay=group["weight_decay"], eps=group["eps"], maximize=False)
+
+    return step
