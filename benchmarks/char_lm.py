@@ -1,6 +1,6 @@
 """Train a character-level LSTM language model on the Python Language Reference text (offline).
 
-    OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/char_lm.py --epochs 3
+    OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/char_lm.py --epochs 8
 
 The text is CPython's ``pydoc_data.topics`` (:func:`deepnets.data.text_corpus.char_corpus`),
 split 90/5/5 into contiguous pieces. The model (:class:`~deepnets.nn.char_lm.CharLM`) is trained
@@ -36,9 +36,9 @@ def main() -> None:
     ap.add_argument("--cell", default="lstm")
     ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--embed", type=int, default=32)
-    ap.add_argument("--batch", type=int, default=32, help="parallel rows of the training stream")
+    ap.add_argument("--batch", type=int, default=16, help="parallel rows of the training stream")
     ap.add_argument("--k", type=int, default=100, help="truncated-BPTT length")
-    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--clip", type=float, default=1.0)
     ap.add_argument("--max-chars", type=int, default=None)
