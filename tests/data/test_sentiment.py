@@ -7,7 +7,7 @@ import torch
 
 from deepnets.data.sentiment import (NEGATORS, label_review, opinion_clause, review,
                                      sentiment_reviews)
-from deepnets.errors import ConfigError
+from deepnets.errors import ConfigError, DataError
 
 HAND = [
     ("the plot was good", 1),
@@ -64,7 +64,7 @@ def test_negation_rate_and_errors():
         sentiment_reviews(10, 0, 0, p_negation=1.5)
     with pytest.raises(ConfigError):
         sentiment_reviews(-1, 0, 0)
-    with pytest.raises(ConfigError):
+    with pytest.raises(DataError):
         label_review("i saw it on a sunday".split())
     with pytest.raises(ConfigError):
         d.tensors("dev")

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from ..seq.vocab import Vocab
 
 ASPECTS = ["the plot", "the acting", "the film", "the movie", "the story", "the ending",
@@ -119,7 +119,7 @@ def label_review(tokens: list[str]) -> int:
     deciding = [_clause_polarity(c) for c in clauses if c and c[0] != "although"]
     deciding = [p for p in deciding if p is not None]
     if not deciding:
-        raise ConfigError(f"no opinion clause in {' '.join(tokens)!r}")
+        raise DataError(f"no opinion clause in {' '.join(tokens)!r}")
     return int(deciding[-1] > 0)
 
 
