@@ -19,8 +19,11 @@ from .files import read_csv, read_npz
 from .idx import IDX_TYPES, load_mnist_idx, read_idx
 from .safe_files import load_npz, load_pt, read_gzip_capped
 from .scaling import SCALINGS, Scaler
+from .sentiment import SentimentData, label_review, sentiment_reviews
 from .sequence_tasks import ADDING_BASELINE_MSE, adding_problem, copy_memory, copy_memory_baseline
 from .synthetic import FUNCTIONS, function, parity, xor
+from .text_corpus import (TEXTS, CharCorpus, char_corpus, python_topics_text, stream_batches,
+                          unigram_cross_entropy, unigram_entropy)
 
 #: name -> (loader, one-line description). Loader keyword arguments are the dataset's parameters.
 DATASETS = {
@@ -71,4 +74,8 @@ __all__ = [
     "load_pt", "load_npz", "read_gzip_capped",
     # sequence tasks (generated)
     "ADDING_BASELINE_MSE", "adding_problem", "copy_memory", "copy_memory_baseline",
+    # text (shipped with Python, or generated)
+    "TEXTS", "CharCorpus", "char_corpus", "python_topics_text", "stream_batches",
+    "unigram_entropy", "unigram_cross_entropy",
+    "SentimentData", "sentiment_reviews", "label_review",
 ]

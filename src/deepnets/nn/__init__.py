@@ -2,7 +2,9 @@
 arithmetic, dropout, normalization, the 1-D CNN and the image front that turns flat rows into
 sequences or images."""
 
+from .char_lm import CharLM, bits_per_char, evaluate_bpc, sample
 from .cnn1d import CNN1d, cnn1d
+from .cores import CORES, build_core
 from .conv import conv_output_shape, count_connections, count_weights
 from .dropout import DROPOUT_MODES, Dropout, dropout, dropout_mask
 from .gru import GRU, gru_cell, gru_step
@@ -13,6 +15,7 @@ from .norm import (BatchNorm, LayerNorm, WeightNormLinear, batch_norm, batch_nor
                    layer_norm, weight_norm)
 from .recurrent import HEADS, RecurrentNet, detach_state, truncated_bptt
 from .rnn import ElmanRNN
+from .seq_classifier import SequenceClassifier, last_step
 
 __all__ = [
     # the multilayer perceptron with the co-state backward pass
@@ -30,4 +33,7 @@ __all__ = [
     "ElmanRNN", "LSTM", "GRU", "LSTMFunction", "lstm_cell", "lstm_loop", "gru_cell", "gru_step",
     # heads and training through time
     "RecurrentNet", "HEADS", "truncated_bptt", "detach_state",
+    # token models: cores by name, the character language model, many-to-one classification
+    "CORES", "build_core", "CharLM", "bits_per_char", "evaluate_bpc", "sample",
+    "SequenceClassifier", "last_step",
 ]
