@@ -16,7 +16,8 @@ time behind :mod:`deepnets.seq.decode`'s ``step(prefix, state)``; the state is b
 
 The encoder keeps where things are: no global pooling, the last feature map is flattened, since
 "above" and "left of" are read from positions. Its blocks are the zoo's conv-BN-ReLU unit, each
-followed by 2x2 max pooling (S -> S/2).
+followed by 2x2 max pooling (S -> S/2). The LSTM's forget-gate bias starts at 1 (Gers,
+Schmidhuber & Cummins 2000), so the image's state is remembered from the first update.
 
 >>> import torch
 >>> m = Captioner(12, image_size=32, generator=torch.Generator().manual_seed(0)).eval()
