@@ -42,7 +42,7 @@ from torch import Tensor, nn
 from ..errors import ConfigError, DataError
 from ..seq.decode import beam_search, greedy_decode
 from ..seq.vocab import BOS, EOS, PAD
-from ..zoo._common import ConvBNReLU
+from .conv import ConvBNReLU
 from .lstm import LSTM
 from .recurrent import check_sizes
 

@@ -1,4 +1,4 @@
-"""Convolution arithmetic of the lecture: output volume, weights and connections of a conv layer.
+"""The lecture's convolution arithmetic (output volume, weights, connections) and the conv-BN-ReLU block.
 
 A convolution layer takes an I₁ × J₁ × K₁ volume and, with L filters of size F × F × K₁,
 stride S and zero padding P, gives an I₂ × J₂ × K₂ volume:
@@ -30,6 +30,8 @@ arithmetic for deep learning", arXiv:1603.07285.
 """
 
 from __future__ import annotations
+
+from torch import nn
 
 from ..errors import ConfigError
 
@@ -112,3 +114,22 @@ def count_connections(I, F: int, K1: int, L: int, P: int = 0, S: int = 1,
     out = conv_output_shape(I, F, P, S)
     I2, J2 = out if isinstance(out, tuple) else (out, out)
     return count_weights(F, K1, L, bias) * I2 * J2
+
+
+class ConvBNReLU(nn.Sequential):
+    """Convolution (no bias: BN's β replaces it), batch normalization, ReLU.
+
+    Args:
+        in_channels, out_channels: K₁ and L.
+        kernel_size: F, an int or (kh, kw).
+        stride, padding: S and P (ints or pairs).
+        eps: batch-norm ε (1e-5 as torch; 1e-3 in the TF-slim Inception models).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 eps: float = 1e-5):
+        super().__init__(
+            nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, bias=False),
+            nn.BatchNorm2d(out_channels, eps=eps),
+            nn.ReLU(inplace=True),
+        )

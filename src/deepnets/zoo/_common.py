@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from torch import nn
 
+from ..nn.conv import ConvBNReLU  # noqa: F401  (a layer; the zoo builds with it)
+
 from ..errors import ConfigError
 
 
@@ -21,20 +23,3 @@ def pick(registry: dict, name: str, what: str):
     return registry[name]
 
 
-class ConvBNReLU(nn.Sequential):
-    """Convolution (no bias: BN's β replaces it), batch normalization, ReLU.
-
-    Args:
-        in_channels, out_channels: K₁ and L.
-        kernel_size: F, an int or (kh, kw).
-        stride, padding: S and P (ints or pairs).
-        eps: batch-norm ε (1e-5 as torch; 1e-3 in the TF-slim Inception models).
-    """
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
-                 eps: float = 1e-5):
-        super().__init__(
-            nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, bias=False),
-            nn.BatchNorm2d(out_channels, eps=eps),
-            nn.ReLU(inplace=True),
-        )
