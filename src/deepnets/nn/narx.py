@@ -30,8 +30,11 @@ from .mlp import MLP
 
 
 def _param_dtype(model: nn.Module) -> torch.dtype:
-    p = next(iter(model.parameters()), None)
-    return p.dtype if p is not None else torch.float32
+    """The dtype the model computes in: its first floating parameter's (or buffer's); float64 for none."""
+    for t in (*model.parameters(), *model.buffers()):
+        if t.is_floating_point():
+            return t.dtype
+    return torch.float64
 
 
 def iterated_forecast(model: nn.Module, y, u=None, *, lags: int, input_lags: int = 0,

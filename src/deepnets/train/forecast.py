@@ -108,4 +108,33 @@ def series_summary(exp, data, scaler, model) -> dict:
     return {"forecast": forecast_report(net, data, exp.data.split, horizon=exp.data.horizon)}
 
 
-__all__ = ["forecast_report", "series_summary", "split_series", "baseline_name", "NORMALISER"]
+def series_plot(exp, data, scaler, model, summary: dict, path, *, max_points: int = 300) -> None:
+    """``forecast.png`` for a run on a series (nothing for other datasets): the last segment's first
+    ``max_points`` targets with the network's and the baseline's one-step forecasts, and NMSE per
+    step of the iterated forecasts."""
+    if not isinstance(data, SeriesData) or "forecast" not in summary:
+        return
+    from ..report.forecast_plot import forecast_plot
+
+    report = summary["forecast"]
+    name = next(n for n in ("test", "val", "train") if n in report["segments"])
+    seg = report["segments"][name]
+    t_lo, t_hi = seg["times"]
+    times = torch.arange(t_lo, min(t_hi, t_lo + max_points))
+    net = torch.nn.Sequential(scaler, model).to("cpu").eval()
+    ar = LinearAR(len(report["ar"]["weights"]))
+    with torch.no_grad():
+        ar.weight.copy_(torch.tensor([report["ar"]["weights"]], dtype=torch.float64))
+        ar.bias.fill_(report["ar"]["intercept"])
+    y, u, p, q = data.series, data.exog, data.lags, data.input_lags
+    one = {label: one_step_forecast(m, y, u, lags=p, input_lags=q, times=times).tolist()
+           for label, m in (("network", net), (report["baseline"], ar))}
+    by_step = {}
+    if seg["iterated"] is not None:
+        by_step = {"network": seg["iterated"]["nmse_by_step"]["model"],
+                   report["baseline"]: seg["iterated"]["nmse_by_step"]["ar"]}
+    forecast_plot(times.tolist(), y[times].tolist(), one, by_step, path, segment=name,
+                  title=f"{data.name}: forecasts beside {report['baseline']}")
+
+
+__all__ = ["forecast_report", "series_summary", "series_plot", "split_series", "baseline_name", "NORMALISER"]

@@ -35,7 +35,7 @@ from .callbacks import EarlyStopping, JsonLinesLogger, RestartOnStall
 from .checkpoint import CheckpointManager
 from .checkpointing import Checkpointer, GracefulStop
 from .distributed import barrier, broadcast_object, init_from_env
-from .forecast import series_summary, split_series
+from .forecast import series_plot, series_summary, split_series
 from .state_dict import load_state_dict_checked
 from .loop import evaluate, fit
 from .metrics import predicted_classes
@@ -361,6 +361,7 @@ def run_experiment(exp: Experiment, *, source: str = "experiment", progress_file
             thr = 0.0 if getattr(loss, "coding", None) == "pm1" else 0.5
             plots.confusion_matrix(_confusion(model, test, data.n_classes, thr), os.path.join(path, "confusion.png"),
                                    title=f"{data.name}: test confusion matrix")
+        series_plot(exp, data, scaler, model, summary, os.path.join(path, "forecast.png"))  # series runs only
         if norms:
             plots.costate_norms(norms, os.path.join(path, "costates.png"), title=f"{data.name}: error signals per layer")
     barrier()
