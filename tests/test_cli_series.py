@@ -80,6 +80,13 @@ def test_train_on_a_csv_series_writes_forecasts_beside_the_arx_baseline(tmp_path
     # re-evaluating the saved run rebuilds the same time split
     assert main(["evaluate", str(run)]) == 0
     assert f"{summary['metrics']['test']['loss']:.4f}" in capsys.readouterr().out
+    # predicting from the CSV gives the one-step forecasts (those of the test segment score as the
+    # run did) and, with an input column, the one next step past the data
+    assert main(["predict", str(run), str(csv), "--out", str(tmp_path / "f.csv")]) == 0
+    rows = (tmp_path / "f.csv").read_text().splitlines()
+    assert rows[0] == "t,y,forecast" and len(rows) == 1 + 690 + 1 and rows[-1].startswith("700,,")
+    f = np.array([float(r.split(",")[2]) for r in rows[1 + tlo:1 + thi]])
+    assert abs(np.mean((f - t[tlo:thi]) ** 2) - m["mse"]) < 1e-6 * m["mse"]
 
 
 def test_series_config_errors_name_the_key(tmp_path, capsys):
@@ -103,3 +110,42 @@ def test_a_bad_value_in_the_series_stops_the_run_naming_line_and_column(tmp_path
     csv.write_text("\n".join(lines) + "\n")
     assert main(["train", str(_toml(tmp_path, csv)), "--out", str(tmp_path), "--no-progress"]) == 2
     assert "line 32, column 'y': infinite value" in capsys.readouterr().err
+
+
+def test_narma10_example_beats_the_arx_baseline_clearly(tmp_path, capsys):
+    # the example with 40 epochs instead of 300 (measured: NMSE 0.011 one-step, 0.026 iterated
+    # 10-step, against 0.091 and 0.129 for ARX(10, 10))
+    code = main(["train", os.path.join(EXAMPLES, "narma10.toml"), "--out", str(tmp_path), "--no-progress",
+                 "--set", "train.epochs=40", "--set", "run.plots=false", "--set", "run.name=n"])
+    assert code == 0
+    test = json.loads((tmp_path / "n" / "summary.json").read_text())["forecast"]["segments"]["test"]
+    for kind in ("one_step", "iterated"):
+        assert test[kind]["model"]["nmse"] < test[kind]["ar"]["nmse"] / 3, kind
+
+
+def test_predict_forecasts_a_pure_series_past_its_end(tmp_path, capsys):
+    from deepnets.data.series import henon_series
+    from deepnets.train.run import load_run
+
+    x = henon_series(300)
+    csv = tmp_path / "h.csv"
+    csv.write_text("x\n" + "".join(f"{float(v)!r}\n" for v in x))
+    args = ["train", "--out", str(tmp_path), "--no-progress", "--set", "data.name=series",
+            "--set", f'data.params={{path="{csv.as_posix()}", column="x", lags=2}}', "--set", "data.horizon=3",
+            "--set", "data.split=[0.8, 0.2]", "--set", "model.hidden=[8]", "--set", "train.optimizer=lbfgs",
+            "--set", "train.lr=1.0", "--set", "train.batch_size=0", "--set", "train.epochs=15",
+            "--set", "run.name=h", "--set", "run.plots=false"]
+    assert main(args) == 0
+    assert "AR(2) MSE" in capsys.readouterr().out
+    assert main(["predict", str(tmp_path / "h"), str(csv)]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[0] == "t,x,forecast" and len(rows) == 1 + 298 + 3
+    assert [r.split(",")[0] for r in rows[-3:]] == ["300", "301", "302"]
+    # the forecasts past the end: the model fed its own outputs, computed here step by step
+    _, _, model, scaler = load_run(tmp_path / "h")
+    taps = [float(x[-1]), float(x[-2])]
+    for r in rows[-3:]:
+        with torch.no_grad():
+            nxt = float(model(scaler(torch.tensor([taps], dtype=torch.float32)))[0, 0])
+        assert abs(float(r.split(",")[2]) - nxt) < 1e-6
+        taps = [nxt, taps[0]]

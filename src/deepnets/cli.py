@@ -73,7 +73,7 @@ def _forecast_lines(report: dict) -> list[str]:
         rows.append((f"iterated {h}-step", seg["iterated"]))
     for label, r in rows:
         m, a = r["model"], r["ar"]
-        lines.append(f"  {label:<22}{m['mse']:>13.4g}{m['nmse']:>10.4f}   {a['mse']:>13.4g}{a['nmse']:>10.4f}")
+        lines.append(f"  {label:<22}{m['mse']:>13.4g}{m['nmse']:>10.4g}   {a['mse']:>13.4g}{a['nmse']:>10.4g}")
     return lines
 
 

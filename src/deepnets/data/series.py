@@ -26,7 +26,7 @@ chaotic Hénon map (:func:`henon_series`). A user's series comes from a named CS
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -103,7 +103,7 @@ class SeriesData(Dataset):
     """A :class:`Dataset` of delay-tap rows that remembers the series it was cut from.
 
     Attributes (besides the Dataset's): ``series`` y (T,) and ``exog`` u (T, m) or None, both
-    float64 as read; ``lags`` p and ``input_lags`` q. Row i of x predicts y at time
+    float64 as read; ``lags`` p and ``input_lags`` q; ``input_names`` the m input columns' names. Row i of x predicts y at time
     ``first + i`` with ``first = max(p, q)``. Split it with :func:`split_by_time`, never at random.
     """
 
@@ -111,6 +111,7 @@ class SeriesData(Dataset):
     exog: Tensor | None = None
     lags: int = 1
     input_lags: int = 0
+    input_names: list = field(default_factory=list)
 
     @property
     def first(self) -> int:
@@ -134,7 +135,8 @@ def series_dataset(y, u=None, *, lags: int, input_lags: int = 0, name: str = "se
                         f"taps; at least 2 are needed")
     return SeriesData(x.float(), t.float(), "regression", name,
                       feature_names=tap_names(lags, input_lags, output_name, input_names),
-                      target_names=[output_name], series=y, exog=u, lags=lags, input_lags=input_lags)
+                      target_names=[output_name], series=y, exog=u, lags=lags, input_lags=input_lags,
+                      input_names=list(input_names))
 
 
 def segment_rows(n: int, fractions) -> list[tuple[int, int]]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 
 from ..data.series import SeriesData, delay_taps, segment_rows, split_by_time
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from ..nn.linear_ar import LinearAR
 from ..nn.narx import iterated_forecast, one_step_forecast
 from .metrics import mse, nmse
@@ -97,6 +97,7 @@ def forecast_report(model: torch.nn.Module, data: SeriesData, fractions, *, hori
             seg["iterated"] = it
         segments[name] = seg
     return {"baseline": baseline_name(data), "normaliser": NORMALISER, "horizon": horizon,
+            "column": data.target_names[0], "inputs": list(data.input_names), "lags": p, "input_lags": q,
             "ar": {"weights": ar.weight[0].tolist(), "intercept": float(ar.bias[0])}, "segments": segments}
 
 
@@ -104,7 +105,7 @@ def series_summary(exp, data, scaler, model) -> dict:
     """``{"forecast": forecast_report(...)}`` for a run on a series, ``{}`` for any other dataset."""
     if not isinstance(data, SeriesData):
         return {}
-    net = torch.nn.Sequential(scaler, model).to("cpu").eval()
+    net = torch.nn.Sequential(scaler, model).to("cpu")  # forecasts run it in eval mode and restore the mode
     return {"forecast": forecast_report(net, data, exp.data.split, horizon=exp.data.horizon)}
 
 
@@ -121,7 +122,7 @@ def series_plot(exp, data, scaler, model, summary: dict, path, *, max_points: in
     seg = report["segments"][name]
     t_lo, t_hi = seg["times"]
     times = torch.arange(t_lo, min(t_hi, t_lo + max_points))
-    net = torch.nn.Sequential(scaler, model).to("cpu").eval()
+    net = torch.nn.Sequential(scaler, model).to("cpu")
     ar = LinearAR(len(report["ar"]["weights"]))
     with torch.no_grad():
         ar.weight.copy_(torch.tensor([report["ar"]["weights"]], dtype=torch.float64))
@@ -137,4 +138,27 @@ def series_plot(exp, data, scaler, model, summary: dict, path, *, max_points: in
                   title=f"{data.name}: forecasts beside {report['baseline']}")
 
 
-__all__ = ["forecast_report", "series_summary", "series_plot", "split_series", "baseline_name", "NORMALISER"]
+def predict_series(report: dict, model: torch.nn.Module, csv_path) -> tuple[list[str], list[list]]:
+    """Forecasts for a series in a CSV with the run's column (and input columns), rows in time order.
+
+    One row per time t >= L = max(p, q): the observation y_t and the one-step forecast ŷ_t from the
+    observed taps; then forecasts past the last row T − 1: the iterated h-step forecast from
+    origin T without inputs, the single next step ŷ_T with inputs (later steps would need future
+    inputs). Returns ``(["t", column, "forecast"], rows)``; the observation is empty past the data.
+    """
+    from ..data.series import read_series
+
+    column, inputs, p, q, h = (report[k] for k in ("column", "inputs", "lags", "input_lags", "horizon"))
+    y, u = read_series(csv_path, column, inputs=inputs or None)
+    T, L = y.shape[0], max(p, q)
+    if T <= L:
+        raise DataError(f"{csv_path}: {T} rows; forecasting with {L} taps needs more than {L}")
+    times = torch.arange(L, T)
+    one = one_step_forecast(model, y, u, lags=p, input_lags=q, times=times)
+    ahead = iterated_forecast(model, y, u, lags=p, input_lags=q, origins=[T], horizon=1 if inputs else h)[0]
+    rows = [[int(t), float(y[t]), round(float(f), 9)] for t, f in zip(times, one)]
+    rows += [[T + s, "", round(float(f), 9)] for s, f in enumerate(ahead)]
+    return ["t", column, "forecast"], rows
+
+
+__all__ = ["forecast_report", "series_summary", "series_plot", "predict_series", "split_series", "baseline_name", "NORMALISER"]

@@ -35,7 +35,7 @@ from .callbacks import EarlyStopping, JsonLinesLogger, RestartOnStall
 from .checkpoint import CheckpointManager
 from .checkpointing import Checkpointer, GracefulStop
 from .distributed import barrier, broadcast_object, init_from_env
-from .forecast import series_plot, series_summary, split_series
+from .forecast import predict_series, series_plot, series_summary, split_series
 from .state_dict import load_state_dict_checked
 from .loop import evaluate, fit
 from .metrics import predicted_classes
@@ -416,8 +416,12 @@ def evaluate_run(path) -> dict:
 def predict_run(path, csv_path) -> tuple[list[str], list[list]]:
     """Predict for the rows of a CSV that has the run's feature columns (by name, any order;
     other columns are ignored). Returns ``(header, rows)``: the class and its probabilities for
-    classification, the predicted targets for regression."""
+    classification, the predicted targets for regression; for a series run, the one-step
+    forecasts of the CSV's series column and the forecasts past its end
+    (:func:`~deepnets.train.forecast.predict_series`)."""
     exp, summary, model, scaler = load_run(path)
+    if "forecast" in summary:  # a series run: forecasts from the series column, not from tap columns
+        return predict_series(summary["forecast"], torch.nn.Sequential(scaler, model), csv_path)
     names = summary["feature_names"]
     _, table = read_csv_table(csv_path, columns=names)
     x = scaler(torch.from_numpy(table).float())
