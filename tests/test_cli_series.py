@@ -100,6 +100,8 @@ def test_series_config_errors_name_the_key(tmp_path, capsys):
     assert "data.horizon = 100 is longer than the last time segment" in capsys.readouterr().err
     assert main([*base, "--set", 'data.params={path="' + csv.as_posix() + '", column="v"}']) == 2
     assert "missing column(s) ['v']" in capsys.readouterr().err
+    assert main(["select", str(exp), "--hidden", "2,4", "--cv", "3", "--out", str(tmp_path / "sel")]) == 2
+    assert "mixes past and future rows" in capsys.readouterr().err
 
 
 def test_a_bad_value_in_the_series_stops_the_run_naming_line_and_column(tmp_path, capsys):

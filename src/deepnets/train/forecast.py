@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import torch
 
-from ..data.series import SeriesData, delay_taps, segment_rows, split_by_time
+from ..data.series import SeriesData, delay_taps, read_series, segment_rows, split_by_time
 from ..errors import ConfigError, DataError
 from ..nn.linear_ar import LinearAR
 from ..nn.narx import iterated_forecast, one_step_forecast
@@ -63,7 +63,8 @@ def forecast_report(model: torch.nn.Module, data: SeriesData, fractions, *, hori
         horizon: h, steps of the iterated forecast.
 
     Returns:
-        ``{"baseline", "normaliser", "horizon", "ar": {"weights", "intercept"}, "segments":
+        ``{"baseline", "normaliser", "horizon", "column", "inputs", "lags", "input_lags",
+        "ar": {"weights", "intercept"}, "segments":
         {name: {"times", "one_step": {"model", "ar"}, "iterated": {"origins", "model", "ar",
         "nmse_by_step": {"model", "ar"}} or None}}}``, each error a ``{"mse", "nmse"}`` dict.
     """
@@ -146,8 +147,6 @@ def predict_series(report: dict, model: torch.nn.Module, csv_path) -> tuple[list
     origin T without inputs, the single next step ŷ_T with inputs (later steps would need future
     inputs). Returns ``(["t", column, "forecast"], rows)``; the observation is empty past the data.
     """
-    from ..data.series import read_series
-
     column, inputs, p, q, h = (report[k] for k in ("column", "inputs", "lags", "input_lags", "horizon"))
     y, u = read_series(csv_path, column, inputs=inputs or None)
     T, L = y.shape[0], max(p, q)
@@ -161,4 +160,5 @@ def predict_series(report: dict, model: torch.nn.Module, csv_path) -> tuple[list
     return ["t", column, "forecast"], rows
 
 
-__all__ = ["forecast_report", "series_summary", "series_plot", "predict_series", "split_series", "baseline_name", "NORMALISER"]
+__all__ = ["forecast_report", "series_summary", "series_plot", "predict_series", "split_series", "baseline_name",
+           "NORMALISER"]
