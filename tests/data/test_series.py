@@ -1,6 +1,7 @@
 """Delay-tap windows, the time split, the CSV series loader and the NARMA-10 / Hénon generators."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -104,7 +105,7 @@ def test_read_series_from_csv_columns(tmp_path):
 def test_bad_series_files_name_file_line_and_column(tmp_path, text, match):
     path = tmp_path / "bad.csv"
     path.write_text(text)
-    with pytest.raises(DataError, match=str(path).replace("\\", "\\\\") + ".*" + __import__("re").escape(match)):
+    with pytest.raises(DataError, match=re.escape(str(path)) + ".*" + re.escape(match)):
         read_series(path, "y")
 
 
