@@ -67,13 +67,13 @@ def _forecast_lines(report: dict) -> list[str]:
     seg, base, h = report["segments"][name], report["baseline"], report["horizon"]
     lines = [f"forecast on the {name} segment (t = {seg['times'][0]}..{seg['times'][1] - 1}); "
              f"NMSE = MSE / {report['normaliser']}",
-             f"  {'':<22}{'network MSE':>13}{'NMSE':>10}   {base + ' MSE':>13}{'NMSE':>10}"]
+             f"  {'':<22}{'network MSE':>13}{'NMSE':>11}   {base + ' MSE':>13}{'NMSE':>11}"]
     rows = [("one-step", seg["one_step"])]
     if seg["iterated"] is not None:
         rows.append((f"iterated {h}-step", seg["iterated"]))
     for label, r in rows:
         m, a = r["model"], r["ar"]
-        lines.append(f"  {label:<22}{m['mse']:>13.4g}{m['nmse']:>10.4g}   {a['mse']:>13.4g}{a['nmse']:>10.4g}")
+        lines.append(f"  {label:<22}{m['mse']:>13.4g}{m['nmse']:>11.4g}   {a['mse']:>13.4g}{a['nmse']:>11.4g}")
     return lines
 
 
