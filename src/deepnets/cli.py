@@ -52,11 +52,29 @@ def cmd_train(args) -> int:
           + (f", {s['restarts']} restart(s)" if s["restarts"] else ""))
     for split_name, m in s["metrics"].items():
         print(f"{split_name:>5}: {_fmt(m)}")
+    if "forecast" in s:
+        print("\n".join(_forecast_lines(s["forecast"])))
     key = "accuracy" if "accuracy" in res.test else "rmse"
     where = "test" if "test" in s["metrics"] else "train"
     print(f"{where} {key}: {res.test[key]:.4f}")
     print(f"run written to {res.path}")
     return 0
+
+
+def _forecast_lines(report: dict) -> list[str]:
+    """The forecast table of a series run: the network beside the AR baseline on the last segment."""
+    name = next(n for n in ("test", "val", "train") if n in report["segments"])
+    seg, base, h = report["segments"][name], report["baseline"], report["horizon"]
+    lines = [f"forecast on the {name} segment (t = {seg['times'][0]}..{seg['times'][1] - 1}); "
+             f"NMSE = MSE / {report['normaliser']}",
+             f"  {'':<22}{'network MSE':>13}{'NMSE':>11}   {base + ' MSE':>13}{'NMSE':>11}"]
+    rows = [("one-step", seg["one_step"])]
+    if seg["iterated"] is not None:
+        rows.append((f"iterated {h}-step", seg["iterated"]))
+    for label, r in rows:
+        m, a = r["model"], r["ar"]
+        lines.append(f"  {label:<22}{m['mse']:>13.4g}{m['nmse']:>11.4g}   {a['mse']:>13.4g}{a['nmse']:>11.4g}")
+    return lines
 
 
 def cmd_evaluate(args) -> int:

@@ -28,7 +28,7 @@ from .errors import ConfigError
 class DataConfig:
     name: str = "digits"             # a registry name (``deepnets datasets``), "csv" or "npz"
     params: dict = field(default_factory=dict)  # the loader's own parameters: path, target, n_bits, ...
-    split: list = field(default_factory=lambda: [0.65, 0.10, 0.25])  # train/val/test, the lecture's default
+    split: list = field(default_factory=lambda: [0.65, 0.10, 0.25])  # train/val/test, the lecture's default (series: by time)
     stratify: bool = True            # keep class proportions in every split
     scale: str = "standard"          # "standard" (zero mean, unit variance), "range", "global_range", or "none"
     scale_range: list = field(default_factory=lambda: [0.15, 0.85])  # for scale = "range" or "global_range"
@@ -37,6 +37,7 @@ class DataConfig:
     resize_to: list = field(default_factory=list)  # then resize (bilinear/linear) to (L,) or (H, W); empty: keep
     pad_to: list = field(default_factory=list)     # then zero-pad centrally to (L,) or (H, W); empty: keep
     shift: int = 0                   # training-only augmentation: move each image up to this many pixels at random
+    horizon: int = 10                # series datasets: steps h of the iterated forecast in the report
 
 
 @dataclass

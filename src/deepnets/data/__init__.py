@@ -1,7 +1,7 @@
 """Datasets by name, users' files, splits and scaling. Nothing is downloaded at run time.
 
 >>> sorted(DATASETS)
-['csv', 'digits', 'function', 'mnist1d', 'npz', 'parity', 'xor']
+['csv', 'digits', 'function', 'henon', 'mnist1d', 'narma10', 'npz', 'parity', 'series', 'xor']
 >>> load_dataset("parity", n_bits=3).x.shape
 torch.Size([8, 3])
 """
@@ -20,6 +20,8 @@ from .idx import IDX_TYPES, load_mnist_idx, read_idx
 from .safe_files import load_npz, load_pt, read_gzip_capped
 from .scaling import SCALINGS, Scaler
 from .sentiment import SentimentData, label_review, sentiment_reviews
+from .series import (SeriesData, delay_taps, henon, henon_series, narma10, narma10_series, read_series,
+                     segment_rows, series_csv, series_dataset, split_by_time, tap_names)
 from .sequence_tasks import ADDING_BASELINE_MSE, adding_problem, copy_memory, copy_memory_baseline
 from .synthetic import FUNCTIONS, function, parity, xor
 from .text_corpus import (TEXTS, CharCorpus, char_corpus, python_topics_text, stream_batches,
@@ -34,6 +36,9 @@ DATASETS = {
     "mnist1d": (mnist1d, "MNIST-1D generated offline: 4000 train + 1000 test, length 40, 10 classes"),
     "csv": (read_csv, "a CSV file with a header: path=..., target=... (task, n_classes, features)"),
     "npz": (read_npz, "an NPZ archive: path=..., x_key='x', y_key='y' (task, n_classes)"),
+    "series": (series_csv, "a time series from a CSV column: path=..., column=..., lags=10 (inputs, input_lags)"),
+    "narma10": (narma10, "NARMA-10 (Atiya & Parlos 2000) driven by u ~ U[0, 0.5]: n=2000, lags=10, input_lags=10"),
+    "henon": (henon, "the chaotic Henon map's x (a=1.4, b=0.3): n=2000, lags=2, noise=0"),
 }
 
 
@@ -78,4 +83,7 @@ __all__ = [
     "TEXTS", "CharCorpus", "char_corpus", "python_topics_text", "stream_batches",
     "unigram_entropy", "unigram_cross_entropy",
     "SentimentData", "sentiment_reviews", "label_review",
+    # time series as delay-tap rows, split by time (generated or from a CSV column)
+    "SeriesData", "delay_taps", "tap_names", "series_dataset", "segment_rows", "split_by_time",
+    "read_series", "series_csv", "narma10", "narma10_series", "henon", "henon_series",
 ]

@@ -10,7 +10,9 @@ from .dropout import DROPOUT_MODES, Dropout, dropout, dropout_mask
 from .gru import GRU, gru_cell, gru_step
 from .image import ToImage, random_shift, to_image
 from .lstm import LSTM, LSTMFunction, lstm_cell, lstm_loop
+from .linear_ar import LinearAR, least_squares_ar
 from .mlp import MLP, xor_step_network
+from .narx import NARX, iterated_forecast, one_step_forecast
 from .norm import (BatchNorm, LayerNorm, WeightNormLinear, batch_norm, batch_norm_backward,
                    layer_norm, weight_norm)
 from .recurrent import HEADS, RecurrentNet, detach_state, truncated_bptt
@@ -20,6 +22,8 @@ from .seq_classifier import SequenceClassifier, last_step
 __all__ = [
     # the multilayer perceptron with the co-state backward pass
     "MLP", "xor_step_network",
+    # delay-tap models of time series: the NARX MLP, its forecasts, the least-squares AR baseline
+    "NARX", "iterated_forecast", "one_step_forecast", "LinearAR", "least_squares_ar",
     # convolution arithmetic (the lecture's I2 = (I1 - F + 2P)/S + 1, (F*F*K1 + 1)*L)
     "conv_output_shape", "count_weights", "count_connections",
     # dropout, classic and inverted

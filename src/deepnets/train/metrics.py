@@ -47,8 +47,31 @@ def rmse(pred: Tensor, target: Tensor, threshold=None) -> float:
     return mse(pred, target) ** 0.5
 
 
+def nmse(pred: Tensor, target: Tensor, threshold=None) -> float:
+    """Normalised MSE, Weigend's average relative variance (ARV): Σ (z − ẑ)² / Σ (z − z̄)².
+
+    z̄ is the mean of the targets over the evaluated set S itself (per output column), so the
+    normaliser is the variance of the target over S: NMSE = MSE / Var_S(z). Predicting the set's
+    own mean gives exactly 1; a perfect prediction gives 0; NMSE is unchanged when targets and
+    predictions are scaled alike. A constant target (zero variance) gives NaN.
+
+    Reference: Weigend, Huberman & Rumelhart 1990, "Predicting the future: a connectionist
+    approach", Int. J. Neural Systems 1(3) (the ARV).
+
+    >>> nmse(torch.tensor([[2.0], [2.0]]), torch.tensor([[1.0], [3.0]]))
+    1.0
+    """
+    if pred.shape != target.shape:
+        raise ConfigError(f"nmse needs matching shapes, got {tuple(pred.shape)} and {tuple(target.shape)}")
+    z = target.double()
+    spread = float(((z - z.mean(0)) ** 2).sum())
+    if spread == 0.0:
+        return float("nan")
+    return float(((pred.double() - z) ** 2).sum()) / spread
+
+
 #: name -> metric
-METRICS = {"accuracy": accuracy, "mse": mse, "rmse": rmse}
+METRICS = {"accuracy": accuracy, "mse": mse, "rmse": rmse, "nmse": nmse}
 
 
 def get_metric(name: str):

@@ -25,6 +25,7 @@ from ..backprop import costates
 from ..config import Experiment, dumps_toml, experiment_from_dict, experiment_to_dict, load_toml
 from ..data import Dataset, Scaler, load_dataset, split
 from ..data.files import read_csv_table
+from ..data.series import SeriesData
 from ..errors import CheckpointError, ConfigError, DataError
 from ..losses import Lp, get_loss
 from ..nn.image import ToImage
@@ -34,6 +35,7 @@ from .callbacks import EarlyStopping, JsonLinesLogger, RestartOnStall
 from .checkpoint import CheckpointManager
 from .checkpointing import Checkpointer, GracefulStop
 from .distributed import barrier, broadcast_object, init_from_env
+from .forecast import predict_series, series_plot, series_summary, split_series
 from .state_dict import load_state_dict_checked
 from .loop import evaluate, fit
 from .metrics import predicted_classes
@@ -200,7 +202,10 @@ def build_model(exp: Experiment, n_inputs: int, n_outputs: int, output: str) -> 
 
 def _prepare(exp: Experiment):
     data = load_dataset(exp.data.name, **exp.data.params)
-    parts = split(data, exp.data.split, seed=exp.data.seed, stratify=exp.data.stratify)
+    if isinstance(data, SeriesData):  # contiguous time segments, never shuffled across the cut
+        parts = split_series(exp, data)
+    else:
+        parts = split(data, exp.data.split, seed=exp.data.seed, stratify=exp.data.stratify)
     scaler = Scaler.fit(parts.train[0], exp.data.scale, exp.data.scale_range)
     return data, parts, scaler
 
@@ -341,6 +346,7 @@ def run_experiment(exp: Experiment, *, source: str = "experiment", progress_file
         "epochs_run": len(history.epoch), "restarts": restarts, "train_seconds": round(seconds, 3),
         "metrics": results, "costate_norms": norms,
     }
+    summary.update(series_summary(exp, data, scaler, model))  # series: forecasts beside the AR(p) baseline
     if not main_rank:
         barrier()  # wait for rank 0's files, so that all ranks leave together
         return RunResult(path, results.get("test", results["train"]), history.history, model, summary)
@@ -355,6 +361,7 @@ def run_experiment(exp: Experiment, *, source: str = "experiment", progress_file
             thr = 0.0 if getattr(loss, "coding", None) == "pm1" else 0.5
             plots.confusion_matrix(_confusion(model, test, data.n_classes, thr), os.path.join(path, "confusion.png"),
                                    title=f"{data.name}: test confusion matrix")
+        series_plot(exp, data, scaler, model, summary, os.path.join(path, "forecast.png"))  # series runs only
         if norms:
             plots.costate_norms(norms, os.path.join(path, "costates.png"), title=f"{data.name}: error signals per layer")
     barrier()
@@ -409,8 +416,12 @@ def evaluate_run(path) -> dict:
 def predict_run(path, csv_path) -> tuple[list[str], list[list]]:
     """Predict for the rows of a CSV that has the run's feature columns (by name, any order;
     other columns are ignored). Returns ``(header, rows)``: the class and its probabilities for
-    classification, the predicted targets for regression."""
+    classification, the predicted targets for regression; for a series run, the one-step
+    forecasts of the CSV's series column and the forecasts past its end
+    (:func:`~deepnets.train.forecast.predict_series`)."""
     exp, summary, model, scaler = load_run(path)
+    if "forecast" in summary:  # a series run: forecasts from the series column, not from tap columns
+        return predict_series(summary["forecast"], torch.nn.Sequential(scaler, model), csv_path)
     names = summary["feature_names"]
     _, table = read_csv_table(csv_path, columns=names)
     x = scaler(torch.from_numpy(table).float())

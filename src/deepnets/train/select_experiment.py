@@ -12,6 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from ..config import Experiment
+from ..data.series import SeriesData
 from ..errors import ConfigError
 from .run import _loss_for, _output_for, _prepare, _scaled, build_model, fit_options
 from .select import SizeRow, select_hidden_size
@@ -42,6 +43,9 @@ def select_experiment(exp: Experiment, sizes, *, cv: int = 0, sigma2: float | No
     if exp.model.kind != "mlp":
         raise ConfigError(f"deepnets select sizes the hidden layers of an MLP; model.kind is {exp.model.kind!r}")
     data, parts, scaler = _prepare(exp)
+    if cv >= 2 and isinstance(data, SeriesData):
+        raise ConfigError("k-fold cross-validation draws folds at random, which mixes past and future rows "
+                          "of a time series: drop --cv to use the validation segment (a split by time)")
     train, val = _scaled(scaler, parts.train), _scaled(scaler, parts.val)
     if cv < 2 and val is None:
         raise ConfigError("no validation split to measure the held-out error on: give data.split 3 parts, "
