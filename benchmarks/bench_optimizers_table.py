@@ -123,7 +123,7 @@ def run_one(problem, name, seed):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--digits-seeds", type=int, default=5)
+    parser.add_argument("--digits-seeds", type=int, default=10)
     parser.add_argument("--only", nargs="*", help="only these problems")
     parser.add_argument("--json", default=os.path.join(os.path.dirname(__file__), "results", "optimizers_table.json"))
     args = parser.parse_args()

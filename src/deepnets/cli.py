@@ -50,6 +50,10 @@ def cmd_train(args) -> int:
     print(f"{s['dataset']}: {s['n_train']} train / {s['n_val']} val / {s['n_test']} test, "
           f"{s['n_weights']} weights, {s['epochs_run']} epochs in {s['train_seconds']:.2f} s"
           + (f", {s['restarts']} restart(s)" if s["restarts"] else ""))
+    if "starts" in s:
+        print("start  seed  val loss\n" + "\n".join(
+            f"{r['start']:>5}  {r['seed']:>4}  {r['val_loss']:.5g}" + ("  <- kept" if r["start"] == s["best_start"] else "")
+            for r in s["starts"]))
     for split_name, m in s["metrics"].items():
         print(f"{split_name:>5}: {_fmt(m)}")
     if "forecast" in s:

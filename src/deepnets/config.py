@@ -37,6 +37,7 @@ class DataConfig:
     resize_to: list = field(default_factory=list)  # then resize (bilinear/linear) to (L,) or (H, W); empty: keep
     pad_to: list = field(default_factory=list)     # then zero-pad centrally to (L,) or (H, W); empty: keep
     shift: int = 0                   # training-only augmentation: move each image up to this many pixels at random
+    hints: list = field(default_factory=list)  # feature columns taken out of the inputs and learnt as hint outputs (MLPs)
     horizon: int = 10                # series datasets: steps h of the iterated forecast in the report
 
 
@@ -77,6 +78,8 @@ class TrainConfig:
     restart_min_fall: float = 0.01
     restart_target: float = 0.0      # no restart once the loss is at or below this
     max_restarts: int = 10
+    starts: int = 1                  # multi-start: train this many nets (model.seed, +1, ...), keep the least val_loss
+    hint_weight: float = 1.0         # gamma: E = E_main + gamma E_hint (LMS on standardised hint columns)
     seed: int = 0                    # shuffling and noise
     threads: int = 1                 # torch CPU threads (small nets run best on 1)
     device: str = ""                 # "", "cpu", "cuda", "cuda:1", ...; "" keeps the CPU

@@ -7,7 +7,9 @@ the saved model and its predictions are the main outputs alone (Abu-Mostafa 1990
 
 A :class:`HintedModel` is a plain :class:`~deepnets.nn.mlp.MLP` (the main network, C outputs with
 its own output unit, softmax included) plus a hint layer of H units fed by the MLP's last hidden
-layer. Its forward pass returns ``[ẑ_main, ẑ_hint]`` side by side, (N, C + H); train it with
+layer. In training mode its forward pass returns ``[ẑ_main, ẑ_hint]`` side by side, (N, C + H);
+in eval mode (``model.eval()``, as :func:`~deepnets.train.loop.evaluate` sets it) the hints are
+gone and it returns ẑ_main alone, so validation metrics and predictions see the main task. Train it with
 :func:`hinted_loss`, E = E_main(ẑ_main, z_main) + γ E_hint(ẑ_hint, z_hint), on targets
 ``[z_main, z_hint]`` built by :func:`hint_targets`. :func:`strip_hints` gives back the main MLP.
 
@@ -75,6 +77,8 @@ class HintedModel(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() != 2 or x.shape[1] != self.net.sizes[0]:
             raise ConfigError(f"HintedModel expects input of shape (N, {self.net.sizes[0]}), got {tuple(x.shape)}")
+        if not self.training:
+            return self.net(x)  # (N, C): hints exist only while training
         params = self.net.flat_params()
         hidden = forward_layers(x, params[:-2], self.net.activations[:-1])[-1]  # ẑ(L−1), (N, M(L−1))
         W, b = params[-2], params[-1]
@@ -104,6 +108,9 @@ def strip_hints(model: HintedModel) -> MLP:
 class HintedLoss:
     """E = E_main(ẑ[:, :C], z[:, :C]) + γ E_hint(ẑ[:, C:], z[:, C:]).
 
+    Given the C main outputs alone (a :class:`HintedModel` in eval mode) and main targets, it is
+    E_main: validation costs compare with an unhinted network's.
+
     Args:
         main: the main cost (a name or a :class:`~deepnets.losses.Loss`), e.g. ``"cross_entropy"``.
         n_main: C, the number of main outputs (the first C columns).
@@ -118,8 +125,12 @@ class HintedLoss:
             raise ConfigError(f"the hint weight gamma must be >= 0, got {gamma}")
         self.main, self.hint = get_loss(main), get_loss(hint)
         self.n_main, self.gamma = n_main, float(gamma)
+        self.coding = getattr(self.main, "coding", None)  # the main targets' coding (accuracy thresholds)
 
     def __call__(self, pred: Tensor, target: Tensor) -> Tensor:
+        if pred.dim() == 2 and pred.shape[1] == self.n_main and target.shape[:1] == pred.shape[:1] and (
+                target.dim() == 1 or target.shape[1] == self.n_main):
+            return self.main(pred, target)  # a model in eval mode: the main outputs and targets alone
         if pred.dim() != 2 or pred.shape[1] <= self.n_main:
             raise ConfigError(f"hinted predictions need more than {self.n_main} columns (main + hints), "
                               f"got shape {tuple(pred.shape)}")

@@ -9,6 +9,8 @@ error-signal norms. ``evaluate_run`` and ``predict_run`` rebuild the model from 
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import inspect
 import json
 import logging
@@ -23,11 +25,11 @@ import torch
 from ..atomic import write_atomic
 from ..backprop import costates
 from ..config import Experiment, dumps_toml, experiment_from_dict, experiment_to_dict, load_toml
-from ..data import Dataset, Scaler, load_dataset, split
+from ..data import Dataset, Scaler, Splits, load_dataset, split
 from ..data.files import read_csv_table
 from ..data.series import SeriesData
 from ..errors import CheckpointError, ConfigError, DataError
-from ..losses import Lp, get_loss
+from ..losses import Lp, code_targets, get_loss
 from ..nn.image import ToImage
 from ..nn.mlp import MLP, xor_step_network
 from ..optim import OPTIMIZERS
@@ -201,13 +203,66 @@ def build_model(exp: Experiment, n_inputs: int, n_outputs: int, output: str) -> 
 
 
 def _prepare(exp: Experiment):
+    """``(data, parts, scaler, hints)``: the dataset (hint columns removed), its split, the input
+    scaler fitted on the training part, and the hint columns' split (None without ``data.hints``)."""
     data = load_dataset(exp.data.name, **exp.data.params)
+    hint_cols = _hint_columns(exp, data)
     if isinstance(data, SeriesData):  # contiguous time segments, never shuffled across the cut
         parts = split_series(exp, data)
     else:
         parts = split(data, exp.data.split, seed=exp.data.seed, stratify=exp.data.stratify)
+    hints = None
+    if hint_cols:  # split with the hints inside, so their rows stay matched; then take them out
+        keep = [j for j in range(data.x.shape[1]) if j not in hint_cols]
+        pick = lambda cols: Splits(*(None if p is None else (p[0][:, cols], p[1])  # noqa: E731
+                                     for p in (parts.train, parts.val, parts.test)))
+        parts, hints = pick(keep), pick(hint_cols)
+        data = dataclasses.replace(data, x=data.x[:, keep], feature_names=[data.feature_names[j] for j in keep],
+                                   test=None if data.test is None else (data.test[0][:, keep], data.test[1]))
     scaler = Scaler.fit(parts.train[0], exp.data.scale, exp.data.scale_range)
-    return data, parts, scaler
+    return data, parts, scaler, hints
+
+
+def _hint_columns(exp: Experiment, data: Dataset) -> list[int]:
+    """The positions of ``data.hints`` among the dataset's feature columns (ConfigError naming a miss)."""
+    names = [str(h) for h in exp.data.hints]
+    if not names:
+        return []
+    if isinstance(data, SeriesData):
+        raise ConfigError("data.hints takes feature columns of a table; a series dataset has none to spare")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"data.hints names a column twice: {names}")
+    missing = [h for h in names if h not in data.feature_names]
+    if missing:
+        near = difflib.get_close_matches(missing[0], data.feature_names, n=1)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        raise ConfigError(f"data.hints: {missing[0]!r} is not a feature column of {data.name}{hint}; "
+                          f"the columns are {data.feature_names[:20]}")
+    if len(names) == len(data.feature_names):
+        raise ConfigError(f"data.hints takes every feature column {names}: no inputs would be left")
+    return [data.feature_names.index(h) for h in names]
+
+
+def _hinted(exp: Experiment, model, loss, train, hints: Splits, n_outputs: int):
+    """The model, cost and training pair that learn the hint columns beside the main task.
+
+    The hint targets are the hint columns standardised on the training part; E = E_main +
+    γ E_hint with LMS on the hints (γ = ``train.hint_weight``). The returned model shares the
+    main network's weights, which is all that is saved.
+    """
+    from .hints import hint_targets, hinted_loss, with_hints
+
+    if not isinstance(model, MLP) or len(model.sizes) < 3:
+        raise ConfigError(f"data.hints needs model.kind = 'mlp' with a hidden layer, got {exp.model.kind!r}")
+    h = hints.train[0]
+    h = (h - h.mean(0)) / h.std(0).clamp_min(1e-12)  # (N, H) standardised hint targets
+    y = train[1]
+    if not y.is_floating_point():
+        coding = getattr(loss, "coding", "one_hot")
+        y = (loss.code(y, n_outputs) if hasattr(loss, "code") and not getattr(loss, "takes_labels", False)
+             else code_targets(y, n_outputs, coding))
+    hinted = with_hints(model, h.shape[1], seed=exp.model.seed + 1)
+    return hinted, hinted_loss(loss, n_outputs, gamma=exp.train.hint_weight), (train[0], hint_targets(y, h))
 
 
 def _scaled(scaler, pair):
@@ -262,12 +317,19 @@ def run_experiment(exp: Experiment, *, source: str = "experiment", progress_file
         candidate = os.path.join(exp.run.out, exp.run.name)
         if CheckpointManager(candidate).latest_good() is not None:
             resume_path = candidate
-    data, parts, scaler = _prepare(exp)
+    if exp.train.starts != 1:  # k complete runs in RUN/start-s, the best copied up
+        from .starts import run_starts
+
+        return run_starts(exp, source=source, progress_file=progress_file, resume_path=resume_path)
+    data, parts, scaler, hints = _prepare(exp)
     train, val, test = (_scaled(scaler, p) for p in (parts.train, parts.val, parts.test))
     output = _output_for(exp, data)
     n_outputs = data.n_classes if output == "logits" else data.n_outputs  # two logits for two classes
     model = build_model(exp, data.x.shape[1], n_outputs, output)
     loss = _loss_for(exp, data, output)
+    fit_model, fit_loss, fit_train = model, loss, train
+    if hints is not None:  # training with hints: extra outputs that only training sees
+        fit_model, fit_loss, fit_train = _hinted(exp, model, loss, train, hints, n_outputs)
     resolved = experiment_to_dict(exp)
     resolved["model"]["output"] = output
     t = exp.train
@@ -317,10 +379,10 @@ def run_experiment(exp: Experiment, *, source: str = "experiment", progress_file
             raise ConfigError("run.costates needs an MLP model")
         norms["initial weights"] = _costate_norms(model, *probe, loss)
     start = time.perf_counter()
-    history = fit(model, train, validation=val, layer_lr=t.layer_lr or None, metrics=metrics,
+    history = fit(fit_model, fit_train, validation=val, layer_lr=t.layer_lr or None, metrics=metrics,
                   callbacks=callbacks, seed=t.seed, resume=checkpoint, device=t.device or None,
                   precision=t.precision, channels_last=t.channels_last, compile=t.compile,
-                  **fit_options(exp, loss))
+                  **fit_options(exp, fit_loss))
     seconds = time.perf_counter() - start
     model.to("cpu")  # evaluation, plots and the saved weights work on the CPU copies of the splits
     if exp.run.costates:
@@ -403,7 +465,7 @@ def load_run(path):
 def evaluate_run(path) -> dict:
     """Rebuild a run's data split from its seed and evaluate its model on train/val/test."""
     exp, summary, model, scaler = load_run(path)
-    data, parts, _ = _prepare(exp)
+    data, parts, _, _ = _prepare(exp)
     output = summary["output"]
     loss = _loss_for(exp, data, output)
     out = {}
@@ -444,7 +506,7 @@ def relevance_run(path, *, alpha: float = 1.0, rounds: int = 5, inner: int = 50)
     from ..bayes import evidence_ard, plot_relevance
 
     exp, summary, model, scaler = load_run(path)
-    _, parts, _ = _prepare(exp)
+    _, parts, _, _ = _prepare(exp)
     x, y = scaler(parts.train[0]).double(), parts.train[1]
     model.double()
     res = evidence_ard(model, x, y.double() if summary["task"] == "regression" else y,

@@ -42,7 +42,9 @@ def select_experiment(exp: Experiment, sizes, *, cv: int = 0, sigma2: float | No
     """
     if exp.model.kind != "mlp":
         raise ConfigError(f"deepnets select sizes the hidden layers of an MLP; model.kind is {exp.model.kind!r}")
-    data, parts, scaler = _prepare(exp)
+    data, parts, scaler, hints = _prepare(exp)
+    if hints is not None:
+        raise ConfigError("deepnets select compares plain networks: remove data.hints (hints are for deepnets train)")
     if cv >= 2 and isinstance(data, SeriesData):
         raise ConfigError("k-fold cross-validation draws folds at random, which mixes past and future rows "
                           "of a time series: drop --cv to use the validation segment (a split by time)")
