@@ -6,15 +6,16 @@
 7510
 """
 
-from . import bayes, curvature, data, nn, optim, prune, regularizers, zoo
+from . import bayes, curvature, data, nn, optim, prune, regularizers, seq, zoo
 from .activations import ACTIVATIONS, Activation, get_activation
 from .backprop import costate_backward, costate_recursion, costates
 from .data import DATASETS, Dataset, Scaler, load_dataset, split
 from .errors import CheckpointError, ConfigError, DataError, DeepnetsError, TrainingDiverged
 from .losses import LOSSES, CrossEntropy, LMS, Lp, code_targets, get_loss
 from .bayes import EvidenceResult, Laplace, calibration_report, evidence_ard, reliability_diagram
-from .nn import (GRU, LSTM, MLP, BatchNorm, CNN1d, Dropout, ElmanRNN, LayerNorm, RecurrentNet, ToImage,
-                 WeightNormLinear, conv_output_shape, count_weights, truncated_bptt)
+from .nn import (GRU, LSTM, MLP, NARX, BatchNorm, Captioner, CharLM, CNN1d, Dropout, ElmanRNN, LayerNorm,
+                 LinearAR, RecurrentNet, SequenceClassifier, ToImage, WeightNormLinear, conv_output_shape,
+                 count_weights, iterated_forecast, truncated_bptt)
 from .optim import (EKF, ConjugateGradient, DecoupledEKF, DeltaBarDelta, MemorylessQuasiNewton, Quickprop,
                     ScaledConjugateGradient)
 from .regularizers import CurvatureSmoothing, WeightDecay, WeightElimination
@@ -30,12 +31,14 @@ __version__ = "0.1.0"
 
 __all__ = [
     # subpackages
-    "nn", "zoo", "optim", "curvature", "prune", "bayes", "data", "regularizers",
+    "nn", "zoo", "optim", "curvature", "prune", "bayes", "data", "regularizers", "seq",
     # models and the co-state back-propagation
     "MLP", "costates", "costate_recursion", "costate_backward",
     # layers
     "Dropout", "BatchNorm", "LayerNorm", "WeightNormLinear", "conv_output_shape", "count_weights",
     "CNN1d", "ToImage", "ElmanRNN", "LSTM", "GRU", "RecurrentNet", "truncated_bptt",
+    # sequences: delay-tap time-series models, language, classification and captioning
+    "NARX", "LinearAR", "iterated_forecast", "CharLM", "SequenceClassifier", "Captioner",
     # the Laplace predictive posterior, evidence and ARD
     "Laplace", "evidence_ard", "EvidenceResult", "calibration_report", "reliability_diagram",
     # the lecture's optimizers and regularizers

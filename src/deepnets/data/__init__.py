@@ -16,9 +16,11 @@ from .bundled import digits, mnist1d
 from .cifar import CifarBatch, load_cifar10, read_cifar_batch, unpickle_restricted
 from .dataset import Dataset, Splits, split
 from .files import read_csv, read_npz
+from .number_words import Seq2SeqData, number_words, numbers_to_words
 from .idx import IDX_TYPES, load_mnist_idx, read_idx
 from .safe_files import load_npz, load_pt, read_gzip_capped
 from .scaling import SCALINGS, Scaler
+from .shapes_captions import CaptionData, shapes_captions
 from .sentiment import SentimentData, label_review, sentiment_reviews
 from .series import (SeriesData, delay_taps, henon, henon_series, narma10, narma10_series, read_series,
                      segment_rows, series_csv, series_dataset, split_by_time, tap_names)
@@ -83,6 +85,8 @@ __all__ = [
     "TEXTS", "CharCorpus", "char_corpus", "python_topics_text", "stream_batches",
     "unigram_entropy", "unigram_cross_entropy",
     "SentimentData", "sentiment_reviews", "label_review",
+    # generated sequence-to-sequence tasks: numbers in words, captioned images of shapes
+    "Seq2SeqData", "numbers_to_words", "number_words", "CaptionData", "shapes_captions",
     # time series as delay-tap rows, split by time (generated or from a CSV column)
     "SeriesData", "delay_taps", "tap_names", "series_dataset", "segment_rows", "split_by_time",
     "read_series", "series_csv", "narma10", "narma10_series", "henon", "henon_series",

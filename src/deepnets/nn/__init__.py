@@ -2,6 +2,7 @@
 arithmetic, dropout, normalization, the 1-D CNN and the image front that turns flat rows into
 sequences or images."""
 
+from .captioner import Captioner, ImageEncoder, caption_scores
 from .char_lm import CharLM, bits_per_char, evaluate_bpc, sample
 from .cnn1d import CNN1d, cnn1d
 from .cores import CORES, build_core
@@ -40,4 +41,6 @@ __all__ = [
     # token models: cores by name, the character language model, many-to-one classification
     "CORES", "build_core", "CharLM", "bits_per_char", "evaluate_bpc", "sample",
     "SequenceClassifier", "last_step",
+    # one-to-many: image captioning (a CNN encoder, an LSTM decoder)
+    "Captioner", "ImageEncoder", "caption_scores",
 ]
