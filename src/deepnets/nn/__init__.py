@@ -1,7 +1,10 @@
 """Layers and small models: the MLP, recurrent nets (Elman, peephole LSTM, GRU), convolution
 arithmetic, dropout, normalization, the 1-D CNN and the image front that turns flat rows into
-sequences or images."""
+sequences or images, attention (SDPA, masks, multi-head, sinusoidal positions), the Transformer
+and the LSTM encoder-decoder with attention."""
 
+from .attention import (MultiHeadAttention, PositionalEncoding, causal_mask, merge_heads, padding_mask,
+                        scaled_dot_product_attention, sinusoidal_positions, split_heads)
 from .cnn1d import CNN1d, cnn1d
 from .conv import conv_output_shape, count_connections, count_weights
 from .dropout import DROPOUT_MODES, Dropout, dropout, dropout_mask
@@ -13,6 +16,8 @@ from .norm import (BatchNorm, LayerNorm, WeightNormLinear, batch_norm, batch_nor
                    layer_norm, weight_norm)
 from .recurrent import HEADS, RecurrentNet, detach_state, truncated_bptt
 from .rnn import ElmanRNN
+from .seq2seq_lstm import LSTMSeq2Seq, reverse_padded
+from .transformer import DecoderLayer, EncoderLayer, Transformer
 
 __all__ = [
     # the multilayer perceptron with the co-state backward pass
@@ -30,4 +35,8 @@ __all__ = [
     "ElmanRNN", "LSTM", "GRU", "LSTMFunction", "lstm_cell", "lstm_loop", "gru_cell", "gru_step",
     # heads and training through time
     "RecurrentNet", "HEADS", "truncated_bptt", "detach_state",
+    # attention (Vaswani et al. 2017) and the encoder-decoders built on it
+    "scaled_dot_product_attention", "padding_mask", "causal_mask", "sinusoidal_positions",
+    "PositionalEncoding", "MultiHeadAttention", "split_heads", "merge_heads",
+    "Transformer", "EncoderLayer", "DecoderLayer", "LSTMSeq2Seq", "reverse_padded",
 ]
