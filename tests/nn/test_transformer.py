@@ -65,8 +65,7 @@ def test_layers_equal_torch_norm_first_layers_with_the_same_weights():
     _copy_mha(dec.self_attn, t_dec.self_attn)
     _copy_mha(dec.cross_attn, t_dec.multihead_attn)
     _copy_ff_norms(dec, t_dec, [(dec.norm1, t_dec.norm1), (dec.norm2, t_dec.norm2), (dec.norm3, t_dec.norm3)])
-    ours = dec(y, dec.self_attn.project_kv(dec.norm1(y)), causal_mask(5), dec.cross_attn.project_kv(x),
-               padding_mask(src))
+    ours, _ = dec(y, dec.cross_attn.project_kv(x), padding_mask(src), self_mask=causal_mask(5))
     theirs = t_dec(y, x, tgt_mask=~causal_mask(5), memory_key_padding_mask=~keep)
     torch.testing.assert_close(ours, theirs)
 

@@ -81,12 +81,21 @@ class DecoderLayer(nn.Module):
         self.ff = _feed_forward(d_model, d_ff, dropout)
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, y: Tensor, self_kv: tuple[Tensor, Tensor], self_mask: Tensor | None,
-                cross_kv: tuple[Tensor, Tensor], cross_mask: Tensor) -> Tensor:
-        """One layer given the heads of its keys/values: (N, T, d) -> (N, T, d)."""
-        y = y + self.drop(self.self_attn.attend(self.norm1(y), *self_kv, self_mask))
+    def forward(self, y: Tensor, cross_kv: tuple[Tensor, Tensor], cross_mask: Tensor, *,
+                self_mask: Tensor | None = None, cache: tuple[Tensor, Tensor] | None = None
+                ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """One layer: y (N, T, d) -> (N, T, d), and its self-attention keys and values (N, h, t, d_k).
+
+        ``cross_kv`` are the memory's heads; ``cache`` holds the keys and values of earlier
+        positions (incremental decoding), which the T new positions' own are appended to.
+        """
+        h = self.norm1(y)
+        K, V = self.self_attn.project_kv(h)                                # (N, h, T, d_k)
+        if cache is not None:
+            K, V = torch.cat([cache[0], K], dim=2), torch.cat([cache[1], V], dim=2)   # (N, h, t, d_k)
+        y = y + self.drop(self.self_attn.attend(h, K, V, self_mask))
         y = y + self.drop(self.cross_attn.attend(self.norm2(y), *cross_kv, cross_mask))
-        return y + self.drop(self.ff(self.norm3(y)))
+        return y + self.drop(self.ff(self.norm3(y))), (K, V)
 
 
 class Transformer(nn.Module):
@@ -165,8 +174,7 @@ class Transformer(nn.Module):
         y = self._embed(self.tgt_embed, tgt_in)                            # (N, T, d)
         causal = causal_mask(T, device=src.device)                          # (T, T)
         for layer in self.decoder:
-            h = layer.norm1(y)
-            y = layer(y, layer.self_attn.project_kv(h), causal, layer.cross_attn.project_kv(memory), src_mask)
+            y, _ = layer(y, layer.cross_attn.project_kv(memory), src_mask, self_mask=causal)
         return self.out(self.dec_norm(y))                                  # (N, T, V)
 
     def init_state(self, src: Tensor) -> dict:
@@ -189,11 +197,9 @@ class Transformer(nn.Module):
                             f"a prefix of length {t} needs {t - 1}")
         y = self._embed(self.tgt_embed, prefix[:, -1:], offset=t - 1)     # (B, 1, d)
         cache = []
-        for layer, (K, V), cross in zip(self.decoder, state["self"], state["cross"]):
-            k, v = layer.self_attn.project_kv(layer.norm1(y))               # (B, h, 1, d_k)
-            K, V = torch.cat([K, k], dim=2), torch.cat([V, v], dim=2)      # (B, h, t, d_k)
-            cache.append((K, V))
-            y = layer(y, (K, V), None, cross, state["src_mask"])           # the last query sees all t
+        for layer, kv, cross in zip(self.decoder, state["self"], state["cross"]):
+            y, kv = layer(y, cross, state["src_mask"], cache=kv)           # the new query sees all t
+            cache.append(kv)
         logits = self.out(self.dec_norm(y))[:, 0]                          # (B, V)
         return logits, {"src_mask": state["src_mask"], "cross": state["cross"], "self": cache}
 
