@@ -33,7 +33,6 @@ Reference: Vaswani, Shazeer, Parmar, Uszkoreit, Jones, Gomez, Kaiser & Polosukhi
 
 from __future__ import annotations
 
-import math
 
 import torch
 import torch.nn.functional as F
