@@ -9,9 +9,9 @@ and multi-head attention projects h times into d_k = d_model / h dimensions and 
 
     head_i = Attention(Q W_i^Q, K W_i^K, V W_i^V),   MultiHead = [head_1; ...; head_h] W^O.
 
-The attention itself is torch's fused ``scaled_dot_product_attention`` (SDPA: flash or
-memory-efficient kernels on a GPU, a fused kernel on the CPU); this module adds the masks and
-the heads around it.
+The attention itself is torch's ``scaled_dot_product_attention`` (SDPA), which picks a fused
+kernel (flash, memory-efficient, or the CPU flash kernel) where the inputs allow and its math
+path otherwise; this module adds the masks and the heads around it.
 
 Masks are boolean and **True means "may attend"** (SDPA's convention; the opposite of
 ``torch.nn.MultiheadAttention``'s ``key_padding_mask``). They broadcast against the scores

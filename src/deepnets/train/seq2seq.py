@@ -166,7 +166,7 @@ def train_seq2seq(model: nn.Module, src: Tensor, tgt: Tensor, config: Seq2SeqTra
         model.train()
         for epoch in range(cfg.epochs):
             order = torch.randperm(N, generator=g)
-            loss_sum = torch.zeros(())
+            loss_sum = torch.zeros((), device=src.device)
             for b in range(steps_per_epoch):
                 idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
                 s, t = trim_padding(src[idx]), trim_padding(tgt[idx])
