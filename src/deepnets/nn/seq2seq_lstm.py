@@ -12,7 +12,7 @@ source positions s (Luong, Pham & Manning 2015, section 3.1, the "general" score
 
 The score is computed as attention with queries z_t, keys W_a h_s, values h_s and scale 1,
 through the same SDPA call as the Transformer (:func:`~deepnets.nn.attention.scaled_dot_product_attention`).
-Luong's "input feeding" (zt~_{t-1} concatenated to the next input) is left out, so during
+Luong's "input feeding" (section 3.3: zt~_{t-1} joins the next input) is left out, so during
 teacher forcing the decoder LSTM runs over all target positions in one fused call.
 
 The decoder starts from z_0 = tanh(W_init [h_{|x|}(forward); h_1(backward)]) in every layer
