@@ -139,7 +139,7 @@ class Transformer(nn.Module):
 
     @torch.no_grad()
     def _init(self, generator: torch.Generator | None) -> None:
-        """Xavier-uniform matrices (as Vaswani et al.'s code), N(0, 1/d) embeddings, zero biases."""
+        """Xavier-uniform matrices (Glorot & Bengio 2010), N(0, 1/d) embeddings, zero biases."""
         for name, p in self.named_parameters():
             if "norm" in name:
                 continue                                   # LayerNorm: gamma = 1, beta = 0
