@@ -1,9 +1,12 @@
 """Layers and small models: the MLP, recurrent nets (Elman, peephole LSTM, GRU), convolution
 arithmetic, dropout, normalization, the 1-D CNN and the image front that turns flat rows into
-sequences or images."""
+sequences or images, attention (SDPA, masks, multi-head, sinusoidal positions), the Transformer
+and the LSTM encoder-decoder with attention."""
 
 from .captioner import Captioner, ImageEncoder, caption_scores
 from .char_lm import CharLM, bits_per_char, evaluate_bpc, sample
+from .attention import (MultiHeadAttention, PositionalEncoding, causal_mask, merge_heads, padding_mask,
+                        scaled_dot_product_attention, sinusoidal_positions, split_heads)
 from .cnn1d import CNN1d, cnn1d
 from .cores import CORES, build_core
 from .conv import conv_output_shape, count_connections, count_weights
@@ -19,6 +22,8 @@ from .norm import (BatchNorm, LayerNorm, WeightNormLinear, batch_norm, batch_nor
 from .recurrent import HEADS, RecurrentNet, detach_state, truncated_bptt
 from .rnn import ElmanRNN
 from .seq_classifier import SequenceClassifier, last_step
+from .seq2seq_lstm import LSTMSeq2Seq, reverse_padded
+from .transformer import DecoderLayer, EncoderLayer, Transformer
 
 __all__ = [
     # the multilayer perceptron with the co-state backward pass
@@ -43,4 +48,8 @@ __all__ = [
     "SequenceClassifier", "last_step",
     # one-to-many: image captioning (a CNN encoder, an LSTM decoder)
     "Captioner", "ImageEncoder", "caption_scores",
+    # attention (Vaswani et al. 2017) and the encoder-decoders built on it
+    "scaled_dot_product_attention", "padding_mask", "causal_mask", "sinusoidal_positions",
+    "PositionalEncoding", "MultiHeadAttention", "split_heads", "merge_heads",
+    "Transformer", "EncoderLayer", "DecoderLayer", "LSTMSeq2Seq", "reverse_padded",
 ]
