@@ -30,8 +30,13 @@ def test_he_normal_variance():
 
 
 def test_xavier_and_torch():
-    w, _ = _draw("xavier")
-    assert float(w.abs().max()) <= math.sqrt(6 / 500)
+    w, b = _draw("xavier")
+    assert float(w.abs().max()) <= math.sqrt(6 / 500) and float(b.abs().max()) == 0
+    assert float(w.var()) == pytest.approx(6 / 500 / 3, rel=0.05)  # U(−r, r): r²/3 = 2/(fan_in + fan_out)
+    w2, b = _draw("xavier_bias")
+    assert torch.equal(w2, w)  # the same weights from the same stream, then the biases
+    r = math.sqrt(6 / 500)
+    assert float(b.abs().max()) <= r and float(b.abs().max()) > 0.9 * r
     w, b = _draw("torch")
     assert float(w.abs().max()) <= 1 / math.sqrt(200) and float(b.abs().max()) <= 1 / math.sqrt(200)
 

@@ -47,7 +47,7 @@ class ModelConfig:
     hidden: list = field(default_factory=lambda: [100])  # hidden-layer widths
     activation: str = "tanh"         # hidden units: tanh, logistic, lecun_tanh, relu, leaky_relu, elu, ...
     output: str = "auto"             # linear, logistic, softmax, tanh; auto: softmax/logistic or linear (CNNs: logits)
-    init: str = "torch"              # torch, lecun_uniform (+-2.4/fan_in), he_normal, xavier
+    init: str = "torch"              # torch, lecun_uniform (+-2.4/fan_in), he_normal, xavier, xavier_bias
     variant: int = 1                 # which hand-set XOR network (kind = "xor_step")
     options: dict = field(default_factory=dict)  # keywords of a cnn1d/zoo builder: channels, kernel_size, batch_norm, keep, ...
     seed: int = 0                    # seed of the initial weights
