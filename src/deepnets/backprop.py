@@ -163,7 +163,6 @@ def supports_costate(model) -> bool:
             and not model._forward_pre_hooks and not torch._C._are_functorch_transforms_active())
 
 
-@torch.no_grad()
 def costate_backward(model, x: Tensor, target: Tensor, loss, *, validate: bool = True,
                      params: Sequence[Tensor | None] | None = None) -> Tensor:
     """E for the batch, with ∂E/∂w accumulated into each parameter's ``.grad`` by the recursion.
@@ -180,6 +179,18 @@ def costate_backward(model, x: Tensor, target: Tensor, loss, *, validate: bool =
         from .errors import ConfigError
 
         raise ConfigError(f"MLP expects input of shape (N, {model.sizes[0]}), got {tuple(x.shape)}")
+    # no autograd graph: the grad-mode switch by hand, which costs a few µs less per training
+    # step than the torch.no_grad() context (this runs once per minibatch)
+    grad_was_enabled = torch.is_grad_enabled()
+    torch._C._set_grad_enabled(False)
+    try:
+        return _costate_step(x, target, loss, params, acts, validate)
+    finally:
+        torch._C._set_grad_enabled(grad_was_enabled)
+
+
+def _costate_step(x, target, loss, params, acts, validate: bool) -> Tensor:
+    """Forward pass, terminal condition, recursion; the gradients accumulated into ``.grad``."""
     zs = forward_layers(x, params, acts)
     E, lam, delta_L = terminal_condition(loss, zs[-1], target, acts[-1], validate=validate)
     grads, _, _ = costate_recursion(lam, zs, params, acts, delta_L=delta_L)
