@@ -25,6 +25,7 @@ from ..config import Experiment, dumps_toml, experiment_to_dict
 from ..errors import CheckpointError, ConfigError
 from .checkpoint import CheckpointManager
 from .distributed import init_from_env
+from .select import FewExamplesOnce
 
 #: the files of the chosen start that are copied into the multi-start run's own folder
 COPIED = ("weights.safetensors", "metrics.jsonl", "learning_curve.png", "confusion.png", "forecast.png",
@@ -57,7 +58,7 @@ def run_starts(exp: Experiment, *, source: str, progress_file=None, resume_path:
         write_atomic(os.path.join(parent, "config.toml"), dumps_toml(experiment_to_dict(exp)).encode())
     else:
         parent = os.fspath(resume_path)
-    rows, results = [], {}
+    rows, results, once = [], {}, FewExamplesOnce()
     for s in range(k):
         sub = _start_experiment(exp, parent, s)
         path = os.path.join(parent, f"start-{s}")
@@ -65,12 +66,12 @@ def run_starts(exp: Experiment, *, source: str, progress_file=None, resume_path:
             with open(os.path.join(path, "summary.json"), encoding="utf-8") as fh:
                 summary = json.load(fh)
         else:
-            if os.path.isdir(path) and CheckpointManager(path).latest_good() is not None:
-                result = run_experiment(sub, source=path, progress_file=progress_file, resume_path=path)
-            else:
-                if os.path.isdir(path):  # stopped before its first checkpoint: nothing to keep
-                    shutil.rmtree(path)
-                result = run_experiment(sub, source=path, progress_file=progress_file)
+            resume = os.path.isdir(path) and CheckpointManager(path).latest_good() is not None
+            if os.path.isdir(path) and not resume:  # stopped before its first checkpoint: nothing to keep
+                shutil.rmtree(path)
+            with once():  # the small-training-set warning once, not once per start
+                result = run_experiment(sub, source=path, progress_file=progress_file,
+                                        resume_path=path if resume else None)
             summary, results[s] = result.summary, result
         val = summary["metrics"].get("val", {}).get("loss", math.inf)
         rows.append({"start": s, "seed": sub.model.seed, "epochs_run": summary.get("epochs_run"),
