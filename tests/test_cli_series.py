@@ -79,7 +79,9 @@ def test_train_on_a_csv_series_writes_forecasts_beside_the_arx_baseline(tmp_path
     assert len((run / "metrics.jsonl").read_text().splitlines()) == summary["epochs_run"] > 0
     # re-evaluating the saved run rebuilds the same time split
     assert main(["evaluate", str(run)]) == 0
-    assert f"{summary['metrics']['test']['loss']:.4f}" in capsys.readouterr().out
+    from deepnets.cli import _num
+
+    assert _num(summary['metrics']['test']['loss']) in capsys.readouterr().out  # as the CLI prints it
     # predicting from the CSV gives the one-step forecasts (those of the test segment score as the
     # run did) and, with an input column, the one next step past the data
     assert main(["predict", str(run), str(csv), "--out", str(tmp_path / "f.csv")]) == 0

@@ -26,8 +26,13 @@ import sys
 from .errors import EXIT_INTERRUPTED, ConfigError, DeepnetsError, TrainingInterrupted
 
 
+def _num(v: float) -> str:
+    """4 decimals, or 4 significant digits for small values (a series' MSE of 2e-5 is not 0.0000)."""
+    return f"{v:.4f}" if v == 0 or abs(v) >= 1e-3 or v != v else f"{v:.3e}"
+
+
 def _fmt(metrics: dict) -> str:
-    return "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+    return "  ".join(f"{k} {_num(v)}" for k, v in metrics.items())
 
 
 def cmd_train(args) -> int:
