@@ -11,7 +11,11 @@ from torch import Tensor
 
 class TensorBatches:
     """Minibatches of tensors ``(x, y)``: a fresh permutation each epoch from ``generator``,
-    batches as slices of the permuted tensors (no per-sample Python, no DataLoader)."""
+    batches as slices of the permuted tensors (no per-sample Python, no DataLoader).
+
+    With shuffling, the permuted copies live in two buffers reused from epoch to epoch, so a
+    batch is valid until the next epoch starts: ``.clone()`` one to keep it longer.
+    """
 
     def __init__(self, x: Tensor, y: Tensor, batch_size: int | None, *, shuffle: bool = True,
                  generator: torch.Generator | None = None):
