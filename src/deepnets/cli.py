@@ -5,7 +5,7 @@
     deepnets evaluate RUN
     deepnets predict RUN FILE.csv [--out PREDICTIONS.csv]
     deepnets relevance RUN [--rounds R] [--inner I]
-    deepnets select EXPERIMENT.toml --hidden 2,4,8,16,32 [--cv K] [--out DIR]
+    deepnets select EXPERIMENT.toml --hidden 2,4,8,16,32 [--cv K | --bootstrap B] [--out DIR]
     deepnets datasets
     deepnets models [NAME ...]
 
@@ -144,7 +144,7 @@ def cmd_select(args) -> int:
     from .train.select_experiment import save_selection, select_experiment
 
     exp = experiment_from_file(args.experiment, args.set)
-    rep = select_experiment(exp, _sizes(args.hidden), cv=args.cv, sigma2=args.sigma2)
+    rep = select_experiment(exp, _sizes(args.hidden), cv=args.cv, bootstrap=args.bootstrap, sigma2=args.sigma2)
     name = os.path.splitext(os.path.basename(args.experiment or "digits"))[0]
     out = args.out or os.path.join(exp.run.out, f"select-{name}-{time.strftime('%Y%m%d-%H%M%S')}")
     held = rep.heldout
@@ -211,6 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--hidden", required=True, metavar="H1,H2,...", help="hidden-layer sizes to try, e.g. 2,4,8,16,32")
     s.add_argument("--cv", type=int, default=0, metavar="K", help="K-fold cross-validation on the training split "
                    "instead of the validation split")
+    s.add_argument("--bootstrap", type=int, default=0, metavar="B", help="the .632 bootstrap with B replicates on "
+                   "the training split instead of the validation split")
     s.add_argument("--sigma2", type=float, help="a known noise variance for PE (default: estimated)")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one value (repeatable)")
     s.add_argument("--out", help="folder for select.json and select.png (default: RUN_OUT/select-NAME-TIME)")

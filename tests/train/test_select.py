@@ -145,7 +145,7 @@ def test_select_hidden_size_with_cv_and_argument_checks():
         rows, _ = select_hidden_size(build, train, [2], cv=3, optimizer="adam", lr=0.05, epochs=5,
                                      batch_size=None, sigma2=0.01)
     assert rows[0].pe == pytest.approx(rows[0].train_error + 2 * 7 * 0.01 / 30)
-    with pytest.raises(ConfigError, match="validation pair or cv"):
+    with pytest.raises(ConfigError, match="exactly one held-out estimate"):
         select_hidden_size(build, train, [2])
     with pytest.raises(DataError, match="pair"):
         cross_validate(mean_predictor, torch.zeros(3), k=2)

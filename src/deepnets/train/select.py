@@ -275,12 +275,13 @@ class SizeRow:
 
 
 def select_hidden_size(build_model: Callable[[int], torch.nn.Module], train, sizes: Sequence[int], *,
-                       validation=None, cv: int = 0, sigma2: float | None = None, coding: str = "one_hot",
-                       seed: int = 0, **fit_kwargs) -> tuple[list[SizeRow], float]:
+                       validation=None, cv: int = 0, bootstrap: int = 0, sigma2: float | None = None,
+                       coding: str = "one_hot", seed: int = 0, **fit_kwargs) -> tuple[list[SizeRow], float]:
     """Train one network per hidden-layer size and tabulate training error, held-out error and PE.
 
     For each size h: W_h = fit(build_model(h), train); training error 2E/N = (1/N) Σ_n e_n(W_h);
-    held-out error (1/N_val) Σ e_n on ``validation``, or the ``cv``-fold cross-validation error;
+    held-out error (1/N_val) Σ e_n on ``validation``, or the ``cv``-fold cross-validation error,
+    or the .632 bootstrap estimate over ``bootstrap`` replicates;
     PE = 2E/N + 2 N_W σ_e²/N with σ_e² = ``sigma2`` or, by default, :func:`noise_variance` of
     the largest size (see the module docstring).
 
@@ -288,7 +289,8 @@ def select_hidden_size(build_model: Callable[[int], torch.nn.Module], train, siz
         build_model: ``build_model(h) -> model`` with h hidden units.
         train: the training pair ``(x, y)``.
         sizes: the hidden-layer sizes to try.
-        validation: a held-out pair; or give ``cv`` >= 2 for k-fold cross-validation on ``train``.
+        validation: a held-out pair; or give ``cv`` >= 2 for k-fold cross-validation on ``train``,
+            or ``bootstrap`` = B >= 1 for the .632 bootstrap with B replicates (one of the three).
         sigma2: a known noise variance σ_e² (default: estimated from the largest network).
         coding: how class labels become targets for the squared error. Default "one_hot".
         seed: fit's seed and the folds' seed.
@@ -301,8 +303,9 @@ def select_hidden_size(build_model: Callable[[int], torch.nn.Module], train, siz
     sizes = [int(h) for h in sizes]
     if not sizes or any(h < 1 for h in sizes):
         raise ConfigError(f"hidden-layer sizes must be positive integers, got {sizes}")
-    if (validation is None) == (cv < 2):
-        raise ConfigError("give either a validation pair or cv >= 2 (k-fold cross-validation), not both or neither")
+    if sum((validation is not None, cv >= 2, bootstrap >= 1)) != 1:
+        raise ConfigError("give exactly one held-out estimate: a validation pair, cv >= 2 (k-fold "
+                          "cross-validation) or bootstrap >= 1 (the .632 bootstrap)")
     N = x.shape[0]
     rows, E_of, once = [], {}, FewExamplesOnce()
     for h in sizes:
@@ -317,7 +320,8 @@ def select_hidden_size(build_model: Callable[[int], torch.nn.Module], train, siz
             held = float(squared_errors(model, *_check_pair(validation, "validation data"), coding=coding).mean())
         else:
             exp = fit_experiment(lambda h=h: build_model(h), coding=coding, seed=seed, **fit_kwargs)
-            held = cross_validate(exp, (x, y), cv, seed=seed).error
+            held = (cross_validate(exp, (x, y), cv, seed=seed).error if cv >= 2
+                    else bootstrap_632(exp, (x, y), bootstrap, seed=seed).error)
         rows.append(SizeRow(h, E_of[h][1], 2.0 * E_of[h][0] / N, held))
     if sigma2 is None:
         E_max, W_max, C = E_of[max(sizes)]

@@ -31,13 +31,15 @@ class SelectionReport:
     n_train: int
 
 
-def select_experiment(exp: Experiment, sizes, *, cv: int = 0, sigma2: float | None = None) -> SelectionReport:
+def select_experiment(exp: Experiment, sizes, *, cv: int = 0, bootstrap: int = 0,
+                      sigma2: float | None = None) -> SelectionReport:
     """Train the experiment's network once per hidden-layer width in ``sizes`` and tabulate the errors.
 
     Args:
         exp: the experiment (its ``model.kind`` must be ``"mlp"``).
         sizes: the widths h; every hidden layer of ``model.hidden`` gets width h.
         cv: k >= 2 for k-fold cross-validation on the training split instead of the validation split.
+        bootstrap: B >= 1 for the .632 bootstrap (B replicates) on the training split instead.
         sigma2: a known noise variance σ_e² (default: estimated from the largest network).
     """
     if exp.model.kind != "mlp":
@@ -45,13 +47,17 @@ def select_experiment(exp: Experiment, sizes, *, cv: int = 0, sigma2: float | No
     data, parts, scaler, hints = _prepare(exp)
     if hints is not None:
         raise ConfigError("deepnets select compares plain networks: remove data.hints (hints are for deepnets train)")
-    if cv >= 2 and isinstance(data, SeriesData):
-        raise ConfigError("k-fold cross-validation draws folds at random, which mixes past and future rows "
-                          "of a time series: drop --cv to use the validation segment (a split by time)")
+    if cv >= 2 and bootstrap >= 1:
+        raise ConfigError("choose one held-out estimate: --cv K or --bootstrap B, not both")
+    if (cv >= 2 or bootstrap >= 1) and isinstance(data, SeriesData):
+        raise ConfigError("k-fold cross-validation and the bootstrap resample rows at random, which mixes past "
+                          "and future rows of a time series: drop --cv/--bootstrap to use the validation "
+                          "segment (a split by time)")
     train, val = _scaled(scaler, parts.train), _scaled(scaler, parts.val)
-    if cv < 2 and val is None:
+    resample = cv >= 2 or bootstrap >= 1
+    if not resample and val is None:
         raise ConfigError("no validation split to measure the held-out error on: give data.split 3 parts, "
-                          "or use --cv K for k-fold cross-validation")
+                          "or use --cv K for k-fold cross-validation or --bootstrap B")
     output = _output_for(exp, data)
     loss = _loss_for(exp, data, output)
     n_layers = max(1, len(exp.model.hidden))
@@ -61,9 +67,10 @@ def select_experiment(exp: Experiment, sizes, *, cv: int = 0, sigma2: float | No
         return build_model(dataclasses.replace(exp, model=model_cfg), data.x.shape[1], data.n_outputs, output)
 
     coding = getattr(loss, "coding", "one_hot")
-    rows, s2 = select_hidden_size(build, train, sizes, validation=None if cv >= 2 else val, cv=cv if cv >= 2 else 0,
+    rows, s2 = select_hidden_size(build, train, sizes, validation=None if resample else val,
+                                  cv=cv if cv >= 2 else 0, bootstrap=bootstrap if cv < 2 else 0,
                                   sigma2=sigma2, coding=coding, seed=exp.train.seed, **fit_options(exp, loss))
-    heldout = f"{cv}-fold CV" if cv >= 2 else "validation"
+    heldout = f"{cv}-fold CV" if cv >= 2 else (f".632 bootstrap (B = {bootstrap})" if bootstrap >= 1 else "validation")
     return SelectionReport(data.name, rows, s2, heldout, len(train[0]))
 
 
