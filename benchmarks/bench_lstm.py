@@ -6,8 +6,11 @@ shared machine's load hits them alike; each run reports medians and their ratios
 ``aten::mkldnn_rnn_layer``), and ``--repeats`` runs give the median of those ratios.
 
     OMP_NUM_THREADS=2 PYTHONPATH=src python benchmarks/bench_lstm.py --threads 2 --rounds 30 --repeats 5
+    PYTHONPATH=src python benchmarks/bench_lstm.py --device cuda --I 128 --H 512 --out benchmarks/results/lstm_gpu.json
 
-Writes benchmarks/results/lstm_cpu.json (or --out) naming the machine (--machine).
+Writes benchmarks/results/lstm_cpu.json (or --out) naming the machine (--machine; on a GPU the
+card's name is added). On a GPU ``torch.nn.LSTM`` is cuDNN's kernel and every timing ends with
+``torch.cuda.synchronize()``.
 """
 
 from __future__ import annotations
@@ -24,26 +27,29 @@ import torch
 from deepnets.nn.lstm import LSTM, lstm_loop
 
 
-def contenders(T: int, B: int, I: int, H: int, compile_loop: bool) -> dict:
-    """name -> a closure running one forward + backward of (T, B, I) -> H."""
+def contenders(T: int, B: int, I: int, H: int, compile_loop: bool, device: str = "cpu") -> dict:
+    """name -> a closure running one forward + backward of (T, B, I) -> H on ``device``."""
     g = torch.Generator().manual_seed(0)
-    x = torch.randn(T, B, I, generator=g)
-    ref = torch.nn.LSTM(I, H)
-    ours_p = LSTM(I, H, peepholes=True, generator=g)
-    ours_np = LSTM(I, H, peepholes=False, generator=g)
+    x = torch.randn(T, B, I, generator=g).to(device)
+    ref = torch.nn.LSTM(I, H).to(device)
+    ours_p = LSTM(I, H, peepholes=True, generator=g).to(device)
+    ours_np = LSTM(I, H, peepholes=False, generator=g).to(device)
     W_x, W_z, b, p = ours_p.layer_weights(0)
-    z0 = torch.zeros(B, H)
+    z0 = torch.zeros(B, H, device=device)
+    sync = torch.cuda.synchronize if str(device).startswith("cuda") else (lambda: None)
 
     def run(module):
         def step():
             y, _ = module(x)
             y.sum().backward()
+            sync()
         return step
 
     def plain(loop):
         def step():
             y, _, _ = loop(x, z0, z0, W_x, W_z, b, p)
             y.sum().backward()
+            sync()
         return step
 
     runs = {"torch.nn.LSTM (no peepholes)": run(ref),
@@ -67,10 +73,15 @@ def main(argv=None) -> dict:
     ap.add_argument("--repeats", type=int, default=1, help="independent runs (load varies)")
     ap.add_argument("--compile", action="store_true", help="add the torch.compile'd plain loop")
     ap.add_argument("--machine", default="2-core shared CPU")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda[:k]")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "lstm_cpu.json"))
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    runs = contenders(args.T, args.B, args.I, args.H, args.compile)
+    if args.device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise SystemExit("--device cuda: no CUDA device here")
+        args.machine = f"{args.machine}, {torch.cuda.get_device_name(torch.device(args.device))}"
+    runs = contenders(args.T, args.B, args.I, args.H, args.compile, args.device)
     first_call = {}
     for name, step in runs.items():
         t0 = time.perf_counter()
@@ -94,7 +105,7 @@ def main(argv=None) -> dict:
     ratio = {k: statistics.median(r["ratio_to_torch"][k] for r in runs_out) for k in runs}
     result = {
         "benchmark": "LSTM forward + backward (sum of outputs), float32",
-        "machine": args.machine, "platform": platform.platform(),
+        "machine": args.machine, "device": args.device, "platform": platform.platform(),
         "torch": torch.__version__, "threads": torch.get_num_threads(),
         "shape": {"T": args.T, "B": args.B, "I": args.I, "H": args.H},
         "rounds_per_run": args.rounds, "runs": runs_out,
