@@ -13,6 +13,7 @@ from .norm import (BatchNorm, LayerNorm, WeightNormLinear, batch_norm, batch_nor
                    layer_norm, weight_norm)
 from .recurrent import HEADS, RecurrentNet, detach_state, truncated_bptt
 from .rnn import ElmanRNN
+from .seq_classifier import READOUTS, SEQUENCE_CORES, SequenceClassifier, sequence_classifier
 
 __all__ = [
     # the multilayer perceptron with the co-state backward pass
@@ -30,4 +31,6 @@ __all__ = [
     "ElmanRNN", "LSTM", "GRU", "LSTMFunction", "lstm_cell", "lstm_loop", "gru_cell", "gru_step",
     # heads and training through time
     "RecurrentNet", "HEADS", "truncated_bptt", "detach_state",
+    # many-to-one sequence classifiers (MNIST-1D's GRU): one or two directions, last or all states
+    "SequenceClassifier", "sequence_classifier", "SEQUENCE_CORES", "READOUTS",
 ]
