@@ -19,7 +19,8 @@ from .files import read_csv, read_npz
 from .idx import IDX_TYPES, load_mnist_idx, read_idx
 from .safe_files import load_npz, load_pt, read_gzip_capped
 from .scaling import SCALINGS, Scaler
-from .sequence_tasks import ADDING_BASELINE_MSE, adding_problem, copy_memory, copy_memory_baseline
+from .sequence_tasks import (ADDING_BASELINE_MSE, adding_problem, copy_memory, copy_memory_accuracy,
+                             copy_memory_baseline)
 from .synthetic import FUNCTIONS, function, parity, xor
 
 #: name -> (loader, one-line description). Loader keyword arguments are the dataset's parameters.
@@ -70,5 +71,5 @@ __all__ = [
     "CifarBatch", "read_cifar_batch", "load_cifar10", "unpickle_restricted",  # CIFAR-10 python batches
     "load_pt", "load_npz", "read_gzip_capped",
     # sequence tasks (generated)
-    "ADDING_BASELINE_MSE", "adding_problem", "copy_memory", "copy_memory_baseline",
+    "ADDING_BASELINE_MSE", "adding_problem", "copy_memory", "copy_memory_baseline", "copy_memory_accuracy",
 ]
