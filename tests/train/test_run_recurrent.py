@@ -1,5 +1,6 @@
 """The CLI runner trains the recurrent model kinds (gru, lstm, elman) on MNIST-1D as sequences of
-40 one-value steps. Reduced settings; examples/mnist1d_gru.toml is the full run (91.9% measured)."""
+40 one-value steps. Reduced settings; examples/mnist1d_gru.toml is the full run
+(benchmarks/results/mnist1d_gru.json)."""
 
 import json
 import os
@@ -35,7 +36,7 @@ def test_recurrent_kinds_are_logit_classifiers():
 
 def test_gru_kind_trains_through_the_run_path(tmp_path):
     r = _run(tmp_path, "train.epochs=10", "run.name=g")
-    net = r.model
+    net = r.model.net                     # the example's ToImage front (shifts), then the classifier
     assert isinstance(net, SequenceClassifier) and net.kind == "gru" and net.backward_core is not None
     assert r.summary["n_weights"] == 5098 and r.summary["output"] == "logits" and r.summary["n_test"] == 120
     assert r.history["loss"][-1] < r.history["loss"][0]
@@ -44,12 +45,19 @@ def test_gru_kind_trains_through_the_run_path(tmp_path):
     assert again["test"]["accuracy"] == pytest.approx(r.test["accuracy"])
 
 
-def test_lstm_kind_reads_channels_first_sequences_from_data_shape(tmp_path):
-    r = _run(tmp_path, "model.kind=lstm", "data.shape=[1, 40]", "train.epochs=1", "run.name=l",
+def test_lstm_kind_reads_channels_first_sequences_from_the_front(tmp_path):
+    r = _run(tmp_path, "model.kind=lstm", "train.epochs=1", "run.name=l",
              "model.options={hidden_size=4, peepholes=false, readout=\"last\"}")
     net = r.model.net                     # ToImage front, then the classifier
     assert isinstance(net, SequenceClassifier) and net.forward_core.peepholes is False
     assert r.summary["n_weights"] == 4 * 4 * 6 + 5 * 10
+
+
+def test_elman_kind_reads_flat_rows_without_a_front(tmp_path):
+    r = _run(tmp_path, "model.kind=elman", "data.shape=[]", "data.shift=0", "train.epochs=1", "run.name=e",
+             "model.options={hidden_size=3}")
+    assert isinstance(r.model, SequenceClassifier) and r.model.kind == "elman"
+    assert r.summary["n_weights"] == 3 * (1 + 3 + 1) + 4 * 10
 
 
 @pytest.mark.parametrize("overrides, message", [
