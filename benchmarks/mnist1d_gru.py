@@ -6,7 +6,8 @@ Runs examples/mnist1d_gru.toml (a bidirectional lecture-form GRU of 6 units per 
 linear layer over all 40 x 12 states; Adam, lr 0.01, batches of 100, random shifts and input
 noise, early stopping on the validation accuracy) with model.seed = train.seed = data.seed = s
 for each seed s, exactly as ``deepnets train examples/mnist1d_gru.toml --set model.seed=s ...``
-would, and records the test accuracy on MNIST-1D's own 1000 test sequences. Writes benchmarks/results/mnist1d_gru.json.
+would, and records the test accuracy on MNIST-1D's own 1000 test sequences. Writes
+benchmarks/results/mnist1d_gru.json.
 """
 
 from __future__ import annotations
