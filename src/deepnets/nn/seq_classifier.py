@@ -92,13 +92,15 @@ class SequenceClassifier(nn.Module):
             raise ConfigError(f"bidirectional must be true or false, got {bidirectional!r}")
         check_sizes(length=length, num_classes=num_classes, in_channels=in_channels,
                     hidden_size=hidden_size, num_layers=num_layers)
-        cls = SEQUENCE_CORES[kind]
-        try:
-            make = lambda: cls(in_channels, hidden_size, num_layers, batch_first=True, **core_options)  # noqa: E731
-            self.forward_core = make()
-            self.backward_core = make() if bidirectional else None
-        except TypeError as e:
-            raise ConfigError(f"options for the {kind} core: {e}") from None
+        cores = []
+        for _ in range(2 if bidirectional else 1):
+            try:
+                cores.append(SEQUENCE_CORES[kind](in_channels, hidden_size, num_layers, batch_first=True,
+                                                  **core_options))
+            except TypeError as e:
+                raise ConfigError(f"options for the {kind} core: {e}") from None
+        self.forward_core = cores[0]
+        self.backward_core = cores[1] if bidirectional else None
         self.kind, self.length, self.in_channels, self.readout = kind, length, in_channels, readout
         width = READOUTS[readout][1](length, hidden_size) * (2 if bidirectional else 1)
         self.head = nn.Linear(width, num_classes)                    # W_yz, b_y
