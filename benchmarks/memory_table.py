@@ -40,7 +40,7 @@ def _cells(path: Path) -> list[dict]:
 
 
 def _text(c: dict) -> str:
-    how = f"{c['steps']} steps, {c['seconds']:.0f} s"
+    how = f"{c['steps']} steps, {c['seconds']:.0f} s" + (f", seed {c['seed']}" if c["seed"] else "")
     if c["curriculum"]:
         how += ", curriculum " + "→".join(str(t) for t in c["curriculum"])
     if c["task"] == "adding":
@@ -50,7 +50,7 @@ def _text(c: dict) -> str:
 
 def _settings(cells: list[dict]) -> str:
     values = lambda key: "/".join(str(v) for v in sorted({c[key] for c in cells}))  # noqa: E731
-    return f"hidden size {values('hidden')}, learning rate {values('lr')}, seed {values('seed')}"
+    return f"hidden size {values('hidden')}, learning rate {values('lr')}"
 
 
 def table(cells: list[dict]) -> str:
@@ -87,7 +87,7 @@ def main(argv=None) -> list[dict]:
           "share of the recalled symbols right (chance 1/K). "
           f"Settings: {_settings(cells)}, Adam, gradient-norm clipping at 1 (per cell in "
           "memory_table.json); each run stops at its step budget or once it reaches its target "
-          "(adding: MSE < 0.001; copy: CE < 0.002). One seed per cell. The seconds are wall time on a "
+          "(adding: MSE < 0.001; copy: CE < 0.002). Seed 0 unless a cell names another. The seconds are wall time on a "
           "machine shared with other jobs: the same work took up to 5x longer under load, so compare "
           "steps, not seconds. \"curriculum\": trained on the shorter lengths first, moving on once the "
           "test MSE there fell below 0.01 (steps and seconds count every stage).\n\n"
