@@ -6,7 +6,7 @@ The corpus is :func:`deepnets.data.sentiment.sentiment_reviews` (negation, "but"
 neutral distractors). Baselines: scikit-learn logistic regression on word counts (bag of words)
 and on word + bigram counts (which sees "not good" but still not clause order), the inverse
 regularisation C picked on the validation split. Each recurrent classifier
-(:class:`~deepnets.nn.seq_classifier.SequenceClassifier`, read-out at each sentence's last real
+(:class:`~deepnets.nn.text_classifier.TextClassifier`, read-out at each sentence's last real
 token) is trained by Adam with gradient clipping; the epoch with the best validation accuracy is
 the one reported on the test split. An ablation reads the state at the padded width L_max
 instead (after the padding tokens), the read-out a plain many-to-one head gives. Writes benchmarks/results/sentiment.json.
@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from deepnets.data.sentiment import sentiment_reviews
-from deepnets.nn.seq_classifier import SequenceClassifier
+from deepnets.nn.text_classifier import TextClassifier
 
 RESULTS = Path(__file__).parent / "results" / "sentiment.json"
 
@@ -68,7 +68,7 @@ def accuracy(model, ids, lengths, labels, readout="last_real") -> float:
 def train_rnn(data, cell: str, *, hidden: int, embed: int, epochs: int, batch: int, lr: float,
               seed: int, readout: str = "last_real") -> dict:
     g = torch.Generator().manual_seed(seed)
-    model = SequenceClassifier(len(data.vocab), 2, embed_size=embed, hidden_size=hidden,
+    model = TextClassifier(len(data.vocab), 2, embed_size=embed, hidden_size=hidden,
                                cell=cell, generator=g)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     ids, lengths, labels = data.tensors("train")

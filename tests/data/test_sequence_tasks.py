@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from deepnets.data.sequence_tasks import (ADDING_BASELINE_MSE, adding_problem, copy_memory,
-                                          copy_memory_baseline)
+                                          copy_memory_accuracy, copy_memory_baseline)
 from deepnets.errors import ConfigError
 
 
@@ -51,3 +51,28 @@ def test_copy_memory_baseline_is_the_memoryless_cross_entropy():
     logits[:, T + length:, 1:K + 1] = 0.0                    # uniform guess while recalling
     ce = torch.nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten()).item()
     assert math.isclose(ce, copy_memory_baseline(T, length=length, symbols=K), rel_tol=1e-9)
+
+
+def test_copy_memory_accuracy_counts_the_recalled_symbols_only():
+    # two sequences, T = 2, length = 3, K = 4: L = 8, recalled steps 5, 6, 7
+    y = torch.tensor([[0, 0, 0, 0, 0, 2, 4, 1],
+                      [0, 0, 0, 0, 0, 3, 3, 4]])
+    pred = torch.tensor([[1, 1, 1, 1, 1, 2, 4, 3],         # waiting part wrong everywhere: ignored
+                         [0, 0, 0, 0, 0, 0, 3, 0]])         # blanks where symbols were due: wrong
+    logits = torch.nn.functional.one_hot(pred, 5).float() * 3.0   # argmax = pred
+    # right: 2 of 3 in the first row, 1 of 3 in the second -> 3 / 6
+    assert copy_memory_accuracy(logits, y, length=3).item() == 0.5
+    assert copy_memory_accuracy(torch.nn.functional.one_hot(y, 5).float(), y, length=3).item() == 1.0
+    with pytest.raises(ConfigError, match="logits"):
+        copy_memory_accuracy(logits[:, :, 0], y, length=3)
+    with pytest.raises(ConfigError, match="length"):
+        copy_memory_accuracy(logits, y, length=9)
+
+
+def test_copy_memory_accuracy_of_a_random_guess_is_one_over_K():
+    K = 8
+    _, y = copy_memory(5000, 4, length=6, symbols=K, generator=torch.Generator().manual_seed(4))
+    logits = torch.zeros(*y.shape, K + 1)
+    logits[..., 1] = 1.0                                    # always say symbol 1: right w.p. 1/K
+    acc = copy_memory_accuracy(logits, y, length=6).item()
+    assert abs(acc - 1 / K) < 4 * (1 / K * (1 - 1 / K) / 30_000) ** 0.5

@@ -24,7 +24,8 @@ from .shapes_captions import CaptionData, shapes_captions
 from .sentiment import SentimentData, label_review, sentiment_reviews
 from .series import (SeriesData, delay_taps, henon, henon_series, narma10, narma10_series, read_series,
                      segment_rows, series_csv, series_dataset, split_by_time, tap_names)
-from .sequence_tasks import ADDING_BASELINE_MSE, adding_problem, copy_memory, copy_memory_baseline
+from .sequence_tasks import (ADDING_BASELINE_MSE, adding_problem, copy_memory, copy_memory_accuracy,
+                             copy_memory_baseline)
 from .synthetic import FUNCTIONS, function, parity, xor
 from .text_corpus import (TEXTS, CharCorpus, char_corpus, python_topics_text, stream_batches,
                           unigram_cross_entropy, unigram_entropy)
@@ -80,7 +81,7 @@ __all__ = [
     "CifarBatch", "read_cifar_batch", "load_cifar10", "unpickle_restricted",  # CIFAR-10 python batches
     "load_pt", "load_npz", "read_gzip_capped",
     # sequence tasks (generated)
-    "ADDING_BASELINE_MSE", "adding_problem", "copy_memory", "copy_memory_baseline",
+    "ADDING_BASELINE_MSE", "adding_problem", "copy_memory", "copy_memory_baseline", "copy_memory_accuracy",
     # text (shipped with Python, or generated)
     "TEXTS", "CharCorpus", "char_corpus", "python_topics_text", "stream_batches",
     "unigram_entropy", "unigram_cross_entropy",

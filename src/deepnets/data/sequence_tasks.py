@@ -9,7 +9,8 @@
   Arjovsky, Shah & Bengio 2016): ``length`` symbols from {1..K}, a delay of T blanks (0) with a
   delimiter K+1 at its last step, then ``length`` blanks during which the network must repeat the
   symbols. A memoryless network that outputs blanks, then the uniform guess, gets cross-entropy
-  ``length * log(K) / (T + 2 length)`` per step (:func:`copy_memory_baseline`).
+  ``length * log(K) / (T + 2 length)`` per step (:func:`copy_memory_baseline`) and recalls
+  1/K of the symbols; :func:`copy_memory_accuracy` scores the recalled part.
 
 Every generator takes an explicit ``torch.Generator`` (same seed, same data, bit for bit).
 
@@ -94,3 +95,22 @@ def copy_memory_baseline(T: int, *, length: int = 10, symbols: int = 8) -> float
     """Per-step cross-entropy (nats) of the memoryless strategy: length log K / (T + 2 length)."""
     _check(T=(T, 1), length=(length, 1), symbols=(symbols, 2))
     return length * math.log(symbols) / (T + 2 * length)
+
+
+def copy_memory_accuracy(logits: Tensor, y: Tensor, *, length: int = 10) -> Tensor:
+    """Fraction of the recalled symbols predicted right: mean over n and the last ``length`` steps
+    of [argmax_k logits[i, t, k] == y[i, t]]. Chance (a guess among K symbols) is 1/K.
+
+    Args:
+        logits: (n, L, classes) per-step scores, classes >= symbols + 1 (blank and data).
+        y: (n, L) targets from :func:`copy_memory` with the same ``length``.
+        length: how many symbols were to be remembered (the last ``length`` steps of y).
+    Returns:
+        a 0-dim float tensor in [0, 1].
+    """
+    _check(length=(length, 1))
+    if logits.dim() != 3 or y.shape != logits.shape[:2] or y.shape[1] < length:
+        raise ConfigError(f"expected logits (n, L, classes) and y (n, L) with L >= length = {length}, "
+                          f"got {tuple(logits.shape)} and {tuple(y.shape)}")
+    recalled = logits[:, -length:].argmax(2)            # (n, length)
+    return (recalled == y[:, -length:]).float().mean()

@@ -21,9 +21,10 @@ from .norm import (BatchNorm, LayerNorm, WeightNormLinear, batch_norm, batch_nor
                    layer_norm, weight_norm)
 from .recurrent import HEADS, RecurrentNet, detach_state, truncated_bptt
 from .rnn import ElmanRNN
-from .seq_classifier import SequenceClassifier, last_step
+from .seq_classifier import READOUTS, SequenceClassifier, sequence_classifier
 from .seq2seq_lstm import LSTMSeq2Seq, reverse_padded
 from .transformer import DecoderLayer, EncoderLayer, Transformer
+from .text_classifier import TextClassifier, last_step
 
 __all__ = [
     # the multilayer perceptron with the co-state backward pass
@@ -45,11 +46,13 @@ __all__ = [
     "RecurrentNet", "HEADS", "truncated_bptt", "detach_state",
     # token models: cores by name, the character language model, many-to-one classification
     "CORES", "build_core", "CharLM", "bits_per_char", "evaluate_bpc", "sample",
-    "SequenceClassifier", "last_step",
+    "TextClassifier", "last_step",
     # one-to-many: image captioning (a CNN encoder, an LSTM decoder)
     "Captioner", "ImageEncoder", "caption_scores",
     # attention (Vaswani et al. 2017) and the encoder-decoders built on it
     "scaled_dot_product_attention", "padding_mask", "causal_mask", "sinusoidal_positions",
     "PositionalEncoding", "MultiHeadAttention", "split_heads", "merge_heads",
     "Transformer", "EncoderLayer", "DecoderLayer", "LSTMSeq2Seq", "reverse_padded",
+    # many-to-one sequence classifiers (MNIST-1D's GRU): one or two directions, last or all states
+    "SequenceClassifier", "sequence_classifier", "READOUTS",
 ]

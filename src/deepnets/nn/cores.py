@@ -19,18 +19,25 @@ from .gru import GRU
 from .lstm import LSTM
 from .rnn import ElmanRNN
 
-#: name -> builder(input_size, hidden_size, num_layers, generator) of a batch-first core.
-CORES = {
-    "lstm": lambda i, h, d, g: LSTM(i, h, d, batch_first=True, generator=g),
-    "lstm_nopeep": lambda i, h, d, g: LSTM(i, h, d, peepholes=False, batch_first=True, generator=g),
-    "gru": lambda i, h, d, g: GRU(i, h, d, batch_first=True, generator=g),
-    "elman": lambda i, h, d, g: ElmanRNN(i, h, d, batch_first=True, generator=g),
+#: name -> (core class, fixed options); every core is built batch-first as
+#: ``cls(input_size, hidden_size, num_layers, batch_first=True, **fixed, **options)``.
+CORES: dict[str, tuple[type, dict]] = {
+    "lstm": (LSTM, {}),
+    "lstm_nopeep": (LSTM, {"peepholes": False}),
+    "gru": (GRU, {}),
+    "elman": (ElmanRNN, {}),
 }
 
 
 def build_core(cell: str, input_size: int, hidden_size: int, num_layers: int = 1, *,
-               generator: torch.Generator | None = None) -> nn.Module:
-    """A batch-first recurrent core of kind ``cell`` (one of :data:`CORES`)."""
+               generator: torch.Generator | None = None, **options) -> nn.Module:
+    """A batch-first recurrent core of kind ``cell`` (one of :data:`CORES`); ``options`` go to
+    the core (``peepholes``, ``forget_bias``, ``reset_after``, ``dropout``, ``bias``)."""
     if cell not in CORES:
         raise ConfigError(f"unknown recurrent cell {cell!r}: expected one of {sorted(CORES)}")
-    return CORES[cell](input_size, hidden_size, num_layers, generator)
+    cls, fixed = CORES[cell]
+    try:
+        return cls(input_size, hidden_size, num_layers, batch_first=True, generator=generator,
+                   **{**fixed, **options})
+    except TypeError as e:
+        raise ConfigError(f"options for the {cell} core: {e}") from None

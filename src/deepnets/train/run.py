@@ -127,6 +127,18 @@ def _cnn1d(exp: Experiment, n_inputs: int, n_outputs: int, output: str, shape) -
     return _builder_call("cnn1d", CNN1d, L, n_outputs, C, **exp.model.options)
 
 
+def _recurrent(kind: str):
+    def build(exp: Experiment, n_inputs: int, n_outputs: int, output: str, shape) -> torch.nn.Module:
+        from ..nn.seq_classifier import sequence_classifier
+
+        if shape is not None and len(shape) != 2:
+            raise ConfigError(f"model.kind = {kind!r} reads sequences: data.shape must be [C, L], got {exp.data.shape}")
+        C, L = (1, n_inputs) if shape is None else shape
+        return _builder_call(kind, sequence_classifier, kind, L, n_outputs, C, **exp.model.options)
+
+    return build
+
+
 def _zoo(name: str):
     def build(exp: Experiment, n_inputs: int, n_outputs: int, output: str, shape) -> torch.nn.Module:
         from .. import zoo
@@ -151,7 +163,10 @@ def _zoo_kinds() -> dict:
 #: "chosen" when model.output picks the output layer, "logits" for networks that end in a linear
 #: layer (or LeNet-5's negated RBF penalties) read by softmax cross-entropy.
 MODEL_KINDS = {"mlp": (_mlp, "chosen"), "xor_step": (_xor_step, "chosen"), "cnn1d": (_cnn1d, "logits"),
-               **_zoo_kinds()}
+               **_zoo_kinds(),
+               # many-to-one recurrent classifiers (nn.seq_classifier); model.options: hidden_size,
+               # num_layers, bidirectional, readout, peepholes, forget_bias, reset_after, dropout
+               **{kind: (_recurrent(kind), "logits") for kind in ("elman", "lstm", "gru")}}
 
 
 def fit_options(exp: Experiment, loss) -> dict:

@@ -1,0 +1,170 @@
+"""What the memory benchmarks share: the cores, the two tasks, the training loop, the JSON file.
+
+bench_adding.py (adding problem) and bench_copy.py (copy-memory task) train a
+:class:`~deepnets.nn.recurrent.RecurrentNet` by Adam on fresh batches (an endless stream, as in
+Hochreiter & Schmidhuber 1997) with gradient-norm clipping at 1, and test on 2000 held-out
+sequences drawn from another seed. A run stops at ``steps`` or once the task's test metric
+reaches ``target``. With a curriculum (lengths T_1 < T_2 < ... < T) the net trains on T_1 until
+the test metric at T_1 reaches ``advance``, then on T_2, and so on (Bengio et al. 2009,
+"Curriculum learning"); the reported metric is always at the final T.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch.nn import functional as F
+
+from deepnets.data.sequence_tasks import (ADDING_BASELINE_MSE, adding_problem, copy_memory,
+                                          copy_memory_accuracy, copy_memory_baseline)
+from deepnets.nn.gru import GRU
+from deepnets.nn.lstm import LSTM
+from deepnets.nn.recurrent import RecurrentNet
+from deepnets.nn.rnn import ElmanRNN
+
+MACHINE = "2-core shared CPU"
+RESULTS = Path(__file__).parent / "results"
+
+#: core name -> builder(input size, hidden size, generator, forget_bias)
+CORES: dict[str, Callable] = {
+    "lstm": lambda I, H, g, fb: LSTM(I, H, batch_first=True, forget_bias=fb, generator=g),
+    "lstm_no_peepholes": lambda I, H, g, fb: LSTM(I, H, batch_first=True, peepholes=False,
+                                                  forget_bias=fb, generator=g),
+    "gru": lambda I, H, g, fb: GRU(I, H, batch_first=True, generator=g),
+    "elman": lambda I, H, g, fb: ElmanRNN(I, H, batch_first=True, generator=g),
+}
+
+
+@dataclass(frozen=True)
+class Task:
+    """A memory task: how to draw (x, y), the head, the loss, the test metrics and when it is solved."""
+
+    name: str
+    input_size: int
+    output_size: int
+    mode: str                                    # RecurrentNet head
+    sample: Callable                             # (n, T, generator) -> (x float, y)
+    loss: Callable                               # (y_hat, y) -> scalar
+    metrics: Callable                            # (y_hat, y) -> {name: float}
+    key: str                                     # the metric compared with the target
+    lower_is_better: bool
+    baseline: Callable                           # T -> the memoryless strategy's value of `key`
+
+    def reached(self, metrics: dict, target: float) -> bool:
+        value = metrics[self.key]
+        return value < target if self.lower_is_better else value >= target
+
+
+def adding_task() -> Task:
+    """The adding problem: MSE against the constant predictor's 1/6."""
+    return Task("adding", 2, 1, "many_to_one",
+                sample=lambda n, T, g: adding_problem(n, T, generator=g),
+                loss=lambda y_hat, y: F.mse_loss(y_hat, y),
+                metrics=lambda y_hat, y: {"test_mse": F.mse_loss(y_hat, y).item()},
+                key="test_mse", lower_is_better=True, baseline=lambda T: ADDING_BASELINE_MSE)
+
+
+def copy_task(length: int = 10, symbols: int = 8) -> Task:
+    """The copy-memory task: one-hot inputs (K + 2 tokens), K + 1 output classes per step;
+    per-step cross-entropy against :func:`copy_memory_baseline`, accuracy on the recalled part."""
+    def sample(n, T, g):
+        x, y = copy_memory(n, T, length=length, symbols=symbols, generator=g)
+        return F.one_hot(x, symbols + 2).float(), y            # (n, L, K + 2), (n, L)
+
+    def loss(y_hat, y):
+        return F.cross_entropy(y_hat.flatten(0, 1), y.flatten())   # (n L, K + 1) vs (n L,)
+
+    def metrics(y_hat, y):
+        return {"test_ce": loss(y_hat, y).item(),
+                "test_recall_accuracy": copy_memory_accuracy(y_hat, y, length=length).item()}
+
+    return Task("copy", symbols + 2, symbols + 1, "many_to_many", sample, loss, metrics,
+                key="test_ce", lower_is_better=True,
+                baseline=lambda T: copy_memory_baseline(T, length=length, symbols=symbols))
+
+
+def train(core: str, task: Task, T: int, *, hidden: int, steps: int, batch: int, lr: float,
+          seed: int, target: float, every: int, forget_bias: float = 1.0,
+          curriculum: tuple[int, ...] = (), advance: float | None = None) -> dict:
+    """Train one core on one task; returns the settings, the final test metrics and the curve."""
+    torch.manual_seed(seed)   # the read-out's nn.Linear draws its initial weights from torch's global RNG
+    g = torch.Generator().manual_seed(seed)
+    net = RecurrentNet(CORES[core](task.input_size, hidden, g, forget_bias), task.output_size,
+                       mode=task.mode)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    lengths = [t for t in curriculum if t < T] + [T]
+    tests = {t: task.sample(2000, t, torch.Generator().manual_seed(10_000 + seed)) for t in lengths}
+    stage, curve, t0 = 0, [], time.perf_counter()
+    for step in range(1, steps + 1):
+        length = lengths[stage]
+        x, y = task.sample(batch, length, g)
+        loss = task.loss(net(x)[0], y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        if step % every == 0 or step == steps:
+            with torch.no_grad():
+                m = task.metrics(net(tests[length][0])[0], tests[length][1])
+            curve.append({"step": step, "T": length, "train_loss": loss.item(), **m,
+                          "seconds": time.perf_counter() - t0})
+            logging.info("%s %s T=%d step %d %s (%.0f s)", core, task.name, length, step,
+                         " ".join(f"{k} {v:.5f}" for k, v in m.items()), time.perf_counter() - t0)
+            if length == T and task.reached(m, target):
+                break
+            if length < T and task.reached(m, target if advance is None else advance):
+                stage += 1
+    last = curve[-1]
+    if last["T"] != T:   # the curriculum never reached T: measure there anyway
+        with torch.no_grad():
+            last = {**last, "T": T, **task.metrics(net(tests[T][0])[0], tests[T][1])}
+    return {"task": task.name, "core": core, "T": T, "hidden": hidden, "batch": batch, "lr": lr,
+            "seed": seed, "forget_bias": forget_bias if core.startswith("lstm") else None,
+            "curriculum": lengths if len(lengths) > 1 else None,
+            "baseline": task.baseline(T), "target": target, "solved": task.reached(last, target),
+            **{k: v for k, v in last.items() if k.startswith("test_")},
+            "steps": last["step"], "seconds": last["seconds"], "curve": curve}
+
+
+def write(results: list[dict], out: Path, *, threads: int, machine: str, extra: dict) -> None:
+    """Write the results with the machine, torch version and thread count as JSON."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"machine": machine, "torch": torch.__version__, "threads": threads,
+                               **extra, "results": results}, indent=1))
+
+
+def common_arguments(ap, *, T: int, target: float, every: int) -> None:
+    """The command-line options both benchmarks take."""
+    ap.add_argument("--T", type=int, default=T)
+    ap.add_argument("--cores", nargs="+", default=["lstm"], choices=sorted(CORES))
+    ap.add_argument("--hidden", type=int, default=64)
+    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--forget-bias", type=float, default=1.0, help="LSTM b_f at initialisation")
+    ap.add_argument("--curriculum", type=int, nargs="*", default=[],
+                    help="shorter lengths to train on first, in order")
+    ap.add_argument("--advance", type=float, default=None,
+                    help="move to the next curriculum length once the test metric reaches this")
+    ap.add_argument("--target", type=float, default=target, help="stop once the test metric reaches this")
+    ap.add_argument("--every", type=int, default=every, help="evaluate every this many steps")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--machine", default=MACHINE)
+    ap.add_argument("--out", default=None)
+
+
+def run_all(task: Task, args) -> list[dict]:
+    """Train every core the arguments name, one after the other."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    torch.set_num_threads(args.threads)
+    return [train(c, task, args.T, hidden=args.hidden, steps=args.steps, batch=args.batch,
+                  lr=args.lr, seed=args.seed, target=args.target, every=args.every,
+                  forget_bias=args.forget_bias, curriculum=tuple(args.curriculum),
+                  advance=args.advance) for c in args.cores]
