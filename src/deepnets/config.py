@@ -43,7 +43,7 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    kind: str = "mlp"                # "mlp", "xor_step" (hand-set threshold nets), "cnn1d", or a deepnets.zoo name
+    kind: str = "mlp"                # "mlp", "xor_step" (hand-set threshold nets), "cnn1d", "elman"/"lstm"/"gru", or a zoo name
     hidden: list = field(default_factory=lambda: [100])  # hidden-layer widths
     activation: str = "tanh"         # hidden units: tanh, logistic, lecun_tanh, relu, leaky_relu, elu, ...
     output: str = "auto"             # linear, logistic, softmax, tanh; auto: softmax/logistic or linear (CNNs: logits)
