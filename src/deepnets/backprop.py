@@ -68,13 +68,15 @@ def forward_layers(x: Tensor, params: Sequence[Tensor], acts: Sequence) -> list[
 
 
 def costate_recursion(lam: Tensor | None, zs: Sequence[Tensor], params: Sequence[Tensor], acts: Sequence,
-                      *, need_input: bool = False, keep: bool = False, delta_L: Tensor | None = None):
+                      *, need_input: bool = False, keep: bool = False, delta_L: Tensor | None = None,
+                      out: Sequence[Tensor | None] | None = None):
     """Run the backward recursion from λ(L) = ``lam`` (or from δ(L) = ``delta_L`` directly, for
     costs whose δ(L) has a closed form, such as cross-entropy with its matching output unit).
 
     Returns ``(grads, lams, deltas)``: ``grads`` is [∂E/∂W(1), ∂E/∂b(1), ..., ∂E/∂x or None first]
     laid out as ``(dx, dW1, db1, dW2, db2, ...)``; ``lams`` and ``deltas`` hold λ(l), δ(l) for
-    l = 1..L when ``keep`` is true (else empty lists).
+    l = 1..L when ``keep`` is true (else empty lists). ``out`` (aligned with ``params``) names
+    tensors to write the gradients into instead of new ones (None entries: new tensors).
     """
     L = len(acts)
     grads: list = [None] * (2 * L)
@@ -88,8 +90,11 @@ def costate_recursion(lam: Tensor | None, zs: Sequence[Tensor], params: Sequence
         if keep:
             lams.append(lam)
             deltas.append(delta)
-        grads[2 * l] = delta.t().mm(zs[l])  # (M(l), M(l-1)) = δᵀ ẑ(l−1)
-        grads[2 * l + 1] = delta.sum(0) if b is not None else None  # (M(l),)
+        dW, db = (out[2 * l], out[2 * l + 1]) if out is not None else (None, None)
+        # (M(l), M(l-1)) = δᵀ ẑ(l−1), and (M(l),) = Σ_n δ
+        grads[2 * l] = torch.mm(delta.t(), zs[l]) if dW is None else torch.mm(delta.t(), zs[l], out=dW)
+        if b is not None:
+            grads[2 * l + 1] = delta.sum(0) if db is None else torch.sum(delta, 0, out=db)
         if l > 0 or need_input:
             lam = delta.mm(W)  # (N, M(l-1)) = λ(l−1) = W(l)ᵀ δ(l), row-wise
     dx = lam if need_input else None
@@ -164,7 +169,7 @@ def supports_costate(model) -> bool:
 
 
 def costate_backward(model, x: Tensor, target: Tensor, loss, *, validate: bool = True,
-                     params: Sequence[Tensor | None] | None = None) -> Tensor:
+                     params: Sequence[Tensor | None] | None = None, overwrite: bool = False) -> Tensor:
     """E for the batch, with ∂E/∂w accumulated into each parameter's ``.grad`` by the recursion.
 
     The training step of the lecture's algorithm without building an autograd graph: forward pass
@@ -172,7 +177,8 @@ def costate_backward(model, x: Tensor, target: Tensor, loss, *, validate: bool =
     ``loss(model(x), target).backward()`` (tested), and faster on small nets because no graph is
     recorded. ``validate=False`` skips the per-batch class-label range check (for callers that
     checked the labels once, as :func:`deepnets.fit` does); ``params`` is ``model.flat_params()``
-    when the caller already holds it.
+    when the caller already holds it; ``overwrite=True`` writes the gradients into the existing
+    ``.grad`` tensors instead of adding to them (a training step without zeroing them first).
     """
     params, acts = (model.flat_params() if params is None else params), model.activations
     if x.dim() != 2 or x.shape[1] != model.sizes[0]:
@@ -184,20 +190,24 @@ def costate_backward(model, x: Tensor, target: Tensor, loss, *, validate: bool =
     grad_was_enabled = torch.is_grad_enabled()
     torch._C._set_grad_enabled(False)
     try:
-        return _costate_step(x, target, loss, params, acts, validate)
+        return _costate_step(x, target, loss, params, acts, validate, overwrite)
     finally:
         torch._C._set_grad_enabled(grad_was_enabled)
 
 
-def _costate_step(x, target, loss, params, acts, validate: bool) -> Tensor:
-    """Forward pass, terminal condition, recursion; the gradients accumulated into ``.grad``."""
+def _costate_step(x, target, loss, params, acts, validate: bool, overwrite: bool) -> Tensor:
+    """Forward pass, terminal condition, recursion; the gradients added to (or written into) ``.grad``."""
     zs = forward_layers(x, params, acts)
     E, lam, delta_L = terminal_condition(loss, zs[-1], target, acts[-1], validate=validate)
-    grads, _, _ = costate_recursion(lam, zs, params, acts, delta_L=delta_L)
-    for p, g in zip(params, grads[1:]):
-        if p is None or not p.requires_grad:
-            continue
-        if p.grad is None:
+    out = None
+    if overwrite:  # write straight into .grad where it exists with the parameter's shape and dtype
+        out = [g if p is not None and (g := p.grad) is not None and g.shape == p.shape and g.dtype == p.dtype
+               and not g.requires_grad else None for p in params]
+    grads, _, _ = costate_recursion(lam, zs, params, acts, delta_L=delta_L, out=out)
+    for i, (p, g) in enumerate(zip(params, grads[1:])):
+        if p is None or not p.requires_grad or (out is not None and out[i] is not None):
+            continue  # (written in place)
+        if p.grad is None or overwrite:
             p.grad = g
         else:
             p.grad += g

@@ -339,12 +339,12 @@ def fit(model: torch.nn.Module, train, *, validation=None, loss="lms", optimizer
                         xb = xb + noise_std * torch.randn(xb.shape, generator=generator).to(xb.device, xb.dtype)
 
                     def closure(xb=xb, yb=yb, b=b):
-                        for p in opt_params:  # zero_grad(set_to_none=True) without its profiler overhead
-                            p.grad = None
-                        if fast:
+                        if fast:  # the recursion writes every gradient afresh: nothing to zero
                             E = costate_backward(model, xb, yb, loss_fn, validate=not labels_checked,
-                                                 params=mlp_params)
+                                                 params=mlp_params, overwrite=True)
                         else:
+                            for p in opt_params:  # zero_grad(set_to_none=True) without its profiler overhead
+                                p.grad = None
                             with torch.autocast(dev_type, dtype=amp or torch.float32, enabled=amp is not None):
                                 E = loss_fn(forward(xb), yb)
                             E.backward()
@@ -366,12 +366,15 @@ def fit(model: torch.nn.Module, train, *, validation=None, loss="lms", optimizer
                         lean_step()
                     else:
                         E = optimizer.step(_measure(model, xb, yb) if kalman else closure)
-                    E = E.detach() * xb.shape[0]
-                    loop.epoch_total = E if loop.epoch_total is None else loop.epoch_total + E
-                    loop.epoch_count += xb.shape[0]
+                    E, n = E.detach(), xb.shape[0]
+                    if loop.epoch_total is None:  # Σ_b E_b N_b, accumulated in place (one op a step)
+                        loop.epoch_total = E * n
+                    else:
+                        loop.epoch_total.add_(E, alpha=n)
+                    loop.epoch_count += n
                     loop.position, loop.step = b + 1, loop.step + 1
                     if batch_end is not None:
-                        batch_end(b, {"loss": E / xb.shape[0], "size": xb.shape[0]})
+                        batch_end(b, {"loss": E, "size": n})
                     if loop.stop_training:
                         break
                 if loop.interrupted is not None:
