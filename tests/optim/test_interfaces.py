@@ -25,18 +25,22 @@ SETTINGS = {
 }
 
 
+#: the CPU always; a CUDA device where there is one (a lent GPU runs the same checks there)
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
 def test_every_registered_optimizer_has_settings():
     assert set(SETTINGS) == set(OPTIMIZERS)
     assert NEEDS_CLOSURE <= set(OPTIMIZERS)
 
 
-def tiny_problem(dtype):
+def tiny_problem(dtype, device="cpu"):
     gen = torch.Generator().manual_seed(0)
     X = torch.rand(32, 2, generator=gen, dtype=dtype) * 4 - 2  # (N, p)
     y = torch.sin(X[:, :1]) * torch.cos(X[:, 1:])  # (N, 1)
     torch.manual_seed(1)
     model = torch.nn.Sequential(torch.nn.Linear(2, 6), torch.nn.Tanh(), torch.nn.Linear(6, 1)).to(dtype)
-    return model, X, y
+    return model.to(device), X.to(device), y.to(device)
 
 
 def train(model, optimizer, X, y, steps):
@@ -56,22 +60,24 @@ def train(model, optimizer, X, y, steps):
         return float(torch.nn.functional.mse_loss(model(X), y))
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("name", sorted(SETTINGS))
-def test_trains_a_tiny_net(name, dtype):
-    model, X, y = tiny_problem(dtype)
+def test_trains_a_tiny_net(name, dtype, device):
+    model, X, y = tiny_problem(dtype, device)
     with torch.no_grad():
         start = float(torch.nn.functional.mse_loss(model(X), y))
     opt = OPTIMIZERS[name](model.parameters(), **SETTINGS[name])
     end = train(model, opt, X, y, steps=40)
     assert end < 0.5 * start
-    assert all(p.dtype == dtype for p in model.parameters())
+    assert all(p.dtype == dtype and p.device.type == device for p in model.parameters())
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("name", sorted(SETTINGS))
-def test_state_dict_round_trip_continues_identically(name, dtype):
-    model, X, y = tiny_problem(dtype)
+def test_state_dict_round_trip_continues_identically(name, dtype, device):
+    model, X, y = tiny_problem(dtype, device)
     opt = OPTIMIZERS[name](model.parameters(), **SETTINGS[name])
     train(model, opt, X, y, steps=4)
 
@@ -80,11 +86,11 @@ def test_state_dict_round_trip_continues_identically(name, dtype):
     buffer.seek(0)
     saved = torch.load(buffer, weights_only=True)
 
-    restored, _, _ = tiny_problem(dtype)
+    restored, _, _ = tiny_problem(dtype, device)
     restored.load_state_dict(saved["model"])
     restored_opt = OPTIMIZERS[name](restored.parameters(), **SETTINGS[name])
     restored_opt.load_state_dict(saved["opt"])
-    fresh, _, _ = tiny_problem(dtype)
+    fresh, _, _ = tiny_problem(dtype, device)
     fresh.load_state_dict(saved["model"])
     fresh_opt = OPTIMIZERS[name](fresh.parameters(), **SETTINGS[name])
 
