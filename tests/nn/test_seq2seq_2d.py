@@ -133,13 +133,21 @@ def test_receptive_field_is_exact():
 
 @pytest.mark.parametrize("pool", sorted(POOLS))
 def test_step_gives_the_teacher_forced_logits(pool):
-    net = small(pool, blocks=(1, 1))                                 # receptive field 3 rows < T
+    net = small(pool, blocks=(1, 2), kernel_size=5)                  # 2 cached rows per layer
     src, tgt = batch(T=9)
     want = net(src, tgt)                                             # (N, T, V)
     state = net.decoder_state(src)
     for t in range(1, tgt.shape[1] + 1):
         logits, state = net.step(tgt[:, :t], state)
         torch.testing.assert_close(logits, want[:, t - 1], rtol=1e-10, atol=1e-10)
+
+
+def test_step_refuses_a_prefix_out_of_step_with_its_state():
+    net = small()
+    src, tgt = batch()
+    _, state = net.step(tgt[:, :1], net.decoder_state(src))
+    with pytest.raises(ConfigError, match="one token longer"):
+        net.step(tgt[:, :3], state)
 
 
 def test_greedy_decode_through_step_is_argmax_of_forward():

@@ -25,8 +25,8 @@ border) and left out of the pooling: appending <pad> to a source changes no outp
 
 Receptive field with L causal k x k convolutions (1x1 layers do not widen it):
 1 + L * (k // 2) target rows (the current one and L*(k//2) before it) and 1 + 2 L (k // 2)
-source columns. Because nothing outside that window reaches row t, :meth:`Pervasive2d.step`
-recomputes only the last 1 + L (k // 2) rows of a prefix and is still exact.
+source columns. :meth:`Pervasive2d.step` decodes incrementally: it keeps, per dense layer, the
+k // 2 bottleneck rows above the current one and computes one new grid row per token.
 
 >>> net = Pervasive2d(14, 20, embed=8, growth=4, blocks=(2, 2), generator=torch.Generator().manual_seed(0))
 >>> net(torch.tensor([[5, 6, 7]]), torch.tensor([[1, 9, 10, 11]])).shape
@@ -135,10 +135,21 @@ class DenseLayer(nn.Module):
         self.conv2 = CausalConv2d(bottleneck, growth, kernel_size)
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, x: Tensor, keep: Tensor) -> Tensor:
+    def forward(self, x: Tensor, keep: Tensor, past: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+        """New features (N, g, T, S) of the rows x (N, C, T, S).
+
+        ``past`` (N, 4g, k // 2, S), the bottleneck rows just above x (zeros above row 0, as the
+        causal padding), makes this a continuation: it then also returns the last k // 2 rows
+        of [past; bottleneck(x)] for the next call. Without it, x starts at row 0.
+        """
         h = self.conv1(F.relu(self.norm1(x)))                 # (N, 4g, T, S), per cell
         h = F.relu(self.norm2(h)) * keep                      # padded sources -> 0: the only mixing
-        return self.drop(self.conv2(h))                       # (N, g, T, S)
+        if past is None:
+            return self.drop(self.conv2(h)), None             # (N, g, T, S)
+        window = torch.cat([past, h], dim=2)                  # (N, 4g, p + T, S)
+        p = self.conv2.kernel_size // 2
+        out = F.conv2d(F.pad(window, (p, p, 0, 0)), self.conv2.weight, self.conv2.bias)   # (N, g, T, S)
+        return self.drop(out), window[:, :, window.shape[2] - p:]
 
 
 class Transition(nn.Module):
@@ -250,14 +261,16 @@ class Pervasive2d(nn.Module):
                 m.weight.normal_(0.0, m.embedding_dim ** -0.5, generator=generator)
                 m.weight[self.pad].zero_()
 
-    def _check(self, src: Tensor, tgt_in: Tensor) -> None:
+    def _check(self, src: Tensor, tgt_in: Tensor | None = None) -> None:
         for name, x, V in (("src", src, self.src_vocab), ("tgt_in", tgt_in, self.tgt_vocab)):
+            if name == "tgt_in" and x is None:
+                continue
             if not isinstance(x, Tensor) or x.dim() != 2 or x.dtype != torch.long:
                 got = f"{tuple(x.shape)} {x.dtype}" if isinstance(x, Tensor) else type(x).__name__
                 raise DataError(f"{name} must be an int64 tensor (N, length), got {got}")
             if x.numel() and (int(x.min()) < 0 or int(x.max()) >= V):
                 raise DataError(f"{name} ids must lie in [0, {V}), got [{int(x.min())}, {int(x.max())}]")
-        if src.shape[0] != tgt_in.shape[0]:
+        if tgt_in is not None and src.shape[0] != tgt_in.shape[0]:
             raise DataError(f"src and tgt_in must have the same batch size, got {src.shape[0]} and {tgt_in.shape[0]}")
         if src.shape[1] == 0 or bool((src != self.pad).sum(dim=1).eq(0).any()):
             raise DataError("every source row needs at least one token that is not <pad>")
@@ -265,40 +278,59 @@ class Pervasive2d(nn.Module):
     def grid(self, src: Tensor, tgt_in: Tensor) -> Tensor:
         """The last DenseNet features H (N, C, T, S) of every (target, source) cell, before pooling."""
         self._check(src, tgt_in)
+        return self._grid(src, tgt_in, None)[0]
+
+    def _grid(self, src: Tensor, tgt_in: Tensor, past: list[Tensor] | None) -> tuple[Tensor, list[Tensor] | None]:
         N, S = src.shape
         T = tgt_in.shape[1]
         keep = (src != self.pad)[:, None, None, :]                            # (N, 1, 1, S)
         x_s = self.src_embed(src).transpose(1, 2)[:, :, None, :]              # (N, d, 1, S)
         y_t = self.tgt_embed(tgt_in).transpose(1, 2)[:, :, :, None]           # (N, d, T, 1)
-        X = torch.cat([y_t.expand(-1, -1, T, S), x_s.expand(-1, -1, T, S)], dim=1)   # (N, 2d, T, S)
-        H = X
+        H = torch.cat([y_t.expand(-1, -1, T, S), x_s.expand(-1, -1, T, S)], dim=1)   # (N, 2d, T, S)
+        rows = iter(past) if past is not None else None
+        new_past = [] if past is not None else None
         for layer in self.layers:
             if isinstance(layer, DenseLayer):
-                H = torch.cat([H, layer(H, keep)], dim=1)                     # (N, C + g, T, S)
+                out, last = layer(H, keep, next(rows) if rows is not None else None)
+                H = torch.cat([H, out], dim=1)                                # (N, C + g, T, S)
+                if new_past is not None:
+                    new_past.append(last)
             else:
                 H = layer(H)                                                  # (N, C / 2, T, S)
-        return F.relu(self.norm(H))                                           # (N, C, T, S)
+        return F.relu(self.norm(H)), new_past                                 # (N, C, T, S)
 
-    def features(self, src: Tensor, tgt_in: Tensor) -> Tensor:
-        """The pooled per-target-step features h (N, T, C) before the output layer."""
-        H = self.grid(src, tgt_in)                                            # (N, C, T, S)
+    def _logits(self, src: Tensor, H: Tensor) -> Tensor:
         keep = (src != self.pad)[:, None, None, :]                            # (N, 1, 1, S)
         score = self.score(H) if self.score is not None else None            # (N, 1, T, S)
-        h = POOLS[self.pool](H, keep, score)                                  # (N, C, T)
-        return h.transpose(1, 2)                                              # (N, T, C)
+        h = POOLS[self.pool](H, keep, score).transpose(1, 2)                  # (N, T, C)
+        return self.out(self.drop(h))                                         # (N, T, V)
 
     def forward(self, src: Tensor, tgt_in: Tensor) -> Tensor:
-        return self.out(self.drop(self.features(src, tgt_in)))                # (N, T, V)
+        return self._logits(src, self.grid(src, tgt_in))                      # (N, T, V)
 
-    def decoder_state(self, src: Tensor) -> dict[str, Tensor]:
-        """The state :meth:`step` starts from: the source ids (B rows along dim 0)."""
-        return {"src": src}
+    def decoder_state(self, src: Tensor) -> dict:
+        """The state :meth:`step` starts from, B rows along dim 0 of every tensor.
 
-    def step(self, prefix: Tensor, state: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
+        ``src`` (B, S); ``length`` (B,) rows decoded so far; ``past``: per dense layer the
+        bottleneck features of the last k // 2 rows (B, 4g, k // 2, S), zeros before row 0.
+        """
+        self._check(src)
+        B, S = src.shape
+        past = [src.new_zeros((B, layer.conv1.out_channels, self.kernel_size // 2, S), dtype=self.out.weight.dtype)
+                for layer in self.layers if isinstance(layer, DenseLayer)]
+        return {"src": src, "length": src.new_zeros(B), "past": past}
+
+    def step(self, prefix: Tensor, state: dict) -> tuple[Tensor, dict]:
         """Logits (B, V) of the next token after ``prefix`` (B, t), for the decoders in deepnets.seq.
 
-        Only the last 1 + L (k // 2) prefix rows reach the last row's output, so the grid is
-        rebuilt for that window alone: O(1) work per step, equal to the teacher-forced logits.
+        Incremental: only the new row t - 1 of the grid is computed, from the cached bottleneck
+        rows above it; the logits equal the teacher-forced ``forward(src, prefix)[:, -1]``.
+        Each call must extend the prefix of the previous one by one token.
         """
-        window = prefix[:, -self.receptive_field[0]:]                         # (B, <= 1 + L p)
-        return self(state["src"], window)[:, -1], state
+        src, length = state["src"], state["length"]
+        if prefix.dim() != 2 or bool((length != prefix.shape[1] - 1).any()):
+            raise ConfigError(f"step expects a prefix one token longer than the {int(length.max())} "
+                              f"already decoded, got shape {tuple(prefix.shape)}")
+        self._check(src, prefix[:, -1:])
+        H, past = self._grid(src, prefix[:, -1:], state["past"])               # (B, C, 1, S)
+        return self._logits(src, H)[:, -1], {"src": src, "length": length + 1, "past": past}
