@@ -1,6 +1,6 @@
 """Layers and small models: the MLP, recurrent nets (Elman, peephole LSTM, GRU), convolution
-arithmetic, dropout, normalization, the 1-D CNN and the image front that turns flat rows into
-sequences or images."""
+arithmetic, dropout, normalization, the 1-D CNN, the image front that turns flat rows into
+sequences or images, and the 2-D convolutional seq2seq network."""
 
 from .cnn1d import CNN1d, cnn1d
 from .conv import conv_output_shape, count_connections, count_weights
@@ -13,6 +13,7 @@ from .norm import (BatchNorm, LayerNorm, WeightNormLinear, batch_norm, batch_nor
                    layer_norm, weight_norm)
 from .recurrent import HEADS, RecurrentNet, detach_state, truncated_bptt
 from .rnn import ElmanRNN
+from .seq2seq_2d import SOURCE_POOLS, CausalConv2d, Pervasive2d, causal_conv2d, channel_norm
 
 __all__ = [
     # the multilayer perceptron with the co-state backward pass
@@ -30,4 +31,6 @@ __all__ = [
     "ElmanRNN", "LSTM", "GRU", "LSTMFunction", "lstm_cell", "lstm_loop", "gru_cell", "gru_step",
     # heads and training through time
     "RecurrentNet", "HEADS", "truncated_bptt", "detach_state",
+    # the 2-D convolutional seq2seq network (Pervasive Attention) and its causal convolution
+    "Pervasive2d", "CausalConv2d", "causal_conv2d", "channel_norm", "SOURCE_POOLS",
 ]

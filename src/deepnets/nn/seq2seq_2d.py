@@ -28,6 +28,12 @@ Receptive field with L causal k x k convolutions (1x1 layers do not widen it):
 source columns. :meth:`Pervasive2d.step` decodes incrementally: it keeps, per dense layer, the
 k // 2 bottleneck rows above the current one and computes one new grid row per token.
 
+Choices of this implementation, where the paper may differ: the normalisation is a layer norm
+over the channels of each cell, not batch normalisation, so no statistic mixes cells, rows of a
+batch or padded positions (causality and padding invariance hold in training mode too); the
+attention pooling weighs the last features H; there are no position embeddings and the output
+layer is not tied to the target embeddings; sizes default to a small model for CPU work.
+
 >>> net = Pervasive2d(14, 20, embed=8, growth=4, blocks=(2, 2), generator=torch.Generator().manual_seed(0))
 >>> net(torch.tensor([[5, 6, 7]]), torch.tensor([[1, 9, 10, 11]])).shape
 torch.Size([1, 4, 20])
@@ -51,7 +57,7 @@ from torch import Tensor, nn
 from ..errors import ConfigError, DataError
 from ..seq.vocab import PAD
 
-__all__ = ["Pervasive2d", "CausalConv2d", "causal_conv2d", "channel_norm", "POOLS"]
+__all__ = ["Pervasive2d", "CausalConv2d", "causal_conv2d", "channel_norm", "SOURCE_POOLS"]
 
 
 def causal_conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -177,7 +183,7 @@ def attention_pool(H: Tensor, keep: Tensor, score: Tensor | None) -> Tensor:
 
 
 #: aggregations over the source axis; each takes (H, keep mask, attention score or None)
-POOLS: dict[str, Callable[[Tensor, Tensor, Tensor | None], Tensor]] = {
+SOURCE_POOLS: dict[str, Callable[[Tensor, Tensor, Tensor | None], Tensor]] = {
     "max": max_pool,
     "attention": attention_pool,
 }
@@ -199,7 +205,7 @@ class Pervasive2d(nn.Module):
         blocks: dense layers per block, a transition halving the channels between blocks.
             Default (4, 4).
         kernel_size: k, odd. Default 3.
-        pool: source aggregation, a key of :data:`POOLS`. Default "max".
+        pool: source aggregation, a key of :data:`SOURCE_POOLS`. Default "max".
         dropout: on the dense layers' outputs and before the output layer. Default 0.
         pad: the <pad> id in both vocabularies. Default 0.
         generator: for the initialisation (He-uniform convolutions, N(0, d^-1) embeddings).
@@ -217,8 +223,8 @@ class Pervasive2d(nn.Module):
                 raise ConfigError(f"Pervasive2d {name} must be a positive int, got {v!r}")
         if not blocks:
             raise ConfigError("Pervasive2d blocks must list at least one dense block, got ()")
-        if pool not in POOLS:
-            raise ConfigError(f"unknown pool {pool!r}: expected one of {sorted(POOLS)}")
+        if pool not in SOURCE_POOLS:
+            raise ConfigError(f"unknown pool {pool!r}: expected one of {sorted(SOURCE_POOLS)}")
         if not 0.0 <= dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {dropout!r}")
         self.src_vocab, self.tgt_vocab, self.pad = src_vocab, tgt_vocab, pad
@@ -249,7 +255,7 @@ class Pervasive2d(nn.Module):
 
     @torch.no_grad()
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
-        """He-uniform U(-sqrt(6 / fan_in), +) weights, zero biases, N(0, 1/d) embeddings."""
+        """He-uniform U(-sqrt(6 / fan_in), +) weights, zero biases, unit norms, N(0, 1/d) embeddings."""
         for m in self.modules():
             if isinstance(m, (nn.Conv2d, nn.Linear, CausalConv2d)):
                 fan_in = m.weight[0].numel()
@@ -257,6 +263,9 @@ class Pervasive2d(nn.Module):
                 m.weight.uniform_(-bound, bound, generator=generator)
                 if m.bias is not None:
                     m.bias.zero_()
+            elif isinstance(m, ChannelNorm):
+                m.weight.fill_(1.0)
+                m.bias.zero_()
             elif isinstance(m, nn.Embedding):
                 m.weight.normal_(0.0, m.embedding_dim ** -0.5, generator=generator)
                 m.weight[self.pad].zero_()
@@ -281,8 +290,7 @@ class Pervasive2d(nn.Module):
         return self._grid(src, tgt_in, None)[0]
 
     def _grid(self, src: Tensor, tgt_in: Tensor, past: list[Tensor] | None) -> tuple[Tensor, list[Tensor] | None]:
-        N, S = src.shape
-        T = tgt_in.shape[1]
+        S, T = src.shape[1], tgt_in.shape[1]
         keep = (src != self.pad)[:, None, None, :]                            # (N, 1, 1, S)
         x_s = self.src_embed(src).transpose(1, 2)[:, :, None, :]              # (N, d, 1, S)
         y_t = self.tgt_embed(tgt_in).transpose(1, 2)[:, :, :, None]           # (N, d, T, 1)
@@ -302,7 +310,7 @@ class Pervasive2d(nn.Module):
     def _logits(self, src: Tensor, H: Tensor) -> Tensor:
         keep = (src != self.pad)[:, None, None, :]                            # (N, 1, 1, S)
         score = self.score(H) if self.score is not None else None            # (N, 1, T, S)
-        h = POOLS[self.pool](H, keep, score).transpose(1, 2)                  # (N, T, C)
+        h = SOURCE_POOLS[self.pool](H, keep, score).transpose(1, 2)           # (N, T, C)
         return self.out(self.drop(h))                                         # (N, T, V)
 
     def forward(self, src: Tensor, tgt_in: Tensor) -> Tensor:
