@@ -5,7 +5,8 @@ import torch
 
 from deepnets.data.number_words import numbers_to_words
 from deepnets.errors import ConfigError, DataError
-from deepnets.nn.seq2seq_2d import POOLS, CausalConv2d, Pervasive2d, causal_conv2d, channel_norm
+from deepnets.nn.seq2seq_2d import (SOURCE_POOLS, CausalConv2d, Pervasive2d, attention_pool, channel_norm,
+                                    max_pool)
 from deepnets.seq import PAD, beam_search, greedy_decode
 
 
@@ -46,11 +47,10 @@ def brute_masked_conv(x, W_full, b):
 
 @pytest.mark.parametrize("k", [1, 3, 5])
 def test_causal_conv_equals_brute_force_masked_sum(k):
-    torch.manual_seed(0)
-    conv = CausalConv2d(3, 4, k).double()
-    torch.nn.init.normal_(conv.weight)
-    torch.nn.init.normal_(conv.bias)
-    x = torch.randn(2, 3, 6, 5, dtype=torch.float64)
+    g = torch.Generator().manual_seed(k)
+    conv = CausalConv2d(3, 4, k, generator=g).double()
+    torch.nn.init.normal_(conv.bias, generator=g)
+    x = torch.randn(2, 3, 6, 5, generator=g, dtype=torch.float64)
     W_full = conv.full_weight()
     assert W_full.shape == (4, 3, k, k) and torch.all(W_full[:, :, k // 2 + 1:] == 0)
     want = brute_masked_conv(x, W_full, conv.bias.detach())
@@ -60,13 +60,14 @@ def test_causal_conv_equals_brute_force_masked_sum(k):
 
 
 def test_causal_conv_jacobian_has_no_future_entries():
-    conv = CausalConv2d(2, 2, 3).double()
-    x = torch.randn(1, 2, 5, 4, dtype=torch.float64)
+    g = torch.Generator().manual_seed(0)
+    conv = CausalConv2d(2, 2, 3, generator=g).double()
+    x = torch.randn(1, 2, 5, 4, generator=g, dtype=torch.float64)
     J = torch.autograd.functional.jacobian(conv, x)                  # (1,2,5,4, 1,2,5,4)
     reach = J.abs().sum(dim=(0, 1, 4, 5))                             # (T_out, S_out, T_in, S_in)
     for t in range(5):
         assert torch.all(reach[t, :, t + 1:] == 0)                    # nothing from later rows
-        assert torch.all(reach[t, :, max(t - 1, 0):t + 1].sum() > 0)  # its own and previous row do reach
+        assert torch.all(reach[t, :, max(t - 1, 0):t + 1].sum(dim=(0, 2)) > 0)   # own and previous row do
 
 
 def test_channel_norm_matches_layer_norm_over_channels():
@@ -76,7 +77,22 @@ def test_channel_norm_matches_layer_norm_over_channels():
     torch.testing.assert_close(channel_norm(x, w, b), want)
 
 
-@pytest.mark.parametrize("pool", sorted(POOLS))
+def test_pools_over_the_real_source_cells_only():
+    g = torch.Generator().manual_seed(1)
+    H = torch.randn(2, 3, 4, 5, generator=g, dtype=torch.float64)           # (N, C, T, S)
+    score = torch.randn(2, 1, 4, 5, generator=g, dtype=torch.float64)
+    lengths = [5, 2]
+    keep = (torch.arange(5)[None] < torch.tensor(lengths)[:, None])[:, None, None]   # (N, 1, 1, S)
+    got_max, got_att = max_pool(H, keep, None), attention_pool(H, keep, score)
+    for n, L in enumerate(lengths):
+        for t in range(4):
+            h = H[n, :, t, :L]                                                # (C, L)
+            torch.testing.assert_close(got_max[n, :, t], h.max(dim=1).values)
+            rho = torch.exp(score[n, 0, t, :L]) / torch.exp(score[n, 0, t, :L]).sum()
+            torch.testing.assert_close(got_att[n, :, t], L ** 0.5 * (h * rho).sum(dim=1))
+
+
+@pytest.mark.parametrize("pool", sorted(SOURCE_POOLS))
 def test_changing_target_t_changes_no_earlier_logit(pool):
     net = small(pool)
     src, tgt = batch()
@@ -89,7 +105,7 @@ def test_changing_target_t_changes_no_earlier_logit(pool):
         assert (out[:, t_changed] - base[:, t_changed]).abs().max() > 1e-6   # it does reach t itself
 
 
-@pytest.mark.parametrize("pool", sorted(POOLS))
+@pytest.mark.parametrize("pool", sorted(SOURCE_POOLS))
 def test_appended_source_padding_changes_no_logit(pool):
     net = small(pool)
     src, tgt = batch()
@@ -131,7 +147,7 @@ def test_receptive_field_is_exact():
     assert reach_s == [abs(s - 4) <= 3 for s in range(9)]            # columns 1..7: 1 + 2L
 
 
-@pytest.mark.parametrize("pool", sorted(POOLS))
+@pytest.mark.parametrize("pool", sorted(SOURCE_POOLS))
 def test_step_gives_the_teacher_forced_logits(pool):
     net = small(pool, blocks=(1, 2), kernel_size=5)                  # 2 cached rows per layer
     src, tgt = batch(T=9)

@@ -111,15 +111,21 @@ class CausalConv2d(nn.Module):
         in_channels, out_channels: C_in, C_out.
         kernel_size: k, odd. Default 3.
         bias: learn b. Default True.
+        generator: for the He-uniform initialisation U(-sqrt(6 / fan_in), +), fan_in counting
+            the unmasked taps; zero bias.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, *, bias: bool = True):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, *, bias: bool = True,
+                 generator: torch.Generator | None = None):
         super().__init__()
         if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
             raise ConfigError(f"kernel_size must be an odd positive int, got {kernel_size!r}")
         self.kernel_size = kernel_size
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels, kernel_size // 2 + 1, kernel_size))
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
+        bound = math.sqrt(6.0 / self.weight[0].numel())
+        with torch.no_grad():
+            self.weight.uniform_(-bound, bound, generator=generator)
 
     def full_weight(self) -> Tensor:
         """The equivalent k x k kernel (C_out, C_in, k, k) with the future-target rows zeroed."""
