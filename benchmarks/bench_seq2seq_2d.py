@@ -71,7 +71,7 @@ def evaluate(net: Pervasive2d, data, split: str, *, chunk: int = 500) -> dict:
 
 def train(args) -> dict:
     torch.manual_seed(args.seed)
-    data = numbers_to_words(args.train, args.test, seed=args.seed)
+    data = numbers_to_words(args.train, args.test, max_value=args.max_value, seed=args.seed)
     src, tgt = data.tensors("train")
     g = torch.Generator().manual_seed(args.seed)
     net = Pervasive2d(len(data.src_vocab), len(data.tgt_vocab), embed=args.embed, growth=args.growth,
@@ -109,7 +109,7 @@ def train(args) -> dict:
     logging.info("test: greedy EM %.3f BLEU %.1f | beam4 EM %.3f BLEU %.1f", result["greedy"]["exact_match"],
                  result["greedy"]["bleu"], result["beam4"]["exact_match"], result["beam4"]["bleu"])
     return {"model": "pervasive_2d_cnn", "task": "numbers_to_words", "n_train": args.train,
-            "n_test": args.test, "seed": args.seed,
+            "n_test": args.test, "max_value": args.max_value, "seed": args.seed,
             "config": {"embed": args.embed, "growth": args.growth, "bottleneck": 4, "blocks": args.blocks,
                        "kernel_size": args.kernel, "pool": args.pool, "dropout": args.dropout,
                        "batch": args.batch, "lr": args.lr},
@@ -122,6 +122,7 @@ def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--train", type=int, default=20_000)
     ap.add_argument("--test", type=int, default=2_000)
+    ap.add_argument("--max-value", type=int, default=999_999, help="largest number (10^12 - 1 at most)")
     ap.add_argument("--embed", type=int, default=32)
     ap.add_argument("--growth", type=int, default=16)
     ap.add_argument("--blocks", type=int, nargs="+", default=[4, 4])
