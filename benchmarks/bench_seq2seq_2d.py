@@ -58,7 +58,9 @@ def evaluate(net: Pervasive2d, data, split: str, *, chunk: int = 500) -> dict:
         out[name] = {"exact_match": sum(h == r for h, r in zip(hyps, refs)) / len(refs),
                      "bleu": 100 * corpus_bleu(hyps, [[r] for r in refs]),
                      "seconds": time.perf_counter() - t0,
-                     "examples": [" ".join(h) for h in hyps[:3]]}
+                     "examples": [" ".join(h) for h in hyps[:3]],
+                     "errors": [{"source": "".join(x), "reference": " ".join(r), "output": " ".join(h)}
+                                for (x, _), r, h in zip(data.pairs[split], refs, hyps) if h != r][:10]}
     nll, tokens = 0.0, 0
     for i in range(0, src.shape[0], chunk):
         s, y = trim(src[i:i + chunk], tgt[i:i + chunk])
