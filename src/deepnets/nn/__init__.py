@@ -1,7 +1,7 @@
 """Layers and small models: the MLP, recurrent nets (Elman, peephole LSTM, GRU), convolution
 arithmetic, dropout, normalization, the 1-D CNN and the image front that turns flat rows into
-sequences or images, attention (SDPA, masks, multi-head, sinusoidal positions), the Transformer
-and the LSTM encoder-decoder with attention."""
+sequences or images, attention (SDPA, masks, multi-head, sinusoidal positions), the Transformer,
+the LSTM encoder-decoder with attention, and the 2-D convolutional seq2seq network."""
 
 from .captioner import Captioner, ImageEncoder, caption_scores
 from .char_lm import CharLM, bits_per_char, evaluate_bpc, sample
@@ -25,6 +25,7 @@ from .seq_classifier import READOUTS, SequenceClassifier, sequence_classifier
 from .seq2seq_lstm import LSTMSeq2Seq, reverse_padded
 from .transformer import DecoderLayer, EncoderLayer, Transformer
 from .text_classifier import TextClassifier, last_step
+from .seq2seq_2d import SOURCE_POOLS, CausalConv2d, Pervasive2d, causal_conv2d, channel_norm
 
 __all__ = [
     # the multilayer perceptron with the co-state backward pass
@@ -55,4 +56,6 @@ __all__ = [
     "Transformer", "EncoderLayer", "DecoderLayer", "LSTMSeq2Seq", "reverse_padded",
     # many-to-one sequence classifiers (MNIST-1D's GRU): one or two directions, last or all states
     "SequenceClassifier", "sequence_classifier", "READOUTS",
+    # the 2-D convolutional seq2seq network (Pervasive Attention) and its causal convolution
+    "Pervasive2d", "CausalConv2d", "causal_conv2d", "channel_norm", "SOURCE_POOLS",
 ]
