@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from deepnets.data.number_words import numbers_to_words
+from deepnets.nn.seq2seq_2d import Pervasive2d
 from deepnets.nn.seq2seq_lstm import LSTMSeq2Seq
 from deepnets.nn.transformer import Transformer
 from deepnets.train.seq2seq import Seq2SeqTrainConfig, evaluate_seq2seq, strip_ids, train_seq2seq, translate
@@ -61,6 +62,11 @@ MODELS: dict[str, ModelSpec] = {
                                       d_ff=256, dropout=0.0, generator=g),
         Seq2SeqTrainConfig(epochs=10, batch_size=128, lr=2e-3, warmup_steps=200),
         "pre-norm, d=64, h=4, 2+2 layers, d_ff=256"),
+    "pervasive_2d": ModelSpec(
+        lambda vs, vt, g: Pervasive2d(vs, vt, embed=32, growth=16, blocks=(4, 4), kernel_size=3, pool="max",
+                                      generator=g),
+        Seq2SeqTrainConfig(epochs=3, batch_size=64, lr=3e-3, warmup_steps=0),
+        "2-D CNN (Pervasive Attention): DenseNet 4+4 layers, g=16, k=3, max pool over the source"),
 }
 
 DECODERS = {"greedy": 1, "beam4": 4}

@@ -28,9 +28,9 @@ from deepnets.seq import PAD, beam_search, corpus_bleu, greedy_decode
 
 DECODERS = {
     "greedy": lambda net, src, max_len: greedy_decode(
-        net.step, net.decoder_state(src), batch_size=src.shape[0], max_len=max_len)[0],
+        net.step, net.init_state(src), batch_size=src.shape[0], max_len=max_len)[0],
     "beam4": lambda net, src, max_len: beam_search(
-        net.step, net.decoder_state(src), batch_size=src.shape[0], beam_size=4, max_len=max_len)[0],
+        net.step, net.init_state(src), batch_size=src.shape[0], beam_size=4, max_len=max_len)[0],
 }
 
 

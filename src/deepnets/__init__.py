@@ -14,8 +14,8 @@ from .errors import CheckpointError, ConfigError, DataError, DeepnetsError, Trai
 from .losses import LOSSES, CrossEntropy, LMS, Lp, code_targets, get_loss
 from .bayes import EvidenceResult, Laplace, calibration_report, evidence_ard, reliability_diagram
 from .nn import (GRU, LSTM, MLP, NARX, BatchNorm, Captioner, CharLM, CNN1d, Dropout, ElmanRNN, LayerNorm,
-                 LinearAR, LSTMSeq2Seq, RecurrentNet, SequenceClassifier, TextClassifier, ToImage, Transformer,
-                 WeightNormLinear, conv_output_shape, count_weights, iterated_forecast, truncated_bptt)
+                 LinearAR, LSTMSeq2Seq, Pervasive2d, RecurrentNet, SequenceClassifier, TextClassifier, ToImage,
+                 Transformer, WeightNormLinear, conv_output_shape, count_weights, iterated_forecast, truncated_bptt)
 from .optim import (EKF, ConjugateGradient, DecoupledEKF, DeltaBarDelta, MemorylessQuasiNewton, Quickprop,
                     ScaledConjugateGradient)
 from .regularizers import CurvatureSmoothing, WeightDecay, WeightElimination
@@ -39,7 +39,7 @@ __all__ = [
     "CNN1d", "ToImage", "ElmanRNN", "LSTM", "GRU", "RecurrentNet", "truncated_bptt",
     # sequences: delay-tap time-series models, language, classification and captioning
     "NARX", "LinearAR", "iterated_forecast", "CharLM", "SequenceClassifier", "TextClassifier", "Captioner",
-    "Transformer", "LSTMSeq2Seq",
+    "Transformer", "LSTMSeq2Seq", "Pervasive2d",
     # the Laplace predictive posterior, evidence and ARD
     "Laplace", "evidence_ard", "EvidenceResult", "calibration_report", "reliability_diagram",
     # the lecture's optimizers and regularizers

@@ -152,7 +152,7 @@ def test_step_gives_the_teacher_forced_logits(pool):
     net = small(pool, blocks=(1, 2), kernel_size=5)                  # 2 cached rows per layer
     src, tgt = batch(T=9)
     want = net(src, tgt)                                             # (N, T, V)
-    state = net.decoder_state(src)
+    state = net.init_state(src)
     for t in range(1, tgt.shape[1] + 1):
         logits, state = net.step(tgt[:, :t], state)
         torch.testing.assert_close(logits, want[:, t - 1], rtol=1e-10, atol=1e-10)
@@ -161,7 +161,7 @@ def test_step_gives_the_teacher_forced_logits(pool):
 def test_step_refuses_a_prefix_out_of_step_with_its_state():
     net = small()
     src, tgt = batch()
-    _, state = net.step(tgt[:, :1], net.decoder_state(src))
+    _, state = net.step(tgt[:, :1], net.init_state(src))
     with pytest.raises(ConfigError, match="one token longer"):
         net.step(tgt[:, :3], state)
 
@@ -169,7 +169,7 @@ def test_step_refuses_a_prefix_out_of_step_with_its_state():
 def test_greedy_decode_through_step_is_argmax_of_forward():
     net = small()
     src, _ = batch()
-    tokens, score = greedy_decode(net.step, net.decoder_state(src), batch_size=3, max_len=6)
+    tokens, score = greedy_decode(net.step, net.init_state(src), batch_size=3, max_len=6)
     prefix = torch.cat([torch.ones(3, 1, dtype=torch.long), tokens], dim=1)
     logp = torch.log_softmax(net(src, prefix[:, :-1]), dim=-1)       # (N, L, V)
     assert torch.equal(logp.argmax(-1), tokens)                      # no <eos> among 17 random ids
@@ -183,7 +183,7 @@ def test_tiny_model_overfits_a_handful_of_pairs():
     net = Pervasive2d(len(data.src_vocab), len(data.tgt_vocab), embed=16, growth=8, blocks=(3, 3),
                       generator=torch.Generator().manual_seed(0))
     want = [t for _, t in data.pairs["train"]]
-    before = greedy_decode(net.step, net.decoder_state(src), batch_size=8, max_len=12)[0]
+    before = greedy_decode(net.step, net.init_state(src), batch_size=8, max_len=12)[0]
     assert [data.tgt_vocab.decode(row) for row in before] != want
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
     for _ in range(60):                          # exact already after ~25 steps
@@ -193,8 +193,8 @@ def test_tiny_model_overfits_a_handful_of_pairs():
         loss.backward()
         opt.step()
     net.eval()
-    for decode in (lambda: greedy_decode(net.step, net.decoder_state(src), batch_size=8, max_len=12),
-                   lambda: beam_search(net.step, net.decoder_state(src), batch_size=8, beam_size=3, max_len=12)):
+    for decode in (lambda: greedy_decode(net.step, net.init_state(src), batch_size=8, max_len=12),
+                   lambda: beam_search(net.step, net.init_state(src), batch_size=8, beam_size=3, max_len=12)):
         tokens = decode()[0]
         assert [data.tgt_vocab.decode(row) for row in tokens] == want
 

@@ -200,7 +200,7 @@ class Pervasive2d(nn.Module):
 
     ``forward(src (N, S), tgt_in (N, T)) -> logits (N, T, V)`` where ``tgt_in`` is the target
     shifted right (<bos> first) and logits[:, t] score y_{t+1}. ``step(prefix, state)`` with
-    ``state = decoder_state(src)`` plugs into :func:`deepnets.seq.greedy_decode` and
+    ``state = init_state(src)`` plugs into :func:`deepnets.seq.greedy_decode` and
     :func:`deepnets.seq.beam_search`.
 
     Args:
@@ -322,7 +322,7 @@ class Pervasive2d(nn.Module):
     def forward(self, src: Tensor, tgt_in: Tensor) -> Tensor:
         return self._logits(src, self.grid(src, tgt_in))                      # (N, T, V)
 
-    def decoder_state(self, src: Tensor) -> dict:
+    def init_state(self, src: Tensor) -> dict:
         """The state :meth:`step` starts from, B rows along dim 0 of every tensor.
 
         ``src`` (B, S); ``length`` (B,) rows decoded so far; ``past``: per dense layer the
