@@ -81,7 +81,12 @@ def test_train_on_a_csv_series_writes_forecasts_beside_the_arx_baseline(tmp_path
     assert main(["evaluate", str(run)]) == 0
     from deepnets.cli import _num
 
-    assert _num(summary['metrics']['test']['loss']) in capsys.readouterr().out  # as the CLI prints it
+    out = capsys.readouterr().out
+    assert _num(summary['metrics']['test']['loss']) in out  # as the CLI prints it
+    # and the forecast table again, recomputed from the folder: the same figures as at training
+    from deepnets.cli import _forecast_lines
+
+    assert "\n".join(_forecast_lines(summary["forecast"])) in out
     # predicting from the CSV gives the one-step forecasts (those of the test segment score as the
     # run did) and, with an input column, the one next step past the data
     assert main(["predict", str(run), str(csv), "--out", str(tmp_path / "f.csv")]) == 0

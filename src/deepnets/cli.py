@@ -87,10 +87,13 @@ def _forecast_lines(report: dict) -> list[str]:
 
 
 def cmd_evaluate(args) -> int:
-    from .train.run import evaluate_run
+    from .train.run import evaluate_run, forecast_run
 
     for split_name, m in evaluate_run(args.run).items():
         print(f"{split_name:>5}: {_fmt(m)}")
+    report = forecast_run(args.run)  # a series run: the forecasts beside the AR baseline again
+    if report is not None:
+        print("\n".join(_forecast_lines(report)))
     return 0
 
 

@@ -490,6 +490,14 @@ def evaluate_run(path) -> dict:
     return out
 
 
+def forecast_run(path) -> dict | None:
+    """A series run's forecast report recomputed from its folder (the same time split and
+    baseline as at training time), or None for a run on any other dataset."""
+    exp, _, model, scaler = load_run(path)
+    data, _, _, _ = _prepare(exp)
+    return series_summary(exp, data, scaler, model).get("forecast")
+
+
 def predict_run(path, csv_path) -> tuple[list[str], list[list]]:
     """Predict for the rows of a CSV that has the run's feature columns (by name, any order;
     other columns are ignored). Returns ``(header, rows)``: the class and its probabilities for
@@ -551,5 +559,6 @@ def experiment_from_file(path, overrides=()) -> Experiment:
     return experiment_from_dict(apply_overrides(d, overrides))
 
 
-__all__ = ["run_experiment", "resume_run", "relevance_run", "load_run", "evaluate_run", "predict_run", "experiment_from_file", "RunResult",
+__all__ = ["run_experiment", "resume_run", "relevance_run", "load_run", "evaluate_run", "forecast_run", "predict_run",
+           "experiment_from_file", "RunResult",
            "build_model"]
