@@ -1,7 +1,6 @@
 """Data-parallel training with torchrun on the CPU (2 gloo processes on loopback)."""
 
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -14,12 +13,6 @@ from deepnets.train.distributed import ShardedBatches
 
 pytestmark = pytest.mark.skipif(not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),
                                 reason="torch.distributed with gloo is needed")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _data():
@@ -48,8 +41,8 @@ def test_two_gloo_ranks_equal_one_process_with_the_doubled_batch(tmp_path):
     script = tmp_path / "ddp_case.py"
     script.write_text(SCRIPT.format(here=os.path.dirname(__file__), out=str(out)))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                        "--master_addr", "127.0.0.1", "--master_port", str(_free_port()), str(script)],
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                        str(script)],
                        capture_output=True, text=True, timeout=240, env=env)
     assert r.returncode == 0, r.stderr[-3000:]
     ddp = torch.load(out, weights_only=True)
@@ -78,8 +71,10 @@ def _torchrun(tmp_path, name, *extra, restarts=0):
             "--set", "model.hidden=[16]", "--set", "train.epochs=60", "--set", "train.batch_size=8",
             "--set", "train.checkpoint_every_epochs=1", "--set", f"run.name={name}", "--out", str(tmp_path),
             "--no-progress"]
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--max-restarts", str(restarts),
-           "--master_addr", "127.0.0.1", "--master_port", str(_free_port()), "-m", "deepnets", "train", *args]
+    # --standalone: the rendezvous store binds a free port itself (no pick-then-bind race with
+    # other processes on a busy machine)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "--max-restarts", str(restarts), "-m", "deepnets", "train", *args]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "OMP_NUM_THREADS": "1"})
 
