@@ -87,12 +87,12 @@ def _forecast_lines(report: dict) -> list[str]:
 
 
 def cmd_evaluate(args) -> int:
-    from .train.run import evaluate_run, forecast_run
+    from .train.run import reevaluate_run
 
-    for split_name, m in evaluate_run(args.run).items():
+    metrics, report = reevaluate_run(args.run)
+    for split_name, m in metrics.items():
         print(f"{split_name:>5}: {_fmt(m)}")
-    report = forecast_run(args.run)  # a series run: the forecasts beside the AR baseline again
-    if report is not None:
+    if report is not None:  # a series run: the forecasts beside the AR baseline again
         print("\n".join(_forecast_lines(report)))
     return 0
 

@@ -5,7 +5,8 @@ and tens of microseconds of bookkeeping around it (hooks, profiler ranges, group
 device and dtype, grad-mode switches). :func:`fused_adam_step` returns a function that calls the
 same kernel on the same state tensors with the same hyperparameters read from ``param_groups``,
 so the weights, ``optimizer.state`` and ``state_dict()`` are bit for bit those of
-``optimizer.step()`` (tested), at about a third of the cost on the digits MLP (2-core CPU).
+``optimizer.step()`` (tested); ``benchmarks/bench_mlp.py`` times the whole training step it is
+part of against scikit-learn and a plain PyTorch loop.
 
 The update (Kingma & Ba 2015; AdamW: Loshchilov & Hutter 2019, weight decay decoupled):
 
@@ -47,10 +48,9 @@ def fused_adam_step(optimizer: torch.optim.Optimizer) -> Callable[[], None] | No
     if not all(g.get("fused") and not g.get("capturable") and not g.get("differentiable")
                and not g.get("maximize") for g in optimizer.param_groups):
         return None
-    state = optimizer.state
     counters: dict = {}  # group index -> (one tensor of every step count, its views held in the state)
 
-    def shared_steps(i: int, params, steps):
+    def shared_steps(i: int, params, steps, state):
         """The group's step counts as views of one tensor, so one add_ counts them all."""
         buf, views = counters.get(i, (None, ()))
         if len(views) != len(steps) or any(a is not b for a, b in zip(views, steps)):
@@ -66,6 +66,7 @@ def fused_adam_step(optimizer: torch.optim.Optimizer) -> Callable[[], None] | No
             optimizer.step()
             return
         work = []
+        state = optimizer.state  # read at each call: load_state_dict replaces the dict
         for group in optimizer.param_groups:
             params = group["params"]
             grads, m, v, vmax, steps = [], [], [], [], []
@@ -87,7 +88,7 @@ def fused_adam_step(optimizer: torch.optim.Optimizer) -> Callable[[], None] | No
         for i, (group, params, grads, m, v, vmax, steps) in enumerate(work):
             if not params:
                 continue
-            buf = shared_steps(i, params, steps)
+            buf = shared_steps(i, params, steps, state)
             buf.add_(1)
             steps = list(counters[i][1])
             beta1, beta2 = group["betas"]

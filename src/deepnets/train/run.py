@@ -270,7 +270,7 @@ def _hinted(exp: Experiment, model, loss, train, hints: Splits, n_outputs: int):
     if not isinstance(model, MLP) or len(model.sizes) < 3:
         raise ConfigError(f"data.hints needs model.kind = 'mlp' with a hidden layer, got {exp.model.kind!r}")
     h = hints.train[0]
-    h = (h - h.mean(0)) / h.std(0).clamp_min(1e-12)  # (N, H) standardised hint targets
+    h = Scaler.fit(h, "standard")(h)  # (N, H) standardised hint targets
     y = train[1]
     if not y.is_floating_point():
         coding = getattr(loss, "coding", "one_hot")
@@ -479,23 +479,21 @@ def load_run(path):
 
 def evaluate_run(path) -> dict:
     """Rebuild a run's data split from its seed and evaluate its model on train/val/test."""
+    return reevaluate_run(path)[0]
+
+
+def reevaluate_run(path) -> tuple[dict, dict | None]:
+    """The metrics per split (as :func:`evaluate_run`) and, for a series run, its forecast report
+    recomputed with the same time split and baseline as at training time (None otherwise);
+    the folder and the data are loaded once for both."""
     exp, summary, model, scaler = load_run(path)
     data, parts, _, _ = _prepare(exp)
-    output = summary["output"]
-    loss = _loss_for(exp, data, output)
+    loss = _loss_for(exp, data, summary["output"])
     out = {}
     for name, pair in (("train", parts.train), ("val", parts.val), ("test", parts.test)):
         if pair is not None:
             out[name] = _test_metrics(model, _scaled(scaler, pair), loss, data)
-    return out
-
-
-def forecast_run(path) -> dict | None:
-    """A series run's forecast report recomputed from its folder (the same time split and
-    baseline as at training time), or None for a run on any other dataset."""
-    exp, _, model, scaler = load_run(path)
-    data, _, _, _ = _prepare(exp)
-    return series_summary(exp, data, scaler, model).get("forecast")
+    return out, series_summary(exp, data, scaler, model).get("forecast")
 
 
 def predict_run(path, csv_path) -> tuple[list[str], list[list]]:
@@ -559,6 +557,6 @@ def experiment_from_file(path, overrides=()) -> Experiment:
     return experiment_from_dict(apply_overrides(d, overrides))
 
 
-__all__ = ["run_experiment", "resume_run", "relevance_run", "load_run", "evaluate_run", "forecast_run", "predict_run",
+__all__ = ["run_experiment", "resume_run", "relevance_run", "load_run", "evaluate_run", "reevaluate_run", "predict_run",
            "experiment_from_file", "RunResult",
            "build_model"]

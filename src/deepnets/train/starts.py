@@ -22,7 +22,7 @@ import shutil
 
 from ..atomic import write_atomic
 from ..config import Experiment, dumps_toml, experiment_to_dict
-from ..errors import CheckpointError, ConfigError
+from ..errors import ConfigError
 from .checkpoint import CheckpointManager
 from .distributed import init_from_env
 from .select import FewExamplesOnce
@@ -98,7 +98,5 @@ def run_starts(exp: Experiment, *, source: str, progress_file=None, resume_path:
         return RunResult(parent, r.test, r.history, r.model, summary)
     from .run import load_run
 
-    _, _, model, _ = load_run(parent)
-    if not os.path.isfile(os.path.join(parent, "weights.safetensors")):
-        raise CheckpointError(f"{chosen}: the chosen start has no weights")
+    _, _, model, _ = load_run(parent)  # (a CheckpointError naming the file if the weights are missing)
     return RunResult(parent, summary["metrics"].get("test", summary["metrics"]["train"]), {}, model, summary)
