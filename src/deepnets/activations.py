@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ._registry import lookup
 from .errors import ConfigError
 
 
@@ -196,12 +197,7 @@ def get_activation(spec, **kwargs) -> Activation:
         raise ConfigError(f"activation must be a name such as 'tanh' or an Activation, got {spec!r}")
     name, _, param = spec.partition(":")
     name = name.strip().lower()
-    if name not in ACTIVATIONS:
-        import difflib
-
-        near = difflib.get_close_matches(name, ACTIVATIONS, n=1)
-        hint = f"; did you mean {near[0]!r}?" if near else ""
-        raise ConfigError(f"unknown activation {name!r}: expected one of {sorted(ACTIVATIONS)}{hint}")
+    lookup(name, ACTIVATIONS, what="activation")
     if param:
         try:
             value = float(param)

@@ -16,11 +16,11 @@ deepnets.errors.ConfigError: unknown key 'train.epoch'; did you mean 'train.epoc
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import typing
 from dataclasses import dataclass, field
 
+from ._registry import suggest
 from .errors import ConfigError
 
 
@@ -117,8 +117,7 @@ def _section_class(name: str):
 
 
 def _unknown(key: str, known: list[str]) -> ConfigError:
-    near = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-    hint = f"; did you mean {near[0]!r}?" if near else f"; known keys: {', '.join(known)}"
+    hint = suggest(key, known) or f"; known keys: {', '.join(known)}"
     return ConfigError(f"unknown key {key!r}{hint}")
 
 

@@ -27,6 +27,7 @@ import functools
 import torch
 from torch import Tensor
 
+from ._registry import lookup
 from .errors import ConfigError
 
 CODINGS = ("one_hot", "pm1")
@@ -203,10 +204,4 @@ def get_loss(spec, **kwargs):
     ``(pred, target) -> scalar`` returned as it is."""
     if callable(spec) and not isinstance(spec, str):
         return spec
-    if spec not in LOSSES:
-        import difflib
-
-        near = difflib.get_close_matches(str(spec), LOSSES, n=1)
-        hint = f"; did you mean {near[0]!r}?" if near else ""
-        raise ConfigError(f"unknown loss {spec!r}: expected one of {sorted(LOSSES)}{hint}")
-    return LOSSES[spec](**kwargs)
+    return lookup(spec, LOSSES, what="loss")(**kwargs)

@@ -49,7 +49,7 @@ def test_csv_errors_name_file_line_column(tmp_path, text, match):
 
 def test_csv_missing_target_suggests(tmp_path):
     p = _csv(tmp_path, "a,b,label\n1,2,0\n3,4,1\n")
-    with pytest.raises(DataError, match="target column 'labels' not found .*did you mean 'label'"):
+    with pytest.raises(DataError, match="target column 'labels' not found; did you mean 'label'"):
         read_csv(p, "labels")
 
 

@@ -99,7 +99,7 @@ def test_read_series_from_csv_columns(tmp_path):
     ("y\n1\n2\nnan\n4\n", "line 4, column 'y': NaN"),
     ("y\n1\n\n2\nabc\n", "line 5, column 'y': 'abc', not a number"),
     ("y,z\n1,2\n3\n", "line 3: expected 2 fields"),
-    ("yy\n1\n2\n", "missing column(s) ['y'] (did you mean 'yy'?)"),
+    ("yy\n1\n2\n", "missing column(s) ['y']; did you mean 'yy'?"),
     ("y\n1e300\n2\n", "line 2, column 'y': 1e300 exceeds the float32 range"),
 ])
 def test_bad_series_files_name_file_line_and_column(tmp_path, text, match):

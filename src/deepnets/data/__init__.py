@@ -8,9 +8,9 @@ torch.Size([8, 3])
 
 from __future__ import annotations
 
-import difflib
 import inspect
 
+from .._registry import lookup, suggest
 from ..errors import ConfigError
 from .bundled import digits, mnist1d
 from .cifar import CifarBatch, load_cifar10, read_cifar_batch, unpickle_restricted
@@ -47,11 +47,7 @@ DATASETS = {
 
 def load_dataset(name: str, **params) -> Dataset:
     """Load a dataset by registry name with its parameters (checked against the loader's signature)."""
-    if name not in DATASETS:
-        near = difflib.get_close_matches(str(name), DATASETS, n=1)
-        hint = f"; did you mean {near[0]!r}?" if near else ""
-        raise ConfigError(f"unknown dataset {name!r}: expected one of {sorted(DATASETS)}{hint}")
-    loader = DATASETS[name][0]
+    loader = lookup(name, DATASETS, what="dataset")[0]
     sig = inspect.signature(loader)
     accepted = [p for p in sig.parameters if p != "name"]
     if name in ("csv", "npz") and "path" in params:
@@ -63,9 +59,7 @@ def load_dataset(name: str, **params) -> Dataset:
         args = ()
     for key in params:
         if key not in accepted:
-            near = difflib.get_close_matches(key, accepted, n=1)
-            hint = f"; did you mean {near[0]!r}?" if near else ""
-            raise ConfigError(f"dataset {name!r} has no parameter {key!r}{hint} (it takes {accepted})")
+            raise ConfigError(f"dataset {name!r} has no parameter {key!r}{suggest(key, accepted)} (it takes {accepted})")
     try:
         sig.bind(*args, **params)
     except TypeError as e:

@@ -11,13 +11,13 @@ class labels that are not non-negative integers or exceed the declared class cou
 from __future__ import annotations
 
 import csv
-import difflib
 import math
 import os
 
 import numpy as np
 import torch
 
+from .._registry import suggest
 from ..errors import DataError
 from .dataset import Dataset
 from .safe_files import load_npz
@@ -63,9 +63,8 @@ def read_csv_table(path, *, columns: list[str] | None = None):
         else:
             missing = [c for c in columns if c not in header]
             if missing:
-                near = difflib.get_close_matches(missing[0], header, n=1)
-                hint = f" (did you mean {near[0]!r}?)" if near else ""
-                raise DataError(f"{path}: missing column(s) {missing[:10]}{hint}; the file has {header[:20]}")
+                raise DataError(f"{path}: missing column(s) {missing[:10]}{suggest(missing[0], header)}; "
+                                f"the file has {header[:20]}")
             take = [header.index(c) for c in columns]
         names = [header[j] for j in take]
         rows = []
@@ -149,9 +148,7 @@ def read_csv(path, target, *, task: str = "auto", n_classes: int | None = None,
         header = _read_header(path)
         missing = [t for t in targets if t not in header]
         if missing:
-            near = difflib.get_close_matches(missing[0], header, n=1)
-            hint = f" (did you mean {near[0]!r}?)" if near else ""
-            raise DataError(f"{os.fspath(path)}: target column {missing[0]!r} not found{hint}; "
+            raise DataError(f"{os.fspath(path)}: target column {missing[0]!r} not found{suggest(missing[0], header)}; "
                             f"the columns are {header[:20]}")
         features = [h for h in header if h not in targets]
     if not features:

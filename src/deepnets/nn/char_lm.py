@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .._registry import eval_mode
 from ..errors import ConfigError, DataError
 from ..seq.sampling import sample_next
 from ..seq.vocab import SPECIALS, Vocab
@@ -92,14 +93,12 @@ def evaluate_bpc(model: nn.Module, x: Tensor, y: Tensor, *, k: int = 100) -> flo
     check_sizes(k=k)
     if x.shape != y.shape or x.dim() != 2:
         raise DataError(f"x and y must both be (N, L), got {tuple(x.shape)} and {tuple(y.shape)}")
-    was_training = model.training
-    model.eval()
     state, nats = None, 0.0
-    for s in range(0, x.shape[1], k):
-        logits, state = model(x[:, s:s + k], state)                     # (N, k, V)
-        nats += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y[:, s:s + k].reshape(-1),
-                                reduction="sum").item()
-    model.train(was_training)
+    with eval_mode(model):
+        for s in range(0, x.shape[1], k):
+            logits, state = model(x[:, s:s + k], state)                     # (N, k, V)
+            nats += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y[:, s:s + k].reshape(-1),
+                                    reduction="sum").item()
     return nats / (y.numel() * math.log(2.0))
 
 
@@ -127,17 +126,15 @@ def sample(model: nn.Module, vocab: Vocab, prompt: str, n: int, *, temperature: 
         raise ConfigError(f"sample needs a non-empty prompt string, got {prompt!r}")
     if not isinstance(n, int) or n < 0:
         raise ConfigError(f"n must be an int >= 0, got {n!r}")
-    was_training = model.training
-    model.eval()
     device = next(model.parameters()).device
     ids = torch.tensor([vocab.encode(prompt, unknown="error")], device=device)   # (1, L)
-    logits, state = model(ids, None)
     out = []
-    for _ in range(n):
-        s = logits[:, -1].clone()                            # (1, V): scores of the next char
-        s[:, :len(SPECIALS)] = float("-inf")
-        nxt = sample_next(s, temperature, generator=generator)   # (1,)
-        out.append(vocab.tokens[int(nxt)])
-        logits, state = model(nxt.view(1, 1), state)
-    model.train(was_training)
+    with eval_mode(model):
+        logits, state = model(ids, None)
+        for _ in range(n):
+            s = logits[:, -1].clone()                            # (1, V): scores of the next char
+            s[:, :len(SPECIALS)] = float("-inf")
+            nxt = sample_next(s, temperature, generator=generator)   # (1,)
+            out.append(vocab.tokens[int(nxt)])
+            logits, state = model(nxt.view(1, 1), state)
     return "".join(out)

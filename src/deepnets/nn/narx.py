@@ -25,6 +25,7 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
+from .._registry import eval_mode
 from ..errors import ConfigError
 from .mlp import MLP
 
@@ -78,9 +79,7 @@ def iterated_forecast(model: nn.Module, y, u=None, *, lags: int, input_lags: int
     buf = y[t0.unsqueeze(1) - k] if lags else y.new_zeros(len(t0), 0)          # (n, p) newest first
     out = torch.empty(len(t0), horizon, dtype=torch.float64)
     kq = torch.arange(1, input_lags + 1)                                       # (q,)
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         with torch.no_grad():
             for s in range(horizon):
                 cols = [buf]
@@ -92,8 +91,6 @@ def iterated_forecast(model: nn.Module, y, u=None, *, lags: int, input_lags: int
                 out[:, s] = pred
                 if lags:
                     buf = torch.cat([pred.unsqueeze(1), buf[:, :-1]], dim=1)   # shift the taps, newest first
-    finally:
-        model.train(was_training)
     return out
 
 

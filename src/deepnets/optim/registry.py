@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from .._registry import lookup
 from ..errors import ConfigError
 from .conjugate_gradient import ConjugateGradient
 from .delta_bar_delta import DeltaBarDelta
@@ -47,13 +48,8 @@ def build_optimizer(name: str, params, **kwargs) -> torch.optim.Optimizer:
     >>> type(build_optimizer("quickprop", [w], lr=0.1, mu=1.75)).__name__
     'Quickprop'
     """
-    if name not in OPTIMIZERS:
-        import difflib
-
-        near = difflib.get_close_matches(str(name), OPTIMIZERS, n=1)
-        hint = f"; did you mean {near[0]!r}?" if near else ""
-        raise ConfigError(f"unknown optimizer {name!r}: expected one of {sorted(OPTIMIZERS)}{hint}")
+    factory = lookup(name, OPTIMIZERS, what="optimizer")
     try:
-        return OPTIMIZERS[name](params, **kwargs)
+        return factory(params, **kwargs)
     except (TypeError, ValueError) as err:
         raise ConfigError(f"optimizer {name!r}: {err}") from None

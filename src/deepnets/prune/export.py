@@ -31,6 +31,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from .._registry import eval_mode
 from ..errors import ConfigError
 
 # parameter-free modules that act on each unit separately (safe to slice by unit)
@@ -133,14 +134,11 @@ def _same_as_chain(model: nn.Module, children: list[nn.Module], first: int) -> b
     lin = children[0]
     probe = torch.randn(8, lin.in_features, generator=torch.Generator().manual_seed(0),
                         dtype=lin.weight.dtype).to(lin.weight.device)
-    was = model.training
-    model.eval()
-    try:
-        return torch.allclose(model(probe), nn.Sequential(*children)(probe))
-    except Exception:  # a forward that cannot take the probe is not a plain chain
-        return False
-    finally:
-        model.train(was)
+    with eval_mode(model):
+        try:
+            return torch.allclose(model(probe), nn.Sequential(*children)(probe))
+        except Exception:  # a forward that cannot take the probe is not a plain chain
+            return False
 
 
 def _copy(m: nn.Module) -> nn.Module:

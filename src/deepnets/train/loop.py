@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from ..backprop import costate_backward, supports_costate
+from .._registry import eval_mode
 from ..errors import ConfigError, DataError, TrainingDiverged, TrainingInterrupted
 from ..losses import code_targets, get_loss
 from .batches import TensorBatches
@@ -118,12 +119,8 @@ def _n_outputs(model, x: Tensor) -> int:
     sizes = getattr(model, "sizes", None)
     if sizes:
         return sizes[-1]
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         return model(x[:2]).shape[1]
-    finally:
-        model.train(was_training)
 
 
 @torch.no_grad()
@@ -139,13 +136,8 @@ def evaluate(model, x: Tensor, y: Tensor, *, loss="lms", metrics: Sequence = (),
              threshold: float | None = None) -> dict[str, float]:
     """The loss and metrics of ``model`` on ``(x, y)``, in eval mode, in chunks of ``batch_size``."""
     loss_fn = get_loss(loss)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():  # no graph: evaluation only reads the outputs
-            preds = torch.cat([model(x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)])
-    finally:
-        model.train(was_training)
+    with eval_mode(model), torch.no_grad():  # no graph: evaluation only reads the outputs
+        preds = torch.cat([model(x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)])
     out = {"loss": float(loss_fn(preds, y))}
     for m in metrics:
         fn = get_metric(m)

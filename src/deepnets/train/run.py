@@ -10,7 +10,6 @@ error-signal norms. ``evaluate_run`` and ``predict_run`` rebuild the model from 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import inspect
 import json
 import logging
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .._registry import suggest
 from ..atomic import write_atomic
 from ..backprop import costates
 from ..config import Experiment, dumps_toml, experiment_from_dict, experiment_to_dict, load_toml
@@ -249,9 +249,8 @@ def _hint_columns(exp: Experiment, data: Dataset) -> list[int]:
         raise ConfigError(f"data.hints names a column twice: {names}")
     missing = [h for h in names if h not in data.feature_names]
     if missing:
-        near = difflib.get_close_matches(missing[0], data.feature_names, n=1)
-        hint = f" (did you mean {near[0]!r}?)" if near else ""
-        raise ConfigError(f"data.hints: {missing[0]!r} is not a feature column of {data.name}{hint}; "
+        raise ConfigError(f"data.hints: {missing[0]!r} is not a feature column of {data.name}"
+                          f"{suggest(missing[0], data.feature_names)}; "
                           f"the columns are {data.feature_names[:20]}")
     if len(names) == len(data.feature_names):
         raise ConfigError(f"data.hints takes every feature column {names}: no inputs would be left")

@@ -37,6 +37,7 @@ from typing import Callable, Sequence
 import torch
 from torch import Tensor
 
+from .._registry import eval_mode
 from ..errors import ConfigError, DataError
 from ..losses import code_targets
 from .loop import FewExamplesWarning, fit
@@ -242,12 +243,8 @@ def noise_variance(E: float, N: int, n_outputs: int, n_weights: int) -> float:
 @torch.no_grad()
 def squared_errors(model: torch.nn.Module, x: Tensor, y: Tensor, *, coding: str = "one_hot") -> Tensor:
     """e_n = Σ_i (z_i^n − ẑ_i^n)², (N,); class labels are coded (``one_hot`` or ``pm1``) first."""
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         pred = model(x)
-    finally:
-        model.train(was_training)
     z = y if y.is_floating_point() else code_targets(y, pred.shape[1], coding, pred.dtype)
     return ((z.reshape(pred.shape) - pred) ** 2).sum(1)  # (N,)
 

@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .._registry import eval_mode
 from ..errors import ConfigError, DataError, TrainingDiverged
 from ..seq.bleu import corpus_bleu
 from ..seq.decode import beam_search, greedy_decode
@@ -123,15 +124,13 @@ def _check_pairs(src: Tensor, tgt: Tensor) -> None:
 def teacher_forced_loss(model: nn.Module, src: Tensor, tgt: Tensor, *, batch_size: int = 512) -> float:
     """The mean token cross-entropy of ``model`` on framed targets (no smoothing, eval mode)."""
     _check_pairs(src, tgt)
-    was = model.training
-    model.eval()
     total = count = 0.0
-    for i in range(0, src.shape[0], batch_size):
-        s, t = trim_padding(src[i:i + batch_size]), trim_padding(tgt[i:i + batch_size])
-        n = int((t[:, 1:] != PAD).sum())
-        total += sequence_loss(model(s, t[:, :-1]), t[:, 1:]).item() * n
-        count += n
-    model.train(was)
+    with eval_mode(model):
+        for i in range(0, src.shape[0], batch_size):
+            s, t = trim_padding(src[i:i + batch_size]), trim_padding(tgt[i:i + batch_size])
+            n = int((t[:, 1:] != PAD).sum())
+            total += sequence_loss(model(s, t[:, :-1]), t[:, 1:]).item() * n
+            count += n
     return total / count
 
 
@@ -214,19 +213,18 @@ def translate(model: nn.Module, src: Tensor, *, beam_size: int = 1, max_len: int
     if src.dim() != 2:
         raise DataError(f"expected source ids of shape (N, S), got {tuple(src.shape)}")
     max_len = 2 * src.shape[1] + 10 if max_len is None else max_len
-    was = model.training
-    model.eval()
     out: list[list[int]] = []
-    for i in range(0, src.shape[0], batch_size):
-        s = trim_padding(src[i:i + batch_size])
-        state = model.init_state(s)
-        if beam_size == 1:
-            tokens, _ = greedy_decode(model.step, state, batch_size=s.shape[0], max_len=max_len, device=s.device)
-        else:
-            tokens, _ = beam_search(model.step, state, batch_size=s.shape[0], beam_size=beam_size,
-                                    max_len=max_len, length_penalty=length_penalty, device=s.device)
-        out += [strip_ids(row) for row in tokens.cpu()]
-    model.train(was)
+    with eval_mode(model):
+        for i in range(0, src.shape[0], batch_size):
+            s = trim_padding(src[i:i + batch_size])
+            state = model.init_state(s)
+            if beam_size == 1:
+                tokens, _ = greedy_decode(model.step, state, batch_size=s.shape[0], max_len=max_len,
+                                          device=s.device)
+            else:
+                tokens, _ = beam_search(model.step, state, batch_size=s.shape[0], beam_size=beam_size,
+                                        max_len=max_len, length_penalty=length_penalty, device=s.device)
+            out += [strip_ids(row) for row in tokens.cpu()]
     return out
 
 
