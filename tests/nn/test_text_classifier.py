@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from deepnets.errors import DataError
-from deepnets.nn.cores import CORES, build_core
+from deepnets.nn.recurrent import CORES, build_core
 from deepnets.nn.text_classifier import TextClassifier, last_step
 from deepnets.seq.vocab import PAD, Vocab
 from deepnets.errors import ConfigError

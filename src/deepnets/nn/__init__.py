@@ -8,19 +8,19 @@ from .char_lm import CharLM, bits_per_char, evaluate_bpc, sample
 from .attention import (MultiHeadAttention, PositionalEncoding, causal_mask, merge_heads, padding_mask,
                         scaled_dot_product_attention, sinusoidal_positions, split_heads)
 from .cnn1d import CNN1d, cnn1d
-from .cores import CORES, build_core
+from .recurrent import CORES, build_core
 from .conv import conv_output_shape, count_connections, count_weights
 from .dropout import DROPOUT_MODES, Dropout, dropout, dropout_mask
-from .gru import GRU, gru_cell, gru_step
+from .recurrent.gru import GRU, gru_cell, gru_step
 from .image import ToImage, random_shift, to_image
-from .lstm import LSTM, LSTMFunction, lstm_cell, lstm_loop
+from .recurrent.lstm import LSTM, LSTMFunction, lstm_cell, lstm_loop
 from .linear_ar import LinearAR, least_squares_ar
 from .mlp import MLP, xor_step_network
 from .narx import NARX, iterated_forecast, one_step_forecast
 from .norm import (BatchNorm, LayerNorm, WeightNormLinear, batch_norm, batch_norm_backward,
                    layer_norm, weight_norm)
-from .recurrent import HEADS, RecurrentNet, detach_state, truncated_bptt
-from .rnn import ElmanRNN
+from .recurrent.base import HEADS, RecurrentNet, detach_state, truncated_bptt
+from .recurrent.elman import ElmanRNN
 from .seq_classifier import READOUTS, SequenceClassifier, sequence_classifier
 from .seq2seq_lstm import LSTMSeq2Seq, reverse_padded
 from .transformer import DecoderLayer, EncoderLayer, Transformer

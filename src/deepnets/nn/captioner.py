@@ -6,7 +6,7 @@ on f (Vinyals et al. 2015 start it from the image; Xu et al. 2015 initialise its
     f            = ReLU(W_f vec(conv_blocks(x)))                 image features (F)
     z_0, c_0     = tanh(W_zf f + b_z), W_cf f + b_c              one pair per LSTM layer
     x_t          = E y_{t-1}            or [E y_{t-1}; f] with ``feed_features=True``
-    z_t, c_t     = LSTM(x_t, z_{t-1}, c_{t-1})                   the peephole LSTM of deepnets.nn.lstm
+    z_t, c_t     = LSTM(x_t, z_{t-1}, c_{t-1})                   the peephole LSTM of deepnets.nn.recurrent.lstm
     p(y_t | y_<t, x) = softmax(W_yz z_t + b_y)
 
 Training is teacher forcing: the true caption y_0..y_{T-1} goes in and the loss is the
@@ -43,8 +43,8 @@ from ..errors import ConfigError, DataError
 from ..seq.decode import beam_search, greedy_decode
 from ..seq.vocab import BOS, EOS, PAD
 from .conv import ConvBNReLU
-from .lstm import LSTM
-from .recurrent import check_sizes
+from .recurrent.lstm import LSTM
+from .recurrent.base import check_sizes
 
 
 class ImageEncoder(nn.Sequential):

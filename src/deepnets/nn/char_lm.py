@@ -6,7 +6,7 @@ For a text x_1 .. x_n of character ids the model reads one character per step an
     p(x_{t+1} = v | x_1..x_t) = softmax(s_t)_v,
 
 trained by cross-entropy on the next character with truncated BPTT, the state z carried from one
-chunk of k characters to the next (:func:`~deepnets.nn.recurrent.truncated_bptt`). It is scored
+chunk of k characters to the next (:func:`~deepnets.nn.recurrent.base.truncated_bptt`). It is scored
 in bits per character,
 
     bpc = - (1/n) sum_t log2 p(x_{t+1} | x_1..x_t) = (cross-entropy in nats) / ln 2,
@@ -34,8 +34,8 @@ from .._registry import eval_mode
 from ..errors import ConfigError, DataError
 from ..seq.sampling import sample_next
 from ..seq.vocab import SPECIALS, Vocab
-from .cores import build_core
-from .recurrent import RecurrentNet, State, check_sizes
+from .recurrent import build_core
+from .recurrent.base import RecurrentNet, State, check_sizes
 
 
 class CharLM(nn.Module):
@@ -49,7 +49,7 @@ class CharLM(nn.Module):
         embed_size: size of the character embedding E (V, embed_size). Default 32.
         hidden_size: H. Default 128.
         num_layers: D. Default 1.
-        cell: a name in :data:`~deepnets.nn.cores.CORES`. Default ``"lstm"`` (with peepholes).
+        cell: a name in :data:`~deepnets.nn.recurrent.CORES`. Default ``"lstm"`` (with peepholes).
         generator: seeds every initial weight (embedding N(0, 1), core and read-out
             U(-1/sqrt(H), 1/sqrt(H))); None uses torch's global stream.
     """

@@ -42,7 +42,7 @@ from torch import Tensor, nn
 from ..errors import ConfigError, DataError
 from ..seq.vocab import PAD
 from .attention import padding_mask, scaled_dot_product_attention
-from .lstm import LSTM
+from .recurrent.lstm import LSTM
 
 
 def reverse_padded(x: Tensor, lengths: Tensor) -> Tensor:

@@ -14,10 +14,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..errors import ConfigError
+from ...errors import ConfigError
 from .gru import GRU
 from .lstm import LSTM
-from .rnn import ElmanRNN
+from .elman import ElmanRNN
 
 #: name -> (core class, fixed options); every core is built batch-first as
 #: ``cls(input_size, hidden_size, num_layers, batch_first=True, **fixed, **options)``.

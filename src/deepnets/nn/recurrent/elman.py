@@ -4,7 +4,7 @@ For each layer k and step t (layer k > 0 takes the states of layer k - 1 as its 
 
     z_t = tanh(W_zx x_t + W_zz z_{t-1} + b)          (the slide writes no b; bias=False is that)
 
-The read-out y_t = W_yz z_t is :class:`~deepnets.nn.recurrent.RecurrentNet`'s. The input term
+The read-out y_t = W_yz z_t is :class:`~deepnets.nn.recurrent.base.RecurrentNet`'s. The input term
 W_zx x_t of all steps is one (L*N, H_in) x (H_in, H) matmul; only W_zz z_{t-1} stays in the loop.
 With the same weights (b = b_ih + b_hh) this equals ``torch.nn.RNN(nonlinearity="tanh")``.
 
@@ -16,8 +16,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .recurrent import check_sizes, init_uniform_, time_major
-from ..errors import ConfigError, DataError
+from .base import check_sizes, init_uniform_, time_major
+from ...errors import ConfigError, DataError
 
 
 class StackedRecurrent(nn.Module):

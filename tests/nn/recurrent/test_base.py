@@ -4,10 +4,10 @@ import pytest
 import torch
 
 from deepnets.errors import ConfigError, DataError
-from deepnets.nn.gru import GRU
-from deepnets.nn.lstm import LSTM
-from deepnets.nn.recurrent import RecurrentNet, detach_state, truncated_bptt
-from deepnets.nn.rnn import ElmanRNN
+from deepnets.nn.recurrent.gru import GRU
+from deepnets.nn.recurrent.lstm import LSTM
+from deepnets.nn.recurrent.base import RecurrentNet, detach_state, truncated_bptt
+from deepnets.nn.recurrent.elman import ElmanRNN
 
 D64 = torch.float64
 

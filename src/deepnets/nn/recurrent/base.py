@@ -9,8 +9,8 @@ summed over time steps. "How far to unroll? Typically less than 25 steps ... ini
 variables from last unroll": that is truncated BPTT (:func:`truncated_bptt`), which carries the
 state across chunks of k steps but cuts the graph between them (:func:`detach_state`).
 
-Every core here (:class:`~deepnets.nn.rnn.ElmanRNN`, :class:`~deepnets.nn.lstm.LSTM`,
-:class:`~deepnets.nn.gru.GRU`) follows ``torch.nn.RNN``'s call convention,
+Every core here (:class:`~deepnets.nn.recurrent.elman.ElmanRNN`, :class:`~deepnets.nn.recurrent.lstm.LSTM`,
+:class:`~deepnets.nn.recurrent.gru.GRU`) follows ``torch.nn.RNN``'s call convention,
 ``output, state = core(x, state)``, so torch's own ``nn.LSTM`` / ``nn.GRU`` plug into
 :class:`RecurrentNet` and :func:`truncated_bptt` as well.
 
@@ -26,7 +26,7 @@ from typing import Callable, Iterable
 import torch
 from torch import Tensor, nn
 
-from ..errors import ConfigError, DataError
+from ...errors import ConfigError, DataError
 
 State = Tensor | tuple[Tensor, ...]
 
@@ -120,7 +120,7 @@ class RecurrentNet(nn.Module):
         output_size: H_out.
         mode: one of :data:`HEADS`. Default ``"many_to_many"``.
 
-    >>> from deepnets.nn.lstm import LSTM
+    >>> from deepnets.nn.recurrent.lstm import LSTM
     >>> net = RecurrentNet(LSTM(3, 8, batch_first=True), 2, mode="many_to_one")
     >>> y, (h, c) = net(torch.zeros(5, 7, 3))
     >>> tuple(y.shape), tuple(h.shape)

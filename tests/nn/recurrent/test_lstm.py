@@ -5,7 +5,7 @@ import torch
 from torch.autograd import gradcheck
 
 from deepnets.errors import ConfigError, DataError
-from deepnets.nn.lstm import LSTM, LSTMFunction, lstm_cell, lstm_loop
+from deepnets.nn.recurrent.lstm import LSTM, LSTMFunction, lstm_cell, lstm_loop
 
 D64 = torch.float64
 
@@ -147,7 +147,7 @@ def test_lstm_solves_the_adding_problem_at_T100():
     # Hochreiter & Schmidhuber (1997): the constant predictor's MSE is 1/6; an LSTM goes far below.
     # About 2000 Adam steps, 1-2 minutes on one CPU thread (seed 0 reached 0.0008 at step 1900).
     from deepnets.data.sequence_tasks import ADDING_BASELINE_MSE, adding_problem
-    from deepnets.nn.recurrent import RecurrentNet
+    from deepnets.nn.recurrent.base import RecurrentNet
 
     g = torch.Generator().manual_seed(0)
     net = RecurrentNet(LSTM(2, 64, batch_first=True, forget_bias=1.0, generator=g), 1,
