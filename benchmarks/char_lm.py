@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from deepnets.data.text_corpus import (char_corpus, stream_batches, unigram_cross_entropy,
                                        unigram_entropy)
 from deepnets.nn.char_lm import CharLM, evaluate_bpc, sample
-from deepnets.nn.recurrent.base import truncated_bptt
+from deepnets.train.tbptt import truncated_bptt
 
 RESULTS = Path(__file__).parent / "results" / "char_lm.json"
 

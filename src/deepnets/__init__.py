@@ -14,8 +14,10 @@ from .errors import CheckpointError, ConfigError, DataError, DeepnetsError, Trai
 from .losses import LOSSES, CrossEntropy, LMS, Lp, code_targets, get_loss
 from .bayes import EvidenceResult, Laplace, calibration_report, evidence_ard, reliability_diagram
 from .nn import (GRU, LSTM, MLP, NARX, BatchNorm, Captioner, CharLM, CNN1d, Dropout, ElmanRNN, LayerNorm,
-                 LinearAR, LSTMSeq2Seq, Pervasive2d, RecurrentNet, SequenceClassifier, TextClassifier, ToImage,
-                 Transformer, WeightNormLinear, conv_output_shape, count_weights, iterated_forecast, truncated_bptt)
+                 LinearAR, LSTMSeq2Seq, Pervasive2d, SequenceClassifier, TextClassifier, ToImage,
+                 Transformer, WeightNormLinear, conv_output_shape, count_weights, iterated_forecast)
+from .train.tbptt import truncated_bptt
+from .zoo.recurrent_net import RecurrentNet
 from .optim import (EKF, ConjugateGradient, DecoupledEKF, DeltaBarDelta, MemorylessQuasiNewton, Quickprop,
                     ScaledConjugateGradient)
 from .regularizers import CurvatureSmoothing, WeightDecay, WeightElimination

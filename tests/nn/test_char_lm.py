@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from deepnets.data.text_corpus import stream_batches
 from deepnets.errors import ConfigError, DataError
 from deepnets.nn.char_lm import CharLM, bits_per_char, evaluate_bpc, sample
-from deepnets.nn.recurrent.base import truncated_bptt
+from deepnets.train.tbptt import truncated_bptt
 from deepnets.seq.vocab import SPECIALS, Vocab
 
 

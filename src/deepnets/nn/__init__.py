@@ -19,7 +19,7 @@ from .mlp import MLP, xor_step_network
 from .narx import NARX, iterated_forecast, one_step_forecast
 from .norm import (BatchNorm, LayerNorm, WeightNormLinear, batch_norm, batch_norm_backward,
                    layer_norm, weight_norm)
-from .recurrent.base import HEADS, RecurrentNet, detach_state, truncated_bptt
+from .recurrent import detach_state
 from .recurrent.elman import ElmanRNN
 from .seq_classifier import READOUTS, SequenceClassifier, sequence_classifier
 from .seq2seq_lstm import LSTMSeq2Seq, reverse_padded
@@ -43,8 +43,7 @@ __all__ = [
     "CNN1d", "cnn1d", "ToImage", "to_image", "random_shift",
     # recurrent cores and their pure-function cells
     "ElmanRNN", "LSTM", "GRU", "LSTMFunction", "lstm_cell", "lstm_loop", "gru_cell", "gru_step",
-    # heads and training through time
-    "RecurrentNet", "HEADS", "truncated_bptt", "detach_state",
+    "detach_state",
     # token models: cores by name, the character language model, many-to-one classification
     "CORES", "build_core", "CharLM", "bits_per_char", "evaluate_bpc", "sample",
     "TextClassifier", "last_step",

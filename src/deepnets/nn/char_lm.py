@@ -6,7 +6,7 @@ For a text x_1 .. x_n of character ids the model reads one character per step an
     p(x_{t+1} = v | x_1..x_t) = softmax(s_t)_v,
 
 trained by cross-entropy on the next character with truncated BPTT, the state z carried from one
-chunk of k characters to the next (:func:`~deepnets.nn.recurrent.base.truncated_bptt`). It is scored
+chunk of k characters to the next (:func:`~deepnets.train.tbptt.truncated_bptt`). It is scored
 in bits per character,
 
     bpc = - (1/n) sum_t log2 p(x_{t+1} | x_1..x_t) = (cross-entropy in nats) / ln 2,
@@ -35,7 +35,8 @@ from ..errors import ConfigError, DataError
 from ..seq.sampling import sample_next
 from ..seq.vocab import SPECIALS, Vocab
 from .recurrent import build_core
-from .recurrent.base import RecurrentNet, State, check_sizes
+from .recurrent.base import State, check_sizes
+from ..zoo.recurrent_net import RecurrentNet
 
 
 class CharLM(nn.Module):

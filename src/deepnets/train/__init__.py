@@ -10,6 +10,7 @@ from .multistart import MultiStartResult, multistart
 from .progress import ProgressBar
 from .seq2seq import (LR_SCHEDULES, Seq2SeqModel, Seq2SeqTrainConfig, evaluate_seq2seq, sequence_loss,
                       strip_ids, teacher_forced_loss, train_seq2seq, translate, trim_padding)
+from .tbptt import truncated_bptt
 from .select import (bootstrap_632, cross_validate, err632, fit_experiment, kfold_indices, noise_variance,
                      prediction_error, select_hidden_size)
 
@@ -20,7 +21,7 @@ __all__ = [
     "HintedModel", "HintedLoss", "with_hints", "hinted_loss", "hint_targets", "strip_hints",
     "multistart", "MultiStartResult",
     "kfold_indices", "cross_validate", "bootstrap_632", "err632", "prediction_error", "noise_variance",
-    "fit_experiment", "select_hidden_size",
+    "fit_experiment", "select_hidden_size", "truncated_bptt",
     # sequence-to-sequence: teacher forcing, greedy/beam evaluation by exact match and BLEU
     "train_seq2seq", "Seq2SeqTrainConfig", "Seq2SeqModel", "LR_SCHEDULES", "sequence_loss", "teacher_forced_loss",
     "evaluate_seq2seq", "translate", "strip_ids", "trim_padding",

@@ -21,6 +21,7 @@ from .alexnet import ALEXNET_VARIANTS, AlexNet, alexnet
 from .googlenet import GOOGLENET_VARIANTS, GoogLeNet, googlenet
 from .inception_resnet_v2 import InceptionResNetV2, inception_resnet_v2
 from .lenet import LeNet5, lenet5
+from .recurrent_net import HEADS, RecurrentNet
 from .resnet import ResNet, resnet18, resnet18_cifar, resnet34, resnet50, resnet101, resnet152
 from .summary import count_macs, count_parameters
 from .vgg import VGG, vgg16, vgg19
@@ -34,6 +35,8 @@ __all__ = [
     # classes and variant tables
     "LeNet5", "AlexNet", "ZFNet", "VGG", "GoogLeNet", "ResNet", "InceptionResNetV2",
     "ALEXNET_VARIANTS", "GOOGLENET_VARIANTS",
+    # a recurrent core with the lecture's read-out under three heads
+    "RecurrentNet", "HEADS",
     # registry and summary
     "ZOO", "ZooEntry", "build", "model_table", "count_macs", "count_parameters",
 ]

@@ -6,7 +6,7 @@ from torch.autograd import gradcheck
 
 from deepnets.errors import ConfigError
 from deepnets.nn.recurrent.gru import GRU, gru_cell
-from deepnets.nn.recurrent.elman import copy_from_torch
+from deepnets.nn.recurrent.base import copy_from_torch
 
 D64 = torch.float64
 

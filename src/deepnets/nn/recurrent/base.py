@@ -1,27 +1,23 @@
-"""What every recurrent core shares: input checks, state handling, output heads, truncated BPTT.
+"""What every recurrent core shares: input checks, state handling, the stacked shell, torch copies.
 
 The lecture's recurrent network is a state-space model unrolled in time,
 
     z_t = f_W(z_{t-1}, x_t),        y_t = W_yz z_t,
 
 trained by back-propagation through the unrolled graph, with the gradients of the shared W
-summed over time steps. "How far to unroll? Typically less than 25 steps ... initialize hidden
-variables from last unroll": that is truncated BPTT (:func:`truncated_bptt`), which carries the
-state across chunks of k steps but cuts the graph between them (:func:`detach_state`).
-
-Every core here (:class:`~deepnets.nn.recurrent.elman.ElmanRNN`, :class:`~deepnets.nn.recurrent.lstm.LSTM`,
-:class:`~deepnets.nn.recurrent.gru.GRU`) follows ``torch.nn.RNN``'s call convention,
-``output, state = core(x, state)``, so torch's own ``nn.LSTM`` / ``nn.GRU`` plug into
-:class:`RecurrentNet` and :func:`truncated_bptt` as well.
-
-Reference: Williams & Peng (1990), "An efficient gradient-based algorithm for on-line training
-of recurrent network trajectories", Neural Computation 2(4) (truncated BPTT).
+summed over time steps. Every core (:class:`~deepnets.nn.recurrent.elman.ElmanRNN`,
+:class:`~deepnets.nn.recurrent.lstm.LSTM`, :class:`~deepnets.nn.recurrent.gru.GRU`) follows
+``torch.nn.RNN``'s call convention, ``output, state = core(x, state)``, so torch's own
+``nn.LSTM`` / ``nn.GRU`` plug in wherever ours do: the read-out heads of
+:class:`~deepnets.zoo.recurrent_net.RecurrentNet` and truncated BPTT
+(:func:`~deepnets.train.tbptt.truncated_bptt`, which cuts the graph between chunks with
+:func:`detach_state`).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterable
+from typing import Iterable
 
 import torch
 from torch import Tensor, nn
@@ -70,117 +66,91 @@ def detach_state(state: State | None) -> State | None:
     return tuple(detach_state(s) for s in state)
 
 
-# ---------------------------------------------------------------------------------------------
-# Heads: how the outputs y_t = W_yz z_t are read off the sequence of states.
+class StackedRecurrent(nn.Module):
+    """Shared shell of the single-state cores (Elman RNN, GRU): layers, shapes, state, torch copy.
 
-def _many_to_one(core: nn.Module, x: Tensor, state: State | None, steps: int | None):
-    out, state = core(x, state)          # (N, L, H) batch first
-    return out[:, -1], state             # (N, H): the last state z_L only
-
-
-def _many_to_many(core: nn.Module, x: Tensor, state: State | None, steps: int | None):
-    return core(x, state)                # (N, L, H): every z_t
-
-
-def _one_to_many(core: nn.Module, x: Tensor, state: State | None, steps: int | None):
-    if steps is None or steps < 1:
-        raise ConfigError(f"one_to_many needs steps >= 1, got {steps!r}")
-    if x.dim() != 2:
-        raise DataError(f"one_to_many expects one input vector per sample (N, H_in), "
-                        f"got {tuple(x.shape)}")
-    seq = x.new_zeros(x.shape[0], steps, x.shape[1])   # (N, steps, H_in): x at t = 1, then zeros
-    seq[:, 0] = x
-    return core(seq, state)
-
-
-HEADS: dict[str, Callable] = {
-    "many_to_one": _many_to_one,
-    "many_to_many": _many_to_many,
-    "one_to_many": _one_to_many,
-}
-
-
-class RecurrentNet(nn.Module):
-    """A recurrent core with the lecture's linear read-out y_t = W_yz z_t + b_y.
-
-    Heads (``mode``):
-
-    - ``"many_to_one"``: x (N, L, H_in) -> y (N, H_out) read off the last state z_L
-      (sentiment-style classification).
-    - ``"many_to_many"``: x (N, L, H_in) -> y (N, L, H_out), one output per step (tagging,
-      language models, the truncated-BPTT loop).
-    - ``"one_to_many"``: x (N, H_in) -> y (N, steps, H_out); x is the input at t = 1 and the
-      later inputs are zero (captioning-style generation from one vector).
-
-    The core must be batch-first and follow ``output, state = core(x, state)``.
-
-    Args:
-        core: an :class:`ElmanRNN`, :class:`LSTM`, :class:`GRU` or torch recurrent module
-            built with ``batch_first=True``.
-        output_size: H_out.
-        mode: one of :data:`HEADS`. Default ``"many_to_many"``.
-
-    >>> from deepnets.nn.recurrent.lstm import LSTM
-    >>> net = RecurrentNet(LSTM(3, 8, batch_first=True), 2, mode="many_to_one")
-    >>> y, (h, c) = net(torch.zeros(5, 7, 3))
-    >>> tuple(y.shape), tuple(h.shape)
-    ((5, 2), (1, 5, 8))
+    A subclass sets ``gates`` (how many H-blocks W_zx stacks), ``torch_class`` and implements
+    ``layer(k, x, z0) -> (Z, z_L)`` on time-major tensors.
     """
 
-    def __init__(self, core: nn.Module, output_size: int, *, mode: str = "many_to_many"):
+    gates = 1
+    torch_class: type = nn.RNN
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *,
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
+                 generator: torch.Generator | None = None):
         super().__init__()
-        if mode not in HEADS:
-            raise ConfigError(f"unknown mode {mode!r}: expected one of {list(HEADS)}")
-        if not getattr(core, "batch_first", False):
-            raise ConfigError("RecurrentNet needs a core built with batch_first=True")
-        check_sizes(output_size=output_size)
-        self.core, self.mode = core, mode
-        self.readout = nn.Linear(core.hidden_size, output_size)    # W_yz, b_y
+        check_sizes(input_size=input_size, hidden_size=hidden_size, num_layers=num_layers)
+        if not 0.0 <= dropout < 1.0:
+            raise ConfigError(f"dropout must lie in [0, 1), got {dropout!r}")
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.bias, self.batch_first, self.dropout = bias, batch_first, dropout
+        G, H = self.gates, hidden_size
+        for k in range(num_layers):
+            fan_in = input_size if k == 0 else H
+            self.register_parameter(f"weight_x_l{k}", nn.Parameter(torch.empty(G * H, fan_in)))
+            self.register_parameter(f"weight_z_l{k}", nn.Parameter(torch.empty(G * H, H)))
+            self.register_parameter(f"bias_l{k}", nn.Parameter(torch.empty(G * H)) if bias else None)
+        self.extra_parameters()
+        init_uniform_(self.parameters(), H, generator)
 
-    def forward(self, x: Tensor, state: State | None = None, *, steps: int | None = None):
-        """Return (y, state); ``steps`` is the output length for ``one_to_many``."""
-        z, state = HEADS[self.mode](self.core, x, state, steps)
-        return self.readout(z), state
+    def extra_parameters(self) -> None:
+        """Register any parameters beyond W_x, W_z, b (none here)."""
+
+    def layer(self, k: int, x: Tensor, z0: Tensor) -> tuple[Tensor, Tensor]:
+        raise NotImplementedError
+
+    def input_projection(self, k: int, x: Tensor) -> Tensor:
+        """W_x x_t + b for every step at once: (L, N, H_in) -> (L, N, G*H)."""
+        W_x, b = getattr(self, f"weight_x_l{k}"), getattr(self, f"bias_l{k}")
+        L, N, I = x.shape
+        flat = x.reshape(L * N, I)
+        a = flat @ W_x.t() if b is None else torch.addmm(b, flat, W_x.t())   # (L*N, I) x (I, G*H)
+        return a.view(L, N, -1)
+
+    def forward(self, x: Tensor, state: Tensor | None = None):
+        """Run the stack: returns (output (L, N, H), z_L (D, N, H)) (batch_first: (N, L, H))."""
+        x, unbatched = time_major(x, self.input_size, self.batch_first)
+        L, N, _ = x.shape
+        D, H = self.num_layers, self.hidden_size
+        if state is None:
+            state = x.new_zeros(D, N, H)
+        elif unbatched:
+            state = state.unsqueeze(1)
+        if state.shape != (D, N, H):
+            raise DataError(f"expected state of shape {(D, N, H)}, got {tuple(state.shape)}")
+        last = []
+        for k in range(D):
+            x, z = self.layer(k, x, state[k])
+            if self.dropout and self.training and k < D - 1:
+                x = nn.functional.dropout(x, self.dropout)
+            last.append(z)
+        z = torch.stack(last)
+        if unbatched:
+            return x.squeeze(1), z.squeeze(1)
+        return (x.transpose(0, 1) if self.batch_first else x), z
 
 
-def truncated_bptt(model: nn.Module, x: Tensor, y: Tensor, loss_fn: Callable,
-                   optimizer: torch.optim.Optimizer, *, k: int, state: State | None = None,
-                   max_norm: float | None = None) -> tuple[float, State | None]:
-    """Train on one long sequence by truncated BPTT: one update per chunk of k steps.
+def copy_from_torch(ours: StackedRecurrent, theirs: nn.RNNBase, sign: Tensor | None = None) -> None:
+    """Copy W_ih, W_hh and b_ih + b_hh of every layer into ``ours`` (rows scaled by ``sign``)."""
+    s = 1.0 if sign is None else sign.unsqueeze(1)
+    with torch.no_grad():
+        for k in range(ours.num_layers):
+            getattr(ours, f"weight_x_l{k}").copy_(s * getattr(theirs, f"weight_ih_l{k}"))
+            getattr(ours, f"weight_z_l{k}").copy_(s * getattr(theirs, f"weight_hh_l{k}"))
+            if ours.bias:
+                b = getattr(theirs, f"bias_ih_l{k}") + getattr(theirs, f"bias_hh_l{k}")
+                getattr(ours, f"bias_l{k}").copy_(b * (1.0 if sign is None else sign))
 
-    For each chunk x[:, s:s+k] the model starts from the state the previous chunk ended in,
-    detached (the values carry over, the graph does not), back-propagates through at most k
-    steps, clips the gradient norm with ``torch.nn.utils.clip_grad_norm_`` (rescales all
-    gradients together so that their joint 2-norm is at most ``max_norm``: Pascanu, Mikolov &
-    Bengio 2013) and takes an optimizer step.
 
-    Args:
-        model: ``y_hat, state = model(x_chunk, state)`` with batch-first (N, L, ...) tensors,
-            e.g. a :class:`RecurrentNet` in ``"many_to_many"`` mode.
-        x: inputs (N, L, H_in); y: targets (N, L, ...), one per step.
-        loss_fn: ``loss_fn(y_hat, y_chunk) -> scalar``.
-        optimizer: any ``torch.optim.Optimizer`` over the model's parameters.
-        k: the truncation length (the lecture: "typically less than 25 steps").
-        state: the state to start from (None: zeros).
-        max_norm: clip threshold; None leaves the gradients alone.
-
-    Returns:
-        (mean of the chunk losses weighted by chunk length, the final state, detached).
-
-    Reference: Williams & Peng (1990); Sutskever (2013), PhD thesis, Sec. 2.8.
-    """
-    check_sizes(k=k)
-    if x.dim() < 2 or y.dim() < 2 or x.shape[:2] != y.shape[:2]:
-        raise DataError(f"x and y must share (N, L), got {tuple(x.shape)} and {tuple(y.shape)}")
-    total, length = 0.0, x.shape[1]
-    for s in range(0, length, k):
-        state = detach_state(state)
-        y_hat, state = model(x[:, s:s + k], state)
-        loss = loss_fn(y_hat, y[:, s:s + k])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if max_norm is not None:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
-        optimizer.step()
-        total += loss.item() * min(k, length - s)   # one sync per chunk, not per step
-    return total / length, detach_state(state)
+def copy_to_torch(ours: StackedRecurrent, theirs: nn.RNNBase, sign: Tensor | None = None) -> None:
+    """Copy ``ours`` into a torch core: W_ih, W_hh, b_ih = b, b_hh = 0 (rows scaled by ``sign``)."""
+    s = 1.0 if sign is None else sign.unsqueeze(1)
+    with torch.no_grad():
+        for k in range(ours.num_layers):
+            getattr(theirs, f"weight_ih_l{k}").copy_(s * getattr(ours, f"weight_x_l{k}"))
+            getattr(theirs, f"weight_hh_l{k}").copy_(s * getattr(ours, f"weight_z_l{k}"))
+            if ours.bias:
+                b = getattr(ours, f"bias_l{k}")
+                getattr(theirs, f"bias_ih_l{k}").copy_(b * (1.0 if sign is None else sign))
+                getattr(theirs, f"bias_hh_l{k}").zero_()

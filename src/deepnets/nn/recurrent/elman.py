@@ -4,7 +4,7 @@ For each layer k and step t (layer k > 0 takes the states of layer k - 1 as its 
 
     z_t = tanh(W_zx x_t + W_zz z_{t-1} + b)          (the slide writes no b; bias=False is that)
 
-The read-out y_t = W_yz z_t is :class:`~deepnets.nn.recurrent.base.RecurrentNet`'s. The input term
+The read-out y_t = W_yz z_t is :class:`~deepnets.zoo.recurrent_net.RecurrentNet`'s. The input term
 W_zx x_t of all steps is one (L*N, H_in) x (H_in, H) matmul; only W_zz z_{t-1} stays in the loop.
 With the same weights (b = b_ih + b_hh) this equals ``torch.nn.RNN(nonlinearity="tanh")``.
 
@@ -16,73 +16,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .base import check_sizes, init_uniform_, time_major
-from ...errors import ConfigError, DataError
-
-
-class StackedRecurrent(nn.Module):
-    """Shared shell of the single-state cores (Elman RNN, GRU): layers, shapes, state, torch copy.
-
-    A subclass sets ``gates`` (how many H-blocks W_zx stacks), ``torch_class`` and implements
-    ``layer(k, x, z0) -> (Z, z_L)`` on time-major tensors.
-    """
-
-    gates = 1
-    torch_class: type = nn.RNN
-
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *,
-                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
-                 generator: torch.Generator | None = None):
-        super().__init__()
-        check_sizes(input_size=input_size, hidden_size=hidden_size, num_layers=num_layers)
-        if not 0.0 <= dropout < 1.0:
-            raise ConfigError(f"dropout must lie in [0, 1), got {dropout!r}")
-        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
-        self.bias, self.batch_first, self.dropout = bias, batch_first, dropout
-        G, H = self.gates, hidden_size
-        for k in range(num_layers):
-            fan_in = input_size if k == 0 else H
-            self.register_parameter(f"weight_x_l{k}", nn.Parameter(torch.empty(G * H, fan_in)))
-            self.register_parameter(f"weight_z_l{k}", nn.Parameter(torch.empty(G * H, H)))
-            self.register_parameter(f"bias_l{k}", nn.Parameter(torch.empty(G * H)) if bias else None)
-        self.extra_parameters()
-        init_uniform_(self.parameters(), H, generator)
-
-    def extra_parameters(self) -> None:
-        """Register any parameters beyond W_x, W_z, b (none here)."""
-
-    def layer(self, k: int, x: Tensor, z0: Tensor) -> tuple[Tensor, Tensor]:
-        raise NotImplementedError
-
-    def input_projection(self, k: int, x: Tensor) -> Tensor:
-        """W_x x_t + b for every step at once: (L, N, H_in) -> (L, N, G*H)."""
-        W_x, b = getattr(self, f"weight_x_l{k}"), getattr(self, f"bias_l{k}")
-        L, N, I = x.shape
-        flat = x.reshape(L * N, I)
-        a = flat @ W_x.t() if b is None else torch.addmm(b, flat, W_x.t())   # (L*N, I) x (I, G*H)
-        return a.view(L, N, -1)
-
-    def forward(self, x: Tensor, state: Tensor | None = None):
-        """Run the stack: returns (output (L, N, H), z_L (D, N, H)) (batch_first: (N, L, H))."""
-        x, unbatched = time_major(x, self.input_size, self.batch_first)
-        L, N, _ = x.shape
-        D, H = self.num_layers, self.hidden_size
-        if state is None:
-            state = x.new_zeros(D, N, H)
-        elif unbatched:
-            state = state.unsqueeze(1)
-        if state.shape != (D, N, H):
-            raise DataError(f"expected state of shape {(D, N, H)}, got {tuple(state.shape)}")
-        last = []
-        for k in range(D):
-            x, z = self.layer(k, x, state[k])
-            if self.dropout and self.training and k < D - 1:
-                x = nn.functional.dropout(x, self.dropout)
-            last.append(z)
-        z = torch.stack(last)
-        if unbatched:
-            return x.squeeze(1), z.squeeze(1)
-        return (x.transpose(0, 1) if self.batch_first else x), z
+from ...errors import ConfigError
+from .base import StackedRecurrent, copy_from_torch, copy_to_torch
 
 
 class ElmanRNN(StackedRecurrent):
@@ -132,28 +67,3 @@ class ElmanRNN(StackedRecurrent):
                         batch_first=self.batch_first, dropout=self.dropout)
         copy_to_torch(self, theirs)
         return theirs
-
-
-def copy_from_torch(ours: StackedRecurrent, theirs: nn.RNNBase, sign: Tensor | None = None) -> None:
-    """Copy W_ih, W_hh and b_ih + b_hh of every layer into ``ours`` (rows scaled by ``sign``)."""
-    s = 1.0 if sign is None else sign.unsqueeze(1)
-    with torch.no_grad():
-        for k in range(ours.num_layers):
-            getattr(ours, f"weight_x_l{k}").copy_(s * getattr(theirs, f"weight_ih_l{k}"))
-            getattr(ours, f"weight_z_l{k}").copy_(s * getattr(theirs, f"weight_hh_l{k}"))
-            if ours.bias:
-                b = getattr(theirs, f"bias_ih_l{k}") + getattr(theirs, f"bias_hh_l{k}")
-                getattr(ours, f"bias_l{k}").copy_(b * (1.0 if sign is None else sign))
-
-
-def copy_to_torch(ours: StackedRecurrent, theirs: nn.RNNBase, sign: Tensor | None = None) -> None:
-    """Copy ``ours`` into a torch core: W_ih, W_hh, b_ih = b, b_hh = 0 (rows scaled by ``sign``)."""
-    s = 1.0 if sign is None else sign.unsqueeze(1)
-    with torch.no_grad():
-        for k in range(ours.num_layers):
-            getattr(theirs, f"weight_ih_l{k}").copy_(s * getattr(ours, f"weight_x_l{k}"))
-            getattr(theirs, f"weight_hh_l{k}").copy_(s * getattr(ours, f"weight_z_l{k}"))
-            if ours.bias:
-                b = getattr(ours, f"bias_l{k}")
-                getattr(theirs, f"bias_ih_l{k}").copy_(b * (1.0 if sign is None else sign))
-                getattr(theirs, f"bias_hh_l{k}").zero_()
