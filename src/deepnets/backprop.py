@@ -29,7 +29,6 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-from .activations import Activation
 from .errors import ConfigError
 from .losses import Loss, get_loss
 

@@ -1,6 +1,8 @@
 """The training loop, its callbacks, metrics and optimizers by name."""
 
-from .callbacks import Callback, EarlyStopping, History, NonFiniteGuard, RestartOnStall
+from .callbacks import Callback, EarlyStopping, History, JsonLinesLogger, NonFiniteGuard, RestartOnStall
+from .checkpoint import CheckpointManager
+from .checkpointing import Checkpointer, GracefulStop
 from .hints import HintedLoss, HintedModel, hint_targets, hinted_loss, strip_hints, with_hints
 from .loop import FewExamplesWarning, Loop, TensorBatches, evaluate, fit
 from .forecast import forecast_report
@@ -17,6 +19,7 @@ from .select import (bootstrap_632, cross_validate, err632, fit_experiment, kfol
 __all__ = [
     "fit", "evaluate", "Loop", "TensorBatches",
     "Callback", "History", "EarlyStopping", "NonFiniteGuard", "RestartOnStall", "ProgressBar",
+    "JsonLinesLogger", "Checkpointer", "GracefulStop", "CheckpointManager",
     "METRICS", "accuracy", "mse", "nmse", "rmse", "forecast_report", "make_optimizer", "param_groups", "FewExamplesWarning",
     "HintedModel", "HintedLoss", "with_hints", "hinted_loss", "hint_targets", "strip_hints",
     "multistart", "MultiStartResult",

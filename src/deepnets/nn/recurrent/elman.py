@@ -14,7 +14,7 @@ Reference: Elman (1990), "Finding structure in time", Cognitive Science 14(2).
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from ...errors import ConfigError
 from .base import StackedRecurrent, copy_from_torch, copy_to_torch

@@ -25,9 +25,9 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import DataError
+from ..nn.recurrent import build_core
+from ..nn.recurrent.base import check_sizes
 from ..seq.vocab import PAD
-from .recurrent import build_core
-from .recurrent.base import check_sizes
 
 
 def last_step(outputs: Tensor, lengths: Tensor) -> Tensor:

@@ -6,7 +6,7 @@ import torch
 
 from deepnets.errors import ConfigError, DataError
 from deepnets.nn.attention import causal_mask, padding_mask
-from deepnets.nn.transformer import DecoderLayer, EncoderLayer, Transformer
+from deepnets.zoo.transformer import DecoderLayer, EncoderLayer, Transformer
 from deepnets.seq import beam_search, greedy_decode
 
 D64 = torch.float64

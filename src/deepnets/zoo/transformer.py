@@ -17,7 +17,7 @@ Inputs are sqrt(d) * Embedding(token) + PE(position) (sinusoidal, section 3.5), 
 logits are W_out LN(y). Target positions after ``<eos>`` need no mask of their own: causality
 keeps them out of every earlier position, and the loss ignores them.
 
-The seq2seq interface (shared with :class:`~deepnets.nn.seq2seq_lstm.LSTMSeq2Seq`, used by
+The seq2seq interface (shared with :class:`~deepnets.zoo.seq2seq_lstm.LSTMSeq2Seq`, used by
 :mod:`deepnets.train.seq2seq`):
 
 - ``forward(src (N, S), tgt_in (N, T)) -> logits (N, T, V_tgt)``: teacher forcing; ``src``
@@ -46,8 +46,8 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError, DataError
+from ..nn.attention import MultiHeadAttention, PositionalEncoding, causal_mask, padding_mask
 from ..seq.vocab import PAD
-from .attention import MultiHeadAttention, PositionalEncoding, causal_mask, padding_mask
 
 
 def _feed_forward(d_model: int, d_ff: int, dropout: float) -> nn.Sequential:

@@ -33,8 +33,8 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError, DataError
-from .recurrent import CORES, build_core
-from .recurrent.base import check_sizes
+from ..nn.recurrent import CORES, build_core
+from ..nn.recurrent.base import check_sizes
 
 __all__ = ["SequenceClassifier", "sequence_classifier", "READOUTS"]
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from deepnets.errors import ConfigError, DataError
-from deepnets.nn.seq2seq_lstm import LSTMSeq2Seq, reverse_padded
+from deepnets.zoo.seq2seq_lstm import LSTMSeq2Seq, reverse_padded
 from deepnets.seq import beam_search, greedy_decode
 
 D64 = torch.float64

@@ -5,7 +5,7 @@ import torch
 
 from deepnets.errors import DataError
 from deepnets.nn.recurrent import CORES, build_core
-from deepnets.nn.text_classifier import TextClassifier, last_step
+from deepnets.zoo.text_classifier import TextClassifier, last_step
 from deepnets.seq.vocab import PAD, Vocab
 from deepnets.errors import ConfigError
 
