@@ -1,6 +1,7 @@
 """Layers: the lecture's MLP, convolution arithmetic and the conv-BN-ReLU block, dropout,
 normalization, the image front that turns flat rows into sequences or images, attention (SDPA,
-masks, multi-head, sinusoidal positions) and the recurrent cores (:mod:`deepnets.nn.recurrent`).
+masks, multi-head, sinusoidal positions), the Transformer's encoder and decoder layers, and the
+recurrent cores (:mod:`deepnets.nn.recurrent`).
 Whole networks built from them live in :mod:`deepnets.zoo`."""
 
 from . import recurrent
@@ -14,6 +15,7 @@ from .norm import (BatchNorm, LayerNorm, WeightNormLinear, batch_norm, batch_nor
                    layer_norm, weight_norm)
 from .recurrent import (CORES, GRU, LSTM, ElmanRNN, LSTMFunction, build_core, detach_state, gru_cell,
                         gru_step, lstm_cell, lstm_loop)
+from .transformer import DecoderLayer, EncoderLayer, feed_forward
 
 __all__ = [
     # the multilayer perceptron with the co-state backward pass
@@ -30,6 +32,8 @@ __all__ = [
     # attention (Vaswani et al. 2017)
     "scaled_dot_product_attention", "padding_mask", "causal_mask", "sinusoidal_positions",
     "PositionalEncoding", "MultiHeadAttention", "split_heads", "merge_heads",
+    # the Transformer's pre-norm encoder and decoder layers (the network is deepnets.zoo.Transformer)
+    "EncoderLayer", "DecoderLayer", "feed_forward",
     # recurrent cores (the subpackage), their pure-function cells, and the cores by name
     "recurrent", "ElmanRNN", "LSTM", "GRU", "LSTMFunction", "lstm_cell", "lstm_loop", "gru_cell", "gru_step",
     "detach_state", "CORES", "build_core",

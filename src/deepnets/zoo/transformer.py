@@ -1,17 +1,8 @@
 """The Transformer encoder-decoder (Vaswani et al. 2017) with pre-norm residual blocks.
 
-Encoder layer (pre-norm: the LayerNorm sits inside each residual branch, before the sublayer,
-and one more LayerNorm ends each stack; Xiong et al. 2020 show it trains without the warm-up the
-original post-norm x = LN(x + F(x)) needs):
-
-    x <- x + Dropout(SelfAttn(LN(x), mask = source padding))
-    x <- x + Dropout(FFN(LN(x))),          FFN(u) = W_2 ReLU(W_1 u + b_1) + b_2
-
-Decoder layer, with m the encoder output ("memory"):
-
-    y <- y + Dropout(SelfAttn(LN(y), mask = causal))
-    y <- y + Dropout(CrossAttn(LN(y), m, mask = source padding))
-    y <- y + Dropout(FFN(LN(y)))
+A stack of :class:`~deepnets.nn.transformer.EncoderLayer` reads the source, a stack of
+:class:`~deepnets.nn.transformer.DecoderLayer` the target shifted right, attending to the
+encoder's output m ("memory"); the layers' equations are in :mod:`deepnets.nn.transformer`.
 
 Inputs are sqrt(d) * Embedding(token) + PE(position) (sinusoidal, section 3.5), and the
 logits are W_out LN(y). Target positions after ``<eos>`` need no mask of their own: causality
@@ -46,56 +37,9 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError, DataError
-from ..nn.attention import MultiHeadAttention, PositionalEncoding, causal_mask, padding_mask
+from ..nn.attention import PositionalEncoding, causal_mask, padding_mask
+from ..nn.transformer import DecoderLayer, EncoderLayer
 from ..seq.vocab import PAD
-
-
-def _feed_forward(d_model: int, d_ff: int, dropout: float) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(d_model, d_ff), nn.ReLU(), nn.Dropout(dropout), nn.Linear(d_ff, d_model))
-
-
-class EncoderLayer(nn.Module):
-    """x <- x + SelfAttn(LN x); x <- x + FFN(LN x) (pre-norm)."""
-
-    def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float):
-        super().__init__()
-        self.norm1, self.norm2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
-        self.attn = MultiHeadAttention(d_model, n_heads, dropout=dropout)
-        self.ff = _feed_forward(d_model, d_ff, dropout)
-        self.drop = nn.Dropout(dropout)
-
-    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
-        h = self.norm1(x)
-        x = x + self.drop(self.attn(h, h, mask=mask))                   # (N, S, d)
-        return x + self.drop(self.ff(self.norm2(x)))
-
-
-class DecoderLayer(nn.Module):
-    """y <- y + SelfAttn(LN y); y <- y + CrossAttn(LN y, m); y <- y + FFN(LN y) (pre-norm)."""
-
-    def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float):
-        super().__init__()
-        self.norm1, self.norm2, self.norm3 = (nn.LayerNorm(d_model) for _ in range(3))
-        self.self_attn = MultiHeadAttention(d_model, n_heads, dropout=dropout)
-        self.cross_attn = MultiHeadAttention(d_model, n_heads, dropout=dropout)
-        self.ff = _feed_forward(d_model, d_ff, dropout)
-        self.drop = nn.Dropout(dropout)
-
-    def forward(self, y: Tensor, cross_kv: tuple[Tensor, Tensor], cross_mask: Tensor, *,
-                self_mask: Tensor | None = None, cache: tuple[Tensor, Tensor] | None = None
-                ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        """One layer: y (N, T, d) -> (N, T, d), and its self-attention keys and values (N, h, t, d_k).
-
-        ``cross_kv`` are the memory's heads; ``cache`` holds the keys and values of earlier
-        positions (incremental decoding), which the T new positions' own are appended to.
-        """
-        h = self.norm1(y)
-        K, V = self.self_attn.project_kv(h)                                # (N, h, T, d_k)
-        if cache is not None:
-            K, V = torch.cat([cache[0], K], dim=2), torch.cat([cache[1], V], dim=2)   # (N, h, t, d_k)
-        y = y + self.drop(self.self_attn.attend(h, K, V, self_mask))
-        y = y + self.drop(self.cross_attn.attend(self.norm2(y), *cross_kv, cross_mask))
-        return y + self.drop(self.ff(self.norm3(y))), (K, V)
 
 
 class Transformer(nn.Module):
