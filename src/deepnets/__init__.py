@@ -14,6 +14,7 @@ whole networks in :mod:`deepnets.zoo` (``deepnets.zoo.Captioner``), Laplace post
 """
 
 from . import bayes, curvature, data, nn, optim, prune, seq, train, zoo
+from ._version import __version__
 from .activations import ACTIVATIONS, Activation, get_activation
 from .backprop import costate_recursion, costates
 from .data import Scaler, load_dataset, split
@@ -26,8 +27,6 @@ from .optim import (EKF, ConjugateGradient, DecoupledEKF, DeltaBarDelta, Memoryl
 from .regularizers import CurvatureSmoothing, WeightDecay, WeightElimination
 from .train import (Callback, CheckpointManager, Checkpointer, EarlyStopping, GracefulStop, History,
                     JsonLinesLogger, NonFiniteGuard, ProgressBar, RestartOnStall, evaluate, fit)
-
-__version__ = "0.1.0"
 
 __all__ = [
     # subpackages: layers, whole networks, optimizers, curvature, pruning, Bayes, data, sequences, training
