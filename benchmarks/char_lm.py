@@ -26,8 +26,8 @@ import torch.nn.functional as F
 from deepnets.data.text_corpus import (char_corpus, stream_batches, unigram_cross_entropy,
                                        unigram_entropy)
 from deepnets.seq import evaluate_bpc, sample
-from deepnets.zoo.char_lm import CharLM
 from deepnets.train.tbptt import truncated_bptt
+from deepnets.zoo.char_lm import CharLM
 
 RESULTS = Path(__file__).parent / "results" / "char_lm.json"
 

@@ -5,10 +5,10 @@ import torch
 
 from deepnets.data.shapes_captions import shapes_captions
 from deepnets.errors import ConfigError, DataError
-from deepnets.zoo.captioner import Captioner
 from deepnets.seq.decode import beam_search, greedy_decode
 from deepnets.seq.metrics import caption_scores
 from deepnets.seq.vocab import BOS, EOS, PAD
+from deepnets.zoo.captioner import Captioner
 
 V = 11
 
