@@ -12,7 +12,8 @@ from .backprop import costate_backward, costate_recursion, costates
 from .data import DATASETS, Dataset, Scaler, load_dataset, split
 from .errors import CheckpointError, ConfigError, DataError, DeepnetsError, TrainingDiverged
 from .losses import LOSSES, CrossEntropy, LMS, Lp, code_targets, get_loss
-from .bayes import EvidenceResult, Laplace, calibration_report, evidence_ard, reliability_diagram
+from .bayes import EvidenceResult, Laplace, calibration_report, evidence_ard
+from .report import reliability_diagram
 from .nn import (GRU, LSTM, MLP, NARX, BatchNorm, Captioner, CharLM, CNN1d, Dropout, ElmanRNN, LayerNorm,
                  LinearAR, LSTMSeq2Seq, Pervasive2d, RecurrentNet, SequenceClassifier, TextClassifier, ToImage,
                  Transformer, WeightNormLinear, conv_output_shape, count_weights, iterated_forecast, truncated_bptt)
