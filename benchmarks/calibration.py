@@ -27,7 +27,8 @@ import torch
 from sklearn.datasets import load_breast_cancer, load_digits
 
 from deepnets import MLP, fit
-from deepnets.bayes import Laplace, calibration_report, class_probabilities, reliability_diagram
+from deepnets.bayes import Laplace, calibration_report, class_probabilities
+from deepnets.report import reliability_diagram
 from deepnets.data import Dataset, Scaler, split
 
 OUT = os.path.join(os.path.dirname(__file__), "results")

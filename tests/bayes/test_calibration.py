@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from deepnets.bayes.calibration import brier, calibration_report, ece, nll, reliability_bins, reliability_diagram
+from deepnets.bayes.calibration import brier, calibration_report, ece, nll, reliability_bins
+from deepnets.report import reliability_diagram
 from deepnets.errors import DataError
 
 

@@ -6,15 +6,15 @@
 - :mod:`~deepnets.bayes.predictive` -- the pure predictive formulas
 - :func:`evidence_ard` -- MacKay's re-estimation of α (one per input's outgoing weights: ARD)
   and β (per output) alternating with MAP training, Gamma hyper-priors
-- :mod:`~deepnets.bayes.calibration` -- NLL, Brier score, ECE, reliability diagram
-- :func:`plot_relevance` -- bar plot of the input relevances 1/α_j
+- :mod:`~deepnets.bayes.calibration` -- NLL, Brier score, ECE, reliability bins
+
+Their figures (the reliability diagram, the ARD relevance bars) are in :mod:`deepnets.report`.
 """
 
 from .calibration import (brier, calibration_report, class_probabilities, ece, nll,
-                          reliability_bins, reliability_diagram)
+                          reliability_bins)
 from .evidence import EvidenceResult, ard_groups, evidence_ard, reestimate
 from .laplace import Laplace
-from .relevance import plot_relevance
 from .logits import LIKELIHOODS, LogitView, infer_likelihood, logit_model
 from .posterior import (POSTERIORS, DiagonalPosterior, FullPosterior, KronPosterior,
                         LastLayerPosterior)
@@ -25,8 +25,7 @@ __all__ = [
     "Laplace",
     "POSTERIORS", "FullPosterior", "DiagonalPosterior", "KronPosterior", "LastLayerPosterior",
     "LIKELIHOODS", "LogitView", "logit_model", "infer_likelihood",
-    "evidence_ard", "EvidenceResult", "ard_groups", "reestimate", "plot_relevance",
+    "evidence_ard", "EvidenceResult", "ard_groups", "reestimate",
     "nll", "brier", "ece", "reliability_bins", "calibration_report", "class_probabilities",
-    "reliability_diagram",
     "regression_covariance", "probit", "mean_field_softmax", "moderated", "monte_carlo",
 ]

@@ -82,25 +82,3 @@ def calibration_report(p: Tensor, y: Tensor, n_bins: int = 15) -> dict[str, floa
     pp, yy = _check(p, y)
     return {"accuracy": float((pp.argmax(1) == yy).double().mean()), "nll": nll(p, y),
             "brier": brier(p, y), "ece": ece(p, y, n_bins)}
-
-
-def reliability_diagram(curves: dict[str, tuple[Tensor, Tensor]], path: str, *, n_bins: int = 15,
-                        title: str = "") -> None:
-    """Write a PNG: accuracy against confidence per bin for each ``name -> (p, y)``, with the diagonal."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    ax.plot([0, 1], [0, 1], color="0.6", lw=1, ls="--", label="perfect calibration")
-    for name, (p, y) in curves.items():
-        r = reliability_bins(p, y, n_bins)
-        nz = r["count"] > 0
-        ax.plot(r["confidence"][nz].numpy(), r["accuracy"][nz].numpy(), marker="o", ms=4,
-                label=f"{name} (ECE {ece(p, y, n_bins):.3f})")
-    ax.set(xlabel="confidence (max p)", ylabel="accuracy", xlim=(0, 1), ylim=(0, 1), title=title)
-    ax.legend(loc="upper left", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)

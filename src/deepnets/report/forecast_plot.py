@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .plots import _figure, _save
+from .figure import new_figure, save_png
 
 
 def forecast_plot(times, truth, one_step: dict, by_step: dict, path, *, title: str = "", segment: str = "test") -> None:
@@ -14,8 +14,7 @@ def forecast_plot(times, truth, one_step: dict, by_step: dict, path, *, title: s
         one_step: label -> one-step forecasts at ``times``.
         by_step: label -> NMSE at steps 1..h (may be empty).
     """
-    plt = _figure()
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4), gridspec_kw={"width_ratios": [2, 1]})
+    fig, (ax, ax2) = new_figure(1, 2, figsize=(12, 4), gridspec_kw={"width_ratios": [2, 1]})
     ax.plot(times, truth, color="black", lw=1.4, label="observed y")
     for label, pred in one_step.items():
         ax.plot(times, pred, lw=1.0, label=f"{label}, one-step")
@@ -32,4 +31,4 @@ def forecast_plot(times, truth, one_step: dict, by_step: dict, path, *, title: s
     ax2.grid(alpha=0.3)
     if title:
         fig.suptitle(title)
-    _save(fig, path)
+    save_png(fig, path)

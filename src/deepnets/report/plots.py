@@ -1,36 +1,17 @@
 """PNG plots of a run: learning curves, confusion matrix, per-layer error-signal norms.
 
-Every figure is rendered off-screen (matplotlib's Agg backend) and written atomically.
+Every figure is built without pyplot's global state and written atomically (:mod:`.figure`).
 """
 
 from __future__ import annotations
 
-import io
-
-from ..atomic import write_atomic
-
-
-def _figure():
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path) -> None:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    _figure().close(fig)
-    write_atomic(path, buf.getvalue())
+from .figure import new_figure, save_png
 
 
 def learning_curve(history: dict, path, *, title: str = "") -> None:
     """Training and validation loss per epoch (log scale), and validation metrics beside them."""
-    plt = _figure()
     metrics = [k for k in history if k.startswith("val_") and k != "val_loss"]
-    fig, axes = plt.subplots(1, 1 + bool(metrics), figsize=(5.5 * (1 + bool(metrics)), 4), squeeze=False)
+    fig, axes = new_figure(1, 1 + bool(metrics), figsize=(5.5 * (1 + bool(metrics)), 4), squeeze=False)
     ax = axes[0][0]
     for key in ("loss", "val_loss"):
         if key in history and history[key]:
@@ -50,14 +31,13 @@ def learning_curve(history: dict, path, *, title: str = "") -> None:
         ax2.grid(alpha=0.3)
     if title:
         fig.suptitle(title)
-    _save(fig, path)
+    save_png(fig, path)
 
 
 def confusion_matrix(counts, path, *, title: str = "") -> None:
     """A C×C matrix of counts: rows are true classes, columns predicted ones."""
-    plt = _figure()
     C = len(counts)
-    fig, ax = plt.subplots(figsize=(1.0 + 0.45 * C, 0.8 + 0.45 * C))
+    fig, ax = new_figure(figsize=(1.0 + 0.45 * C, 0.8 + 0.45 * C))
     ax.imshow(counts, cmap="Blues")
     peak = max(max(r) for r in counts) or 1
     for i in range(C):
@@ -69,13 +49,12 @@ def confusion_matrix(counts, path, *, title: str = "") -> None:
     ax.set_xticks(range(C))
     ax.set_yticks(range(C))
     ax.set_title(title or "confusion matrix (test)")
-    _save(fig, path)
+    save_png(fig, path)
 
 
 def costate_norms(curves: dict, path, *, title: str = "") -> None:
     """Mean per-sample norms ‖δ(l)‖ per layer l, one line per moment of training (log scale)."""
-    plt = _figure()
-    fig, ax = plt.subplots(figsize=(5.5, 4))
+    fig, ax = new_figure(figsize=(5.5, 4))
     for label, norms in curves.items():
         ax.plot(range(1, len(norms) + 1), norms, marker="o", label=label)
     ax.set_xlabel("layer l")
@@ -84,4 +63,4 @@ def costate_norms(curves: dict, path, *, title: str = "") -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     ax.set_title(title or "error signals per layer")
-    _save(fig, path)
+    save_png(fig, path)

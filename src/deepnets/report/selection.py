@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from .plots import _figure, _save
+from .figure import new_figure, save_png
 
 
 def size_selection(rows, path, *, heldout: str = "validation", title: str = "") -> None:
     """Training error 2E/N, held-out error and PE = 2E/N + 2 N_W σ_e²/N against the size h (log x)."""
-    plt = _figure()
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = new_figure(figsize=(6, 4))
     h = [r.size for r in rows]
     ax.plot(h, [r.train_error for r in rows], "o-", label="training error 2E/N")
     ax.plot(h, [r.heldout_error for r in rows], "s-", label=f"{heldout} error")
@@ -23,4 +22,4 @@ def size_selection(rows, path, *, heldout: str = "validation", title: str = "") 
     ax.legend()
     if title:
         fig.suptitle(title)
-    _save(fig, path)
+    save_png(fig, path)

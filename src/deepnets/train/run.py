@@ -523,7 +523,8 @@ def relevance_run(path, *, alpha: float = 1.0, rounds: int = 5, inner: int = 50)
     """Automatic relevance determination for a trained run (MacKay's evidence re-estimation from
     the run's weights on its training split, in float64): ``{"names", "alpha", "relevance",
     "beta", "plot"}`` with one α and relevance 1/α per input; a bar plot is saved in the run."""
-    from ..bayes import evidence_ard, plot_relevance
+    from ..bayes import evidence_ard
+    from ..report import plot_relevance
 
     exp, summary, model, scaler = load_run(path)
     _, parts, _, _ = _prepare(exp)
