@@ -3,7 +3,7 @@
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/bench_adding.py --T 100 --cores lstm gru
     ... --T 400 --curriculum 100 200 --advance 0.01      (train on T = 100, then 200, then 400)
 
-Each core is a many-to-one :class:`~deepnets.nn.recurrent.RecurrentNet` trained by Adam on fresh
+Each core is a many-to-one :class:`~deepnets.zoo.recurrent_net.RecurrentNet` trained by Adam on fresh
 batches (an endless stream, as in Hochreiter & Schmidhuber 1997) with gradient-norm clipping;
 the test set is 2000 held-out sequences from another seed. Training stops at ``--steps`` or once
 the test MSE falls below ``--target``. The loop is memory_bench.train, shared with

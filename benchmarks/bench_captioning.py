@@ -5,7 +5,7 @@
 The data are :func:`~deepnets.data.shapes_captions.shapes_captions` (32 x 32 images of one or
 two coloured shapes, captions such as "a red circle above a blue square"); train, validation and
 test images come from independent seeded streams. The model is
-:class:`~deepnets.nn.captioner.Captioner` (conv-BN-ReLU encoder, peephole LSTM decoder started
+:class:`~deepnets.zoo.captioner.Captioner` (conv-BN-ReLU encoder, peephole LSTM decoder started
 from the image features), trained by Adam with teacher forcing and gradient-norm clipping.
 On the held-out test set it reports, for greedy decoding and beam search (K = 3 and 4):
 
@@ -30,7 +30,8 @@ from pathlib import Path
 import torch
 
 from deepnets.data.shapes_captions import shapes_captions
-from deepnets.nn.captioner import Captioner, caption_scores
+from deepnets.seq.metrics import caption_scores
+from deepnets.zoo.captioner import Captioner
 
 
 def evaluate(model: Captioner, data, split: str, *, beam_size: int, length_penalty: float = 0.0,

@@ -4,7 +4,7 @@
 
 The network sees ``--length`` symbols from {1..K}, T blanks ending in a delimiter, and must then
 write the symbols back (Hochreiter & Schmidhuber 1997; the form of Arjovsky, Shah & Bengio 2016).
-Each core is a many-to-many :class:`~deepnets.nn.recurrent.RecurrentNet` over one-hot tokens,
+Each core is a many-to-many :class:`~deepnets.zoo.recurrent_net.RecurrentNet` over one-hot tokens,
 trained by Adam on fresh batches with gradient-norm clipping (memory_bench.train, shared with
 bench_adding.py); it is tested on 2000 held-out sequences for the per-step cross-entropy (the
 memoryless strategy scores length log K / (T + 2 length)) and for the accuracy on the recalled

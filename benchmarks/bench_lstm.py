@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from deepnets.nn.lstm import LSTM, lstm_loop
+from deepnets.nn.recurrent.lstm import LSTM, lstm_loop
 
 
 def contenders(T: int, B: int, I: int, H: int, compile_loop: bool, device: str = "cpu") -> dict:

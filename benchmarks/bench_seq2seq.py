@@ -37,10 +37,10 @@ import torch
 from torch import nn
 
 from deepnets.data.number_words import numbers_to_words
-from deepnets.nn.seq2seq_2d import Pervasive2d
-from deepnets.nn.seq2seq_lstm import LSTMSeq2Seq
-from deepnets.nn.transformer import Transformer
 from deepnets.train.seq2seq import Seq2SeqTrainConfig, evaluate_seq2seq, strip_ids, train_seq2seq, translate
+from deepnets.zoo.seq2seq_2d import Pervasive2d
+from deepnets.zoo.seq2seq_lstm import LSTMSeq2Seq
+from deepnets.zoo.transformer import Transformer
 
 RESULTS = Path(__file__).parent / "results"
 

@@ -23,8 +23,8 @@ import torch
 import torch.nn.functional as F
 
 from deepnets.data.number_words import numbers_to_words
-from deepnets.nn.seq2seq_2d import SOURCE_POOLS, Pervasive2d
 from deepnets.seq import PAD, beam_search, corpus_bleu, greedy_decode
+from deepnets.zoo.seq2seq_2d import SOURCE_POOLS, Pervasive2d
 
 DECODERS = {
     "greedy": lambda net, src, max_len: greedy_decode(

@@ -3,7 +3,7 @@
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/char_lm.py --epochs 8
 
 The text is CPython's ``pydoc_data.topics`` (:func:`deepnets.data.text_corpus.char_corpus`),
-split 90/5/5 into contiguous pieces. The model (:class:`~deepnets.nn.char_lm.CharLM`) is trained
+split 90/5/5 into contiguous pieces. The model (:class:`~deepnets.zoo.char_lm.CharLM`) is trained
 by truncated BPTT over k characters with the state carried across chunks, the training stream
 laid out as N parallel rows; Adam with gradient-norm clipping. Reports validation and test bits
 per character beside the unigram baselines (the entropy of the training character frequencies,
@@ -25,8 +25,9 @@ import torch.nn.functional as F
 
 from deepnets.data.text_corpus import (char_corpus, stream_batches, unigram_cross_entropy,
                                        unigram_entropy)
-from deepnets.nn.char_lm import CharLM, evaluate_bpc, sample
-from deepnets.nn.recurrent import truncated_bptt
+from deepnets.seq import evaluate_bpc, sample
+from deepnets.train.tbptt import truncated_bptt
+from deepnets.zoo.char_lm import CharLM
 
 RESULTS = Path(__file__).parent / "results" / "char_lm.json"
 

@@ -1,7 +1,7 @@
 """What the memory benchmarks share: the cores, the two tasks, the training loop, the JSON file.
 
 bench_adding.py (adding problem) and bench_copy.py (copy-memory task) train a
-:class:`~deepnets.nn.recurrent.RecurrentNet` by Adam on fresh batches (an endless stream, as in
+:class:`~deepnets.zoo.recurrent_net.RecurrentNet` by Adam on fresh batches (an endless stream, as in
 Hochreiter & Schmidhuber 1997) with gradient-norm clipping at 1, and test on 2000 held-out
 sequences drawn from another seed. A run stops at ``steps`` or once the task's test metric
 reaches ``target``. With a curriculum (lengths T_1 < T_2 < ... < T) the net trains on T_1 until
@@ -23,10 +23,8 @@ from torch.nn import functional as F
 
 from deepnets.data.sequence_tasks import (ADDING_BASELINE_MSE, adding_problem, copy_memory,
                                           copy_memory_accuracy, copy_memory_baseline)
-from deepnets.nn.gru import GRU
-from deepnets.nn.lstm import LSTM
-from deepnets.nn.recurrent import RecurrentNet
-from deepnets.nn.rnn import ElmanRNN
+from deepnets.nn.recurrent import GRU, LSTM, ElmanRNN
+from deepnets.zoo import RecurrentNet
 
 MACHINE = "2-core shared CPU"
 RESULTS = Path(__file__).parent / "results"

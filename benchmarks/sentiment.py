@@ -6,7 +6,7 @@ The corpus is :func:`deepnets.data.sentiment.sentiment_reviews` (negation, "but"
 neutral distractors). Baselines: scikit-learn logistic regression on word counts (bag of words)
 and on word + bigram counts (which sees "not good" but still not clause order), the inverse
 regularisation C picked on the validation split. Each recurrent classifier
-(:class:`~deepnets.nn.text_classifier.TextClassifier`, read-out at each sentence's last real
+(:class:`~deepnets.zoo.text_classifier.TextClassifier`, read-out at each sentence's last real
 token) is trained by Adam with gradient clipping; the epoch with the best validation accuracy is
 the one reported on the test split. An ablation reads the state at the padded width L_max
 instead (after the padding tokens), the read-out a plain many-to-one head gives. Writes benchmarks/results/sentiment.json.
@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from deepnets.data.sentiment import sentiment_reviews
-from deepnets.nn.text_classifier import TextClassifier
+from deepnets.zoo.text_classifier import TextClassifier
 
 RESULTS = Path(__file__).parent / "results" / "sentiment.json"
 

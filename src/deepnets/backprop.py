@@ -29,7 +29,8 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-from .activations import Activation
+from .errors import ConfigError
+from .losses import Loss, get_loss
 
 
 class Softmax:
@@ -145,8 +146,6 @@ def terminal_condition(loss, pred: Tensor, target: Tensor, output, *, validate: 
     any other callable loss gets λ(L) from autograd on the loss alone: the network's part of the
     backward pass is still the recursion.
     """
-    from .losses import Loss
-
     if isinstance(loss, Loss):
         return loss.terminal(pred, target, output, validate=validate)
     terminal = getattr(loss, "terminal", None)
@@ -157,15 +156,6 @@ def terminal_condition(loss, pred: Tensor, target: Tensor, output, *, validate: 
         E = loss(zL, target)
         (lam,) = torch.autograd.grad(E, zL)
     return E.detach(), lam, None
-
-
-def supports_costate(model) -> bool:
-    """True when ``model``'s gradients can be taken by :func:`costate_backward` directly: a
-    deepnets MLP with the recursion on and no forward hooks that a direct pass would skip."""
-    from .nn.mlp import MLP
-
-    return (type(model) is MLP and model.use_costate and not model._forward_hooks
-            and not model._forward_pre_hooks and not torch._C._are_functorch_transforms_active())
 
 
 def costate_backward(model, x: Tensor, target: Tensor, loss, *, validate: bool = True,
@@ -182,8 +172,6 @@ def costate_backward(model, x: Tensor, target: Tensor, loss, *, validate: bool =
     """
     params, acts = (model.flat_params() if params is None else params), model.activations
     if x.dim() != 2 or x.shape[1] != model.sizes[0]:
-        from .errors import ConfigError
-
         raise ConfigError(f"MLP expects input of shape (N, {model.sizes[0]}), got {tuple(x.shape)}")
     # no autograd graph: the grad-mode switch by hand, lighter than entering a torch.no_grad()
     # context (this runs once per minibatch)
@@ -227,8 +215,6 @@ def costates(model, x: Tensor, target: Tensor, loss="lms"):
     >>> [tuple(d.shape) for d in deltas]
     [(5, 3), (5, 3), (5, 1)]
     """
-    from .losses import get_loss
-
     loss = get_loss(loss)
     params = [p.detach() if p is not None else None for p in model.flat_params()]
     acts = model.activations

@@ -1,4 +1,7 @@
-"""Temperature sampling: T = 0 is argmax, T -> 0 tends to it, T draws from p^(1/T) / Z."""
+"""Temperature sampling: T = 0 is argmax, T -> 0 tends to it, T draws from p^(1/T) / Z; text from a
+character model, specials banned."""
+
+import math
 
 import numpy as np
 import pytest
@@ -6,7 +9,9 @@ import scipy.stats
 import torch
 
 from deepnets.errors import ConfigError, DataError
-from deepnets.seq.sampling import sample_next, temperature_probs
+from deepnets.seq.sampling import sample, sample_next, temperature_probs
+from deepnets.seq.vocab import SPECIALS, Vocab
+from deepnets.zoo.char_lm import CharLM
 
 
 def _logits(B=6, V=9, seed=0):
@@ -56,3 +61,36 @@ def test_banned_tokens_and_errors():
         sample_next(s, float("nan"))
     with pytest.raises(DataError):
         sample_next(torch.zeros(4), 1.0)
+
+
+def test_sampling_at_T_draws_from_softmax_over_T_with_specials_banned():
+    torch.manual_seed(0)
+    vocab = Vocab(list("abcde"))
+    lm = CharLM(len(vocab), hidden_size=6)
+    with torch.no_grad():
+        lm.net.readout.bias[:len(SPECIALS)] = 5.0            # the specials would win if allowed
+    for T in (1.0, 0.5):
+        ours = sample(lm, vocab, "ab", 12, temperature=T, generator=torch.Generator().manual_seed(9))
+        # the same draws by hand: feed the prompt, then multinomial on softmax(s / T), specials out
+        g = torch.Generator().manual_seed(9)
+        logits, state = lm(torch.tensor([vocab.encode("ab")]))
+        chars = []
+        for _ in range(12):
+            s = logits[0, -1].detach().double()
+            s[:len(SPECIALS)] = -math.inf
+            nxt = torch.multinomial(torch.softmax(s / T, 0), 1, generator=g)
+            chars.append(vocab.tokens[int(nxt)])
+            logits, state = lm(nxt.view(1, 1), state)
+        assert ours == "".join(chars)
+        assert set(ours) <= set("abcde")
+
+
+def test_sample_errors():
+    vocab = Vocab(list("ab"))
+    lm = CharLM(len(vocab), hidden_size=4)
+    with pytest.raises(ConfigError):
+        sample(lm, vocab, "", 3)
+    with pytest.raises(DataError):
+        sample(lm, vocab, "abz", 3)
+    with pytest.raises(ConfigError):
+        sample(lm, vocab, "a", -1)

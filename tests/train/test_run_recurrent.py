@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from deepnets.errors import ConfigError
-from deepnets.nn.seq_classifier import SequenceClassifier
 from deepnets.train.run import MODEL_KINDS, evaluate_run, experiment_from_file, run_experiment
+from deepnets.zoo.seq_classifier import SequenceClassifier
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
 

@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 from deepnets.errors import ConfigError, DataError
-from deepnets.nn.seq2seq_lstm import LSTMSeq2Seq
 from deepnets.seq import EOS, corpus_bleu
+from deepnets.zoo.seq2seq_lstm import LSTMSeq2Seq
 from deepnets.train.seq2seq import (LR_SCHEDULES, Seq2SeqTrainConfig, evaluate_seq2seq, sequence_loss,
                                     strip_ids, teacher_forced_loss, train_seq2seq, translate, trim_padding)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from ..curvature.jacobian import per_sample_jacobian
 from ..errors import ConfigError, DataError
 from .logits import LIKELIHOODS, check_likelihood, infer_likelihood, logit_model
 from .posterior import POSTERIORS
@@ -86,8 +87,6 @@ class Laplace:
     def sample_outputs(self, x: Tensor, n: int, *, generator: torch.Generator | None = None) -> Tensor:
         """Linearised output samples a_MAP(x) + G(x)ᵀ δ, δ ~ N(0, H⁻¹): shape (n, N, C)."""
         self._check_fitted()
-        from ..curvature import per_sample_jacobian
-
         J, _ = per_sample_jacobian(self.f, x, names=self.posterior.layout.names)  # (N, C, P)
         delta = self.posterior.sample(n, generator).to(J.dtype)  # (n, P)
         with torch.no_grad():

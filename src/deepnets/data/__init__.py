@@ -69,7 +69,7 @@ def load_dataset(name: str, **params) -> Dataset:
 
 __all__ = [
     "DATASETS", "load_dataset", "Dataset", "Splits", "split", "Scaler", "SCALINGS",
-    "xor", "parity", "function", "digits", "mnist1d", "read_csv", "read_npz",
+    "xor", "parity", "function", "FUNCTIONS", "digits", "mnist1d", "read_csv", "read_npz",
     # users' local files, read as data and never as code
     "IDX_TYPES", "read_idx", "load_mnist_idx",  # MNIST IDX files (plain or gzip)
     "CifarBatch", "read_cifar_batch", "load_cifar10", "unpickle_restricted",  # CIFAR-10 python batches

@@ -99,6 +99,14 @@ class MLP(nn.Module):
         return f"sizes={self.sizes}, init={self.init!r}, activations=[{acts}]"
 
 
+
+def supports_costate(model) -> bool:
+    """True when ``model``'s gradients can be taken by :func:`~deepnets.backprop.costate_backward`
+    directly: a deepnets MLP (not a subclass, whose forward may differ) with the recursion on and
+    no forward hooks that a direct pass would skip."""
+    return (type(model) is MLP and model.use_costate and not model._forward_hooks
+            and not model._forward_pre_hooks and not torch._C._are_functorch_transforms_active())
+
 #: The lecture's two hand-set threshold-unit XOR networks ("How does it classify it correctly?"),
 #: as (W(1), b(1), W(2), b(2)) with U the unit step.
 XOR_STEP_WEIGHTS = {

@@ -19,9 +19,11 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
+from .._registry import eval_mode
 from ..errors import ConfigError, DataError
+from .vocab import SPECIALS, Vocab
 
 
 def temperature_probs(logits: Tensor, temperature: float) -> Tensor:
@@ -49,3 +51,41 @@ def sample_next(logits: Tensor, temperature: float = 1.0, *,
         return logits.argmax(dim=-1)
     p = temperature_probs(logits.double(), temperature)            # (B, V), float64 for small T
     return torch.multinomial(p, 1, generator=generator).squeeze(1)  # (B, 1) -> (B,)
+
+
+@torch.no_grad()
+def sample(model: nn.Module, vocab: Vocab, prompt: str, n: int, *, temperature: float = 1.0,
+           generator: torch.Generator | None = None) -> str:
+    """Continue ``prompt`` by n characters drawn one at a time from softmax(s_t / T).
+
+    The model reads the prompt, then each drawn character is fed back as the next input, the
+    state carried along. The reserved ids (``<pad>``, ``<bos>``, ``<eos>``, ``<unk>``), never
+    targets of a character model, are banned (their scores set to -inf) before the draw.
+
+    Args:
+        model: ``logits, state = model(ids (1, L), state)``, e.g. a :class:`CharLM`.
+        vocab: the character vocabulary the model was trained with.
+        prompt: at least one character, every one in the vocabulary.
+        n: how many characters to generate (>= 0).
+        temperature: T >= 0; 0 is greedy (argmax), 1 the model's distribution. Default 1.
+        generator: the random stream of the draws (same generator state, same text).
+
+    Returns:
+        the n generated characters (without the prompt).
+    """
+    if not isinstance(prompt, str) or not prompt:
+        raise ConfigError(f"sample needs a non-empty prompt string, got {prompt!r}")
+    if not isinstance(n, int) or n < 0:
+        raise ConfigError(f"n must be an int >= 0, got {n!r}")
+    device = next(model.parameters()).device
+    ids = torch.tensor([vocab.encode(prompt, unknown="error")], device=device)   # (1, L)
+    out = []
+    with eval_mode(model):
+        logits, state = model(ids, None)
+        for _ in range(n):
+            s = logits[:, -1].clone()                            # (1, V): scores of the next char
+            s[:, :len(SPECIALS)] = float("-inf")
+            nxt = sample_next(s, temperature, generator=generator)   # (1,)
+            out.append(vocab.tokens[int(nxt)])
+            logits, state = model(nxt.view(1, 1), state)
+    return "".join(out)

@@ -34,6 +34,7 @@ from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_save
 import torch
 
+from deepnets._version import __version__
 from deepnets.errors import CheckpointError
 from deepnets.atomic import (TEMP_PREFIX, CheckpointWriteError, _remove_quietly, free_bytes,
                                    fsync_dir, remove_stale_temps, temp_name, write_error,
@@ -113,8 +114,6 @@ def serialize(*, model: torch.nn.Module, optimizer=None, scheduler=None, step=No
     Raises:
         CheckpointError: a tensor is non-finite (named) or a value is not plain data (named).
     """
-    import deepnets  # late: deepnets/__init__ may import this module
-
     weights = {}
     # bare names: a checkpoint of a DDP- or compile-wrapped model loads into a bare one
     for key, t in strip_prefixes(model.state_dict()).items():
@@ -128,7 +127,7 @@ def serialize(*, model: torch.nn.Module, optimizer=None, scheduler=None, step=No
         config = dataclasses.asdict(config)
     state = {
         "format": FORMAT, "format_version": FORMAT_VERSION,
-        "library_version": str(deepnets.__version__), "torch_version": str(torch.__version__),
+        "library_version": str(__version__), "torch_version": str(torch.__version__),
         "step": step, "epoch": epoch, "position": position,
         "optimizer": None if optimizer is None else optimizer_state_by_name(optimizer, model),
         "optimizer_class": None if optimizer is None else type(optimizer).__name__,

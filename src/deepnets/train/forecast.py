@@ -7,11 +7,11 @@ segment's mean scores 1.0), for
 
 - one-step forecasts: every tap observed;
 - iterated h-step forecasts: from every origin t₀ of the segment with t₀ + h − 1 still inside it,
-  predictions fed back into the output taps (:func:`~deepnets.nn.narx.iterated_forecast`); the
+  predictions fed back into the output taps (:func:`~deepnets.zoo.narx.iterated_forecast`); the
   headline is the h-step-ahead error, with the NMSE of each step 1..h beside it;
 
 each for the trained network and for the AR(p) (ARX(p, q) with inputs) least-squares baseline
-fitted on the training segment only (:class:`~deepnets.nn.linear_ar.LinearAR`).
+fitted on the training segment only (:class:`~deepnets.zoo.linear_ar.LinearAR`).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import torch
 
 from ..data.series import SeriesData, delay_taps, read_series, segment_rows, split_by_time
 from ..errors import ConfigError, DataError
-from ..nn.linear_ar import LinearAR
-from ..nn.narx import iterated_forecast, one_step_forecast
+from ..zoo.linear_ar import LinearAR
+from ..zoo.narx import iterated_forecast, one_step_forecast
 from .metrics import mse, nmse
 
 SEGMENTS = ("train", "val", "test")

@@ -17,10 +17,11 @@ from typing import Iterable, Sequence
 import torch
 from torch import Tensor
 
-from ..backprop import costate_backward, supports_costate
+from ..backprop import costate_backward
 from .._registry import eval_mode
 from ..errors import ConfigError, DataError, TrainingDiverged, TrainingInterrupted
 from ..losses import code_targets, get_loss
+from ..nn.mlp import supports_costate
 from .batches import TensorBatches
 from .callbacks import Callback, CallbackList, History, NonFiniteGuard
 from .metrics import get_metric

@@ -119,7 +119,7 @@ def _builder_call(what: str, builder, *args, **options) -> torch.nn.Module:
 
 
 def _cnn1d(exp: Experiment, n_inputs: int, n_outputs: int, output: str, shape) -> torch.nn.Module:
-    from ..nn.cnn1d import CNN1d
+    from ..zoo.cnn1d import CNN1d
 
     C, L = (1, n_inputs) if shape is None else shape
     if shape is not None and len(shape) != 2:
@@ -129,7 +129,7 @@ def _cnn1d(exp: Experiment, n_inputs: int, n_outputs: int, output: str, shape) -
 
 def _recurrent(kind: str):
     def build(exp: Experiment, n_inputs: int, n_outputs: int, output: str, shape) -> torch.nn.Module:
-        from ..nn.seq_classifier import sequence_classifier
+        from ..zoo.seq_classifier import sequence_classifier
 
         if shape is not None and len(shape) != 2:
             raise ConfigError(f"model.kind = {kind!r} reads sequences: data.shape must be [C, L], got {exp.data.shape}")
@@ -164,7 +164,7 @@ def _zoo_kinds() -> dict:
 #: layer (or LeNet-5's negated RBF penalties) read by softmax cross-entropy.
 MODEL_KINDS = {"mlp": (_mlp, "chosen"), "xor_step": (_xor_step, "chosen"), "cnn1d": (_cnn1d, "logits"),
                **_zoo_kinds(),
-               # many-to-one recurrent classifiers (nn.seq_classifier); model.options: hidden_size,
+               # many-to-one recurrent classifiers (zoo.seq_classifier); model.options: hidden_size,
                # num_layers, bidirectional, readout, peepholes, forget_bias, reset_after, dropout
                **{kind: (_recurrent(kind), "logits") for kind in ("elman", "lstm", "gru")}}
 

@@ -1,7 +1,7 @@
 """Teacher-forced training and exact-match / BLEU evaluation for sequence-to-sequence models.
 
-Any module with this interface plugs in (:class:`~deepnets.nn.transformer.Transformer`,
-:class:`~deepnets.nn.seq2seq_lstm.LSTMSeq2Seq`, the 2-D convolutional network):
+Any module with this interface plugs in (:class:`~deepnets.zoo.transformer.Transformer`,
+:class:`~deepnets.zoo.seq2seq_lstm.LSTMSeq2Seq`, the 2-D convolutional network):
 
 - ``forward(src (N, S), tgt_in (N, T)) -> logits (N, T, V)``: ``src`` padded with ``<pad>`` = 0,
   ``tgt_in`` = ``<bos> y_1 ... y_{T-1}``; logits[:, t] scores y_{t+1} given y_<=t and x.

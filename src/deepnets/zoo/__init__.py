@@ -1,8 +1,14 @@
-"""The CNN zoo from LeNet-5 to Inception-ResNet-v2: builders, a registry and a summary table.
+"""Whole networks, one family a file, each a plain ``torch.nn.Module`` built from :mod:`deepnets.nn`.
 
-Every builder takes ``num_classes`` and ``in_channels`` first and returns a plain
-``torch.nn.Module``. ``ZOO`` maps a name to its builder and native input shape; ``model_table()``
-lists each with its trainable parameters and multiply-accumulates at that shape.
+- Image classifiers from LeNet-5 to Inception-ResNet-v2. Every builder takes ``num_classes`` and
+  ``in_channels`` first; ``ZOO`` maps a name to its builder and native (C, H, W) input shape, and
+  ``model_table()`` lists each with its trainable parameters and multiply-accumulates at that shape.
+- Sequence networks: the 1-D CNN and the recurrent classifiers (MNIST-1D), the text classifier,
+  the character language model, the captioner, the Transformer, the LSTM encoder-decoder and the
+  2-D convolutional seq2seq network, NARX and linear AR models of time series, and
+  :class:`RecurrentNet` (a core with the lecture's read-out). Their inputs have no common shape,
+  so they are classes and builders by name here rather than ``ZOO`` entries; ``deepnets train``
+  reaches the ones it builds through its own ``model.kind`` table.
 
 >>> build("resnet18", num_classes=10).head[-1].out_features
 10
@@ -18,11 +24,22 @@ from torch import nn
 
 from ._common import pick
 from .alexnet import ALEXNET_VARIANTS, AlexNet, alexnet
+from .captioner import Captioner, ImageEncoder
+from .char_lm import CharLM
+from .cnn1d import CNN1d, cnn1d
 from .googlenet import GOOGLENET_VARIANTS, GoogLeNet, googlenet
 from .inception_resnet_v2 import InceptionResNetV2, inception_resnet_v2
 from .lenet import LeNet5, lenet5
+from .linear_ar import LinearAR, least_squares_ar
+from .narx import NARX, iterated_forecast, one_step_forecast
+from .recurrent_net import HEADS, RecurrentNet
 from .resnet import ResNet, resnet18, resnet18_cifar, resnet34, resnet50, resnet101, resnet152
+from .seq2seq_2d import SOURCE_POOLS, CausalConv2d, Pervasive2d, causal_conv2d, channel_norm
+from .seq2seq_lstm import LSTMSeq2Seq, reverse_padded
+from .seq_classifier import READOUTS, SequenceClassifier, sequence_classifier
 from .summary import count_macs, count_parameters
+from .text_classifier import TextClassifier, last_step
+from .transformer import Transformer
 from .vgg import VGG, vgg16, vgg19
 from .zfnet import ZFNet, zfnet
 
@@ -36,6 +53,19 @@ __all__ = [
     "ALEXNET_VARIANTS", "GOOGLENET_VARIANTS",
     # registry and summary
     "ZOO", "ZooEntry", "build", "model_table", "count_macs", "count_parameters",
+    # sequences as signals: the 1-D CNN and many-to-one recurrent classifiers (MNIST-1D)
+    "CNN1d", "cnn1d", "SequenceClassifier", "sequence_classifier", "READOUTS",
+    # a recurrent core with the lecture's read-out under three heads
+    "RecurrentNet", "HEADS",
+    # token models: text classification at each sequence's last real step, the character LM
+    "TextClassifier", "last_step", "CharLM",
+    # one-to-many: image captioning (a CNN encoder, an LSTM decoder)
+    "Captioner", "ImageEncoder",
+    # encoder-decoders: the Transformer, the LSTM with attention, the 2-D convolutional network
+    "Transformer", "LSTMSeq2Seq", "reverse_padded",
+    "Pervasive2d", "CausalConv2d", "causal_conv2d", "channel_norm", "SOURCE_POOLS",
+    # delay-tap models of time series: the NARX MLP, its forecasts, the least-squares AR baseline
+    "NARX", "iterated_forecast", "one_step_forecast", "LinearAR", "least_squares_ar",
 ]
 
 

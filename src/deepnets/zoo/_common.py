@@ -1,10 +1,6 @@
-"""Pieces the zoo's families share: argument checks and the conv-BN-ReLU unit."""
+"""What the zoo's families share: argument checks and lookup by name."""
 
 from __future__ import annotations
-
-from torch import nn
-
-from ..nn.conv import ConvBNReLU  # noqa: F401  (a layer; the zoo builds with it)
 
 from ..errors import ConfigError
 

@@ -33,7 +33,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from ._common import ConvBNReLU, check_sizes, pick
+from ..nn.conv import ConvBNReLU
+from ._common import check_sizes, pick
 
 __all__ = ["googlenet", "GoogLeNet", "Inception", "GOOGLENET_VARIANTS", "GoogLeNetSpec",
            "INCEPTION_V1_TABLE"]

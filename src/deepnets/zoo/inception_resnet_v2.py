@@ -34,7 +34,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ._common import ConvBNReLU, check_sizes
+from ..nn.conv import ConvBNReLU
+from ._common import check_sizes
 
 __all__ = ["inception_resnet_v2", "InceptionResNetV2"]
 

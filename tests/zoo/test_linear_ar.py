@@ -7,7 +7,7 @@ from scipy.linalg import solve_toeplitz
 
 from deepnets.data.series import delay_taps
 from deepnets.errors import DataError
-from deepnets.nn.linear_ar import LinearAR, least_squares_ar
+from deepnets.zoo.linear_ar import LinearAR, least_squares_ar
 
 
 def _ar2(T, phi=(0.6, -0.3), c=0.5, sigma=0.1, seed=0, u=None, beta=0.0):

@@ -5,7 +5,7 @@ import torch
 from torch.autograd import gradcheck
 
 from deepnets.errors import ConfigError, DataError
-from deepnets.nn.rnn import ElmanRNN
+from deepnets.nn.recurrent.elman import ElmanRNN
 
 D64 = torch.float64
 

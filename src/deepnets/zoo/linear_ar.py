@@ -52,7 +52,7 @@ class LinearAR(nn.Module):
     """A fitted linear AR / ARX model: ŷ = c + wᵀx on delay-tap rows (a torch module, float64).
 
     Build it with :meth:`fit`; it then forecasts like any model over delay taps
-    (:func:`deepnets.nn.narx.iterated_forecast`).
+    (:func:`deepnets.zoo.narx.iterated_forecast`).
 
     Args:
         n_taps: k = p + q·m, the row width.

@@ -5,8 +5,8 @@ import torch
 from torch.autograd import gradcheck
 
 from deepnets.errors import ConfigError
-from deepnets.nn.gru import GRU, gru_cell
-from deepnets.nn.rnn import copy_from_torch
+from deepnets.nn.recurrent.base import copy_from_torch
+from deepnets.nn.recurrent.gru import GRU, gru_cell
 
 D64 = torch.float64
 

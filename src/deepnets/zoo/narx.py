@@ -12,7 +12,7 @@ nonlinear hidden units". With p output taps and q input taps,
 
 Any module mapping delay-tap rows (N, p + q·m) to (N, 1) forecasts here: :class:`NARX`, a plain
 :class:`~deepnets.nn.mlp.MLP`, ``Sequential(scaler, mlp)``, or the linear
-:class:`~deepnets.nn.linear_ar.LinearAR` baseline.
+:class:`~deepnets.zoo.linear_ar.LinearAR` baseline.
 
 References: Leontaritis & Billings 1985 (NARMAX); Narendra & Parthasarathy 1990 (neural networks
 for identification of dynamical systems); Lapedes & Farber 1987 (iterated MLP forecasts).
@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from .._registry import eval_mode
 from ..errors import ConfigError
-from .mlp import MLP
+from ..nn.mlp import MLP
 
 
 def _param_dtype(model: nn.Module) -> torch.dtype:

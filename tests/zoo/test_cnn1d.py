@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from deepnets.errors import ConfigError, DataError
-from deepnets.nn.cnn1d import CNN1d, cnn1d
+from deepnets.zoo.cnn1d import CNN1d, cnn1d
 
 
 def test_first_layer_is_the_docstring_sum_with_same_padding():

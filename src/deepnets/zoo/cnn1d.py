@@ -26,7 +26,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from ..errors import ConfigError, DataError
-from .dropout import Dropout
+from ..nn.dropout import Dropout
 
 __all__ = ["CNN1d", "cnn1d"]
 

@@ -6,7 +6,7 @@ on f (Vinyals et al. 2015 start it from the image; Xu et al. 2015 initialise its
     f            = ReLU(W_f vec(conv_blocks(x)))                 image features (F)
     z_0, c_0     = tanh(W_zf f + b_z), W_cf f + b_c              one pair per LSTM layer
     x_t          = E y_{t-1}            or [E y_{t-1}; f] with ``feed_features=True``
-    z_t, c_t     = LSTM(x_t, z_{t-1}, c_{t-1})                   the peephole LSTM of deepnets.nn.lstm
+    z_t, c_t     = LSTM(x_t, z_{t-1}, c_{t-1})                   the peephole LSTM of deepnets.nn.recurrent.lstm
     p(y_t | y_<t, x) = softmax(W_yz z_t + b_y)
 
 Training is teacher forcing: the true caption y_0..y_{T-1} goes in and the loss is the
@@ -40,11 +40,11 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError, DataError
+from ..nn.conv import ConvBNReLU
+from ..nn.recurrent.base import check_sizes
+from ..nn.recurrent.lstm import LSTM
 from ..seq.decode import beam_search, greedy_decode
-from ..seq.vocab import BOS, EOS, PAD
-from .conv import ConvBNReLU
-from .lstm import LSTM
-from .recurrent import check_sizes
+from ..seq.vocab import EOS, PAD
 
 
 class ImageEncoder(nn.Sequential):
@@ -161,15 +161,3 @@ class Captioner(nn.Module):
                                  device=images.device)[0]
         return beam_search(self.step, state, batch_size=images.shape[0], beam_size=beam_size,
                            max_len=max_len, length_penalty=length_penalty, device=images.device)[0]
-
-
-def caption_scores(candidates: Sequence[Sequence[str]],
-                   references: Sequence[Sequence[Sequence[str]]]) -> dict[str, float]:
-    """Exact match (the candidate equals one of its references) and corpus BLEU-4, both in [0, 1]."""
-    from ..seq.bleu import corpus_bleu
-
-    if len(candidates) != len(references) or len(candidates) == 0:
-        raise DataError(f"expected one reference set per candidate and at least one, got "
-                        f"{len(candidates)} candidates and {len(references)} reference sets")
-    exact = sum(list(c) in [list(r) for r in refs] for c, refs in zip(candidates, references))
-    return {"exact_match": exact / len(candidates), "bleu": corpus_bleu(candidates, references)}

@@ -31,8 +31,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .rnn import StackedRecurrent, copy_from_torch, copy_to_torch
-from ..errors import ConfigError
+from ...errors import ConfigError
+from .base import StackedRecurrent, copy_from_torch, copy_to_torch
 
 
 def gru_step(a_x: Tensor, z: Tensor, W_z: Tensor, b_zn: Tensor | None = None,

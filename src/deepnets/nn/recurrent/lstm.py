@@ -45,8 +45,8 @@ import torch
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
-from .recurrent import check_sizes, init_uniform_, time_major
-from ..errors import ConfigError, DataError
+from ...errors import ConfigError, DataError
+from .base import check_sizes, init_uniform_, time_major
 
 
 def lstm_cell(x: Tensor, z: Tensor, c: Tensor, W_x: Tensor, W_z: Tensor, b: Tensor | None,

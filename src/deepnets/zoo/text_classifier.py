@@ -25,9 +25,9 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import DataError
+from ..nn.recurrent import build_core
+from ..nn.recurrent.base import check_sizes
 from ..seq.vocab import PAD
-from .cores import build_core
-from .recurrent import check_sizes
 
 
 def last_step(outputs: Tensor, lengths: Tensor) -> Tensor:
@@ -52,7 +52,7 @@ class TextClassifier(nn.Module):
         embed_size: embedding size. Default 32.
         hidden_size: H. Default 64.
         num_layers: D. Default 1.
-        cell: a name in :data:`~deepnets.nn.cores.CORES`. Default ``"lstm"``.
+        cell: a name in :data:`~deepnets.nn.recurrent.CORES`. Default ``"lstm"``.
         generator: seeds every initial weight; None uses torch's global stream.
     """
 

@@ -5,7 +5,7 @@ import torch
 
 from deepnets.data.number_words import numbers_to_words
 from deepnets.errors import ConfigError, DataError
-from deepnets.nn.seq2seq_2d import (SOURCE_POOLS, CausalConv2d, Pervasive2d, attention_pool, channel_norm,
+from deepnets.zoo.seq2seq_2d import (SOURCE_POOLS, CausalConv2d, Pervasive2d, attention_pool, channel_norm,
                                     max_pool)
 from deepnets.seq import PAD, beam_search, greedy_decode
 

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from deepnets.errors import ConfigError, DataError
-from deepnets.nn.seq2seq_lstm import LSTMSeq2Seq, reverse_padded
 from deepnets.seq import beam_search, greedy_decode
+from deepnets.zoo.seq2seq_lstm import LSTMSeq2Seq, reverse_padded
 
 D64 = torch.float64
 V_SRC, V_TGT = 14, 23

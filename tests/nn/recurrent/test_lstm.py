@@ -4,8 +4,10 @@ import pytest
 import torch
 from torch.autograd import gradcheck
 
+from deepnets.data.sequence_tasks import ADDING_BASELINE_MSE, adding_problem
 from deepnets.errors import ConfigError, DataError
-from deepnets.nn.lstm import LSTM, LSTMFunction, lstm_cell, lstm_loop
+from deepnets.nn.recurrent.lstm import LSTM, LSTMFunction, lstm_cell, lstm_loop
+from deepnets.zoo.recurrent_net import RecurrentNet
 
 D64 = torch.float64
 
@@ -146,9 +148,6 @@ def test_no_bias_and_state_gradients_flow():
 def test_lstm_solves_the_adding_problem_at_T100():
     # Hochreiter & Schmidhuber (1997): the constant predictor's MSE is 1/6; an LSTM goes far below.
     # About 2000 Adam steps, 1-2 minutes on one CPU thread (seed 0 reached 0.0008 at step 1900).
-    from deepnets.data.sequence_tasks import ADDING_BASELINE_MSE, adding_problem
-    from deepnets.nn.recurrent import RecurrentNet
-
     g = torch.Generator().manual_seed(0)
     net = RecurrentNet(LSTM(2, 64, batch_first=True, forget_bias=1.0, generator=g), 1,
                        mode="many_to_one")

@@ -21,7 +21,7 @@ reads each row reversed within its own length, so padding after a sequence never
 real position's state, and padded positions are masked out of the attention: a batch gives the
 same outputs as each row alone.
 
-Interface (as :class:`~deepnets.nn.transformer.Transformer`): ``forward(src, tgt_in) -> logits
+Interface (as :class:`~deepnets.zoo.transformer.Transformer`): ``forward(src, tgt_in) -> logits
 (N, T, V)``; ``init_state(src) -> state``; ``step(prefix, state) -> (logits (B, V), state)``,
 reading only ``prefix[:, -1]``; every tensor of the state has the batch first.
 
@@ -40,9 +40,9 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError, DataError
+from ..nn.attention import padding_mask, scaled_dot_product_attention
+from ..nn.recurrent.lstm import LSTM
 from ..seq.vocab import PAD
-from .attention import padding_mask, scaled_dot_product_attention
-from .lstm import LSTM
 
 
 def reverse_padded(x: Tensor, lengths: Tensor) -> Tensor:

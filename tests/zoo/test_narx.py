@@ -7,10 +7,10 @@ import torch
 
 from deepnets.data.series import delay_taps, henon_series, series_dataset, split_by_time
 from deepnets.errors import ConfigError
-from deepnets.nn.linear_ar import LinearAR
-from deepnets.nn.narx import NARX, iterated_forecast, one_step_forecast
 from deepnets.train.loop import fit
 from deepnets.train.metrics import nmse
+from deepnets.zoo.linear_ar import LinearAR
+from deepnets.zoo.narx import NARX, iterated_forecast, one_step_forecast
 
 
 def _linear(weights, bias):

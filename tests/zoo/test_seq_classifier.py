@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from deepnets.errors import ConfigError, DataError
-from deepnets.nn.seq_classifier import SequenceClassifier, sequence_classifier
+from deepnets.zoo.seq_classifier import SequenceClassifier, sequence_classifier
 
 
 def _torch_bidirectional(ours: SequenceClassifier, cls):

@@ -33,8 +33,8 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError, DataError
-from .cores import CORES, build_core
-from .recurrent import check_sizes
+from ..nn.recurrent import CORES, build_core
+from ..nn.recurrent.base import check_sizes
 
 __all__ = ["SequenceClassifier", "sequence_classifier", "READOUTS"]
 
@@ -63,7 +63,7 @@ class SequenceClassifier(nn.Module):
     :class:`~deepnets.nn.image.ToImage` gives them) and returns logits (N, num_classes).
 
     Args:
-        kind: a :data:`~deepnets.nn.cores.CORES` name: "elman", "lstm" (peephole), "lstm_nopeep"
+        kind: a :data:`~deepnets.nn.recurrent.CORES` name: "elman", "lstm" (peephole), "lstm_nopeep"
             or "gru" (the lecture's form).
         length: L, the sequence length (the "all" read-out's width depends on it).
         num_classes: output logits. Default 10.

@@ -1,23 +1,69 @@
-"""The lecture's Elman RNN, z_t = tanh(W_zz z_{t-1} + W_zx x_t + b), stacked with separate weights.
+"""What every recurrent core shares: input checks, state handling, the stacked shell, torch copies.
 
-For each layer k and step t (layer k > 0 takes the states of layer k - 1 as its x_t):
+The lecture's recurrent network is a state-space model unrolled in time,
 
-    z_t = tanh(W_zx x_t + W_zz z_{t-1} + b)          (the slide writes no b; bias=False is that)
+    z_t = f_W(z_{t-1}, x_t),        y_t = W_yz z_t,
 
-The read-out y_t = W_yz z_t is :class:`~deepnets.nn.recurrent.RecurrentNet`'s. The input term
-W_zx x_t of all steps is one (L*N, H_in) x (H_in, H) matmul; only W_zz z_{t-1} stays in the loop.
-With the same weights (b = b_ih + b_hh) this equals ``torch.nn.RNN(nonlinearity="tanh")``.
-
-Reference: Elman (1990), "Finding structure in time", Cognitive Science 14(2).
+trained by back-propagation through the unrolled graph, with the gradients of the shared W
+summed over time steps. Every core (:class:`~deepnets.nn.recurrent.elman.ElmanRNN`,
+:class:`~deepnets.nn.recurrent.lstm.LSTM`, :class:`~deepnets.nn.recurrent.gru.GRU`) follows
+``torch.nn.RNN``'s call convention, ``output, state = core(x, state)``, so torch's own
+``nn.LSTM`` / ``nn.GRU`` plug in wherever ours do: the read-out heads of
+:class:`~deepnets.zoo.recurrent_net.RecurrentNet` and truncated BPTT
+(:func:`~deepnets.train.tbptt.truncated_bptt`, which cuts the graph between chunks with
+:func:`detach_state`).
 """
 
 from __future__ import annotations
 
+import math
+from typing import Iterable
+
 import torch
 from torch import Tensor, nn
 
-from .recurrent import check_sizes, init_uniform_, time_major
-from ..errors import ConfigError, DataError
+from ...errors import ConfigError, DataError
+
+State = Tensor | tuple[Tensor, ...]
+
+
+def check_sizes(**sizes: int) -> None:
+    """Raise ConfigError unless every named size is a positive int."""
+    for name, value in sizes.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"{name} must be a positive int, got {value!r}")
+
+
+def time_major(x: Tensor, input_size: int, batch_first: bool) -> tuple[Tensor, bool]:
+    """Return x as (L, N, H_in) and whether it came unbatched; DataError on a wrong shape."""
+    if not isinstance(x, Tensor):
+        raise DataError(f"expected an input tensor, got {type(x).__name__}")
+    if x.dim() not in (2, 3) or x.shape[-1] != input_size:
+        raise DataError(f"expected input of shape (L, N, {input_size}), (N, L, {input_size}) with "
+                        f"batch_first or (L, {input_size}), got {tuple(x.shape)}")
+    x, unbatched = (x.unsqueeze(1), True) if x.dim() == 2 else \
+        ((x.transpose(0, 1) if batch_first else x), False)
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        raise DataError(f"expected at least one step and one sample, got {tuple(x.shape)} (L, N, H_in)")
+    return x, unbatched
+
+
+def init_uniform_(params: Iterable[Tensor], hidden_size: int,
+                  generator: torch.Generator | None = None) -> None:
+    """Fill every tensor from U(-1/sqrt(H), 1/sqrt(H)), torch's default for its recurrent cores."""
+    r = 1.0 / math.sqrt(hidden_size)
+    with torch.no_grad():
+        for p in params:
+            p.uniform_(-r, r, generator=generator)
+
+
+def detach_state(state: State | None) -> State | None:
+    """Cut the graph behind a hidden state, keeping its values (a tensor or a tuple of them)."""
+    if state is None:
+        return None
+    if isinstance(state, Tensor):
+        return state.detach()
+    return tuple(detach_state(s) for s in state)
 
 
 class StackedRecurrent(nn.Module):
@@ -83,55 +129,6 @@ class StackedRecurrent(nn.Module):
         if unbatched:
             return x.squeeze(1), z.squeeze(1)
         return (x.transpose(0, 1) if self.batch_first else x), z
-
-
-class ElmanRNN(StackedRecurrent):
-    """A stack of Elman layers z_t = tanh(W_zx x_t + W_zz z_{t-1} + b), a drop-in for ``nn.RNN``.
-
-    Shapes (N batch, L sequence length, H_in input size, H hidden size, D = num_layers):
-    input (L, N, H_in) (or (N, L, H_in) with ``batch_first``, or unbatched (L, H_in));
-    state z_0 (D, N, H), zeros if None; output (L, N, H), the last layer's z_t; returned z_L
-    (D, N, H).
-
-    Args:
-        input_size: H_in.
-        hidden_size: H.
-        num_layers: D, stacked layers with separate weights. Default 1.
-        bias: include b. Default True.
-        batch_first: (N, L, ...) tensors. Default False.
-        dropout: dropout on the outputs of every layer but the last. Default 0.
-        generator: for the U(-1/sqrt(H), 1/sqrt(H)) initialisation.
-
-    >>> rnn = ElmanRNN(3, 4, num_layers=2, batch_first=True)
-    >>> y, z = rnn(torch.zeros(2, 6, 3))
-    >>> tuple(y.shape), tuple(z.shape)
-    ((2, 6, 4), (2, 2, 4))
-    """
-
-    def layer(self, k, x, z):
-        W_zT = getattr(self, f"weight_z_l{k}").t()       # (H, H)
-        outs = []
-        for a_t in self.input_projection(k, x).unbind(0):
-            z = torch.tanh(torch.addmm(a_t, z, W_zT))     # (N, H) x (H, H)
-            outs.append(z)
-        return torch.stack(outs), z
-
-    @classmethod
-    def from_torch(cls, module: nn.RNN) -> "ElmanRNN":
-        """A copy of a unidirectional tanh ``nn.RNN`` (b = b_ih + b_hh)."""
-        if module.nonlinearity != "tanh" or module.bidirectional:
-            raise ConfigError("from_torch copies unidirectional tanh RNNs only")
-        ours = cls(module.input_size, module.hidden_size, module.num_layers, bias=module.bias,
-                   batch_first=module.batch_first, dropout=module.dropout)
-        copy_from_torch(ours, module)
-        return ours
-
-    def to_torch(self) -> nn.RNN:
-        """A ``torch.nn.RNN`` with these weights (b_ih = b, b_hh = 0)."""
-        theirs = nn.RNN(self.input_size, self.hidden_size, self.num_layers, bias=self.bias,
-                        batch_first=self.batch_first, dropout=self.dropout)
-        copy_to_torch(self, theirs)
-        return theirs
 
 
 def copy_from_torch(ours: StackedRecurrent, theirs: nn.RNNBase, sign: Tensor | None = None) -> None:

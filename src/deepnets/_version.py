@@ -1,0 +1,3 @@
+"""The library's version, in a module of its own so that any module can read it at import time."""
+
+__version__ = "0.1.0"
