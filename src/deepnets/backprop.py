@@ -229,7 +229,7 @@ def costates(model, x: Tensor, target: Tensor, loss="lms"):
     """
     from .losses import get_loss
 
-    loss = get_loss(loss)
+    loss = get_loss(loss, model=model)
     params = [p.detach() if p is not None else None for p in model.flat_params()]
     acts = model.activations
     with torch.no_grad():
