@@ -8,6 +8,9 @@
   and β (per output) alternating with MAP training, Gamma hyper-priors
 - :mod:`~deepnets.bayes.calibration` -- NLL, Brier score, ECE, reliability diagram
 - :func:`plot_relevance` -- bar plot of the input relevances 1/α_j
+
+The likelihoods (``"lms"``, ``"cross_entropy"``: the names :func:`deepnets.fit` takes), what a
+model's outputs are and its logits, are those of :mod:`deepnets.losses`.
 """
 
 from .calibration import (brier, calibration_report, class_probabilities, ece, nll,
@@ -15,7 +18,6 @@ from .calibration import (brier, calibration_report, class_probabilities, ece, n
 from .evidence import EvidenceResult, ard_groups, evidence_ard, reestimate
 from .laplace import Laplace
 from .relevance import plot_relevance
-from .logits import LIKELIHOODS, LogitView, infer_likelihood, logit_model
 from .posterior import (POSTERIORS, DiagonalPosterior, FullPosterior, KronPosterior,
                         LastLayerPosterior)
 from .predictive import (mean_field_softmax, moderated, monte_carlo, probit,
@@ -24,7 +26,6 @@ from .predictive import (mean_field_softmax, moderated, monte_carlo, probit,
 __all__ = [
     "Laplace",
     "POSTERIORS", "FullPosterior", "DiagonalPosterior", "KronPosterior", "LastLayerPosterior",
-    "LIKELIHOODS", "LogitView", "logit_model", "infer_likelihood",
     "evidence_ard", "EvidenceResult", "ard_groups", "reestimate", "plot_relevance",
     "nll", "brier", "ece", "reliability_bins", "calibration_report", "class_probabilities",
     "reliability_diagram",
