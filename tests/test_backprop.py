@@ -11,8 +11,9 @@ from deepnets.backprop import costate_backward, forward_layers
 from deepnets.losses import CrossEntropy, LMS, Lp
 
 HIDDEN = ["logistic:2", "tanh:0.5", "lecun_tanh", "relu", "leaky_relu:0.1", "elu", "identity"]
-PAIRS = [("linear", LMS()), ("linear", Lp(1.5)), ("logistic", LMS()), ("logistic", CrossEntropy()),
-         ("softmax", CrossEntropy()), ("softmax", LMS()), ("tanh", LMS(coding="pm1")), ("tanh", Lp(1.2, coding="pm1"))]
+PAIRS = [("linear", LMS()), ("linear", Lp(1.5)), ("logistic", LMS()), ("logistic", CrossEntropy(outputs="probabilities")),
+         ("softmax", CrossEntropy(outputs="probabilities")), ("softmax", LMS()), ("tanh", LMS(coding="pm1")),
+         ("tanh", Lp(1.2, coding="pm1")), ("linear", CrossEntropy(outputs="logits"))]
 
 
 def _net(act, out, n_out, seed=0):
@@ -107,7 +108,7 @@ def test_costates_are_the_partial_derivatives():
         h.retain_grad()
         ys.append(y)
         zs.append(h)
-    CrossEntropy()(h, z).backward()
+    CrossEntropy(outputs="probabilities")(h, z).backward()
     for l in range(3):
         torch.testing.assert_close(deltas[l], ys[l].grad)
         torch.testing.assert_close(lams[l], zs[l].grad)

@@ -215,7 +215,7 @@ def costates(model, x: Tensor, target: Tensor, loss="lms"):
     >>> [tuple(d.shape) for d in deltas]
     [(5, 3), (5, 3), (5, 1)]
     """
-    loss = get_loss(loss)
+    loss = get_loss(loss, model=model)
     params = [p.detach() if p is not None else None for p in model.flat_params()]
     acts = model.activations
     with torch.no_grad():

@@ -103,3 +103,24 @@ def test_a_constant_input_gets_the_largest_alpha():
     res = evidence_ard(torch.nn.Linear(3, 1, dtype=torch.float64), x, y, alpha=1.0, outer=5, inner=50)
     assert float(res.alpha[2]) == ALPHA_RANGE[1]
     assert float(res.alpha[:2].max()) < 10
+
+
+@pytest.mark.parametrize("n_out", [3, 1])
+def test_cross_entropy_evidence_of_an_mlp_equals_its_sequential_twins(n_out):
+    """The likelihood inferred from the MLP's softmax / logistic output is fit's "cross_entropy" on
+    its logits: the α, γ of the twin that outputs logits are the same (weights held, train=False)."""
+    net = MLP([3, 4, n_out], activation="tanh", output="softmax" if n_out > 1 else "logistic", seed=1,
+              dtype=torch.float64)
+    seq = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, n_out)).double()
+    with torch.no_grad():
+        for lin, layer in zip((seq[0], seq[2]), net.layers):
+            lin.weight.copy_(layer.weight)
+            lin.bias.copy_(layer.bias)
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(50, 3, generator=g, dtype=torch.float64)
+    y = torch.randint(0, max(n_out, 2), (50,), generator=g)
+    a = evidence_ard(net, x, y, alpha=0.5, outer=3, train=False)
+    b = evidence_ard(seq, x, y, likelihood="cross_entropy", alpha=0.5, outer=3, train=False)
+    assert a.names == b.names
+    torch.testing.assert_close(a.alpha, b.alpha, rtol=1e-10, atol=0)
+    torch.testing.assert_close(a.gamma, b.gamma, rtol=1e-10, atol=1e-12)

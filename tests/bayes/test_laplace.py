@@ -79,7 +79,7 @@ def test_kron_eigen_route_equals_dense_kronecker_inverse():
     p = torch.softmax(f(x), -1).detach()
     Lam = torch.diag_embed(p) - p[:, :, None] * p[:, None, :]  # (N, C, C)
     blocks = []
-    for l, name in enumerate(["net.layers.0.bias", "net.layers.1.bias"]):
+    for l, name in enumerate(["layers.0.bias", "layers.1.bias"]):
         B = Jb[..., bl.slice(name)]  # (N, C, out)
         G = torch.einsum("nco,ncd,ndq->oq", B, Lam, B) / len(x)
         a = torch.cat([zs[l], torch.ones(len(x), 1)], 1)
@@ -169,3 +169,43 @@ def test_regression_band_widens_in_the_gap_and_beyond_the_data(approx):
     s = cov[:, 0, 0].sqrt()  # the model part of the band, without the noise 1/β
     assert float(s[0]) > 2 * float(s_data), (s, s_data)
     assert float(s[1:].min()) > 2 * float(s_data), (s, s_data)
+
+
+@pytest.mark.parametrize("n_out", [3, 1])
+@pytest.mark.parametrize("approx", ["full", "diagonal", "kron", "last_layer"])
+def test_an_mlp_and_its_sequential_twin_have_the_same_predictive(n_out, approx):
+    """The likelihood inferred from the MLP's softmax / logistic output is "cross_entropy", the
+    name fit takes, on its logits; the twin that outputs logits, told "cross_entropy", gives the
+    same probabilities and output variances."""
+    net = MLP([3, 5, n_out], activation="tanh", output="softmax" if n_out > 1 else "logistic", seed=2)
+    seq = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.Tanh(), torch.nn.Linear(5, n_out))
+    with torch.no_grad():
+        for lin, layer in zip((seq[0], seq[2]), net.layers):
+            lin.weight.copy_(layer.weight)
+            lin.bias.copy_(layer.bias)
+    g = torch.Generator().manual_seed(8)
+    x, xs = torch.randn(40, 3, generator=g), torch.randn(7, 3, generator=g)
+    la_net = Laplace(net, approx=approx, alpha=0.3).fit(x)
+    la_seq = Laplace(seq, "cross_entropy", approx=approx, alpha=0.3).fit(x)
+    assert la_net.likelihood == la_seq.likelihood == "cross_entropy"
+    (mu_n, S_n), (mu_s, S_s) = la_net.functional_covariance(xs), la_seq.functional_covariance(xs)
+    torch.testing.assert_close(mu_n, mu_s, rtol=0, atol=1e-12)
+    torch.testing.assert_close(S_n, S_s, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(la_net.predict_proba(xs), la_seq.predict_proba(xs), rtol=0, atol=1e-10)
+    # old names are aliases of the same likelihood
+    old = Laplace(seq, "multiclass" if n_out > 1 else "binary", approx=approx, alpha=0.3).fit(x)
+    torch.testing.assert_close(old.predict_proba(xs), la_seq.predict_proba(xs), rtol=0, atol=1e-12)
+
+
+def test_a_likelihood_the_model_cannot_give_is_asked_about():
+    soft = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Softmax(dim=1))
+    with pytest.raises(ConfigError, match="no likelihood follows from a Sequential that ends in Softmax"):
+        Laplace(soft)
+    with pytest.raises(ConfigError, match="ends in Softmax: its outputs are probabilities"):
+        Laplace(soft, "cross_entropy")
+    with pytest.raises(ConfigError, match="no likelihood follows from a Tanh"):
+        Laplace(MLP([2, 3, 2], output="tanh"))
+    with pytest.raises(ConfigError, match="'binary' is 'cross_entropy' on one output, got 3"):
+        Laplace(torch.nn.Linear(2, 3), "binary", alpha=1.0).fit(torch.randn(5, 2))
+    with pytest.raises(ConfigError, match="'lp' has no likelihood curvature"):
+        Laplace(torch.nn.Linear(2, 3), "lp")

@@ -29,22 +29,58 @@ def test_lms_gauss_newton_equals_hessian_at_zero_residual():
     assert (Q - H2).abs().max() > 1e-3
 
 
-@pytest.mark.parametrize("loss", ["cross_entropy", "bce"])
-def test_cross_entropy_gauss_newton_equals_hessian_for_a_linear_model(loss):
+@pytest.mark.parametrize("loss,n_out", [("cross_entropy", 3), ("cross_entropy", 1), ("bce", 1), ("multiclass", 3)])
+def test_cross_entropy_gauss_newton_equals_hessian_for_a_linear_model(loss, n_out):
     # a model linear in w has ∇²_w ẑ = 0, so the Gauss-Newton matrix is the exact Hessian
     torch.manual_seed(3)
-    net = nn.Linear(4, 3).double()
+    net = nn.Linear(4, n_out).double()
     x = torch.randn(11, 4, dtype=torch.float64)
     y = torch.randint(0, 3, (11,))
-    t = torch.rand(11, 3, dtype=torch.float64)
-    losses = {
-        "cross_entropy": lambda out: nn.functional.cross_entropy(out, y, reduction="sum"),
-        "bce": lambda out: nn.functional.binary_cross_entropy_with_logits(out, t, reduction="sum"),
-    }
-    H = _flat_hessian(net, x, losses[loss])
+    t = torch.rand(11, 1, dtype=torch.float64)
+    if n_out > 1:  # softmax over the logits
+        E = lambda out: nn.functional.cross_entropy(out, y, reduction="sum")
+    else:  # one logit: Bernoulli
+        E = lambda out: nn.functional.binary_cross_entropy_with_logits(out, t, reduction="sum")
+    H = _flat_hessian(net, x, E)
     J, _ = per_sample_jacobian(net, x)
     Q = gauss_newton(J, loss, outputs=net(x).detach())
     assert torch.allclose(Q, H, atol=1e-10)
+
+
+def test_old_names_are_aliases_with_one_meaning():
+    J = torch.randn(5, 3, 4, dtype=torch.float64)
+    a = torch.randn(5, 3, dtype=torch.float64)
+    torch.testing.assert_close(gauss_newton(J, "mse", beta=2.0), gauss_newton(J, "lms", beta=2.0))
+    torch.testing.assert_close(gauss_newton(J, "regression"), gauss_newton(J, "lms"))
+    torch.testing.assert_close(gauss_newton(J, "multiclass", outputs=a), gauss_newton(J, "cross_entropy", outputs=a))
+    with pytest.raises(ConfigError, match="'bce' is 'cross_entropy' on one output, got 3"):
+        gauss_newton(J, "bce", outputs=a)  # not independent sigmoids: one name, one meaning
+    with pytest.raises(ConfigError, match="'lp' has no likelihood curvature"):
+        gauss_newton(J, "lp")
+
+
+@pytest.mark.parametrize("n_out", [3, 1])
+def test_an_mlp_and_its_sequential_twin_have_the_same_curvature(n_out):
+    """The MLP's probabilities are taken through its logits: Q = Σ G Λ Gᵀ on a = ŷ(L) equals the
+    curvature of nn.Sequential(Linear, Tanh, Linear) with the same weights, and both equal the
+    Gauss-Newton part of the exact Hessian of torch's cross-entropy on the twin's logits."""
+    from deepnets import MLP
+    from deepnets.losses import likelihood_model
+
+    net = MLP([3, 4, n_out], activation="tanh", output="softmax" if n_out > 1 else "logistic", seed=2,
+              dtype=torch.float64)
+    seq = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, n_out)).double()
+    with torch.no_grad():
+        for lin, layer in zip((seq[0], seq[2]), net.layers):
+            lin.weight.copy_(layer.weight)
+            lin.bias.copy_(layer.bias)
+    x = torch.randn(9, 3, dtype=torch.float64)
+    Qs = []
+    for model in (net, seq):
+        f = likelihood_model(model, "cross_entropy")
+        J, _ = per_sample_jacobian(f, x)
+        Qs.append(gauss_newton(J, "cross_entropy", outputs=f(x).detach()))
+    torch.testing.assert_close(Qs[0], Qs[1], rtol=0, atol=1e-12)
 
 
 def test_alpha_is_added_to_the_diagonal_and_missing_logits_raise():
@@ -54,7 +90,7 @@ def test_alpha_is_added_to_the_diagonal_and_missing_logits_raise():
     assert torch.allclose(torch.diag(Q1 - Q0), torch.tensor([1.0, 2, 3, 4], dtype=torch.float64))
     with pytest.raises(ConfigError, match="logits"):
         gauss_newton(J, "cross_entropy")
-    with pytest.raises(ConfigError, match="unknown loss"):
+    with pytest.raises(ConfigError, match="unknown likelihood 'hinge'"):
         gauss_newton(J, "hinge")
 
 

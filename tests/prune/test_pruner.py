@@ -111,3 +111,50 @@ def test_obs_prunes_xor_2_2_1_and_keeps_the_truth_table():
                          f"parametrizations.{name.rsplit('.', 1)[1]}.original"))[~m] == 0)
     # measured on this seed: 6 of 9 weights remain; see the report
     assert res.n_remaining <= 7
+
+
+def _twins(n_out, seed=0):
+    """A tanh MLP with a softmax (n_out > 1) or logistic (n_out = 1) output, and
+    nn.Sequential(Linear, Tanh, Linear) with the same weights ending in its logits (float64)."""
+    from deepnets import MLP
+
+    net = MLP([3, 4, n_out], activation="tanh", output="softmax" if n_out > 1 else "logistic", seed=seed,
+              dtype=torch.float64)
+    seq = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, n_out)).double()
+    with torch.no_grad():
+        for lin, layer in zip((seq[0], seq[2]), net.layers):
+            lin.weight.copy_(layer.weight)
+            lin.bias.copy_(layer.bias)
+    return net, seq
+
+
+@pytest.mark.parametrize("n_out", [3, 1])
+@pytest.mark.parametrize("curvature", ["full", "diagonal", "hessian"])
+def test_cross_entropy_means_the_same_for_an_mlp_and_its_sequential_twin(n_out, curvature):
+    """"cross_entropy" on the MLP's probabilities is taken through its logits (no second softmax):
+    the saliencies, the removal order and the errors equal those of the twin that outputs logits."""
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(30, 3, generator=g, dtype=torch.float64)
+    z = torch.randint(0, max(n_out, 2), (30,), generator=g)
+    net, seq = _twins(n_out)
+    with torch.no_grad():  # E is torch's cross-entropy of the twin's logits, summed: not of a second softmax
+        a = seq(x)
+        E0 = (nn.functional.cross_entropy(a, z, reduction="sum") if n_out > 1 else
+              nn.functional.binary_cross_entropy_with_logits(a[:, 0], z.double(), reduction="sum"))
+    r_net = obs_prune(net, x, z, loss="cross_entropy", curvature=curvature, sparsity=0.5, alpha=1e-2)
+    r_seq = obs_prune(seq, x, z, loss="cross_entropy", curvature=curvature, sparsity=0.5, alpha=1e-2)
+    order = lambda r: [(r.names.index(n), i) for n, i in r.removed]
+    assert order(r_net) == order(r_seq) and len(r_net.removed) > 5
+    torch.testing.assert_close(torch.tensor(r_net.saliency), torch.tensor(r_seq.saliency), rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(torch.tensor(r_net.error), torch.tensor(r_seq.error), rtol=1e-10, atol=1e-10)
+    assert r_net.error_start == pytest.approx(float(E0), rel=1e-12)
+
+
+def test_a_probability_output_without_logits_is_asked_about():
+    net = nn.Sequential(nn.Linear(3, 2), nn.Softmax(dim=1)).double()
+    x, z = torch.randn(10, 3, dtype=torch.float64), torch.randint(0, 2, (10,))
+    with pytest.raises(ConfigError, match="ends in Softmax"):
+        obs_prune(net, x, z, loss="cross_entropy", sparsity=0.5)
+    assert get_masks(net) == {}  # asked before anything was masked
+    with pytest.raises(ConfigError, match="unknown likelihood 'hinge'"):
+        obs_prune(net, x, z, loss="hinge", sparsity=0.5)

@@ -35,10 +35,19 @@ def test_stripped_model_predicts_the_main_outputs():
 def test_hinted_loss_matches_a_hand_computation():
     pred = torch.tensor([[0.7, 0.3, 1.5], [0.2, 0.8, -0.5]])
     target = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
-    E = hinted_loss("cross_entropy", n_main=2, hint="lms", gamma=0.25)(pred, target)
+    # "cross_entropy" on the main MLP's softmax output takes its probabilities (as fit resolves it)
+    hinted = with_hints(MLP([3, 4, 2], output="softmax", seed=0), 1, seed=0)
+    loss = hinted_loss("cross_entropy", n_main=2, hint="lms", gamma=0.25).for_model(hinted)
+    assert loss.main.outputs == "probabilities"
+    E = loss(pred, target)
     ce = -(torch.log(torch.tensor(0.7)) + torch.log(torch.tensor(0.8))) / 2
     lms = 0.5 * ((1.5 - 1.0) ** 2 + (-0.5) ** 2) / 2
     torch.testing.assert_close(E, ce + 0.25 * lms)
+    # a cross-entropy hint on linear hint units takes them as logits
+    both = hinted_loss("cross_entropy", n_main=2, hint="cross_entropy").for_model(hinted)
+    assert (both.main.outputs, both.hint.outputs) == ("probabilities", "logits")
+    with pytest.raises(ConfigError, match="cannot tell what a Tanh"):
+        hinted_loss("cross_entropy", n_main=2).for_model(with_hints(MLP([3, 4, 2], output="tanh"), 1))
 
 
 def test_zero_hint_weight_trains_the_main_net_as_without_hints():

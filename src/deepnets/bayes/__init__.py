@@ -9,13 +9,15 @@
 - :mod:`~deepnets.bayes.calibration` -- NLL, Brier score, ECE, reliability bins
 
 Their figures (the reliability diagram, the ARD relevance bars) are in :mod:`deepnets.report`.
+
+The likelihoods (``"lms"``, ``"cross_entropy"``: the names :func:`deepnets.fit` takes), what a
+model's outputs are and its logits, are those of :mod:`deepnets.losses`.
 """
 
 from .calibration import (brier, calibration_report, class_probabilities, ece, nll,
                           reliability_bins)
 from .evidence import EvidenceResult, ard_groups, evidence_ard, reestimate
 from .laplace import Laplace
-from .logits import LIKELIHOODS, LogitView, infer_likelihood, logit_model
 from .posterior import (POSTERIORS, DiagonalPosterior, FullPosterior, KronPosterior,
                         LastLayerPosterior)
 from .predictive import (mean_field_softmax, moderated, monte_carlo, probit,
@@ -24,7 +26,6 @@ from .predictive import (mean_field_softmax, moderated, monte_carlo, probit,
 __all__ = [
     "Laplace",
     "POSTERIORS", "FullPosterior", "DiagonalPosterior", "KronPosterior", "LastLayerPosterior",
-    "LIKELIHOODS", "LogitView", "logit_model", "infer_likelihood",
     "evidence_ard", "EvidenceResult", "ard_groups", "reestimate",
     "nll", "brier", "ece", "reliability_bins", "calibration_report", "class_probabilities",
     "regression_covariance", "probit", "mean_field_softmax", "moderated", "monte_carlo",

@@ -1,8 +1,8 @@
 """MacKay's evidence framework: re-estimate α (per weight group, ARD) and β (per output).
 
 The posterior over w is ∝ exp(−M(w)), M(w) = Σ_i β_i E_D,i + Σ_g α_g E_W,g with
-E_D,i = ½ Σ_n (z_i^n − a_i^n)² (regression; for classification β is absent and E_D is the
-cross-entropy) and E_W,g = ½ ‖w_g‖². With A = H_D + diag(α) at w_MAP (H_D = Σ_n G_n Λ_n G_nᵀ,
+E_D,i = ½ Σ_n (z_i^n − a_i^n)² (the ``"lms"`` likelihood; for ``"cross_entropy"`` β is absent and
+E_D is the summed cross-entropy of the logits a, :func:`deepnets.losses.summed_error`) and E_W,g = ½ ‖w_g‖². With A = H_D + diag(α) at w_MAP (H_D = Σ_n G_n Λ_n G_nᵀ,
 the outer-product Hessian of the data term), the evidence is stationary when
 
     γ_g = |g| − α_g tr_g(A⁻¹)        (well-determined parameters of group g)
@@ -35,12 +35,11 @@ import logging
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..curvature import ParamLayout, gauss_newton_factors, per_sample_jacobian
 from ..errors import ConfigError, DataError
-from .logits import LIKELIHOODS, check_likelihood, infer_likelihood, logit_model
+from ..losses import infer_likelihood, likelihood_model, likelihood_name, summed_error
 from .posterior import _linear_layers
 
 log = logging.getLogger(__name__)
@@ -115,7 +114,7 @@ class EvidenceResult:
     names: list[str]
     alpha: Tensor          # (G,)
     gamma: Tensor          # (G,) well-determined parameters per group
-    beta: Tensor | None    # (C,) for regression, None for classification
+    beta: Tensor | None    # (C,) for "lms", None for "cross_entropy"
     history: list[dict] = field(default_factory=list)
     weight_alpha: Tensor | None = None  # (P,) α of each weight, in the order of the Linear layers'
     #                                     weight, bias, ...: pass as Laplace(alpha=...)
@@ -127,12 +126,10 @@ class EvidenceResult:
 
 def _data_term(likelihood: str, a: Tensor, y: Tensor, beta: Tensor | None) -> tuple[Tensor, Tensor | None]:
     """(Σ_i β_i E_D,i or the summed cross-entropy, E_D per output or None)."""
-    if likelihood == "regression":
+    if likelihood == "lms":
         E = 0.5 * ((y - a) ** 2).sum(0)  # (C,)
         return (beta * E).sum(), E
-    if likelihood == "binary":
-        return F.binary_cross_entropy_with_logits(a[:, 0], y.reshape(-1).to(a.dtype), reduction="sum"), None
-    return F.cross_entropy(a, y.long(), reduction="sum"), None
+    return summed_error(likelihood, a, y), None
 
 
 def _map_step(f, params, x, y, likelihood, alpha_vec, beta, iters: int) -> float:
@@ -161,27 +158,30 @@ def evidence_ard(model: nn.Module, x: Tensor, y: Tensor, *, likelihood: str | No
 
     Args:
         model: an MLP or a module of nn.Linear layers (weights = the start of the search).
-        x, y: training inputs (N, D); targets (N, C) for regression, labels (N,) for classification.
-        likelihood: ``"regression"``, ``"binary"``, ``"multiclass"`` (default from the model).
+        x, y: training inputs (N, D); targets (N, C) for ``"lms"``, labels (N,) for ``"cross_entropy"``.
+        likelihood: ``"lms"`` or ``"cross_entropy"``, the names of :mod:`deepnets.losses` (aliases
+            ``"regression"``, ``"binary"``, ``"multiclass"``); default from the model
+            (:func:`deepnets.losses.infer_likelihood`).
         alpha: initial α of every group. beta: initial β (default 1/mean squared residual at start).
         outer: re-estimation rounds. inner: L-BFGS iterations per round.
         a, b: Gamma hyper-prior (shape, rate) of every α_g (scalars or (G,)); c, d: of every β_i.
     """
-    likelihood = check_likelihood(likelihood or infer_likelihood(model))
-    f = logit_model(model)
+    asked = likelihood or infer_likelihood(model)
+    likelihood = likelihood_name(asked)
+    f = likelihood_model(model, likelihood)
     layout, names, index = ard_groups(f)
     if x.ndim != 2 or x.shape[0] != y.shape[0]:
         raise DataError(f"expected x (N, D) and y with N rows, got {tuple(x.shape)} and {tuple(y.shape)}")
-    if likelihood == "regression" and y.ndim != 2:
+    if likelihood == "lms" and y.ndim != 2:
         raise DataError(f"regression targets must be (N, C), got {tuple(y.shape)}")
     N = x.shape[0]
     named = dict(f.named_parameters())
     params = [named[n] for n in layout.names]
     dtype = params[0].dtype
-    x, y = x.to(dtype), (y.to(dtype) if likelihood == "regression" else y)
+    x, y = x.to(dtype), (y.to(dtype) if likelihood == "lms" else y)
     G = len(index)
     alpha_g = torch.full((G,), float(alpha), dtype=dtype)
-    if likelihood == "regression":
+    if likelihood == "lms":
         with torch.no_grad():
             resid = ((y - f(x)) ** 2).mean(0)  # (C,)
         beta_t = (1.0 / resid.clamp_min(1e-12)) if beta is None else torch.as_tensor(beta, dtype=dtype).expand(y.shape[1]).clone()
@@ -202,7 +202,7 @@ def evidence_ard(model: nn.Module, x: Tensor, y: Tensor, *, likelihood: str | No
         with torch.no_grad():
             out = f(x)  # (N, C)
         J, _ = per_sample_jacobian(f, x, names=layout.names)  # (N, C, P)
-        X = gauss_newton_factors(J, LIKELIHOODS[likelihood], outputs=out,
+        X = gauss_newton_factors(J, asked, outputs=out,
                                  beta=beta_t if beta_t is not None else 1.0)  # (K, P)
         A = X.T @ X + torch.diag(alpha_vec)  # (P, P)
         L, info = torch.linalg.cholesky_ex(A)

@@ -7,7 +7,7 @@ from torch import Tensor, nn
 
 from ..curvature.jacobian import per_sample_jacobian
 from ..errors import ConfigError, DataError
-from .logits import LIKELIHOODS, check_likelihood, infer_likelihood, logit_model
+from ..losses import infer_likelihood, likelihood_model, likelihood_name
 from .posterior import POSTERIORS
 from .predictive import moderated, monte_carlo, regression_covariance
 
@@ -22,11 +22,15 @@ class Laplace:
     over the linearised network (see :mod:`deepnets.bayes.predictive`).
 
     Args:
-        model: the trained network (weights = w_MAP). A deepnets MLP's output nonlinearity is
-            stripped (:func:`~deepnets.bayes.logits.logit_model`); a plain module must output
-            the activations a (linear outputs, logits).
-        likelihood: ``"regression"``, ``"binary"`` or ``"multiclass"`` (default: from the MLP's
-            output, ``"regression"`` for a plain module).
+        model: the trained network (weights = w_MAP). The posterior is over the activations a
+            that enter the likelihood (:func:`deepnets.losses.likelihood_model`): the outputs for
+            ``"lms"``, the logits for ``"cross_entropy"`` (a deepnets MLP with a softmax or
+            logistic output is taken through its logits; any other module outputs them).
+        likelihood: ``"lms"`` (alias ``"regression"``: Gaussian noise of precision β) or
+            ``"cross_entropy"`` (softmax over C > 1 logits, Bernoulli on one; aliases
+            ``"multiclass"``, ``"binary"``), as :func:`deepnets.fit` names them. Default: from
+            the model (:func:`deepnets.losses.infer_likelihood`: an MLP's output, ``"lms"`` for a
+            plain module).
         approx: ``"full"`` (default), ``"diagonal"``, ``"kron"`` or ``"last_layer"``
             (:data:`~deepnets.bayes.posterior.POSTERIORS`).
         alpha: prior precision α: a scalar; or a vector over all P trainable weights (e.g.
@@ -49,8 +53,9 @@ class Laplace:
         if approx not in POSTERIORS:
             raise ConfigError(f"unknown approx {approx!r}; expected one of {sorted(POSTERIORS)}")
         self.model = model
-        self.f = logit_model(model)
-        self.likelihood = check_likelihood(likelihood or infer_likelihood(model))
+        self.asked = likelihood or infer_likelihood(model)  # the name given (checked against C at fit)
+        self.likelihood = likelihood_name(self.asked)
+        self.f = likelihood_model(model, self.likelihood)
         self.approx = approx
         self.alpha, self.beta = alpha, beta
         self.posterior = POSTERIORS[approx]()
@@ -61,7 +66,7 @@ class Laplace:
             raise DataError(f"expected training inputs of shape (N, features), got {tuple(x.shape)}")
         with torch.no_grad():
             outputs = self.f(x)  # (N, C)
-        self.posterior.fit(self.f, x, loss=LIKELIHOODS[self.likelihood], outputs=outputs,
+        self.posterior.fit(self.f, x, loss=self.asked, outputs=outputs,
                            beta=self.beta, alpha=self.alpha)
         return self
 
@@ -78,8 +83,8 @@ class Laplace:
 
     def predict(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Regression predictive ``(ẑ(x) (N, C), Σ_z(x) (N, C, C))``, Σ_z = diag(1/β) + ∇fᵀ H⁻¹ ∇f."""
-        if self.likelihood != "regression":
-            raise ConfigError(f"predict() is the regression predictive; this Laplace has likelihood "
+        if self.likelihood != "lms":
+            raise ConfigError(f"predict() is the regression ('lms') predictive; this Laplace has likelihood "
                               f"{self.likelihood!r}: use predict_proba()")
         mu, S = self.functional_covariance(x)
         return mu, regression_covariance(S, self.beta)
@@ -99,8 +104,9 @@ class Laplace:
 
         K = 2 (p(0), p(1)) for one logistic output, K = C for a softmax.
         """
-        if self.likelihood == "regression":
-            raise ConfigError("predict_proba() needs a classification likelihood ('binary' or 'multiclass')")
+        if self.likelihood != "cross_entropy":
+            raise ConfigError(f"predict_proba() needs the 'cross_entropy' likelihood; this Laplace has "
+                              f"{self.likelihood!r}: use predict()")
         if method not in PREDICTIVE_METHODS:
             raise ConfigError(f"unknown method {method!r}; expected one of {list(PREDICTIVE_METHODS)}")
         if method == "mc":

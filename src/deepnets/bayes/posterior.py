@@ -2,7 +2,7 @@
 
 H = Σ_n G_n Λ_n G_nᵀ + diag(α) (the lecture's "Predictive Posterior": the outer-product Hessian
 of the data term plus the prior precisions), with G_n = ∂a(x^n)/∂w and Λ_n from the likelihood
-(:data:`deepnets.bayes.logits.LIKELIHOODS`). Every approximation answers three questions:
+(:data:`deepnets.losses.LIKELIHOODS`). Every approximation answers three questions:
 
 - ``fit(f, x, *, loss, outputs, beta, alpha)``: build the curvature at the training inputs;
 - ``covariance(f, x)``: the output covariance G(x)ᵀ H⁻¹ G(x), shape (N, C, C);
@@ -128,7 +128,7 @@ def _linear_layers(f: nn.Module) -> list[tuple[str, nn.Linear]]:
 
 def _layer_inputs(f: nn.Module, x: Tensor, layers) -> list[Tensor]:
     with torch.no_grad():
-        if hasattr(f, "layer_inputs"):  # a LogitView: the MLP runs its layers without calling them
+        if hasattr(f, "layer_inputs"):  # a deepnets MLP or its LogitView: runs its layers without calling them
             return [a.detach() for a in f.layer_inputs(x)]
         inputs: list[Tensor] = []
         hooks = [m.register_forward_hook(lambda mod, inp, out: inputs.append(inp[0].detach())) for _, m in layers]

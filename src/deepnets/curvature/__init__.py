@@ -5,7 +5,8 @@ optimizers (:mod:`deepnets.optim.ekf`) and the Laplace posterior (:mod:`deepnets
 
 - :func:`per_sample_jacobian`, :func:`output_jacobian` -- G = ∂ẑ/∂w as (N, C, P)
 - :class:`ParamLayout` -- flat vector w ↔ named tensors; per-layer / per-neuron index blocks
-- :func:`gauss_newton`, :func:`gauss_newton_factors` -- Q = Σ G Λ G^T (LMS, softmax, sigmoid)
+- :func:`gauss_newton`, :func:`gauss_newton_factors` -- Q = Σ G Λ G^T, Λ from the loss names of
+  :mod:`deepnets.losses` ("lms", "cross_entropy")
 - :func:`make_positive_definite` -- Q + μI when Q is not positive definite
 - :func:`woodbury_inverse` -- Q^{-1} by the Hassibi & Stork recursion
 - :func:`diagonal_curvature`, :func:`block_curvature` -- diagonal / block approximations
@@ -13,8 +14,7 @@ optimizers (:mod:`deepnets.optim.ekf`) and the Laplace posterior (:mod:`deepnets
 """
 
 from .approx import assemble_blocks, block_curvature, diagonal_curvature
-from .gauss_newton import (OUTPUT_CURVATURES, gauss_newton, gauss_newton_factors,
-                           make_positive_definite)
+from .gauss_newton import gauss_newton, gauss_newton_factors, make_positive_definite
 from .hvp import hessian_vector_product
 from .jacobian import output_jacobian, per_sample_jacobian
 from .params import ParamLayout
@@ -23,7 +23,7 @@ from .woodbury import woodbury_inverse
 __all__ = [
     "ParamLayout",
     "per_sample_jacobian", "output_jacobian",
-    "OUTPUT_CURVATURES", "gauss_newton", "gauss_newton_factors", "make_positive_definite",
+    "gauss_newton", "gauss_newton_factors", "make_positive_definite",
     "woodbury_inverse",
     "diagonal_curvature", "block_curvature", "assemble_blocks",
     "hessian_vector_product",

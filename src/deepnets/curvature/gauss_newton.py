@@ -1,11 +1,13 @@
 """The outer-product (Gauss-Newton) Hessian Q ≈ Σ_n G_n Λ_n G_n^T.
 
-For a loss E = Σ_n ℓ(ẑ^n) the Hessian is Σ_n G_n (∂²ℓ/∂ẑ²) G_n^T + Σ_n Σ_i (∂ℓ/∂ẑ_i) ∇²_w ẑ_i;
-the outer-product approximation keeps the first term, which is positive semi-definite:
+For a loss E = Σ_n ℓ(a^n) of the activations a that enter the likelihood (the outputs for LMS,
+the logits for cross-entropy) the Hessian is Σ_n G_n (∂²ℓ/∂a²) G_n^T + Σ_n Σ_i (∂ℓ/∂a_i) ∇²_w a_i;
+the outer-product approximation keeps the first term, which is positive semi-definite. Λ_n comes
+from the one loss vocabulary (:mod:`deepnets.losses`), by the names fit takes:
 
-- LMS, ℓ = ½ Σ_i β_i (z_i − ẑ_i)²:           Λ_n = diag(β)
-- cross-entropy on logits (softmax), p = softmax(ẑ): Λ_n = diag(p) − p p^T
-- binary cross-entropy on one logit, p = σ(ẑ):   Λ_n = p (1 − p)
+- ``"lms"`` (alias ``"mse"``), ℓ = ½ Σ_i β_i (z_i − a_i)²:           Λ_n = diag(β)
+- ``"cross_entropy"`` on C > 1 logits, p = softmax(a):               Λ_n = diag(p) − p p^T
+- ``"cross_entropy"`` on one logit (alias ``"bce"``), p = σ(a):       Λ_n = p (1 − p)
 
 Each Λ_n is written as L_n L_n^T, so Q = Σ_k x_k x_k^T over the rows x = L^T G^T -- the form the
 Woodbury recursion consumes. For softmax L_n[:, c] = √p_c (e_c − p), since
@@ -13,7 +15,7 @@ Woodbury recursion consumes. For softmax L_n[:, c] = √p_c (e_c − p), since
 
 >>> import torch
 >>> J = torch.randn(4, 3, 5)  # (N, C, P)
->>> Q = gauss_newton(J, "mse")
+>>> Q = gauss_newton(J, "lms")
 >>> torch.allclose(Q, torch.einsum('ncp,ncq->pq', J, J), atol=1e-6)
 True
 """
@@ -21,64 +23,40 @@ True
 from __future__ import annotations
 
 import math
-from typing import Callable
 
 import torch
 from torch import Tensor
 
 from ..errors import ConfigError, DataError
+from ..losses import likelihood_name, output_hessian_factor
 
 
-def _lms_factor(J: Tensor, outputs: Tensor | None, beta: Tensor) -> Tensor:
-    N, C, _ = J.shape
-    return torch.diag_embed(beta.sqrt().expand(N, C))  # (N, C, C)
-
-
-def _softmax_factor(J: Tensor, outputs: Tensor | None, beta: Tensor) -> Tensor:
-    if outputs is None:
-        raise ConfigError("cross-entropy curvature needs the logits: pass outputs=")
-    p = torch.softmax(outputs.reshape(J.shape[0], J.shape[1]), dim=-1)  # (N, C)
-    eye = torch.eye(J.shape[1], dtype=J.dtype, device=J.device)
-    return (eye - p.unsqueeze(2)) * p.sqrt().unsqueeze(1)  # (N, C, C): column c = √p_c (e_c − p)
-
-
-def _sigmoid_factor(J: Tensor, outputs: Tensor | None, beta: Tensor) -> Tensor:
-    if outputs is None:
-        raise ConfigError("binary cross-entropy curvature needs the logits: pass outputs=")
-    p = torch.sigmoid(outputs.reshape(J.shape[0], J.shape[1]))  # (N, C)
-    return torch.diag_embed((p * (1 - p)).sqrt())  # (N, C, C)
-
-
-# name -> L_n with Λ_n = L_n L_n^T, (N, C, R)
-OUTPUT_CURVATURES: dict[str, Callable[[Tensor, Tensor | None, Tensor], Tensor]] = {
-    "mse": _lms_factor,
-    "cross_entropy": _softmax_factor,
-    "bce": _sigmoid_factor,
-}
-
-
-def gauss_newton_factors(J: Tensor, loss: str = "mse", *, outputs: Tensor | None = None,
+def gauss_newton_factors(J: Tensor, loss: str = "lms", *, outputs: Tensor | None = None,
                          beta: float | Tensor = 1.0) -> Tensor:
     """Rows x_k with Q = Σ_k x_k x_k^T, shape (N·R, P): x = L_n^T J_n for each sample.
 
     Args:
-        J: per-sample Jacobian (N, C, P) of the outputs (logits for the cross-entropies).
-        loss: ``"mse"`` (LMS with precisions β), ``"cross_entropy"`` (softmax over C logits) or
-            ``"bce"`` (independent sigmoids).
-        outputs: the outputs (N, C) at which J was taken; needed for the cross-entropies.
-        beta: output precision β_i = 1/σ_i² (scalar or (C,)); used by ``"mse"`` only.
+        J: per-sample Jacobian (N, C, P) of the activations a (the logits for cross-entropy).
+        loss: ``"lms"`` (alias ``"mse"``: LMS with precisions β) or ``"cross_entropy"`` (softmax
+            over C > 1 logits, a sigmoid on one); :data:`deepnets.losses.ALIASES` for old names.
+        outputs: the activations a (N, C) at which J was taken; needed for cross-entropy.
+        beta: output precision β_i = 1/σ_i² (scalar or (C,)); used by ``"lms"`` only.
+
+    Reference: Hassibi & Stork 1993, eq. 8.
     """
     if J.ndim != 3:
         raise DataError(f"expected a Jacobian of shape (N, C, P), got {tuple(J.shape)}")
-    if loss not in OUTPUT_CURVATURES:
-        raise ConfigError(f"unknown loss {loss!r}; expected one of {sorted(OUTPUT_CURVATURES)}")
-    beta = torch.as_tensor(beta, dtype=J.dtype, device=J.device)
-    L = OUTPUT_CURVATURES[loss](J, outputs, beta)  # (N, C, R)
+    N, C, _ = J.shape
+    if outputs is None:
+        if likelihood_name(loss, C) != "lms":
+            raise ConfigError("cross-entropy curvature needs the logits: pass outputs=")
+        outputs = J.new_zeros(N, C)  # LMS: Λ_n = diag(β) does not depend on a
+    L = output_hessian_factor(loss, outputs.reshape(N, C).to(J.dtype), beta=beta)  # (N, C, R)
     X = torch.einsum("ncr,ncp->nrp", L, J)  # (N, R, P)
     return X.reshape(-1, J.shape[-1])  # (N·R, P)
 
 
-def gauss_newton(J: Tensor, loss: str = "mse", *, outputs: Tensor | None = None,
+def gauss_newton(J: Tensor, loss: str = "lms", *, outputs: Tensor | None = None,
                  beta: float | Tensor = 1.0, alpha: float | Tensor = 0.0) -> Tensor:
     """Outer-product Hessian Q = Σ_n G_n Λ_n G_n^T + diag(α), shape (P, P).
 

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from ..activations import Activation, get_activation
-from ..backprop import Softmax, mlp_forward
+from ..backprop import Softmax, forward_layers, mlp_forward
 from ..errors import ConfigError
 from ..init import INITS, init_linear_
 
@@ -94,10 +94,53 @@ class MLP(nn.Module):
             raise ConfigError(f"MLP expects input of shape (N, {self.sizes[0]}), got {tuple(x.shape)}")
         return mlp_forward(x, self.flat_params(), self.activations, use_costate=self.use_costate)
 
+    @property
+    def output_unit(self):
+        """g_L, the output nonlinearity ``forward`` applies: what the outputs are to a loss is
+        decided from it (:func:`deepnets.losses.output_kind`)."""
+        return self.activations[-1]
+
+    def logit_view(self) -> "LogitView":
+        """The same weights seen up to the output layer's pre-activation a = ŷ(L) (the logits)."""
+        return LogitView(self)
+
+    def layer_inputs(self, x: Tensor) -> list[Tensor]:
+        """The input ẑ(l−1) of every layer l = 1..L, each (N, M(l−1)) (``forward`` calls no
+        ``nn.Linear``, so hooks on ``layers`` would see nothing)."""
+        return forward_layers(x, self.flat_params(), self.activations)[:-1]
+
     def extra_repr(self) -> str:
         acts = ", ".join(repr(a) for a in self.activations)
         return f"sizes={self.sizes}, init={self.init!r}, activations=[{acts}]"
 
+
+class LogitView(nn.Module):
+    """An MLP without its output nonlinearity: a = W(L) ẑ(L−1) + b(L), the logits of a softmax or
+    logistic output (p = softmax(a), p = σ(a)).
+
+    It shares the MLP's ``layers`` (the same Parameters, masks and parameter names), so a Jacobian,
+    a pruning mask or a training step taken through the view is one of the MLP itself.
+    """
+
+    def __init__(self, net: MLP):
+        super().__init__()
+        self.sizes = net.sizes
+        self.layers = net.layers  # shared, not copied
+        self.activations = [*net.activations[:-1], get_activation("identity")]
+
+    @property
+    def output_unit(self):
+        return self.activations[-1]  # the identity: the view outputs logits
+
+    def flat_params(self) -> list[Tensor | None]:
+        return [t for layer in self.layers for t in (layer.weight, layer.bias)]
+
+    def forward(self, x: Tensor) -> Tensor:
+        return mlp_forward(x, self.flat_params(), self.activations, use_costate=False)  # (N, C)
+
+    def layer_inputs(self, x: Tensor) -> list[Tensor]:
+        """The input ẑ(l−1) of every layer l = 1..L, each (N, M(l−1))."""
+        return forward_layers(x, self.flat_params(), self.activations)[:-1]
 
 
 def supports_costate(model) -> bool:

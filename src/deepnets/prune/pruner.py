@@ -37,36 +37,18 @@ from ..curvature import (ParamLayout, gauss_newton_factors, make_positive_defini
                          per_sample_jacobian, woodbury_inverse)
 from ..curvature.approx import diagonal_curvature
 from ..errors import ConfigError, DataError
+from ..losses import likelihood_model, summed_error
 from .masks import apply_masks, get_masks, original_name
 from .obs import DiagonalInverse, FullInverse, obs_step
 
 log = logging.getLogger(__name__)
 
 
-def _lms(out: Tensor, z: Tensor, beta) -> Tensor:
-    return 0.5 * (beta * (z.reshape(out.shape) - out) ** 2).sum()
-
-
-def _ce(out: Tensor, z: Tensor, beta) -> Tensor:
-    return nn.functional.cross_entropy(out, z, reduction="sum")
-
-
-def _bce(out: Tensor, z: Tensor, beta) -> Tensor:
-    return nn.functional.binary_cross_entropy_with_logits(out, z.reshape(out.shape).to(out.dtype),
-                                                          reduction="sum")
-
-
-# E(w) summed over the data, for each loss the curvature module knows
-LOSSES: dict[str, Callable[[Tensor, Tensor, Tensor], Tensor]] = {
-    "mse": _lms, "cross_entropy": _ce, "bce": _bce,
-}
-
-
 @dataclass
 class _Problem:
     """What the curvature builders need: the model, the data and the flat layout of w."""
 
-    model: nn.Module
+    model: nn.Module         # the activations a the likelihood takes: the outputs, or the logits
     x: Tensor
     z: Tensor
     orig: list[str]          # named_parameters keys of the pruned tensors
@@ -85,8 +67,8 @@ class _Problem:
         """The exact Hessian ∇²_w E (P, P) at the current weights (torch.func.hessian)."""
         params = dict(self.model.named_parameters())
         w0 = self.layout.flatten([params[n].detach() for n in self.orig])
-        E = lambda w: LOSSES[self.loss](
-            functional_call(self.model, self.layout.unflatten(w), (self.x,)), self.z, self.beta)
+        E = lambda w: summed_error(
+            self.loss, functional_call(self.model, self.layout.unflatten(w), (self.x,)), self.z, beta=self.beta)
         return hessian(E)(w0)
 
 
@@ -150,7 +132,7 @@ class PruneResult:
         return self.n_total - len(self.removed)
 
 
-def obs_prune(model: nn.Module, x: Tensor, z: Tensor, *, loss: str = "mse",
+def obs_prune(model: nn.Module, x: Tensor, z: Tensor, *, loss: str = "lms",
               curvature: str = "full", names: Iterable[str] | None = None,
               sparsity: float | None = None, max_error_increase: float | None = None,
               keep: Callable[[nn.Module], bool] | None = None, alpha: float = 1e-6,
@@ -167,8 +149,11 @@ def obs_prune(model: nn.Module, x: Tensor, z: Tensor, *, loss: str = "mse",
     Args:
         model: any ``nn.Module``; the pruned parameters get masks (they stay masked afterwards).
         x, z: the data (inputs (N, ...), targets) on which Q and the error are measured.
-        loss: ``"mse"`` (E = ½ Σ β (z − ẑ)²), ``"cross_entropy"`` (logits, class indices) or
-            ``"bce"`` (logits, 0/1 targets); E is summed over the data.
+        loss: a name of :mod:`deepnets.losses`, meaning what it means in :func:`deepnets.fit`:
+            ``"lms"`` (default, alias ``"mse"``; E = ½ Σ β (z − ẑ)²) or ``"cross_entropy"``
+            (class labels or target probabilities; softmax over C > 1 logits, Bernoulli on one;
+            a deepnets MLP with a softmax or logistic output is taken through its logits,
+            :func:`deepnets.losses.likelihood_model`); E is summed over the data.
         curvature: ``"full"`` (OBS with the outer-product Q, inverted by Cholesky),
             ``"woodbury"`` (the same Q inverted by the Hassibi & Stork recursion -- its rounding
             error grows like 1e-16/α, so keep α ≳ 1e-6 there), ``"hessian"`` (OBS with the exact
@@ -181,7 +166,7 @@ def obs_prune(model: nn.Module, x: Tensor, z: Tensor, *, loss: str = "mse",
         keep: stop before a removal after which ``keep(model)`` is False (e.g. a truth table).
         alpha: α I added to Q (Q_0 = α I of the Woodbury recursion; keeps Q invertible when
             there are fewer outputs than weights); default 1e-6.
-        beta: output precision β for ``"mse"``.
+        beta: output precision β for ``"lms"``.
         recompute_every: rebuild Q at the current weights after this many removals.
         between_rounds: called with the model before each rebuild (e.g. a few epochs of
             retraining; the masks keep removed weights at zero). The stopping rules are checked
@@ -199,8 +184,6 @@ def obs_prune(model: nn.Module, x: Tensor, z: Tensor, *, loss: str = "mse",
     Reference: Hassibi & Stork 1993, "Second order derivatives for network pruning: Optimal
     Brain Surgeon"; LeCun, Denker & Solla 1990, "Optimal Brain Damage".
     """
-    if loss not in LOSSES:
-        raise ConfigError(f"unknown loss {loss!r}; expected one of {sorted(LOSSES)}")
     if curvature not in CURVATURES:
         raise ConfigError(f"unknown curvature {curvature!r}; expected one of {sorted(CURVATURES)}")
     if sparsity is None and max_error_increase is None and keep is None:
@@ -218,6 +201,7 @@ def obs_prune(model: nn.Module, x: Tensor, z: Tensor, *, loss: str = "mse",
     if x.shape[0] != z.shape[0]:
         raise DataError(f"x has {x.shape[0]} samples but z has {z.shape[0]}")
 
+    f = likelihood_model(model, loss)  # the activations E takes (outputs or logits), asked before masking
     if names is None:
         names = [n for n, p in model.named_parameters() if p.requires_grad]
         masked = get_masks(model)
@@ -231,14 +215,14 @@ def obs_prune(model: nn.Module, x: Tensor, z: Tensor, *, loss: str = "mse",
     masks = get_masks(model)
     alive = layout.flatten([masks[n] for n in names]).clone()  # (P,) bool
     beta_t = torch.as_tensor(beta, dtype=tensors[0].dtype, device=tensors[0].device)
-    E = lambda: float(LOSSES[loss](model(x), z, beta_t))
+    E = lambda: float(summed_error(loss, f(x), z, beta=beta_t))
 
     result = PruneResult(names=list(names), n_total=layout.numel)
     n_target = None if sparsity is None else int(round(sparsity * layout.numel))
     with torch.no_grad():
         result.error_start = E0 = E()
 
-    problem = _Problem(model, x, z, orig, layout, loss, beta_t)
+    problem = _Problem(f, x, z, orig, layout, loss, beta_t)
     build = lambda: CURVATURES[curvature](problem, alive, alpha)
 
     def write(w: Tensor) -> None:

@@ -40,7 +40,7 @@ from ..activations import get_activation
 from ..backprop import forward_layers
 from ..errors import ConfigError, DataError
 from ..init import init_linear_
-from ..losses import code_targets, get_loss
+from ..losses import CrossEntropy, code_targets, get_loss, unit_outputs
 from ..nn.mlp import MLP
 
 __all__ = ["HintedModel", "HintedLoss", "with_hints", "hinted_loss", "hint_targets", "strip_hints"]
@@ -126,6 +126,18 @@ class HintedLoss:
         self.main, self.hint = get_loss(main), get_loss(hint)
         self.n_main, self.gamma = n_main, float(gamma)
         self.coding = getattr(self.main, "coding", None)  # the main targets' coding (accuracy thresholds)
+
+    def for_model(self, model: nn.Module) -> "HintedLoss":
+        """The costs resolved for what the outputs are (:func:`deepnets.losses.get_loss` with
+        ``model=``, as :func:`deepnets.fit` calls it): the main cost for the main MLP's output unit,
+        a cross-entropy hint for the hint units' activation."""
+        net = model.net if isinstance(model, HintedModel) else model
+        out = copy.copy(self)
+        out.main = get_loss(self.main, model=net)
+        if isinstance(model, HintedModel) and isinstance(self.hint, CrossEntropy):
+            kind = unit_outputs(model.hint_activation, model.n_hints, given=self.hint.outputs)
+            out.hint = self.hint if kind == self.hint.outputs else CrossEntropy(kind)
+        return out
 
     def __call__(self, pred: Tensor, target: Tensor) -> Tensor:
         if pred.dim() == 2 and pred.shape[1] == self.n_main and target.shape[:1] == pred.shape[:1] and (

@@ -136,7 +136,7 @@ def _measure(model, xb: Tensor, yb: Tensor):
 def evaluate(model, x: Tensor, y: Tensor, *, loss="lms", metrics: Sequence = (), batch_size: int = 8192,
              threshold: float | None = None) -> dict[str, float]:
     """The loss and metrics of ``model`` on ``(x, y)``, in eval mode, in chunks of ``batch_size``."""
-    loss_fn = get_loss(loss)
+    loss_fn = get_loss(loss, model=model)
     with eval_mode(model), torch.no_grad():  # no graph: evaluation only reads the outputs
         preds = torch.cat([model(x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)])
     out = {"loss": float(loss_fn(preds, y))}
@@ -225,7 +225,7 @@ def fit(model: torch.nn.Module, train, *, validation=None, loss="lms", optimizer
     cuda = [torch.cuda.current_device()] if torch.cuda.is_available() and torch.cuda.is_initialized() else []
     with torch.random.fork_rng(devices=cuda):
         torch.manual_seed(seed)
-        loss_fn = get_loss(loss)
+        loss_fn = get_loss(loss, model=model)
         generator = torch.Generator().manual_seed(seed)
         if precision not in PRECISIONS:
             raise ConfigError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}")
