@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from deepnets.train.run import experiment_from_file, run_experiment
+from deepnets.experiment import experiment_from_file, run_experiment
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "mnist1d_gru.toml"
 PUBLISHED = 0.91   # Greydanus (2020), "Scaling down deep learning", arXiv:2011.14439, Table 1 (GRU)

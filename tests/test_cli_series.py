@@ -134,7 +134,7 @@ def test_narma10_example_beats_the_arx_baseline_clearly(tmp_path, capsys):
 
 def test_predict_forecasts_a_pure_series_past_its_end(tmp_path, capsys):
     from deepnets.data.series import henon_series
-    from deepnets.train.run import load_run
+    from deepnets.experiment import load_run
 
     x = henon_series(300)
     csv = tmp_path / "h.csv"

@@ -170,6 +170,12 @@ def experiment_to_dict(exp: Experiment) -> dict:
     return dataclasses.asdict(exp)
 
 
+def experiment_from_file(path, overrides: typing.Iterable[str] = ()) -> Experiment:
+    """Read an experiment TOML (or none: the defaults) and apply ``--set`` overrides."""
+    d = load_toml(path) if path else {}
+    return experiment_from_dict(apply_overrides(d, overrides))
+
+
 def parse_override(text: str) -> tuple[list[str], object]:
     """``"train.lr=0.01"`` -> (["train", "lr"], 0.01); the value is read as a TOML value, or as a
     bare string when it is not one (``data.name=xor``)."""

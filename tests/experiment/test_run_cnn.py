@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from deepnets.errors import ConfigError
-from deepnets.train.run import MODEL_KINDS, evaluate_run, experiment_from_file, predict_run, run_experiment
+from deepnets.experiment import MODEL_KINDS, evaluate_run, experiment_from_file, predict_run, run_experiment
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
 

@@ -10,7 +10,7 @@ import torch
 
 from deepnets.errors import ConfigError
 from deepnets.nn.seq_classifier import SequenceClassifier
-from deepnets.train.run import MODEL_KINDS, evaluate_run, experiment_from_file, run_experiment
+from deepnets.experiment import MODEL_KINDS, evaluate_run, experiment_from_file, run_experiment
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
 
