@@ -43,7 +43,7 @@ def main(argv=None) -> dict:
                                                  "run.plots=false", *args.overrides])
             r = run_experiment(exp, source=f"seed{s}")
             epochs = r.summary["epochs_run"]
-            best = epochs - exp.train.patience if epochs < exp.train.epochs else None
+            best = epochs - exp.train.early_stopping.patience if epochs < exp.train.epochs else None
             runs.append({"seed": s, "test_accuracy": r.test["accuracy"], "test_loss": r.test["loss"],
                          "val_accuracy": r.summary["metrics"]["val"]["accuracy"], "epochs_run": epochs,
                          "best_epoch": best, "train_seconds": r.summary["train_seconds"],

@@ -188,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train the network an experiment file describes")
     t.add_argument("experiment", nargs="?", help="a TOML experiment file (default: the digits MLP)")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override one value, e.g. --set train.lr=0.01 (repeatable)")
+                   help="override one value, e.g. --set train.optimizer.lr=0.01 (repeatable)")
     t.add_argument("--costates", action="store_true", help="plot the per-layer norms of the error signals")
     t.add_argument("--out", help="parent folder of the run folder (default: runs)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -35,13 +35,13 @@ def test_the_thread_count_is_set_for_the_run_and_put_back(tmp_path, three_thread
     monkeypatch.setattr(run_module, "fit", spy)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # 4 examples for 9 weights
-        run_experiment(_xor(tmp_path, threads=2))
+        run_experiment(_xor(tmp_path, device={"threads": 2}))
     assert seen == [2]
     assert torch.get_num_threads() == 3
 
 
 def test_the_thread_count_is_put_back_when_a_run_fails(tmp_path, three_threads):
-    exp = _xor(tmp_path, threads=1, patience=5)  # early stopping with no validation split
+    exp = _xor(tmp_path, early_stopping={})  # early stopping with no validation split
     with pytest.raises(ConfigError, match="needs a validation split"):
         run_experiment(exp)
     assert torch.get_num_threads() == 3

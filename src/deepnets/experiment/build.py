@@ -29,7 +29,8 @@ from ..losses import Lp, get_loss
 def _mlp(exp: Experiment, n_inputs: int, n_outputs: int, output: str, shape) -> torch.nn.Module:
     m = exp.model
     if shape is not None:
-        raise ConfigError(f"model.kind = 'mlp' reads flat rows; leave data.shape empty, got {exp.data.shape}")
+        raise ConfigError(f"model.kind = 'mlp' reads flat rows; leave out [data.view], got data.view.shape = "
+                          f"{exp.data.view.shape}")
     if not all(isinstance(h, int) and h > 0 for h in m.hidden):
         raise ConfigError(f"model.hidden must list positive integers, got {m.hidden}")
     return MLP([n_inputs, *m.hidden, n_outputs], activation=m.activation, output=output, init=m.init, seed=m.seed)
@@ -39,7 +40,7 @@ def _xor_step(exp: Experiment, n_inputs: int, n_outputs: int, output: str, shape
     if (n_inputs, n_outputs) != (2, 1) or shape is not None:
         raise ConfigError(f"model.kind = 'xor_step' needs 2 flat inputs and 1 output (the xor dataset), "
                           f"got {n_inputs} and {n_outputs}")
-    return xor_step_network(exp.model.variant)
+    return _builder_call("xor_step", xor_step_network, **exp.model.options)
 
 
 def _builder_call(what: str, builder, *args, **options) -> torch.nn.Module:
@@ -53,14 +54,14 @@ def _builder_call(what: str, builder, *args, **options) -> torch.nn.Module:
 def _cnn1d(exp: Experiment, n_inputs: int, n_outputs: int, output: str, shape) -> torch.nn.Module:
     C, L = (1, n_inputs) if shape is None else shape
     if shape is not None and len(shape) != 2:
-        raise ConfigError(f"model.kind = 'cnn1d' reads sequences: data.shape must be [C, L], got {exp.data.shape}")
+        raise ConfigError(f"model.kind = 'cnn1d' reads sequences: data.view.shape must be [C, L], got {exp.data.view.shape}")
     return _builder_call("cnn1d", CNN1d, L, n_outputs, C, **exp.model.options)
 
 
 def _recurrent(kind: str):
     def build(exp: Experiment, n_inputs: int, n_outputs: int, output: str, shape) -> torch.nn.Module:
         if shape is not None and len(shape) != 2:
-            raise ConfigError(f"model.kind = {kind!r} reads sequences: data.shape must be [C, L], got {exp.data.shape}")
+            raise ConfigError(f"model.kind = {kind!r} reads sequences: data.view.shape must be [C, L], got {exp.data.view.shape}")
         C, L = (1, n_inputs) if shape is None else shape
         return _builder_call(kind, sequence_classifier, kind, L, n_outputs, C, **exp.model.options)
 
@@ -71,9 +72,9 @@ def _zoo(name: str):
     def build(exp: Experiment, n_inputs: int, n_outputs: int, output: str, shape) -> torch.nn.Module:
         entry = zoo.ZOO[name]
         if shape is None or len(shape) != 3:
-            raise ConfigError(f"model.kind = {name!r} reads images: set data.shape = [C, H, W] "
+            raise ConfigError(f"model.kind = {name!r} reads images: set data.view.shape = [C, H, W] "
                               f"(and pad_to/resize_to to reach its {list(entry.input_shape[1:])}), "
-                              f"got data.shape = {exp.data.shape}")
+                              f"got {'no [data.view]' if shape is None else f'data.view.shape = {exp.data.view.shape}'}")
         return _builder_call(name, entry.builder, num_classes=n_outputs, in_channels=shape[0], **exp.model.options)
 
     return build
@@ -108,11 +109,11 @@ def output_for(exp: Experiment, data: Dataset) -> str:
 
 
 def loss_for(exp: Experiment, data: Dataset, output: str):
-    """The cost E the model trains with: ``train.loss`` resolved for the task and the output layer."""
-    name, coding = exp.train.loss, exp.train.coding
+    """The cost E the model trains with: ``[train.loss]`` resolved for the task and the output layer."""
+    name, coding = exp.train.loss.name, exp.train.loss.coding
     if output == "logits":  # softmax and cross-entropy in one stable step on the logits
         if name not in ("auto", "cross_entropy"):
-            raise ConfigError(f"a model with logit outputs trains with train.loss = 'cross_entropy' (or 'auto'), "
+            raise ConfigError(f"a model with logit outputs trains with train.loss.name = 'cross_entropy' (or 'auto'), "
                               f"got {name!r}")
         return torch.nn.CrossEntropyLoss()
     if name == "auto":
@@ -121,33 +122,33 @@ def loss_for(exp: Experiment, data: Dataset, output: str):
         coding = "pm1" if output.startswith("tanh") or output == "lecun_tanh" else "one_hot"
     if name == "cross_entropy":
         if data.task != "classification" or output not in ("softmax", "logistic"):
-            raise ConfigError(f"train.loss = 'cross_entropy' needs a classification task and a softmax or logistic "
+            raise ConfigError(f"train.loss.name = 'cross_entropy' needs a classification task and a softmax or logistic "
                               f"output, got task {data.task!r} and output {output!r}")
         return get_loss(name)
     if name == "lp":
-        return Lp(exp.train.lp_R, coding=coding)
+        return Lp(exp.train.loss.R, coding=coding)
     return get_loss(name, coding=coding)
 
 
 def build_model(exp: Experiment, n_inputs: int, n_outputs: int, output: str) -> torch.nn.Module:
     """The network an experiment describes, for ``n_inputs`` features and ``n_outputs`` outputs.
 
-    With ``data.shape`` set, a :class:`~deepnets.nn.image.ToImage` front views each flat row as a
+    With ``[data.view]``, a :class:`~deepnets.nn.image.ToImage` front views each flat row as a
     sequence or image (then resizes and pads it) and the network follows it in a Sequential.
     """
     kind = exp.model.kind
     if kind not in MODEL_KINDS:
         raise ConfigError(f"model.kind must be one of {sorted(MODEL_KINDS)}, got {kind!r}")
-    d = exp.data
+    v = exp.data.view
     front = None
-    if d.shape:
+    if v is not None:
+        if not v.shape:
+            raise ConfigError("[data.view] needs shape = [C, L] or [C, H, W]; leave the table out for flat rows")
         # the shifts draw from torch's global RNG, which fit seeds (train.seed) and checkpoints keep
-        front = ToImage(d.shape, resize_to=d.resize_to, pad_to=d.pad_to, shift=d.shift)
-    elif d.resize_to or d.pad_to or d.shift:
-        raise ConfigError(f"data.resize_to / pad_to / shift need data.shape, got resize_to = {d.resize_to}, "
-                          f"pad_to = {d.pad_to}, shift = {d.shift} and no shape")
-    if front is not None and math.prod(front.shape) != n_inputs:
-        raise ConfigError(f"data.shape {d.shape} holds {math.prod(front.shape)} values, the data has {n_inputs} features")
+        front = ToImage(v.shape, resize_to=v.resize_to, pad_to=v.pad_to, shift=v.shift)
+        if math.prod(front.shape) != n_inputs:
+            raise ConfigError(f"data.view.shape {v.shape} holds {math.prod(front.shape)} values, "
+                              f"the data has {n_inputs} features")
     builder = MODEL_KINDS[kind][0]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(exp.model.seed)  # the zoo's and torch's own initialisations draw from here

@@ -21,7 +21,7 @@ from safetensors.torch import load_file
 from safetensors.torch import save as st_save
 
 from ..atomic import write_atomic
-from ..config import Experiment, dumps_toml, experiment_from_dict, load_toml
+from ..config import Experiment, dumps_toml, experiment_from_dict, load_toml, upgrade_flat
 from ..data import Scaler
 from ..errors import CheckpointError
 from ..report import plots
@@ -64,11 +64,12 @@ def write_config(path: str, resolved: dict) -> None:
 
 
 def read_experiment(path) -> Experiment:
-    """The experiment a run folder was made from (its ``config.toml``)."""
+    """The experiment a run folder was made from (its ``config.toml``; one in the flat layout of
+    version 1 is read in the nested one)."""
     path = os.fspath(path)
     if not os.path.isfile(os.path.join(path, "config.toml")):
         raise CheckpointError(f"{path}: not a run folder (no config.toml)")
-    return experiment_from_dict(load_toml(os.path.join(path, "config.toml")))
+    return experiment_from_dict(upgrade_flat(load_toml(os.path.join(path, "config.toml"))))
 
 
 def rewind_metrics(path: str, checkpoint: dict) -> None:

@@ -22,7 +22,7 @@ from .forecast import split_series
 
 def prepare(exp: Experiment):
     """``(data, parts, scaler, hints)``: the dataset (hint columns removed), its split, the input
-    scaler fitted on the training part, and the hint columns' split (None without ``data.hints``)."""
+    scaler fitted on the training part, and the hint columns' split (None without ``[train.hints]``)."""
     data = load_dataset(exp.data.name, **exp.data.params)
     hint_cols = hint_columns(exp, data)
     if isinstance(data, SeriesData):  # contiguous time segments, never shuffled across the cut
@@ -42,21 +42,23 @@ def prepare(exp: Experiment):
 
 
 def hint_columns(exp: Experiment, data: Dataset) -> list[int]:
-    """The positions of ``data.hints`` among the dataset's feature columns (ConfigError naming a miss)."""
-    names = [str(h) for h in exp.data.hints]
-    if not names:
+    """The positions of ``train.hints.columns`` among the dataset's feature columns (ConfigError naming a miss)."""
+    if exp.train.hints is None:
         return []
+    names = [str(h) for h in exp.train.hints.columns]
+    if not names:
+        raise ConfigError("[train.hints] needs columns = [\"name\", ...]: the feature columns to learn as hints")
     if isinstance(data, SeriesData):
-        raise ConfigError("data.hints takes feature columns of a table; a series dataset has none to spare")
+        raise ConfigError("train.hints takes feature columns of a table; a series dataset has none to spare")
     if len(set(names)) != len(names):
-        raise ConfigError(f"data.hints names a column twice: {names}")
+        raise ConfigError(f"train.hints.columns names a column twice: {names}")
     missing = [h for h in names if h not in data.feature_names]
     if missing:
-        raise ConfigError(f"data.hints: {missing[0]!r} is not a feature column of {data.name}"
+        raise ConfigError(f"train.hints.columns: {missing[0]!r} is not a feature column of {data.name}"
                           f"{suggest(missing[0], data.feature_names)}; "
                           f"the columns are {data.feature_names[:20]}")
     if len(names) == len(data.feature_names):
-        raise ConfigError(f"data.hints takes every feature column {names}: no inputs would be left")
+        raise ConfigError(f"train.hints.columns takes every feature column {names}: no inputs would be left")
     return [data.feature_names.index(h) for h in names]
 
 
@@ -64,11 +66,11 @@ def hinted(exp: Experiment, model, loss, train, hints: Splits, n_outputs: int):
     """The model, cost and training pair that learn the hint columns beside the main task.
 
     The hint targets are the hint columns standardised on the training part; E = E_main +
-    γ E_hint with LMS on the hints (γ = ``train.hint_weight``). The returned model shares the
+    γ E_hint with LMS on the hints (γ = ``train.hints.weight``). The returned model shares the
     main network's weights, which is all that is saved.
     """
     if not isinstance(model, MLP) or len(model.sizes) < 3:
-        raise ConfigError(f"data.hints needs model.kind = 'mlp' with a hidden layer, got {exp.model.kind!r}")
+        raise ConfigError(f"train.hints needs model.kind = 'mlp' with a hidden layer, got {exp.model.kind!r}")
     h = hints.train[0]
     h = Scaler.fit(h, "standard")(h)  # (N, H) standardised hint targets
     y = train[1]
@@ -77,7 +79,7 @@ def hinted(exp: Experiment, model, loss, train, hints: Splits, n_outputs: int):
         y = (loss.code(y, n_outputs) if hasattr(loss, "code") and not getattr(loss, "takes_labels", False)
              else code_targets(y, n_outputs, coding))
     model_h = with_hints(model, h.shape[1], seed=exp.model.seed + 1)
-    return model_h, hinted_loss(loss, n_outputs, gamma=exp.train.hint_weight), (train[0], hint_targets(y, h))
+    return model_h, hinted_loss(loss, n_outputs, gamma=exp.train.hints.weight), (train[0], hint_targets(y, h))
 
 
 def scaled(scaler, pair):

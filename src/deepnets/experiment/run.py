@@ -36,18 +36,18 @@ def fit_arguments(exp: Experiment, loss) -> dict:
     """The keyword arguments of :func:`~deepnets.train.loop.fit` that ``[train]`` sets: the cost,
     the optimizer and its options, the schedule of epochs and batches, noise, the penalty, the
     per-layer rates, the seed and the device (not the data, metrics, callbacks or resume)."""
-    t = exp.train
-    options = dict(t.optimizer_options)
-    if t.momentum:
-        options["momentum"] = t.momentum
-    if t.weight_decay:
-        options["weight_decay"] = t.weight_decay
-    penalty = build_regularizer(t.penalty, **t.penalty_options) if t.penalty else None
-    takes_lr = t.optimizer in OPTIMIZERS and "lr" in inspect.signature(OPTIMIZERS[t.optimizer]).parameters
-    return dict(loss=loss, optimizer=t.optimizer, lr=t.lr if takes_lr else None, epochs=t.epochs,
-                batch_size=t.batch_size or None, shuffle=t.shuffle, optimizer_options=options,
-                input_noise=t.input_noise, penalty=penalty, layer_lr=t.layer_lr or None, seed=t.seed,
-                device=t.device or None, precision=t.precision, channels_last=t.channels_last, compile=t.compile)
+    t, o, d = exp.train, exp.train.optimizer, exp.train.device
+    options = dict(o.options)
+    if o.momentum:
+        options["momentum"] = o.momentum
+    if o.weight_decay:
+        options["weight_decay"] = o.weight_decay
+    penalty = None if t.penalty is None else build_regularizer(t.penalty.name, **t.penalty.options)
+    takes_lr = o.name in OPTIMIZERS and "lr" in inspect.signature(OPTIMIZERS[o.name]).parameters
+    return dict(loss=loss, optimizer=o.name, lr=o.lr if takes_lr else None, optimizer_options=options,
+                layer_lr=o.layer_lr or None, epochs=t.epochs, batch_size=t.batch_size or None, shuffle=t.shuffle,
+                input_noise=t.input_noise, penalty=penalty, seed=t.seed,
+                device=d.name or None, precision=d.precision, channels_last=d.channels_last, compile=d.compile)
 
 
 def callbacks_for(exp: Experiment, path: str, *, resolved: dict, validation, n_train: int, manager=None,
@@ -60,20 +60,22 @@ def callbacks_for(exp: Experiment, path: str, *, resolved: dict, validation, n_t
     callbacks = [GracefulStop()]
     if main_rank:
         callbacks.append(JsonLinesLogger(os.path.join(path, "metrics.jsonl")))
-    if t.restart_window > 0:
-        callbacks.append(RestartOnStall(window=t.restart_window, min_fall=t.restart_min_fall,
-                                        target=t.restart_target, max_restarts=t.max_restarts, seed=exp.model.seed + 1000))
-    if t.patience > 0:
+    if t.restarts is not None:
+        r = t.restarts
+        callbacks.append(RestartOnStall(window=r.window, min_fall=r.min_fall, target=r.target, max_restarts=r.max,
+                                        seed=exp.model.seed + 1000))
+    if t.early_stopping is not None:
+        e = t.early_stopping
         if validation is None:
-            raise ConfigError("train.patience > 0 (early stopping) needs a validation split (data.split with 3 parts)")
-        callbacks.append(EarlyStopping(t.monitor, min_delta=t.min_delta, patience=t.patience,
-                                       restore_best_weights=t.restore_best))
+            raise ConfigError("[train.early_stopping] needs a validation split (data.split with 3 parts)")
+        callbacks.append(EarlyStopping(e.monitor, min_delta=e.min_delta, patience=e.patience,
+                                       restore_best_weights=e.restore_best))
     if exp.run.progress and t.epochs > 0 and main_rank:
         callbacks.append(ProgressBar(t.epochs, file=progress_file, samples_per_epoch=n_train))
     if t.epochs > 0 and main_rank:
-        callbacks.append(Checkpointer(manager or CheckpointManager(path, keep=max(1, t.keep_checkpoints)),
-                                      every_steps=t.checkpoint_every_steps, every_epochs=t.checkpoint_every_epochs,
-                                      config=resolved))
+        c = t.checkpoint
+        callbacks.append(Checkpointer(manager or CheckpointManager(path, keep=max(1, c.keep)),
+                                      every_steps=c.every_steps, every_epochs=c.every_epochs, config=resolved))
     return callbacks
 
 
@@ -86,15 +88,15 @@ def run_experiment(exp: Experiment, *, source: str = "experiment", progress_file
                    resume_path: str | None = None) -> RunResult:
     """Load, split, scale, build, train, test and write the run folder. Returns a :class:`RunResult`.
 
-    Checkpoints go to ``RUN/checkpoints`` (``train.checkpoint_every_steps`` / ``_epochs``). On
+    Checkpoints go to ``RUN/checkpoints`` (``[train.checkpoint]``). On
     SIGTERM or SIGINT the running batch finishes, a checkpoint is written and
     :class:`~deepnets.errors.TrainingInterrupted` is raised. ``resume_path`` continues an existing
     run from its newest good checkpoint, exactly where it stopped. ``train.starts = k`` > 1 runs
     k starts (:func:`~deepnets.experiment.starts.run_starts`). torch's CPU thread count is set to
-    ``train.threads`` for the run and put back afterwards.
+    ``train.device.threads`` for the run and put back afterwards.
     """
     threads = torch.get_num_threads()
-    torch.set_num_threads(max(1, int(exp.train.threads)))
+    torch.set_num_threads(max(1, int(exp.train.device.threads)))
     try:
         _, world_size = init_from_env()
         if (resume_path is None and world_size > 1 and exp.run.name
@@ -127,7 +129,7 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
     manager = checkpoint = None
     if resume_path is not None:
         path = os.fspath(resume_path)
-        manager = CheckpointManager(path, keep=max(1, exp.train.keep_checkpoints))
+        manager = CheckpointManager(path, keep=max(1, exp.train.checkpoint.keep))
         info = manager.latest_good()
         if info is None:
             raise CheckpointError(f"{path}: no checkpoint to resume from (RUN/checkpoints is empty)")

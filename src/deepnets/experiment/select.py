@@ -56,7 +56,7 @@ def select_experiment(exp: Experiment, sizes, *, cv: int = 0, bootstrap: int = 0
         raise ConfigError(f"deepnets select sizes the hidden layers of an MLP; model.kind is {exp.model.kind!r}")
     data, parts, scaler, hints = prepare(exp)
     if hints is not None:
-        raise ConfigError("deepnets select compares plain networks: remove data.hints (hints are for deepnets train)")
+        raise ConfigError("deepnets select compares plain networks: remove [train.hints] (hints are for deepnets train)")
     if cv >= 2 and bootstrap >= 1:
         raise ConfigError("choose one held-out estimate: --cv K or --bootstrap B, not both")
     if (cv >= 2 or bootstrap >= 1) and isinstance(data, SeriesData):
