@@ -59,11 +59,14 @@ def test_config_toml_round_trips_into_a_new_run(tmp_path, capsys):
     (["--set", "data.name=digitz"], "unknown dataset 'digitz'"),
     (["--set", "model.activation=tanhh"], "unknown activation 'tanhh'"),
     (["--set", "trainlr=3"], "--set key must be section.key"),
+    (["--set", "train.optimizer.options={nesterovv=true}"], "'adam': got an unexpected keyword argument 'nesterovv'"),
+    (["--set", "train.penalty.options={gama=1}"], "unexpected keyword argument 'gama'"),
 ])
 def test_user_errors_print_one_line_and_exit_2(tmp_path, capsys, args, message):
     assert _train(tmp_path, *args) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("deepnets: error: ") and message in err and "\n" not in err
+    assert not any(tmp_path.iterdir())  # caught before a run folder is made
 
 
 def test_missing_files(tmp_path, capsys):

@@ -12,6 +12,7 @@ import time
 
 import torch
 
+from .._registry import lookup
 from ..backprop import costates
 from ..config import Experiment, experiment_to_dict
 from ..errors import CheckpointError, ConfigError
@@ -42,8 +43,13 @@ def fit_arguments(exp: Experiment, loss) -> dict:
         options["momentum"] = o.momentum
     if o.weight_decay:
         options["weight_decay"] = o.weight_decay
+    signature = inspect.signature(lookup(o.name, OPTIMIZERS, what="optimizer"))
+    try:  # a mistake in the options is reported before the run folder is made
+        signature.bind(None, **options)
+    except TypeError as e:
+        raise ConfigError(f"train.optimizer {o.name!r}: {e}") from None
     penalty = None if t.penalty is None else build_regularizer(t.penalty.name, **t.penalty.options)
-    takes_lr = o.name in OPTIMIZERS and "lr" in inspect.signature(OPTIMIZERS[o.name]).parameters
+    takes_lr = "lr" in signature.parameters
     return dict(loss=loss, optimizer=o.name, lr=o.lr if takes_lr else None, optimizer_options=options,
                 layer_lr=o.layer_lr or None, epochs=t.epochs, batch_size=t.batch_size or None, shuffle=t.shuffle,
                 input_noise=t.input_noise, penalty=penalty, seed=t.seed,
@@ -124,6 +130,7 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
     fit_model, fit_loss, fit_train = model, loss, train
     if hints is not None:  # training with hints: extra outputs that only training sees
         fit_model, fit_loss, fit_train = hinted(exp, model, loss, train, hints, n_outputs)
+    arguments = fit_arguments(exp, fit_loss)
     resolved = experiment_to_dict(exp)
     resolved["model"]["output"] = output
     manager = checkpoint = None
@@ -151,7 +158,7 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
         norms["initial weights"] = _costate_norms(model, *probe, loss)
     start = time.perf_counter()
     history = fit(fit_model, fit_train, validation=val, metrics=metrics, callbacks=callbacks, resume=checkpoint,
-                  **fit_arguments(exp, fit_loss))
+                  **arguments)
     seconds = time.perf_counter() - start
     model.to("cpu")  # evaluation, plots and the saved weights work on the CPU copies of the splits
     if exp.run.costates:
