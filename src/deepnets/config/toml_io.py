@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 import re
 
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
+
 from ..errors import ConfigError
 
 
 def loads_toml(text: str, source: str = "<string>") -> dict:
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        import tomli as tomllib
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
