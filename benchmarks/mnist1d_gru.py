@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from deepnets.train.run import experiment_from_file, run_experiment
+from deepnets.experiment import experiment_from_file, run_experiment
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "mnist1d_gru.toml"
 PUBLISHED = 0.91   # Greydanus (2020), "Scaling down deep learning", arXiv:2011.14439, Table 1 (GRU)
@@ -43,7 +43,7 @@ def main(argv=None) -> dict:
                                                  "run.plots=false", *args.overrides])
             r = run_experiment(exp, source=f"seed{s}")
             epochs = r.summary["epochs_run"]
-            best = epochs - exp.train.patience if epochs < exp.train.epochs else None
+            best = epochs - exp.train.early_stopping.patience if epochs < exp.train.epochs else None
             runs.append({"seed": s, "test_accuracy": r.test["accuracy"], "test_loss": r.test["loss"],
                          "val_accuracy": r.summary["metrics"]["val"]["accuracy"], "epochs_run": epochs,
                          "best_epoch": best, "train_seconds": r.summary["train_seconds"],

@@ -52,15 +52,21 @@ def test_config_toml_round_trips_into_a_new_run(tmp_path, capsys):
 
 @pytest.mark.parametrize("args,message", [
     (["--set", "train.epoch=3"], "unknown key 'train.epoch'; did you mean 'train.epochs'?"),
-    (["--set", "train.lr=fast"], "train.lr must be float"),
+    (["--set", "train.optimizer.lr=fast"], "train.optimizer.lr must be float"),
+    (["--set", "train.lr=0.1"], "train.lr is now train.optimizer.lr"),
+    (["--set", "train.early_stopping.patince=3"],
+     "unknown key 'train.early_stopping.patince'; did you mean 'train.early_stopping.patience'?"),
     (["--set", "data.name=digitz"], "unknown dataset 'digitz'"),
     (["--set", "model.activation=tanhh"], "unknown activation 'tanhh'"),
     (["--set", "trainlr=3"], "--set key must be section.key"),
+    (["--set", "train.optimizer.options={nesterovv=true}"], "'adam': got an unexpected keyword argument 'nesterovv'"),
+    (["--set", "train.penalty.options={gama=1}"], "unexpected keyword argument 'gama'"),
 ])
 def test_user_errors_print_one_line_and_exit_2(tmp_path, capsys, args, message):
     assert _train(tmp_path, *args) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("deepnets: error: ") and message in err and "\n" not in err
+    assert not any(tmp_path.iterdir())  # caught before a run folder is made
 
 
 def test_missing_files(tmp_path, capsys):
@@ -112,7 +118,7 @@ def test_sigterm_writes_a_checkpoint_exits_75_and_resume_finishes_bit_for_bit(tm
     from safetensors.torch import load_file
 
     args = ["--set", "data.name=parity", "--set", "data.params={n_bits=6}", "--set", "model.hidden=[32]",
-            "--set", "train.epochs=120", "--set", "train.batch_size=8", "--set", "train.checkpoint_every_epochs=0",
+            "--set", "train.epochs=120", "--set", "train.batch_size=8", "--set", "train.checkpoint.every_epochs=0",
             "--set", "train.input_noise=0.01", "--out", str(tmp_path), "--no-progress"]
     assert main(["train", *args, "--set", "run.name=full"]) == 0
     proc = subprocess.Popen([sys.executable, "-m", "deepnets", "train", *args, "--set", "run.name=cut"],

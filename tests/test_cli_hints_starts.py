@@ -32,7 +32,7 @@ def _csv_args(path, *more):
 
 
 def test_hint_column_is_learnt_in_training_only(tmp_path, fault_csv, capsys):
-    assert _train(tmp_path, *_csv_args(fault_csv, "--set", 'data.hints=["severity"]', "--set", "run.name=h")) == 0
+    assert _train(tmp_path, *_csv_args(fault_csv, "--set", 'train.hints.columns=["severity"]', "--set", "run.name=h")) == 0
     run = tmp_path / "h"
     summary = json.loads((run / "summary.json").read_text())
     assert summary["feature_names"] == ["x1", "x2", "x3"] and summary["sizes"] == [3, 8, 1]
@@ -48,7 +48,7 @@ def test_hint_column_is_learnt_in_training_only(tmp_path, fault_csv, capsys):
 def test_zero_hint_weight_trains_the_main_network_as_without_hints(tmp_path, fault_csv):
     # with gamma = 0 the hint outputs send no error back into the shared layer: the main weights
     # follow the plain run's (one computed by the co-state recursion, the other by autograd)
-    assert _train(tmp_path, *_csv_args(fault_csv, "--set", 'data.hints=["severity"]', "--set", "train.hint_weight=0",
+    assert _train(tmp_path, *_csv_args(fault_csv, "--set", 'train.hints.columns=["severity"]', "--set", "train.hints.weight=0",
                                        "--set", "run.name=g0")) == 0
     plain = 'data.params={path="%s", target="fault", features=["x1","x2","x3"]}' % fault_csv
     assert _train(tmp_path, *_csv_args(fault_csv, "--set", plain, "--set", "run.name=plain")) == 0
@@ -57,15 +57,15 @@ def test_zero_hint_weight_trains_the_main_network_as_without_hints(tmp_path, fau
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5)
     # and a real hint weight changes the trained network
-    assert _train(tmp_path, *_csv_args(fault_csv, "--set", 'data.hints=["severity"]', "--set", "run.name=g1")) == 0
+    assert _train(tmp_path, *_csv_args(fault_csv, "--set", 'train.hints.columns=["severity"]', "--set", "run.name=g1")) == 0
     c = load_file(str(tmp_path / "g1" / "weights.safetensors"))
     assert not torch.allclose(c["model.layers.0.weight"], b["model.layers.0.weight"])
 
 
 def test_hint_errors(tmp_path, fault_csv, capsys):
-    assert _train(tmp_path, *_csv_args(fault_csv, "--set", 'data.hints=["severty"]')) == 2
+    assert _train(tmp_path, *_csv_args(fault_csv, "--set", 'train.hints.columns=["severty"]')) == 2
     assert "did you mean 'severity'?" in capsys.readouterr().err
-    assert _train(tmp_path, *_csv_args(fault_csv, "--set", 'data.hints=["severity"]', "--set", "model.hidden=[]")) == 2
+    assert _train(tmp_path, *_csv_args(fault_csv, "--set", 'train.hints.columns=["severity"]', "--set", "model.hidden=[]")) == 2
     assert "needs model.kind = 'mlp' with a hidden layer" in capsys.readouterr().err
 
 

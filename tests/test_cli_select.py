@@ -54,7 +54,10 @@ def test_select_needs_a_held_out_measure(tmp_path, capsys):
 def test_select_with_the_632_bootstrap(tmp_path, capsys):
     import warnings
 
-    from deepnets.train.run import _prepare, _scaled, build_model, experiment_from_file, fit_options, _loss_for
+    from deepnets.experiment import build_model, experiment_from_file
+    from deepnets.experiment.build import loss_for
+    from deepnets.experiment.prepare import prepare, scaled
+    from deepnets.experiment.run import fit_arguments
     from deepnets.train.select import bootstrap_632, fit_experiment
 
     args = [os.path.join(EXAMPLES, "sin.toml"), "--hidden", "2", "--bootstrap", "3", "--sigma2", "0.01", *SMALL]
@@ -63,13 +66,13 @@ def test_select_with_the_632_bootstrap(tmp_path, capsys):
     assert table["heldout"] == ".632 bootstrap (B = 3)"
     # the same estimate from the library's bootstrap on the experiment's training split
     exp = experiment_from_file(args[0], [s for s in SMALL if s != "--set"] + ["model.hidden=[2]"])
-    data, parts, scaler, _ = _prepare(exp)
-    loss = _loss_for(exp, data, "linear")
+    data, parts, scaler, _ = prepare(exp)
+    loss = loss_for(exp, data, "linear")
     build = lambda: build_model(exp, 1, 1, "linear")  # noqa: E731
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the small-training-set warning (given once per process)
-        want = bootstrap_632(fit_experiment(build, seed=exp.train.seed, **fit_options(exp, loss)),
-                             _scaled(scaler, parts.train), 3, seed=exp.train.seed).error
+        want = bootstrap_632(fit_experiment(build, **fit_arguments(exp, loss)),
+                             scaled(scaler, parts.train), 3, seed=exp.train.seed).error
     assert table["rows"][0]["heldout_error"] == pytest.approx(want, rel=1e-6)
     assert main(["select", *args, "--cv", "3", "--out", str(tmp_path)]) == 2
     assert "--cv K or --bootstrap B, not both" in capsys.readouterr().err

@@ -33,13 +33,17 @@ horizon = 5
 hidden = [12]
 
 [train]
-optimizer = "adam"
-lr = 0.01
 epochs = 60
 batch_size = 32
-penalty = "weight_elimination"
-penalty_options = {{ gamma = 1e-5, w0 = 1.0 }}
 {extra}
+[train.optimizer]
+name = "adam"
+lr = 0.01
+
+[train.penalty]
+name = "weight_elimination"
+options = {{ gamma = 1e-5, w0 = 1.0 }}
+
 [run]
 name = "s"
 plots = false
@@ -134,15 +138,15 @@ def test_narma10_example_beats_the_arx_baseline_clearly(tmp_path, capsys):
 
 def test_predict_forecasts_a_pure_series_past_its_end(tmp_path, capsys):
     from deepnets.data.series import henon_series
-    from deepnets.train.run import load_run
+    from deepnets.experiment import load_run
 
     x = henon_series(300)
     csv = tmp_path / "h.csv"
     csv.write_text("x\n" + "".join(f"{float(v)!r}\n" for v in x))
     args = ["train", "--out", str(tmp_path), "--no-progress", "--set", "data.name=series",
             "--set", f'data.params={{path="{csv.as_posix()}", column="x", lags=2}}', "--set", "data.horizon=3",
-            "--set", "data.split=[0.8, 0.2]", "--set", "model.hidden=[8]", "--set", "train.optimizer=lbfgs",
-            "--set", "train.lr=1.0", "--set", "train.batch_size=0", "--set", "train.epochs=15",
+            "--set", "data.split=[0.8, 0.2]", "--set", "model.hidden=[8]", "--set", "train.optimizer.name=lbfgs",
+            "--set", "train.optimizer.lr=1.0", "--set", "train.batch_size=0", "--set", "train.epochs=15",
             "--set", "run.name=h", "--set", "run.plots=false"]
     assert main(args) == 0
     assert "AR(2) MSE" in capsys.readouterr().out

@@ -62,7 +62,7 @@ def test_four_bit_parity_with_one_hidden_layer(tmp_path, capsys):
 
 
 def test_one_hidden_layer_of_tanh_units_fits_sin(tmp_path):
-    from deepnets.train.run import experiment_from_file, run_experiment
+    from deepnets.experiment import experiment_from_file, run_experiment
 
     exp = experiment_from_file(os.path.join(EXAMPLES, "sin.toml"), ["run.plots=false", "run.progress=false",
                                                                       f"run.out={tmp_path.as_posix()!r}".replace("'", '"')])
@@ -76,7 +76,7 @@ def test_one_hidden_layer_of_tanh_units_fits_sin(tmp_path):
 
 
 def test_digits_mlp_reaches_97_5_percent(tmp_path):
-    from deepnets.train.run import experiment_from_file, run_experiment
+    from deepnets.experiment import experiment_from_file, run_experiment
 
     exp = experiment_from_file(os.path.join(EXAMPLES, "digits.toml"),
                                ["run.plots=false", "run.progress=false", f'run.out="{tmp_path.as_posix()}"'])
@@ -85,7 +85,7 @@ def test_digits_mlp_reaches_97_5_percent(tmp_path):
 
 
 def test_mnist1d_mlp_beats_the_published_68_percent(tmp_path):
-    from deepnets.train.run import experiment_from_file, run_experiment
+    from deepnets.experiment import experiment_from_file, run_experiment
 
     exp = experiment_from_file(os.path.join(EXAMPLES, "mnist1d.toml"),
                                ["run.plots=false", "run.progress=false", f'run.out="{tmp_path.as_posix()}"'])

@@ -36,7 +36,7 @@ def _fmt(metrics: dict) -> str:
 
 
 def cmd_train(args) -> int:
-    from .train.run import experiment_from_file, resume_run, run_experiment
+    from .experiment import experiment_from_file, resume_run, run_experiment
 
     if args.resume:
         if args.experiment or args.set:
@@ -87,7 +87,7 @@ def _forecast_lines(report: dict) -> list[str]:
 
 
 def cmd_evaluate(args) -> int:
-    from .train.run import reevaluate_run
+    from .experiment import reevaluate_run
 
     metrics, report = reevaluate_run(args.run)
     for split_name, m in metrics.items():
@@ -98,7 +98,7 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from .train.run import predict_run
+    from .experiment import predict_run
 
     header, rows = predict_run(args.run, args.file)
     buf = io.StringIO()
@@ -116,7 +116,7 @@ def cmd_predict(args) -> int:
 
 
 def cmd_relevance(args) -> int:
-    from .train.run import relevance_run
+    from .experiment import relevance_run
 
     r = relevance_run(args.run, alpha=args.alpha, rounds=args.rounds, inner=args.inner)
     width = max(map(len, r["names"]))
@@ -143,8 +143,7 @@ def cmd_select(args) -> int:
     import os
     import time
 
-    from .train.run import experiment_from_file
-    from .train.select_experiment import save_selection, select_experiment
+    from .experiment import experiment_from_file, save_selection, select_experiment
 
     exp = experiment_from_file(args.experiment, args.set)
     rep = select_experiment(exp, _sizes(args.hidden), cv=args.cv, bootstrap=args.bootstrap, sigma2=args.sigma2)
@@ -189,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train the network an experiment file describes")
     t.add_argument("experiment", nargs="?", help="a TOML experiment file (default: the digits MLP)")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override one value, e.g. --set train.lr=0.01 (repeatable)")
+                   help="override one value, e.g. --set train.optimizer.lr=0.01 (repeatable)")
     t.add_argument("--costates", action="store_true", help="plot the per-layer norms of the error signals")
     t.add_argument("--out", help="parent folder of the run folder (default: runs)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")

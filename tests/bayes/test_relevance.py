@@ -13,10 +13,10 @@ def test_relevance_command_ranks_the_relevant_inputs_first(tmp_path, capsys):
     args = ["train", "--out", str(tmp_path), "--no-progress", "--set", "data.name=npz",
             "--set", f"data.params={{path='{tmp_path / 'd.npz'}', task='regression'}}",
             "--set", "data.split=[0.8, 0.0, 0.2]", "--set", "data.stratify=false",
-            "--set", "model.hidden=[5]", "--set", "model.output='linear'", "--set", "train.loss='lms'",
-            "--set", "train.optimizer='lbfgs'", "--set", "train.lr=1.0", "--set", "train.batch_size=0",
+            "--set", "model.hidden=[5]", "--set", "model.output='linear'", "--set", "train.loss.name='lms'",
+            "--set", "train.optimizer.name='lbfgs'", "--set", "train.optimizer.lr=1.0", "--set", "train.batch_size=0",
             "--set", "train.epochs=20", "--set", "run.name=r", "--set", "run.plots=false",
-            "--set", "train.penalty='weight_decay'", "--set", "train.penalty_options={gamma=0.01}"]
+            "--set", "train.penalty.name='weight_decay'", "--set", "train.penalty.options={gamma=0.01}"]
     assert main(args) == 0
     capsys.readouterr()
     run = tmp_path / "r"

@@ -65,8 +65,8 @@ def test_front_shifts_only_in_training_mode():
     (lambda: to_image(torch.zeros(2, 60), (1, 8, 8)), DataError, "needs rows of 64 features"),
     (lambda: to_image(torch.zeros(2, 64), (1, 8, 8), pad_to=(6, 6)), ConfigError, "smaller than"),
     (lambda: to_image(torch.zeros(2, 64), (1, 8, 8), pad_to=(32,)), ConfigError, "must list 2 positive"),
-    (lambda: ToImage((64,)), ConfigError, "data.shape must be [C, L] or [C, H, W]"),
-    (lambda: ToImage((1, 8, 8), shift=-1), ConfigError, "data.shift must be a non-negative integer"),
+    (lambda: ToImage((64,)), ConfigError, "data.view.shape must be [C, L] or [C, H, W]"),
+    (lambda: ToImage((1, 8, 8), shift=-1), ConfigError, "data.view.shift must be a non-negative integer"),
 ])
 def test_mistakes_raise_named_errors(build, error, message):
     with pytest.raises(error, match=message.replace("[", r"\[").replace("]", r"\]")):

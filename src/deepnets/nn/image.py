@@ -60,18 +60,18 @@ def to_image(x: Tensor, shape, *, resize_to=None, pad_to=None) -> Tensor:
     """
     shape = tuple(shape)
     if x.dim() != 2 or x.shape[1] != math.prod(shape):
-        raise DataError(f"data.shape {list(shape)} needs rows of {math.prod(shape)} features, "
+        raise DataError(f"data.view.shape {list(shape)} needs rows of {math.prod(shape)} features, "
                         f"got input of shape {tuple(x.shape)}")
     z = x.reshape(x.shape[0], *shape)  # (N, C, L) or (N, C, H, W)
     dims = len(shape) - 1
-    resize_to = _sizes("data.resize_to", resize_to, dims)
-    pad_to = _sizes("data.pad_to", pad_to, dims)
+    resize_to = _sizes("data.view.resize_to", resize_to, dims)
+    pad_to = _sizes("data.view.pad_to", pad_to, dims)
     if resize_to is not None and resize_to != tuple(z.shape[2:]):
         z = nn.functional.interpolate(z, size=resize_to, mode=_MODES[dims], align_corners=False)
     if pad_to is not None:
         now = tuple(z.shape[2:])
         if any(t < s for t, s in zip(pad_to, now)):
-            raise ConfigError(f"data.pad_to {list(pad_to)} is smaller than the input's size {list(now)}")
+            raise ConfigError(f"data.view.pad_to {list(pad_to)} is smaller than the input's size {list(now)}")
         pads = []
         for t, s in reversed(list(zip(pad_to, now))):  # F.pad lists the last axis first
             before = (t - s) // 2
@@ -127,13 +127,13 @@ class ToImage(nn.Module):
         shape = tuple(shape)
         if len(shape) not in (2, 3) or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
                                                for v in shape):
-            raise ConfigError(f"data.shape must be [C, L] or [C, H, W] of positive integers, got {list(shape)}")
+            raise ConfigError(f"data.view.shape must be [C, L] or [C, H, W] of positive integers, got {list(shape)}")
         if isinstance(shift, bool) or not isinstance(shift, int) or shift < 0:
-            raise ConfigError(f"data.shift must be a non-negative integer, got {shift!r}")
+            raise ConfigError(f"data.view.shift must be a non-negative integer, got {shift!r}")
         dims = len(shape) - 1
         self.shape, self.shift, self.generator = shape, shift, generator
-        self.resize_to = _sizes("data.resize_to", resize_to, dims)
-        self.pad_to = _sizes("data.pad_to", pad_to, dims)
+        self.resize_to = _sizes("data.view.resize_to", resize_to, dims)
+        self.pad_to = _sizes("data.view.pad_to", pad_to, dims)
 
     @property
     def output_shape(self) -> tuple[int, ...]:

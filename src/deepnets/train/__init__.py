@@ -5,7 +5,6 @@ from .checkpoint import CheckpointManager
 from .checkpointing import Checkpointer, GracefulStop
 from .hints import HintedLoss, HintedModel, hint_targets, hinted_loss, strip_hints, with_hints
 from .loop import FewExamplesWarning, Loop, TensorBatches, evaluate, fit
-from .forecast import forecast_report
 from .metrics import METRICS, accuracy, mse, nmse, rmse
 from .optimizers import make_optimizer, param_groups
 from .multistart import MultiStartResult, multistart
@@ -20,7 +19,7 @@ __all__ = [
     "fit", "evaluate", "Loop", "TensorBatches",
     "Callback", "History", "EarlyStopping", "NonFiniteGuard", "RestartOnStall", "ProgressBar",
     "JsonLinesLogger", "Checkpointer", "GracefulStop", "CheckpointManager",
-    "METRICS", "accuracy", "mse", "nmse", "rmse", "forecast_report", "make_optimizer", "param_groups", "FewExamplesWarning",
+    "METRICS", "accuracy", "mse", "nmse", "rmse", "make_optimizer", "param_groups", "FewExamplesWarning",
     "HintedModel", "HintedLoss", "with_hints", "hinted_loss", "hint_targets", "strip_hints",
     "multistart", "MultiStartResult",
     "kfold_indices", "cross_validate", "bootstrap_632", "err632", "prediction_error", "noise_variance",

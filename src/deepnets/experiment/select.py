@@ -2,22 +2,32 @@
 
 The experiment's data are loaded, split and scaled as ``deepnets train`` does; every hidden layer
 of ``model.hidden`` is given width h in turn, each network is trained with the experiment's
-``[train]`` settings, and :func:`~deepnets.train.select.select_hidden_size` tabulates the training
-error 2E/N, the validation (or k-fold cross-validation) error and PE = 2E/N + 2 N_W σ_e²/N.
+``[train]`` settings (on the CPU), and :func:`~deepnets.train.select.select_hidden_size`
+tabulates the training error 2E/N, the validation (or k-fold cross-validation) error and
+PE = 2E/N + 2 N_W σ_e²/N.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 from dataclasses import dataclass
 
+from ..atomic import write_atomic
 from ..config import Experiment
 from ..data.series import SeriesData
 from ..errors import ConfigError
-from .run import _loss_for, _output_for, _prepare, _scaled, build_model, fit_options
-from .select import SizeRow, select_hidden_size
+from ..report.selection import size_selection
+from ..train.select import SizeRow, select_hidden_size
+from .build import build_model, loss_for, output_for
+from .prepare import prepare, scaled
+from .run import fit_arguments
 
-__all__ = ["select_experiment", "SelectionReport"]
+#: fit's arguments that place the training on a device: selection trains and scores on the CPU
+_DEVICE_ARGUMENTS = ("device", "precision", "channels_last", "compile")
+
+__all__ = ["select_experiment", "SelectionReport", "save_selection"]
 
 
 @dataclass
@@ -44,22 +54,22 @@ def select_experiment(exp: Experiment, sizes, *, cv: int = 0, bootstrap: int = 0
     """
     if exp.model.kind != "mlp":
         raise ConfigError(f"deepnets select sizes the hidden layers of an MLP; model.kind is {exp.model.kind!r}")
-    data, parts, scaler, hints = _prepare(exp)
+    data, parts, scaler, hints = prepare(exp)
     if hints is not None:
-        raise ConfigError("deepnets select compares plain networks: remove data.hints (hints are for deepnets train)")
+        raise ConfigError("deepnets select compares plain networks: remove [train.hints] (hints are for deepnets train)")
     if cv >= 2 and bootstrap >= 1:
         raise ConfigError("choose one held-out estimate: --cv K or --bootstrap B, not both")
     if (cv >= 2 or bootstrap >= 1) and isinstance(data, SeriesData):
         raise ConfigError("k-fold cross-validation and the bootstrap resample rows at random, which mixes past "
                           "and future rows of a time series: drop --cv/--bootstrap to use the validation "
                           "segment (a split by time)")
-    train, val = _scaled(scaler, parts.train), _scaled(scaler, parts.val)
+    train, val = scaled(scaler, parts.train), scaled(scaler, parts.val)
     resample = cv >= 2 or bootstrap >= 1
     if not resample and val is None:
         raise ConfigError("no validation split to measure the held-out error on: give data.split 3 parts, "
                           "or use --cv K for k-fold cross-validation or --bootstrap B")
-    output = _output_for(exp, data)
-    loss = _loss_for(exp, data, output)
+    output = output_for(exp, data)
+    loss = loss_for(exp, data, output)
     n_layers = max(1, len(exp.model.hidden))
 
     def build(h: int):
@@ -67,21 +77,16 @@ def select_experiment(exp: Experiment, sizes, *, cv: int = 0, bootstrap: int = 0
         return build_model(dataclasses.replace(exp, model=model_cfg), data.x.shape[1], data.n_outputs, output)
 
     coding = getattr(loss, "coding", "one_hot")
+    args = {k: v for k, v in fit_arguments(exp, loss).items() if k not in _DEVICE_ARGUMENTS}
     rows, s2 = select_hidden_size(build, train, sizes, validation=None if resample else val,
                                   cv=cv if cv >= 2 else 0, bootstrap=bootstrap if cv < 2 else 0,
-                                  sigma2=sigma2, coding=coding, seed=exp.train.seed, **fit_options(exp, loss))
+                                  sigma2=sigma2, coding=coding, **args)
     heldout = f"{cv}-fold CV" if cv >= 2 else (f".632 bootstrap (B = {bootstrap})" if bootstrap >= 1 else "validation")
     return SelectionReport(data.name, rows, s2, heldout, len(train[0]))
 
 
 def save_selection(rep: SelectionReport, out) -> None:
     """Write ``select.json`` (the table) and ``select.png`` (errors and PE against size) into ``out``."""
-    import json
-    import os
-
-    from ..atomic import write_atomic
-    from ..report.selection import size_selection
-
     os.makedirs(out, exist_ok=True)
     table = {"dataset": rep.dataset, "sigma2": rep.sigma2, "heldout": rep.heldout, "n_train": rep.n_train,
              "rows": [dataclasses.asdict(r) for r in rep.rows]}

@@ -7,8 +7,8 @@ import torch
 from deepnets.config import experiment_from_dict
 from deepnets.data.series import delay_taps, henon, narma10, segment_rows
 from deepnets.errors import ConfigError
-from deepnets.train.forecast import forecast_report, split_series
 from deepnets.zoo.linear_ar import least_squares_ar
+from deepnets.experiment.forecast import forecast_report, split_series
 
 
 class Narma10(torch.nn.Module):

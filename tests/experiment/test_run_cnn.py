@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from deepnets.errors import ConfigError
-from deepnets.train.run import MODEL_KINDS, evaluate_run, experiment_from_file, predict_run, run_experiment
+from deepnets.experiment import MODEL_KINDS, evaluate_run, experiment_from_file, predict_run, run_experiment
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
 
@@ -34,7 +34,7 @@ def test_every_zoo_name_is_a_model_kind():
 
 def test_cnn1d_on_mnist1d_beats_the_published_mlp_in_a_few_epochs(tmp_path):
     # reduced: 6 epochs of a 16-32-32 map network; the published MLP reaches 68% (Greydanus 2020)
-    r = _run(tmp_path, "mnist1d_cnn.toml", "train.epochs=6", "train.patience=0", "run.plots=false",
+    r = _run(tmp_path, "mnist1d_cnn.toml", "train.epochs=6", "train.early_stopping=false", "run.plots=false",
              "model.options={channels=[16, 32, 32], kernel_size=5, batch_norm=true, keep=0.7}", "run.name=m1")
     assert r.summary["n_test"] == 1000 and r.summary["output"] == "logits"
     assert r.test["accuracy"] >= 0.75
@@ -52,7 +52,7 @@ def test_cnn1d_on_mnist1d_beats_the_published_mlp_in_a_few_epochs(tmp_path):
 
 
 def test_lenet5_on_digits_resized_and_padded_to_32x32(tmp_path):
-    r = _run(tmp_path, "lenet5_digits.toml", "train.epochs=8", "train.patience=0", "run.name=l1")
+    r = _run(tmp_path, "lenet5_digits.toml", "train.epochs=8", "train.early_stopping=false", "run.name=l1")
     assert (tmp_path / "l1" / "confusion.png").is_file()
     front = r.model.image
     assert front.output_shape == (1, 32, 32) and front.shift == 2
@@ -62,7 +62,7 @@ def test_lenet5_on_digits_resized_and_padded_to_32x32(tmp_path):
 
 
 def test_same_seed_same_cnn_run_with_shifts_and_dropout(tmp_path):
-    args = ("train.epochs=2", "train.patience=0", "run.plots=false", "data.split=[0.3, 0.1, 0.6]")
+    args = ("train.epochs=2", "train.early_stopping=false", "run.plots=false", "data.split=[0.3, 0.1, 0.6]")
     a = _run(tmp_path, "lenet5_digits.toml", *args, "run.name=a")
     b = _run(tmp_path, "lenet5_digits.toml", *args, "run.name=b")
     c = _run(tmp_path, "lenet5_digits.toml", *args, "run.name=c", "train.seed=1")
@@ -71,7 +71,7 @@ def test_same_seed_same_cnn_run_with_shifts_and_dropout(tmp_path):
 
 
 def test_published_lenet5_kind_trains_through_the_cli_path(tmp_path):
-    r = _run(tmp_path, "lenet5_digits.toml", "model.kind=lenet5", "train.epochs=2", "train.patience=0",
+    r = _run(tmp_path, "lenet5_digits.toml", "model.kind=lenet5", "train.epochs=2", "train.early_stopping=false",
              "run.plots=false", "run.name=l0")
     assert r.summary["n_weights"] == 60000
     assert r.test["accuracy"] > 0.6  # 10% is chance; about 0.9 measured
@@ -80,14 +80,15 @@ def test_published_lenet5_kind_trains_through_the_cli_path(tmp_path):
 
 @pytest.mark.parametrize("overrides,message", [
     (["model.kind=resnet7"], "model.kind must be one of"),
-    (["model.kind=lenet5_modern"], "reads images: set data.shape"),
-    (["model.kind=lenet5_modern", "data.shape=[1, 8, 9]"], "holds 72 values, the data has 64 features"),
-    (["data.shape=[1, 8, 8]"], "'mlp' reads flat rows"),
-    (["data.pad_to=[32, 32]"], "need data.shape"),
+    (["model.kind=lenet5_modern"], "reads images: set data.view.shape"),
+    (["model.kind=lenet5_modern", "data.view.shape=[1, 8, 9]"], "holds 72 values, the data has 64 features"),
+    (["data.view.shape=[1, 8, 8]"], "'mlp' reads flat rows"),
+    (["data.view.pad_to=[32, 32]"], "\\[data.view\\] needs shape"),
+    (["data.pad_to=[32, 32]"], "data.pad_to is now data.view.pad_to"),
     (["model.kind=cnn1d", "model.output=softmax"], "outputs logits"),
-    (["model.kind=cnn1d", "train.loss=lms"], "logit outputs trains with train.loss = 'cross_entropy'"),
+    (["model.kind=cnn1d", "train.loss.name=lms"], "logit outputs trains with train.loss.name = 'cross_entropy'"),
     (["model.kind=cnn1d", "model.options={width=3}"], "model.options for cnn1d"),
-    (["model.kind=lenet5", "data.shape=[1, 8, 8]", "data.pad_to=[30, 30]", "train.epochs=1"], "expects"),
+    (["model.kind=lenet5", "data.view.shape=[1, 8, 8]", "data.view.pad_to=[30, 30]", "train.epochs=1"], "expects"),
 ])
 def test_mistakes_in_the_experiment_raise_config_errors(tmp_path, overrides, message):
     from deepnets.errors import DeepnetsError

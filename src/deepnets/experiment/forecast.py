@@ -20,9 +20,10 @@ import torch
 
 from ..data.series import SeriesData, delay_taps, read_series, segment_rows, split_by_time
 from ..errors import ConfigError, DataError
+from ..report.forecast_plot import forecast_plot
+from ..train.metrics import mse, nmse
 from ..zoo.linear_ar import LinearAR
 from ..zoo.narx import iterated_forecast, one_step_forecast
-from .metrics import mse, nmse
 
 SEGMENTS = ("train", "val", "test")
 NORMALISER = "variance of the targets over the evaluated segment (predicting its mean gives NMSE 1)"
@@ -116,8 +117,6 @@ def series_plot(exp, data, scaler, model, summary: dict, path, *, max_points: in
     step of the iterated forecasts."""
     if not isinstance(data, SeriesData) or "forecast" not in summary:
         return
-    from ..report.forecast_plot import forecast_plot
-
     report = summary["forecast"]
     name = next(n for n in ("test", "val", "train") if n in report["segments"])
     seg = report["segments"][name]

@@ -19,17 +19,15 @@ import json
 import math
 import os
 import shutil
+from typing import Callable
 
 from ..atomic import write_atomic
-from ..config import Experiment, dumps_toml, experiment_to_dict
+from ..config import Experiment, experiment_to_dict
 from ..errors import ConfigError
-from .checkpoint import CheckpointManager
-from .distributed import init_from_env
-from .select import FewExamplesOnce
-
-#: the files of the chosen start that are copied into the multi-start run's own folder
-COPIED = ("weights.safetensors", "metrics.jsonl", "learning_curve.png", "confusion.png", "forecast.png",
-          "costates.png")
+from ..train.checkpoint import CheckpointManager
+from ..train.distributed import init_from_env
+from ..train.select import FewExamplesOnce
+from .folder import RUN_FILES, RunResult, load_run, make_run_dir, write_config
 
 
 def _start_experiment(exp: Experiment, parent: str, s: int) -> Experiment:
@@ -40,11 +38,14 @@ def _start_experiment(exp: Experiment, parent: str, s: int) -> Experiment:
         run=dataclasses.replace(exp.run, out=parent, name=f"start-{s}"))
 
 
-def run_starts(exp: Experiment, *, source: str, progress_file=None, resume_path: str | None = None):
+def run_starts(exp: Experiment, run_one: Callable[..., RunResult], *, source: str, progress_file=None,
+               resume_path: str | None = None) -> RunResult:
     """Run (or resume) the k starts of ``exp`` and keep the best; returns the chosen start's RunResult
-    with ``path`` the multi-start folder. See the module docstring."""
-    from .run import RunResult, _run_dir, run_experiment
+    with ``path`` the multi-start folder. See the module docstring.
 
+    ``run_one(exp, source=, progress_file=, resume_path=)`` runs one start into its own folder
+    (:func:`~deepnets.experiment.run.run_experiment`'s single run).
+    """
     k = exp.train.starts
     if not isinstance(k, int) or k < 1:
         raise ConfigError(f"train.starts must be a positive integer, got {k!r}")
@@ -54,8 +55,8 @@ def run_starts(exp: Experiment, *, source: str, progress_file=None, resume_path:
     if init_from_env()[1] > 1:
         raise ConfigError("train.starts > 1 runs the starts one after another: run it without torchrun")
     if resume_path is None:
-        parent = _run_dir(exp, source)
-        write_atomic(os.path.join(parent, "config.toml"), dumps_toml(experiment_to_dict(exp)).encode())
+        parent = make_run_dir(exp, source)
+        write_config(parent, experiment_to_dict(exp))
     else:
         parent = os.fspath(resume_path)
     rows, results, once = [], {}, FewExamplesOnce()
@@ -70,7 +71,7 @@ def run_starts(exp: Experiment, *, source: str, progress_file=None, resume_path:
             if os.path.isdir(path) and not resume:  # stopped before its first checkpoint: nothing to keep
                 shutil.rmtree(path)
             with once():  # the small-training-set warning once, not once per start
-                result = run_experiment(sub, source=path, progress_file=progress_file,
+                result = run_one(sub, source=path, progress_file=progress_file,
                                         resume_path=path if resume else None)
             summary, results[s] = result.summary, result
         val = summary["metrics"].get("val", {}).get("loss", math.inf)
@@ -83,7 +84,7 @@ def run_starts(exp: Experiment, *, source: str, progress_file=None, resume_path:
     with open(os.path.join(chosen, "summary.json"), encoding="utf-8") as fh:
         summary = json.load(fh)
     summary.update(starts=rows, best_start=best, model_seed=rows[best]["seed"])
-    for name in COPIED:
+    for name in RUN_FILES:
         src = os.path.join(chosen, name)
         if os.path.isfile(src):
             with open(src, "rb") as fh:
@@ -96,7 +97,5 @@ def run_starts(exp: Experiment, *, source: str, progress_file=None, resume_path:
     if best in results:
         r = results[best]
         return RunResult(parent, r.test, r.history, r.model, summary)
-    from .run import load_run
-
     _, _, model, _ = load_run(parent)  # (a CheckpointError naming the file if the weights are missing)
     return RunResult(parent, summary["metrics"].get("test", summary["metrics"]["train"]), {}, model, summary)

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from deepnets.errors import ConfigError
-from deepnets.train.run import MODEL_KINDS, evaluate_run, experiment_from_file, run_experiment
 from deepnets.zoo.seq_classifier import SequenceClassifier
+from deepnets.experiment import MODEL_KINDS, evaluate_run, experiment_from_file, run_experiment
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
 
@@ -19,7 +19,7 @@ def _run(tmp_path, *overrides):
     # 600 sequences (432 train / 48 val / 120 test) keep the generator's time small
     exp = experiment_from_file(os.path.join(EXAMPLES, "mnist1d_gru.toml"),
                                ["data.params={num_samples=600}", *overrides, f"run.out={json.dumps(str(tmp_path))}", "run.progress=false",
-                                "run.plots=false", "train.patience=0"])
+                                "run.plots=false", "train.early_stopping=false"])
     return run_experiment(exp, source="mnist1d_gru.toml")
 
 
@@ -54,7 +54,7 @@ def test_lstm_kind_reads_channels_first_sequences_from_the_front(tmp_path):
 
 
 def test_elman_kind_reads_flat_rows_without_a_front(tmp_path):
-    r = _run(tmp_path, "model.kind=elman", "data.shape=[]", "data.shift=0", "train.epochs=1", "run.name=e",
+    r = _run(tmp_path, "model.kind=elman", "data.view=false", "train.epochs=1", "run.name=e",
              "model.options={hidden_size=3}")
     assert isinstance(r.model, SequenceClassifier) and r.model.kind == "elman"
     assert r.summary["n_weights"] == 3 * (1 + 3 + 1) + 4 * 10
@@ -63,7 +63,7 @@ def test_elman_kind_reads_flat_rows_without_a_front(tmp_path):
 @pytest.mark.parametrize("overrides, message", [
     (["model.options={hidden=6}"], "options for the gru core: .*'hidden'"),
     (["model.options={readout=\"mean\"}"], "unknown readout 'mean'"),
-    (["data.shape=[1, 5, 8]"], "data.shape must be \\[C, L\\]"),
+    (["data.view.shape=[1, 5, 8]"], "data.view.shape must be \\[C, L\\]"),
     (["model.output=softmax"], "outputs logits"),
 ])
 def test_recurrent_kind_mistakes(tmp_path, overrides, message):

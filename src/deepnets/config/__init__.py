@@ -1,0 +1,60 @@
+"""Typed experiment configs: the TOML file maps one-to-one onto the dataclasses of :mod:`.tables`.
+
+An experiment file has up to four tables, ``[data]``, ``[model]``, ``[train]`` and ``[run]``,
+and each component of a run is a table of its own below them, with its own dataclass::
+
+    [data]                   name, params, split, stratify, scale, scale_range, seed, horizon
+    [model]                  kind, hidden, activation, output, init, options, seed
+    [train]                  epochs, batch_size, shuffle, seed, input_noise, starts
+    [run]                    out, name, progress, plots, costates
+  always in use (absent: their defaults)
+    [train.loss]             name, coding, R
+    [train.optimizer]        name, lr, momentum, weight_decay, layer_lr, options
+    [train.checkpoint]       every_steps, every_epochs, keep
+    [train.device]           name, precision, channels_last, compile, threads
+  switched on by being present (absent: off)
+    [data.view]              shape, resize_to, pad_to, shift
+    [train.penalty]          name, options
+    [train.early_stopping]   monitor, patience, min_delta, restore_best
+    [train.restarts]         window, min_fall, target, max
+    [train.hints]            columns, weight
+
+``params`` and the ``options`` tables hold the keywords of the loader, the model kind's builder,
+the optimizer or the regularizer, checked by them.
+
+A table that is always in use takes its defaults when absent. A switched component is off when
+its table is absent and on, with its defaults filled in, when present (even empty); ``true`` /
+``false`` in place of the table switch it on or off (``--set train.early_stopping=false``).
+``--set train.early_stopping.patience=30`` overrides one value at any depth (and switches its
+component on). An unknown key is an error that names it and suggests the nearest known key; a
+key of the flat version-1 layout names its new place (:data:`MOVED`; :func:`upgrade_flat` reads
+the ``config.toml`` of a run folder written in that layout); a value of the wrong type is an
+error naming the key.
+
+>>> cfg = experiment_from_dict({"model": {"hidden": [8]}, "train": {"epochs": 5, "early_stopping": {}}})
+>>> cfg.model.hidden, cfg.train.epochs, cfg.train.early_stopping.patience, cfg.train.restarts
+([8], 5, 10, None)
+>>> experiment_from_dict({"train": {"early_stopping": {"patince": 5}}})
+Traceback (most recent call last):
+...
+deepnets.errors.ConfigError: unknown key 'train.early_stopping.patince'; did you mean 'train.early_stopping.patience'?
+>>> experiment_from_dict({"train": {"patience": 5}})
+Traceback (most recent call last):
+...
+deepnets.errors.ConfigError: train.patience is now train.early_stopping.patience
+"""
+
+from .read import (MOVED, apply_overrides, experiment_from_dict, experiment_from_file, experiment_to_dict,
+                   parse_override, upgrade_flat)
+from .tables import (KEYS, CheckpointConfig, DataConfig, DeviceConfig, EarlyStoppingConfig, Experiment, HintsConfig,
+                     LossConfig, ModelConfig, OptimizerConfig, PenaltyConfig, RestartsConfig, RunConfig, TrainConfig,
+                     ViewConfig)
+from .toml_io import dumps_toml, load_toml, loads_toml
+
+__all__ = [
+    "Experiment", "DataConfig", "ViewConfig", "ModelConfig", "TrainConfig", "LossConfig", "OptimizerConfig",
+    "PenaltyConfig", "EarlyStoppingConfig", "RestartsConfig", "HintsConfig", "CheckpointConfig", "DeviceConfig",
+    "RunConfig", "KEYS", "MOVED",
+    "experiment_from_dict", "experiment_to_dict", "experiment_from_file", "parse_override", "apply_overrides",
+    "upgrade_flat", "loads_toml", "load_toml", "dumps_toml",
+]

@@ -1,0 +1,189 @@
+"""The experiment's tables: one typed dataclass per component, a comment on each default.
+
+A component that is always in use is a field made by ``_table`` (absent from the TOML: its
+defaults); a switched one by ``_switch`` (absent: None, off; present: on, its defaults filled in).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+
+def _table(cls):
+    """A component that is always in use: its table may be left out (then: its defaults)."""
+    return field(default_factory=cls, metadata={"table": cls, "switch": False})
+
+
+def _switch(cls):
+    """A component that is on when its table is present (with its defaults filled in), off when absent."""
+    return field(default=None, metadata={"table": cls, "switch": True})
+
+
+# -- [data] ------------------------------------------------------------------------------------
+
+@dataclass
+class ViewConfig:
+    """``[data.view]``: view each flat row (after scaling) as a sequence or an image."""
+
+    shape: list = field(default_factory=list)      # (C, L) or (C, H, W): required
+    resize_to: list = field(default_factory=list)  # then resize (bilinear/linear) to (L,) or (H, W); empty: keep
+    pad_to: list = field(default_factory=list)     # then zero-pad centrally to (L,) or (H, W); empty: keep
+    shift: int = 0                   # training-only augmentation: move each image up to this many pixels at random
+
+
+@dataclass
+class DataConfig:
+    name: str = "digits"             # a registry name (``deepnets datasets``), "csv" or "npz"
+    params: dict = field(default_factory=dict)  # the loader's own parameters: path, target, n_bits, ...
+    split: list = field(default_factory=lambda: [0.65, 0.10, 0.25])  # train/val/test, the lecture's default (series: by time)
+    stratify: bool = True            # keep class proportions in every split
+    scale: str = "standard"          # "standard" (zero mean, unit variance), "range", "global_range", or "none"
+    scale_range: list = field(default_factory=lambda: [0.15, 0.85])  # for scale = "range" or "global_range"
+    seed: int = 0                    # the split's seed
+    horizon: int = 10                # series datasets: steps h of the iterated forecast in the report
+    view: ViewConfig | None = _switch(ViewConfig)  # absent: flat rows
+
+
+# -- [model] -----------------------------------------------------------------------------------
+
+@dataclass
+class ModelConfig:
+    kind: str = "mlp"                # "mlp", "xor_step" (hand-set threshold nets), "cnn1d", "elman"/"lstm"/"gru", or a zoo name
+    hidden: list = field(default_factory=lambda: [100])  # hidden-layer widths
+    activation: str = "tanh"         # hidden units: tanh, logistic, lecun_tanh, relu, leaky_relu, elu, ...
+    output: str = "auto"             # linear, logistic, softmax, tanh; auto: softmax/logistic or linear (CNNs: logits)
+    init: str = "torch"              # torch, lecun_uniform (+-2.4/fan_in), he_normal, xavier, xavier_bias
+    options: dict = field(default_factory=dict)  # keywords of the kind's builder: channels, kernel_size, variant, ...
+    seed: int = 0                    # seed of the initial weights
+
+
+# -- [train] -----------------------------------------------------------------------------------
+
+@dataclass
+class LossConfig:
+    """``[train.loss]``: the cost E."""
+
+    name: str = "auto"               # lms, lp, cross_entropy; auto: cross_entropy or lms by task
+    coding: str = "auto"             # class targets for lms/lp: one_hot, pm1; auto: pm1 for tanh outputs
+    R: float = 1.5                   # the exponent of the lp loss
+
+
+@dataclass
+class OptimizerConfig:
+    """``[train.optimizer]``: the weight update."""
+
+    name: str = "adam"               # a name from deepnets.optim.OPTIMIZERS: adam, sgd, quickprop, conjugate_gradient, ...
+    lr: float = 0.001                # learning rate eta (ignored by optimizers without one, e.g. scaled CG)
+    momentum: float = 0.0            # sgd / rmsprop momentum
+    weight_decay: float = 0.0        # the optimizer's L2 decay
+    layer_lr: list = field(default_factory=list)  # one rate per layer (empty: lr everywhere)
+    options: dict = field(default_factory=dict)   # its own keyword arguments (kappa, mu, max_iter, ...)
+
+
+@dataclass
+class PenaltyConfig:
+    """``[train.penalty]``: a regularizer added to E."""
+
+    name: str = "weight_decay"       # weight_decay, weight_elimination, curvature_smoothing
+    options: dict = field(default_factory=dict)  # its keyword arguments (gamma, w0, ...)
+
+
+@dataclass
+class EarlyStoppingConfig:
+    """``[train.early_stopping]``: stop when ``monitor`` stops improving (needs a validation split)."""
+
+    monitor: str = "val_loss"        # a log key: val_loss, val_accuracy, ...
+    patience: int = 10               # epochs without improvement before stopping
+    min_delta: float = 0.0           # the smallest change that counts as an improvement
+    restore_best: bool = True        # put back the weights of the best epoch at the end
+
+
+@dataclass
+class RestartsConfig:
+    """``[train.restarts]``: new random weights when the loss stalls (the lecture's restarts)."""
+
+    window: int = 200                # epochs over which the loss must fall ...
+    min_fall: float = 0.01           # ... by at least this fraction, or the start is restarted
+    target: float = 0.0              # no restart once the loss is at or below this
+    max: int = 10                    # restarts at most
+
+
+@dataclass
+class HintsConfig:
+    """``[train.hints]``: feature columns taken out of the inputs and learnt as extra outputs (MLPs)."""
+
+    columns: list = field(default_factory=list)  # the hint columns' names
+    weight: float = 1.0              # gamma: E = E_main + gamma E_hint (LMS on standardised hint columns)
+
+
+@dataclass
+class CheckpointConfig:
+    """``[train.checkpoint]``: saves in RUN/checkpoints (always also on SIGTERM/SIGINT)."""
+
+    every_steps: int = 0             # every this many optimizer steps (0: not mid-epoch)
+    every_epochs: int = 10           # every this many epochs (0: only on SIGTERM/SIGINT)
+    keep: int = 3                    # the newest checkpoints kept
+
+
+@dataclass
+class DeviceConfig:
+    """``[train.device]``: where and how the arithmetic runs."""
+
+    name: str = ""                   # "", "cpu", "cuda", "cuda:1", ...; "" keeps the CPU
+    precision: str = "fp32"          # fp32, or bf16 (autocast forward; float32 weights)
+    channels_last: bool = False      # channels-last memory format for 4-D activations
+    compile: bool = False            # torch.compile the forward pass
+    threads: int = 1                 # torch CPU threads during the run (small nets run best on 1)
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 100
+    batch_size: int = 32             # 1 = online; 0 = full batch
+    shuffle: bool = True
+    seed: int = 0                    # shuffling and noise
+    input_noise: float = 0.0         # variance of Gaussian noise added to training inputs (0: none)
+    starts: int = 1                  # multi-start: train this many nets (model.seed, +1, ...), keep the least val_loss
+    loss: LossConfig = _table(LossConfig)
+    optimizer: OptimizerConfig = _table(OptimizerConfig)
+    checkpoint: CheckpointConfig = _table(CheckpointConfig)
+    device: DeviceConfig = _table(DeviceConfig)
+    penalty: PenaltyConfig | None = _switch(PenaltyConfig)
+    early_stopping: EarlyStoppingConfig | None = _switch(EarlyStoppingConfig)
+    restarts: RestartsConfig | None = _switch(RestartsConfig)
+    hints: HintsConfig | None = _switch(HintsConfig)
+
+
+# -- [run] -------------------------------------------------------------------------------------
+
+@dataclass
+class RunConfig:
+    out: str = "runs"                # parent folder of run folders
+    name: str = ""                   # run folder name (default: experiment name + time)
+    progress: bool = True            # live progress bar
+    plots: bool = True               # learning curve and confusion matrix PNGs
+    costates: bool = False           # plot the per-layer norms of the error signals lambda(l), delta(l)
+
+
+@dataclass
+class Experiment:
+    data: DataConfig = _table(DataConfig)
+    model: ModelConfig = _table(ModelConfig)
+    train: TrainConfig = _table(TrainConfig)
+    run: RunConfig = _table(RunConfig)
+
+
+def _paths(cls, prefix: str = "") -> list[str]:
+    """Every key of ``cls`` and of its component tables, dotted: ``train.early_stopping.patience``, ..."""
+    out = []
+    for f in dataclasses.fields(cls):
+        out.append(prefix + f.name)
+        if "table" in f.metadata:
+            out += _paths(f.metadata["table"], f"{prefix}{f.name}.")
+    return out
+
+
+#: every key, dotted, and the keys that are component tables (data, train.optimizer, ...)
+KEYS = _paths(Experiment)
+TABLES = {k for k in KEYS if any(other.startswith(k + ".") for other in KEYS)}

@@ -1,0 +1,25 @@
+"""The command line's library half: what turns a TOML experiment into a run folder.
+
+- :mod:`.build` -- the network of ``model.kind`` and the cost it trains with
+- :mod:`.prepare` -- the data: loaded, split, scaled, hint columns taken out
+- :mod:`.run` -- :func:`run_experiment`, :func:`resume_run`; ``[train]`` -> fit's arguments and callbacks
+- :mod:`.folder` -- the run folder's files and :func:`load_run`
+- :mod:`.starts` -- multi-start runs (``train.starts = k``)
+- :mod:`.select` -- hidden-layer size selection (``deepnets select``)
+- :mod:`.forecast` -- the forecast report of a series run beside the AR baseline
+- :mod:`.inspect` -- evaluate, predict and ARD relevances of a finished run
+"""
+
+from .build import MODEL_KINDS, build_model
+from .folder import RunResult, load_run
+from .forecast import forecast_report
+from .inspect import evaluate_run, predict_run, reevaluate_run, relevance_run
+from .run import experiment_from_file, resume_run, run_experiment
+from .select import SelectionReport, save_selection, select_experiment
+
+__all__ = [
+    "experiment_from_file", "run_experiment", "resume_run", "RunResult", "load_run",
+    "evaluate_run", "reevaluate_run", "predict_run", "relevance_run",
+    "select_experiment", "SelectionReport", "save_selection",
+    "MODEL_KINDS", "build_model", "forecast_report",
+]

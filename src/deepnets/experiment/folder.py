@@ -1,0 +1,142 @@
+"""The run folder: what a run writes, and reading it back.
+
+A run folder holds ``config.toml`` (the resolved experiment), ``metrics.jsonl`` (one line per
+epoch), ``weights.safetensors`` (the model under ``model.`` and the input scaler under
+``scaler.``), ``summary.json`` (test metrics, sizes, feature names, timing), ``checkpoints/``,
+and PNGs: the learning curve, for classification the test confusion matrix, for a series the
+forecasts, and optionally the per-layer error-signal norms. :func:`load_run` rebuilds the model
+from the folder alone, from any working directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+from safetensors.torch import save as st_save
+
+from ..atomic import write_atomic
+from ..config import Experiment, dumps_toml, experiment_from_dict, load_toml, upgrade_flat
+from ..data import Scaler
+from ..errors import CheckpointError
+from ..report import plots
+from ..train.metrics import predicted_classes
+from ..train.state_dict import load_state_dict_checked
+from .build import build_model
+from .forecast import series_plot
+
+#: the files of a finished run (a multi-start run copies those of its chosen start)
+RUN_FILES = ("weights.safetensors", "metrics.jsonl", "learning_curve.png", "confusion.png", "forecast.png",
+             "costates.png")
+
+
+@dataclass
+class RunResult:
+    """What a finished run returns: its folder, test metrics and the training history."""
+
+    path: str
+    test: dict
+    history: dict
+    model: torch.nn.Module
+    summary: dict
+
+
+def make_run_dir(exp: Experiment, source: str) -> str:
+    """A new folder ``run.out/run.name`` (default: the experiment file's name and the time; ``-2``,
+    ``-3``, ... appended when it exists)."""
+    name = exp.run.name or f"{os.path.splitext(os.path.basename(source))[0] or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path = os.path.join(exp.run.out, name)
+    base, k = path, 1
+    while os.path.exists(path):
+        k += 1
+        path = f"{base}-{k}"
+    os.makedirs(path)
+    return path
+
+
+def write_config(path: str, resolved: dict) -> None:
+    write_atomic(os.path.join(path, "config.toml"), dumps_toml(resolved).encode())
+
+
+def read_experiment(path) -> Experiment:
+    """The experiment a run folder was made from (its ``config.toml``; one in the flat layout of
+    version 1 is read in the nested one)."""
+    path = os.fspath(path)
+    if not os.path.isfile(os.path.join(path, "config.toml")):
+        raise CheckpointError(f"{path}: not a run folder (no config.toml)")
+    return experiment_from_dict(upgrade_flat(load_toml(os.path.join(path, "config.toml"))))
+
+
+def rewind_metrics(path: str, checkpoint: dict) -> None:
+    """Rewrite ``metrics.jsonl`` from a checkpoint's history: epochs logged after it are redone."""
+    logged = checkpoint["extra"]["loop"]["history"]
+    lines = [json.dumps({"epoch": e + 1, **{k: v[i] for k, v in logged["logs"].items()}})
+             for i, e in enumerate(logged["epoch"])]
+    write_atomic(os.path.join(path, "metrics.jsonl"), "".join(line + "\n" for line in lines).encode())
+
+
+def _confusion(model, pair, n_classes: int, threshold: float) -> list[list[int]]:
+    with torch.no_grad():
+        pred = predicted_classes(model(pair[0]), threshold)
+    C = max(n_classes, 2)
+    counts = torch.zeros(C, C, dtype=torch.int64)
+    counts.index_put_((pair[1].long(), pred), torch.ones_like(pred), accumulate=True)
+    return counts.tolist()
+
+
+def write_run(path: str, exp: Experiment, data, model, scaler, loss, history: dict, summary: dict, test) -> None:
+    """Write the weights, ``summary.json`` and (with ``run.plots``) the PNGs of a finished run."""
+    state = {f"model.{k}": v.detach().contiguous() for k, v in model.state_dict().items()}
+    state.update({f"scaler.{k}": v.contiguous() for k, v in scaler.state_dict().items()})
+    write_atomic(os.path.join(path, "weights.safetensors"), st_save(state))
+    write_atomic(os.path.join(path, "summary.json"), json.dumps(summary, indent=2).encode())
+    if not exp.run.plots:
+        return
+    if history:
+        plots.learning_curve(history, os.path.join(path, "learning_curve.png"), title=data.name)
+    if data.task == "classification" and test is not None:
+        thr = 0.0 if getattr(loss, "coding", None) == "pm1" else 0.5
+        plots.confusion_matrix(_confusion(model, test, data.n_classes, thr), os.path.join(path, "confusion.png"),
+                               title=f"{data.name}: test confusion matrix")
+    series_plot(exp, data, scaler, model, summary, os.path.join(path, "forecast.png"))  # series runs only
+    if summary["costate_norms"]:
+        plots.costate_norms(summary["costate_norms"], os.path.join(path, "costates.png"),
+                            title=f"{data.name}: error signals per layer")
+
+
+def load_run(path):
+    """``(experiment, summary, model, scaler)`` of a run folder, the weights loaded and checked."""
+    path = os.fspath(path)
+    for f in ("config.toml", "summary.json", "weights.safetensors"):
+        if not os.path.isfile(os.path.join(path, f)):
+            raise CheckpointError(f"{path}: not a run folder (no {f})")
+    exp = read_experiment(path)
+    try:
+        with open(os.path.join(path, "summary.json"), encoding="utf-8") as fh:
+            summary = json.load(fh)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{path}/summary.json: not valid JSON ({e})") from None
+    wpath = os.path.join(path, "weights.safetensors")
+    try:
+        state = load_file(wpath)
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{wpath}: cannot read the weights ({e})") from None
+    sizes = summary.get("sizes")
+    n_in = len(summary["feature_names"])
+    n_out = summary.get("n_outputs") or (sizes[-1] if sizes else 1)
+    model = build_model(exp, n_in, n_out, summary["output"])
+    scaler = Scaler(n_in)
+    for prefix, module in (("model.", model), ("scaler.", scaler)):
+        sub = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        load_state_dict_checked(module, sub, source=f"{wpath} ({prefix[:-1]})")
+    model.eval()
+    return exp, summary, model, scaler
+
+
+__all__ = ["RunResult", "RUN_FILES", "make_run_dir", "write_config", "read_experiment", "rewind_metrics",
+           "write_run", "load_run"]
