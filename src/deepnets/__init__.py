@@ -22,7 +22,7 @@ from .regularizers import CurvatureSmoothing, WeightDecay, WeightElimination
 from .train import (Callback, EarlyStopping, History, NonFiniteGuard, ProgressBar, RestartOnStall,
                     evaluate, fit)
 from .train.checkpoint import CheckpointManager
-from .train.checkpointing import Checkpointer, GracefulStop
+from .train.callbacks import Checkpointer, GracefulStop
 from .train.hints import HintedModel, hinted_loss, strip_hints, with_hints
 from .train.multistart import multistart
 from .train.select import bootstrap_632, cross_validate, prediction_error, select_hidden_size

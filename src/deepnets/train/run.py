@@ -33,15 +33,13 @@ from ..losses import Lp, code_targets, get_loss
 from ..nn.image import ToImage
 from ..nn.mlp import MLP, xor_step_network
 from ..optim import OPTIMIZERS
-from .callbacks import EarlyStopping, JsonLinesLogger, RestartOnStall
+from .callbacks import Checkpointer, EarlyStopping, GracefulStop, JsonLinesLogger, ProgressBar, RestartOnStall
 from .checkpoint import CheckpointManager
-from .checkpointing import Checkpointer, GracefulStop
 from .distributed import barrier, broadcast_object, init_from_env
 from .forecast import predict_series, series_plot, series_summary, split_series
 from .state_dict import load_state_dict_checked
 from .loop import evaluate, fit
 from .metrics import predicted_classes
-from .progress import ProgressBar
 
 log = logging.getLogger(__name__)
 
@@ -381,10 +379,10 @@ def run_experiment(exp: Experiment, *, source: str = "experiment", progress_file
                                        restore_best_weights=t.restore_best))
     if exp.run.progress and t.epochs > 0 and main_rank:
         callbacks.append(ProgressBar(t.epochs, file=progress_file, samples_per_epoch=len(train[0])))
-    if t.epochs > 0 and main_rank:  # always: an interrupted run saves where it stopped even with no periodic saves
+    if t.epochs > 0:  # always: an interrupted run saves where it stopped; every rank resumes, rank 0 saves
         callbacks.append(Checkpointer(manager or CheckpointManager(path, keep=max(1, t.keep_checkpoints)),
                                       every_steps=t.checkpoint_every_steps, every_epochs=t.checkpoint_every_epochs,
-                                      config=resolved))
+                                      config=resolved, resume=checkpoint or False))
     metrics = ["accuracy"] if data.task == "classification" else ["rmse"]
     probe = (train[0][:512], train[1][:512])
     norms = {}
@@ -394,7 +392,7 @@ def run_experiment(exp: Experiment, *, source: str = "experiment", progress_file
         norms["initial weights"] = _costate_norms(model, *probe, loss)
     start = time.perf_counter()
     history = fit(fit_model, fit_train, validation=val, layer_lr=t.layer_lr or None, metrics=metrics,
-                  callbacks=callbacks, seed=t.seed, resume=checkpoint, device=t.device or None,
+                  callbacks=callbacks, seed=t.seed, device=t.device or None,
                   precision=t.precision, channels_last=t.channels_last, compile=t.compile,
                   **fit_options(exp, fit_loss))
     seconds = time.perf_counter() - start
