@@ -28,7 +28,8 @@ class EarlyStopping(Callback):
         min_delta: the smallest change that counts as an improvement. Default 0.
         patience: epochs without improvement before stopping (the lecture's "patience"). Default 10.
         mode: ``"min"``, ``"max"``, or ``"auto"`` (max for accuracies). Default "auto".
-        restore_best_weights: put back the weights of the best epoch at the end. Default True.
+        restore_best_weights: put back the weights of the best epoch at the end (not when
+            training is interrupted, to be resumed). Default True.
     """
 
     def __init__(self, monitor: str = "val_loss", *, min_delta: float = 0.0, patience: int = 10,
@@ -71,6 +72,8 @@ class EarlyStopping(Callback):
         self.best_state = state["best_state"]
 
     def on_train_end(self, logs=None):
+        if self.loop.interrupted is not None:  # not the end: a checkpoint saves the weights as they are
+            return
         if self.restore_best_weights and self.best_state is not None:
             self.loop.model.load_state_dict(self.best_state)
             log.info("restored the weights of epoch %d (%s = %.6g)", self.best_epoch, self.monitor, self.best)
