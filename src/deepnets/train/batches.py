@@ -80,7 +80,7 @@ class TensorBatches:
         self.n = lengths[0]
         self.batch_size = self.n if batch_size is None else int(batch_size)
         self.shuffle, self.generator = shuffle and self.batch_size < self.n, generator
-        self._buffers: tuple[Tensor, ...] | None = None
+        self._buffers: list[Tensor] | None = None
 
     def __len__(self) -> int:
         return math.ceil(self.n / self.batch_size)
@@ -93,21 +93,22 @@ class TensorBatches:
 
     def iterate(self, order: Tensor | None, start: int = 0):
         """Batches ``start, start + 1, ...`` of the epoch whose sample order is ``order``."""
-        tensors = self.tensors
+        # (lists, not tuple(generator): no garbage-collector work per epoch, see fit's benchmark)
+        tensors = list(self.tensors)
         if order is not None:
             order = order.to(tensors[0].device)
             # permute into buffers kept from epoch to epoch: no fresh (page-faulting) allocation of
             # the whole data set every epoch; the previous epoch's batches are done with by now
             if self._buffers is None:
-                self._buffers = tuple(torch.empty_like(t) for t in tensors)
-            tensors = tuple(torch.index_select(t, 0, order, out=buf) for t, buf in zip(tensors, self._buffers))
+                self._buffers = [torch.empty_like(t) for t in tensors]
+            tensors = [torch.index_select(t, 0, order, out=buf) for t, buf in zip(tensors, self._buffers)]
         bs = self.batch_size
         if bs >= self.n:
             if start == 0:
-                yield tensors
+                yield tuple(tensors)
             return
         # every batch of the epoch as views in one call per tensor, not k slicing ops per step
-        yield from itertools.islice(zip(*(t.split(bs) for t in tensors)), start, None)
+        yield from itertools.islice(zip(*[t.split(bs) for t in tensors]), start, None)
 
     def __iter__(self):
         return self.iterate(self.new_order())
@@ -115,7 +116,7 @@ class TensorBatches:
 
 def sample_count(batch) -> int:
     """The number of samples in ``batch``: the length of its first tensor (of itself if a tensor)."""
-    return batch.shape[0] if isinstance(batch, Tensor) else len(batch[0])
+    return batch.shape[0] if isinstance(batch, Tensor) else batch[0].shape[0]  # (not len(): slower)
 
 
 class BatchLoss:

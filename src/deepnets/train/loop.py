@@ -104,6 +104,11 @@ class Loop:
             logs["val_" + k] = v
         return logs
 
+    def close(self) -> None:
+        """Untie the loop from its callbacks and step (each refers back to it): the run's buffers
+        and optimizer go when the last callback does, and no garbage-collector pass is left owed."""
+        self.callbacks = self.step_fn = self.batches = None
+
     def warn_few_examples(self) -> None:
         """:class:`FewExamplesWarning` when a run starts (not when resumed) with N < 10·N_W."""
         if self.step == 0 and self.n_examples is not None and world()[0] == 0:
@@ -200,6 +205,7 @@ def fit(model: torch.nn.Module, data, *, loss="lms", optimizer="adam", lr: float
             err.history, loop.history.stop_reason = loop.history, str(err)
             raise
         cb.on_train_end(logs)
+        loop.close()
     if loop.interrupted is not None:
         raise TrainingInterrupted(loop.interrupted, loop.history)
     return loop.history
