@@ -64,6 +64,8 @@ def test_a_batch_loss_reads_a_dataloader_and_validates_on_tensors():
         fit(model, loader, loss=mse, epochs=1, validation=(x, y), metrics=["rmse"])
     with pytest.raises(ConfigError, match="reads \\(x, y\\), got 3 tensors"):
         fit(model, (x, y, y), epochs=1)
+    with pytest.raises(ConfigError, match="one tensor of shape \\(24, 3\\)"):
+        fit(model, x, loss=mse, epochs=1)
 
 
 class Toy(nn.Module):

@@ -160,6 +160,9 @@ def fit(model: torch.nn.Module, data, *, loss="lms", optimizer="adam", lr: float
         TrainingDiverged: a non-finite loss or gradient (``err.history`` holds the logs so far).
         TrainingInterrupted: a :class:`GracefulStop` caught SIGTERM or SIGINT.
 
+    Warns:
+        FewExamplesWarning: when a run on tensors starts (not resumed) with N < 10·N_W examples.
+
     >>> from deepnets import MLP
     >>> from deepnets.data import xor
     >>> net = MLP([2, 4, 1], activation="tanh", output="logistic", seed=0)

@@ -123,6 +123,8 @@ def make_batches(data, model, loss, *, batch_size, shuffle: bool, device=None, g
     :class:`~deepnets.train.batches.TensorBatches` (this rank's share under torchrun), moved to
     ``device``, class labels checked once (or coded once, for losses that take coded targets); a
     batch source or an iterable of batches as it is (``n_examples`` None)."""
+    if isinstance(data, Tensor):
+        raise ConfigError(f"data is one tensor of shape {tuple(data.shape)}: give a tuple, (x, y) or (x,)")
     tensors = _tensors(data)
     if tensors is None:
         if not (isinstance(data, BatchSource) or hasattr(data, "__iter__")):
@@ -161,6 +163,8 @@ def make_validation(validation, model, loss, *, metrics=(), device=None, batch_s
     """
     if validation is None:
         return None
+    if isinstance(validation, Tensor):
+        raise ConfigError(f"validation is one tensor of shape {tuple(validation.shape)}: give a tuple, (x, y) or (x,)")
     tensors = _tensors(validation)
     if not isinstance(loss, BatchLoss):
         if tensors is None or len(tensors) != 2:
