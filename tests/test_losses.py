@@ -14,6 +14,7 @@ from deepnets.errors import ConfigError
 from deepnets.losses import (ALIASES, LOSSES, CrossEntropy, LMS, Lp, code_targets, get_loss, infer_likelihood,
                              likelihood_model, loss_name, output_kind)
 from deepnets.nn.mlp import supports_costate
+from deepnets.train.callbacks import LRScheduler
 
 
 def test_lms_closed_form():
@@ -234,7 +235,7 @@ def test_a_zoo_cnn_trains_on_the_digits_with_fits_cross_entropy():
         epochs = 10
         deepnets.fit(net, (img(s.train[0]), s.train[1]), loss="cross_entropy", optimizer="adam", lr=3e-3,
                      epochs=epochs, batch_size=32, seed=0,
-                     scheduler=lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs))
+                     callbacks=[LRScheduler(lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs))])
         res = deepnets.evaluate(net, img(s.test[0]), s.test[1], loss="cross_entropy", metrics=["accuracy"])
     finally:
         torch.set_num_threads(threads)

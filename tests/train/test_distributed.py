@@ -58,7 +58,7 @@ def test_two_gloo_ranks_equal_one_process_with_the_doubled_batch(tmp_path):
 def test_shards_cover_each_epoch_and_pad_uneven_data():
     x = torch.arange(11).float().unsqueeze(1)
     g = [torch.Generator().manual_seed(3) for _ in range(3)]
-    shards = [ShardedBatches(x, x, 2, rank=r, world_size=3, generator=g[r]) for r in range(3)]
+    shards = [ShardedBatches(x, x, batch_size=2, rank=r, world_size=3, generator=g[r]) for r in range(3)]
     orders = [s.new_order() for s in shards]
     assert all(torch.equal(orders[0], o) for o in orders)  # the same permutation on every rank
     seen = [torch.cat([xb for xb, _ in s.iterate(o)]).flatten().tolist() for s, o in zip(shards, orders)]

@@ -1,13 +1,14 @@
 """fit(): batching modes, optimizers through step(closure), per-layer rates, callbacks' order,
-early stopping, the non-finite guard, input noise, determinism, generic torch modules."""
+input noise, determinism, generic torch modules (early stopping and the non-finite guard:
+tests/train/callbacks/)."""
 
 import pytest
 import torch
 from torch import nn
 
 import deepnets
-from deepnets import MLP, Callback, EarlyStopping, fit
-from deepnets.errors import ConfigError, TrainingDiverged
+from deepnets import MLP, Callback, fit
+from deepnets.errors import ConfigError
 from deepnets.losses import LMS
 from deepnets.train import TensorBatches, param_groups
 
@@ -129,41 +130,6 @@ def test_callback_order():
     assert calls == ["train_begin"] + (["epoch_begin"] + batch * 2 + ["epoch_end"]) * 2 + ["train_end"]
 
 
-def test_early_stopping_restores_best():
-    x, y = _toy(64)
-    xv, yv = _toy(32, seed=9)
-    best = {}
-
-    class Spy(Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            if logs["val_loss"] < best.get("v", 1e9):
-                best["v"] = logs["val_loss"]
-
-    net = MLP([3, 64, 1], seed=0)
-    es = EarlyStopping("val_loss", patience=3, min_delta=0.0)
-    h = fit(net, (x, y), validation=(xv, yv), epochs=500, optimizer="adam", lr=0.05, callbacks=[Spy(), es])
-    assert len(h.epoch) < 500 and es.stopped_epoch is not None
-    val_now = deepnets.evaluate(net, xv, yv)["loss"]
-    assert val_now == pytest.approx(best["v"], rel=1e-5)
-
-
-def test_non_finite_guard_names_epoch_and_batch_and_keeps_weights():
-    x, y = _toy(16)
-    y_bad = y.clone()
-    y_bad[9] = float("nan")
-    net = MLP([3, 4, 1], seed=0)
-    weights = {}
-
-    class Keep(Callback):
-        def on_batch_begin(self, batch, logs=None):
-            weights["before"] = [p.detach().clone() for p in net.parameters()]
-
-    with pytest.raises(TrainingDiverged, match=r"epoch 1, batch 3: loss is nan") as err:
-        fit(net, (x, y_bad), epochs=5, batch_size=4, shuffle=False, callbacks=[Keep()], optimizer="sgd")
-    assert all(torch.equal(a, b) for a, b in zip(weights["before"], net.parameters()))
-    assert err.value.history is not None
-
-
 def test_input_noise_variance():
     seen = []
 
@@ -195,7 +161,7 @@ def test_argument_errors():
 
 def test_tensor_batches_cover_every_sample_once():
     x = torch.arange(10).float().unsqueeze(1)
-    b = TensorBatches(x, x, 3, generator=torch.Generator().manual_seed(0))
+    b = TensorBatches(x, x, batch_size=3, generator=torch.Generator().manual_seed(0))
     seen = torch.cat([xb for xb, _ in b])
     assert sorted(seen.flatten().tolist()) == list(range(10)) and len(b) == 4
 

@@ -14,8 +14,8 @@ import torch
 from deepnets import fit
 from deepnets.errors import TrainingInterrupted
 from deepnets.train import Callback
+from deepnets.train.callbacks import Checkpointer, GracefulStop, LRScheduler
 from deepnets.train.checkpoint import CheckpointManager
-from deepnets.train.checkpointing import Checkpointer, GracefulStop
 
 EPOCHS, N, BATCH = 3, 50, 8  # 7 batches an epoch, the last one short
 
@@ -43,10 +43,15 @@ def data():
 
 
 def train(callbacks=(), resume=None):
+    """The run; ``resume``: a checkpoint (or a run folder) that a Checkpointer puts back first."""
     model = Recorder()
+    schedule = LRScheduler(lambda opt: torch.optim.lr_scheduler.StepLR(opt, 1, gamma=0.5))
+    if resume is not None:
+        ckpt = resume if isinstance(resume, dict) else True
+        callbacks = [*callbacks, Checkpointer(resume if ckpt is True else resume["path"].parent.parent,
+                                              every_epochs=0, resume=ckpt)]
     hist = fit(model, data(), optimizer="adam", lr=0.01, epochs=EPOCHS, batch_size=BATCH, seed=3,
-               input_noise=0.01, scheduler=lambda opt: torch.optim.lr_scheduler.StepLR(opt, 1, gamma=0.5),
-               callbacks=list(callbacks), resume=resume)
+               input_noise=0.01, callbacks=[schedule, *callbacks])
     return model, hist
 
 

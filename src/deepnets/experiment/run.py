@@ -19,12 +19,11 @@ from ..errors import CheckpointError, ConfigError
 from ..nn.mlp import MLP
 from ..optim import OPTIMIZERS
 from ..regularizers import build_regularizer
-from ..train.callbacks import EarlyStopping, JsonLinesLogger, RestartOnStall
+from ..train.callbacks import (Checkpointer, EarlyStopping, GracefulStop, JsonLinesLogger, ProgressBar,
+                               RestartOnStall)
 from ..train.checkpoint import CheckpointManager
-from ..train.checkpointing import Checkpointer, GracefulStop
 from ..train.distributed import barrier, broadcast_object, init_from_env
 from ..train.loop import fit
-from ..train.progress import ProgressBar
 from .build import build_model, loss_for, output_for
 from .folder import RunResult, make_run_dir, read_experiment, rewind_metrics, write_config, write_run
 from .forecast import series_summary
@@ -57,11 +56,12 @@ def fit_arguments(exp: Experiment, loss) -> dict:
 
 
 def callbacks_for(exp: Experiment, path: str, *, resolved: dict, validation, n_train: int, manager=None,
-                  progress_file=None, main_rank: bool = True) -> list:
+                  checkpoint=None, progress_file=None, main_rank: bool = True) -> list:
     """The callbacks ``[train]`` and ``[run]`` switch on, in the order fit calls them: graceful
     stop, the metrics log, restarts, early stopping, the progress bar, the checkpointer (always:
-    an interrupted run saves where it stopped even with no periodic saves). Logs, run files and
-    checkpoints come from rank 0 alone."""
+    an interrupted run saves where it stopped even with no periodic saves; with ``checkpoint``
+    it resumes the run from there). Logs, run files and checkpoints come from rank 0 alone; every
+    rank resumes."""
     t = exp.train
     callbacks = [GracefulStop()]
     if main_rank:
@@ -78,10 +78,11 @@ def callbacks_for(exp: Experiment, path: str, *, resolved: dict, validation, n_t
                                        restore_best_weights=e.restore_best))
     if exp.run.progress and t.epochs > 0 and main_rank:
         callbacks.append(ProgressBar(t.epochs, file=progress_file, samples_per_epoch=n_train))
-    if t.epochs > 0 and main_rank:
+    if t.epochs > 0:
         c = t.checkpoint
         callbacks.append(Checkpointer(manager or CheckpointManager(path, keep=max(1, c.keep)),
-                                      every_steps=c.every_steps, every_epochs=c.every_epochs, config=resolved))
+                                      every_steps=c.every_steps, every_epochs=c.every_epochs, config=resolved,
+                                      resume=checkpoint or False))
     return callbacks
 
 
@@ -148,7 +149,7 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
         if main_rank:
             write_config(path, resolved)
     callbacks = callbacks_for(exp, path, resolved=resolved, validation=val, n_train=len(train[0]), manager=manager,
-                              progress_file=progress_file, main_rank=main_rank)
+                              checkpoint=checkpoint, progress_file=progress_file, main_rank=main_rank)
     metrics = ["accuracy"] if data.task == "classification" else ["rmse"]
     probe = (train[0][:512], train[1][:512])
     norms = {}
@@ -157,8 +158,7 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
             raise ConfigError("run.costates needs an MLP model")
         norms["initial weights"] = _costate_norms(model, *probe, loss)
     start = time.perf_counter()
-    history = fit(fit_model, fit_train, validation=val, metrics=metrics, callbacks=callbacks, resume=checkpoint,
-                  **arguments)
+    history = fit(fit_model, fit_train, validation=val, metrics=metrics, callbacks=callbacks, **arguments)
     seconds = time.perf_counter() - start
     model.to("cpu")  # evaluation, plots and the saved weights work on the CPU copies of the splits
     if exp.run.costates:

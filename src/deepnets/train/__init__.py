@@ -1,14 +1,14 @@
 """The training loop, its callbacks, metrics and optimizers by name."""
 
-from .callbacks import Callback, EarlyStopping, History, JsonLinesLogger, NonFiniteGuard, RestartOnStall
+from .batches import BatchLoss, BatchSource, batch_loss
+from .callbacks import (Callback, Checkpointer, ClipGradNorm, EarlyStopping, GracefulStop, History, JsonLinesLogger,
+                        LRScheduler, NonFiniteGuard, ProgressBar, RestartOnStall)
 from .checkpoint import CheckpointManager
-from .checkpointing import Checkpointer, GracefulStop
 from .hints import HintedLoss, HintedModel, hint_targets, hinted_loss, strip_hints, with_hints
 from .loop import FewExamplesWarning, Loop, TensorBatches, evaluate, fit
 from .metrics import METRICS, accuracy, mse, nmse, rmse
 from .optimizers import make_optimizer, param_groups
 from .multistart import MultiStartResult, multistart
-from .progress import ProgressBar
 from .seq2seq import (LR_SCHEDULES, Seq2SeqModel, Seq2SeqTrainConfig, evaluate_seq2seq, sequence_loss,
                       strip_ids, teacher_forced_loss, train_seq2seq, translate, trim_padding)
 from .tbptt import truncated_bptt
@@ -16,9 +16,9 @@ from .select import (bootstrap_632, cross_validate, err632, fit_experiment, kfol
                      prediction_error, select_hidden_size)
 
 __all__ = [
-    "fit", "evaluate", "Loop", "TensorBatches",
-    "Callback", "History", "EarlyStopping", "NonFiniteGuard", "RestartOnStall", "ProgressBar",
-    "JsonLinesLogger", "Checkpointer", "GracefulStop", "CheckpointManager",
+    "fit", "evaluate", "Loop", "TensorBatches", "BatchSource", "BatchLoss", "batch_loss",
+    "Callback", "History", "EarlyStopping", "NonFiniteGuard", "RestartOnStall", "ProgressBar", "Checkpointer",
+    "GracefulStop", "ClipGradNorm", "LRScheduler", "JsonLinesLogger", "CheckpointManager",
     "METRICS", "accuracy", "mse", "nmse", "rmse", "make_optimizer", "param_groups", "FewExamplesWarning",
     "HintedModel", "HintedLoss", "with_hints", "hinted_loss", "hint_targets", "strip_hints",
     "multistart", "MultiStartResult",

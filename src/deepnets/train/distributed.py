@@ -68,9 +68,9 @@ class ShardedBatches(TensorBatches):
     """This rank's share of each epoch: positions ``rank, rank + W, ...`` of the epoch order,
     padded by wrapping to a multiple of W so every rank has ``ceil(N / W)`` samples."""
 
-    def __init__(self, x: Tensor, y: Tensor, batch_size: int | None, *, rank: int, world_size: int,
+    def __init__(self, *tensors: Tensor, batch_size: int | None, rank: int, world_size: int,
                  shuffle: bool = True, generator: torch.Generator | None = None):
-        super().__init__(x, y, batch_size, shuffle=shuffle, generator=generator)
+        super().__init__(*tensors, batch_size=batch_size, shuffle=shuffle, generator=generator)
         self.rank, self.world_size = rank, world_size
         self.per_rank = math.ceil(self.n / world_size)
         self.shuffle = shuffle  # shuffle even when one rank's batch covers its share
@@ -80,18 +80,19 @@ class ShardedBatches(TensorBatches):
     def __len__(self) -> int:
         return math.ceil(self.per_rank / self.batch_size)
 
-    def new_order(self) -> Tensor:
-        return torch.randperm(self.n, generator=self.generator) if self.shuffle else torch.arange(self.n)
+    def new_order(self, generator: torch.Generator | None = None) -> Tensor:
+        g = self.generator if generator is None else generator
+        return torch.randperm(self.n, generator=g) if self.shuffle else torch.arange(self.n)
 
     def iterate(self, order: Tensor | None, start: int = 0):
         order = torch.arange(self.n) if order is None else order
         total = self.per_rank * self.world_size
         padded = torch.cat([order, order[: total - self.n]]) if total > self.n else order  # wrap around
-        mine = padded[self.rank::self.world_size].to(self.x.device)  # (per_rank,)
-        x, y = self.x[mine], self.y[mine]
+        mine = padded[self.rank::self.world_size].to(self.tensors[0].device)  # (per_rank,)
+        tensors = [t[mine] for t in self.tensors]
         bs = self.batch_size
         for i in range(start * bs, self.per_rank, bs):
-            yield x[i:i + bs], y[i:i + bs]
+            yield tuple(t[i:i + bs] for t in tensors)
 
 
 def all_mean(value: Tensor) -> Tensor:

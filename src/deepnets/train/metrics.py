@@ -1,4 +1,5 @@
-"""Metrics computed on whole splits: ``metric(pred, target) -> float``.
+"""Metrics computed on whole splits: ``metric(pred, target) -> float``, and :func:`evaluate`,
+a model's loss and metrics on ``(x, y)``.
 
 >>> import torch
 >>> accuracy(torch.tensor([[0.9, 0.1], [0.2, 0.8]]), torch.tensor([0, 0]))
@@ -9,10 +10,14 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 from torch import Tensor
 
+from .._registry import eval_mode
 from ..errors import ConfigError
+from ..losses import get_loss
 
 
 def predicted_classes(pred: Tensor, threshold: float = 0.5) -> Tensor:
@@ -80,3 +85,29 @@ def get_metric(name: str):
     if name not in METRICS:
         raise ConfigError(f"unknown metric {name!r}: expected one of {sorted(METRICS)}")
     return METRICS[name]
+
+
+def evaluate(model, x: Tensor, y: Tensor, *, loss="lms", metrics: Sequence = (), batch_size: int = 8192,
+             threshold: float | None = None) -> dict[str, float]:
+    """The loss and metrics of ``model`` on ``(x, y)``, in eval mode, in chunks of ``batch_size``.
+
+    Args:
+        model: any module mapping inputs to outputs.
+        x, y: the inputs and targets.
+        loss: as :func:`deepnets.fit` takes it (a name, a Loss, a callable). Default "lms".
+        metrics: names in :data:`METRICS` or callables ``(pred, target) -> float``. Default none.
+        batch_size: rows per forward pass. Default 8192.
+        threshold: the decision threshold of a single output for accuracy (None: the metric's own).
+
+    Returns:
+        ``{"loss": E, name: value, ...}``.
+    """
+    loss_fn = get_loss(loss, model=model)
+    with eval_mode(model), torch.no_grad():  # no graph: evaluation only reads the outputs
+        preds = torch.cat([model(x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)])
+    out = {"loss": float(loss_fn(preds, y))}
+    for m in metrics:
+        fn = get_metric(m)
+        name = m if isinstance(m, str) else getattr(m, "__name__", "metric")
+        out[name] = fn(preds, y, threshold) if threshold is not None else fn(preds, y)
+    return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
-from .callbacks import Callback
+from .base import Callback
 
 
 class ProgressBar(Callback):
@@ -14,6 +14,12 @@ class ProgressBar(Callback):
     On a terminal: a tqdm bar over epochs whose postfix shows the loss, the validation loss and
     metric, and samples per second. Elsewhere (a log file, CI): a plain line at most every
     ``interval`` seconds and at the last epoch.
+
+    Args:
+        epochs: the run's epochs (the bar's length).
+        file: where to write. Default None: stderr.
+        interval: least seconds between plain lines. Default 2.
+        samples_per_epoch: training samples per epoch, for the samples/s figure. Default None.
     """
 
     def __init__(self, epochs: int, *, file=None, interval: float = 2.0, samples_per_epoch: int | None = None):

@@ -1,0 +1,108 @@
+"""Checkpoints while training, and resume from them: the run's backup and restore (Keras's
+``BackupAndRestore``); the loop itself knows nothing of checkpoints.
+
+A checkpoint holds the whole training state: weights, optimizer state, every RNG, and the loop's
+own (epoch, position inside the epoch, the epoch's sample order, the shuffling generator, the
+running epoch sums, the history) with every callback's state (``state_dict``), so a run resumed
+from it continues bit for bit on the CPU. The files are written by
+:class:`~deepnets.train.checkpoint.CheckpointManager` (the store).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ...errors import ConfigError
+from ..checkpoint import CheckpointManager, restore
+from ..distributed import is_main
+from .base import Callback
+
+log = logging.getLogger(__name__)
+
+
+class Checkpointer(Callback):
+    """Save checkpoints while training; with ``resume``, first put a saved run back.
+
+    Saves every ``every_steps`` optimizer steps and/or every ``every_epochs`` epochs, and once
+    more when training is interrupted (:class:`~deepnets.train.callbacks.GracefulStop`). Under
+    torchrun, rank 0 alone writes; every rank resumes. :func:`deepnets.fit` calls checkpointers
+    after every other callback: a save sees each step complete (the history included), and a
+    resume in ``on_train_begin`` comes after every other callback has set itself up, whose saved
+    state it then loads.
+
+    Args:
+        manager: a :class:`~deepnets.train.checkpoint.CheckpointManager`, or a run folder to make
+            one in (``keep`` newest kept).
+        every_steps: save after every this many optimizer steps (0: never mid-epoch). Default 0.
+        every_epochs: save after every this many epochs (0: never). Default 1.
+        keep: checkpoints kept when a folder is given. Default 3.
+        config: the resolved config stored with each checkpoint (plain data). Default None.
+        resume: ``False`` (train from the start, default); ``True``: from the newest good
+            checkpoint of the run, if there is one (else from the start); or a checkpoint that
+            :meth:`CheckpointManager.load` returned, from that one.
+
+    Raises:
+        ConfigError: (at the start of training) the checkpoint holds no training-loop state.
+        CheckpointError: it does not fit the model or optimizer (nothing is changed then).
+
+    >>> import tempfile, torch, deepnets
+    >>> x, y = torch.randn(32, 2), torch.randn(32, 1)
+    >>> with tempfile.TemporaryDirectory() as run:
+    ...     h = deepnets.fit(torch.nn.Linear(2, 1), (x, y), epochs=2, callbacks=[Checkpointer(run)])
+    ...     h = deepnets.fit(torch.nn.Linear(2, 1), (x, y), epochs=3, callbacks=[Checkpointer(run, resume=True)])
+    >>> h.epoch  # epochs 0 and 1 came from the checkpoint
+    [0, 1, 2]
+    """
+
+    def __init__(self, manager, *, every_steps: int = 0, every_epochs: int = 1, keep: int = 3, config=None,
+                 resume: bool | dict = False):
+        if every_steps < 0 or every_epochs < 0:
+            raise ConfigError(f"checkpoint intervals must be >= 0, got every_steps={every_steps}, "
+                              f"every_epochs={every_epochs}")
+        if not (isinstance(resume, (bool, dict))):
+            raise ConfigError(f"resume must be True, False or a loaded checkpoint (dict), got {type(resume).__name__}")
+        self.manager = manager if isinstance(manager, CheckpointManager) else CheckpointManager(manager, keep=keep)
+        self.every_steps, self.every_epochs, self.config = int(every_steps), int(every_epochs), config
+        self.resume = resume
+        self.last = None          # the folder of the newest checkpoint written
+        self.resumed_from = None  # the folder of the checkpoint the run resumed from
+
+    def on_train_begin(self, logs=None):
+        ckpt = self.resume
+        if ckpt is True:
+            info = self.manager.latest_good()
+            ckpt = None if info is None else self.manager.load(info.name)
+            if ckpt is None:
+                log.info("no checkpoint in %s: training from the start", self.manager.dir)
+        if not ckpt:
+            return
+        if "loop" not in (ckpt.get("extra") or {}):
+            raise ConfigError(f"{ckpt.get('path', 'checkpoint')}: holds no training-loop state to resume from")
+        loop = self.loop
+        restore(ckpt, model=loop.model, optimizer=loop.optimizer, rng=True)
+        loop.load_state_dict(ckpt["extra"]["loop"])  # the position, the history, every callback's state
+        self.resumed_from = ckpt.get("path")
+
+    def save(self):
+        """Write a checkpoint now (rank 0 only); return its folder (None on other ranks)."""
+        if not is_main():
+            return None
+        loop = self.loop
+        self.last = self.manager.save(
+            loop.step, model=loop.model, optimizer=loop.optimizer, step=loop.step, epoch=loop.epoch,
+            position=loop.position, config=self.config, extra={"loop": loop.state_dict()})
+        return self.last
+
+    def on_batch_end(self, batch, logs=None):
+        if self.every_steps and self.loop.step % self.every_steps == 0 and self.loop.interrupted is None:
+            self.save()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.every_epochs and (epoch + 1) % self.every_epochs == 0:
+            self.save()
+
+    def on_train_end(self, logs=None):
+        if self.loop.interrupted is not None:
+            path = self.save()
+            if path is not None:
+                log.warning("interrupted: checkpoint written to %s", path)

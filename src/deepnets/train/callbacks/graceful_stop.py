@@ -1,0 +1,42 @@
+"""A graceful stop: SIGTERM or SIGINT finishes the running batch, then training stops.
+
+A :class:`~deepnets.train.callbacks.Checkpointer` then saves where the run stopped, ``fit`` raises
+:class:`~deepnets.errors.TrainingInterrupted`, and the command line exits with
+:data:`~deepnets.errors.EXIT_INTERRUPTED` (75).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+from .base import Callback
+
+
+class GracefulStop(Callback):
+    """On SIGTERM or SIGINT, finish the running batch, then stop training (and let a
+    :class:`~deepnets.train.callbacks.Checkpointer` save). A second signal of the same kind gets
+    the default behaviour. Handlers are installed only from the main thread and put back when
+    training ends."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def on_train_begin(self, logs=None):
+        self.previous = {}
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in self.SIGNALS:
+            self.previous[sig] = signal.signal(sig, self._handle)
+
+    def _handle(self, signum, frame):
+        if self.loop.interrupted is not None:  # asked twice: stop now
+            signal.signal(signum, self.previous.get(signum, signal.SIG_DFL))
+            signal.raise_signal(signum)
+            return
+        self.loop.interrupted = signum
+        self.loop.stop_training = True
+
+    def on_train_end(self, logs=None):
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        self.previous = {}

@@ -1,0 +1,188 @@
+"""One training step on a batch: how the gradient is taken, and how the update is applied.
+
+A step ``step(batch, b) -> E`` writes ∂E/∂W into every ``.grad``, calls the callbacks'
+``on_after_backward(b, E)``, updates the weights and returns the batch cost E (detached). The
+strategy is chosen once, by :func:`make_step` from the literal registry :data:`STEPS`:
+
+- ``"costate"``: a deepnets MLP (no autocast, no compile) with a loss ``(pred, target)``: the
+  lecture's co-state recursion ∂E/∂W(l) = δ(l) ẑ(l−1)ᵀ, with no autograd graph
+  (:func:`~deepnets.backprop.costate_backward`);
+- ``"autograd"``: any other module: ``E = loss(model(x), y)``, ``E.backward()`` (under
+  ``torch.autocast`` for bf16);
+- ``"batch_loss"``: a :class:`~deepnets.train.batches.BatchLoss`: ``E = loss(model, batch)``,
+  ``E.backward()``;
+- ``"kalman"``: an optimizer whose closure returns ``(outputs, targets)`` (the extended Kalman
+  filters), which takes the Jacobians itself.
+
+The update is ``optimizer.step(closure)`` for every optimizer, so line searches and
+second-order methods re-evaluate the closure as they need; for torch's fused Adam/AdamW the
+closure runs once and Adam's fused kernel is called directly (:mod:`deepnets.train.fused_step`:
+the same kernel and state, bit for bit, without ``step()``'s Python wrapper).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from ..backprop import costate_backward
+from ..errors import ConfigError
+from ..losses import code_targets
+from ..nn.mlp import supports_costate
+from .batches import BatchLoss
+from .fused_step import fused_adam_step
+
+
+class Step:
+    """Base: subclasses define ``gradients(batch) -> E`` (∂E/∂W written into ``.grad``).
+
+    Args:
+        model: the module trained (its DDP wrapper under torchrun).
+        optimizer: a ``torch.optim.Optimizer``.
+        loss: the cost (as :func:`deepnets.fit` resolved it).
+        forward: the module that runs the forward pass (``torch.compile(model)``). Default: model.
+        penalty: ``penalty(model, x) -> P``, added to E with its gradient. Default None.
+        after_backward: called as ``after_backward(b, E)`` after the gradient, before the update.
+        transform: ``transform(batch) -> batch`` before the step (input noise, channels-last).
+        amp: the autocast dtype (``torch.bfloat16``) or None. Default None.
+        validate: check class labels at every step (False when ``fit`` checked them once).
+    """
+
+    def __init__(self, model, optimizer, loss, *, forward=None, penalty=None,
+                 after_backward: Callable | None = None, transform: Callable | None = None, amp=None,
+                 validate: bool = True):
+        self.model, self.optimizer, self.loss = model, optimizer, loss
+        self.forward = model if forward is None else forward
+        self.penalty, self.after_backward, self.transform = penalty, after_backward, transform
+        self.amp, self.validate = amp, validate
+        self.fused = fused_adam_step(optimizer)  # Adam's kernel without its wrapper, or None
+
+    def gradients(self, batch) -> Tensor:
+        raise NotImplementedError
+
+    def closure(self, batch, b: int) -> Tensor:
+        """E of ``batch`` with every gradient written, the penalty added, the callbacks told."""
+        E = self.gradients(batch)
+        if self.penalty is not None:
+            with torch.enable_grad():
+                P = self.penalty(self.model, batch[0])
+                P.backward()
+            E = E.detach() + P.detach()
+        if self.after_backward is not None:
+            self.after_backward(b, E)
+        return E
+
+    def __call__(self, batch, b: int) -> Tensor:
+        """One update on ``batch`` (the ``b``-th of its epoch); returns its cost E, detached."""
+        if self.transform is not None:
+            batch = self.transform(batch)
+        if self.fused is None:
+            return self.optimizer.step(lambda: self.closure(batch, b)).detach()
+        E = self.closure(batch, b)
+        self.fused()
+        return E.detach()
+
+
+class CostateStep(Step):
+    """The co-state recursion of a deepnets MLP: every gradient written afresh (nothing to zero)."""
+
+    def __init__(self, model, optimizer, loss, **kw):
+        super().__init__(model, optimizer, loss, **kw)
+        self.params = model.flat_params()  # the same Parameter objects all run long
+
+    def gradients(self, batch) -> Tensor:
+        return costate_backward(self.model, batch[0], batch[1], self.loss, validate=self.validate,
+                                params=self.params, overwrite=True)
+
+
+class AutogradStep(Step):
+    """Autograd through any module: ``cost(batch).backward()``, the cost under autocast."""
+
+    def __init__(self, model, optimizer, loss, **kw):
+        super().__init__(model, optimizer, loss, **kw)
+        self.params = [p for g in optimizer.param_groups for p in g["params"]]
+        self.device_type = next((p.device.type for p in model.parameters()), "cpu")
+
+    def cost(self, batch) -> Tensor:
+        return self.loss(self.forward(batch[0]), batch[1])
+
+    def gradients(self, batch) -> Tensor:
+        for p in self.params:  # zero_grad(set_to_none=True) without its profiler overhead
+            p.grad = None
+        with torch.enable_grad():  # as optimizer.step(closure) would (the fused path has no step)
+            with torch.autocast(self.device_type, dtype=self.amp or torch.float32, enabled=self.amp is not None):
+                E = self.cost(batch)
+            E.backward()
+        return E
+
+
+class BatchLossStep(AutogradStep):
+    """Autograd through a :class:`~deepnets.train.batches.BatchLoss`: ``E = loss(model, batch)``."""
+
+    def cost(self, batch) -> Tensor:
+        return self.loss(self.forward, batch)
+
+
+class KalmanStep(Step):
+    """The extended Kalman filters: the closure measures ``(outputs, targets)``, labels coded;
+    the optimizer differentiates the outputs itself (no ``on_after_backward``, no penalty)."""
+
+    def __call__(self, batch, b: int) -> Tensor:
+        if self.transform is not None:
+            batch = self.transform(batch)
+        x, y, model = batch[0], batch[1], self.model
+
+        def measure():
+            out = model(x)
+            return out, (y if y.is_floating_point() else code_targets(y, out.shape[1]))
+
+        return self.optimizer.step(measure).detach()
+
+
+#: strategy name -> class (see the module docstring)
+STEPS = {"costate": CostateStep, "autograd": AutogradStep, "batch_loss": BatchLossStep, "kalman": KalmanStep}
+
+
+def step_kind(model, optimizer, loss, *, amp=None, compile: bool = False) -> str:
+    """The name in :data:`STEPS` of the strategy for this model, optimizer and loss."""
+    if getattr(optimizer, "closure_returns", None) == "outputs_targets":
+        if isinstance(loss, BatchLoss):
+            raise ConfigError(f"{type(optimizer).__name__} measures (outputs, targets) itself: "
+                              f"it cannot train on a batch loss")
+        return "kalman"
+    if isinstance(loss, BatchLoss):
+        return "batch_loss"
+    return "costate" if supports_costate(model) and amp is None and not compile else "autograd"
+
+
+def input_transform(*, noise_std: float = 0.0, channels_last: bool = False,
+                    generator: torch.Generator | None = None) -> Callable | None:
+    """``batch -> batch`` with the inputs ``batch[0]`` in channels-last memory format (4-D) and
+    Gaussian noise of standard deviation ``noise_std`` from ``generator`` added; None if neither."""
+    if not noise_std and not channels_last:
+        return None
+
+    def transform(batch):
+        x = batch[0]
+        if channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        if noise_std:
+            x = x + noise_std * torch.randn(x.shape, generator=generator).to(x.device, x.dtype)
+        return (x, *batch[1:])
+
+    return transform
+
+
+def make_step(model, optimizer, loss, *, amp=None, compile: bool = False, **options) -> Step:
+    """The step for this model, optimizer and loss, chosen once (:func:`step_kind`).
+
+    Args:
+        model, optimizer, loss: as :class:`Step` takes them.
+        amp: the autocast dtype or None. Default None.
+        compile: the forward pass runs through ``torch.compile`` (no co-state path). Default False.
+        **options: the other keyword arguments of :class:`Step`.
+    """
+    return STEPS[step_kind(model, optimizer, loss, amp=amp, compile=compile)](model, optimizer, loss, amp=amp,
+                                                                              **options)
