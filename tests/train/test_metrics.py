@@ -3,6 +3,8 @@
 import numpy as np
 import torch
 
+import deepnets
+
 from deepnets.train.metrics import METRICS, mse, nmse
 
 
@@ -27,3 +29,17 @@ def test_equals_mse_over_the_population_variance_and_is_scale_free():
 
 def test_a_constant_target_has_no_variance_to_normalise_by():
     assert np.isnan(nmse(torch.zeros(4, 1), torch.ones(4, 1)))
+
+
+def test_one_logit_is_thresholded_at_zero_by_evaluate():
+    # p = σ(a) > 0.5 exactly when a > 0: a logit of -0.2 is class 0 (a threshold of 0.5 on the
+    # logit would call a = 0.3 class 0 too)
+    from deepnets.train.metrics import evaluate
+
+    model = torch.nn.Identity()
+    a = torch.tensor([[-0.2], [0.3], [2.0], [-1.0]])
+    y = torch.tensor([0, 1, 1, 0])
+    assert evaluate(model, a, y, loss="cross_entropy", metrics=["accuracy"])["accuracy"] == 1.0
+    p = torch.sigmoid(a)  # the same decisions on probabilities (a one-output logistic MLP's outputs)
+    assert evaluate(model, p, y, loss=deepnets.CrossEntropy(outputs="probabilities"),
+                    metrics=["accuracy"])["accuracy"] == 1.0

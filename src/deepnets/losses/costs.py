@@ -47,6 +47,12 @@ class Loss:
         """This cost for ``model``'s outputs (itself: only cross-entropy depends on what they are)."""
         return self
 
+    @property
+    def decision_threshold(self) -> float | None:
+        """Where a single output splits class 1 from class 0: 0 for ±1 coding; None (the accuracy
+        metric's own rule: 0 for targets with negative values, else 0.5) for 0/1 coding."""
+        return 0.0 if self.coding == "pm1" else None
+
     def __repr__(self):
         return f"{type(self).__name__}(coding={self.coding!r})"
 
@@ -174,6 +180,11 @@ class CrossEntropy(Loss):
             return E, None, delta
         target = _target_like(pred, target, self.coding)
         return self.per_sample(pred, target).mean(), None, (pred - target) / N  # δ(L) = ẑ − z
+
+    @property
+    def decision_threshold(self) -> float | None:
+        """p = σ(a) = 0.5 on one output: a > 0 on a logit (None, the metric's 0.5, on p itself)."""
+        return None if self._on_probabilities else 0.0
 
     def for_model(self, model: nn.Module) -> "CrossEntropy":
         """This cost on what ``model`` outputs (:func:`output_kind`): itself when that is settled."""

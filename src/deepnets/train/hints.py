@@ -125,7 +125,12 @@ class HintedLoss:
             raise ConfigError(f"the hint weight gamma must be >= 0, got {gamma}")
         self.main, self.hint = get_loss(main), get_loss(hint)
         self.n_main, self.gamma = n_main, float(gamma)
-        self.coding = getattr(self.main, "coding", None)  # the main targets' coding (accuracy thresholds)
+        self.coding = getattr(self.main, "coding", None)  # the main targets' coding
+
+    @property
+    def decision_threshold(self) -> float | None:
+        """The main cost's threshold of a single output (accuracy is the main task's)."""
+        return getattr(self.main, "decision_threshold", None)
 
     def for_model(self, model: nn.Module) -> "HintedLoss":
         """The costs resolved for what the outputs are (:func:`deepnets.losses.get_loss` with

@@ -103,6 +103,8 @@ def evaluate(model, x: Tensor, y: Tensor, *, loss="lms", metrics: Sequence = (),
         ``{"loss": E, name: value, ...}``.
     """
     loss_fn = get_loss(loss, model=model)
+    if threshold is None:  # a single output's decision threshold follows from the cost: 0 on a logit
+        threshold = getattr(loss_fn, "decision_threshold", None)
     with eval_mode(model), torch.no_grad():  # no graph: evaluation only reads the outputs
         preds = torch.cat([model(x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)])
     out = {"loss": float(loss_fn(preds, y))}

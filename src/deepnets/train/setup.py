@@ -174,8 +174,7 @@ def make_validation(validation, model, loss, *, metrics=(), device=None, batch_s
         x, y = _pair(tensors, loss, "validation data")
         if device is not None:
             x, y = x.to(device), y.to(device)
-        threshold = 0.0 if getattr(loss, "coding", None) == "pm1" else None
-        return lambda: evaluate(model, x, y, loss=loss, metrics=metrics, threshold=threshold)
+        return lambda: evaluate(model, x, y, loss=loss, metrics=metrics)
     if metrics:
         raise ConfigError("metrics compare model(x) with y: with a batch loss, compute them in a callback")
     if tensors is not None:
