@@ -57,6 +57,8 @@ class SequenceChunks:
         ConfigError: k not a positive int.
         DataError: no tensors, a tensor with fewer than 2 dimensions, or different (N, L).
 
+    Reference: Williams & Peng (1990).
+
     >>> x = torch.arange(10).view(2, 5)                        # (N, L) = (2, 5)
     >>> [c[0].tolist() for c in SequenceChunks(x, x, k=2)]     # (k, N) each, the last one short
     [[[0, 5], [1, 6]], [[2, 7], [3, 8]], [[4, 9]]]
@@ -120,6 +122,8 @@ class CarriedStateLoss(BatchLoss, Callback):
 
     Attributes:
         state: the state the last chunk ended in, detached (the next chunk starts from it).
+
+    Reference: Williams & Peng (1990), the "BPTT(h; h')" family: here h = h' = k.
     """
 
     def __init__(self, loss_fn: Callable[[Tensor, Tensor], Tensor], *, state: State | None = None,
