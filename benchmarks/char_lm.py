@@ -4,11 +4,13 @@
 
 The text is CPython's ``pydoc_data.topics`` (:func:`deepnets.data.text_corpus.char_corpus`),
 split 90/5/5 into contiguous pieces. The model (:class:`~deepnets.zoo.char_lm.CharLM`) is trained
-by truncated BPTT over k characters with the state carried across chunks, the training stream
-laid out as N parallel rows; Adam with gradient-norm clipping. Reports validation and test bits
-per character beside the unigram baselines (the entropy of the training character frequencies,
-and the cross-entropy of the validation text under them, add-one smoothed), and samples at two
-temperatures. Writes benchmarks/results/char_lm.json.
+through ``fit`` by truncated BPTT over k characters (``SequenceChunks`` + ``CarriedStateLoss``),
+the state carried across chunks, the training stream laid out as N parallel rows; Adam with
+gradient-norm clipping (``ClipGradNorm``). Reports validation and test bits per character beside
+the unigram baselines (the entropy of the training character frequencies, and the cross-entropy
+of the validation text under them, add-one smoothed), and samples at two temperatures. Writes
+benchmarks/results/char_lm.json. With ``--run DIR`` it checkpoints every epoch and resumes from
+DIR (SIGTERM or Ctrl-C saves and stops mid-epoch; the run continues bit for bit).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import platform
 import time
 from pathlib import Path
@@ -23,13 +26,33 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from deepnets import fit
 from deepnets.data.text_corpus import (char_corpus, stream_batches, unigram_cross_entropy,
                                        unigram_entropy)
+from deepnets.errors import EXIT_INTERRUPTED, TrainingInterrupted
 from deepnets.seq import evaluate_bpc, sample
-from deepnets.train.tbptt import truncated_bptt
+from deepnets.train import Callback, Checkpointer, ClipGradNorm, GracefulStop, ProgressBar
+from deepnets.train.tbptt import CarriedStateLoss, SequenceChunks
 from deepnets.zoo.char_lm import CharLM
 
 RESULTS = Path(__file__).parent / "results" / "char_lm.json"
+
+
+class ValidBPC(Callback):
+    """After each epoch: the validation bits per character (``val_bpc``) and the seconds since
+    training began (``seconds``, counted on from a resumed run's), into the epoch's logs."""
+
+    def __init__(self, x, y, *, k: int = 1000):
+        self.x, self.y, self.k = x, y, k
+
+    def on_train_begin(self, logs=None):
+        self.t0, self.before = time.perf_counter(), None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.before is None:  # the seconds a resumed run had already spent (its history)
+            self.before = (self.loop.history.history.get("seconds") or [0.0])[-1]
+        logs["val_bpc"] = evaluate_bpc(self.loop.model, self.x, self.y, k=self.k)
+        logs["seconds"] = self.before + time.perf_counter() - self.t0
 
 
 def main() -> None:
@@ -48,6 +71,7 @@ def main() -> None:
     ap.add_argument("--temperatures", type=float, nargs="+", default=[0.5, 1.0])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--run", type=Path, default=None, help="checkpoint into (and resume from) this folder")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(1)
@@ -66,15 +90,18 @@ def main() -> None:
     def loss_fn(logits, target):                              # (N, k, V), (N, k)
         return F.cross_entropy(logits.reshape(-1, V), target.reshape(-1))
 
-    curve, t0 = [], time.perf_counter()
-    for epoch in range(1, args.epochs + 1):
-        nats, _ = truncated_bptt(model, x, y, loss_fn, opt, k=args.k, max_norm=args.clip)
-        va = evaluate_bpc(model, x_va, y_va, k=1000)
-        curve.append({"epoch": epoch, "train_bpc": nats / torch.log(torch.tensor(2.0)).item(),
-                      "valid_bpc": va, "seconds": time.perf_counter() - t0})
-        logging.info("epoch %d train %.3f valid %.3f bpc (%.0f s)", epoch, curve[-1]["train_bpc"],
-                     va, time.perf_counter() - t0)
-    seconds = time.perf_counter() - t0
+    saves = [] if args.run is None else [GracefulStop(), Checkpointer(args.run, resume=True)]
+    try:
+        hist = fit(model, SequenceChunks(x, y, k=args.k), loss=CarriedStateLoss(loss_fn), optimizer=opt,
+                   epochs=args.epochs, seed=args.seed,
+                   callbacks=[ClipGradNorm(args.clip), ValidBPC(x_va, y_va), ProgressBar(args.epochs), *saves])
+    except TrainingInterrupted as err:
+        print(f"{err}; run again with --run {args.run} to go on")
+        raise SystemExit(EXIT_INTERRUPTED) from None
+    logs = hist.history
+    curve = [{"epoch": e + 1, "train_bpc": nats / math.log(2.0), "valid_bpc": va, "seconds": s}
+             for e, nats, va, s in zip(hist.epoch, logs["loss"], logs["val_bpc"], logs["seconds"])]
+    seconds = logs["seconds"][-1]
     samples = {str(T): sample(model, corpus.vocab, args.prompt, args.n_sample, temperature=T,
                               generator=torch.Generator().manual_seed(args.seed))
                for T in args.temperatures}

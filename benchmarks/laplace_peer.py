@@ -30,6 +30,7 @@ import time
 import torch
 from torch import nn
 
+from deepnets import fit
 from deepnets.bayes import Laplace
 
 OUT = os.path.join(os.path.dirname(__file__), "results")
@@ -38,11 +39,9 @@ PAIRS = [("full", "all", "full"), ("diag", "all", "diagonal"), ("kron", "all", "
 
 
 def _train(net, x, y, loss, epochs=300):
-    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
-    for _ in range(epochs):
-        opt.zero_grad()
-        loss(net(x), y).backward()
-        opt.step()
+    """Full-batch Adam (η = 0.01) through ``fit``."""
+    fit(net, (x, y), loss=loss, optimizer=torch.optim.Adam(net.parameters(), lr=1e-2), epochs=epochs,
+        batch_size=None)
     return net
 
 

@@ -1,18 +1,23 @@
-"""What the memory benchmarks share: the cores, the two tasks, the training loop, the JSON file.
+"""What the memory benchmarks share: the cores, the two tasks, the batch stream and the test
+callback they train with through ``fit``, the JSON file.
 
 bench_adding.py (adding problem) and bench_copy.py (copy-memory task) train a
-:class:`~deepnets.zoo.recurrent_net.RecurrentNet` by Adam on fresh batches (an endless stream, as in
-Hochreiter & Schmidhuber 1997) with gradient-norm clipping at 1, and test on 2000 held-out
-sequences drawn from another seed. A run stops at ``steps`` or once the task's test metric
+:class:`~deepnets.zoo.recurrent_net.RecurrentNet` through ``fit`` by Adam on fresh batches (an
+endless stream, as in Hochreiter & Schmidhuber 1997; :class:`FreshBatches`) with gradient-norm
+clipping at 1 (``ClipGradNorm``), and test every ``every`` steps on 2000 held-out sequences
+drawn from another seed (:class:`TestEvery`). A run stops at ``steps`` or once the task's test metric
 reaches ``target``. With a curriculum (lengths T_1 < T_2 < ... < T) the net trains on T_1 until
 the test metric at T_1 reaches ``advance``, then on T_2, and so on (Bengio et al. 2009,
-"Curriculum learning"); the reported metric is always at the final T.
+"Curriculum learning"); the reported metric is always at the final T. With ``--run DIR`` each
+core checkpoints into DIR/CORE at every test and resumes from there (SIGTERM or Ctrl-C saves and
+stops; the run continues bit for bit).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +26,12 @@ from typing import Callable
 import torch
 from torch.nn import functional as F
 
+from deepnets import fit
 from deepnets.data.sequence_tasks import (ADDING_BASELINE_MSE, adding_problem, copy_memory,
                                           copy_memory_accuracy, copy_memory_baseline)
+from deepnets.errors import EXIT_INTERRUPTED, TrainingInterrupted
 from deepnets.nn.recurrent import GRU, LSTM, ElmanRNN
+from deepnets.train import BatchLoss, Callback, Checkpointer, ClipGradNorm, GracefulStop, batch_loss
 from deepnets.zoo import RecurrentNet
 
 MACHINE = "2-core shared CPU"
@@ -87,10 +95,95 @@ def copy_task(length: int = 10, symbols: int = 8) -> Task:
                 baseline=lambda T: copy_memory_baseline(T, length=length, symbols=symbols))
 
 
+def on_outputs(loss: Callable) -> BatchLoss:
+    """The batch loss of ``(x, y)`` for a model that returns ``(ŷ, state)``: ``loss(ŷ, y)``."""
+    @batch_loss
+    def cost(model, batch):
+        x, y = batch
+        return loss(model(x)[0], y)
+    return cost
+
+
+class FreshBatches(Callback):
+    """An endless stream of fresh (x, y) batches of a task, ``per_epoch`` of them an "epoch", at the
+    current curriculum length: a resumable batch source for ``fit``.
+
+    The batches come from the run's own generator ``g``; an epoch's order is the generator's state
+    at its start (and the length T), so a resumed epoch draws the same batches again. As a
+    callback (pass it in ``callbacks`` too) it puts the generator and the curriculum stage into
+    checkpoints, so a run resumed at an epoch's end goes on with the next batches.
+    """
+
+    def __init__(self, task: Task, lengths: list[int], *, batch: int, per_epoch: int, generator: torch.Generator):
+        self.task, self.lengths, self.batch, self.per_epoch, self.g = task, lengths, batch, per_epoch, generator
+        self.stage = 0                               # index into lengths
+
+    def new_order(self, generator=None) -> dict:
+        return {"rng": self.g.get_state(), "T": self.lengths[self.stage]}
+
+    def iterate(self, order: dict, start: int = 0):
+        self.g.set_state(order["rng"])
+        for i in range(self.per_epoch):
+            batch = self.task.sample(self.batch, order["T"], self.g)   # (x, y), drawn even when skipped
+            if i >= start:
+                yield batch
+
+    def state_dict(self) -> dict:
+        return {"rng": self.g.get_state(), "stage": self.stage}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.g.set_state(state["rng"])
+        self.stage = int(state["stage"])
+
+
+class TestEvery(Callback):
+    """After each epoch of the stream: the test metrics at the current length into ``curve``; stop
+    once the final length reaches ``target``, move to the next length once a shorter one reaches
+    ``advance``; stop after ``steps`` updates in all."""
+
+    def __init__(self, task: Task, stream: FreshBatches, tests: dict, *, T: int, steps: int, target: float,
+                 advance: float | None, core: str):
+        self.task, self.stream, self.tests, self.T, self.steps = task, stream, tests, T, steps
+        self.target, self.advance, self.core = target, advance, core
+        self.curve: list[dict] = []
+        self.last_loss = None                        # the loss of the last batch (before the test)
+
+    def on_train_begin(self, logs=None):
+        self.t0, self.before = time.perf_counter(), None
+
+    def on_batch_end(self, batch, logs=None):
+        self.last_loss = logs["loss"]
+        if self.loop.step >= self.steps:
+            self.loop.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.before is None:  # the seconds a resumed run had already spent
+            self.before = self.curve[-1]["seconds"] if self.curve else 0.0
+        length = self.stream.lengths[self.stream.stage]
+        with torch.no_grad():
+            m = self.task.metrics(self.loop.model(self.tests[length][0])[0], self.tests[length][1])
+        seconds = self.before + time.perf_counter() - self.t0
+        self.curve.append({"step": self.loop.step, "T": length, "train_loss": float(self.last_loss), **m,
+                           "seconds": seconds})
+        logging.info("%s %s T=%d step %d %s (%.0f s)", self.core, self.task.name, length, self.loop.step,
+                     " ".join(f"{k} {v:.5f}" for k, v in m.items()), seconds)
+        if length == self.T and self.task.reached(m, self.target):
+            self.loop.stop_training = True
+        elif length < self.T and self.task.reached(m, self.target if self.advance is None else self.advance):
+            self.stream.stage += 1
+
+    def state_dict(self) -> dict:
+        return {"curve": self.curve, "last_loss": None if self.last_loss is None else float(self.last_loss)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.curve, self.last_loss = [dict(row) for row in state["curve"]], state["last_loss"]
+
+
 def train(core: str, task: Task, T: int, *, hidden: int, steps: int, batch: int, lr: float,
           seed: int, target: float, every: int, forget_bias: float = 1.0,
-          curriculum: tuple[int, ...] = (), advance: float | None = None) -> dict:
-    """Train one core on one task; returns the settings, the final test metrics and the curve."""
+          curriculum: tuple[int, ...] = (), advance: float | None = None, run: Path | None = None) -> dict:
+    """Train one core on one task through ``fit``; returns the settings, the final test metrics
+    and the curve. With ``run``, checkpoint there every evaluation and resume from it."""
     torch.manual_seed(seed)   # the read-out's nn.Linear draws its initial weights from torch's global RNG
     g = torch.Generator().manual_seed(seed)
     net = RecurrentNet(CORES[core](task.input_size, hidden, g, forget_bias), task.output_size,
@@ -98,26 +191,12 @@ def train(core: str, task: Task, T: int, *, hidden: int, steps: int, batch: int,
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     lengths = [t for t in curriculum if t < T] + [T]
     tests = {t: task.sample(2000, t, torch.Generator().manual_seed(10_000 + seed)) for t in lengths}
-    stage, curve, t0 = 0, [], time.perf_counter()
-    for step in range(1, steps + 1):
-        length = lengths[stage]
-        x, y = task.sample(batch, length, g)
-        loss = task.loss(net(x)[0], y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-        opt.step()
-        if step % every == 0 or step == steps:
-            with torch.no_grad():
-                m = task.metrics(net(tests[length][0])[0], tests[length][1])
-            curve.append({"step": step, "T": length, "train_loss": loss.item(), **m,
-                          "seconds": time.perf_counter() - t0})
-            logging.info("%s %s T=%d step %d %s (%.0f s)", core, task.name, length, step,
-                         " ".join(f"{k} {v:.5f}" for k, v in m.items()), time.perf_counter() - t0)
-            if length == T and task.reached(m, target):
-                break
-            if length < T and task.reached(m, target if advance is None else advance):
-                stage += 1
+    stream = FreshBatches(task, lengths, batch=batch, per_epoch=every, generator=g)  # after the net: g as before
+    test = TestEvery(task, stream, tests, T=T, steps=steps, target=target, advance=advance, core=core)
+    saves = [] if run is None else [GracefulStop(), Checkpointer(run, resume=True)]
+    fit(net, stream, loss=on_outputs(task.loss), optimizer=opt, epochs=math.ceil(steps / every), seed=seed,
+        callbacks=[stream, ClipGradNorm(1.0), test, *saves])
+    curve = test.curve
     last = curve[-1]
     if last["T"] != T:   # the curriculum never reached T: measure there anyway
         with torch.no_grad():
@@ -156,13 +235,19 @@ def common_arguments(ap, *, T: int, target: float, every: int) -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--machine", default=MACHINE)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--run", type=Path, default=None,
+                    help="checkpoint into (and resume from) RUN/CORE, one folder per core")
 
 
 def run_all(task: Task, args) -> list[dict]:
     """Train every core the arguments name, one after the other."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(args.threads)
-    return [train(c, task, args.T, hidden=args.hidden, steps=args.steps, batch=args.batch,
-                  lr=args.lr, seed=args.seed, target=args.target, every=args.every,
-                  forget_bias=args.forget_bias, curriculum=tuple(args.curriculum),
-                  advance=args.advance) for c in args.cores]
+    try:
+            return [train(c, task, args.T, hidden=args.hidden, steps=args.steps, batch=args.batch,
+                      lr=args.lr, seed=args.seed, target=args.target, every=args.every,
+                      forget_bias=args.forget_bias, curriculum=tuple(args.curriculum),
+                      advance=args.advance, run=None if args.run is None else args.run / c) for c in args.cores]
+    except TrainingInterrupted as err:
+        print(f"{err}; run again with the same --run to go on")
+        raise SystemExit(EXIT_INTERRUPTED) from None

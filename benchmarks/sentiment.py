@@ -7,15 +7,16 @@ neutral distractors). Baselines: scikit-learn logistic regression on word counts
 and on word + bigram counts (which sees "not good" but still not clause order), the inverse
 regularisation C picked on the validation split. Each recurrent classifier
 (:class:`~deepnets.zoo.text_classifier.TextClassifier`, read-out at each sentence's last real
-token) is trained by Adam with gradient clipping; the epoch with the best validation accuracy is
-the one reported on the test split. An ablation reads the state at the padded width L_max
+token) is trained through ``fit`` by Adam with gradient clipping (``ClipGradNorm``), each
+minibatch trimmed to its longest sentence (a batch loss over ``(ids, lengths, labels)``); the
+epoch with the best validation accuracy (``EarlyStopping`` restores it) is the one reported on
+the test split. An ablation reads the state at the padded width L_max
 instead (after the padding tokens), the read-out a plain many-to-one head gives. Writes benchmarks/results/sentiment.json.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import logging
 import platform
@@ -25,7 +26,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from deepnets import fit
 from deepnets.data.sentiment import sentiment_reviews
+from deepnets.train import BatchLoss, Callback, ClipGradNorm, EarlyStopping, ProgressBar, batch_loss
 from deepnets.zoo.text_classifier import TextClassifier
 
 RESULTS = Path(__file__).parent / "results" / "sentiment.json"
@@ -65,6 +68,32 @@ def accuracy(model, ids, lengths, labels, readout="last_real") -> float:
     return acc
 
 
+def padded_cross_entropy(readout: str) -> BatchLoss:
+    """The batch loss of ``(ids, lengths, labels)``: cross-entropy of the class scores, the batch's
+    padding columns beyond its longest sentence trimmed first."""
+    @batch_loss
+    def loss(model, batch):
+        ids, lengths, labels = batch                          # (B, L_max), (B,), (B,)
+        x = ids[:, :int(lengths.max())]                       # (B, L_b)
+        return F.cross_entropy(model(x, read_at(lengths, x, readout)), labels)
+    return loss
+
+
+class ValidAccuracy(Callback):
+    """After each epoch: the validation accuracy (``val_accuracy``) and the seconds since training
+    began (``seconds``) into the epoch's logs."""
+
+    def __init__(self, valid, readout: str):
+        self.valid, self.readout = valid, readout
+
+    def on_train_begin(self, logs=None):
+        self.t0 = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["val_accuracy"] = accuracy(self.loop.model, *self.valid, self.readout)
+        logs["seconds"] = time.perf_counter() - self.t0
+
+
 def train_rnn(data, cell: str, *, hidden: int, embed: int, epochs: int, batch: int, lr: float,
               seed: int, readout: str = "last_real") -> dict:
     g = torch.Generator().manual_seed(seed)
@@ -73,27 +102,16 @@ def train_rnn(data, cell: str, *, hidden: int, embed: int, epochs: int, batch: i
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     ids, lengths, labels = data.tensors("train")
     valid, test = data.tensors("valid"), data.tensors("test")
-    best, curve, t0 = None, [], time.perf_counter()
-    for epoch in range(1, epochs + 1):
-        order = torch.randperm(len(labels), generator=g)
-        for s in range(0, len(order), batch):
-            rows = order[s:s + batch]
-            L = int(lengths[rows].max())                       # trim the batch's padding columns
-            x = ids[rows, :L]
-            loss = F.cross_entropy(model(x, read_at(lengths[rows], x, readout)), labels[rows])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-        va = accuracy(model, *valid, readout)
-        curve.append({"epoch": epoch, "valid_acc": va, "seconds": time.perf_counter() - t0})
-        logging.info("%s epoch %d valid acc %.4f (%.0f s)", cell, epoch, va, time.perf_counter() - t0)
-        if best is None or va > best[0]:
-            best = (va, epoch, copy.deepcopy(model.state_dict()))
-    model.load_state_dict(best[2])
+    best = EarlyStopping("val_accuracy", mode="max", patience=epochs)  # never stops: keeps the best epoch
+    t0 = time.perf_counter()
+    hist = fit(model, (ids, lengths, labels), loss=padded_cross_entropy(readout), optimizer=opt, epochs=epochs,
+               batch_size=batch, seed=seed,
+               callbacks=[ClipGradNorm(1.0), ValidAccuracy(valid, readout), best, ProgressBar(epochs)])
+    curve = [{"epoch": e + 1, "valid_acc": va, "seconds": t}
+             for e, va, t in zip(hist.epoch, hist.history["val_accuracy"], hist.history["seconds"])]
     where = "the last real token" if readout == "last_real" else "the last padded step (ablation)"
     return {"model": f"{cell} (embed {embed}, hidden {hidden}) read at {where}",
-            "cell": cell, "readout": readout, "best_epoch": best[1], "valid_acc": best[0],
+            "cell": cell, "readout": readout, "best_epoch": best.best_epoch + 1, "valid_acc": best.best,
             "test_acc": accuracy(model, *test, readout),
             "train_acc": accuracy(model, ids, lengths, labels, readout),
             "seconds": time.perf_counter() - t0, "curve": curve}

@@ -11,7 +11,7 @@ from .optimizers import make_optimizer, param_groups
 from .multistart import MultiStartResult, multistart
 from .seq2seq import (LR_SCHEDULES, Seq2SeqModel, Seq2SeqTrainConfig, evaluate_seq2seq, sequence_loss,
                       strip_ids, teacher_forced_loss, train_seq2seq, translate, trim_padding)
-from .tbptt import truncated_bptt
+from .tbptt import CarriedStateLoss, SequenceChunks, truncated_bptt
 from .select import (bootstrap_632, cross_validate, err632, fit_experiment, kfold_indices, noise_variance,
                      prediction_error, select_hidden_size)
 
@@ -23,7 +23,9 @@ __all__ = [
     "HintedModel", "HintedLoss", "with_hints", "hinted_loss", "hint_targets", "strip_hints",
     "multistart", "MultiStartResult",
     "kfold_indices", "cross_validate", "bootstrap_632", "err632", "prediction_error", "noise_variance",
-    "fit_experiment", "select_hidden_size", "truncated_bptt",
+    "fit_experiment", "select_hidden_size",
+    # truncated BPTT through fit: chunks in time order, the state carried across them
+    "truncated_bptt", "SequenceChunks", "CarriedStateLoss",
     # sequence-to-sequence: teacher forcing, greedy/beam evaluation by exact match and BLEU
     "train_seq2seq", "Seq2SeqTrainConfig", "Seq2SeqModel", "LR_SCHEDULES", "sequence_loss", "teacher_forced_loss",
     "evaluate_seq2seq", "translate", "strip_ids", "trim_padding",
