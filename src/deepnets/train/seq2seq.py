@@ -150,7 +150,8 @@ class TeacherForcedLoss(BatchLoss):
 
     >>> from deepnets.zoo.seq2seq_lstm import LSTMSeq2Seq
     >>> src, tgt = torch.tensor([[4, 5, 0]]), torch.tensor([[BOS, 6, 7, EOS, PAD]])
-    >>> model = LSTMSeq2Seq(8, 8, embed_size=4, hidden_size=4, dropout=0.0, generator=torch.Generator().manual_seed(0))
+    >>> g = torch.Generator().manual_seed(0)
+    >>> model = LSTMSeq2Seq(8, 8, embed_size=4, hidden_size=4, dropout=0.0, generator=g)
     >>> E = TeacherForcedLoss()(model, (src, tgt))
     >>> torch.equal(E, sequence_loss(model(src[:, :2], tgt[:, :3]), tgt[:, 1:4]))
     True
