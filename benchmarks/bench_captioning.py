@@ -6,7 +6,11 @@ The data are :func:`~deepnets.data.shapes_captions.shapes_captions` (32 x 32 ima
 two coloured shapes, captions such as "a red circle above a blue square"); train, validation and
 test images come from independent seeded streams. The model is
 :class:`~deepnets.zoo.captioner.Captioner` (conv-BN-ReLU encoder, peephole LSTM decoder started
-from the image features), trained by Adam with teacher forcing and gradient-norm clipping.
+from the image features), trained by :func:`deepnets.fit` on the mean token cross-entropy with
+teacher forcing (a :class:`~deepnets.train.seq2seq.TeacherForcedLoss`), Adam with a cosine decay
+of the learning rate to 0 over ``--steps`` (an ``LRScheduler`` stepped every batch) and
+gradient-norm clipping at 1 (``ClipGradNorm``); the batch order comes from fit's generator
+seeded with ``--seed``.
 On the held-out test set it reports, for greedy decoding and beam search (K = 3 and 4):
 
 - exact match: the caption equals the canonical one or its converse ("B below A");
@@ -23,14 +27,17 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import time
 from collections import Counter
 from pathlib import Path
 
 import torch
 
+from deepnets import fit
 from deepnets.data.shapes_captions import shapes_captions
 from deepnets.seq.metrics import caption_scores
+from deepnets.train import Callback, ClipGradNorm, LRScheduler, TensorBatches, TeacherForcedLoss
 from deepnets.zoo.captioner import Captioner
 
 
@@ -58,33 +65,42 @@ def evaluate(model: Captioner, data, split: str, *, beam_size: int, length_penal
     return scores
 
 
+class Curve(Callback):
+    """Every ``every`` steps and at the last: the batch's loss and greedy exact match and BLEU on
+    the validation images; stops training after ``steps`` updates (a budget in steps, not epochs)."""
+
+    def __init__(self, data, *, steps: int, every: int):
+        self.data, self.steps, self.every, self.rows = data, steps, every, []
+
+    def on_train_begin(self, logs=None):
+        self.t0 = time.perf_counter()
+
+    def on_batch_end(self, batch, logs=None):
+        step = self.loop.step
+        if step % self.every == 0 or step == self.steps:
+            loss, seconds = float(logs["loss"]), time.perf_counter() - self.t0
+            val = evaluate(self.loop.model, self.data, "valid", beam_size=1)
+            self.rows.append({"step": step, "train_loss": loss, "val_exact_match": val["exact_match"],
+                              "val_bleu": val["bleu"], "seconds": seconds})
+            logging.info("step %d loss %.4f valid exact %.3f BLEU %.1f (%.0f s)", step, loss,
+                         val["exact_match"], val["bleu"], seconds)
+        if step == self.steps:
+            self.loop.stop_training = True
+
+
 def train(args, steps: int) -> dict:
     torch.manual_seed(args.seed)
     data = shapes_captions(args.n_train, args.n_test, n_valid=args.n_valid, seed=args.seed)
     images, caps = data.tensors("train")
-    g = torch.Generator().manual_seed(args.seed)
     model = Captioner(len(data.vocab), hidden_size=args.hidden, feed_features=args.feed_features,
-                      peepholes=not args.no_peepholes, generator=g)
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-    curve, t0, step = [], time.perf_counter(), 0
-    while step < steps:
-        for idx in torch.randperm(len(images), generator=g).split(args.batch):
-            step += 1
-            loss = model.loss(images[idx], caps[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            if step % args.every == 0 or step == steps:
-                val = evaluate(model, data, "valid", beam_size=1)
-                curve.append({"step": step, "train_loss": loss.item(), "val_exact_match": val["exact_match"],
-                              "val_bleu": val["bleu"], "seconds": time.perf_counter() - t0})
-                logging.info("step %d loss %.4f valid exact %.3f BLEU %.1f (%.0f s)", step, loss.item(),
-                             val["exact_match"], val["bleu"], time.perf_counter() - t0)
-            if step == steps:
-                break
+                      peepholes=not args.no_peepholes, generator=torch.Generator().manual_seed(args.seed))
+    batches = TensorBatches(images, caps, batch_size=args.batch)          # (image, caption) rows shuffled alike
+    cosine = LRScheduler(lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps), interval="batch")
+    curve = Curve(data, steps=steps, every=args.every)
+    t0 = time.perf_counter()
+    fit(model, batches, loss=TeacherForcedLoss(), optimizer=torch.optim.Adam(model.parameters(), lr=args.lr),
+        epochs=math.ceil(steps / len(batches)), seed=args.seed, callbacks=[cosine, ClipGradNorm(1.0), curve])
+    curve = curve.rows
     train_seconds = time.perf_counter() - t0
     results = {}
     for name, beam in (("greedy", 1), ("beam3", 3), ("beam4", 4)):

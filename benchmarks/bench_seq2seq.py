@@ -3,9 +3,10 @@
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/bench_seq2seq.py
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/bench_seq2seq.py --models transformer --epochs 4
 
-Each entry of :data:`MODELS` is trained by :func:`deepnets.train.seq2seq.train_seq2seq` on the
-same pairs of :func:`deepnets.data.number_words.numbers_to_words` (default 20,000 train, 1,000
-valid, 2,000 test, numbers 0..999,999) and decoded on the test split greedily and by beam search
+Each entry of :data:`MODELS` is trained by :func:`deepnets.train.seq2seq.train_seq2seq` (that is,
+by :func:`deepnets.fit`, with a progress bar on stderr) on the same pairs of
+:func:`deepnets.data.number_words.numbers_to_words` (default 20,000 train, 1,000 valid, 2,000
+test, numbers 0..999,999) and decoded on the test split greedily and by beam search
 (K = 4); the table reports exact-match accuracy, corpus BLEU-4 (x 100) and wall times. Results
 are merged by model name into benchmarks/results/seq2seq.json and the table is rewritten to
 benchmarks/results/seq2seq.md, so one model can be rerun or added without redoing the others
@@ -37,6 +38,7 @@ import torch
 from torch import nn
 
 from deepnets.data.number_words import numbers_to_words
+from deepnets.train.callbacks import ProgressBar
 from deepnets.train.seq2seq import Seq2SeqTrainConfig, evaluate_seq2seq, strip_ids, train_seq2seq, translate
 from deepnets.zoo.seq2seq_2d import Pervasive2d
 from deepnets.zoo.seq2seq_lstm import LSTMSeq2Seq
@@ -80,8 +82,10 @@ def run_model(name: str, spec: ModelSpec, data, *, seed: int, epochs: int | None
     src, tgt = data.tensors("train")
     test_src, test_tgt = data.tensors("test")
     t0 = time.perf_counter()
-    history = train_seq2seq(model, src, tgt, cfg, validation=data.tensors("valid"))
+    h = train_seq2seq(model, src, tgt, cfg, validation=data.tensors("valid"),
+                      callbacks=[ProgressBar(cfg.epochs, samples_per_epoch=src.shape[0])])
     train_s = time.perf_counter() - t0
+    history = [{"epoch": e + 1, **{k: v[i] for k, v in h.history.items()}} for i, e in enumerate(h.epoch)]
     out = {"model": name, "note": spec.note, "parameters": sum(p.numel() for p in model.parameters()),
            "config": dataclasses.asdict(cfg), "train_seconds": train_s, "history": history}
     for label, beam in DECODERS.items():

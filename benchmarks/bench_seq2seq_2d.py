@@ -2,12 +2,14 @@
 
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/bench_seq2seq_2d.py --minutes 5
 
-Teacher forcing with cross-entropy over the target tokens (``<pad>`` ignored), Adam with a
-cosine decay of the learning rate to a tenth over ``--epochs``, gradient-norm clipping at 1.
-Training runs for ``--epochs`` (``--minutes`` of wall clock only as a safety cap); then the
-held-out test pairs (disjoint numbers) are decoded greedily and by beam search (K = 4) through
-``Pervasive2d.step`` and scored by exact match (whole word sequence right) and corpus BLEU-4
-(Papineni et al. 2002). Writes benchmarks/results/seq2seq_2d.json.
+Trained by :func:`deepnets.fit`: teacher forcing with cross-entropy over the target tokens
+(``<pad>`` ignored, a :class:`~deepnets.train.seq2seq.TeacherForcedLoss`), Adam with a cosine
+decay of the learning rate to a tenth over ``--epochs`` (an ``LRScheduler`` stepped every batch),
+gradient-norm clipping at 1 (``ClipGradNorm``); the batch order comes from fit's generator
+seeded with ``--seed``. Training runs for ``--epochs`` (``--minutes`` of wall clock only as a
+safety cap); then the held-out test pairs (disjoint numbers) are decoded greedily and by beam
+search (K = 4) through ``Pervasive2d.step`` and scored by exact match (whole word sequence
+right) and corpus BLEU-4 (Papineni et al. 2002). Writes benchmarks/results/seq2seq_2d.json.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from deepnets import fit
 from deepnets.data.number_words import numbers_to_words
 from deepnets.seq import PAD, beam_search, corpus_bleu, greedy_decode
+from deepnets.train import Callback, ClipGradNorm, LRScheduler, TensorBatches, TeacherForcedLoss
 from deepnets.zoo.seq2seq_2d import SOURCE_POOLS, Pervasive2d
 
 DECODERS = {
@@ -71,41 +75,42 @@ def evaluate(net: Pervasive2d, data, split: str, *, chunk: int = 500) -> dict:
     return out
 
 
+class Curve(Callback):
+    """One row per epoch (steps so far, the epoch's training loss, seconds); stops training once
+    the wall-clock budget is spent (the epoch then ends early, its row covering what ran)."""
+
+    def __init__(self, budget_seconds: float):
+        self.budget, self.rows = budget_seconds, []
+
+    def on_train_begin(self, logs=None):
+        self.t0 = time.perf_counter()
+
+    def on_batch_end(self, batch, logs=None):
+        if time.perf_counter() - self.t0 > self.budget:
+            self.loop.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = time.perf_counter() - self.t0
+        self.rows.append({"epoch": epoch + 1, "steps": self.loop.step, "train_loss": logs["loss"], "seconds": seconds})
+        logging.info("epoch %d: train loss %.4f (%.0f s)", epoch + 1, logs["loss"], seconds)
+
+
 def train(args) -> dict:
     torch.manual_seed(args.seed)
     data = numbers_to_words(args.train, args.test, max_value=args.max_value, seed=args.seed)
     src, tgt = data.tensors("train")
-    g = torch.Generator().manual_seed(args.seed)
     net = Pervasive2d(len(data.src_vocab), len(data.tgt_vocab), embed=args.embed, growth=args.growth,
                       blocks=tuple(args.blocks), kernel_size=args.kernel, pool=args.pool,
-                      dropout=args.dropout, generator=g)
-    opt = torch.optim.Adam(net.parameters(), lr=args.lr)
-    total_steps = args.epochs * math.ceil(src.shape[0] / args.batch)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda k: 0.1 + 0.45 * (1 + math.cos(math.pi * min(k, total_steps) / total_steps)))
-    budget, t0, curve, step = args.minutes * 60.0, time.perf_counter(), [], 0
-    for epoch in range(1, args.epochs + 1):
-        net.train()
-        order = torch.randperm(src.shape[0], generator=g)
-        total, count = 0.0, 0
-        for i in range(0, len(order), args.batch):
-            s, y = trim(src[order[i:i + args.batch]], tgt[order[i:i + args.batch]])
-            logits = net(s, y[:, :-1])                                # (B, T, V)
-            loss = F.cross_entropy(logits.transpose(1, 2), y[:, 1:], ignore_index=PAD)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            step += 1
-            total, count = total + loss.item() * len(s), count + len(s)
-            if time.perf_counter() - t0 > budget:
-                break
-        curve.append({"epoch": epoch, "steps": step, "train_loss": total / count,
-                      "seconds": time.perf_counter() - t0})
-        logging.info("epoch %d: train loss %.4f (%.0f s)", epoch, total / count, time.perf_counter() - t0)
-        if time.perf_counter() - t0 > budget:
-            break
+                      dropout=args.dropout, generator=torch.Generator().manual_seed(args.seed))
+    batches = TensorBatches(src, tgt, batch_size=args.batch)                # (src, tgt) rows shuffled alike
+    total_steps = args.epochs * len(batches)
+    cosine = LRScheduler(lambda opt: torch.optim.lr_scheduler.LambdaLR(   # lr down to lr / 10
+        opt, lambda k: 0.1 + 0.45 * (1 + math.cos(math.pi * min(k, total_steps) / total_steps))), interval="batch")
+    curve = Curve(args.minutes * 60.0)
+    t0 = time.perf_counter()
+    fit(net, batches, loss=TeacherForcedLoss(), optimizer=torch.optim.Adam(net.parameters(), lr=args.lr),
+        epochs=args.epochs, seed=args.seed, callbacks=[cosine, ClipGradNorm(1.0), curve])
+    curve, step = curve.rows, curve.rows[-1]["steps"]
     train_seconds = time.perf_counter() - t0
     result = evaluate(net, data, "test")
     logging.info("test: greedy EM %.3f BLEU %.1f | beam4 EM %.3f BLEU %.1f", result["greedy"]["exact_match"],

@@ -1,13 +1,21 @@
-"""The captioner: step-by-step decoding agrees with the teacher-forced pass; it can memorise."""
+"""The captioner: step-by-step decoding agrees with the teacher-forced pass; it can memorise; trained
+through fit, a run stopped by SIGTERM resumes bit for bit."""
+
+import os
+import signal
 
 import pytest
 import torch
 
+from deepnets import fit
 from deepnets.data.shapes_captions import shapes_captions
-from deepnets.errors import ConfigError, DataError
+from deepnets.errors import ConfigError, DataError, TrainingInterrupted
 from deepnets.seq.decode import beam_search, greedy_decode
 from deepnets.seq.metrics import caption_scores
 from deepnets.seq.vocab import BOS, EOS, PAD
+from deepnets.train import Callback, TensorBatches, TeacherForcedLoss
+from deepnets.train.callbacks import Checkpointer, ClipGradNorm, GracefulStop
+from deepnets.train.checkpoint import CheckpointManager
 from deepnets.zoo.captioner import Captioner
 
 V = 11
@@ -89,6 +97,36 @@ def test_tiny_model_memorises_a_few_captioned_images():
         out = [d.vocab.decode(r) for r in model.caption(images, max_len=12, beam_size=beam)]
         assert out == d.captions["train"]
     assert caption_scores(out, d.references["train"]) == {"exact_match": 1.0, "bleu": 1.0}
+
+
+class KillAt(Callback):
+    def __init__(self, step):
+        self.step = step
+
+    def on_batch_end(self, batch, logs=None):
+        if self.loop.step == self.step:
+            os.kill(os.getpid(), signal.SIGTERM)  # a real signal, handled by GracefulStop
+
+
+def _fit_captioner(callbacks=()):
+    d = shapes_captions(30, 0, seed=5)                       # 4 batches of 8, 8, 8, 6 an epoch
+    model = Captioner(len(d.vocab), channels=(4, 8), feature_size=16, embed_size=8, hidden_size=12,
+                      generator=torch.Generator().manual_seed(3))
+    h = fit(model, TensorBatches(*d.tensors("train"), batch_size=8), loss=TeacherForcedLoss(), lr=3e-3, epochs=3,
+            seed=1, callbacks=[ClipGradNorm(1.0), *callbacks])
+    return model, h
+
+
+def test_training_through_fit_resumes_bit_for_bit_after_sigterm(tmp_path):
+    torch.set_num_threads(1)
+    full, full_h = _fit_captioner()
+    with pytest.raises(TrainingInterrupted):
+        _fit_captioner([GracefulStop(), KillAt(6), Checkpointer(tmp_path, every_epochs=1)])
+    assert CheckpointManager(tmp_path).load()["extra"]["loop"]["position"] == 2    # inside epoch 2
+    model, h = _fit_captioner([Checkpointer(tmp_path, every_epochs=1, resume=True)])
+    assert h.history == full_h.history and len(h["loss"]) == 3
+    for k, v in full.state_dict().items():                   # weights and batch-norm statistics
+        assert torch.equal(v, model.state_dict()[k]), k
 
 
 def test_seeded_init_is_reproducible_and_leaves_the_global_rng():

@@ -9,8 +9,8 @@ from .loop import FewExamplesWarning, Loop, TensorBatches, evaluate, fit
 from .metrics import METRICS, accuracy, mse, nmse, rmse
 from .optimizers import make_optimizer, param_groups
 from .multistart import MultiStartResult, multistart
-from .seq2seq import (LR_SCHEDULES, Seq2SeqModel, Seq2SeqTrainConfig, evaluate_seq2seq, sequence_loss,
-                      strip_ids, teacher_forced_loss, train_seq2seq, translate, trim_padding)
+from .seq2seq import (LR_SCHEDULES, Seq2SeqModel, Seq2SeqTrainConfig, TeacherForcedLoss, evaluate_seq2seq,
+                      sequence_loss, strip_ids, teacher_forced_loss, train_seq2seq, translate, trim_padding)
 from .tbptt import CarriedStateLoss, SequenceChunks, truncated_bptt
 from .select import (bootstrap_632, cross_validate, err632, fit_experiment, kfold_indices, noise_variance,
                      prediction_error, select_hidden_size)
@@ -28,5 +28,5 @@ __all__ = [
     "truncated_bptt", "SequenceChunks", "CarriedStateLoss",
     # sequence-to-sequence: teacher forcing, greedy/beam evaluation by exact match and BLEU
     "train_seq2seq", "Seq2SeqTrainConfig", "Seq2SeqModel", "LR_SCHEDULES", "sequence_loss", "teacher_forced_loss",
-    "evaluate_seq2seq", "translate", "strip_ids", "trim_padding",
+    "TeacherForcedLoss", "evaluate_seq2seq", "translate", "strip_ids", "trim_padding",
 ]

@@ -16,29 +16,31 @@ Training minimises the mean token cross-entropy over the target positions that a
 
 optionally with label smoothing eps (the target distribution is (1 - eps) one-hot + eps/V;
 Szegedy et al. 2016), by Adam (Kingma & Ba 2015) with a linear warm-up and gradient-norm
-clipping (Pascanu, Mikolov & Bengio 2013). Evaluation decodes the test sources greedily or by
-beam search and reports the fraction of exact matches and corpus BLEU (Papineni et al. 2002).
+clipping (Pascanu, Mikolov & Bengio 2013). :func:`train_seq2seq` is :func:`deepnets.fit` with
+that loss as a :class:`TeacherForcedLoss`, the schedule as an ``LRScheduler`` and the clipping as
+a ``ClipGradNorm``, so a run gets checkpoints, exact resume, the non-finite guard and the
+progress bar as callbacks. Evaluation decodes the test sources greedily or by beam search and
+reports the fraction of exact matches and corpus BLEU (Papineni et al. 2002).
 """
 
 from __future__ import annotations
 
-import logging
 import math
-import time
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Iterable, Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._registry import eval_mode
-from ..errors import ConfigError, DataError, TrainingDiverged
+from ..errors import ConfigError, DataError
 from ..seq.bleu import corpus_bleu
 from ..seq.decode import beam_search, greedy_decode
 from ..seq.vocab import BOS, EOS, PAD
-
-log = logging.getLogger(__name__)
+from .batches import BatchLoss, TensorBatches
+from .callbacks import Callback, ClipGradNorm, History, LRScheduler
+from .loop import fit
 
 
 class Seq2SeqModel(Protocol):
@@ -134,58 +136,104 @@ def teacher_forced_loss(model: nn.Module, src: Tensor, tgt: Tensor, *, batch_siz
     return total / count
 
 
+class TeacherForcedLoss(BatchLoss):
+    """The teacher-forced token cross-entropy of a batch ``(x, tgt)``, as :func:`deepnets.fit` reads it.
+
+    E = :func:`sequence_loss` (model(x, tgt[:, :-1]), tgt[:, 1:]): the decoder reads the true
+    previous tokens. The trailing columns that are ``pad`` in every row are dropped first from
+    ``tgt``, and from ``x`` when it holds token ids (an integer tensor; images pass as they are),
+    so a batch costs what its longest sequence needs.
+
+    Args:
+        label_smoothing: eps of the smoothed targets. Default 0: plain cross-entropy.
+        pad: the padding id. Default ``PAD`` (0).
+
+    >>> from deepnets.zoo.seq2seq_lstm import LSTMSeq2Seq
+    >>> src, tgt = torch.tensor([[4, 5, 0]]), torch.tensor([[BOS, 6, 7, EOS, PAD]])
+    >>> g = torch.Generator().manual_seed(0)
+    >>> model = LSTMSeq2Seq(8, 8, embed_size=4, hidden_size=4, dropout=0.0, generator=g)
+    >>> E = TeacherForcedLoss()(model, (src, tgt))
+    >>> torch.equal(E, sequence_loss(model(src[:, :2], tgt[:, :3]), tgt[:, 1:4]))
+    True
+    """
+
+    def __init__(self, *, label_smoothing: float = 0.0, pad: int = PAD):
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ConfigError(f"label_smoothing must lie in [0, 1), got {label_smoothing!r}")
+        self.label_smoothing, self.pad = label_smoothing, pad
+
+    def __call__(self, model: nn.Module, batch) -> Tensor:
+        x, tgt = batch
+        if not x.is_floating_point():
+            x = trim_padding(x, self.pad)                                  # (N, S') token ids
+        t = trim_padding(tgt, self.pad)                                    # (N, T')
+        return sequence_loss(model(x, t[:, :-1]), t[:, 1:], pad=self.pad, label_smoothing=self.label_smoothing)
+
+
+class _ValidationLoss(Callback):
+    """``logs["val_loss"]`` after every epoch: :func:`teacher_forced_loss` of held-out pairs."""
+
+    def __init__(self, src: Tensor, tgt: Tensor):
+        self.src, self.tgt = src, tgt
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["val_loss"] = teacher_forced_loss(self.loop.model, self.src, self.tgt)
+
+
+def _lr_schedule(config: Seq2SeqTrainConfig, steps_per_epoch: int) -> LRScheduler:
+    """The run's learning-rate schedule, stepped after every update:
+    η_k = lr · LR_SCHEDULES[schedule](k, K, warmup_steps) after k of K = epochs · steps_per_epoch."""
+    factor, total, warmup = LR_SCHEDULES[config.schedule], config.epochs * steps_per_epoch, config.warmup_steps
+    return LRScheduler(lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lambda k: factor(k, total, warmup)),
+                       interval="batch")
+
+
 def train_seq2seq(model: nn.Module, src: Tensor, tgt: Tensor, config: Seq2SeqTrainConfig | None = None, *,
-                  validation: tuple[Tensor, Tensor] | None = None) -> list[dict]:
+                  validation: tuple[Tensor, Tensor] | None = None, callbacks: Iterable[Callback] = ()) -> History:
     """Train ``model`` by teacher forcing on (src (N, S), tgt (N, T + 2) = <bos> y <eos>) pairs.
+
+    :func:`deepnets.fit` on ``TensorBatches(src, tgt)`` (a fresh order each epoch from the seeded
+    run generator) with the :class:`TeacherForcedLoss`, minimised by Adam (torch's default
+    implementation) with η_k = lr · LR_SCHEDULES[schedule](k, K, warmup_steps) after k of K
+    updates (an ``LRScheduler`` stepped every batch) and the gradient clipped to
+    ``clip_norm`` (a ``ClipGradNorm``); dropout draws from torch's global RNG seeded with
+    ``config.seed``, which is left as it was. To resume an interrupted run, pass
+    ``Checkpointer(run_dir, resume=True)`` (with ``GracefulStop`` for SIGTERM) in ``callbacks``.
 
     Args:
         model: a module with the interface of this module's docstring (only ``forward`` is used).
         src, tgt: padded ids, as :meth:`deepnets.data.number_words.Seq2SeqData.tensors` gives.
         config: :class:`Seq2SeqTrainConfig`. Default its defaults.
-        validation: optional (src, tgt) scored by teacher-forced loss after every epoch.
+        validation: (src, tgt) scored by :func:`teacher_forced_loss` after every epoch into
+            ``val_loss``. Default None.
+        callbacks: more :class:`~deepnets.train.callbacks.Callback` objects (``Checkpointer``,
+            ``GracefulStop``, ``ProgressBar``, ``EarlyStopping``, ...), called after the schedule,
+            the clipping and the validation. Default none.
 
     Returns:
-        one dict per epoch: ``epoch``, ``loss`` (mean training loss), ``lr``, ``seconds`` (since
-        the start), and ``val_loss`` with validation data. The global RNG is left as it was.
+        fit's :class:`~deepnets.train.callbacks.History`: per epoch ``loss`` (the batch losses'
+        mean weighted by each batch's pairs) and ``val_loss`` with validation data. The model is
+        left in eval mode.
+
+    Raises:
+        DataError: src and tgt are not (N, S) and (N, T + 2) ids with targets framed by <bos>.
+        TrainingDiverged: a non-finite loss or gradient (the weights are those before that step).
+        TrainingInterrupted: a ``GracefulStop`` caught SIGTERM or SIGINT.
     """
     cfg = config or Seq2SeqTrainConfig()
     _check_pairs(src, tgt)
     if validation is not None:
         _check_pairs(*validation)
-    N = src.shape[0]
-    steps_per_epoch = math.ceil(N / cfg.batch_size)
-    total = cfg.epochs * steps_per_epoch
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    factor = LR_SCHEDULES[cfg.schedule]
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: factor(k, total, cfg.warmup_steps))
-    history, t0 = [], time.perf_counter()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cfg.seed)                          # dropout masks
-        g = torch.Generator().manual_seed(cfg.seed)          # batch order
-        model.train()
-        for epoch in range(cfg.epochs):
-            order = torch.randperm(N, generator=g)
-            loss_sum = torch.zeros((), device=src.device)
-            for b in range(steps_per_epoch):
-                idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
-                s, t = trim_padding(src[idx]), trim_padding(tgt[idx])
-                loss = sequence_loss(model(s, t[:, :-1]), t[:, 1:], label_smoothing=cfg.label_smoothing)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if cfg.clip_norm is not None:
-                    nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)
-                opt.step()
-                sched.step()
-                loss_sum += loss.detach()
-            row = {"epoch": epoch + 1, "loss": loss_sum.item() / steps_per_epoch,
-                   "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - t0}
-            if not math.isfinite(row["loss"]):
-                raise TrainingDiverged(f"the training loss became {row['loss']} in epoch {epoch + 1}", history)
-            if validation is not None:
-                row["val_loss"] = teacher_forced_loss(model, *validation)
-            history.append(row)
-            log.info("epoch %d loss %.4f%s (%.0f s)", row["epoch"], row["loss"],
-                     f" val_loss {row['val_loss']:.4f}" if "val_loss" in row else "", row["seconds"])
+    # a batch source rather than (src, tgt): fit's examples-per-weight warning counts pairs, not tokens
+    batches = TensorBatches(src, tgt, batch_size=cfg.batch_size)
+    # torch's default Adam, not fit's fused one, which rounds differently: the published runs stay bit for bit
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    own = [_lr_schedule(cfg, len(batches))]
+    own += [ClipGradNorm(cfg.clip_norm)] if cfg.clip_norm is not None else []
+    own += [_ValidationLoss(*validation)] if validation is not None else []
+    history = fit(model, batches, loss=TeacherForcedLoss(label_smoothing=cfg.label_smoothing), optimizer=optimizer,
+                  epochs=cfg.epochs, batch_size=cfg.batch_size, seed=cfg.seed, callbacks=[*own, *callbacks])
     model.eval()
     return history
 
