@@ -3,8 +3,6 @@ iterables of batches; a BatchLoss called loss(model, batch), its epoch mean weig
 counts; a stateful batch loss (a hidden state carried across batches) resumed bit for bit
 mid-epoch."""
 
-import os
-import signal
 
 import pytest
 import torch
@@ -15,6 +13,7 @@ from deepnets import fit
 from deepnets.errors import ConfigError, DataError, TrainingInterrupted
 from deepnets.train import BatchLoss, Callback, TensorBatches, batch_loss
 from deepnets.train.callbacks import Checkpointer, GracefulStop
+from signals import KillAt
 
 V, T, D = 7, 5, 8  # vocabulary, sequence length, width
 
@@ -108,15 +107,6 @@ class CarriedLoss(BatchLoss, Callback):
 
     def load_state_dict(self, state):
         self.h = state["h"].clone()
-
-
-class KillAt(Callback):
-    def __init__(self, step):
-        self.step = step
-
-    def on_batch_end(self, batch, logs=None):
-        if self.loop.step == self.step:
-            os.kill(os.getpid(), signal.SIGTERM)  # a real signal, handled by GracefulStop
 
 
 def _pairs():

@@ -5,8 +5,6 @@ small task."""
 
 import io
 import math
-import os
-import signal
 
 import pytest
 import torch
@@ -23,6 +21,7 @@ from deepnets.zoo.transformer import Transformer
 from deepnets.train.seq2seq import (LR_SCHEDULES, Seq2SeqTrainConfig, TeacherForcedLoss, evaluate_seq2seq,
                                     sequence_loss, strip_ids, teacher_forced_loss, train_seq2seq, translate,
                                     trim_padding)
+from signals import KillAt
 
 D64 = torch.float64
 
@@ -190,15 +189,6 @@ MODELS = {
                                               n_decoder_layers=1, d_ff=32, dropout=0.2,
                                               generator=torch.Generator().manual_seed(1)),
 }
-
-
-class KillAt(Callback):
-    def __init__(self, step):
-        self.step = step
-
-    def on_batch_end(self, batch, logs=None):
-        if self.loop.step == self.step:
-            os.kill(os.getpid(), signal.SIGTERM)  # a real signal, handled by GracefulStop
 
 
 class Final(Callback):

@@ -2,8 +2,6 @@
 updates as the hand-written loop; a run interrupted mid-sequence resumes bit for bit, the carried
 state included."""
 
-import os
-import signal
 
 import pytest
 import torch
@@ -13,12 +11,12 @@ from deepnets import fit
 from deepnets.data.text_corpus import stream_batches
 from deepnets.errors import ConfigError, DataError, TrainingInterrupted
 from deepnets.nn.recurrent import LSTM, detach_state
-from deepnets.train import Callback
 from deepnets.train.callbacks import Checkpointer, ClipGradNorm, GracefulStop
 from deepnets.train.checkpoint import CheckpointManager
 from deepnets.train.tbptt import CarriedStateLoss, SequenceChunks, truncated_bptt
 from deepnets.zoo.char_lm import CharLM
 from deepnets.zoo.recurrent_net import RecurrentNet
+from signals import KillAt
 
 D64 = torch.float64
 
@@ -155,15 +153,6 @@ def test_through_fit_equals_the_hand_written_loop_bit_for_bit():
     assert all(torch.equal(s, t) for s, t in zip(ref_state, loss.state))
     # the epoch loss is the mean per step (a short last chunk weighs its 3 steps, not 5)
     assert h.history["loss"] == pytest.approx(ref_losses, rel=1e-6)
-
-
-class KillAt(Callback):
-    def __init__(self, step):
-        self.step = step
-
-    def on_batch_end(self, batch, logs=None):
-        if self.loop.step == self.step:
-            os.kill(os.getpid(), signal.SIGTERM)  # a real signal, handled by GracefulStop
 
 
 def _run(callbacks=()):

@@ -1,8 +1,6 @@
 """The captioner: step-by-step decoding agrees with the teacher-forced pass; it can memorise; trained
 through fit, a run stopped by SIGTERM resumes bit for bit."""
 
-import os
-import signal
 
 import pytest
 import torch
@@ -13,10 +11,11 @@ from deepnets.errors import ConfigError, DataError, TrainingInterrupted
 from deepnets.seq.decode import beam_search, greedy_decode
 from deepnets.seq.metrics import caption_scores
 from deepnets.seq.vocab import BOS, EOS, PAD
-from deepnets.train import Callback, TensorBatches, TeacherForcedLoss
+from deepnets.train import TensorBatches, TeacherForcedLoss
 from deepnets.train.callbacks import Checkpointer, ClipGradNorm, GracefulStop
 from deepnets.train.checkpoint import CheckpointManager
 from deepnets.zoo.captioner import Captioner
+from signals import KillAt
 
 V = 11
 
@@ -97,15 +96,6 @@ def test_tiny_model_memorises_a_few_captioned_images():
         out = [d.vocab.decode(r) for r in model.caption(images, max_len=12, beam_size=beam)]
         assert out == d.captions["train"]
     assert caption_scores(out, d.references["train"]) == {"exact_match": 1.0, "bleu": 1.0}
-
-
-class KillAt(Callback):
-    def __init__(self, step):
-        self.step = step
-
-    def on_batch_end(self, batch, logs=None):
-        if self.loop.step == self.step:
-            os.kill(os.getpid(), signal.SIGTERM)  # a real signal, handled by GracefulStop
 
 
 def _fit_captioner(callbacks=()):

@@ -1,8 +1,6 @@
 """EarlyStopping: stops on a stalled monitor and restores the best weights; two of them (on
 different monitors) keep their own states through an interruption and a resume."""
 
-import os
-import signal
 
 import pytest
 import torch
@@ -11,6 +9,7 @@ import deepnets
 from deepnets import MLP, Callback, EarlyStopping, fit
 from deepnets.errors import TrainingInterrupted
 from deepnets.train.callbacks import Checkpointer, GracefulStop
+from signals import KillAt
 
 
 def _toy(n=64, seed=0):
@@ -36,17 +35,6 @@ def test_early_stopping_restores_best():
     assert len(h.epoch) < 500 and es.stopped_epoch is not None
     val_now = deepnets.evaluate(net, xv, yv)["loss"]
     assert val_now == pytest.approx(best["v"], rel=1e-5)
-
-
-class KillAt(Callback):
-    """A real SIGTERM (handled by GracefulStop) after optimizer step ``step``."""
-
-    def __init__(self, step):
-        self.step = step
-
-    def on_batch_end(self, batch, logs=None):
-        if self.loop.step == self.step:
-            os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _two_stoppers():
