@@ -18,7 +18,6 @@ file gives a :class:`~deepnets.errors.CheckpointError` that names it, never a Py
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import errno
 import hashlib
@@ -40,7 +39,7 @@ from deepnets.atomic import (TEMP_PREFIX, CheckpointWriteError, _remove_quietly,
                                    fsync_dir, remove_stale_temps, temp_name, write_error,
                                    write_file_durably)
 from deepnets.train.rng import get_rng_state, set_rng_state
-from deepnets.train.state_dict import (optimizer_state_by_name, plan_model_load,
+from deepnets.train.state_dict import (check_plain_data, optimizer_state_by_name, plan_model_load,
                                        plan_optimizer_load, strip_prefixes)
 
 log = logging.getLogger(__name__)
@@ -50,13 +49,6 @@ FORMAT = "deepnets-checkpoint"
 FORMAT_VERSION = 1
 WEIGHTS, STATE, MANIFEST = "model.safetensors", "state.pt", "manifest.json"
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
-#: Exact types that torch.load(weights_only=True) reads without an allow-list. Subclasses (an
-#: IntEnum, torch's TorchVersion string) pickle by class name and would be refused, so types are
-#: compared exactly.
-_LEAVES = (torch.Tensor, torch.nn.Parameter, int, float, complex, bool, str, bytes, type(None),
-           torch.dtype, torch.device, torch.Size)
-_MAPPINGS = (dict, collections.OrderedDict, collections.Counter)  # Counter: MultiStepLR
-_SEQUENCES = (list, tuple, set)
 
 
 @dataclass(frozen=True)
@@ -70,30 +62,7 @@ class CheckpointInfo:
     epoch: int | None
 
 
-# --------------------------------------------------------------------------- checks on save
-
-
-def _check_tree(value, where: str) -> None:
-    """Refuse leaves torch.load(weights_only=True) cannot read, and non-finite tensors."""
-    kind = type(value)
-    if kind in (torch.Tensor, torch.nn.Parameter):
-        if (value.is_floating_point() or value.is_complex()) and value.numel():
-            bad = (~torch.isfinite(value.detach())).sum().item()
-            if bad:
-                raise CheckpointError(f"refusing to save a non-finite tensor: {where} has {bad} "
-                                      f"NaN/inf values of {value.numel()}")
-    elif kind in _MAPPINGS:
-        for k, v in value.items():
-            if not isinstance(k, (str, int)):
-                raise CheckpointError(f"{where}: expected str or int keys, got {type(k).__name__}")
-            _check_tree(v, f"{where}[{k!r}]")
-    elif kind in _SEQUENCES:
-        for i, v in enumerate(value):
-            _check_tree(v, f"{where}[{i}]")
-    elif kind not in _LEAVES:
-        raise CheckpointError(f"{where}: expected plain data (tensor, number, string, bytes, None, "
-                              f"torch dtype/device/Size, list, tuple, dict), got {type(value).__module__}."
-                              f"{type(value).__qualname__}")
+# --------------------------------------------------------------------------- the format: serialise, manifest
 
 
 def _sha256(data: bytes) -> str:
@@ -120,7 +89,7 @@ def serialize(*, model: torch.nn.Module, optimizer=None, scheduler=None, step=No
         if not isinstance(t, torch.Tensor):
             raise CheckpointError(f"model state entry {key!r} is a {type(t).__name__}, "
                                   f"expected a tensor")
-        _check_tree(t, f"model[{key!r}]")
+        check_plain_data(t, f"model[{key!r}]")
         # (own storage, contiguous, CPU): safetensors refuses shared or strided storage
         weights[key] = t.detach().to("cpu", copy=True).contiguous()
     if dataclasses.is_dataclass(config) and not isinstance(config, type):
@@ -137,7 +106,7 @@ def serialize(*, model: torch.nn.Module, optimizer=None, scheduler=None, step=No
         "extra": dict(extra or {}),
     }
     for key, value in state.items():
-        _check_tree(value, key)
+        check_plain_data(value, key)
     buf = io.BytesIO()
     torch.save(state, buf)
     meta = {"format": FORMAT, "format_version": str(FORMAT_VERSION)}

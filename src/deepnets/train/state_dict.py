@@ -9,11 +9,45 @@ the report lists all problems, and optimizer state travels keyed by parameter na
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Mapping
 
 import torch
 
 from deepnets.errors import CheckpointError
+
+#: Exact types that torch.load(weights_only=True) reads without an allow-list. Subclasses (an
+#: IntEnum, torch's TorchVersion string) pickle by class name and would be refused, so types are
+#: compared exactly.
+_LEAVES = (torch.Tensor, torch.nn.Parameter, int, float, complex, bool, str, bytes, type(None),
+           torch.dtype, torch.device, torch.Size)
+_MAPPINGS = (dict, collections.OrderedDict, collections.Counter)  # Counter: MultiStepLR
+_SEQUENCES = (list, tuple, set)
+
+
+def check_plain_data(value, where: str) -> None:
+    """Refuse leaves torch.load(weights_only=True) cannot read, and non-finite tensors: a state
+    tree (model, optimizer, scheduler, loop and callback states) must be plain data to be saved."""
+    kind = type(value)
+    if kind in (torch.Tensor, torch.nn.Parameter):
+        if (value.is_floating_point() or value.is_complex()) and value.numel():
+            bad = (~torch.isfinite(value.detach())).sum().item()
+            if bad:
+                raise CheckpointError(f"refusing to save a non-finite tensor: {where} has {bad} "
+                                      f"NaN/inf values of {value.numel()}")
+    elif kind in _MAPPINGS:
+        for k, v in value.items():
+            if not isinstance(k, (str, int)):
+                raise CheckpointError(f"{where}: expected str or int keys, got {type(k).__name__}")
+            check_plain_data(v, f"{where}[{k!r}]")
+    elif kind in _SEQUENCES:
+        for i, v in enumerate(value):
+            check_plain_data(v, f"{where}[{i}]")
+    elif kind not in _LEAVES:
+        raise CheckpointError(f"{where}: expected plain data (tensor, number, string, bytes, None, "
+                              f"torch dtype/device/Size, list, tuple, dict), got {type(value).__module__}."
+                              f"{type(value).__qualname__}")
+
 
 #: Prefixes that wrappers add to every key: DistributedDataParallel and torch.compile.
 WRAPPER_PREFIXES = ("module.", "_orig_mod.")
