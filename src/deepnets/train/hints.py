@@ -38,6 +38,7 @@ from torch import Tensor, nn
 
 from ..activations import get_activation
 from ..backprop import forward_layers
+from .._registry import check_positive_int
 from ..errors import ConfigError, DataError
 from ..init import init_linear_
 from ..losses import CrossEntropy, code_targets, get_loss, unit_outputs
@@ -65,8 +66,7 @@ class HintedModel(nn.Module):
             raise ConfigError(f"hints need a deepnets MLP as the main network, got {type(net).__name__}")
         if len(net.sizes) < 3:
             raise ConfigError(f"hints need a hidden layer to share, got an MLP of sizes {net.sizes}")
-        if not isinstance(n_hints, int) or n_hints < 1:
-            raise ConfigError(f"n_hints must be a positive integer, got {n_hints!r}")
+        check_positive_int("n_hints", n_hints)
         self.net = net
         self.n_main, self.n_hints = net.sizes[-1], n_hints
         self.hint = nn.Linear(net.sizes[-2], n_hints, dtype=net.layers[-1].weight.dtype)
@@ -119,8 +119,7 @@ class HintedLoss:
     """
 
     def __init__(self, main, n_main: int, *, hint="lms", gamma: float = 1.0):
-        if not isinstance(n_main, int) or n_main < 1:
-            raise ConfigError(f"n_main must be a positive integer, got {n_main!r}")
+        check_positive_int("n_main", n_main)
         if not gamma >= 0:
             raise ConfigError(f"the hint weight gamma must be >= 0, got {gamma}")
         self.main, self.hint = get_loss(main), get_loss(hint)

@@ -25,6 +25,7 @@ from typing import Callable, Sequence
 
 import torch
 
+from .._registry import check_positive_int
 from ..errors import ConfigError, TrainingDiverged
 from .loop import evaluate, fit
 from .select import FewExamplesOnce
@@ -59,8 +60,7 @@ def multistart(build_model: Callable[[int], torch.nn.Module], train, validation,
     A start that diverges is kept in the table with ``val_loss = inf``. The training-set-size
     warning of ``fit`` is given once, not once per start.
     """
-    if not isinstance(k, int) or k < 1:
-        raise ConfigError(f"k (the number of starts) must be a positive integer, got {k!r}")
+    check_positive_int("k (the number of starts)", k)
     seeds = list(range(k)) if seeds is None else [int(s) for s in seeds]
     if len(seeds) != k:
         raise ConfigError(f"multistart needs one seed per start: k = {k} but {len(seeds)} seeds were given")

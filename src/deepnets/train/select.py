@@ -37,7 +37,7 @@ from typing import Callable, Sequence
 import torch
 from torch import Tensor
 
-from .._registry import eval_mode
+from .._registry import check_positive_int, eval_mode
 from ..errors import ConfigError, DataError
 from ..losses import code_targets
 from .loop import FewExamplesWarning, fit
@@ -149,8 +149,7 @@ def _errors(experiment, train, test, *, once: FewExamplesOnce) -> Tensor:
 
 def bootstrap_indices(n: int, B: int, *, seed: int = 0) -> Tensor:
     """B bootstrap samples of 0..n−1, drawn with replacement, (B, n)."""
-    if not isinstance(B, int) or B < 1:
-        raise ConfigError(f"the number of bootstrap samples B must be a positive integer, got {B!r}")
+    check_positive_int("the number of bootstrap samples B", B)
     return torch.randint(n, (B, n), generator=torch.Generator().manual_seed(seed))
 
 

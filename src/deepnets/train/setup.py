@@ -12,7 +12,7 @@ import warnings
 import torch
 from torch import Tensor
 
-from .._registry import eval_mode
+from .._registry import check_choice, check_number, check_positive_int, eval_mode
 from ..errors import ConfigError, DataError
 from ..losses import code_targets, get_loss
 from .batches import BatchLoss, BatchSource, TensorBatches, sample_count
@@ -67,14 +67,10 @@ def make_loss(loss, model):
 
 def check_options(*, epochs, batch_size, input_noise, precision) -> None:
     """Raise :class:`~deepnets.errors.ConfigError` naming the first option out of range."""
-    if not isinstance(epochs, int) or epochs < 0:
-        raise ConfigError(f"epochs must be a non-negative integer, got {epochs!r}")
-    if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
-        raise ConfigError(f"batch_size must be a positive integer or None (full batch), got {batch_size!r}")
-    if input_noise < 0:
-        raise ConfigError(f"input_noise is a variance and must be >= 0, got {input_noise}")
-    if precision not in PRECISIONS:
-        raise ConfigError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}")
+    check_positive_int("epochs", epochs, allow_zero=True)
+    check_positive_int("batch_size", batch_size, allow_none=True)  # None: full batch
+    check_number("input_noise (a variance)", input_noise, low=0.0)
+    check_choice("precision", precision, PRECISIONS)
 
 
 def prepare_model(model: torch.nn.Module, *, device=None, channels_last: bool = False, compile: bool = False):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..._registry import check_choice
 from ...errors import ConfigError
 from .base import Callback
 
@@ -30,8 +31,7 @@ class LRScheduler(Callback):
     INTERVALS = ("epoch", "batch")
 
     def __init__(self, scheduler, *, interval: str = "epoch"):
-        if interval not in self.INTERVALS:
-            raise ConfigError(f"interval must be one of {list(self.INTERVALS)}, got {interval!r}")
+        check_choice("interval", interval, self.INTERVALS)
         if not (hasattr(scheduler, "step") or callable(scheduler)):
             raise ConfigError(f"scheduler must be an LR scheduler or f(optimizer) -> scheduler, got {scheduler!r}")
         self.interval = interval
