@@ -5,10 +5,11 @@ import pytest
 import torch
 from torch import nn
 
-from deepnets import MLP
+from deepnets import MLP, fit
 from deepnets.errors import ConfigError
 from deepnets.losses import LMS
 from deepnets.optim import EKF
+from deepnets.regularizers import WeightDecay
 from deepnets.train import batch_loss
 from deepnets.train.optimizers import make_optimizer
 from deepnets.train.step import STEPS, AutogradStep, CostateStep, make_step, step_kind
@@ -50,3 +51,10 @@ def test_costate_autograd_and_batch_loss_gradients_agree(loss):
     for p, q in zip(a.parameters(), b.parameters()):
         torch.testing.assert_close(p.grad, q.grad)
         torch.testing.assert_close(p, q)
+
+
+def test_a_kalman_optimizer_refuses_a_penalty_it_would_ignore():
+    net = MLP([2, 3, 1], activation="tanh", seed=0)
+    x, y = torch.randn(8, 2), torch.randn(8, 1)
+    with pytest.raises(ConfigError, match="EKF updates from .outputs, targets. alone: a penalty"):
+        fit(net, (x, y), optimizer="ekf", penalty=WeightDecay(1e-3), epochs=1)

@@ -129,6 +129,12 @@ class KalmanStep(Step):
     """The extended Kalman filters: the closure measures ``(outputs, targets)``, labels coded;
     the optimizer differentiates the outputs itself (no ``on_after_backward``, no penalty)."""
 
+    def __init__(self, model, optimizer, loss, **kw):
+        super().__init__(model, optimizer, loss, **kw)
+        if self.penalty is not None:  # refused rather than silently left out of the update
+            raise ConfigError(f"{type(optimizer).__name__} updates from (outputs, targets) alone: a penalty has "
+                              f"no place in its measurement; train without one, or with another optimizer")
+
     def __call__(self, batch, b: int) -> Tensor:
         if self.transform is not None:
             batch = self.transform(batch)
