@@ -15,6 +15,7 @@ from deepnets.losses import (ALIASES, LOSSES, CrossEntropy, LMS, Lp, code_target
                              likelihood_model, loss_name, output_kind)
 from deepnets.nn.mlp import supports_costate
 from deepnets.train.callbacks import LRScheduler
+from twins import mlp_and_twin
 
 
 def test_lms_closed_form():
@@ -167,16 +168,7 @@ def test_the_logit_view_shares_the_mlps_weights_and_names():
 
 
 def _twins(n_out: int, seed: int = 0):
-    """A tanh MLP with a softmax (n_out > 1) or logistic (n_out = 1) output and the same weights
-    as nn.Sequential(Linear, Tanh, Linear) ending in its logits, float64."""
-    net = MLP([4, 6, n_out], activation="tanh", output="softmax" if n_out > 1 else "logistic", seed=seed,
-              dtype=torch.float64)
-    seq = nn.Sequential(nn.Linear(4, 6), nn.Tanh(), nn.Linear(6, n_out)).double()
-    with torch.no_grad():
-        for lin, layer in zip((seq[0], seq[2]), net.layers):
-            lin.weight.copy_(layer.weight)
-            lin.bias.copy_(layer.bias)
-    return net, seq
+    return mlp_and_twin(4, 6, n_out, seed=seed)
 
 
 def _targets(n_out, kind, g, n=24):

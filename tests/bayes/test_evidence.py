@@ -6,6 +6,7 @@ from scipy.optimize import minimize
 from deepnets import MLP
 from deepnets.bayes.evidence import ard_groups, evidence_ard, reestimate
 from deepnets.errors import ConfigError, DataError
+from twins import mlp_and_twin
 
 
 def test_single_group_gamma_is_sum_of_eigenvalue_ratios():
@@ -109,13 +110,7 @@ def test_a_constant_input_gets_the_largest_alpha():
 def test_cross_entropy_evidence_of_an_mlp_equals_its_sequential_twins(n_out):
     """The likelihood inferred from the MLP's softmax / logistic output is fit's "cross_entropy" on
     its logits: the α, γ of the twin that outputs logits are the same (weights held, train=False)."""
-    net = MLP([3, 4, n_out], activation="tanh", output="softmax" if n_out > 1 else "logistic", seed=1,
-              dtype=torch.float64)
-    seq = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, n_out)).double()
-    with torch.no_grad():
-        for lin, layer in zip((seq[0], seq[2]), net.layers):
-            lin.weight.copy_(layer.weight)
-            lin.bias.copy_(layer.bias)
+    net, seq = mlp_and_twin(3, 4, n_out, seed=1)
     g = torch.Generator().manual_seed(3)
     x = torch.randn(50, 3, generator=g, dtype=torch.float64)
     y = torch.randint(0, max(n_out, 2), (50,), generator=g)

@@ -5,6 +5,7 @@ import torch
 from deepnets import MLP
 from deepnets.bayes import Laplace
 from deepnets.errors import ConfigError
+from twins import mlp_and_twin
 
 
 @pytest.fixture(autouse=True)
@@ -177,12 +178,7 @@ def test_an_mlp_and_its_sequential_twin_have_the_same_predictive(n_out, approx):
     """The likelihood inferred from the MLP's softmax / logistic output is "cross_entropy", the
     name fit takes, on its logits; the twin that outputs logits, told "cross_entropy", gives the
     same probabilities and output variances."""
-    net = MLP([3, 5, n_out], activation="tanh", output="softmax" if n_out > 1 else "logistic", seed=2)
-    seq = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.Tanh(), torch.nn.Linear(5, n_out))
-    with torch.no_grad():
-        for lin, layer in zip((seq[0], seq[2]), net.layers):
-            lin.weight.copy_(layer.weight)
-            lin.bias.copy_(layer.bias)
+    net, seq = mlp_and_twin(3, 5, n_out, seed=2, dtype=None)
     g = torch.Generator().manual_seed(8)
     x, xs = torch.randn(40, 3, generator=g), torch.randn(7, 3, generator=g)
     la_net = Laplace(net, approx=approx, alpha=0.3).fit(x)

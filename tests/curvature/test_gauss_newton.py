@@ -6,6 +6,7 @@ from torch.func import functional_call, hessian
 from deepnets.curvature import (ParamLayout, gauss_newton, make_positive_definite,
                                 per_sample_jacobian)
 from deepnets.errors import ConfigError
+from twins import mlp_and_twin
 
 
 def _flat_hessian(net, x, loss_of_outputs):
@@ -64,16 +65,9 @@ def test_an_mlp_and_its_sequential_twin_have_the_same_curvature(n_out):
     """The MLP's probabilities are taken through its logits: Q = Σ G Λ Gᵀ on a = ŷ(L) equals the
     curvature of nn.Sequential(Linear, Tanh, Linear) with the same weights, and both equal the
     Gauss-Newton part of the exact Hessian of torch's cross-entropy on the twin's logits."""
-    from deepnets import MLP
     from deepnets.losses import likelihood_model
 
-    net = MLP([3, 4, n_out], activation="tanh", output="softmax" if n_out > 1 else "logistic", seed=2,
-              dtype=torch.float64)
-    seq = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, n_out)).double()
-    with torch.no_grad():
-        for lin, layer in zip((seq[0], seq[2]), net.layers):
-            lin.weight.copy_(layer.weight)
-            lin.bias.copy_(layer.bias)
+    net, seq = mlp_and_twin(3, 4, n_out, seed=2)
     x = torch.randn(9, 3, dtype=torch.float64)
     Qs = []
     for model in (net, seq):

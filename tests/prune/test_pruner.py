@@ -4,6 +4,7 @@ from torch import nn
 
 from deepnets.errors import ConfigError
 from deepnets.prune import get_masks, magnitude_prune, obd_prune, obs_prune
+from twins import mlp_and_twin
 
 
 def _linear_problem(seed=0):
@@ -114,18 +115,7 @@ def test_obs_prunes_xor_2_2_1_and_keeps_the_truth_table():
 
 
 def _twins(n_out, seed=0):
-    """A tanh MLP with a softmax (n_out > 1) or logistic (n_out = 1) output, and
-    nn.Sequential(Linear, Tanh, Linear) with the same weights ending in its logits (float64)."""
-    from deepnets import MLP
-
-    net = MLP([3, 4, n_out], activation="tanh", output="softmax" if n_out > 1 else "logistic", seed=seed,
-              dtype=torch.float64)
-    seq = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, n_out)).double()
-    with torch.no_grad():
-        for lin, layer in zip((seq[0], seq[2]), net.layers):
-            lin.weight.copy_(layer.weight)
-            lin.bias.copy_(layer.bias)
-    return net, seq
+    return mlp_and_twin(3, 4, n_out, seed=seed)
 
 
 @pytest.mark.parametrize("n_out", [3, 1])
