@@ -37,7 +37,12 @@ RUN_FILES = ("weights.safetensors", "data.json", "metrics.jsonl", "learning_curv
 
 @dataclass
 class RunResult:
-    """What a finished run returns: its folder, test metrics and the training history."""
+    """What a finished run returns: its folder, test metrics and the training history.
+
+    ``model`` is the trained network on scaled inputs; for regression with ``data.scale_target`` it
+    is followed by the target's :class:`~deepnets.data.scaling.TargetScaler`, so that its outputs
+    are in the target's units (the saved weights are the network's alone).
+    """
 
     path: str
     test: dict

@@ -210,7 +210,7 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
     }
     predictor = model if units is None else units.predictor(model)  # outputs in the target's units
     summary.update(series_summary(exp, data, scaler, predictor))  # series: forecasts beside the AR(p) baseline
-    result = RunResult(path, results.get("test", results["train"]), history.history, model, summary)
+    result = RunResult(path, results.get("test", results["train"]), history.history, predictor, summary)
     if not main_rank:
         barrier()  # wait for rank 0's files, so that all ranks leave together
         return result
