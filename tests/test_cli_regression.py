@@ -43,6 +43,8 @@ def test_the_default_network_beats_the_mean_on_diabetes(tmp_path, capsys, diabet
     rmse = np.sqrt(np.mean((pred - y) ** 2))
     assert float(scored["r2"]) == pytest.approx(r2, abs=1e-4) and float(scored["rmse"]) == pytest.approx(rmse, rel=1e-4)
     assert r2 > 0.35 and rmse < 0.8 * y.std()   # clearly better than predicting the mean (R² 0)
+    assert main(["predict", str(tmp_path / "d"), str(path), "--proba"]) == 2
+    assert "--proba gives class probabilities; " in capsys.readouterr().err
 
 
 def _series_run(tmp_path, capsys, scale: float, name: str) -> dict:

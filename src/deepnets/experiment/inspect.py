@@ -94,6 +94,8 @@ def predict_run(path, csv_path, *, proba: bool = False) -> tuple[list[str], list
     series run, the one-step forecasts of the CSV's series column and the forecasts past its end
     (:func:`~deepnets.experiment.forecast.predict_series`)."""
     exp, summary, model, scaler = load_run(path)
+    if proba and summary["task"] != "classification":
+        raise ConfigError(f"--proba gives class probabilities; {path} is a {summary['task']} run")
     units = TargetUnits.from_summary(summary)
     net = model if units is None else units.predictor(model)
     if "forecast" in summary:  # a series run: forecasts from the series column, not from tap columns
