@@ -68,6 +68,12 @@ def test_a_single_class_is_an_error_unless_the_classes_are_declared(tmp_path):
     assert d.classes == [0, 1] and d.y.tolist() == [1] * 5
 
 
+def test_a_missing_target_is_named_when_the_features_are_given(tmp_path):
+    p = _csv(tmp_path, [0, 1, 0, 1])
+    with pytest.raises(DataError, match="target column 'lable' not found; did you mean 'label'"):
+        read_csv(p, "lable", features=["x"])
+
+
 def test_whole_numbers_with_many_values_are_a_regression_target(tmp_path):
     d = read_csv(_csv(tmp_path, list(range(60))), "label")
     assert d.task == "regression" and d.classes is None

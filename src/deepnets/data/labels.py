@@ -30,6 +30,7 @@ from collections import Counter
 
 import numpy as np
 
+from .._registry import suggest
 from ..errors import ConfigError, DataError
 
 #: a column of whole numbers (or of text) with at most this many distinct values is a class label (task="auto")
@@ -46,6 +47,9 @@ def read_column_text(path, column: str) -> tuple[list[str], list[int]]:
     with open(path, newline="", encoding="utf-8-sig") as fh:
         reader = csv.reader(fh)
         header = [h.strip() for h in next(reader)]
+        if column not in header:
+            raise DataError(f"{path}: target column {column!r} not found{suggest(column, header)}; "
+                            f"the columns are {header[:20]}")
         j = header.index(column)
         texts, lines = [], []
         for row in reader:
