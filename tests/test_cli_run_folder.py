@@ -91,6 +91,11 @@ def test_a_changed_data_file_warns_evaluate_and_stops_resume(trained, capsys):
     assert main(["train", "--resume", str(run), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "the data file changed" in err and "resuming would train on other data" in err and err.count("\n") == 1
+    # the labels of a changed file are read as the run's classes: an unseen one is named, not a new class
+    data.write_text(data.read_text().replace("cat", "Cat", 1))
+    with pytest.warns(UserWarning, match="the data file changed"):
+        assert main(["evaluate", str(run)]) == 2
+    assert "line 2, column 'label': label 'Cat' is not one of the run's classes ('cat', 'dog')" in capsys.readouterr().err
     data.unlink()
     assert main(["evaluate", str(run)]) == 2
     err = capsys.readouterr().err

@@ -8,6 +8,7 @@ so it works from any working directory. A data file that changed since training 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import torch
@@ -38,6 +39,17 @@ def split_metrics(model, pair, loss, data: Dataset, units: TargetUnits | None = 
     return evaluate(model, *units.encode(pair), loss=loss, metrics=units.metrics())
 
 
+def _run_data(path, exp, summary: dict):
+    """``prepare(exp)`` for a finished run: the data file checked against the one it was trained on
+    (a warning when changed), and a CSV's labels mapped onto the run's own classes (so that a
+    changed file cannot reorder them; a label the run never saw is an error naming its line)."""
+    check_data(path)
+    if exp.data.name == "csv" and summary.get("classes") is not None:
+        exp = dataclasses.replace(exp, data=dataclasses.replace(
+            exp.data, params={**exp.data.params, "classes": summary["classes"]}))
+    return prepare(exp)
+
+
 def _units(summary: dict, parts) -> TargetUnits | None:
     """A run's target units; for a run written before they were recorded, raw units with the
     training split's mean as the baseline."""
@@ -56,8 +68,7 @@ def reevaluate_run(path) -> tuple[dict, dict | None]:
     recomputed with the same time split and baseline as at training time (None otherwise);
     the folder and the data are loaded once for both."""
     exp, summary, model, scaler = load_run(path)
-    check_data(path)
-    data, parts, _, _ = prepare(exp)
+    data, parts, _, _ = _run_data(path, exp, summary)
     loss = loss_for(exp, data, summary["output"])
     units = _units(summary, parts)
     out = {}
@@ -128,8 +139,7 @@ def relevance_run(path, *, alpha: float = 1.0, rounds: int = 5, inner: int = 50)
     the run's weights on its training split, in float64): ``{"names", "alpha", "relevance",
     "beta", "plot"}`` with one α and relevance 1/α per input; a bar plot is saved in the run."""
     exp, summary, model, scaler = load_run(path)
-    check_data(path)
-    _, parts, _, _ = prepare(exp)
+    _, parts, _, _ = _run_data(path, exp, summary)
     units = _units(summary, parts)
     x, y = scaler(parts.train[0]).double(), (units.encode(parts.train) if units else parts.train)[1]
     model.double()
