@@ -97,3 +97,10 @@ def test_describe_target_gives_the_task_the_classes_and_their_counts(tmp_path):
     y = torch.tensor([1.5, 2.5, 3.5, 4.5], dtype=torch.float64)
     assert describe_target(r) == (f"task: regression of 'label' over 4 rows "
                                   f"(mean {float(y.mean()):.4g} sd {float(y.std(unbiased=False)):.4g})")
+
+
+def test_an_unknown_task_is_named(tmp_path):
+    from deepnets.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="task must be 'auto', 'classification' or 'regression', got 'regresion'"):
+        read_csv(_csv(tmp_path, [1.5, 2.5]), ["label"], task="regresion")

@@ -48,3 +48,12 @@ def test_the_predictor_answers_in_the_targets_units():
 def test_a_constant_target_column_keeps_sd_one():
     s = TargetScaler.fit(torch.tensor([[3.0, 1.0], [3.0, 2.0]]))
     assert s.std.tolist() == [1.0, 0.5] and s.encode(torch.tensor([[3.0, 2.0]])).tolist() == [[0.0, 1.0]]
+
+
+def test_a_run_folder_from_before_scale_target_resumes_on_raw_targets(tmp_path):
+    from deepnets.experiment.folder import read_experiment
+
+    (tmp_path / "config.toml").write_text('[data]\nname = "function"\n[train]\nepochs = 3\n')
+    assert read_experiment(tmp_path).data.scale_target is False       # trained before targets were scaled
+    (tmp_path / "config.toml").write_text('[data]\nname = "function"\nscale_target = true\n')
+    assert read_experiment(tmp_path).data.scale_target is True

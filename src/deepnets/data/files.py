@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .._registry import suggest
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from .dataset import Dataset
 from .labels import read_column_text, target_values
 from .safe_files import load_npz
@@ -151,6 +151,8 @@ def read_csv(path, target, *, task: str = "auto", n_classes: int | None = None,
         classes: a trained run's classes, which the labels must be among (scoring a new file).
     """
     targets = [target] if isinstance(target, str) else list(target)
+    if task not in ("auto", "classification", "regression"):
+        raise ConfigError(f"task must be 'auto', 'classification' or 'regression', got {task!r}")
     if features is None:
         header = _read_header(path)
         missing = [t for t in targets if t not in header]

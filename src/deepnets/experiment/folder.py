@@ -70,11 +70,15 @@ def write_config(path: str, resolved: dict) -> None:
 
 def read_experiment(path) -> Experiment:
     """The experiment a run folder was made from (its ``config.toml``; one in the flat layout of
-    version 1 is read in the nested one)."""
+    version 1 is read in the nested one; one written before ``data.scale_target`` existed trained
+    on raw targets, and is read so, so that it resumes as it began)."""
     path = os.fspath(path)
     if not os.path.isfile(os.path.join(path, "config.toml")):
         raise CheckpointError(f"{path}: not a run folder (no config.toml)")
-    return experiment_from_dict(upgrade_flat(load_toml(os.path.join(path, "config.toml"))))
+    d = upgrade_flat(load_toml(os.path.join(path, "config.toml")))
+    if isinstance(d.get("data"), dict) and "scale_target" not in d["data"]:
+        d["data"]["scale_target"] = False
+    return experiment_from_dict(d)
 
 
 def rewind_metrics(path: str, checkpoint: dict) -> None:
