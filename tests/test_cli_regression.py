@@ -72,3 +72,9 @@ def test_a_series_penalty_does_not_depend_on_the_csvs_units(tmp_path, capsys):
         nb = b["forecast"]["segments"][seg]["one_step"]["model"]["nmse"]
         assert nb == pytest.approx(na, rel=1e-3)
     assert b["metrics"]["test"]["rmse"] == pytest.approx(1000 * a["metrics"]["test"]["rmse"], rel=1e-3)
+    # ARD sees the same problem too: equal relevances, the noise precision in the units of each CSV
+    from deepnets.experiment import relevance_run
+
+    ra, rb = (relevance_run(tmp_path / name, rounds=1, inner=5) for name in ("one", "thousand"))
+    assert rb["relevance"] == pytest.approx(ra["relevance"], rel=1e-3)
+    assert rb["beta"][0] == pytest.approx(ra["beta"][0] / 1000 ** 2, rel=1e-3)

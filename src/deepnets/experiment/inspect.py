@@ -137,7 +137,9 @@ def predict_run(path, csv_path, *, proba: bool = False) -> tuple[list[str], list
 def relevance_run(path, *, alpha: float = 1.0, rounds: int = 5, inner: int = 50) -> dict:
     """Automatic relevance determination for a trained run (MacKay's evidence re-estimation from
     the run's weights on its training split, in float64): ``{"names", "alpha", "relevance",
-    "beta", "plot"}`` with one α and relevance 1/α per input; a bar plot is saved in the run."""
+    "beta", "plot"}`` with one α and relevance 1/α per input and the noise precision β per output
+    in the target's units (the network learnt z = (y − mean)/sd: β_y = β_z / sd²); a bar plot is
+    saved in the run."""
     exp, summary, model, scaler = load_run(path)
     _, parts, _, _ = _run_data(path, exp, summary)
     units = _units(summary, parts)
@@ -146,11 +148,14 @@ def relevance_run(path, *, alpha: float = 1.0, rounds: int = 5, inner: int = 50)
     res = evidence_ard(model, x, y.double() if summary["task"] == "regression" else y,
                        alpha=alpha, outer=rounds, inner=inner)
     rel = res.input_relevance()
+    beta = None if res.beta is None else res.beta.double()
+    if beta is not None and units is not None and units.scaler is not None:
+        beta = beta / units.scaler.std.double() ** 2
     names = summary["feature_names"]
     plot = os.path.join(os.fspath(path), "relevance.png")
     plot_relevance(names, rel, plot, title=f"{summary['dataset']}: ARD input relevance")
     return {"names": names, "alpha": [float(a) for a in res.alpha], "relevance": [float(r) for r in rel],
-            "beta": None if res.beta is None else res.beta.tolist(), "plot": plot}
+            "beta": None if beta is None else beta.tolist(), "plot": plot}
 
 
 __all__ = ["split_metrics", "evaluate_run", "reevaluate_run", "evaluate_file", "predict_run", "relevance_run"]
