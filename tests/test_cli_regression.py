@@ -25,10 +25,10 @@ def diabetes_csv(tmp_path):
 
 def test_the_default_network_beats_the_mean_on_diabetes(tmp_path, capsys, diabetes_csv):
     path, _, y = diabetes_csv
-    # the default experiment (MLP 100 tanh, Adam 1e-3, batches of 32), 20 of its 100 epochs
+    # the default experiment (MLP 100 tanh, Adam 1e-3, batches of 32, 100 epochs): README's R² 0.52
     assert main(["train", "--out", str(tmp_path), "--no-progress", "--set", "data.name=csv",
                  "--set", f'data.params={{path="{path.as_posix()}", target="progression"}}',
-                 "--set", "train.epochs=20", "--set", "run.plots=false", "--set", "run.name=d"]) == 0
+                 "--set", "run.plots=false", "--set", "run.name=d"]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[0].startswith("task: regression of 'progression' over 442 rows (mean 152.1 sd 77.0")
     test = json.loads((tmp_path / "d" / "summary.json").read_text())["metrics"]["test"]
