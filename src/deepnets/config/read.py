@@ -8,6 +8,7 @@ import copy
 import dataclasses
 import difflib
 import math
+import os
 import typing
 
 from ..errors import ConfigError
@@ -163,8 +164,15 @@ def experiment_to_dict(exp) -> dict:
 
 
 def experiment_from_file(path, overrides: typing.Iterable[str] = ()) -> Experiment:
-    """Read an experiment TOML (or none: the defaults) and apply ``--set`` overrides."""
+    """Read an experiment TOML (or none: the defaults) and apply ``--set`` overrides.
+
+    A relative ``data.params.path`` in the file is relative to the file's folder (the TOML and its
+    CSV travel together); one given by ``--set`` is relative to the working directory.
+    """
     d = load_toml(path) if path else {}
+    params = d.get("data", {}).get("params") if isinstance(d.get("data"), dict) else None
+    if isinstance(params, dict) and isinstance(params.get("path"), str) and not os.path.isabs(params["path"]):
+        params["path"] = os.path.join(os.path.dirname(os.path.abspath(path)), params["path"])
     return experiment_from_dict(apply_overrides(d, overrides))
 
 

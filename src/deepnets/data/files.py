@@ -5,7 +5,7 @@ the archive's member count and uncompressed size are checked. Every problem rais
 :class:`~deepnets.errors.DataError` naming the file, the line and the column: a ragged row, an
 empty or non-numeric cell, NaN or ±inf (checked in float64, before any conversion to float32,
 together with values float32 cannot hold), a missing target column (with the nearest name),
-class labels that are not non-negative integers or exceed the declared class count, too few rows.
+a class label that does not fit the column (:mod:`deepnets.data.labels`), too few rows.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ import numpy as np
 import torch
 
 from .._registry import suggest
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from .dataset import Dataset
+from .labels import read_column_text, target_values
 from .safe_files import load_npz
 
 #: a classification target has integer values and at most this many distinct ones (task="auto").
@@ -39,10 +40,11 @@ def _check_value(v: float, path, line: int, col: str, text: str):
         raise DataError(f"{path}: line {line}, column {col!r}: {text} exceeds the float32 range (±{F32_MAX:.3g})")
 
 
-def read_csv_table(path, *, columns: list[str] | None = None):
+def read_csv_table(path, *, columns: list[str] | None = None, min_rows: int = MIN_ROWS):
     """Parse a numeric CSV with a header: ``(header, float64 array (rows, cols))``, every cell checked.
 
     ``columns`` (optional) selects and orders the columns by name; any that are missing raise.
+    Fewer than ``min_rows`` data rows raise (default 2: training needs two; predicting needs one).
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -91,8 +93,8 @@ def read_csv_table(path, *, columns: list[str] | None = None):
             raise DataError(f"{path}: line {reader.line_num}: malformed CSV ({e})") from None
         except UnicodeDecodeError as e:
             raise DataError(f"{path}: not UTF-8 text ({e})") from None
-    if len(rows) < MIN_ROWS:
-        raise DataError(f"{path}: {len(rows)} data row(s); at least {MIN_ROWS} are needed")
+    if len(rows) < min_rows:
+        raise DataError(f"{path}: {len(rows)} data row(s); at least {min_rows} {'is' if min_rows == 1 else 'are'} needed")
     return names, np.asarray(rows, dtype=np.float64).reshape(len(rows), len(take))
 
 
@@ -131,19 +133,26 @@ def _infer_task(y: np.ndarray) -> str:
 
 
 def read_csv(path, target, *, task: str = "auto", n_classes: int | None = None,
-             features: list[str] | None = None) -> Dataset:
+             features: list[str] | None = None, classes: list | None = None) -> Dataset:
     """A :class:`Dataset` from a CSV file with a header row.
+
+    A single target column is read as text and mapped by :func:`deepnets.data.labels.target_values`:
+    class labels of any kind (text, booleans, 1-based or sparse integers) become classes 0..C−1,
+    ``Dataset.classes`` keeps the original labels; a cell that contradicts the detected task raises
+    naming its line.
 
     Args:
         path: the file.
         target: the target column's name (or a list of names for several regression targets).
         task: ``"classification"``, ``"regression"`` or ``"auto"`` (classification when the target
-            holds non-negative integers with at most 50 distinct values).
-        n_classes: the declared number of classes; labels must lie in 0..n_classes−1. Default:
-            one more than the largest label.
+            holds whole numbers with at most 50 distinct values, or text labels).
+        n_classes: declared classes: the labels must be the integers 0..n_classes−1.
         features: the feature columns in order (default: every other column).
+        classes: a trained run's classes, which the labels must be among (scoring a new file).
     """
     targets = [target] if isinstance(target, str) else list(target)
+    if task not in ("auto", "classification", "regression"):
+        raise ConfigError(f"task must be 'auto', 'classification' or 'regression', got {task!r}")
     if features is None:
         header = _read_header(path)
         missing = [t for t in targets if t not in header]
@@ -153,21 +162,21 @@ def read_csv(path, target, *, task: str = "auto", n_classes: int | None = None,
         features = [h for h in header if h not in targets]
     if not features:
         raise DataError(f"{os.fspath(path)}: no feature columns besides the target {targets}")
-    cols, table = read_csv_table(path, columns=[*features, *targets])
-    p = len(features)
-    x, yv = table[:, :p], table[:, p:]
-    if task == "auto":
-        task = _infer_task(yv) if yv.shape[1] == 1 else "regression"
-    if task == "classification":
-        if yv.shape[1] != 1:
+    if len(targets) > 1:  # several regression targets: numbers, read with the features
+        if task == "classification":
             raise DataError(f"{os.fspath(path)}: classification needs one target column, got {targets}")
-        y = torch.from_numpy(_labels(yv[:, 0], path, n_classes, lambda i: f"line {i + 2}, column {targets[0]!r}"))
-        k = n_classes if n_classes is not None else int(y.max()) + 1
-        n_cls = max(k, 2)
+        cols, table = read_csv_table(path, columns=[*features, *targets])
+        p = len(features)
+        x, y, task, labels = table[:, :p], torch.from_numpy(table[:, p:].astype(np.float32)), "regression", None
     else:
-        y, n_cls = torch.from_numpy(yv.astype(np.float32)), 0
+        _, x = read_csv_table(path, columns=features)  # checks every row; then the target as text
+        texts, lines = read_column_text(path, targets[0])
+        task, yv, labels = target_values(texts, lines, path=path, column=targets[0], task=task,
+                                         n_classes=n_classes, classes=classes, check=_check_value)
+        y = torch.from_numpy(yv) if task == "classification" else torch.from_numpy(yv.astype(np.float32)).unsqueeze(1)
+    n_cls = max(len(labels), 2) if task == "classification" else 0
     return Dataset(torch.from_numpy(x.astype(np.float32)), y, task, os.fspath(path), n_classes=n_cls,
-                   feature_names=list(features), target_names=targets)
+                   feature_names=list(features), target_names=targets, classes=labels)
 
 
 def read_npz(path, *, x_key: str = "x", y_key: str = "y", task: str = "auto",

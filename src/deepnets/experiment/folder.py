@@ -31,13 +31,18 @@ from .build import build_model
 from .forecast import series_plot
 
 #: the files of a finished run (a multi-start run copies those of its chosen start)
-RUN_FILES = ("weights.safetensors", "metrics.jsonl", "learning_curve.png", "confusion.png", "forecast.png",
+RUN_FILES = ("weights.safetensors", "data.json", "metrics.jsonl", "learning_curve.png", "confusion.png", "forecast.png",
              "costates.png")
 
 
 @dataclass
 class RunResult:
-    """What a finished run returns: its folder, test metrics and the training history."""
+    """What a finished run returns: its folder, test metrics and the training history.
+
+    ``model`` is the trained network on scaled inputs; for regression with ``data.scale_target`` it
+    is followed by the target's :class:`~deepnets.data.scaling.TargetScaler`, so that its outputs
+    are in the target's units (the saved weights are the network's alone).
+    """
 
     path: str
     test: dict
@@ -65,11 +70,15 @@ def write_config(path: str, resolved: dict) -> None:
 
 def read_experiment(path) -> Experiment:
     """The experiment a run folder was made from (its ``config.toml``; one in the flat layout of
-    version 1 is read in the nested one)."""
+    version 1 is read in the nested one; one written before ``data.scale_target`` existed trained
+    on raw targets, and is read so, so that it resumes as it began)."""
     path = os.fspath(path)
     if not os.path.isfile(os.path.join(path, "config.toml")):
         raise CheckpointError(f"{path}: not a run folder (no config.toml)")
-    return experiment_from_dict(upgrade_flat(load_toml(os.path.join(path, "config.toml"))))
+    d = upgrade_flat(load_toml(os.path.join(path, "config.toml")))
+    if isinstance(d.get("data"), dict) and "scale_target" not in d["data"]:
+        d["data"]["scale_target"] = False
+    return experiment_from_dict(d)
 
 
 def rewind_metrics(path: str, checkpoint: dict) -> None:
@@ -89,8 +98,10 @@ def _confusion(model, pair, n_classes: int, threshold: float) -> list[list[int]]
     return counts.tolist()
 
 
-def write_run(path: str, exp: Experiment, data, model, scaler, loss, history: dict, summary: dict, test) -> None:
-    """Write the weights, ``summary.json`` and (with ``run.plots``) the PNGs of a finished run."""
+def write_run(path: str, exp: Experiment, data, model, scaler, loss, history: dict, summary: dict, test, *,
+              predictor=None) -> None:
+    """Write the weights, ``summary.json`` and (with ``run.plots``) the PNGs of a finished run
+    (``predictor``: the model with outputs in the target's units, for a series' forecast plot)."""
     state = {f"model.{k}": v.detach().contiguous() for k, v in model.state_dict().items()}
     state.update({f"scaler.{k}": v.contiguous() for k, v in scaler.state_dict().items()})
     write_atomic(os.path.join(path, "weights.safetensors"), st_save(state))
@@ -103,7 +114,7 @@ def write_run(path: str, exp: Experiment, data, model, scaler, loss, history: di
         thr = 0.0 if getattr(loss, "coding", None) == "pm1" else 0.5
         plots.confusion_matrix(_confusion(model, test, data.n_classes, thr), os.path.join(path, "confusion.png"),
                                title=f"{data.name}: test confusion matrix")
-    series_plot(exp, data, scaler, model, summary, os.path.join(path, "forecast.png"))  # series runs only
+    series_plot(exp, data, scaler, predictor or model, summary, os.path.join(path, "forecast.png"))  # series runs only
     if summary["costate_norms"]:
         plots.costate_norms(summary["costate_norms"], os.path.join(path, "costates.png"),
                             title=f"{data.name}: error signals per layer")
