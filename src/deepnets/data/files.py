@@ -20,13 +20,12 @@ import torch
 from .._registry import suggest
 from ..errors import DataError
 from .dataset import Dataset
+from .limits import LIMITS
 from .safe_files import load_npz
 
 #: a classification target has integer values and at most this many distinct ones (task="auto").
 AUTO_MAX_CLASSES = 50
 MIN_ROWS = 2
-NPZ_MAX_MEMBERS = 64
-NPZ_MAX_BYTES = 8 * 2**30
 F32_MAX = float(np.finfo(np.float32).max)
 
 
@@ -174,21 +173,25 @@ def read_npz(path, *, x_key: str = "x", y_key: str = "y", task: str = "auto",
              n_classes: int | None = None) -> Dataset:
     """A :class:`Dataset` from an ``.npz`` archive holding a feature array and a target array.
 
-    Read by :func:`deepnets.data.safe_files.load_npz`: the zip's member count (at most 64), total
-    uncompressed size (at most 8 GiB) and every member's ``.npy`` header are checked before
-    anything is decompressed, and object arrays (pickles) are refused. Features must be 2-D,
-    targets 1-D or 2-D, all finite.
+    Read by :func:`deepnets.data.safe_files.load_npz`: the zip's member count (at most
+    ``LIMITS.npz_members``), and the arrays' size, inflated plus their float32 copies (at most
+    ``LIMITS.npz_bytes``, 1 GiB), and every member's ``.npy`` header are checked before anything
+    is decompressed, and object arrays (pickles) are refused. Features must be 2-D, targets 1-D
+    or 2-D, all finite. No float64 copies: the values are checked in slices.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise DataError(f"{path}: no such file")
-    arrays = load_npz(path, max_members=NPZ_MAX_MEMBERS, max_bytes=NPZ_MAX_BYTES)  # checks before inflating
+    arrays = load_npz(path, max_members=LIMITS.npz_members, max_bytes=LIMITS.npz_bytes,
+                      float32_copy=True)  # checks before inflating
     for key in (x_key, y_key):
         if key not in arrays:
             raise DataError(f"{path}: no array named {key!r}; the archive holds {sorted(arrays)}")
     x, yv = arrays[x_key], arrays[y_key]
     if not (np.issubdtype(x.dtype, np.number) and np.issubdtype(yv.dtype, np.number)):
         raise DataError(f"{path}: arrays must be numeric, got {x.dtype} and {yv.dtype}")
+    if np.issubdtype(x.dtype, np.complexfloating) or np.issubdtype(yv.dtype, np.complexfloating):
+        raise DataError(f"{path}: arrays must be real, got {x.dtype} and {yv.dtype}")
     if x.ndim != 2:
         raise DataError(f"{path}: {x_key!r} must be 2-D (samples, features), got shape {x.shape}")
     if yv.ndim not in (1, 2) or yv.shape[0] != x.shape[0]:
@@ -196,12 +199,8 @@ def read_npz(path, *, x_key: str = "x", y_key: str = "y", task: str = "auto",
     if x.shape[0] < MIN_ROWS:
         raise DataError(f"{path}: {x.shape[0]} row(s); at least {MIN_ROWS} are needed")
     for key, arr in ((x_key, x), (y_key, yv)):
-        a = arr.astype(np.float64, copy=False).reshape(arr.shape[0], -1)
-        bad = np.argwhere(~np.isfinite(a) | (np.abs(a) > F32_MAX))
-        if len(bad):
-            r, c = (int(v) for v in bad[0])
-            raise DataError(f"{path}: array {key!r}, row {r}, column {c}: {a[r, c]} is not a finite float32 value")
-    yv2 = yv.reshape(yv.shape[0], -1).astype(np.float64)
+        _check_finite(arr.reshape(arr.shape[0], -1), path, key)
+    yv2 = yv.reshape(yv.shape[0], -1)
     if task == "auto":
         task = _infer_task(yv2) if yv2.shape[1] == 1 else "regression"
     if task == "classification":
@@ -211,5 +210,19 @@ def read_npz(path, *, x_key: str = "x", y_key: str = "y", task: str = "auto",
         n_cls = max(n_classes or int(y.max()) + 1, 2)
     else:
         y, n_cls = torch.from_numpy(yv2.astype(np.float32)), 0
-    return Dataset(torch.from_numpy(x.astype(np.float32)), y, task, path, n_classes=n_cls,
+    return Dataset(torch.from_numpy(x.astype(np.float32, copy=False)), y, task, path, n_classes=n_cls,
                    target_names=[y_key])
+
+
+def _check_finite(a: np.ndarray, path, key: str, rows: int = 1 << 16) -> None:
+    """A DataError at the first NaN, ±inf or value beyond float32 in the 2-D array ``a``, checked
+    a slice of rows at a time (integers always fit float32)."""
+    if not np.issubdtype(a.dtype, np.floating):
+        return
+    for start in range(0, a.shape[0], rows):
+        part = a[start:start + rows]
+        bad = np.argwhere(~np.isfinite(part) | (np.abs(part) > F32_MAX))
+        if len(bad):
+            r, c = (int(v) for v in bad[0])
+            raise DataError(f"{path}: array {key!r}, row {start + r}, column {c}: {part[r, c]} is not a "
+                            f"finite float32 value")

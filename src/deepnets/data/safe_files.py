@@ -25,12 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
+from deepnets.data.limits import raise_hint
 from deepnets.errors import DataError
 
 #: Default cap on the bytes one file may inflate to (MNIST's training images are 47 MB).
 MAX_BYTES = 1 << 30
-#: The most a gzip (DEFLATE) stream can expand: 258 bytes per 2-bit-ish code, about 1032:1.
-MAX_DEFLATE_RATIO = 1032
 #: Read granularity for streams.
 CHUNK = 1 << 20
 GZIP_MAGIC = b"\x1f\x8b"
@@ -107,13 +106,16 @@ def load_pt(path: str | os.PathLike):
                         f"torch.load(weights_only=True), found something else ({reason})") from exc
 
 
-def load_npz(path: str | os.PathLike, *, max_members: int = 64,
-             max_bytes: int = MAX_BYTES) -> dict[str, np.ndarray]:
-    """Read an ``.npz`` without pickles, after checking the zip's directory and each header.
+def load_npz(path: str | os.PathLike, *, max_members: int = 64, max_bytes: int = MAX_BYTES,
+             float32_copy: bool = False, cap_name: str = "npz_bytes") -> dict[str, np.ndarray]:
+    """Read an ``.npz`` without pickles, after checking the zip's directory and every header.
 
-    Before decompressing anything: at most ``max_members`` members, every member a ``.npy``,
-    declared uncompressed sizes summing to at most ``max_bytes``, and each member's ``.npy``
-    header (dtype, shape) describing exactly its declared size, with no object dtype.
+    Before decompressing anything: at most ``max_members`` members, every member a ``.npy``
+    whose header (dtype, shape) describes exactly its declared uncompressed size, no object
+    dtype, and the declared sizes summing to at most ``max_bytes`` (with ``float32_copy``, the
+    float32 copy the caller will make of every array counts as well: the cap then bounds the
+    memory the whole read costs). A member cannot inflate past its declared size (the zip
+    reader stops there and checks the CRC).
 
     Raises:
         DataError: naming the file, the member and what was expected vs found.
@@ -125,40 +127,51 @@ def load_npz(path: str | os.PathLike, *, max_members: int = 64,
     with zf:
         infos = zf.infolist()
         if len(infos) > max_members:
-            raise DataError(f"{path}: expected at most {max_members} arrays, "
-                            f"the zip lists {len(infos)}")
+            raise DataError(f"{path}: expected at most {max_members} arrays, the zip lists "
+                            f"{len(infos)} (npz_members; {raise_hint('npz_members')})")
         total = sum(i.file_size for i in infos)
         if total > max_bytes:
             raise DataError(f"{path}: members declare {total} bytes uncompressed, above the cap of "
-                            f"{max_bytes}")
+                            f"{max_bytes} ({cap_name}; {raise_hint(cap_name)})")
+        for info in infos:
+            total += _npy_header_items(path, zf, info) * 4 * float32_copy
+        if total > max_bytes:
+            raise DataError(f"{path}: members declare {total} bytes uncompressed and as float32, "
+                            f"above the cap of {max_bytes} ({cap_name}; {raise_hint(cap_name)})")
         out = {}
         for info in infos:
-            if not info.filename.endswith(".npy"):
-                raise DataError(f"{path}: member {info.filename!r}: expected a .npy array")
             try:
                 with zf.open(info) as f:
-                    version = np.lib.format.read_magic(f)
-                    reader = {(1, 0): np.lib.format.read_array_header_1_0,
-                              (2, 0): np.lib.format.read_array_header_2_0}.get(version)
-                    if reader is None:
-                        raise ValueError(f"unsupported .npy version {version}")
-                    shape, fortran, dtype = reader(f)
-                    header = f.tell()
-                if dtype.hasobject:
-                    raise DataError(f"{path}: member {info.filename!r}: dtype {dtype} holds Python "
-                                    f"objects (pickles); refused")
-                need = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
-                if header + need != info.file_size:
-                    raise DataError(f"{path}: member {info.filename!r}: header declares shape "
-                                    f"{shape} of {dtype} ({need} bytes), the member holds "
-                                    f"{info.file_size - header} bytes of data")
-                with zf.open(info) as f:
                     out[info.filename[:-4]] = np.lib.format.read_array(f, allow_pickle=False)
-            except DataError:
-                raise
             except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
                 raise DataError(f"{path}: member {info.filename!r}: malformed ({exc})") from exc
         return out
+
+
+def _npy_header_items(path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> int:
+    """The item count of one member's ``.npy`` header, checked against its declared size."""
+    if not info.filename.endswith(".npy"):
+        raise DataError(f"{path}: member {info.filename!r}: expected a .npy array")
+    try:
+        with zf.open(info) as f:
+            version = np.lib.format.read_magic(f)
+            reader = {(1, 0): np.lib.format.read_array_header_1_0,
+                      (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            if reader is None:
+                raise ValueError(f"unsupported .npy version {version}")
+            shape, fortran, dtype = reader(f)
+            header = f.tell()
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise DataError(f"{path}: member {info.filename!r}: malformed ({exc})") from exc
+    if dtype.hasobject:
+        raise DataError(f"{path}: member {info.filename!r}: dtype {dtype} holds Python "
+                        f"objects (pickles); refused")
+    need = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
+    if header + need != info.file_size:
+        raise DataError(f"{path}: member {info.filename!r}: header declares shape "
+                        f"{shape} of {dtype} ({need} bytes), the member holds "
+                        f"{info.file_size - header} bytes of data")
+    return math.prod(shape)
 
 
 def file_size(path: str | os.PathLike) -> int:
