@@ -10,6 +10,8 @@ class labels that are not non-negative integers or exceed the declared class cou
 
 from __future__ import annotations
 
+import array
+import collections
 import csv
 import math
 import os
@@ -20,7 +22,7 @@ import torch
 from .._registry import suggest
 from ..errors import DataError
 from .dataset import Dataset
-from .limits import LIMITS
+from .limits import LIMITS, raise_hint
 from .safe_files import load_npz
 
 #: a classification target has integer values and at most this many distinct ones (task="auto").
@@ -38,35 +40,75 @@ def _check_value(v: float, path, line: int, col: str, text: str):
         raise DataError(f"{path}: line {line}, column {col!r}: {text} exceeds the float32 range (±{F32_MAX:.3g})")
 
 
-def read_csv_table(path, *, columns: list[str] | None = None):
-    """Parse a numeric CSV with a header: ``(header, float64 array (rows, cols))``, every cell checked.
+def _lines(fh, path, max_chars: int):
+    """The file's lines for ``csv.reader``, each refused past ``max_chars`` characters before it
+    is split: a row's cells then never cost more than a bounded multiple of its bytes."""
+    for line in iter(lambda: fh.readline(max_chars + 1), ""):
+        if len(line) > max_chars:
+            raise DataError(f"{path}: a line longer than the cap of {max_chars} characters "
+                            f"(csv_line_chars; {raise_hint('csv_line_chars')})")
+        yield line
 
-    ``columns`` (optional) selects and orders the columns by name; any that are missing raise.
-    """
+
+def _open_csv(path):
+    """(file, csv reader, header) of ``path``, every cap checked (size, line length, columns)."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise DataError(f"{path}: no such file")
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
+    size = os.path.getsize(path)
+    if size > LIMITS.csv_bytes:
+        raise DataError(f"{path}: {size} bytes, above the cap of {LIMITS.csv_bytes} for a CSV file "
+                        f"(csv_bytes; {raise_hint('csv_bytes')})")
+    fh = open(path, newline="", encoding="utf-8-sig")
+    try:
+        reader = csv.reader(_lines(fh, path, LIMITS.csv_line_chars))
         try:
             header = [h.strip() for h in next(reader)]
         except StopIteration:
             raise DataError(f"{path}: the file is empty; expected a header row and data rows") from None
         except (csv.Error, UnicodeDecodeError) as e:
             raise DataError(f"{path}: line 1: not a readable CSV ({e})") from None
-        if len(set(header)) != len(header):
-            dup = sorted({h for h in header if header.count(h) > 1})
-            raise DataError(f"{path}: line 1: duplicate column names {dup}")
+        if len(header) > LIMITS.csv_columns:
+            raise DataError(f"{path}: line 1: {len(header)} columns, above the cap of {LIMITS.csv_columns} "
+                            f"(csv_columns; {raise_hint('csv_columns')})")
+    except BaseException:
+        fh.close()
+        raise
+    return fh, reader, header
+
+
+def _near(name, header: list[str]) -> str:
+    """A "did you mean" for ``name`` among the columns (skipped for very wide files: it is O(columns))."""
+    return suggest(name, header) if len(header) <= 2000 else ""
+
+
+def read_csv_table(path, *, columns: list[str] | None = None):
+    """Parse a numeric CSV with a header: ``(header, float64 array (rows, cols))``, every cell checked.
+
+    ``columns`` (optional) selects and orders the columns by name; any that are missing raise.
+    Cost: linear in the file (columns found by a dict, cells gathered 8 bytes each); the file's
+    size, line length and column count are capped by ``LIMITS`` (csv_bytes, csv_line_chars,
+    csv_columns).
+    """
+    path = os.fspath(path)
+    fh, reader, header = _open_csv(path)
+    with fh:
+        index = {h: j for j, h in enumerate(header)}
+        if len(index) != len(header):
+            counts = collections.Counter(header)
+            dup = sorted(h for h, k in counts.items() if k > 1)
+            raise DataError(f"{path}: line 1: duplicate column names {dup[:20]}")
         if columns is None:
             take = list(range(len(header)))
         else:
-            missing = [c for c in columns if c not in header]
+            missing = [c for c in columns if c not in index]
             if missing:
-                raise DataError(f"{path}: missing column(s) {missing[:10]}{suggest(missing[0], header)}; "
+                raise DataError(f"{path}: missing column(s) {missing[:10]}{_near(missing[0], header)}; "
                                 f"the file has {header[:20]}")
-            take = [header.index(c) for c in columns]
+            take = [index[c] for c in columns]
         names = [header[j] for j in take]
-        rows = []
+        cells = array.array("d")  # 8 bytes a cell, not a 32-byte Python float in a list
+        n_rows = 0
         try:
             for row in reader:
                 line = reader.line_num
@@ -75,37 +117,29 @@ def read_csv_table(path, *, columns: list[str] | None = None):
                 if len(row) != len(header):
                     raise DataError(f"{path}: line {line}: expected {len(header)} fields as in the header, "
                                     f"got {len(row)}")
-                vals = []
                 for j in take:
                     text = row[j].strip()
                     try:
                         v = float(text)
                     except ValueError:
-                        what = "an empty cell" if not text else f"{text!r}, not a number"
+                        what = "an empty cell" if not text else f"{text[:40]!r}, not a number"
                         raise DataError(f"{path}: line {line}, column {header[j]!r}: {what}") from None
                     _check_value(v, path, line, header[j], text)
-                    vals.append(v)
-                rows.append(vals)
+                    cells.append(v)
+                n_rows += 1
         except csv.Error as e:
             raise DataError(f"{path}: line {reader.line_num}: malformed CSV ({e})") from None
         except UnicodeDecodeError as e:
             raise DataError(f"{path}: not UTF-8 text ({e})") from None
-    if len(rows) < MIN_ROWS:
-        raise DataError(f"{path}: {len(rows)} data row(s); at least {MIN_ROWS} are needed")
-    return names, np.asarray(rows, dtype=np.float64).reshape(len(rows), len(take))
+    if n_rows < MIN_ROWS:
+        raise DataError(f"{path}: {n_rows} data row(s); at least {MIN_ROWS} are needed")
+    return names, np.frombuffer(cells, dtype=np.float64).reshape(n_rows, len(take))
 
 
 def _read_header(path) -> list[str]:
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise DataError(f"{path}: no such file")
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        try:
-            return [h.strip() for h in next(csv.reader(fh))]
-        except StopIteration:
-            raise DataError(f"{path}: the file is empty; expected a header row and data rows") from None
-        except (csv.Error, UnicodeDecodeError) as e:
-            raise DataError(f"{path}: line 1: not a readable CSV ({e})") from None
+    fh, _, header = _open_csv(path)
+    fh.close()
+    return header
 
 
 def _labels(values: np.ndarray, path, n_classes: int | None, where) -> np.ndarray:
@@ -147,9 +181,10 @@ def read_csv(path, target, *, task: str = "auto", n_classes: int | None = None,
         header = _read_header(path)
         missing = [t for t in targets if t not in header]
         if missing:
-            raise DataError(f"{os.fspath(path)}: target column {missing[0]!r} not found{suggest(missing[0], header)}; "
+            raise DataError(f"{os.fspath(path)}: target column {missing[0]!r} not found{_near(missing[0], header)}; "
                             f"the columns are {header[:20]}")
-        features = [h for h in header if h not in targets]
+        skip = set(targets)
+        features = [h for h in header if h not in skip]
     if not features:
         raise DataError(f"{os.fspath(path)}: no feature columns besides the target {targets}")
     cols, table = read_csv_table(path, columns=[*features, *targets])
