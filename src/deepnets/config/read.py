@@ -8,8 +8,10 @@ import copy
 import dataclasses
 import difflib
 import math
+import os
 import typing
 
+from ..data.limits import checked
 from ..errors import ConfigError
 from .tables import KEYS, TABLES, Experiment
 from .toml_io import load_toml, loads_toml
@@ -71,6 +73,29 @@ def upgrade_flat(d: dict) -> dict:
     return out
 
 
+def shown(value, width: int = 60) -> str:
+    """``repr(value)``, cut to ``width`` characters (a message names a value, it does not echo it)."""
+    text = repr(value) if not isinstance(value, (str, bytes)) or len(value) <= width else repr(value[:width])
+    return text if len(text) <= width + 2 else f"{text[:width]}... ({len(text)} characters)"
+
+
+#: a run folder's name: bytes, leaving room under the file system's 255 for "-2", "-3", ...
+RUN_NAME_MAX_BYTES = 200
+
+
+def check_run_name(name: str) -> str:
+    """``name`` if it can be a run folder's name inside ``run.out`` (ConfigError otherwise): no
+    path separators, not ``.``/``..``, no NUL, at most 200 bytes of UTF-8."""
+    if any(c in name for c in ("/", "\\", "\0")) or name in (".", "..") or (os.altsep and os.altsep in name):
+        raise ConfigError(f"run.name must be one folder name inside run.out, got {shown(name)}; "
+                          f"put the parent folder in run.out")
+    size = len(name.encode("utf-8", "surrogatepass"))
+    if size > RUN_NAME_MAX_BYTES:
+        raise ConfigError(f"run.name is {size} bytes long; a run folder's name may have at most "
+                          f"{RUN_NAME_MAX_BYTES} (file systems allow 255, less room for -2, -3, ...)")
+    return name
+
+
 def _coerce(key: str, value, default):
     kind = type(default)
     if kind is bool:
@@ -82,7 +107,7 @@ def _coerce(key: str, value, default):
     elif kind is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if not math.isfinite(float(value)):
-                raise ConfigError(f"{key} must be a finite number, got {value!r}")
+                raise ConfigError(f"{key} must be a finite number, got {shown(value)}")
             return float(value)
     elif kind is str:
         if isinstance(value, str):
@@ -93,7 +118,7 @@ def _coerce(key: str, value, default):
     elif kind is dict:
         if isinstance(value, dict):
             return value
-    raise ConfigError(f"{key} must be {kind.__name__}, got {type(value).__name__} {value!r}")
+    raise ConfigError(f"{key} must be {kind.__name__}, got {type(value).__name__} {shown(value)}")
 
 
 def _component(key: str, value, f: dataclasses.Field):
@@ -106,7 +131,7 @@ def _component(key: str, value, f: dataclasses.Field):
     if key in MOVED and not isinstance(value, bool):  # the old flat key of the same name (train.loss = "lms")
         raise ConfigError(f"{key} is now {MOVED[key]}")
     what = "a table, or true/false to switch it on/off" if switch else "a table"
-    raise ConfigError(f"{key} must be {what}, got {type(value).__name__} {value!r}")
+    raise ConfigError(f"{key} must be {what}, got {type(value).__name__} {shown(value)}")
 
 
 def _nearest(path: str, key: str, fields) -> str:
@@ -125,7 +150,7 @@ def _nearest(path: str, key: str, fields) -> str:
 
 def _from_table(cls, values, path: str):
     if not isinstance(values, dict):
-        raise ConfigError(f"[{path}] must be a table of keys, got {values!r}")
+        raise ConfigError(f"[{path}] must be a table of keys, got {shown(values)}")
     obj = cls()
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key, value in values.items():
@@ -134,7 +159,7 @@ def _from_table(cls, values, path: str):
         if f is None:
             if where in MOVED:
                 raise ConfigError(f"{where} is now {MOVED[where]}")
-            raise ConfigError(f"unknown key {where!r}{_nearest(path, key, fields)}")
+            raise ConfigError(f"unknown key {shown(where)}{_nearest(path, key, fields)}")
         if "table" in f.metadata:
             setattr(obj, key, _component(where, value, f))
         else:
@@ -146,7 +171,10 @@ def experiment_from_dict(d: dict) -> Experiment:
     """Build an :class:`Experiment` from nested dicts (a parsed TOML file), checking every key."""
     if not isinstance(d, dict):
         raise ConfigError(f"an experiment is a table of sections, got {type(d).__name__}")
-    return _from_table(Experiment, d, "")
+    exp = _from_table(Experiment, d, "")
+    check_run_name(exp.run.name)
+    checked(exp.data.limits)
+    return exp
 
 
 def experiment_to_dict(exp) -> dict:

@@ -9,7 +9,7 @@ inflates to, below the cap), and a refusal is a :class:`~deepnets.errors.DataErr
 
 Raise a cap for one block with :func:`override` (``with override(npz_bytes=4 << 30): ...``), for
 the process by assigning to ``LIMITS``' fields, or for a run with the TOML table ``[data.limits]``
-(``npz_bytes = 4294967296``).
+(``npz_bytes = 4294967296``; not the ``toml_*`` caps, which bound reading that very file).
 """
 
 from __future__ import annotations
@@ -49,9 +49,11 @@ NAMES = tuple(f.name for f in dataclasses.fields(Limits))
 
 
 def raise_hint(name: str) -> str:
-    """How to raise cap ``name``: the words every refusal ends with."""
-    return (f"raise it with [data.limits] {name} = ... in the experiment, or "
-            f"deepnets.data.limits.LIMITS.{name} = ... in Python")
+    """How to raise cap ``name``: the words every refusal ends with (the caps on the experiment
+    file itself are read before that file, so only Python sets them)."""
+    python = f"deepnets.data.limits.LIMITS.{name} = ... in Python"
+    return f"raise it with {python}" if name.startswith("toml_") else \
+        f"raise it with [data.limits] {name} = ... in the experiment, or {python}"
 
 
 def checked(values: dict, where: str = "data.limits") -> dict:

@@ -22,6 +22,7 @@ from safetensors.torch import save as st_save
 
 from ..atomic import write_atomic
 from ..config import Experiment, dumps_toml, experiment_from_dict, load_toml, upgrade_flat
+from ..config.read import check_run_name
 from ..data import Scaler
 from ..errors import CheckpointError
 from ..report import plots
@@ -49,7 +50,8 @@ class RunResult:
 def make_run_dir(exp: Experiment, source: str) -> str:
     """A new folder ``run.out/run.name`` (default: the experiment file's name and the time; ``-2``,
     ``-3``, ... appended when it exists)."""
-    name = exp.run.name or f"{os.path.splitext(os.path.basename(source))[0] or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}"
+    stem = os.path.splitext(os.path.basename(source))[0].encode()[:100].decode(errors="ignore") or "run"
+    name = check_run_name(exp.run.name) or f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     path = os.path.join(exp.run.out, name)
     base, k = path, 1
     while os.path.exists(path):

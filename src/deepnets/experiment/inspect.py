@@ -14,6 +14,7 @@ from ..bayes import evidence_ard
 from ..report import plot_relevance
 from ..data import Dataset
 from ..data.files import read_csv_table
+from ..data.limits import override
 from ..train.loop import evaluate
 from ..train.metrics import predicted_classes
 from .build import loss_for
@@ -58,7 +59,8 @@ def predict_run(path, csv_path) -> tuple[list[str], list[list]]:
     if "forecast" in summary:  # a series run: forecasts from the series column, not from tap columns
         return predict_series(summary["forecast"], torch.nn.Sequential(scaler, model), csv_path)
     names = summary["feature_names"]
-    _, table = read_csv_table(csv_path, columns=names)
+    with override(**exp.data.limits):
+        _, table = read_csv_table(csv_path, columns=names)
     x = scaler(torch.from_numpy(table).float())
     with torch.no_grad():
         pred = model(x)
