@@ -75,7 +75,9 @@ def upgrade_flat(d: dict) -> dict:
 
 def shown(value, width: int = 60) -> str:
     """``repr(value)``, cut to ``width`` characters (a message names a value, it does not echo it)."""
-    text = repr(value) if not isinstance(value, (str, bytes)) or len(value) <= width else repr(value[:width])
+    if isinstance(value, (str, bytes)) and len(value) > width:
+        return f"{value[:width]!r}... ({len(value)} characters)"
+    text = repr(value)
     return text if len(text) <= width + 2 else f"{text[:width]}... ({len(text)} characters)"
 
 

@@ -29,15 +29,13 @@ import io
 import math
 import os
 import pickle
-import pickletools
-from struct import error as struct_error
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from deepnets.data.limits import LIMITS, raise_hint
-from deepnets.data.safe_files import file_size
+from deepnets.data.safe_files import count_pickle_ops, file_size
 from deepnets.errors import DataError
 
 #: Bytes the stand-ins may still make during the current unpickle ([remaining], or None: no budget).
@@ -211,25 +209,6 @@ def _resolve(obj, done: dict | None = None):
     return out
 
 
-def _count_ops(raw: bytes, path, max_ops: int) -> None:
-    """Refuse a pickle of more than ``max_ops`` opcodes, before any object is built.
-
-    A malformed stream ends the count where it breaks; the unpickler then reports it (having run
-    no more opcodes than were counted).
-    """
-    ops = 0
-    try:
-        for _ in pickletools.genops(io.BytesIO(raw)):
-            ops += 1
-            if ops > max_ops:
-                break
-    except (ValueError, EOFError, UnicodeDecodeError, struct_error):
-        return
-    if ops > max_ops:
-        raise DataError(f"{path}: the pickle has more than {max_ops} opcodes, the cap for a "
-                        f"batch (pickle_ops; {raise_hint('pickle_ops')})")
-
-
 def unpickle_restricted(path: str | os.PathLike, *, max_bytes: int | None = None,
                         max_ops: int | None = None):
     """Unpickle ``path`` with the allow-list above (strings as bytes, as CIFAR's README loads them).
@@ -247,7 +226,7 @@ def unpickle_restricted(path: str | os.PathLike, *, max_bytes: int | None = None
         raise DataError(f"{path}: {size} bytes, above the cap of {max_bytes} for a pickled batch "
                         f"(cifar_bytes; {raise_hint('cifar_bytes')})")
     raw = Path(path).read_bytes()
-    _count_ops(raw, path, LIMITS.pickle_ops if max_ops is None else max_ops)
+    count_pickle_ops(raw, path, LIMITS.pickle_ops if max_ops is None else max_ops)
     token = _BUDGET.set([2 * size + (1 << 20)])
     try:
         return _resolve(_AllowListUnpickler(io.BytesIO(raw), encoding="bytes").load())

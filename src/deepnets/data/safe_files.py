@@ -17,15 +17,18 @@ what was found.
 from __future__ import annotations
 
 import gzip
+import io
 import math
 import os
+import pickletools
+import struct
 import zipfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
-from deepnets.data.limits import raise_hint
+from deepnets.data.limits import LIMITS, raise_hint
 from deepnets.errors import DataError
 
 #: Default cap on the bytes one file may inflate to (MNIST's training images are 47 MB).
@@ -88,7 +91,8 @@ def load_pt(path: str | os.PathLike):
 
     Uses ``torch.load(weights_only=True, map_location="cpu")``: a pickle that names any global
     outside torch's tensor allow-list (``os.system``, ``io.open``, a user class) is refused before
-    that global is called.
+    that global is called; a pickle of more than ``LIMITS.pickle_ops`` opcodes is refused before
+    it is unpickled (:func:`check_torch_file`).
 
     Raises:
         DataError: the file holds code or objects (names the global), or is not a torch file.
@@ -96,7 +100,11 @@ def load_pt(path: str | os.PathLike):
     import torch
 
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        data = Path(path).read_bytes()
+        check_torch_file(data, path)
+        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except DataError:
+        raise
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
     except Exception as exc:  # UnpicklingError, RuntimeError from the zip reader, ...
@@ -172,6 +180,77 @@ def _npy_header_items(path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> int:
                         f"{shape} of {dtype} ({need} bytes), the member holds "
                         f"{info.file_size - header} bytes of data")
     return math.prod(shape)
+
+
+def count_pickle_ops(raw: bytes, path, max_ops: int, *, cap_name: str = "pickle_ops") -> int:
+    """Count the opcodes of the pickles in ``raw`` (one after another), refusing past ``max_ops``.
+
+    Run before unpickling: one opcode builds at most one object (a one-byte ``]`` a 56-byte list),
+    so the count bounds what unpickling can build. The count ends where the bytes stop parsing
+    as a pickle; the unpickler reports that place itself, after no more opcodes than counted.
+    """
+    ops, stream = 0, io.BytesIO(raw)
+    try:
+        while stream.tell() < len(raw) and ops <= max_ops:
+            for _ in pickletools.genops(stream):
+                ops += 1
+                if ops > max_ops:
+                    break
+    except (ValueError, EOFError, UnicodeDecodeError, struct.error):
+        pass
+    if ops > max_ops:
+        raise DataError(f"{path}: the pickle has more than {max_ops} opcodes, above the cap "
+                        f"({cap_name}; {raise_hint(cap_name)})")
+    return ops
+
+
+def check_torch_file(data: bytes, path) -> None:
+    """Refuse a torch file (zip or legacy) whose pickles exceed ``LIMITS.pickle_ops`` opcodes,
+    before ``torch.load`` builds anything."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            pickles = [i for i in zf.infolist() if i.filename.endswith(".pkl")]
+            for info in pickles:
+                if info.file_size > len(data):  # torch stores members uncompressed
+                    raise DataError(f"{path}: member {info.filename!r} declares {info.file_size} bytes, "
+                                    f"more than the whole file ({len(data)}): not a torch file")
+                count_pickle_ops(zf.read(info), path, LIMITS.pickle_ops)
+            return
+    except zipfile.BadZipFile:
+        pass
+    count_pickle_ops(data, path, LIMITS.pickle_ops)  # the legacy format: pickles one after another
+
+
+def check_safetensors(data: bytes | memoryview, path) -> None:
+    """Refuse a safetensors file whose header is longer than the file or names more than
+    ``LIMITS.safetensors_tensors`` tensors (each costs a torch tensor object: 150 000 empty ones
+    in 9 MB took 2.6 s and 200 MB), from its header alone."""
+    if len(data) < 8:
+        raise DataError(f"{path}: expected a safetensors file (8-byte header length), found {len(data)} bytes")
+    n = struct.unpack("<Q", bytes(data[:8]))[0]
+    if n > len(data) - 8:
+        raise DataError(f"{path}: the header declares {n} bytes, the file holds {len(data) - 8} after its length")
+    tensors = bytes(data[8:8 + n]).count(b'"data_offsets"')
+    if tensors > LIMITS.safetensors_tensors:
+        raise DataError(f"{path}: the header names {tensors} tensors, above the cap of "
+                        f"{LIMITS.safetensors_tensors} (safetensors_tensors; {raise_hint('safetensors_tensors')})")
+
+
+def read_safetensors_header(path) -> None:
+    """:func:`check_safetensors` on the file ``path``, reading only its header."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+            n = struct.unpack("<Q", head)[0] if len(head) == 8 else 0
+            size = os.fstat(f.fileno()).st_size
+            body = f.read(min(n, max(size - 8, 0)))
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot be read ({exc})") from None
+    if len(head) == 8 and n > size - 8:
+        raise DataError(f"{path}: the header declares {n} bytes, the file holds {size - 8} after its length")
+    check_safetensors(head + body, path)
 
 
 def file_size(path: str | os.PathLike) -> int:

@@ -24,7 +24,9 @@ from ..atomic import write_atomic
 from ..config import Experiment, dumps_toml, experiment_from_dict, load_toml, upgrade_flat
 from ..config.read import check_run_name
 from ..data import Scaler
-from ..errors import CheckpointError
+from ..data.limits import override
+from ..data.safe_files import read_safetensors_header
+from ..errors import CheckpointError, DataError
 from ..report import plots
 from ..train.metrics import predicted_classes
 from ..train.state_dict import load_state_dict_checked
@@ -124,6 +126,11 @@ def load_run(path):
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise CheckpointError(f"{path}/summary.json: not valid JSON ({e})") from None
     wpath = os.path.join(path, "weights.safetensors")
+    try:
+        with override(**exp.data.limits):
+            read_safetensors_header(wpath)
+    except DataError as e:
+        raise CheckpointError(str(e)) from None
     try:
         state = load_file(wpath)
     except (SafetensorError, OSError, ValueError) as e:
