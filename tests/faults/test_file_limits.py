@@ -18,7 +18,7 @@ import torch
 from safetensors.torch import save as st_save
 
 from deepnets.cli import main
-from deepnets.config import experiment_from_dict, experiment_from_file, loads_toml
+from deepnets.config import apply_overrides, experiment_from_dict, experiment_from_file, loads_toml
 from deepnets.data.cifar import read_cifar_batch
 from deepnets.data.files import read_csv, read_npz
 from deepnets.data.idx import read_idx
@@ -171,10 +171,16 @@ def test_run_name_must_be_one_folder_name(name):
     experiment_from_dict({"run": {"name": "x" * 200}})  # 200 bytes is fine
 
 
-def test_values_in_messages_are_shortened():
+def test_values_in_messages_are_shortened(tmp_path):
     with pytest.raises(ConfigError) as info:
         experiment_from_dict({"train": {"epochs": "9" * 3000}})
     assert len(str(info.value)) < 200 and "(3000 characters)" in str(info.value)
+    with pytest.raises(ConfigError, match=r"--set 'data.name': a value of 5000 characters, above the cap of 4096"):
+        apply_overrides({}, ["data.name=" + "x" * 5000])
+    (tmp_path / "n.csv").write_text(f"{'a' * 100_000},b\n1,2\n3,4\n")
+    with pytest.raises(DataError) as info:
+        read_csv(tmp_path / "n.csv", "c")
+    assert len(str(info.value)) < 300 and "'aaaa" in str(info.value)
 
 
 def _train(tmp_path, *args):

@@ -11,7 +11,7 @@ import math
 import os
 import typing
 
-from ..data.limits import checked
+from ..data.limits import LIMITS, checked, raise_hint
 from ..errors import ConfigError
 from .tables import KEYS, TABLES, Experiment
 from .toml_io import load_toml, loads_toml
@@ -204,6 +204,9 @@ def parse_override(text: str) -> tuple[list[str], object]:
     if "=" not in text:
         raise ConfigError(f"--set expects key=value (e.g. train.epochs=50), got {text!r}")
     key, _, raw = text.partition("=")
+    if len(raw) > LIMITS.toml_string_chars:
+        raise ConfigError(f"--set {shown(key)}: a value of {len(raw)} characters, above the cap of "
+                          f"{LIMITS.toml_string_chars} (toml_string_chars; {raise_hint('toml_string_chars')})")
     path = key.strip().split(".")
     if len(path) < 2 or not all(path):
         raise ConfigError(f"--set key must be section.key (e.g. train.epochs or train.optimizer.lr), got {key!r}")

@@ -77,6 +77,11 @@ def _open_csv(path):
     return fh, reader, header
 
 
+def _cut(names: list[str], width: int = 40) -> list[str]:
+    """Column names for a message, each cut to ``width`` characters (a name may be 128 kB long)."""
+    return [n if len(n) <= width else n[:width] + "..." for n in names]
+
+
 def _near(name, header: list[str]) -> str:
     """A "did you mean" for ``name`` among the columns (skipped for very wide files: it is O(columns))."""
     return suggest(name, header) if len(header) <= 2000 else ""
@@ -103,8 +108,8 @@ def read_csv_table(path, *, columns: list[str] | None = None):
         else:
             missing = [c for c in columns if c not in index]
             if missing:
-                raise DataError(f"{path}: missing column(s) {missing[:10]}{_near(missing[0], header)}; "
-                                f"the file has {header[:20]}")
+                raise DataError(f"{path}: missing column(s) {_cut(missing[:10])}{_near(missing[0], header)}; "
+                                f"the file has {_cut(header[:20])}")
             take = [index[c] for c in columns]
         names = [header[j] for j in take]
         cells = array.array("d")  # 8 bytes a cell, not a 32-byte Python float in a list
@@ -182,7 +187,7 @@ def read_csv(path, target, *, task: str = "auto", n_classes: int | None = None,
         missing = [t for t in targets if t not in header]
         if missing:
             raise DataError(f"{os.fspath(path)}: target column {missing[0]!r} not found{_near(missing[0], header)}; "
-                            f"the columns are {header[:20]}")
+                            f"the columns are {_cut(header[:20])}")
         skip = set(targets)
         features = [h for h in header if h not in skip]
     if not features:

@@ -56,11 +56,10 @@ def predict_run(path, csv_path) -> tuple[list[str], list[list]]:
     forecasts of the CSV's series column and the forecasts past its end
     (:func:`~deepnets.experiment.forecast.predict_series`)."""
     exp, summary, model, scaler = load_run(path)
-    if "forecast" in summary:  # a series run: forecasts from the series column, not from tap columns
-        return predict_series(summary["forecast"], torch.nn.Sequential(scaler, model), csv_path)
-    names = summary["feature_names"]
-    with override(**exp.data.limits):
-        _, table = read_csv_table(csv_path, columns=names)
+    with override(**exp.data.limits):  # the run's [data.limits] hold for the new file too
+        if "forecast" in summary:  # a series run: forecasts from the series column, not from tap columns
+            return predict_series(summary["forecast"], torch.nn.Sequential(scaler, model), csv_path)
+        _, table = read_csv_table(csv_path, columns=summary["feature_names"])
     x = scaler(torch.from_numpy(table).float())
     with torch.no_grad():
         pred = model(x)
