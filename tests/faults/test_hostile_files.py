@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import save as st_save
 
 import deepnets
 from deepnets.train.checkpoint import MANIFEST, STATE, CheckpointManager, _manifest_bytes, _sha256
@@ -129,14 +130,24 @@ def _safetensors_many(path: Path, n: int) -> None:
     path.write_bytes(struct.pack("<Q", len(head)) + head)
 
 
-def _run_folder_with(weights: Path, root: Path) -> Path:
-    """A run folder (config, summary) around the given weights file."""
-    run = root / "run"
+def _run_folder_with(root: Path, name: str, weights: bytes, summary: str) -> Path:
+    """A run folder: an xor config, the given summary.json and weights."""
+    run = root / name
     run.mkdir()
-    (run / "config.toml").write_text('[data]\nname = "xor"\n')
-    (run / "summary.json").write_text(json.dumps({"feature_names": ["a", "b"], "output": "linear", "sizes": [2, 1]}))
-    (run / "weights.safetensors").write_bytes(weights.read_bytes())
+    (run / "config.toml").write_text('[data]\nname = "xor"\n[model]\nhidden = [2]\n')
+    (run / "summary.json").write_text(summary)
+    (run / "weights.safetensors").write_bytes(weights)
     return run
+
+
+def _honest_weights() -> bytes:
+    """The weights file of a 2-2-1 MLP run: model and scaler."""
+    from deepnets.data import Scaler
+    from deepnets.nn.mlp import MLP
+
+    state = {f"model.{k}": v for k, v in MLP([2, 2, 1]).state_dict().items()}
+    state.update({f"scaler.{k}": v for k, v in Scaler(2).state_dict().items()})
+    return st_save(state)
 
 
 def build(d: Path) -> dict[str, tuple[str, str | None, list[str]]]:
@@ -192,14 +203,33 @@ def build(d: Path) -> dict[str, tuple[str, str | None, list[str]]]:
     cases["checkpoint with a forged pickle bomb"] = (f"load_checkpoint({str(folder)!r})", "CheckpointError",
                                                      ["state.pt", "pickle_ops"])
 
+    summary = json.dumps({"feature_names": ["a", "b"], "output": "linear", "sizes": [2, 2, 1]})
     _safetensors_many(d / "many.safetensors", 150_000)
-    run = _run_folder_with(d / "many.safetensors", d)
+    run = _run_folder_with(d, "run", (d / "many.safetensors").read_bytes(), summary)
     cases["safetensors naming 150k tensors"] = (f"load_run({str(run)!r})", "CheckpointError",
                                                 ["weights.safetensors", "safetensors_tensors"])
     (d / "lie.safetensors").write_bytes(struct.pack("<Q", 2**40) + b"{}")
     cases["safetensors header longer than the file"] = (
         "from deepnets.data.safe_files import read_safetensors_header as r; r(D + '/lie.safetensors')",
         "DataError", ["lie.safetensors", "declares 1099511627776 bytes"])
+    run = _run_folder_with(d, "lists_run", _honest_weights(), "[" + "[]," * 3_300_000 + "[]]")
+    cases["summary.json of 10 MB of empty lists"] = (f"load_run({str(run)!r})", "CheckpointError",
+                                                     ["summary.json", "json_containers"])
+    names = json.dumps({"feature_names": ["a"] * 2_000_000, "output": "linear", "sizes": [2, 2, 1]}, separators=(",", ":"))
+    run = _run_folder_with(d, "names_run", _honest_weights(), names)
+    (run / "config.toml").write_text('[data]\nname = "xor"\n[model]\nhidden = [1000]\n')  # 2M x 1000: 8 GB
+    cases["summary.json naming 2M inputs"] = (f"load_run({str(run)!r})", "CheckpointError",
+                                                ["lists 2000000 feature names, the weights' scaler has (2,)"])
+    run = _run_folder_with(d, "good_run", _honest_weights(), summary)
+    cases["an honest run folder (read)"] = (f"load_run({str(run)!r})", None, [])
+    deep = CheckpointManager(d / "deep").save(1, model=torch.nn.Linear(2, 1))
+    (deep / MANIFEST).write_bytes(b"[" * 60_000 + b"]" * 60_000)
+    cases["manifest nested 60k deep"] = (f"load_checkpoint({str(deep)!r})", "CheckpointError",
+                                         ["manifest.json", "nested too deeply"])
+    with zipfile.ZipFile(d / "members.npz", "w") as zf:
+        for i in range(110_000):
+            zf.writestr(f"{i}", b"")
+    cases["npz listing 110k members"] = ("read_npz(D + '/members.npz')", "DataError", ["members.npz", "npz_members"])
     for f in d.rglob("*"):
         assert not f.is_file() or f.stat().st_size <= FILE_MB * 10**6, f  # the issue's bound on the files
     return cases
@@ -222,7 +252,9 @@ CASES = ["csv 40k unique columns (honest: read)", "npz zip bomb", "idx gzip decl
          "pt pickle just under the opcode cap (read)", "csv 10 MB header", "csv 400k columns", "toml nested 3000 deep",
          "toml header 400k parts", "toml 10 MB data.name", "toml 900 kB data.name", "pt pickle bomb",
          "checkpoint with a forged pickle bomb", "safetensors naming 150k tensors",
-         "safetensors header longer than the file"]
+         "safetensors header longer than the file", "summary.json of 10 MB of empty lists",
+         "summary.json naming 2M inputs", "an honest run folder (read)", "manifest nested 60k deep",
+         "npz listing 110k members"]
 
 
 @pytest.mark.parametrize("case", CASES)

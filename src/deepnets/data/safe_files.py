@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import math
 import os
 import pickletools
@@ -251,6 +252,20 @@ def read_safetensors_header(path) -> None:
     if len(head) == 8 and n > size - 8:
         raise DataError(f"{path}: the header declares {n} bytes, the file holds {size - 8} after its length")
     check_safetensors(head + body, path)
+
+
+def loads_json(raw: bytes, path):
+    """``json.loads`` with the containers counted first (at most ``LIMITS.json_containers``: a
+    two-byte ``[]`` builds a 56-byte list) and deep nesting reported as a ValueError, not a
+    RecursionError. Raises DataError past the cap, ValueError for JSON that does not parse."""
+    containers = raw.count(b"[") + raw.count(b"{")  # brackets inside strings count too: an upper bound
+    if containers > LIMITS.json_containers:
+        raise DataError(f"{path}: {containers} JSON lists and objects, above the cap of {LIMITS.json_containers} "
+                        f"(json_containers; {raise_hint('json_containers')})")
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 def file_size(path: str | os.PathLike) -> int:
