@@ -11,6 +11,7 @@ import pickle
 import pickletools
 import struct
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -219,3 +220,24 @@ def test_cli_predict_refuses_a_hostile_csv(tmp_path, capsys):
     with override(csv_columns=200_001):  # raised: the same file now fails on its duplicate names instead
         assert main(["predict", str(tmp_path / "out" / "r"), str(bad)]) == 2
     assert "duplicate column names ['x1']" in capsys.readouterr().err
+
+
+def test_resume_reads_checkpoints_under_the_runs_data_limits(tmp_path, capsys):
+    assert _train(tmp_path, "--set", "data.name=xor", "--set", "train.epochs=2", "--set", "run.plots=false",
+                  "--set", "train.checkpoint.every_epochs=1", "--set", "run.name=r",
+                  "--set", "data.limits={pickle_ops=10}") == 0  # writing is not capped, reading is
+    run = tmp_path / "out" / "r"
+    assert main(["train", "--resume", str(run), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "state.pt: the pickle has more than 10 opcodes" in err and "pickle_ops" in err
+    config = run / "config.toml"
+    config.write_text(config.read_text().replace("pickle_ops = 10", "pickle_ops = 100000"))
+    assert main(["train", "--resume", str(run), "--no-progress"]) == 0
+
+
+def test_default_run_name_from_a_long_file_name(tmp_path):
+    from deepnets.experiment.folder import make_run_dir
+
+    exp = experiment_from_dict({"run": {"out": str(tmp_path)}})
+    path = Path(make_run_dir(exp, "/x/" + "é" * 200 + ".toml"))  # 400 bytes: too long for a folder name
+    assert path.is_dir() and path.parent == tmp_path and len(path.name.encode()) <= 255
