@@ -55,7 +55,7 @@ def test_csv_columns_line_and_size_caps(tmp_path):
     with override(csv_columns=4), pytest.raises(DataError, match=r"t.csv: line 1: 5 columns, above the cap of 4 "
                                                                 r"\(csv_columns; raise it with \[data.limits\]"):
         read_csv(path, "c4")
-    with override(csv_line_chars=header_chars - 1), pytest.raises(DataError, match="cap of 14 characters"):
+    with override(csv_line_chars=header_chars - 1), pytest.raises(DataError, match="t.csv: line 1: longer than the cap of 14 characters"):
         read_csv(path, "c4")
     with override(csv_bytes=path.stat().st_size - 1), pytest.raises(DataError, match="csv_bytes"):
         read_csv(path, "c4")

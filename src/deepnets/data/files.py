@@ -43,9 +43,9 @@ def _check_value(v: float, path, line: int, col: str, text: str):
 def _lines(fh, path, max_chars: int):
     """The file's lines for ``csv.reader``, each refused past ``max_chars`` characters before it
     is split: a row's cells then never cost more than a bounded multiple of its bytes."""
-    for line in iter(lambda: fh.readline(max_chars + 1), ""):
+    for number, line in enumerate(iter(lambda: fh.readline(max_chars + 1), ""), 1):
         if len(line) > max_chars:
-            raise DataError(f"{path}: a line longer than the cap of {max_chars} characters "
+            raise DataError(f"{path}: line {number}: longer than the cap of {max_chars} characters "
                             f"(csv_line_chars; {raise_hint('csv_line_chars')})")
         yield line
 
