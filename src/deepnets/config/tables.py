@@ -44,6 +44,7 @@ class DataConfig:
     seed: int = 0                    # the split's seed
     horizon: int = 10                # series datasets: steps h of the iterated forecast in the report
     view: ViewConfig | None = _switch(ViewConfig)  # absent: flat rows
+    limits: dict = field(default_factory=dict)  # caps on the files read: csv_bytes, npz_bytes, ... (deepnets.data.limits)
 
 
 # -- [model] -----------------------------------------------------------------------------------

@@ -22,8 +22,11 @@ from safetensors.torch import save as st_save
 
 from ..atomic import write_atomic
 from ..config import Experiment, dumps_toml, experiment_from_dict, load_toml, upgrade_flat
+from ..config.read import check_run_name, shown
 from ..data import Scaler
-from ..errors import CheckpointError
+from ..data.limits import override
+from ..data.safe_files import loads_json, read_safetensors_header
+from ..errors import CheckpointError, DataError
 from ..report import plots
 from ..train.metrics import predicted_classes
 from ..train.state_dict import load_state_dict_checked
@@ -54,7 +57,8 @@ class RunResult:
 def make_run_dir(exp: Experiment, source: str) -> str:
     """A new folder ``run.out/run.name`` (default: the experiment file's name and the time; ``-2``,
     ``-3``, ... appended when it exists)."""
-    name = exp.run.name or f"{os.path.splitext(os.path.basename(source))[0] or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}"
+    stem = os.path.splitext(os.path.basename(source))[0].encode()[:100].decode(errors="ignore") or "run"
+    name = check_run_name(exp.run.name) or f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     path = os.path.join(exp.run.out, name)
     base, k = path, 1
     while os.path.exists(path):
@@ -120,6 +124,27 @@ def write_run(path: str, exp: Experiment, data, model, scaler, loss, history: di
                             title=f"{data.name}: error signals per layer")
 
 
+def _io_sizes(summary, state: dict, path: str) -> tuple[int, int]:
+    """(inputs, outputs) of a run's model from its summary, checked against its weights before
+    a model of that size is built: the scaler holds one value per input, and the weights hold at
+    least one number per output."""
+    sizes = summary.get("sizes") if isinstance(summary, dict) else None
+    if not (isinstance(summary, dict) and isinstance(summary.get("feature_names"), list)
+            and isinstance(summary.get("output"), str) and (sizes is None or isinstance(sizes, list))):
+        raise CheckpointError(f"{path}/summary.json: expected an object with feature_names (a list) and "
+                              f"output (a string)")
+    n_in = len(summary["feature_names"])
+    n_out = summary.get("n_outputs") or (sizes[-1] if sizes else 1)
+    shift = state.get("scaler.shift")
+    if shift is None or tuple(shift.shape) != (n_in,):
+        raise CheckpointError(f"{path}: summary.json lists {n_in} feature names, the weights' scaler has "
+                              f"{'none' if shift is None else tuple(shift.shape)}")
+    total = sum(v.numel() for k, v in state.items() if k.startswith("model."))
+    if not (isinstance(n_out, int) and 0 < n_out <= total):
+        raise CheckpointError(f"{path}/summary.json: {shown(n_out)} outputs, the weights hold {total} numbers")
+    return n_in, n_out
+
+
 def load_run(path):
     """``(experiment, summary, model, scaler)`` of a run folder, the weights loaded and checked."""
     path = os.fspath(path)
@@ -128,18 +153,23 @@ def load_run(path):
             raise CheckpointError(f"{path}: not a run folder (no {f})")
     exp = read_experiment(path)
     try:
-        with open(os.path.join(path, "summary.json"), encoding="utf-8") as fh:
-            summary = json.load(fh)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        with open(os.path.join(path, "summary.json"), "rb") as fh:
+            summary = loads_json(fh.read(), os.path.join(path, "summary.json"))
+    except DataError as e:
+        raise CheckpointError(str(e)) from None
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, nesting
         raise CheckpointError(f"{path}/summary.json: not valid JSON ({e})") from None
     wpath = os.path.join(path, "weights.safetensors")
+    try:
+        with override(**exp.data.limits):
+            read_safetensors_header(wpath)
+    except DataError as e:
+        raise CheckpointError(str(e)) from None
     try:
         state = load_file(wpath)
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"{wpath}: cannot read the weights ({e})") from None
-    sizes = summary.get("sizes")
-    n_in = len(summary["feature_names"])
-    n_out = summary.get("n_outputs") or (sizes[-1] if sizes else 1)
+    n_in, n_out = _io_sizes(summary, state, path)
     model = build_model(exp, n_in, n_out, summary["output"])
     scaler = Scaler(n_in)
     for prefix, module in (("model.", model), ("scaler.", scaler)):

@@ -17,6 +17,7 @@ from ..bayes import evidence_ard
 from ..report import plot_relevance
 from ..data import Dataset
 from ..data.files import read_csv, read_csv_table
+from ..data.limits import override
 from ..errors import ConfigError
 from ..train.loop import evaluate
 from ..train.metrics import predicted_classes
@@ -89,8 +90,10 @@ def evaluate_file(path, csv_path) -> dict:
     classes = summary.get("classes")
     if task == "classification" and classes is None:  # labels are the class indices themselves
         classes = list(range(summary["n_classes"]))
-    data = read_csv(csv_path, summary["target_names"] if task == "regression" else summary["target_names"][0],
-                    task=task, features=summary["feature_names"], classes=classes if task == "classification" else None)
+    with override(**exp.data.limits):  # the run's [data.limits] hold for the new file too
+        data = read_csv(csv_path, summary["target_names"] if task == "regression" else summary["target_names"][0],
+                        task=task, features=summary["feature_names"],
+                        classes=classes if task == "classification" else None)
     data.n_classes = summary["n_classes"]
     loss = loss_for(exp, data, summary["output"])
     units = None if task == "classification" else TargetUnits.from_summary(summary)
@@ -109,10 +112,10 @@ def predict_run(path, csv_path, *, proba: bool = False) -> tuple[list[str], list
         raise ConfigError(f"--proba gives class probabilities; {path} is a {summary['task']} run")
     units = TargetUnits.from_summary(summary)
     net = model if units is None else units.predictor(model)
-    if "forecast" in summary:  # a series run: forecasts from the series column, not from tap columns
-        return predict_series(summary["forecast"], torch.nn.Sequential(scaler, net), csv_path)
-    names = summary["feature_names"]
-    _, table = read_csv_table(csv_path, columns=names, min_rows=1)
+    with override(**exp.data.limits):  # the run's [data.limits] hold for the new file too
+        if "forecast" in summary:  # a series run: forecasts from the series column, not from tap columns
+            return predict_series(summary["forecast"], torch.nn.Sequential(scaler, net), csv_path)
+        _, table = read_csv_table(csv_path, columns=summary["feature_names"], min_rows=1)
     x = scaler(torch.from_numpy(table).float())
     with torch.no_grad():
         pred = net(x)

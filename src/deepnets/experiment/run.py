@@ -16,6 +16,7 @@ import torch
 from .._registry import lookup
 from ..backprop import costates
 from ..config import Experiment, experiment_from_file, experiment_to_dict  # experiment_from_file: re-exported
+from ..data.limits import override
 from ..errors import CheckpointError, ConfigError
 from ..nn.mlp import MLP
 from ..optim import OPTIMIZERS
@@ -112,6 +113,8 @@ def run_experiment(exp: Experiment, *, source: str = "experiment", progress_file
     exp = with_absolute_path(exp)
     threads = torch.get_num_threads()
     torch.set_num_threads(max(1, int(exp.train.device.threads)))
+    limits = override(**exp.data.limits)  # the run's caps for every file it reads, its checkpoints too
+    limits.__enter__()
     try:
         _, world_size = init_from_env()
         if (resume_path is None and world_size > 1 and exp.run.name
@@ -126,6 +129,7 @@ def run_experiment(exp: Experiment, *, source: str = "experiment", progress_file
                               progress_file=progress_file, resume_path=resume_path)
         return _run_once(exp, source=source, progress_file=progress_file, resume_path=resume_path, announce=announce)
     finally:
+        limits.__exit__(None, None, None)
         torch.set_num_threads(threads)
 
 
