@@ -178,7 +178,8 @@ def build(d: Path) -> dict[str, tuple[str, str | None, list[str]]]:
     (d / "header.csv").write_text(",".join(f"c{i}" for i in range(1_000_000)) + "\n1\n")
     cases["csv 10 MB header"] = ("read_csv(D + '/header.csv', 'c0')", "DataError",
                                  ["header.csv", "csv_line_chars", "raise it"])
-    (d / "wide.csv").write_text(",".join(f"c{i}" for i in range(40_000)) + "\n" + ("0," * 39_999 + "1\n") * 3)
+    (d / "wide.csv").write_text(",".join(f"c{i}" for i in range(40_000)) + "\n"
+                                + "".join(f"{k}," + "0," * 39_998 + "1\n" for k in (0, 1, 0)))  # c0: two classes
     cases["csv 40k unique columns (honest: read)"] = ("assert read_csv(D + '/wide.csv', 'c0').x.shape == (3, 39999)",
                                                       None, [])
     (d / "cols.csv").write_text(",".join(f"{i}" for i in range(400_000)) + "\n")
