@@ -150,3 +150,13 @@ def test_partial_fit_continues_from_the_current_weights(digits):
     assert reg.n_iter_ == 2
     with pytest.raises(ValueError):
         reg.partial_fit(X[:, :5], X[:, 3])  # another number of features
+
+
+def test_probit_with_the_lms_cost_is_refused_before_training():
+    X, y = make_blobs(30, centers=2, random_state=0)
+    with pytest.raises(ConfigError, match="loss='cross_entropy'"):
+        MLPClassifier((3,), loss="lms", probit=True, max_iter=2).fit(X, y)
+    clf = MLPClassifier((3,), loss="lms", max_iter=2, random_state=0).fit(X, y)
+    assert clf.predict_proba(X).shape == (30, 2)
+    with pytest.raises(ConfigError, match="loss='cross_entropy'"):
+        clf.set_params(probit=True).predict_proba(X)

@@ -227,8 +227,3 @@ class BaseMLP(BaseEstimator):
             self._posterior = Laplace(copy.deepcopy(self.model_), likelihood, approx=self.laplace,
                                       alpha=self.prior_precision, beta=beta).fit(self._x_train)
         return self._posterior
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        return tags

@@ -10,7 +10,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from .._registry import check_choice
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from .base import BaseMLP, as_tensor
 
 __all__ = ["MLPClassifier"]
@@ -51,7 +51,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             the least validation cost (on a held-out ``validation_fraction``). Default 1.
         hint_weight: γ of the hint cost when ``fit`` is given ``hints`` (Abu-Mostafa 1990). Default 1.
         laplace: the Laplace posterior of the moderated probabilities: ``"full"``, ``"diagonal"``,
-            ``"kron"`` or ``"last_layer"``. Default ``"full"``.
+            ``"kron"`` or ``"last_layer"``. Default ``"full"`` (P × P for P weights: take ``"kron"``
+            or ``"last_layer"`` for large networks). Built once, on the first moderated call.
         prior_precision: α of the Gaussian prior N(0, 1/α) of the Laplace posterior. Default 1.
         probit: ``predict_proba`` moderated by the weights' uncertainty: σ(μ/√(1 + π s²/8)) for
             two classes (MacKay 1992), the mean-field softmax for more. Default False.
@@ -102,6 +103,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     def fit(self, X, y, hints=None) -> "MLPClassifier":
         """Train on features X (N, F) and labels y (N,); ``hints`` (N,) or (N, H): extra targets
         learnt by H hint outputs during training only (the lecture's "training with hints")."""
+        if self.probit and self._loss != "cross_entropy":
+            raise ConfigError(f"probit=True moderates a Bernoulli/softmax likelihood: it needs "
+                              f"loss='cross_entropy', got loss={self.loss!r}")
         X, y = self._labels(X, y, reset=True)
         self._encoder = LabelEncoder().fit(y)
         self.classes_ = self._encoder.classes_
@@ -141,7 +145,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             check_is_fitted(self, "model_")
             X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
             if self._loss != "cross_entropy":
-                raise DataError("probit moderation needs loss='cross_entropy' (a Bernoulli/softmax likelihood)")
+                raise ConfigError(f"probit=True needs loss='cross_entropy', got loss={self.loss!r}")
             p = self._laplace("cross_entropy").predict_proba(as_tensor(X), "probit")  # (N, K)
             return p.double().numpy()
         p = self._forward(X).double()  # (N, 1) p(class 1) or (N, C)
