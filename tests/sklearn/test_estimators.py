@@ -160,3 +160,15 @@ def test_probit_with_the_lms_cost_is_refused_before_training():
     assert clf.predict_proba(X).shape == (30, 2)
     with pytest.raises(ConfigError, match="loss='cross_entropy'"):
         clf.set_params(probit=True).predict_proba(X)
+
+
+def test_two_output_regression_gives_one_std_per_output_from_its_own_noise_precision():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(50, 2))
+    Y = np.stack([X[:, 0] + 0.05 * rng.normal(size=50), X[:, 1] + 0.5 * rng.normal(size=50)], axis=1)
+    reg = MLPRegressor((), optimizer="lbfgs", batch_size=None, max_iter=3, random_state=0).fit(X, Y)
+    mean, std = reg.predict(X[:4], return_std=True)
+    assert mean.shape == std.shape == (4, 2)
+    e = reg.predict(X) - Y
+    np.testing.assert_allclose(reg.noise_precision_, len(Y) / (e * e).sum(0), rtol=1e-5)
+    assert (std[:, 1] > 5 * std[:, 0]).all()  # the noisier output is the less certain one
