@@ -52,3 +52,15 @@ def test_export_of_a_missing_run_prints_one_line_and_writes_nothing(tmp_path, ca
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not a run folder" in err[0]
     assert not out.exists()
+
+
+def test_a_series_run_is_refused_with_what_to_do_instead(tmp_path, capsys):
+    assert main(["train", "--set", "data.name=henon", "--set", "data.params={n = 200, lags = 2}",
+                 "--set", "train.epochs=1", "--set", "run.name=h", "--set", "run.plots=false",
+                 "--out", str(tmp_path), "--no-progress"]) == 0
+    capsys.readouterr()
+    out = tmp_path / "h.onnx"
+    assert main(["export", str(tmp_path / "h"), "--onnx", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "series run" in err[0] and "to_onnx" in err[0]
+    assert not out.exists()
