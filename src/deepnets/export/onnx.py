@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import warnings
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -54,12 +55,17 @@ def _examples(example) -> tuple[Tensor, ...]:
 
 @contextlib.contextmanager
 def _quiet_exporter():
-    """The exporter logs a warning per torchvision operator it cannot register: not ours to show."""
+    """The exporter's own notes, none about the user's model: a logged warning per torchvision
+    operator it cannot register, a deprecation inside torch's pytree, and a note that inputs
+    sharing the batch axis share its name."""
     log = logging.getLogger("torch.onnx._internal.exporter._registration")
     level = log.level
     log.setLevel(logging.ERROR)
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*LeafSpec.*", category=FutureWarning)
+            warnings.filterwarnings("ignore", message=".*The axis name: batch will not be used.*")
+            yield
     finally:
         log.setLevel(level)
 
