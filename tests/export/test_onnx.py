@@ -44,9 +44,10 @@ def test_mlp_with_lecun_tanh_and_softmax_matches_onnx_runtime_at_any_batch():
     assert net.training  # the caller's training flag is put back
 
 
-@pytest.mark.parametrize("build, shape", [(lambda: lenet5_modern(10, 1), (1, 32, 32)),
-                                          (lambda: resnet18_cifar(5), (3, 16, 16))],
-                         ids=["lenet5_modern", "resnet18_cifar"])
+# ResNet-18's export costs ~3 s of CPU: it runs with the slow tests (-m slow), LeNet-5 in every run
+@pytest.mark.parametrize("build, shape", [
+    pytest.param(lambda: lenet5_modern(10, 1), (1, 32, 32), id="lenet5_modern"),
+    pytest.param(lambda: resnet18_cifar(5), (3, 16, 16), id="resnet18_cifar", marks=pytest.mark.slow)])
 def test_zoo_cnns_match_onnx_runtime(build, shape):
     torch.manual_seed(0)
     model = build()
