@@ -47,7 +47,8 @@ def _examples(example) -> tuple[Tensor, ...]:
         raise DataError("to_onnx needs an example input: a tensor (N, ...) or a tuple of them, "
                         f"got {type(example).__name__}")
     if len({a.shape[0] for a in args}) != 1 or args[0].shape[0] == 0:
-        raise DataError(f"the example inputs must share one batch size N >= 1, got shapes {[tuple(a.shape) for a in args]}")
+        raise DataError(f"the example inputs must share one batch size N >= 1, "
+                        f"got shapes {[tuple(a.shape) for a in args]}")
     if args[0].shape[0] == 1:
         args = tuple(a.expand(2, *a.shape[1:]).contiguous() for a in args)  # (1, ...) -> (2, ...)
     return tuple(args)

@@ -78,7 +78,8 @@ class BaseMLP(BaseEstimator):
         sizes = self.hidden_layer_sizes
         sizes = [sizes] if isinstance(sizes, (int, np.integer)) else sizes
         if not isinstance(sizes, (list, tuple)) or not all(isinstance(h, (int, np.integer)) and h > 0 for h in sizes):
-            raise ConfigError(f"hidden_layer_sizes must be a tuple of positive integers, got {self.hidden_layer_sizes!r}")
+            raise ConfigError(f"hidden_layer_sizes must be a tuple of positive integers, "
+                              f"got {self.hidden_layer_sizes!r}")
         get_activation(self.activation)
         check_choice("init", self.init, INITS)
         lookup(self.optimizer, OPTIMIZERS, what="optimizer")
