@@ -29,7 +29,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     Args:
         hidden_layer_sizes: widths M(1), ..., M(L−1) of the hidden layers. Default ``(32,)``.
         activation: the hidden nonlinearity g: any :data:`deepnets.ACTIVATIONS` name, e.g.
-            ``"tanh"``, ``"logistic"``, ``"lecun_tanh"`` (1.7159 tanh(2x/3), LeCun et al. 1998),
+            ``"tanh"``, ``"logistic"``, ``"lecun_tanh"`` (1.716 tanh(2y/3), LeCun et al. 1998),
             ``"relu"``, ``"leaky_relu:0.1"``, ``"logistic:2"``. Default ``"tanh"``.
         init: the initial weights: ``"torch"``, ``"lecun_uniform"`` (±2.4/fan_in), ``"he_normal"``,
             ``"xavier"``, ``"xavier_bias"`` (:mod:`deepnets.init`). Default ``"torch"``.
