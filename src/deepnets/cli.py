@@ -6,6 +6,7 @@
     deepnets predict RUN FILE.csv [--proba] [--out PREDICTIONS.csv]
     deepnets relevance RUN [--rounds R] [--inner I]
     deepnets select EXPERIMENT.toml --hidden 2,4,8,16,32 [--cv K | --bootstrap B] [--out DIR]
+    deepnets export RUN --onnx OUT.onnx
     deepnets datasets
     deepnets models [NAME ...]
 
@@ -167,6 +168,15 @@ def cmd_select(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from .export import export_run
+
+    r = export_run(args.run, args.onnx)
+    print(f"{r['path']}: ONNX graph, input x (batch, {r['inputs']}) raw features, output y (batch, "
+          f"{r['outputs']}); scaler in the graph, feature names and labels in its metadata")
+    return 0
+
+
 def cmd_datasets(args) -> int:
     from .data import DATASETS
 
@@ -226,6 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one value (repeatable)")
     s.add_argument("--out", help="folder for select.json and select.png (default: RUN_OUT/select-NAME-TIME)")
     s.set_defaults(func=cmd_select)
+    x = sub.add_parser("export", help="write a run as an ONNX file (scaler in the graph, labels in its metadata)")
+    x.add_argument("run", help="a run folder")
+    x.add_argument("--onnx", required=True, metavar="OUT.onnx", help="the ONNX file to write")
+    x.set_defaults(func=cmd_export)
     d = sub.add_parser("datasets", help="list the datasets")
     d.set_defaults(func=cmd_datasets)
     m = sub.add_parser("models", help="list the CNN zoo: parameters and multiply-accumulates at the native input")
