@@ -39,7 +39,7 @@ def test_export_writes_a_graph_whose_outputs_are_the_predict_commands(run, tmp_p
     csv = tmp_path / "rows.csv"
     csv.write_text(",".join(order) + "\n" + "\n".join(
         ",".join(str(r[names.index(c)]) for c in order) for r in rows) + "\n")
-    header, predicted = predict_run(run, csv)
+    header, predicted = predict_run(run, csv, proba=True)
     (y,) = run_onnx(onnx_session(str(path)), torch.tensor(rows, dtype=torch.float32))
     assert y.shape == (9, 10) and np.allclose(y.sum(1), 1.0, atol=1e-5)
     assert np.abs(y - np.array([p[1:] for p in predicted])).max() <= 1e-5 + 5e-7  # predict rounds to 6 places
@@ -64,3 +64,21 @@ def test_a_series_run_is_refused_with_what_to_do_instead(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "series run" in err[0] and "to_onnx" in err[0]
     assert not out.exists()
+
+
+def test_a_regression_graph_answers_in_the_targets_units(tmp_path, capsys):
+    # the network learnt standardised targets; the graph, like predict, answers in the CSV's units
+    assert main(["train", "--set", "data.name=function", "--set", "data.params={f = \"sin\", n_samples = 60}",
+                 "--set", "model.hidden=[4]", "--set", "train.epochs=2", "--set", "run.name=f",
+                 "--set", "run.plots=false", "--out", str(tmp_path), "--no-progress"]) == 0
+    run = tmp_path / "f"
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["target"]["standardised"]
+    path = tmp_path / "f.onnx"
+    assert main(["export", str(run), "--onnx", str(path)]) == 0
+    xs = np.linspace(-3, 3, 7)
+    csv = tmp_path / "x.csv"
+    csv.write_text(summary["feature_names"][0] + "\n" + "\n".join(str(v) for v in xs) + "\n")
+    _, predicted = predict_run(run, csv)
+    (y,) = run_onnx(onnx_session(str(path)), torch.tensor(xs[:, None], dtype=torch.float32))
+    assert np.abs(y[:, 0] - np.array([p[0] for p in predicted])).max() <= 1e-5

@@ -1,6 +1,7 @@
 """A run folder as one ONNX file: raw feature rows in, what ``deepnets predict`` prints out.
 
-The graph is ``Softmax? ∘ network ∘ scaler``: the input scaler x' = (x − shift)·scale + offset
+The graph is ``Softmax? ∘ network ∘ scaler`` (a regression network trained on standardised targets
+ends in y = z·s + ȳ, so it answers in the target's units): the input scaler x' = (x − shift)·scale + offset
 fitted on the run's training split is the graph's first node, so the file takes the CSV's raw
 feature values; a network that ends in logits gets the softmax that ``deepnets predict`` applies.
 What the columns mean travels in ``metadata_props``: the feature names in input order, the class
@@ -17,9 +18,22 @@ from torch import nn
 from .._version import __version__
 from ..errors import ConfigError
 from ..experiment.folder import load_run
+from ..experiment.targets import TargetUnits
 from .onnx import to_onnx
 
 __all__ = ["export_run", "run_graph"]
+
+
+class _TargetUnits(nn.Module):
+    """y = z·s + ȳ: a standardised regression output back in the target's units (float32 in the graph)."""
+
+    def __init__(self, units: TargetUnits):
+        super().__init__()
+        self.register_buffer("std", units.scaler.std.float())
+        self.register_buffer("mean", units.scaler.mean.float())
+
+    def forward(self, z):
+        return z * self.std + self.mean
 
 
 class _Softmax(nn.Module):
@@ -34,12 +48,14 @@ def run_graph(path) -> tuple[nn.Module, dict]:
     if "forecast" in summary:
         raise ConfigError(f"{path}: a series run forecasts from a series column, which the graph cannot "
                           f"read; export its network with deepnets.export.to_onnx instead")
-    parts = [scaler, model] + ([_Softmax()] if summary["output"] == "logits" else [])
+    units = TargetUnits.from_summary(summary)
+    parts = [scaler, model] + ([_Softmax()] if summary["output"] == "logits" else []) + (
+        [_TargetUnits(units)] if units is not None and units.scaler is not None else [])
     graph = nn.Sequential(*parts).eval()
     classification = summary["task"] == "classification"
     n_out = summary.get("n_outputs") or 1
     if classification:
-        labels = list(range(summary["n_classes"]))
+        labels = summary.get("classes") or list(range(summary["n_classes"]))
         columns = ([f"p(class {labels[1]})"] if n_out == 1 else [f"p(class {c})" for c in labels])
     else:
         labels, columns = None, list(summary["target_names"])
