@@ -7,7 +7,7 @@ PIP    := $(PY) -m pip
 TORCH  := torch==2.13.0
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench install clean
+.PHONY: demo test bench install browser clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python >= 3.10 needed, found " + sys.version'
@@ -16,12 +16,20 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q -e '.[test]' $(TORCH)
 	touch $(STAMP)
 
+# Chromium from Debian's packages for the browser tests of the HTML reports; where it cannot be
+# installed (not root, no apt) those tests skip and say why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  { apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && \
+	    apt-get install -y -q chromium >/dev/null 2>&1; }; }; } || \
+	  echo "no Chromium (apt-get install chromium): the browser tests will skip"
+
 install: $(STAMP)
 
 demo: $(STAMP)
 	OMP_NUM_THREADS=1 $(VENV)/bin/deepnets train examples/digits.toml
 
-test: $(STAMP)
+test: $(STAMP) browser
 	OMP_NUM_THREADS=1 $(PY) -m pytest
 
 bench: $(STAMP)

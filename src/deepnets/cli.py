@@ -9,6 +9,8 @@
     deepnets export RUN --onnx OUT.onnx
     deepnets datasets
     deepnets models [NAME ...]
+    deepnets report RUN [--out REPORT.html]
+    deepnets tour [--quick] [--only NAME,...] [--out DIR]
 
 A user error (a bad key, a malformed file, ...) prints one line ``deepnets: error: ...`` and
 exits with status 2. SIGTERM or SIGINT during training finishes the batch, writes a checkpoint
@@ -196,6 +198,25 @@ def cmd_models(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from .report.run_report import run_report
+
+    print(f"report written to {run_report(args.run, args.out)}")
+    return 0
+
+
+def cmd_tour(args) -> int:
+    from .experiment.tour import run_tour
+
+    only = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else None
+    rows, path = run_tour(out=args.out, quick=args.quick, only=only, examples=args.examples)
+    failed = [r.claim.name for r in rows if not r.passed]
+    print(f"{len(rows) - len(failed)} of {len(rows)} claims pass; report written to {path}")
+    if failed:
+        print(f"failing: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="deepnets", description="Multilayer perceptrons and deep networks, as the lecture teaches them.")
     p.add_argument("--version", action="version", version=f"deepnets {__import__('deepnets').__version__}")
@@ -245,6 +266,19 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("models", help="list the CNN zoo: parameters and multiply-accumulates at the native input")
     m.add_argument("names", nargs="*", help="only these models")
     m.set_defaults(func=cmd_models)
+    rp = sub.add_parser("report", help="write a self-contained HTML report of a run folder")
+    rp.add_argument("run", help="a run folder")
+    rp.add_argument("--out", help="the HTML file to write (default: RUN/report.html)")
+    rp.set_defaults(func=cmd_report)
+    tr = sub.add_parser("tour", help="run every lecture claim of examples/ and write one HTML report "
+                        "(exit 1 when a claim fails or the README states another figure)")
+    tr.add_argument("--quick", action="store_true", help="shortened runs with lower targets (a few minutes); "
+                    "not compared with the README")
+    tr.add_argument("--only", metavar="NAME,...", help="only these claims")
+    tr.add_argument("--out", default="runs/tour", help="folder for the runs, tour.html and tour.json "
+                    "(default: runs/tour)")
+    tr.add_argument("--examples", help="the examples folder (default: the project's examples/)")
+    tr.set_defaults(func=cmd_tour)
     return p
 
 
