@@ -80,6 +80,7 @@ class Claim:
     tolerance: float = 0.0
     rel_tolerance: float = 0.0
     seeds: tuple = (None,)
+    prepare: tuple = ()  # arguments of examples/make_sklearn_csv.py, run first when its CSV is missing
     quick: tuple = ()
     quick_target: float | None = None
     quick_seeds: tuple | None = None
@@ -117,6 +118,11 @@ CLAIMS: tuple[Claim, ...] = (
     _pct("mnist1d_gru", "a bidirectional GRU on MNIST-1D reaches the published figure (91%), mean of 3 seeds",
          "mnist1d_gru", 0.91, r"`examples/mnist1d_gru.toml`[^%]*?mean ([\d.]+)%", seeds=(0, 1, 2), quick=("train.epochs=2",), quick_target=0.15,
          quick_seeds=(0,)),
+    _pct("iris", "1-of-C coding: an MLP classifies a user's CSV whose labels are words (iris)", "iris", 0.9,
+         r"`examples/iris.toml`, test accuracy ([\d.]+)%", prepare=("iris",)),
+    Claim("diabetes", "with targets standardised, a regression MLP beats predicting the mean (R² > 0; diabetes)",
+          "diabetes", split_metric("r2"), ">=", 0.3, "float", readme=r"`examples/diabetes.toml`[^²]*R² ([\d.]+)",
+          tolerance=0.005, prepare=("diabetes",)),
     Claim("narma10_one_step", "a NARX MLP with weight elimination forecasts NARMA-10 one step ahead "
           "far better than the linear ARX(10, 10) (NMSE 0.09)", "narma10", forecast_nmse("one_step"), "<=", 0.01,
           "float", readme=r"`examples/narma10.toml`[^*]*\*\*([\d.]+)\*\*", rel_tolerance=0.10),

@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import re
+import runpy
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,7 +77,14 @@ def agrees(claim: Claim, figure: float, stated: float) -> bool:
     return abs(figure - stated) <= max(claim.tolerance, claim.rel_tolerance * abs(stated)) + 1e-12
 
 
+def _prepare(claim: Claim, examples: Path) -> None:
+    """Write the CSV a claim's example reads (``examples/make_sklearn_csv.py NAME``) when it is missing."""
+    if claim.prepare and not (examples / f"{claim.prepare[0]}.csv").is_file():
+        runpy.run_path(str(examples / "make_sklearn_csv.py"))["main"](list(claim.prepare))
+
+
 def _runs(claim: Claim, examples: Path, out: str, quick: bool, cache: dict) -> tuple[list[dict], str]:
+    _prepare(claim, examples)
     seeds = (claim.quick_seeds or claim.seeds) if quick else claim.seeds
     summaries, first = [], None
     for seed in seeds:
