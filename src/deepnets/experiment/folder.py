@@ -23,7 +23,7 @@ from safetensors.torch import save as st_save
 from ..atomic import write_atomic
 from ..config import Experiment, dumps_toml, experiment_from_dict, load_toml, upgrade_flat
 from ..data import Scaler
-from ..errors import CheckpointError
+from ..errors import CheckpointError, ConfigError
 from ..report import plots
 from ..train.metrics import predicted_classes
 from ..train.state_dict import load_state_dict_checked
@@ -55,8 +55,22 @@ def make_run_dir(exp: Experiment, source: str) -> str:
     while os.path.exists(path):
         k += 1
         path = f"{base}-{k}"
-    os.makedirs(path)
+    try:
+        os.makedirs(path)
+    except OSError as e:  # run.out under a file, a read-only or full disk, ...
+        raise ConfigError(f"run.out: cannot create the run folder {path}: {_why(e, exp.run.out)}") from None
     return path
+
+
+def _why(e: OSError, parent: str) -> str:
+    """Why a folder could not be made, in words (the part of ``parent`` that is a file, named)."""
+    if isinstance(e, (NotADirectoryError, FileExistsError)):
+        head = os.path.abspath(parent)
+        while head and not os.path.exists(head):
+            head = os.path.dirname(head)
+        if os.path.exists(head) and not os.path.isdir(head):
+            return f"{head} is a file, not a folder"
+    return e.strerror or str(e)
 
 
 def write_config(path: str, resolved: dict) -> None:

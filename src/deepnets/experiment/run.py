@@ -6,6 +6,7 @@ arguments and callbacks of :func:`~deepnets.train.loop.fit`.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 import time
@@ -16,7 +17,6 @@ from .._registry import lookup
 from ..backprop import costates
 from ..config import Experiment, experiment_from_file, experiment_to_dict  # experiment_from_file: re-exported
 from ..errors import CheckpointError, ConfigError
-from ..nn.mlp import MLP
 from ..optim import OPTIMIZERS
 from ..regularizers import build_regularizer
 from ..train.callbacks import (Checkpointer, EarlyStopping, GracefulStop, JsonLinesLogger, ProgressBar,
@@ -25,9 +25,11 @@ from ..train.checkpoint import CheckpointManager
 from ..train.distributed import barrier, broadcast_object, init_from_env
 from ..train.loop import fit
 from .build import build_model, loss_for, output_for
+from .checks import check_fit_arguments, check_run
 from .folder import RunResult, make_run_dir, read_experiment, rewind_metrics, write_config, write_run
 from .forecast import series_summary
 from .inspect import split_metrics
+from .lock import RunLock
 from .prepare import hinted, prepare, scaled
 from .starts import run_starts
 
@@ -132,59 +134,64 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
     if hints is not None:  # training with hints: extra outputs that only training sees
         fit_model, fit_loss, fit_train = hinted(exp, model, loss, train, hints, n_outputs)
     arguments = fit_arguments(exp, fit_loss)
+    check_fit_arguments(fit_model, arguments)  # a mistake in [train] leaves no run folder behind
     resolved = experiment_to_dict(exp)
     resolved["model"]["output"] = output
-    manager = checkpoint = None
-    if resume_path is not None:
-        path = os.fspath(resume_path)
-        manager = CheckpointManager(path, keep=max(1, exp.train.checkpoint.keep))
-        info = manager.latest_good()
-        if info is None:
-            raise CheckpointError(f"{path}: no checkpoint to resume from (RUN/checkpoints is empty)")
-        checkpoint = manager.load(info.name)
-        if main_rank:
-            rewind_metrics(path, checkpoint)
-    else:
-        path = broadcast_object(make_run_dir(exp, source) if main_rank else None)
-        if main_rank:
-            write_config(path, resolved)
-    callbacks = callbacks_for(exp, path, resolved=resolved, validation=val, n_train=len(train[0]), manager=manager,
-                              checkpoint=checkpoint, progress_file=progress_file, main_rank=main_rank)
-    metrics = ["accuracy"] if data.task == "classification" else ["rmse"]
-    probe = (train[0][:512], train[1][:512])
-    norms = {}
-    if exp.run.costates:
-        if not isinstance(model, MLP):
-            raise ConfigError("run.costates needs an MLP model")
-        norms["initial weights"] = _costate_norms(model, *probe, loss)
-    start = time.perf_counter()
-    history = fit(fit_model, fit_train, validation=val, metrics=metrics, callbacks=callbacks, **arguments)
-    seconds = time.perf_counter() - start
-    model.to("cpu")  # evaluation, plots and the saved weights work on the CPU copies of the splits
-    if exp.run.costates:
-        norms["trained weights"] = _costate_norms(model, *probe, loss)
+    check_run(exp, model, val)
+    with contextlib.ExitStack() as held:  # rank 0 holds the run folder's lock while it writes
+        if resume_path is not None:
+            path = os.fspath(resume_path)
+            if main_rank:  # before the manager clears temps: they may be another writer's
+                held.enter_context(RunLock(path))
+            manager = CheckpointManager(path, keep=max(1, exp.train.checkpoint.keep))
+            checkpoint = manager.load_latest_good()  # skips corrupt or refused ones to an older good one
+            if checkpoint is None:
+                raise CheckpointError(f"{path}: no checkpoint to resume from (RUN/checkpoints is empty)")
+            if main_rank:
+                rewind_metrics(path, checkpoint)
+        else:
+            manager = checkpoint = path = None
+            if main_rank:
+                path = make_run_dir(exp, source)
+                held.enter_context(RunLock(path))
+                write_config(path, resolved)
+            path = broadcast_object(path)
+        callbacks = callbacks_for(exp, path, resolved=resolved, validation=val, n_train=len(train[0]),
+                                  manager=manager, checkpoint=checkpoint, progress_file=progress_file,
+                                  main_rank=main_rank)
+        metrics = ["accuracy"] if data.task == "classification" else ["rmse"]
+        probe = (train[0][:512], train[1][:512])
+        norms = {}
+        if exp.run.costates:
+            norms["initial weights"] = _costate_norms(model, *probe, loss)
+        start = time.perf_counter()
+        history = fit(fit_model, fit_train, validation=val, metrics=metrics, callbacks=callbacks, **arguments)
+        seconds = time.perf_counter() - start
+        model.to("cpu")  # evaluation, plots and the saved weights work on the CPU copies of the splits
+        if exp.run.costates:
+            norms["trained weights"] = _costate_norms(model, *probe, loss)
 
-    results = {name: split_metrics(model, pair, loss, data)
-               for name, pair in (("train", train), ("val", val), ("test", test)) if pair is not None}
-    restarts = next((c.restarts for c in callbacks if isinstance(c, RestartOnStall)), 0)
-    summary = {
-        "dataset": data.name, "task": data.task, "n_classes": data.n_classes,
-        "feature_names": data.feature_names, "target_names": data.target_names,
-        "sizes": getattr(model, "sizes", None), "n_outputs": n_outputs, "output": output, "loss": repr(loss),
-        "n_weights": sum(p.numel() for p in model.parameters()),
-        "n_train": len(train[0]), "n_val": 0 if val is None else len(val[0]),
-        "n_test": 0 if test is None else len(test[0]),
-        "epochs_run": len(history.epoch), "restarts": restarts, "train_seconds": round(seconds, 3),
-        "metrics": results, "costate_norms": norms,
-    }
-    summary.update(series_summary(exp, data, scaler, model))  # series: forecasts beside the AR(p) baseline
-    result = RunResult(path, results.get("test", results["train"]), history.history, model, summary)
-    if not main_rank:
-        barrier()  # wait for rank 0's files, so that all ranks leave together
+        results = {name: split_metrics(model, pair, loss, data)
+                   for name, pair in (("train", train), ("val", val), ("test", test)) if pair is not None}
+        restarts = next((c.restarts for c in callbacks if isinstance(c, RestartOnStall)), 0)
+        summary = {
+            "dataset": data.name, "task": data.task, "n_classes": data.n_classes,
+            "feature_names": data.feature_names, "target_names": data.target_names,
+            "sizes": getattr(model, "sizes", None), "n_outputs": n_outputs, "output": output, "loss": repr(loss),
+            "n_weights": sum(p.numel() for p in model.parameters()),
+            "n_train": len(train[0]), "n_val": 0 if val is None else len(val[0]),
+            "n_test": 0 if test is None else len(test[0]),
+            "epochs_run": len(history.epoch), "restarts": restarts, "train_seconds": round(seconds, 3),
+            "metrics": results, "costate_norms": norms,
+        }
+        summary.update(series_summary(exp, data, scaler, model))  # series: forecasts beside the AR(p) baseline
+        result = RunResult(path, results.get("test", results["train"]), history.history, model, summary)
+        if not main_rank:
+            barrier()  # wait for rank 0's files, so that all ranks leave together
+            return result
+        write_run(path, exp, data, model, scaler, loss, history.history, summary, test)
+        barrier()
         return result
-    write_run(path, exp, data, model, scaler, loss, history.history, summary, test)
-    barrier()
-    return result
 
 
 def resume_run(path, *, progress_file=None) -> RunResult:

@@ -1,0 +1,194 @@
+"""The run folder: settings checked before it exists, one writer at a time (a lock that names its
+holder and is taken over from a killed one), and resume past a checkpoint that would run code."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import pytest
+import torch
+
+from deepnets.cli import main
+from deepnets.experiment.lock import RunLock, RunLockedError
+from deepnets.train.checkpoint import MANIFEST, STATE, CheckpointManager, _manifest_bytes, _sha256
+
+SMALL = ["--set", "data.name=parity", "--set", "data.params={n_bits=3}", "--set", "data.split=[0.75, 0.0, 0.25]",
+         "--set", "data.stratify=false", "--set", "model.hidden=[4]", "--set", "train.batch_size=2",
+         "--set", "train.checkpoint.every_epochs=1", "--set", "train.checkpoint.keep=3",
+         "--set", "run.plots=false"]
+
+
+def _train(tmp_path, *sets, name="r", epochs=3):
+    return main(["train", *SMALL, "--set", f"train.epochs={epochs}", *sets, "--set", f"run.name={name}",
+                 "--out", str(tmp_path), "--no-progress"])
+
+
+def _one_line_error(capsys, *parts):
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("deepnets: error: ") and "\n" not in err, err
+    for p in parts:
+        assert p in err, err
+    return err
+
+
+@pytest.mark.parametrize("sets,message", [
+    (["train.epochs=-1"], "train.epochs must be a non-negative integer, got -1"),
+    (["train.optimizer.lr=-0.1"], "train.optimizer.lr must be a finite number > 0, got -0.1"),
+    (["train.optimizer.name=sgd", "train.optimizer.momentum=-1"], "train.optimizer 'sgd': Invalid momentum"),
+    (["train.device.name=bogus"], "train.device.name: expected 'cpu', 'cuda', 'cuda:N' or 'mps', got 'bogus'"),
+    (["train.device.name=cuda:99"], "train.device.name = 'cuda:99', but this machine has"),
+    (["train.early_stopping.patience=2"], "[train.early_stopping] needs a validation split"),
+])
+def test_a_mistake_in_train_leaves_no_run_folder(tmp_path, capsys, sets, message):
+    out = tmp_path / "runs"
+    assert main(["train", *SMALL, *[a for s in sets for a in ("--set", s)], "--out", str(out), "--no-progress"]) == 2
+    _one_line_error(capsys, message)
+    assert not out.exists()  # caught before the run folder (or even run.out) was made
+
+
+def test_out_under_a_file_is_one_line(tmp_path, capsys):
+    (tmp_path / "afile").write_text("x")
+    assert main(["train", *SMALL, "--out", str(tmp_path / "afile" / "runs"), "--no-progress"]) == 2
+    _one_line_error(capsys, "run.out: cannot create the run folder", f"{tmp_path / 'afile'} is a file, not a folder")
+
+
+# --------------------------------------------------------------------------- the lock
+
+class _Holder:
+    """A real second process (forked: no interpreter start-up) that takes a RunLock on ``folder``
+    and holds it until :meth:`let_go`, or until it is killed."""
+
+    def __init__(self, folder):
+        go_r, self._go = os.pipe()
+        ready, ready_w = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:  # the child: lock, say so, wait, unlock
+            try:
+                lock = RunLock(folder).acquire()
+                os.write(ready_w, b"1")
+                os.read(go_r, 1)
+                lock.release()
+            finally:
+                os._exit(0)
+        os.close(go_r)
+        os.close(ready_w)
+        assert os.read(ready, 1) == b"1"
+        os.close(ready)
+
+    def let_go(self) -> int:
+        os.write(self._go, b"1")
+        os.close(self._go)
+        return os.waitpid(self.pid, 0)[1]
+
+    def kill(self) -> None:
+        os.kill(self.pid, signal.SIGKILL)
+        os.waitpid(self.pid, 0)
+        os.close(self._go)
+
+
+def test_a_second_writer_is_refused_naming_the_holder(tmp_path, capsys):
+    assert _train(tmp_path) == 0
+    run = tmp_path / "r"
+    metrics = (run / "metrics.jsonl").read_bytes()
+    holder = _Holder(run)
+    try:
+        with pytest.raises(RunLockedError, match=f"in use by process {holder.pid} ") as info:
+            RunLock(run).acquire()
+        assert info.value.pid == holder.pid
+        capsys.readouterr()
+        assert main(["train", "--resume", str(run), "--no-progress"]) == 2
+        _one_line_error(capsys, f"{run} is in use by process {holder.pid}", "lock file")
+        assert (run / "metrics.jsonl").read_bytes() == metrics  # the refused writer touched nothing
+    finally:
+        status = holder.let_go()
+    assert status == 0 and not (run / ".lock").exists()
+    with RunLock(run) as lock:  # free again once the holder let go
+        assert lock.stale_pid is None
+
+
+def test_a_stale_lock_of_a_killed_writer_is_taken_over(tmp_path, capsys, caplog):
+    run = tmp_path / "run"
+    run.mkdir()
+    holder = _Holder(run)
+    holder.kill()
+    assert (run / ".lock").read_text().split()[0] == str(holder.pid)  # the dead writer's file is still there
+    with caplog.at_level("WARNING"), RunLock(run) as lock:
+        assert lock.stale_pid == holder.pid
+        assert (run / ".lock").read_text().split()[0] == str(os.getpid())
+    assert f"stale lock of process {holder.pid}" in caplog.text
+    assert not (run / ".lock").exists()
+
+
+def test_resume_takes_over_the_lock_of_a_killed_run(tmp_path, capsys):
+    assert _train(tmp_path, epochs=2) == 0
+    run = tmp_path / "r"
+    holder = _Holder(run)
+    holder.kill()
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--no-progress"]) == 0
+    assert not (run / ".lock").exists()
+
+
+def test_the_same_process_is_not_its_own_stale_holder(tmp_path):
+    with RunLock(tmp_path) as lock:
+        with pytest.raises(RunLockedError, match=f"process {os.getpid()}"):
+            RunLock(tmp_path).acquire()  # a second lock in one process is a second writer too
+        assert lock.stale_pid is None
+
+
+# --------------------------------------------------------------------------- code in a valid checkpoint
+
+
+class _Marker:
+    """Unpickling this object creates a file: the code-execution probe."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def _forge(folder, marker):
+    """Replace ``folder/state.pt`` by a pickle that would run code, with checksums that match."""
+    torch.save({"format": "deepnets-checkpoint", "x": _Marker(marker)}, folder / STATE)
+    body = json.loads((folder / MANIFEST).read_bytes())
+    body.pop("manifest_sha256")
+    data = (folder / STATE).read_bytes()
+    body["files"][STATE] = {"bytes": len(data), "sha256": _sha256(data)}
+    (folder / MANIFEST).write_bytes(_manifest_bytes(body))
+
+
+def test_resume_falls_back_past_a_checkpoint_that_would_run_code(tmp_path, capsys, caplog):
+    assert _train(tmp_path, epochs=3) == 0
+    run = tmp_path / "r"
+    infos = CheckpointManager(run).list()
+    assert len(infos) == 3
+    marker = tmp_path / "pwned"
+    _forge(infos[-1].path, marker)
+    assert CheckpointManager(run).latest_good().name == infos[-1].name  # its checksums hold
+    for f in ("weights.safetensors", "summary.json"):
+        (run / f).unlink()
+    with caplog.at_level("WARNING"):
+        ckpt = CheckpointManager(run).load_latest_good()
+    assert ckpt["name"] == infos[-2].name and "state.pt: refused" in caplog.text
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--no-progress"]) == 0
+    assert not marker.exists()
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == [1, 2, 3]  # epoch 3 redone from epoch 2's checkpoint
+    assert (run / "weights.safetensors").is_file()
+
+
+def test_resume_refuses_when_every_checkpoint_would_run_code(tmp_path, capsys):
+    assert _train(tmp_path, "--set", "train.checkpoint.keep=1", epochs=2) == 0
+    run = tmp_path / "r"
+    (info,) = CheckpointManager(run).list()
+    marker = tmp_path / "pwned"
+    _forge(info.path, marker)
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--no-progress"]) == 2
+    _one_line_error(capsys, "no loadable checkpoint", "state.pt: refused")
+    assert not marker.exists()
