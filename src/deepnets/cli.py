@@ -98,8 +98,15 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_predict(args) -> int:
+    import os
+
     from .experiment import predict_run
 
+    if args.out:  # a folder that is not there is said before the predictions are computed
+        folder = os.path.dirname(os.path.abspath(args.out))
+        if not os.path.isdir(folder):
+            raise ConfigError(f"--out: cannot write the predictions file {args.out}: the folder {folder} "
+                              f"{'is a file' if os.path.exists(folder) else 'does not exist'}")
     header, rows = predict_run(args.run, args.file)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -108,7 +115,7 @@ def cmd_predict(args) -> int:
     if args.out:
         from .atomic import write_atomic
 
-        write_atomic(args.out, buf.getvalue().encode())
+        write_atomic(args.out, buf.getvalue().encode(), what="predictions file")
         print(f"{len(rows)} predictions written to {args.out}")
     else:
         sys.stdout.write(buf.getvalue())

@@ -7,6 +7,7 @@ arguments and callbacks of :func:`~deepnets.train.loop.fit`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import inspect
 import os
 import time
@@ -16,6 +17,7 @@ import torch
 from .._registry import lookup
 from ..backprop import costates
 from ..config import Experiment, experiment_from_file, experiment_to_dict  # experiment_from_file: re-exported
+from ..atomic import FileWriteError
 from ..errors import CheckpointError, ConfigError
 from ..optim import OPTIMIZERS
 from ..regularizers import build_regularizer
@@ -26,6 +28,7 @@ from ..train.distributed import barrier, broadcast_object, init_from_env
 from ..train.loop import fit
 from .build import build_model, loss_for, output_for
 from .checks import check_fit_arguments, check_run
+from .failure import holdings, unwritten
 from .folder import RunResult, make_run_dir, read_experiment, rewind_metrics, write_config, write_run
 from .forecast import series_summary
 from .inspect import split_metrics
@@ -165,7 +168,10 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
         if exp.run.costates:
             norms["initial weights"] = _costate_norms(model, *probe, loss)
         start = time.perf_counter()
-        history = fit(fit_model, fit_train, validation=val, metrics=metrics, callbacks=callbacks, **arguments)
+        try:
+            history = fit(fit_model, fit_train, validation=val, metrics=metrics, callbacks=callbacks, **arguments)
+        except FileWriteError as e:  # a full disk while training: the metrics log or a checkpoint
+            raise e.amended(f"training stopped; {holdings(path)}") from None
         seconds = time.perf_counter() - start
         model.to("cpu")  # evaluation, plots and the saved weights work on the CPU copies of the splits
         if exp.run.costates:
@@ -189,7 +195,12 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
         if not main_rank:
             barrier()  # wait for rank 0's files, so that all ranks leave together
             return result
-        write_run(path, exp, data, model, scaler, loss, history.history, summary, test)
+        try:
+            write_run(path, exp, data, model, scaler, loss, history.history, summary, test)
+        except FileWriteError as e:  # a full disk: say what is kept, and rescue the trained model
+            bare = dataclasses.replace(exp, run=dataclasses.replace(exp.run, plots=False))
+            raise unwritten(e, path, summary, lambda folder: write_run(
+                folder, bare, data, model, scaler, loss, history.history, summary, test), result) from None
         barrier()
         return result
 

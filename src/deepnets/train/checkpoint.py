@@ -411,7 +411,10 @@ class CheckpointManager:
             raise
         except OSError as exc:
             _remove_quietly(tmp)
-            raise write_error(exc, final, needed) from exc
+            earlier = [i.name for i in self.list()]
+            kept = (f"the previous checkpoints are untouched (newest: {earlier[-1]})" if earlier
+                    else "the run has no earlier checkpoint")
+            raise write_error(exc, final, needed, kept=kept) from exc
         remove_stale_temps(self.dir)  # the replaced folder, if any
         self._prune()
         log.info("saved checkpoint %s (%d bytes)", final, needed)
