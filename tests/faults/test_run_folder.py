@@ -192,3 +192,38 @@ def test_resume_refuses_when_every_checkpoint_would_run_code(tmp_path, capsys):
     assert main(["train", "--resume", str(run), "--no-progress"]) == 2
     _one_line_error(capsys, "no loadable checkpoint", "state.pt: refused")
     assert not marker.exists()
+
+
+# --------------------------------------------------------------------------- the final weights' checksum
+
+
+def test_a_bit_flip_in_the_final_weights_is_refused_by_evaluate_and_predict(tmp_path, capsys):
+    import hashlib
+
+    assert _train(tmp_path, epochs=1) == 0
+    run = tmp_path / "r"
+    weights = run / "weights.safetensors"
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["weights_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    csv = tmp_path / "new.csv"
+    csv.write_text("x1,x2,x3\n1,0,0\n0,1,1\n")
+    capsys.readouterr()
+    assert main(["evaluate", str(run)]) == 0 and main(["predict", str(run), str(csv)]) == 0
+    data = bytearray(weights.read_bytes())
+    data[-3] ^= 0x01  # one bit of the last tensor: safetensors still parses it
+    weights.write_bytes(bytes(data))
+    capsys.readouterr()
+    for argv in (["evaluate", str(run)], ["predict", str(run), str(csv)]):
+        assert main(argv) == 2
+        _one_line_error(capsys, f"{weights}: checksum mismatch: summary.json records SHA-256 "
+                        f"{summary['weights_sha256']}", hashlib.sha256(bytes(data)).hexdigest())
+
+
+def test_a_run_without_a_recorded_checksum_is_read_with_a_warning(tmp_path, capsys):
+    assert _train(tmp_path, epochs=1) == 0
+    run = tmp_path / "r"
+    summary = json.loads((run / "summary.json").read_text())
+    del summary["weights_sha256"]
+    (run / "summary.json").write_text(json.dumps(summary))
+    with pytest.warns(UserWarning, match="records no checksum .* the weights are not verified"):
+        assert main(["evaluate", str(run)]) == 0
