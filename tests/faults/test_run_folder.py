@@ -40,6 +40,7 @@ def _one_line_error(capsys, *parts):
     (["train.device.name=bogus"], "train.device.name: expected 'cpu', 'cuda', 'cuda:N' or 'mps', got 'bogus'"),
     (["train.device.name=cuda:99"], "train.device.name = 'cuda:99', but this machine has"),
     (["train.early_stopping.patience=2"], "[train.early_stopping] needs a validation split"),
+    (["train.diverge_factor=1"], "train.diverge_factor must be 0 (off) or a finite number > 1, got 1.0"),
 ])
 def test_a_mistake_in_train_leaves_no_run_folder(tmp_path, capsys, sets, message):
     out = tmp_path / "runs"
@@ -227,3 +228,21 @@ def test_a_run_without_a_recorded_checksum_is_read_with_a_warning(tmp_path, caps
     (run / "summary.json").write_text(json.dumps(summary))
     with pytest.warns(UserWarning, match="records no checksum .* the weights are not verified"):
         assert main(["evaluate", str(run)]) == 0
+
+
+# --------------------------------------------------------------------------- divergence
+
+
+def test_an_exploding_loss_ends_the_run_with_a_message_true_about_what_is_saved(tmp_path, capsys):
+    assert _train(tmp_path, "--set", "train.optimizer.lr=1e6", "--set", "train.checkpoint.every_epochs=0",
+                  epochs=5) == 2
+    run = tmp_path / "r"
+    err = _one_line_error(capsys, "training diverged at epoch 1: the epoch's loss", "times the untrained network's",
+                          f"nothing after the last checkpoint is saved: {run} holds config.toml, metrics.jsonl "
+                          "(1 epoch) and no checkpoint: the run cannot be resumed")
+    assert "weights from before" not in err
+    assert sorted(os.listdir(run)) == ["config.toml", "metrics.jsonl"]
+    logged = json.loads((run / "metrics.jsonl").read_text())["loss"]
+    assert f"the epoch's loss {logged:.4g} is" in err
+    assert _train(tmp_path, "--set", "train.optimizer.lr=1e6", "--set", "train.diverge_factor=0", name="off",
+                  epochs=2) == 0  # the rule switched off: the run goes on as before

@@ -11,6 +11,7 @@ import torch
 
 from ..errors import ConfigError
 from ..nn.mlp import MLP
+from ..train.callbacks import DivergenceGuard
 from ..train.optimizers import make_optimizer
 from ..train.setup import check_options
 
@@ -72,11 +73,16 @@ def check_fit_arguments(model: torch.nn.Module, arguments: dict) -> None:
 
 def check_run(exp, model: torch.nn.Module, validation) -> None:
     """The checks of ``[train]`` and ``[run]`` that need the data and the model, made before the run
-    folder exists: early stopping needs a validation split, ``run.costates`` an MLP.
+    folder exists: ``train.diverge_factor`` is 0 or > 1, early stopping needs a validation split,
+    ``run.costates`` an MLP.
 
     Raises:
         ConfigError: naming the key.
     """
+    try:
+        DivergenceGuard(exp.train.diverge_factor)
+    except ConfigError as e:
+        raise ConfigError(f"train.{e}") from None
     if exp.train.early_stopping is not None and validation is None:
         raise ConfigError("[train.early_stopping] needs a validation split (data.split with 3 parts)")
     if exp.run.costates and not isinstance(model, MLP):

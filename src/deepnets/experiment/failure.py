@@ -36,7 +36,8 @@ def holdings(path: str) -> str:
     for name in _FILES:
         f = os.path.join(path, name)
         if os.path.isfile(f):
-            parts.append(f"{name} ({_epochs_logged(f)} epochs)" if name == "metrics.jsonl" else name)
+            n = _epochs_logged(f) if name == "metrics.jsonl" else None
+            parts.append(name if n is None else f"{name} ({n} epoch{'' if n == 1 else 's'})")
     held = ", ".join(parts) if parts else "no files"
     try:
         newest = CheckpointManager(path).list()

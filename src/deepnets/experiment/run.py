@@ -18,11 +18,11 @@ from .._registry import lookup
 from ..backprop import costates
 from ..config import Experiment, experiment_from_file, experiment_to_dict  # experiment_from_file: re-exported
 from ..atomic import FileWriteError
-from ..errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, ConfigError, TrainingDiverged
 from ..optim import OPTIMIZERS
 from ..regularizers import build_regularizer
-from ..train.callbacks import (Checkpointer, EarlyStopping, GracefulStop, JsonLinesLogger, ProgressBar,
-                               RestartOnStall)
+from ..train.callbacks import (Checkpointer, DivergenceGuard, EarlyStopping, GracefulStop, JsonLinesLogger,
+                               ProgressBar, RestartOnStall)
 from ..train.checkpoint import CheckpointManager
 from ..train.distributed import barrier, broadcast_object, init_from_env
 from ..train.loop import fit
@@ -81,6 +81,8 @@ def callbacks_for(exp: Experiment, path: str, *, resolved: dict, validation, n_t
             raise ConfigError("[train.early_stopping] needs a validation split (data.split with 3 parts)")
         callbacks.append(EarlyStopping(e.monitor, min_delta=e.min_delta, patience=e.patience,
                                        restore_best_weights=e.restore_best))
+    if t.diverge_factor:  # a loss that explodes by orders of magnitude is divergence too
+        callbacks.append(DivergenceGuard(t.diverge_factor))
     if exp.run.progress and t.epochs > 0 and main_rank:
         callbacks.append(ProgressBar(t.epochs, file=progress_file, samples_per_epoch=n_train))
     if t.epochs > 0:
@@ -172,6 +174,9 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
             history = fit(fit_model, fit_train, validation=val, metrics=metrics, callbacks=callbacks, **arguments)
         except FileWriteError as e:  # a full disk while training: the metrics log or a checkpoint
             raise e.amended(f"training stopped; {holdings(path)}") from None
+        except TrainingDiverged as e:  # the weights in memory are not saved: say what the folder holds
+            raise TrainingDiverged(f"{e}; nothing after the last checkpoint is saved: {holdings(path)}",
+                                   e.history) from None
         seconds = time.perf_counter() - start
         model.to("cpu")  # evaluation, plots and the saved weights work on the CPU copies of the splits
         if exp.run.costates:
