@@ -246,3 +246,39 @@ def test_an_exploding_loss_ends_the_run_with_a_message_true_about_what_is_saved(
     assert f"the epoch's loss {logged:.4g} is" in err
     assert _train(tmp_path, "--set", "train.optimizer.lr=1e6", "--set", "train.diverge_factor=0", name="off",
                   epochs=2) == 0  # the rule switched off: the run goes on as before
+
+
+# --------------------------------------------------------------------------- a DDP checkpoint in one process
+
+
+def test_a_checkpoint_of_two_ranks_is_refused_by_one_process(tmp_path, capsys, monkeypatch):
+    from deepnets.train.callbacks import checkpointer
+
+    with monkeypatch.context() as m:  # the saves record what a 2-rank run records (the loop sees 1 rank)
+        m.setattr(checkpointer, "world", lambda: (0, 2))
+        assert _train(tmp_path, epochs=2) == 0
+    run = tmp_path / "r"
+    (run / "weights.safetensors").unlink()
+    metrics = (run / "metrics.jsonl").read_bytes()
+    newest = CheckpointManager(run).list()[-1].path
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--no-progress"]) == 2
+    _one_line_error(capsys, f"{newest}: written by a run on 2 process(es), resumed by 1",
+                    "torchrun --nproc_per_node 2")
+    assert (run / "metrics.jsonl").read_bytes() == metrics and not (run / ".lock").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),
+                    reason="torch.distributed with gloo is needed")
+def test_a_real_two_rank_checkpoint_is_refused_by_one_process(tmp_path, capsys):
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "deepnets",
+           "train", *SMALL, "--set", "train.epochs=2", "--set", "run.name=r", "--out", str(tmp_path), "--no-progress"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert r.returncode == 0, r.stderr[-3000:]
+    run = tmp_path / "r"
+    assert main(["train", "--resume", str(run), "--no-progress"]) == 2
+    _one_line_error(capsys, "written by a run on 2 process(es), resumed by 1")

@@ -23,6 +23,7 @@ from ..optim import OPTIMIZERS
 from ..regularizers import build_regularizer
 from ..train.callbacks import (Checkpointer, DivergenceGuard, EarlyStopping, GracefulStop, JsonLinesLogger,
                                ProgressBar, RestartOnStall)
+from ..train.callbacks.checkpointer import check_world_size
 from ..train.checkpoint import CheckpointManager
 from ..train.distributed import barrier, broadcast_object, init_from_env
 from ..train.loop import fit
@@ -152,6 +153,7 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
             checkpoint = manager.load_latest_good()  # skips corrupt or refused ones to an older good one
             if checkpoint is None:
                 raise CheckpointError(f"{path}: no checkpoint to resume from (RUN/checkpoints is empty)")
+            check_world_size(checkpoint)  # before anything in the folder changes
             if main_rank:
                 rewind_metrics(path, checkpoint)
         else:
