@@ -23,7 +23,7 @@ import io
 
 import sys
 
-from .errors import EXIT_INTERRUPTED, ConfigError, DeepnetsError, TrainingInterrupted
+from .errors import EXIT_INTERRUPTED, ConfigError, DeepnetsError, StoppedAfterTraining, TrainingInterrupted
 
 
 def _num(v: float) -> str:
@@ -262,6 +262,9 @@ def _main(argv=None) -> int:
               f"'deepnets train --resume RUN' (exit status {EXIT_INTERRUPTED})", file=sys.stderr)
         return EXIT_INTERRUPTED
     except DeepnetsError as e:
+        if isinstance(e, StoppedAfterTraining):  # SIGTERM/SIGINT after training: the run was finished first
+            print(f"deepnets: {e}", file=sys.stderr)
+            return 128 + e.signal
         msg = " ".join(str(e).split())
         print(f"deepnets: error: {msg}", file=sys.stderr)
         return 2

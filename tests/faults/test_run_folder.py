@@ -282,3 +282,49 @@ def test_a_real_two_rank_checkpoint_is_refused_by_one_process(tmp_path, capsys):
     run = tmp_path / "r"
     assert main(["train", "--resume", str(run), "--no-progress"]) == 2
     _one_line_error(capsys, "written by a run on 2 process(es), resumed by 1")
+
+
+# --------------------------------------------------------------------------- a signal after training
+
+
+@pytest.mark.parametrize("sig,status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_after_training_finishes_the_run_then_stops_with_a_message(tmp_path, capsys, monkeypatch, sig,
+                                                                            status):
+    from deepnets.experiment import run as run_module
+
+    fell_through, sent = [], []
+    previous = signal.signal(sig, lambda *a: fell_through.append(a))  # where today's code would land
+    real = run_module.split_metrics
+
+    def signal_then_evaluate(*args, **kwargs):  # the first thing after training: evaluation (once)
+        if not sent:
+            sent.append(os.kill(os.getpid(), sig))
+        return real(*args, **kwargs)
+    monkeypatch.setattr(run_module, "split_metrics", signal_then_evaluate)
+    try:
+        assert _train(tmp_path, epochs=2) == status
+    finally:
+        signal.signal(sig, previous)
+    assert not fell_through  # the run's own handler took it
+    run = tmp_path / "r"
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == (f"deepnets: {signal.Signals(sig).name} arrived after training had ended: the run was finished and "
+                   f"written to {run} before stopping ('deepnets evaluate {run}' prints its results)")
+    assert (run / "weights.safetensors").is_file() and (run / "summary.json").is_file()
+    assert not (run / ".lock").exists()
+    assert main(["evaluate", str(run)]) == 0
+
+
+def test_a_second_ctrl_c_after_training_stops_at_once(tmp_path, capsys, monkeypatch):
+    from deepnets.experiment import run as run_module
+
+    real = run_module.split_metrics
+
+    def twice(*args, **kwargs):  # evaluation is called once per split: a signal each time
+        os.kill(os.getpid(), signal.SIGINT)  # the second one: KeyboardInterrupt, as without the hold
+        return real(*args, **kwargs)
+    monkeypatch.setattr(run_module, "split_metrics", twice)
+    assert _train(tmp_path, epochs=1) == 130
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "deepnets: interrupted"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+    assert not (tmp_path / "r" / ".lock").exists()

@@ -34,6 +34,7 @@ from .folder import RunResult, make_run_dir, read_experiment, rewind_metrics, wr
 from .forecast import series_summary
 from .inspect import split_metrics
 from .lock import RunLock
+from .signals import StoppedAfterTraining, held_signals
 from .prepare import hinted, prepare, scaled
 from .starts import run_starts
 
@@ -180,6 +181,7 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
             raise TrainingDiverged(f"{e}; nothing after the last checkpoint is saved: {holdings(path)}",
                                    e.history) from None
         seconds = time.perf_counter() - start
+        stopped = held.enter_context(held_signals())  # from here a SIGTERM lets the run finish, then stops
         model.to("cpu")  # evaluation, plots and the saved weights work on the CPU copies of the splits
         if exp.run.costates:
             norms["trained weights"] = _costate_norms(model, *probe, loss)
@@ -201,6 +203,8 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
         result = RunResult(path, results.get("test", results["train"]), history.history, model, summary)
         if not main_rank:
             barrier()  # wait for rank 0's files, so that all ranks leave together
+            if stopped:
+                raise StoppedAfterTraining(stopped[0], result)
             return result
         try:
             write_run(path, exp, data, model, scaler, loss, history.history, summary, test)
@@ -209,6 +213,8 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
             raise unwritten(e, path, summary, lambda folder: write_run(
                 folder, bare, data, model, scaler, loss, history.history, summary, test), result) from None
         barrier()
+        if stopped:
+            raise StoppedAfterTraining(stopped[0], result)
         return result
 
 
