@@ -7,7 +7,9 @@ from __future__ import annotations
 import math
 import warnings
 
-from ...errors import ConfigError, TrainingDiverged
+import torch
+
+from ...errors import ConfigError, DeepnetsError, TrainingDiverged
 from ..batches import BatchLoss
 from ..metrics import evaluate
 from .base import Callback
@@ -20,8 +22,8 @@ class DivergenceGuard(Callback):
     """Stop when an epoch's training loss exceeds ``factor`` times the untrained network's loss.
 
     The reference E_0 is the loss of the network before its first step on the first 4096 training
-    samples (in eval mode; with a batch loss or data that are not tensors, the first step's batch
-    loss). After each epoch, E_epoch > ``factor`` · E_0 raises
+    samples (in eval mode; with a batch loss, data that are not tensors or a model whose eval-mode
+    outputs the loss cannot take, such as one with hint outputs, the first step's batch loss). After each epoch, E_epoch > ``factor`` · E_0 raises
     :class:`~deepnets.errors.TrainingDiverged`: honest training does not end an epoch several
     times worse than where it began. E_0 is saved with checkpoints, so a resumed run keeps it.
 
@@ -50,9 +52,14 @@ class DivergenceGuard(Callback):
         tensors = getattr(loop.batches, "tensors", None)
         if isinstance(loop.loss, BatchLoss) or tensors is None or len(tensors) != 2:
             return None  # measured on the first step instead
-        model = getattr(loop.model, "module", loop.model)  # the bare network under DDP
+        model = loop.model
+        if isinstance(model, torch.nn.parallel.DistributedDataParallel):
+            model = model.module  # the bare network: evaluation needs no gradient sync
         x, y = (t[:PROBE] for t in tensors)
-        return evaluate(model, x, y, loss=loop.loss)["loss"]
+        try:
+            return evaluate(model, x, y, loss=loop.loss)["loss"]
+        except (DeepnetsError, RuntimeError, ValueError):  # eval-mode outputs the loss cannot take
+            return None  # (a model with hint outputs in training only): measured on the first step
 
     def on_train_begin(self, logs=None):
         self.reference = None if not self.factor else self._untrained_loss()
