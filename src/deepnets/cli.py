@@ -107,6 +107,8 @@ def cmd_predict(args) -> int:
         if not os.path.isdir(folder):
             raise ConfigError(f"--out: cannot write the predictions file {args.out}: the folder {folder} "
                               f"{'is a file' if os.path.exists(folder) else 'does not exist'}")
+        if os.path.isdir(args.out):
+            raise ConfigError(f"--out: cannot write the predictions file {args.out}: it is a folder; name a file")
     header, rows = predict_run(args.run, args.file)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")

@@ -248,6 +248,18 @@ def test_an_exploding_loss_ends_the_run_with_a_message_true_about_what_is_saved(
                   epochs=2) == 0  # the rule switched off: the run goes on as before
 
 
+
+def test_a_non_finite_loss_ends_the_run_with_a_message_true_about_what_is_saved(tmp_path, capsys):
+    sin = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "sin.toml")
+    assert main(["train", sin, "--set", "train.optimizer.name=sgd", "--set", "train.optimizer.lr=1e20",
+                 "--set", "train.epochs=3", "--set", "run.name=n", "--set", "run.plots=false", "--out", str(tmp_path),
+                 "--no-progress"]) == 2
+    run = tmp_path / "n"
+    _one_line_error(capsys, "non-finite values at epoch 2, batch 1: loss is inf",
+                    f"nothing after the last checkpoint is saved: {run} holds config.toml, metrics.jsonl (1 epoch) "
+                    "and no checkpoint: the run cannot be resumed")
+    assert sorted(os.listdir(run)) == ["config.toml", "metrics.jsonl"]
+
 # --------------------------------------------------------------------------- a DDP checkpoint in one process
 
 

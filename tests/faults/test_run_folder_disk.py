@@ -157,6 +157,8 @@ def test_predictions_file_errors_name_the_predictions_file(tmp_path, capsys, mon
     err = _one_line_error(capsys, f"cannot write the predictions file {tmp_path / 'nope' / 'p.csv'}: the folder "
                           f"{tmp_path / 'nope'} does not exist")
     assert "checkpoint" not in err
+    assert main(["predict", str(tmp_path / "r"), str(csv), "--out", str(tmp_path)]) == 2
+    _one_line_error(capsys, f"cannot write the predictions file {tmp_path}: it is a folder")
     (tmp_path / "p.csv").write_text("old\n")
     _full_disk_for(monkeypatch, "p.csv")
     assert main(["predict", str(tmp_path / "r"), str(csv), "--out", str(tmp_path / "p.csv")]) == 2
