@@ -12,10 +12,11 @@ import json
 import os
 import shutil
 import tempfile
+from pathlib import Path
 
-from ..atomic import FileWriteError
-from ..errors import DeepnetsError
-from ..train.checkpoint import CheckpointManager
+from ..atomic import TEMP_PREFIX, FileWriteError
+from ..errors import CheckpointError, DeepnetsError
+from ..train.checkpoint import read_manifest
 
 #: the files a run folder can hold, in the order a message lists them
 _FILES = ("config.toml", "metrics.jsonl", "weights.safetensors", "summary.json")
@@ -39,15 +40,28 @@ def holdings(path: str) -> str:
             n = _epochs_logged(f) if name == "metrics.jsonl" else None
             parts.append(name if n is None else f"{name} ({n} epoch{'' if n == 1 else 's'})")
     held = ", ".join(parts) if parts else "no files"
-    try:
-        newest = CheckpointManager(path).list()
-    except (OSError, DeepnetsError):
-        newest = []
-    if not newest:
+    newest = _newest_checkpoint(os.path.join(path, "checkpoints"))
+    if newest is None:
         return f"{path} holds {held} and no checkpoint: the run cannot be resumed"
-    info = newest[-1]
-    return (f"{path} holds {held} and checkpoints up to {info.path} (step {info.step}): "
+    folder, manifest = newest
+    return (f"{path} holds {held} and checkpoints up to {folder} (step {manifest.get('step')}): "
             f"'deepnets train --resume {path}' continues from there")
+
+
+def _newest_checkpoint(folder: str):
+    """``(path, manifest)`` of the newest checkpoint with a readable manifest, or None; only reads
+    (a CheckpointManager would also clear temp folders, which only the lock holder may do)."""
+    best = None
+    for entry in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+        if entry.startswith(TEMP_PREFIX) or not os.path.isdir(os.path.join(folder, entry)):
+            continue
+        try:
+            manifest = read_manifest(Path(folder, entry))
+        except CheckpointError:
+            continue
+        if best is None or manifest["sequence"] > best[1]["sequence"]:
+            best = (os.path.join(folder, entry), manifest)
+    return best
 
 
 def rescue(path: str, write_files) -> str | None:
