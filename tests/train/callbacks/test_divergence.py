@@ -69,3 +69,17 @@ def test_the_reference_is_checkpointed_with_the_run():
     other = DivergenceGuard(5)
     other.load_state_dict(guard.state_dict())
     assert other.reference == 0.25
+
+
+def test_a_run_that_fails_puts_the_signal_handlers_back():
+    import signal
+
+    from deepnets.train import GracefulStop
+
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    x, y = _data()
+    torch.manual_seed(0)
+    with pytest.raises(TrainingDiverged):
+        fit(torch.nn.Linear(3, 1), (x, y), loss="lms", optimizer="sgd", lr=3.0, epochs=50, batch_size=8,
+            callbacks=[GracefulStop(), DivergenceGuard(5)])
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before  # Ctrl-C works again
