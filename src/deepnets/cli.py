@@ -2,8 +2,8 @@
 
     deepnets train [EXPERIMENT.toml] [--set key=value ...]
     deepnets train --resume RUN
-    deepnets evaluate RUN
-    deepnets predict RUN FILE.csv [--out PREDICTIONS.csv]
+    deepnets evaluate RUN [--data NEW.csv]
+    deepnets predict RUN FILE.csv [--proba] [--out PREDICTIONS.csv]
     deepnets relevance RUN [--rounds R] [--inner I]
     deepnets select EXPERIMENT.toml --hidden 2,4,8,16,32 [--cv K | --bootstrap B] [--out DIR]
     deepnets datasets
@@ -41,7 +41,7 @@ def cmd_train(args) -> int:
     if args.resume:
         if args.experiment or args.set:
             raise ConfigError("--resume RUN continues a run with its own config: give no experiment file or --set")
-        res = resume_run(args.resume)
+        res = resume_run(args.resume, announce=print)
     else:
         exp = experiment_from_file(args.experiment, args.set)
         if args.costates:
@@ -50,7 +50,7 @@ def cmd_train(args) -> int:
             exp.run.out = args.out
         if args.no_progress:
             exp.run.progress = False
-        res = run_experiment(exp, source=args.experiment or "defaults")
+        res = run_experiment(exp, source=args.experiment or "defaults", announce=print)
     s = res.summary
     print(f"{s['dataset']}: {s['n_train']} train / {s['n_val']} val / {s['n_test']} test, "
           f"{s['n_weights']} weights, {s['epochs_run']} epochs in {s['train_seconds']:.2f} s"
@@ -65,7 +65,9 @@ def cmd_train(args) -> int:
         print("\n".join(_forecast_lines(s["forecast"])))
     key = "accuracy" if "accuracy" in res.test else "rmse"
     where = "test" if "test" in s["metrics"] else "train"
-    print(f"{where} {key}: {res.test[key]:.4f}")
+    beside = (f" (R² {res.test['r2']:.4f}; predicting the training mean: rmse {res.test['mean_predictor_rmse']:.4f})"
+              if "r2" in res.test else "")
+    print(f"{where} {key}: {res.test[key]:.4f}{beside}")
     print(f"run written to {res.path}")
     return 0
 
@@ -87,8 +89,11 @@ def _forecast_lines(report: dict) -> list[str]:
 
 
 def cmd_evaluate(args) -> int:
-    from .experiment import reevaluate_run
+    from .experiment import evaluate_file, reevaluate_run
 
+    if args.data:
+        print(f"{args.data}: {_fmt(evaluate_file(args.run, args.data))}")
+        return 0
     metrics, report = reevaluate_run(args.run)
     for split_name, m in metrics.items():
         print(f"{split_name:>5}: {_fmt(m)}")
@@ -109,7 +114,7 @@ def cmd_predict(args) -> int:
                               f"{'is a file' if os.path.exists(folder) else 'does not exist'}")
         if os.path.isdir(args.out):
             raise ConfigError(f"--out: cannot write the predictions file {args.out}: it is a folder; name a file")
-    header, rows = predict_run(args.run, args.file)
+    header, rows = predict_run(args.run, args.file, proba=args.proba)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)
@@ -205,11 +210,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train)
     e = sub.add_parser("evaluate", help="evaluate a trained run on its train/val/test splits")
     e.add_argument("run", help="a run folder")
+    e.add_argument("--data", metavar="NEW.csv", help="score a new labelled CSV (the run's feature and target columns)")
     e.set_defaults(func=cmd_evaluate)
     pr = sub.add_parser("predict", help="predict for the rows of a CSV file")
     pr.add_argument("run", help="a run folder")
     pr.add_argument("file", help="a CSV with the run's feature columns")
     pr.add_argument("--out", help="write the predictions here instead of standard output")
+    pr.add_argument("--proba", action="store_true", help="add each class's probability (classification)")
     pr.set_defaults(func=cmd_predict)
     r = sub.add_parser("relevance", help="ARD input relevances of a trained run (MacKay's evidence re-estimation)")
     r.add_argument("run", help="a run folder")
