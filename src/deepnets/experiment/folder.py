@@ -216,7 +216,7 @@ def load_run(path):
             read_safetensors_header(wpath)
     except DataError as e:
         raise CheckpointError(str(e)) from None
-    check_weights(wpath, summary)  # streamed: constant memory, before a byte of it is parsed
+    check_weights(wpath, summary)  # streamed in blocks, before the weights are loaded
     try:
         state = load_file(wpath)
     except (SafetensorError, OSError, ValueError) as e:
