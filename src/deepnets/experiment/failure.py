@@ -19,7 +19,7 @@ from ..errors import CheckpointError, DeepnetsError
 from ..train.checkpoint import read_manifest
 
 #: the files a run folder can hold, in the order a message lists them
-_FILES = ("config.toml", "metrics.jsonl", "weights.safetensors", "summary.json")
+_FILES = ("config.toml", "data.json", "metrics.jsonl", "weights.safetensors", "summary.json")
 
 
 def _epochs_logged(path: str) -> int:
@@ -66,14 +66,14 @@ def _newest_checkpoint(folder: str):
 
 def rescue(path: str, write_files) -> str | None:
     """Write a finished run that its folder ``path`` could not take into a new folder under the
-    system's temp folder with ``write_files(folder)`` (config and metrics copied over); its name,
-    or ``None`` when that failed too (nothing is left of the attempt)."""
+    system's temp folder with ``write_files(folder)`` (config, data record and metrics copied
+    over); its name, or ``None`` when that failed too (nothing is left of the attempt)."""
     try:
         folder = tempfile.mkdtemp(prefix=f"deepnets-rescue-{os.path.basename(os.path.normpath(path))}-")
     except OSError:
         return None
     try:
-        for name in ("config.toml", "metrics.jsonl"):
+        for name in ("config.toml", "data.json", "metrics.jsonl"):
             if os.path.isfile(os.path.join(path, name)):
                 shutil.copyfile(os.path.join(path, name), os.path.join(folder, name))
         write_files(folder)
