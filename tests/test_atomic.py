@@ -8,7 +8,7 @@ import os
 import pytest
 
 from deepnets import atomic
-from deepnets.atomic import CheckpointWriteError, remove_stale_temps, write_atomic
+from deepnets.atomic import FileWriteError, remove_stale_temps, write_atomic
 
 
 def test_write_atomic_replaces_and_leaves_no_temp(tmp_path):
@@ -36,7 +36,7 @@ def test_failed_write_keeps_old_content(tmp_path, monkeypatch, err, what):
     def fail(fd, data):
         raise OSError(err, os.strerror(err))
     monkeypatch.setattr(atomic.os, "write", fail)
-    with pytest.raises(CheckpointWriteError, match=rf"{what}.*; the save needs 5000 bytes") as info:
+    with pytest.raises(FileWriteError, match=rf"cannot write file .*{what}.*; the save needs 5000 bytes") as info:
         write_atomic(path, bytes(5000))
     assert info.value.errno == err and info.value.needed_bytes == 5000
     assert path.read_bytes() == b"old" and os.listdir(tmp_path) == ["f"]

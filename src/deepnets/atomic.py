@@ -18,7 +18,7 @@ import shutil
 import uuid
 from pathlib import Path
 
-from deepnets.errors import CheckpointError
+from deepnets.errors import CheckpointError, DeepnetsError
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +31,11 @@ _NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
 _NO_WRITE = {errno.EACCES, errno.EPERM, errno.EROFS}
 
 
-class CheckpointWriteError(CheckpointError, OSError):
-    """A save failed because the disk is full or the folder cannot be written.
+class FileWriteError(DeepnetsError, OSError):
+    """A file could not be written: the disk is full, the folder is missing or not writable.
 
-    ``needed_bytes`` is what the whole save needed; ``free_bytes`` what the file system reported
-    free (``None`` when it could not be asked). The previous checkpoints are untouched.
+    ``needed_bytes`` is what the write needed; ``free_bytes`` what the file system reported free
+    (``None`` when it could not be asked). The message names the file and what was kept.
     """
 
     def __init__(self, message: str, *, needed_bytes: int, free_bytes: int | None, errno_: int | None):
@@ -43,6 +43,16 @@ class CheckpointWriteError(CheckpointError, OSError):
         self.needed_bytes = needed_bytes
         self.free_bytes = free_bytes
         self.errno = errno_
+
+    def amended(self, note: str) -> "FileWriteError":
+        """The same error with ``note`` appended to its message (what the caller knows more)."""
+        return type(self)(f"{self}; {note}", needed_bytes=self.needed_bytes, free_bytes=self.free_bytes,
+                          errno_=self.errno)
+
+
+class CheckpointWriteError(FileWriteError, CheckpointError):
+    """A checkpoint save failed because the disk is full or the folder cannot be written; the
+    previous checkpoints are untouched."""
 
 
 def temp_name(final_name: str) -> str:
@@ -68,21 +78,26 @@ def _human(n: int) -> str:
     raise AssertionError("unreachable")
 
 
-def write_error(exc: OSError, path: Path, needed: int) -> CheckpointWriteError:
-    """Turn an OSError from a write into a CheckpointWriteError that says what was needed."""
+def write_error(exc: OSError, path: Path, needed: int, *, what: str = "checkpoint file",
+                kept: str = "the previous checkpoints are untouched") -> FileWriteError:
+    """Turn an OSError from a write into a :class:`FileWriteError` (a :class:`CheckpointWriteError`
+    for a checkpoint) that names the file as ``what``, says what was needed and free, and what was
+    ``kept``."""
     free = free_bytes(path.parent)
     free_text = "unknown" if free is None else f"{free} bytes ({_human(free)})"
     if exc.errno in _NO_SPACE:
-        what = "no space left on device"
+        why = "no space left on device"
     elif exc.errno in _NO_WRITE or isinstance(exc, PermissionError):
-        what = "folder is read-only or not writable"
+        why = "folder is read-only or not writable"
+    elif exc.errno == errno.ENOENT and not path.parent.is_dir():
+        why = f"the folder {path.parent} does not exist"
+    elif exc.errno == errno.ENOTDIR:
+        why = f"{path.parent} is not a folder"
     else:
-        what = f"write failed ({exc.strerror or exc})"
-    return CheckpointWriteError(
-        f"cannot write checkpoint file {path}: {what}; the save needs {needed} bytes "
-        f"({_human(needed)}), free: {free_text}; the previous checkpoints are untouched",
-        needed_bytes=needed, free_bytes=free, errno_=exc.errno,
-    )
+        why = f"write failed ({exc.strerror or exc})"
+    cls = CheckpointWriteError if what.startswith("checkpoint") else FileWriteError
+    return cls(f"cannot write {what} {path}: {why}; the save needs {needed} bytes ({_human(needed)}), "
+               f"free: {free_text}; {kept}", needed_bytes=needed, free_bytes=free, errno_=exc.errno)
 
 
 def fsync_dir(folder: Path) -> None:
@@ -110,17 +125,18 @@ def write_file_durably(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
-def write_atomic(path: str | os.PathLike, data: bytes, *, needed: int | None = None) -> None:
+def write_atomic(path: str | os.PathLike, data: bytes, *, needed: int | None = None, what: str = "file") -> None:
     """Replace ``path`` by ``data`` atomically: temp file, fsync, rename, fsync the folder.
 
     Args:
         path: the final file name; its folder must exist.
         data: the whole content.
         needed: bytes to report in a disk-full message (default ``len(data)``).
+        what: what the file is, for the message ("predictions file", "weights file", ...).
 
     Raises:
-        CheckpointWriteError: the disk is full or the folder cannot be written; ``path`` keeps
-            its old content and no temp file is left behind.
+        FileWriteError: the disk is full or the folder is missing or cannot be written; ``path``
+            keeps its old content (the message says whether it had one) and no temp file is left.
     """
     path = Path(path)
     tmp = path.with_name(temp_name(path.name))
@@ -130,7 +146,38 @@ def write_atomic(path: str | os.PathLike, data: bytes, *, needed: int | None = N
         fsync_dir(path.parent)
     except OSError as exc:
         _remove_quietly(tmp)
-        raise write_error(exc, path, len(data) if needed is None else needed) from exc
+        kept = f"{path.name} keeps its previous content" if path.exists() else "nothing was written"
+        raise write_error(exc, path, len(data) if needed is None else needed, what=what, kept=kept) from exc
+
+
+def append_line(path: str | os.PathLike, line: str, *, what: str = "file") -> None:
+    """Append ``line`` (one line, ``\\n`` added) to ``path``, all of it or none: a failed append is
+    cut off again, so no half line is left behind.
+
+    Raises:
+        FileWriteError: the disk is full or the folder is missing or cannot be written.
+    """
+    path = Path(path)
+    data = (line + "\n").encode()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise write_error(exc, path, len(data), what=what, kept="nothing was written") from exc
+    try:
+        size = os.fstat(fd).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        except OSError as exc:
+            try:
+                os.ftruncate(fd, size)  # no half line
+            except OSError:  # pragma: no cover - the truncation itself failed: say so
+                raise write_error(exc, path, len(data), what=what,
+                                  kept=f"a partial line may be left at its end (byte {size})") from exc
+            raise write_error(exc, path, len(data), what=what, kept="its earlier lines are kept") from exc
+    finally:
+        os.close(fd)
 
 
 def _remove_quietly(path: Path) -> None:

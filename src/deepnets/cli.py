@@ -26,7 +26,7 @@ import io
 
 import sys
 
-from .errors import EXIT_INTERRUPTED, ConfigError, DeepnetsError, TrainingInterrupted
+from .errors import EXIT_INTERRUPTED, ConfigError, DeepnetsError, StoppedAfterTraining, TrainingInterrupted
 
 
 def _num(v: float) -> str:
@@ -106,8 +106,17 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_predict(args) -> int:
+    import os
+
     from .experiment import predict_run
 
+    if args.out:  # a folder that is not there is said before the predictions are computed
+        folder = os.path.dirname(os.path.abspath(args.out))
+        if not os.path.isdir(folder):
+            raise ConfigError(f"--out: cannot write the predictions file {args.out}: the folder {folder} "
+                              f"{'is a file' if os.path.exists(folder) else 'does not exist'}")
+        if os.path.isdir(args.out):
+            raise ConfigError(f"--out: cannot write the predictions file {args.out}: it is a folder; name a file")
     header, rows = predict_run(args.run, args.file, proba=args.proba)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -116,7 +125,7 @@ def cmd_predict(args) -> int:
     if args.out:
         from .atomic import write_atomic
 
-        write_atomic(args.out, buf.getvalue().encode())
+        write_atomic(args.out, buf.getvalue().encode(), what="predictions file")
         print(f"{len(rows)} predictions written to {args.out}")
     else:
         sys.stdout.write(buf.getvalue())
@@ -310,6 +319,9 @@ def _main(argv=None) -> int:
               f"'deepnets train --resume RUN' (exit status {EXIT_INTERRUPTED})", file=sys.stderr)
         return EXIT_INTERRUPTED
     except DeepnetsError as e:
+        if isinstance(e, StoppedAfterTraining):  # SIGTERM/SIGINT after training: the run was finished first
+            print(f"deepnets: {e}", file=sys.stderr)
+            return 128 + e.signal
         msg = " ".join(str(e).split())
         print(f"deepnets: error: {msg}", file=sys.stderr)
         return 2

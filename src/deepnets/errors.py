@@ -53,3 +53,17 @@ class TrainingInterrupted(DeepnetsError):
             name = f"signal {signal}"
         super().__init__(message or f"training interrupted by {name}")
         self.signal, self.history = signal, history
+
+
+class StoppedAfterTraining(DeepnetsError):
+    """SIGTERM or SIGINT came after training had ended; the run was finished and written first.
+    ``signal`` is the signal number, ``result`` the finished run (a RunResult); the command line
+    exits with status 128 + signal."""
+
+    def __init__(self, signum: int, result):
+        import signal as _signal
+
+        name = _signal.Signals(signum).name
+        super().__init__(f"{name} arrived after training had ended: the run was finished and written to "
+                         f"{result.path} before stopping ('deepnets evaluate {result.path}' prints its results)")
+        self.signal, self.result = signum, result

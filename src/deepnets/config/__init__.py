@@ -5,7 +5,7 @@ and each component of a run is a table of its own below them, with its own datac
 
     [data]                   name, params, split, stratify, scale, scale_range, scale_target, seed, horizon
     [model]                  kind, hidden, activation, output, init, options, seed
-    [train]                  epochs, batch_size, shuffle, seed, input_noise, starts
+    [train]                  epochs, batch_size, shuffle, seed, input_noise, starts, diverge_factor
     [run]                    out, name, progress, plots, costates
   always in use (absent: their defaults)
     [train.loss]             name, coding, R

@@ -147,6 +147,7 @@ class TrainConfig:
     seed: int = 0                    # shuffling and noise
     input_noise: float = 0.0         # variance of Gaussian noise added to training inputs (0: none)
     starts: int = 1                  # multi-start: train this many nets (model.seed, +1, ...), keep the least val_loss
+    diverge_factor: float = 5.0      # stop when an epoch's loss exceeds this x the untrained network's (0: never)
     loss: LossConfig = _table(LossConfig)
     optimizer: OptimizerConfig = _table(OptimizerConfig)
     checkpoint: CheckpointConfig = _table(CheckpointConfig)

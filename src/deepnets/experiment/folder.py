@@ -10,9 +10,11 @@ from the folder alone, from any working directory.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -26,7 +28,7 @@ from ..config.read import check_run_name, shown
 from ..data import Scaler
 from ..data.limits import override
 from ..data.safe_files import loads_json, read_safetensors_header
-from ..errors import CheckpointError, DataError
+from ..errors import CheckpointError, ConfigError, DataError
 from ..report import plots
 from ..train.metrics import predicted_classes
 from ..train.state_dict import load_state_dict_checked
@@ -64,8 +66,22 @@ def make_run_dir(exp: Experiment, source: str) -> str:
     while os.path.exists(path):
         k += 1
         path = f"{base}-{k}"
-    os.makedirs(path)
+    try:
+        os.makedirs(path)
+    except OSError as e:  # run.out under a file, a read-only or full disk, ...
+        raise ConfigError(f"run.out: cannot create the run folder {path}: {_why(e, exp.run.out)}") from None
     return path
+
+
+def _why(e: OSError, parent: str) -> str:
+    """Why a folder could not be made, in words (the part of ``parent`` that is a file, named)."""
+    if isinstance(e, (NotADirectoryError, FileExistsError)):
+        head = os.path.abspath(parent)
+        while head and not os.path.exists(head):
+            head = os.path.dirname(head)
+        if os.path.exists(head) and not os.path.isdir(head):
+            return f"{head} is a file, not a folder"
+    return e.strerror or str(e)
 
 
 def write_config(path: str, resolved: dict) -> None:
@@ -105,11 +121,18 @@ def _confusion(model, pair, n_classes: int, threshold: float) -> list[list[int]]
 def write_run(path: str, exp: Experiment, data, model, scaler, loss, history: dict, summary: dict, test, *,
               predictor=None) -> None:
     """Write the weights, ``summary.json`` and (with ``run.plots``) the PNGs of a finished run
-    (``predictor``: the model with outputs in the target's units, for a series' forecast plot)."""
+    (``predictor``: the model with outputs in the target's units, for a series' forecast plot).
+
+    ``summary["weights_sha256"]`` is set to the SHA-256 of ``weights.safetensors``, which
+    :func:`load_run` checks (a flipped bit is refused, not evaluated). Each file is written
+    atomically; a full disk raises :class:`~deepnets.atomic.FileWriteError` naming the file.
+    """
     state = {f"model.{k}": v.detach().contiguous() for k, v in model.state_dict().items()}
     state.update({f"scaler.{k}": v.contiguous() for k, v in scaler.state_dict().items()})
-    write_atomic(os.path.join(path, "weights.safetensors"), st_save(state))
-    write_atomic(os.path.join(path, "summary.json"), json.dumps(summary, indent=2).encode())
+    blob = st_save(state)
+    summary["weights_sha256"] = hashlib.sha256(blob).hexdigest()
+    write_atomic(os.path.join(path, "weights.safetensors"), blob, what="weights file")
+    write_atomic(os.path.join(path, "summary.json"), json.dumps(summary, indent=2).encode(), what="run summary")
     if not exp.run.plots:
         return
     if history:
@@ -122,6 +145,34 @@ def write_run(path: str, exp: Experiment, data, model, scaler, loss, history: di
     if summary["costate_norms"]:
         plots.costate_norms(summary["costate_norms"], os.path.join(path, "costates.png"),
                             title=f"{data.name}: error signals per layer")
+
+
+def _sha256_of(path: str) -> str:
+    """SHA-256 of a file, read in blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def check_weights(wpath: str, summary: dict) -> None:
+    """Refuse ``weights.safetensors`` when its SHA-256 differs from the one ``summary.json``
+    recorded (a run written before checksums were recorded is read with a warning)."""
+    if not isinstance(summary, dict):
+        return  # refused with its own message when the summary is read
+    recorded = summary.get("weights_sha256")
+    if recorded is None:
+        warnings.warn(f"{wpath}: summary.json records no checksum (a run written by an older deepnets): "
+                      f"the weights are not verified", stacklevel=3)
+        return
+    try:
+        actual = _sha256_of(wpath)
+    except OSError as e:
+        raise CheckpointError(f"{wpath}: cannot read the weights ({e.strerror or e})") from None
+    if actual != recorded:
+        raise CheckpointError(f"{wpath}: checksum mismatch: summary.json records SHA-256 {recorded}, the file "
+                              f"hashes to {actual} (changed or corrupted since the run wrote it)")
 
 
 def _io_sizes(summary, state: dict, path: str) -> tuple[int, int]:
@@ -165,6 +216,7 @@ def load_run(path):
             read_safetensors_header(wpath)
     except DataError as e:
         raise CheckpointError(str(e)) from None
+    check_weights(wpath, summary)  # streamed in blocks, before the weights are loaded
     try:
         state = load_file(wpath)
     except (SafetensorError, OSError, ValueError) as e:
@@ -180,4 +232,4 @@ def load_run(path):
 
 
 __all__ = ["RunResult", "RUN_FILES", "make_run_dir", "write_config", "read_experiment", "rewind_metrics",
-           "write_run", "load_run"]
+           "write_run", "load_run", "check_weights"]

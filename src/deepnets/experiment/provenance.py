@@ -50,7 +50,7 @@ def record_data(run: str, exp) -> dict | None:
     if path is None or not os.path.isfile(path):
         return None
     record = {"path": os.path.abspath(path), "sha256": sha256_file(path), "bytes": os.path.getsize(path)}
-    write_atomic(os.path.join(run, DATA_RECORD), json.dumps(record, indent=2).encode())
+    write_atomic(os.path.join(run, DATA_RECORD), json.dumps(record, indent=2).encode(), what="data record")
     return record
 
 

@@ -6,6 +6,8 @@ arguments and callbacks of :func:`~deepnets.train.loop.fit`.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import functools
 import inspect
 import os
@@ -16,21 +18,26 @@ import torch
 from .._registry import lookup
 from ..backprop import costates
 from ..config import Experiment, experiment_from_file, experiment_to_dict  # experiment_from_file: re-exported
+from ..atomic import FileWriteError
 from ..data.limits import override
-from ..errors import CheckpointError, ConfigError
-from ..nn.mlp import MLP
+from ..errors import CheckpointError, ConfigError, TrainingDiverged
 from ..optim import OPTIMIZERS
 from ..regularizers import build_regularizer
-from ..train.callbacks import (Checkpointer, EarlyStopping, GracefulStop, JsonLinesLogger, ProgressBar,
-                               RestartOnStall)
+from ..train.callbacks import (Checkpointer, DivergenceGuard, EarlyStopping, GracefulStop, JsonLinesLogger,
+                               ProgressBar, RestartOnStall)
+from ..train.callbacks.checkpointer import check_world_size
 from ..train.checkpoint import CheckpointManager
 from ..train.distributed import barrier, broadcast_object, init_from_env
 from ..train.loop import fit
 from ..data.labels import describe_target
 from .build import build_model, loss_for, output_for
+from .checks import check_fit_arguments, check_run
+from .failure import holdings, unwritten
 from .folder import RunResult, make_run_dir, read_experiment, rewind_metrics, write_config, write_run
 from .forecast import series_summary
 from .inspect import split_metrics
+from .lock import RunLock
+from .signals import StoppedAfterTraining, held_signals
 from .prepare import hinted, prepare, scaled
 from .provenance import check_data, record_data, with_absolute_path
 from .starts import run_starts
@@ -81,6 +88,8 @@ def callbacks_for(exp: Experiment, path: str, *, resolved: dict, validation, n_t
             raise ConfigError("[train.early_stopping] needs a validation split (data.split with 3 parts)")
         callbacks.append(EarlyStopping(e.monitor, min_delta=e.min_delta, patience=e.patience,
                                        restore_best_weights=e.restore_best))
+    if t.diverge_factor:  # a loss that explodes by orders of magnitude is divergence too
+        callbacks.append(DivergenceGuard(t.diverge_factor))
     if exp.run.progress and t.epochs > 0 and main_rank:
         callbacks.append(ProgressBar(t.epochs, file=progress_file, samples_per_epoch=n_train))
     if t.epochs > 0:
@@ -165,62 +174,86 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
     if hints is not None:  # training with hints: extra outputs that only training sees
         fit_model, fit_loss, fit_train = hinted(exp, model, loss, fit_train, hints, n_outputs)
     arguments = fit_arguments(exp, fit_loss)
+    check_fit_arguments(fit_model, arguments)  # a mistake in [train] leaves no run folder behind
     resolved = experiment_to_dict(exp)
     resolved["model"]["output"] = output
-    manager = checkpoint = None
-    if resume_path is not None:
-        path = os.fspath(resume_path)
-        manager = CheckpointManager(path, keep=max(1, exp.train.checkpoint.keep))
-        info = manager.latest_good()
-        if info is None:
-            raise CheckpointError(f"{path}: no checkpoint to resume from (RUN/checkpoints is empty)")
-        checkpoint = manager.load(info.name)
-        if main_rank:
-            rewind_metrics(path, checkpoint)
-    else:
-        path = broadcast_object(make_run_dir(exp, source) if main_rank else None)
-        if main_rank:
-            write_config(path, resolved)
-            record_data(path, exp)
-    callbacks = callbacks_for(exp, path, resolved=resolved, validation=fit_val, n_train=len(train[0]), manager=manager,
-                              checkpoint=checkpoint, progress_file=progress_file, main_rank=main_rank)
-    metrics = ["accuracy"] if units is None else units.metrics()[:2]  # rmse in the target's units, R²
-    probe = (fit_train[0][:512], fit_train[1][:512])
-    norms = {}
-    if exp.run.costates:
-        if not isinstance(model, MLP):
-            raise ConfigError("run.costates needs an MLP model")
-        norms["initial weights"] = _costate_norms(model, *probe, loss)
-    start = time.perf_counter()
-    history = fit(fit_model, fit_train, validation=fit_val, metrics=metrics, callbacks=callbacks, **arguments)
-    seconds = time.perf_counter() - start
-    model.to("cpu")  # evaluation, plots and the saved weights work on the CPU copies of the splits
-    if exp.run.costates:
-        norms["trained weights"] = _costate_norms(model, *probe, loss)
+    check_run(exp, model, val)
+    with contextlib.ExitStack() as held:  # rank 0 holds the run folder's lock while it writes
+        if resume_path is not None:
+            path = os.fspath(resume_path)
+            if main_rank:  # before the manager clears temps: they may be another writer's
+                held.enter_context(RunLock(path))
+            manager = CheckpointManager(path, keep=max(1, exp.train.checkpoint.keep))
+            checkpoint = manager.load_latest_good()  # skips corrupt or refused ones to an older good one
+            if checkpoint is None:
+                raise CheckpointError(f"{path}: no checkpoint to resume from (RUN/checkpoints is empty)")
+            check_world_size(checkpoint)  # before anything in the folder changes
+            if main_rank:
+                rewind_metrics(path, checkpoint)
+        else:
+            manager = checkpoint = path = None
+            if main_rank:
+                path = make_run_dir(exp, source)
+                held.enter_context(RunLock(path))
+                write_config(path, resolved)
+                record_data(path, exp)
+            path = broadcast_object(path)
+        callbacks = callbacks_for(exp, path, resolved=resolved, validation=fit_val, n_train=len(train[0]),
+                                  manager=manager, checkpoint=checkpoint, progress_file=progress_file,
+                                  main_rank=main_rank)
+        metrics = ["accuracy"] if units is None else units.metrics()[:2]  # rmse in the target's units, R²
+        probe = (fit_train[0][:512], fit_train[1][:512])
+        norms = {}
+        if exp.run.costates:
+            norms["initial weights"] = _costate_norms(model, *probe, loss)
+        start = time.perf_counter()
+        try:
+            history = fit(fit_model, fit_train, validation=fit_val, metrics=metrics, callbacks=callbacks,
+                          **arguments)
+        except FileWriteError as e:  # a full disk while training: the metrics log or a checkpoint
+            raise e.amended(f"training stopped; {holdings(path)}") from None
+        except TrainingDiverged as e:  # the weights in memory are not saved: say what the folder holds
+            raise TrainingDiverged(f"{e}; nothing after the last checkpoint is saved: {holdings(path)}",
+                                   e.history) from None
+        seconds = time.perf_counter() - start
+        stopped = held.enter_context(held_signals())  # from here a SIGTERM lets the run finish, then stops
+        model.to("cpu")  # evaluation, plots and the saved weights work on the CPU copies of the splits
+        if exp.run.costates:
+            norms["trained weights"] = _costate_norms(model, *probe, loss)
 
-    results = {name: split_metrics(model, pair, loss, data, units)
-               for name, pair in (("train", train), ("val", val), ("test", test)) if pair is not None}
-    restarts = next((c.restarts for c in callbacks if isinstance(c, RestartOnStall)), 0)
-    summary = {
-        "dataset": data.name, "task": data.task, "n_classes": data.n_classes,
-        "feature_names": data.feature_names, "target_names": data.target_names,
-        "sizes": getattr(model, "sizes", None), "n_outputs": n_outputs, "output": output, "loss": repr(loss),
-        "n_weights": sum(p.numel() for p in model.parameters()),
-        "n_train": len(train[0]), "n_val": 0 if val is None else len(val[0]),
-        "n_test": 0 if test is None else len(test[0]),
-        "epochs_run": len(history.epoch), "restarts": restarts, "train_seconds": round(seconds, 3),
-        "metrics": results, "costate_norms": norms, "classes": data.classes,
-        "target": None if units is None else units.to_summary(),
-    }
-    predictor = model if units is None else units.predictor(model)  # outputs in the target's units
-    summary.update(series_summary(exp, data, scaler, predictor))  # series: forecasts beside the AR(p) baseline
-    result = RunResult(path, results.get("test", results["train"]), history.history, predictor, summary)
-    if not main_rank:
-        barrier()  # wait for rank 0's files, so that all ranks leave together
+        results = {name: split_metrics(model, pair, loss, data, units)
+                   for name, pair in (("train", train), ("val", val), ("test", test)) if pair is not None}
+        restarts = next((c.restarts for c in callbacks if isinstance(c, RestartOnStall)), 0)
+        summary = {
+            "dataset": data.name, "task": data.task, "n_classes": data.n_classes,
+            "feature_names": data.feature_names, "target_names": data.target_names,
+            "sizes": getattr(model, "sizes", None), "n_outputs": n_outputs, "output": output, "loss": repr(loss),
+            "n_weights": sum(p.numel() for p in model.parameters()),
+            "n_train": len(train[0]), "n_val": 0 if val is None else len(val[0]),
+            "n_test": 0 if test is None else len(test[0]),
+            "epochs_run": len(history.epoch), "restarts": restarts, "train_seconds": round(seconds, 3),
+            "metrics": results, "costate_norms": norms, "classes": data.classes,
+            "target": None if units is None else units.to_summary(),
+        }
+        predictor = model if units is None else units.predictor(model)  # outputs in the target's units
+        summary.update(series_summary(exp, data, scaler, predictor))  # series: forecasts beside the AR(p) baseline
+        result = RunResult(path, results.get("test", results["train"]), history.history, predictor, summary)
+        if not main_rank:
+            barrier()  # wait for rank 0's files, so that all ranks leave together
+            if stopped:
+                raise StoppedAfterTraining(stopped[0], result)
+            return result
+        try:
+            write_run(path, exp, data, model, scaler, loss, history.history, summary, test, predictor=predictor)
+        except FileWriteError as e:  # a full disk: say what is kept, and rescue the trained model
+            bare = dataclasses.replace(exp, run=dataclasses.replace(exp.run, plots=False))
+            raise unwritten(e, path, summary, lambda folder: write_run(
+                folder, bare, data, model, scaler, loss, history.history, summary, test, predictor=predictor),
+                result) from None
+        barrier()
+        if stopped:
+            raise StoppedAfterTraining(stopped[0], result)
         return result
-    write_run(path, exp, data, model, scaler, loss, history.history, summary, test, predictor=predictor)
-    barrier()
-    return result
 
 
 def resume_run(path, *, progress_file=None, announce=None) -> RunResult:

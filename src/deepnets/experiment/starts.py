@@ -29,6 +29,7 @@ from ..train.distributed import init_from_env
 from ..train.select import FewExamplesOnce
 from .folder import RUN_FILES, RunResult, load_run, make_run_dir, write_config
 from .targets import TargetUnits
+from .lock import RunLock
 
 
 def _start_experiment(exp: Experiment, parent: str, s: int) -> Experiment:
@@ -60,6 +61,13 @@ def run_starts(exp: Experiment, run_one: Callable[..., RunResult], *, source: st
         write_config(parent, experiment_to_dict(exp))
     else:
         parent = os.fspath(resume_path)
+    with RunLock(parent):  # one writer per run folder (each start's folder is locked by its run too)
+        return _run_all(exp, run_one, parent, progress_file)
+
+
+def _run_all(exp: Experiment, run_one, parent: str, progress_file) -> RunResult:
+    """The k starts of a locked multi-start folder, then the best copied up."""
+    k = exp.train.starts
     rows, results, once = [], {}, FewExamplesOnce()
     for s in range(k):
         sub = _start_experiment(exp, parent, s)

@@ -27,4 +27,4 @@ def save_png(fig, path, *, dpi: int = 110) -> None:
     """Render ``fig`` as a PNG in memory and write it to ``path`` atomically."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    write_atomic(path, buf.getvalue())
+    write_atomic(path, buf.getvalue(), what="plot")

@@ -1,8 +1,8 @@
 """The training loop, its callbacks, metrics and optimizers by name."""
 
 from .batches import BatchLoss, BatchSource, batch_loss
-from .callbacks import (Callback, Checkpointer, ClipGradNorm, EarlyStopping, GracefulStop, History, JsonLinesLogger,
-                        LRScheduler, NonFiniteGuard, ProgressBar, RestartOnStall)
+from .callbacks import (Callback, Checkpointer, ClipGradNorm, DivergenceGuard, EarlyStopping, GracefulStop, History,
+                        JsonLinesLogger, LRScheduler, NonFiniteGuard, ProgressBar, RestartOnStall)
 from .checkpoint import CheckpointManager
 from .hints import HintedLoss, HintedModel, hint_targets, hinted_loss, strip_hints, with_hints
 from .loop import FewExamplesWarning, Loop, TensorBatches, evaluate, fit
@@ -17,7 +17,7 @@ from .select import (bootstrap_632, cross_validate, err632, fit_experiment, kfol
 
 __all__ = [
     "fit", "evaluate", "Loop", "TensorBatches", "BatchSource", "BatchLoss", "batch_loss",
-    "Callback", "History", "EarlyStopping", "NonFiniteGuard", "RestartOnStall", "ProgressBar", "Checkpointer",
+    "Callback", "History", "EarlyStopping", "NonFiniteGuard", "DivergenceGuard", "RestartOnStall", "ProgressBar", "Checkpointer",
     "GracefulStop", "ClipGradNorm", "LRScheduler", "JsonLinesLogger", "CheckpointManager",
     "METRICS", "accuracy", "mse", "nmse", "rmse", "make_optimizer", "param_groups", "FewExamplesWarning",
     "HintedModel", "HintedLoss", "with_hints", "hinted_loss", "hint_targets", "strip_hints",

@@ -325,11 +325,35 @@ class CheckpointManager:
             CheckpointError: ``name`` is corrupt, or (``name`` None) no checkpoint exists.
         """
         if name is None:
-            info = self.latest_good()
-            if info is None:
+            ckpt = self.load_latest_good(map_location=map_location)
+            if ckpt is None:
                 raise CheckpointError(f"no checkpoint in {self.dir}")
-            name = info.name
+            return ckpt
         return load_checkpoint(self.dir / self._check_name(name), map_location=map_location)
+
+    def load_latest_good(self, *, map_location="cpu") -> dict | None:
+        """The newest checkpoint that verifies *and* loads, or ``None`` if the run has none.
+
+        A checkpoint whose checksums hold but whose content is refused on loading (a ``state.pt``
+        that would run code, a weights file safetensors cannot parse) is skipped with a warning,
+        like a corrupt one, in favour of the one before it.
+
+        Raises:
+            CheckpointError: checkpoints exist but none loads (each problem listed).
+        """
+        problems = []
+        for info in reversed(self.list()):
+            try:
+                return load_checkpoint(info.path, map_location=map_location)
+            except CheckpointError as exc:
+                log.warning("skipping checkpoint %s: %s", info.path, exc)
+                problems.append(str(exc))
+        entries = [e for e in (self.dir.iterdir() if self.dir.is_dir() else [])
+                   if e.is_dir() and not e.name.startswith(TEMP_PREFIX)]
+        if entries:
+            raise CheckpointError(f"no loadable checkpoint in {self.dir}: {len(entries)} folders, "
+                                  f"none loads: " + " | ".join(problems or ["no manifests"]))
+        return None
 
     @staticmethod
     def _check_name(name) -> str:
@@ -395,7 +419,10 @@ class CheckpointManager:
             raise
         except OSError as exc:
             _remove_quietly(tmp)
-            raise write_error(exc, final, needed) from exc
+            earlier = [i.name for i in self.list()]
+            kept = (f"the previous checkpoints are untouched (newest: {earlier[-1]})" if earlier
+                    else "the run has no earlier checkpoint")
+            raise write_error(exc, final, needed, kept=kept) from exc
         remove_stale_temps(self.dir)  # the replaced folder, if any
         self._prune()
         log.info("saved checkpoint %s (%d bytes)", final, needed)

@@ -104,6 +104,16 @@ class Loop:
             logs["val_" + k] = v
         return logs
 
+    def abort(self, err: BaseException) -> None:
+        """Training failed with ``err``: a divergence gets the history so far; every callback with
+        ``on_train_abort()`` puts back what it changed outside the run (GracefulStop: the signal
+        handlers), since ``on_train_end`` is not called then."""
+        if isinstance(err, TrainingDiverged):
+            err.history, self.history.stop_reason = self.history, str(err)
+        for c in self.callbacks:
+            if hasattr(c, "on_train_abort"):
+                c.on_train_abort()
+
     def close(self) -> None:
         """Untie the loop from its callbacks and step (each refers back to it): the run's buffers
         and optimizer go when the last callback does, and no garbage-collector pass is left owed."""
@@ -204,8 +214,8 @@ def fit(model: torch.nn.Module, data, *, loss="lms", optimizer="adam", lr: float
                 cb.on_epoch_end(epoch, logs)
                 if loop.stop_training:
                     break
-        except TrainingDiverged as err:
-            err.history, loop.history.stop_reason = loop.history, str(err)
+        except BaseException as err:
+            loop.abort(err)  # the logs on a divergence; callbacks put back what they changed (signal handlers)
             raise
         cb.on_train_end(logs)
         loop.close()

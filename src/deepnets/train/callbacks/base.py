@@ -5,6 +5,8 @@ Order (Keras's): ``on_train_begin`` → per epoch ``on_epoch_begin`` → per bat
 ``on_batch_end`` → ``on_epoch_end`` (logs hold ``loss``, ``val_loss`` and ``val_<metric>``) → …
 → ``on_train_end``. A callback stops training by setting ``self.loop.stop_training = True``.
 ``self.loop`` is the running :class:`~deepnets.train.loop.Loop` (model, optimizer, epoch, ...).
+When training fails with an error, ``on_train_end`` is not called; a callback that changed
+something outside the run (signal handlers) defines ``on_train_abort()`` to put it back.
 
 A callback with ``state_dict()`` and ``load_state_dict(state)`` is checkpointed and resumed with
 the run; states are keyed by class name, numbered from the second callback of a class on

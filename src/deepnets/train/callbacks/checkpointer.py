@@ -12,12 +12,27 @@ from __future__ import annotations
 
 import logging
 
-from ...errors import ConfigError
+from ...errors import CheckpointError, ConfigError
 from ..checkpoint import CheckpointManager, restore
-from ..distributed import is_main
+from ..distributed import is_main, world
 from .base import Callback
 
 log = logging.getLogger(__name__)
+
+
+def check_world_size(ckpt: dict) -> None:
+    """Refuse a checkpoint written by a run on another number of processes than this one: each
+    rank's share of the data, the batch per step and the sample order differ then, so the run
+    would not continue where it stopped. (A checkpoint that records none was written by one.)
+
+    Raises:
+        CheckpointError: naming the checkpoint and both numbers of processes.
+    """
+    saved, now = int((ckpt.get("extra") or {}).get("world_size", 1)), world()[1]
+    if saved != now:
+        how = f"torchrun --nproc_per_node {saved}" if saved > 1 else "one process, without torchrun"
+        raise CheckpointError(f"{ckpt.get('path', 'checkpoint')}: written by a run on {saved} process(es), resumed "
+                              f"by {now}: resume it the way it ran ({how}), or the data shards and batches differ")
 
 
 class Checkpointer(Callback):
@@ -70,14 +85,14 @@ class Checkpointer(Callback):
     def on_train_begin(self, logs=None):
         ckpt = self.resume
         if ckpt is True:
-            info = self.manager.latest_good()
-            ckpt = None if info is None else self.manager.load(info.name)
+            ckpt = self.manager.load_latest_good()  # skips corrupt or refused ones to an older good one
             if ckpt is None:
                 log.info("no checkpoint in %s: training from the start", self.manager.dir)
         if not ckpt:
             return
         if "loop" not in (ckpt.get("extra") or {}):
             raise ConfigError(f"{ckpt.get('path', 'checkpoint')}: holds no training-loop state to resume from")
+        check_world_size(ckpt)
         loop = self.loop
         restore(ckpt, model=loop.model, optimizer=loop.optimizer, rng=True)
         loop.load_state_dict(ckpt["extra"]["loop"])  # the position, the history, every callback's state
@@ -90,7 +105,8 @@ class Checkpointer(Callback):
         loop = self.loop
         self.last = self.manager.save(
             loop.step, model=loop.model, optimizer=loop.optimizer, step=loop.step, epoch=loop.epoch,
-            position=loop.position, config=self.config, extra={"loop": loop.state_dict()})
+            position=loop.position, config=self.config,
+            extra={"loop": loop.state_dict(), "world_size": world()[1]})  # resumed only by as many ranks
         return self.last
 
     def on_batch_end(self, batch, logs=None):

@@ -40,3 +40,7 @@ class GracefulStop(Callback):
         for sig, handler in self.previous.items():
             signal.signal(sig, handler)
         self.previous = {}
+
+    def on_train_abort(self):
+        """Training failed (an error, not a signal): the handlers are put back all the same."""
+        self.on_train_end()

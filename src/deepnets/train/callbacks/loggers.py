@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from ...atomic import append_line
 from .base import Callback
 
 
@@ -14,5 +15,6 @@ class JsonLinesLogger(Callback):
         self.path = path
 
     def on_epoch_end(self, epoch, logs=None):
-        with open(self.path, "a", encoding="utf-8") as fh:  # one line per epoch; nothing left open
-            fh.write(json.dumps({"epoch": epoch + 1, **(logs or {})}) + "\n")
+        # the whole line or none (a full disk leaves no half line), then FileWriteError naming the log
+        append_line(self.path, json.dumps({"epoch": epoch + 1, **(logs or {})}),
+                    what=f"epoch {epoch + 1} to the metrics log")
