@@ -12,7 +12,8 @@ strategy is chosen once, by :func:`make_step` from the literal registry :data:`S
 - ``"batch_loss"``: a :class:`~deepnets.train.batches.BatchLoss`: ``E = loss(model, batch)``,
   ``E.backward()``;
 - ``"kalman"``: an optimizer whose closure returns ``(outputs, targets)`` (the extended Kalman
-  filters), which takes the Jacobians itself.
+  filters and Levenberg-Marquardt), which takes the Jacobians itself; one marked ``lms_only``
+  (Levenberg-Marquardt) trains on the LMS loss alone.
 
 The update is ``optimizer.step(closure)`` for every optimizer, so line searches and
 second-order methods re-evaluate the closure as they need; for torch's fused Adam/AdamW the
@@ -29,7 +30,7 @@ from torch import Tensor
 
 from ..backprop import costate_backward
 from ..errors import ConfigError
-from ..losses import code_targets
+from ..losses import LMS, code_targets
 from ..nn.mlp import supports_costate
 from .batches import BatchLoss
 from .fused_step import fused_adam_step
@@ -126,8 +127,9 @@ class BatchLossStep(AutogradStep):
 
 
 class KalmanStep(Step):
-    """The extended Kalman filters: the closure measures ``(outputs, targets)``, labels coded;
-    the optimizer differentiates the outputs itself (no ``on_after_backward``, no penalty)."""
+    """The extended Kalman filters and Levenberg-Marquardt: the closure measures ``(outputs,
+    targets)``, labels coded; the optimizer differentiates the outputs itself (no
+    ``on_after_backward``, no penalty)."""
 
     def __init__(self, model, optimizer, loss, **kw):
         super().__init__(model, optimizer, loss, **kw)
@@ -157,6 +159,9 @@ def step_kind(model, optimizer, loss, *, amp=None, compile: bool = False) -> str
         if isinstance(loss, BatchLoss):
             raise ConfigError(f"{type(optimizer).__name__} measures (outputs, targets) itself: "
                               f"it cannot train on a batch loss")
+        if getattr(optimizer, "lms_only", False) and not isinstance(loss, LMS):
+            raise ConfigError(f"{type(optimizer).__name__} minimises the LMS error ½ Σ (z − ẑ)²: expected "
+                              f"loss='lms', got {loss!r}")
         return "kalman"
     if isinstance(loss, BatchLoss):
         return "batch_loss"
