@@ -44,7 +44,9 @@ class Step:
         optimizer: a ``torch.optim.Optimizer``.
         loss: the cost (as :func:`deepnets.fit` resolved it).
         forward: the module that runs the forward pass (``torch.compile(model)``). Default: model.
-        penalty: ``penalty(model, x) -> P``, added to E with its gradient. Default None.
+        penalty: ``penalty(model, x) -> P``, added to E with its gradient: by its own
+            ``bind(model)`` where it has one (closed form, :mod:`deepnets.regularizers`), else by
+            autograd. Default None.
         after_backward: called as ``after_backward(b, E)`` after the gradient, before the update.
         transform: ``transform(batch) -> batch`` before the step (input noise, channels-last).
         amp: the autocast dtype (``torch.bfloat16``) or None. Default None.
@@ -59,6 +61,8 @@ class Step:
         self.penalty, self.after_backward, self.transform = penalty, after_backward, transform
         self.amp, self.validate = amp, validate
         self.fused = fused_adam_step(optimizer)  # Adam's kernel without its wrapper, or None
+        # a penalty with a closed-form gradient is bound to the model's tensors once
+        self.add_penalty = penalty.bind(model) if hasattr(penalty, "bind") else None
 
     def gradients(self, batch) -> Tensor:
         raise NotImplementedError
@@ -67,9 +71,12 @@ class Step:
         """E of ``batch`` with every gradient written, the penalty added, the callbacks told."""
         E = self.gradients(batch)
         if self.penalty is not None:
-            with torch.enable_grad():
-                P = self.penalty(self.model, batch[0])
-                P.backward()
+            if self.add_penalty is not None:  # closed form: no graph, no backward
+                P = self.add_penalty(batch[0])
+            else:
+                with torch.enable_grad():
+                    P = self.penalty(self.model, batch[0])
+                    P.backward()
             E = E.detach() + P.detach()
         if self.after_backward is not None:
             self.after_backward(b, E)
