@@ -226,3 +226,34 @@ def test_fit_with_a_closed_form_penalty_matches_fit_through_autograd():
         runs.append((torch.cat([p.detach().reshape(-1) for p in net.parameters()]), h.history["loss"]))
     assert torch.allclose(runs[0][0], runs[1][0], rtol=0, atol=1e-12)
     assert runs[0][1] == pytest.approx(runs[1][1], rel=1e-12)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "logistic", "lecun_tanh", "logistic:2"])
+def test_curvature_smoothing_closed_form_equals_double_backward(activation):
+    """Bishop's one-hidden-layer closed form: value and every gradient as autograd gives them
+    by differentiating curvature_penalty (double backward) in float64."""
+    from deepnets import MLP
+    net = MLP([3, 5, 2], activation=activation, output="linear", seed=4).double()
+    x = torch.randn(7, 3, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    penalty = CurvatureSmoothing(gamma=0.3)
+    P = penalty(net, x)
+    want = torch.autograd.grad(P, net.flat_params(), allow_unused=True, materialize_grads=True)
+    for p in net.parameters():
+        p.grad = torch.full_like(p, 0.5)  # a data gradient already there is kept
+    got = penalty.bind(net)(x)
+    assert torch.allclose(got, P.detach(), rtol=1e-12, atol=0)
+    for p, g in zip(net.flat_params(), want):
+        assert torch.allclose(p.grad - 0.5, g, rtol=1e-10, atol=1e-13)
+
+
+def test_curvature_smoothing_binds_autograd_where_no_closed_form():
+    """Two hidden layers (or any module): the bound penalty differentiates by double backward."""
+    from deepnets import MLP
+    for net, p_in in ((MLP([2, 3, 3, 1], activation="tanh", seed=0).double(), 2), (two_layer(), 3)):
+        x = torch.randn(4, p_in, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+        penalty = CurvatureSmoothing(gamma=0.1)
+        want = torch.autograd.grad(penalty(net, x), list(net.parameters()), allow_unused=True)
+        got = penalty.bind(net)(x)
+        assert torch.allclose(got, penalty(net, x).detach())
+        for p, g in zip(net.parameters(), want):
+            assert (p.grad is None) if g is None else torch.allclose(p.grad, g, rtol=1e-12, atol=1e-15)

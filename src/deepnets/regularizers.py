@@ -32,6 +32,7 @@ from typing import Callable, Mapping, Sequence, Union
 
 import torch
 
+from .curvature_smoothing import closed_form_applies, curvature_value_and_grads
 from .errors import ConfigError
 
 __all__ = [
@@ -365,6 +366,32 @@ class CurvatureSmoothing:
         if x is None:
             raise ConfigError("curvature_smoothing needs the inputs: call penalty(model, x)")
         return self.gamma * curvature_penalty(model, x)
+
+    def bind(self, model: torch.nn.Module) -> Callable[..., torch.Tensor]:
+        """``add(x) -> P``: the penalty at the inputs ``x`` with its gradient added to each
+        ``.grad``. For a deepnets MLP with one hidden layer of tanh or logistic units and linear
+        outputs (Bishop's case), by the closed form of :mod:`deepnets.curvature_smoothing`;
+        for any other model, by double backward and autograd, as ``self(model, x).backward()``."""
+        if not closed_form_applies(model):
+            def add_by_autograd(x: torch.Tensor | None = None) -> torch.Tensor:
+                with torch.enable_grad():
+                    P = self(model, x)
+                    P.backward()
+                return P.detach()
+            return add_by_autograd
+        params = model.flat_params()
+
+        @torch.no_grad()
+        def add(x: torch.Tensor | None = None) -> torch.Tensor:
+            if x is None:
+                raise ConfigError("curvature_smoothing needs the inputs: call penalty(model, x)")
+            value, grads = curvature_value_and_grads(model, x)
+            for p, g in zip(params, grads):
+                if p.grad is None:
+                    p.grad = torch.zeros_like(p)
+                p.grad.add_(g, alpha=self.gamma)
+            return value * self.gamma
+        return add
 
 
 REGULARIZERS: dict[str, type] = {
