@@ -3,8 +3,8 @@ closed-form gradient (what ``fit`` uses), and the penalty through autograd (what
 interleaved in one run (none, closed form, autograd, none, ...), medians of the per-epoch time.
 
 The job: the NARX network of the series example (NARMA-10, 10 + 10 delay taps, 20-30-1 tanh,
-483 training rows, Adam 0.005, batches of 32; weight elimination γ = 1e-6, w0 = 1), trained for
-``--epochs`` epochs per repetition.
+483 training rows, Adam 0.005, weight elimination γ = 1e-6, w0 = 1, as examples/series_csv.toml),
+trained for ``--epochs`` epochs per repetition, in batches of 32 (the example's) and full batch.
 
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/bench_penalty.py [--reps 7] [--epochs 100]
 
@@ -43,13 +43,14 @@ def data():
     return x[:483].float(), t[:483].float()
 
 
-def one_run(kind: str, x, t, epochs: int) -> float:
+def one_run(kind: str, x, t, epochs: int, batch_size=32) -> float:
     """Seconds per epoch of one fit."""
     penalty = {"none": None, "closed_form": WeightElimination(gamma=1e-6, w0=1.0),
                "autograd": ThroughAutograd(WeightElimination(gamma=1e-6, w0=1.0))}[kind]
     model = MLP([20, 30, 1], activation="tanh", output="linear", seed=0)
     t0 = time.perf_counter()
-    fit(model, (x, t), loss="lms", optimizer="adam", lr=0.005, epochs=epochs, batch_size=32, penalty=penalty, seed=0)
+    fit(model, (x, t), loss="lms", optimizer="adam", lr=0.005, epochs=epochs, batch_size=batch_size,
+        penalty=penalty, seed=0)
     return (time.perf_counter() - t0) / epochs
 
 
@@ -63,19 +64,24 @@ def main():
     x, t = data()
     kinds = ("none", "closed_form", "autograd")
     one_run("closed_form", x, t, 2)  # warm up
-    times = {k: [] for k in kinds}
-    for _ in range(args.reps):
+    report = {"machine": "2-core shared CPU, 1 thread", "torch": torch.__version__, "reps": args.reps,
+              "epochs": args.epochs, "batches": {}}
+    for batch_size in (32, None):
+        times = {k: [] for k in kinds}
+        for _ in range(args.reps):
+            for k in kinds:
+                times[k].append(one_run(k, x, t, args.epochs, batch_size))
+        med = {k: statistics.median(v) for k, v in times.items()}
+        print(f"batch size {batch_size or 'full (483)'}:")
         for k in kinds:
-            times[k].append(one_run(k, x, t, args.epochs))
-    med = {k: statistics.median(v) for k, v in times.items()}
-    for k in kinds:
-        print(f"{k:12s} {1e3 * med[k]:7.3f} ms/epoch   overhead over none {100 * (med[k] / med['none'] - 1):+6.1f}%")
+            print(f"  {k:12s} {1e3 * med[k]:7.3f} ms/epoch   overhead over none {100 * (med[k] / med['none'] - 1):+6.1f}%")
+        report["batches"][str(batch_size or "full")] = {
+            "ms_per_epoch_median": {k: 1e3 * v for k, v in med.items()},
+            "overhead_closed_form": med["closed_form"] / med["none"] - 1,
+            "overhead_autograd": med["autograd"] / med["none"] - 1}
     out = os.path.join(os.path.dirname(__file__), "results", "penalty_overhead.json")
     with open(out, "w") as fh:
-        json.dump({"machine": "2-core shared CPU, 1 thread", "torch": torch.__version__, "reps": args.reps,
-                   "epochs": args.epochs, "ms_per_epoch_median": {k: 1e3 * v for k, v in med.items()},
-                   "overhead_closed_form": med["closed_form"] / med["none"] - 1,
-                   "overhead_autograd": med["autograd"] / med["none"] - 1}, fh, indent=2)
+        json.dump(report, fh, indent=2)
 
 
 if __name__ == "__main__":

@@ -113,8 +113,8 @@ class Penalty:
         raise NotImplementedError
 
     def add_gradients(self, ws: list[torch.Tensor], grads: list[torch.Tensor], gammas: list[float]) -> torch.Tensor:
-        """Add gamma_l ∂E_l/∂w(l) to ``grads`` in closed form, all tensors at once (``torch._foreach``
-        kernels); return sum_l gamma_l E_l. ``ws`` are detached views of the weights."""
+        """Add gamma_l ∂E_l/∂w(l) to ``grads`` in closed form (``torch._foreach`` kernels where
+        they are cheaper); return sum_l gamma_l E_l. ``ws`` are detached views of the weights."""
         raise NotImplementedError  # pragma: no cover - abstract
 
     def bind(self, model: torch.nn.Module) -> Callable[..., torch.Tensor]:
@@ -126,17 +126,25 @@ class Penalty:
         if not chosen:
             raise ConfigError(f"{type(self).__name__}: the model has no {self.params!r} tensors to penalise")
 
+        views = [w.detach() for w, _ in chosen]  # share the weights' storage: updates show
+
         def add(x: torch.Tensor | None = None) -> torch.Tensor:
-            shared = self.gamma if isinstance(self.gamma, float) else None
-            live = [(w, g if shared is None else shared) for w, g in chosen]
-            live = [(w, g) for w, g in live if g != 0.0]
-            if not live:
-                return torch.zeros((), dtype=chosen[0][0].dtype, device=chosen[0][0].device)
-            for w, _ in live:
+            if isinstance(self.gamma, float):
+                gammas = [self.gamma] * len(chosen)
+            else:
+                gammas = [g for _, g in chosen]
+            grads = []
+            for w, _ in chosen:
                 if w.grad is None:
                     w.grad = torch.zeros_like(w)
-            return self.add_gradients([w.detach() for w, _ in live], [w.grad for w, _ in live],
-                                      [g for _, g in live])
+                grads.append(w.grad)
+            if 0.0 in gammas:
+                live = [i for i, g in enumerate(gammas) if g != 0.0]
+                if not live:
+                    return torch.zeros((), dtype=views[0].dtype, device=views[0].device)
+                return self.add_gradients([views[i] for i in live], [grads[i] for i in live],
+                                          [gammas[i] for i in live])
+            return self.add_gradients(views, grads, gammas)
         return add
 
     def add_gradient(self, model: torch.nn.Module, x: torch.Tensor | None = None) -> torch.Tensor:
@@ -226,12 +234,13 @@ class WeightElimination(Penalty):
         added times gamma_l; returns sum_l gamma_l Σ (1 − w0²/D) (= Σ r²/d; rounding:
         |error| ≲ gamma · numel · eps)."""
         w02 = self.w0 * self.w0
-        inv = [torch.full_like(w, w02) for w in ws]
-        torch._foreach_addcmul_(inv, ws, ws)  # D (the in-place kernel: out-of-place addcmul is slow)
+        # per-tensor addcmul_ (torch's foreach addcmul costs more here, and the out-of-place one more still)
+        inv = [torch.full_like(w, w02).addcmul_(w, w) for w in ws]  # D
         torch._foreach_reciprocal_(inv)  # 1/D
         sums = torch._foreach_norm(inv, 1)  # Σ 1/D per tensor (all terms > 0)
         torch._foreach_mul_(inv, inv)  # 1/D²
-        torch._foreach_addcmul_(grads, ws, inv, [2.0 * w02 * g for g in gammas])
+        for grad, w, d, g in zip(grads, ws, inv, gammas):
+            grad.addcmul_(w, d, value=2.0 * w02 * g)
         if all(g == gammas[0] for g in gammas):  # one gamma: gamma (numel − w0² Σ 1/D)
             return sum(sums[1:], sums[0]).mul_(-gammas[0] * w02).add_(gammas[0] * sum(w.numel() for w in ws))
         counts = sums[0].new_tensor([float(w.numel()) for w in ws])
