@@ -1,5 +1,6 @@
 import pytest
 import torch
+from torch import nn
 from torch.func import functional_call, hessian, vmap
 
 from deepnets.errors import ConfigError
@@ -161,3 +162,98 @@ def test_registry_builds_by_name():
         build_regularizer("l3")
     with pytest.raises(ConfigError, match="w_zero"):
         build_regularizer("weight_elimination", w_zero=1.0)
+
+
+def _net64(seed=0):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 2)).double()
+
+
+@pytest.mark.parametrize("penalty", [
+    WeightDecay(gamma=0.1), WeightDecay(gamma=[0.1, 0.02]), WeightDecay(gamma={"0": 0.3}, params="all"),
+    WeightElimination(gamma=0.5, w0=0.7), WeightElimination(gamma=[0.2, 0.0], w0=2.0),
+    WeightElimination(gamma={"2": 0.1, "0.bias": 1.0}, params="all"),
+])
+def test_closed_form_gradient_equals_autograd(penalty):
+    """add_gradient adds to .grad what penalty(model).backward() would, and returns its value."""
+    a, b = _net64(), _net64()
+    with torch.no_grad():
+        for p in a.parameters():
+            p.mul_(3.0)  # weights on both sides of w0
+        b.load_state_dict(a.state_dict())
+        for p, q in zip(a.parameters(), b.parameters()):
+            p.grad, q.grad = torch.full_like(p, 0.25), torch.full_like(q, 0.25)  # a data gradient, kept
+    P = penalty(a)
+    P.backward()
+    got = penalty.add_gradient(b)
+    assert torch.allclose(got, P.detach(), rtol=1e-12, atol=1e-14)
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert q.grad is not None and torch.allclose(q.grad, p.grad, rtol=1e-12, atol=1e-14)
+
+
+def test_bound_gradient_makes_missing_grads_and_follows_adaptive_lambda():
+    model = _net64(1)
+    penalty = WeightElimination(gamma=1e-3)
+    add = penalty.bind(model)
+    add()
+    g1 = model[0].weight.grad.clone()
+    AdaptiveLambda(penalty, delta_lambda=1e-3).update(1.0, 2.0)  # the error fell: lambda 1e-3 -> 2e-3
+    model.zero_grad(set_to_none=True)
+    add()
+    assert torch.allclose(model[0].weight.grad, 2 * g1, rtol=1e-12)
+    assert model[0].bias.grad is None  # biases are not penalised by default
+
+
+def test_fit_with_a_closed_form_penalty_matches_fit_through_autograd():
+    """The step adds the closed-form gradient; the weights after training are those autograd gives."""
+    from deepnets import MLP, fit
+
+    class Autograd:  # the same penalty with no closed form: the step differentiates it by autograd
+        def __init__(self, p):
+            self.p = p
+
+        def __call__(self, model, x=None):
+            return self.p(model, x)
+
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(40, 3, generator=g, dtype=torch.float64)
+    y = torch.sin(x.sum(1, keepdim=True))
+    runs = []
+    for penalty in (WeightElimination(gamma=1e-2, w0=0.5), Autograd(WeightElimination(gamma=1e-2, w0=0.5))):
+        net = MLP([3, 6, 1], activation="tanh", output="linear", seed=0).double()
+        h = fit(net, (x, y), loss="lms", optimizer="sgd", lr=0.1, epochs=5, batch_size=8, penalty=penalty,
+                seed=0)
+        runs.append((torch.cat([p.detach().reshape(-1) for p in net.parameters()]), h.history["loss"]))
+    assert torch.allclose(runs[0][0], runs[1][0], rtol=0, atol=1e-12)
+    assert runs[0][1] == pytest.approx(runs[1][1], rel=1e-12)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "logistic", "lecun_tanh", "logistic:2"])
+def test_curvature_smoothing_closed_form_equals_double_backward(activation):
+    """Bishop's one-hidden-layer closed form: value and every gradient as autograd gives them
+    by differentiating curvature_penalty (double backward) in float64."""
+    from deepnets import MLP
+    net = MLP([3, 5, 2], activation=activation, output="linear", seed=4).double()
+    x = torch.randn(7, 3, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    penalty = CurvatureSmoothing(gamma=0.3)
+    P = penalty(net, x)
+    want = torch.autograd.grad(P, net.flat_params(), allow_unused=True, materialize_grads=True)
+    for p in net.parameters():
+        p.grad = torch.full_like(p, 0.5)  # a data gradient already there is kept
+    got = penalty.bind(net)(x)
+    assert torch.allclose(got, P.detach(), rtol=1e-12, atol=0)
+    for p, g in zip(net.flat_params(), want):
+        assert torch.allclose(p.grad - 0.5, g, rtol=1e-10, atol=1e-13)
+
+
+def test_curvature_smoothing_binds_autograd_where_no_closed_form():
+    """Two hidden layers (or any module): the bound penalty differentiates by double backward."""
+    from deepnets import MLP
+    for net, p_in in ((MLP([2, 3, 3, 1], activation="tanh", seed=0).double(), 2), (two_layer(), 3)):
+        x = torch.randn(4, p_in, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+        penalty = CurvatureSmoothing(gamma=0.1)
+        want = torch.autograd.grad(penalty(net, x), list(net.parameters()), allow_unused=True)
+        got = penalty.bind(net)(x)
+        assert torch.allclose(got, penalty(net, x).detach())
+        for p, g in zip(net.parameters(), want):
+            assert (p.grad is None) if g is None else torch.allclose(p.grad, g, rtol=1e-12, atol=1e-15)

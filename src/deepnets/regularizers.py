@@ -14,6 +14,10 @@ and its weight gamma_l is given by ``gamma`` as
 The penalty is added as it is to whatever data loss is used; with a mean-reduced loss, gamma is
 per sample. ``REGULARIZERS`` maps the names a TOML file uses to the classes.
 
+Training does not differentiate a weight penalty through autograd: ``penalty.add_gradient(model)``
+adds the closed-form γ_l ∂E_l/∂w(l) to each ``.grad`` (γ w for weight decay, Weigend's
+2γ (w/w0²) / (1 + (w/w0)²)² for weight elimination) and returns the penalty's value.
+
 >>> model = torch.nn.Linear(2, 1)
 >>> with torch.no_grad():
 ...     _ = model.weight.copy_(torch.tensor([[1.0, -2.0]]))
@@ -28,6 +32,7 @@ from typing import Callable, Mapping, Sequence, Union
 
 import torch
 
+from .curvature_smoothing import closed_form_applies, curvature_value_and_grads
 from .errors import ConfigError
 
 __all__ = [
@@ -107,6 +112,45 @@ class Penalty:
     def layer_penalty(self, w: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def add_gradients(self, ws: list[torch.Tensor], grads: list[torch.Tensor], gammas: list[float]) -> torch.Tensor:
+        """Add gamma_l ∂E_l/∂w(l) to ``grads`` in closed form (``torch._foreach`` kernels where
+        they are cheaper); return sum_l gamma_l E_l. ``ws`` are detached views of the weights."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def bind(self, model: torch.nn.Module) -> Callable[..., torch.Tensor]:
+        """``add(x=None) -> P``: sum_l gamma_l E_l(w(l)) with its closed-form gradient added to
+        each ``.grad`` (made where it is None), no autograd; the same value and gradient as
+        ``self(model).backward()``. The tensors are chosen once, here (``fit`` binds once per
+        run); gamma is read at every call, so :class:`AdaptiveLambda` may change it."""
+        chosen = [(w, g) for _, w, g in self.layers(model)]
+        if not chosen:
+            raise ConfigError(f"{type(self).__name__}: the model has no {self.params!r} tensors to penalise")
+
+        views = [w.detach() for w, _ in chosen]  # share the weights' storage: updates show
+
+        def add(x: torch.Tensor | None = None) -> torch.Tensor:
+            if isinstance(self.gamma, float):
+                gammas = [self.gamma] * len(chosen)
+            else:
+                gammas = [g for _, g in chosen]
+            grads = []
+            for w, _ in chosen:
+                if w.grad is None:
+                    w.grad = torch.zeros_like(w)
+                grads.append(w.grad)
+            if 0.0 in gammas:
+                live = [i for i, g in enumerate(gammas) if g != 0.0]
+                if not live:
+                    return torch.zeros((), dtype=views[0].dtype, device=views[0].device)
+                return self.add_gradients([views[i] for i in live], [grads[i] for i in live],
+                                          [gammas[i] for i in live])
+            return self.add_gradients(views, grads, gammas)
+        return add
+
+    def add_gradient(self, model: torch.nn.Module, x: torch.Tensor | None = None) -> torch.Tensor:
+        """``self.bind(model)(x)``: the penalty, its closed-form gradient added to each ``.grad``."""
+        return self.bind(model)(x)
+
     def layers(self, model: torch.nn.Module) -> list[tuple[str, torch.Tensor, float]]:
         """The chosen tensors of ``model`` as (name, tensor, gamma_l)."""
         select = PARAM_SELECTORS[self.params]
@@ -154,6 +198,15 @@ class WeightDecay(Penalty):
     def layer_penalty(self, w: torch.Tensor) -> torch.Tensor:
         return weight_decay_penalty(w)
 
+    def add_gradients(self, ws, grads, gammas):
+        """∂E_l/∂w = w: ``grad += gamma_l w``; returns sum_l gamma_l ½ Σ w²."""
+        if all(g == gammas[0] for g in gammas):
+            torch._foreach_add_(grads, ws, alpha=gammas[0])
+        else:
+            torch._foreach_add_(grads, torch._foreach_mul(ws, gammas))
+        norms = torch.stack(torch._foreach_norm(ws, 2))  # (L,) ‖w(l)‖
+        return torch.dot(norms * norms, norms.new_tensor(gammas)).mul_(0.5)
+
 
 class WeightElimination(Penalty):
     """Weight elimination: sum_l gamma_l sum_ij (w_ij/w0)^2 / (1 + (w_ij/w0)^2).
@@ -175,6 +228,23 @@ class WeightElimination(Penalty):
 
     def layer_penalty(self, w: torch.Tensor) -> torch.Tensor:
         return weight_elimination_penalty(w, self.w0)
+
+    def add_gradients(self, ws, grads, gammas):
+        """With D = w0² + w² (= w0² d, d = 1 + (w/w0)²): ∂E_l/∂w = 2 w / (w0² d²) = 2 w0² w / D²,
+        added times gamma_l; returns sum_l gamma_l Σ (1 − w0²/D) (= Σ r²/d; rounding:
+        |error| ≲ gamma · numel · eps)."""
+        w02 = self.w0 * self.w0
+        # per-tensor addcmul_ (torch's foreach addcmul costs more here, and the out-of-place one more still)
+        inv = [torch.full_like(w, w02).addcmul_(w, w) for w in ws]  # D
+        torch._foreach_reciprocal_(inv)  # 1/D
+        sums = torch._foreach_norm(inv, 1)  # Σ 1/D per tensor (all terms > 0)
+        torch._foreach_mul_(inv, inv)  # 1/D²
+        for grad, w, d, g in zip(grads, ws, inv, gammas):
+            grad.addcmul_(w, d, value=2.0 * w02 * g)
+        if all(g == gammas[0] for g in gammas):  # one gamma: gamma (numel − w0² Σ 1/D)
+            return sum(sums[1:], sums[0]).mul_(-gammas[0] * w02).add_(gammas[0] * sum(w.numel() for w in ws))
+        counts = sums[0].new_tensor([float(w.numel()) for w in ws])
+        return torch.dot(counts - w02 * torch.stack(sums), counts.new_tensor(gammas))
 
 
 class AdaptiveLambda:
@@ -305,6 +375,32 @@ class CurvatureSmoothing:
         if x is None:
             raise ConfigError("curvature_smoothing needs the inputs: call penalty(model, x)")
         return self.gamma * curvature_penalty(model, x)
+
+    def bind(self, model: torch.nn.Module) -> Callable[..., torch.Tensor]:
+        """``add(x) -> P``: the penalty at the inputs ``x`` with its gradient added to each
+        ``.grad``. For a deepnets MLP with one hidden layer of tanh or logistic units and linear
+        outputs (Bishop's case), by the closed form of :mod:`deepnets.curvature_smoothing`;
+        for any other model, by double backward and autograd, as ``self(model, x).backward()``."""
+        if not closed_form_applies(model):
+            def add_by_autograd(x: torch.Tensor | None = None) -> torch.Tensor:
+                with torch.enable_grad():
+                    P = self(model, x)
+                    P.backward()
+                return P.detach()
+            return add_by_autograd
+        params = model.flat_params()
+
+        @torch.no_grad()
+        def add(x: torch.Tensor | None = None) -> torch.Tensor:
+            if x is None:
+                raise ConfigError("curvature_smoothing needs the inputs: call penalty(model, x)")
+            value, grads = curvature_value_and_grads(model, x)
+            for p, g in zip(params, grads):
+                if p.grad is None:
+                    p.grad = torch.zeros_like(p)
+                p.grad.add_(g, alpha=self.gamma)
+            return value * self.gamma
+        return add
 
 
 REGULARIZERS: dict[str, type] = {

@@ -22,6 +22,7 @@ SETTINGS = {
     "memoryless_qn": dict(max_iter=5),
     "ekf": dict(p0=100.0, q=1e-3, r=1.0),
     "decoupled_ekf": dict(p0=100.0, q=1e-3, r=1.0),
+    "lm": dict(mu=10.0),
 }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from .conjugate_gradient import BETA_RULES, ConjugateGradient, cg_direction
 from .delta_bar_delta import DeltaBarDelta, delta_bar_delta
 from .ekf import DECOUPLINGS, EKF, DecoupledEKF, ekf_update
+from .lm import LevenbergMarquardt
 from .line_search import LineSearchResult, strong_wolfe
 from .memoryless_qn import MemorylessQuasiNewton, memoryless_bfgs_direction
 from .quickprop import Quickprop, quickprop_step
@@ -31,6 +32,7 @@ __all__ = [
     "DecoupledEKF",
     "DECOUPLINGS",
     "ekf_update",
+    "LevenbergMarquardt",
     # update rules and helpers
     "delta_bar_delta",
     "quickprop_step",

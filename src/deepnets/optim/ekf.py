@@ -43,42 +43,78 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-from ..curvature import ParamLayout, output_jacobian
-from ..errors import ConfigError, DataError
+from ..curvature import ParamLayout
+from ..errors import ConfigError, TrainingDiverged
+from ._measure import measure, measurement_jacobian
 
-__all__ = ["EKF", "DecoupledEKF", "DECOUPLINGS"]
+__all__ = ["EKF", "DecoupledEKF", "DECOUPLINGS", "ekf_update", "symmetrise_"]
 
 # how the weights are split into groups, each with its own covariance P_i
 DECOUPLINGS = ("global", "layer", "neuron", "tensor")
+#: P is made exactly symmetric again every this many updates (rounding makes it drift)
+SYMMETRISE_EVERY = 16
 
 
-def ekf_update(H: list[Tensor], P: list[Tensor], e: Tensor, R: Tensor, Q: list[Tensor]
-               ) -> tuple[list[Tensor], list[Tensor]]:
-    """One (decoupled) extended Kalman update; groups of equal size are stacked.
+def symmetrise_(P: Tensor, block: int = 256) -> Tensor:
+    """P ← ½ (P + Pᵀ) in place for a stack (B, k, k), a band of ``block`` rows at a time, so the
+    extra memory is B·block·k rather than a second P."""
+    k = P.shape[-1]
+    for a in range(0, k, block):
+        b = min(a + block, k)
+        D = P[:, a:b, a:b]
+        D.copy_(0.5 * (D + D.transpose(1, 2)))
+        if b < k:
+            upper, lower = P[:, a:b, b:], P[:, b:, a:b]
+            mean = 0.5 * (upper + lower.transpose(1, 2))  # (B, b-a, k-b)
+            upper.copy_(mean)
+            lower.copy_(mean.transpose(1, 2))
+    return P
+
+
+def ekf_update(H: list[Tensor], P: list[Tensor], e: Tensor, r: float,
+               q: list[Tensor] | None = None) -> list[Tensor]:
+    """One (decoupled) extended Kalman measurement update, the covariances changed in place.
+
+    With S = r I + Σ_i H_i P_i H_iᵀ = L Lᵀ (Cholesky) and G_i = L⁻¹ H_i P_i:
+
+        Δw_i = P_i H_iᵀ S⁻¹ e = G_iᵀ L⁻¹ e,    P_i ← P_i − G_iᵀ G_i (+ diag q_i)
+
+    which is K_i = P_i H_iᵀ S⁻¹, P_i ← P_i − K_i H_i P_i + Q_i of Singhal & Wu 1989 / Puskorius &
+    Feldkamp 1991. The rank-m downdate is one ``baddbmm_`` into P and Q goes onto its diagonal,
+    so no second P-sized matrix is made; the work is O(m Σ_i k_i²).
 
     Args:
         H: per stack, the Jacobian columns of its groups, (B, m, k) (B groups of k weights).
-        P: per stack, the covariances, (B, k, k).
+        P: per stack, the covariances, (B, k, k); updated in place.
         e: the innovation z − ẑ, (m,).
-        R: measurement noise covariance, (m, m).
-        Q: per stack, the process noise diagonal, (B, k).
+        r: the measurement noise, R = r I.
+        q: per stack, the process noise diagonal (B, k) added after the update, or None.
 
     Returns:
-        ``(dw, P_new)``: per stack, the weight change (B, k) and the new covariances (B, k, k).
+        per stack, the weight change Δw (B, k).
     """
+    m = e.numel()
     HP = [torch.bmm(h, p) for h, p in zip(H, P)]  # (B, m, k) = H_i P_i
-    S = R.clone()  # (m, m)
+    S = torch.zeros(m, m, dtype=e.dtype, device=e.device)
     for h, hp in zip(H, HP):
-        S = S + torch.einsum("bmk,bnk->mn", hp, h)  # Σ_i H_i P_i H_i^T
-    A = torch.linalg.inv(S)  # (m, m)
-    A = 0.5 * (A + A.T)
-    dw, P_new = [], []
-    for hp, p, q in zip(HP, P, Q):
-        K = torch.einsum("bmk,mn->bkn", hp, A)  # (B, k, m) = P_i H_i^T A
-        dw.append(torch.einsum("bkm,m->bk", K, e))  # (B, k)
-        p = p - torch.bmm(K, hp) + torch.diag_embed(q)  # (B, k, k)
-        P_new.append(0.5 * (p + p.transpose(1, 2)))
-    return dw, P_new
+        B, _, k = h.shape
+        S.addmm_(hp.transpose(0, 1).reshape(m, B * k), h.transpose(0, 1).reshape(m, B * k).T)
+    S.diagonal().add_(r)
+    L, info = torch.linalg.cholesky_ex(S)
+    if info.item() != 0:
+        raise TrainingDiverged("the Kalman innovation covariance R + H P Hᵀ is not positive definite: "
+                                 "P has lost its positive definiteness (raise q or r)")
+    v = torch.linalg.solve_triangular(L, e.unsqueeze(1), upper=False)  # (m, 1) = L⁻¹ e
+    dw = []
+    for i, (hp, p) in enumerate(zip(HP, P)):
+        B, _, k = hp.shape
+        G = torch.linalg.solve_triangular(L, hp.transpose(0, 1).reshape(m, B * k), upper=False)
+        G = G.reshape(m, B, k).transpose(0, 1)  # (B, m, k) = L⁻¹ H_i P_i
+        dw.append(torch.einsum("bmk,m->bk", G, v[:, 0]))
+        p.baddbmm_(G.transpose(1, 2), G, alpha=-1.0)  # P_i − G_iᵀ G_i
+        if q is not None:
+            p.diagonal(dim1=1, dim2=2).add_(q[i])
+    return dw
 
 
 class EKF(Optimizer):
@@ -100,6 +136,10 @@ class EKF(Optimizer):
         decoupling: ``"global"`` (one covariance for all weights, Singhal & Wu 1989),
             ``"layer"`` (weight with its bias), ``"neuron"`` (each unit's incoming weights and
             bias) or ``"tensor"`` (each parameter tensor).
+        chunk: samples per measurement update of the global filter (their Jacobian,
+            innovation covariance and gain are built for ``chunk`` samples at a time, bounding
+            the memory whatever the batch size); None takes the whole batch at once. The result
+            is the same. A decoupled filter always takes the whole batch. Default 64.
 
     References: Singhal & Wu 1989, "Training multilayer perceptrons with the extended Kalman
     algorithm"; Puskorius & Feldkamp 1991, "Decoupled extended Kalman filter training of
@@ -110,7 +150,7 @@ class EKF(Optimizer):
     closure_returns = "outputs_targets"
 
     def __init__(self, params: Iterable, *, p0: float = 100.0, q: float = 1e-4, r: float = 1.0,
-                 decoupling: str = "global"):
+                 decoupling: str = "global", chunk: int | None = 64):
         if not p0 > 0:
             raise ConfigError(f"Invalid initial covariance p0: {p0} (expected > 0)")
         if not q >= 0:
@@ -119,14 +159,24 @@ class EKF(Optimizer):
             raise ConfigError(f"Invalid measurement noise r: {r} (expected > 0)")
         if decoupling not in DECOUPLINGS:
             raise ConfigError(f"unknown decoupling {decoupling!r}; expected one of {DECOUPLINGS}")
+        if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1):
+            raise ConfigError(f"Invalid chunk: {chunk!r} (expected a number of samples >= 1, or None)")
         super().__init__(params, dict(p0=p0, q=q, r=r))
-        self.decoupling = decoupling
+        self.decoupling, self.chunk = decoupling, chunk
         self._stacks: list[Tensor] | None = None
 
     def add_param_group(self, param_group: dict) -> None:
         """As torch's; the weight groups are rebuilt and the covariances restart at p0·I."""
         super().add_param_group(param_group)
         self._stacks = None
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """As torch's, with the covariances copied: they are updated in place, and torch would
+        otherwise share them with the optimizer the state dict came from."""
+        super().load_state_dict(state_dict)
+        for st in self.state.values():
+            if "P" in st:
+                st["P"] = [p.clone() for p in st["P"]]
 
     def _params(self) -> list[Tensor]:
         return [p for g in self.param_groups for p in g["params"]]
@@ -147,47 +197,55 @@ class EKF(Optimizer):
             self._stacks = [torch.stack(bs) for bs in by_size.values()]  # (B, k) each
         return self._stacks
 
-    @torch.no_grad()
-    def step(self, closure: Callable[[], tuple[Tensor, Tensor]]) -> Tensor:  # type: ignore[override]
-        """One Kalman update from the batch the closure measures; returns ½ Σ e² / N before it."""
-        if closure is None:
-            raise ConfigError("EKF.step needs a closure returning (outputs, targets)")
-        params = self._params()
-        with torch.enable_grad():
-            got = closure()
-            if not (isinstance(got, (tuple, list)) and len(got) == 2):
-                raise ConfigError("the EKF closure must return (outputs, targets), got "
-                                  f"{type(got).__name__}")
-            outputs, targets = got
-            if outputs.shape[0] != targets.shape[0] or outputs.numel() != targets.numel():
-                raise DataError(f"outputs of shape {tuple(outputs.shape)} and targets of shape "
-                                f"{tuple(targets.shape)} do not match")
-            if not torch.isfinite(targets).all():
-                raise DataError("targets contain NaN or inf")
-            N = outputs.shape[0]
-            H = output_jacobian(outputs, params).reshape(-1, sum(p.numel() for p in params))  # (m, P)
-        e = (targets.reshape(-1).to(H.dtype) - outputs.detach().reshape(-1))  # (m,)
-        stacks = [s.to(H.device) for s in self._index_stacks()]
-        state = self.state[params[0]]
-        if "P" not in state or [tuple(p.shape[:2]) for p in state["P"]] != \
-                [(s.shape[0], s.shape[1]) for s in stacks]:
-            p0 = self._per_weight("p0", H)  # (P,)
+    def _covariances(self, ref: Tensor, stacks: list[Tensor]) -> list[Tensor]:
+        """The covariances P_i kept in the state (P(0) = p0·I on the first step), (B, k, k) each."""
+        state = self.state[self._params()[0]]
+        if "P" not in state or [tuple(p.shape[:2]) for p in state["P"]] != [tuple(s.shape) for s in stacks]:
+            p0 = self._per_weight("p0", ref)  # (P,)
             state["P"] = [torch.diag_embed(p0[s]) for s in stacks]  # (B, k, k) each
             state["step"] = 0
-        q = self._per_weight("q", H)  # (P,)
-        r = float(self.param_groups[0]["r"])
-        R = r * torch.eye(e.numel(), dtype=H.dtype, device=H.device)  # (m, m)
-        Hs = [H[:, s].permute(1, 0, 2) for s in stacks]  # (m, B, k) -> (B, m, k)
-        dw, state["P"] = ekf_update(Hs, state["P"], e, R, [q[s] for s in stacks])
-        delta = torch.zeros_like(q)  # (P,)
-        for s, d in zip(stacks, dw):
-            delta[s.reshape(-1)] = d.reshape(-1)
+        return state["P"]
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], tuple[Tensor, Tensor]]) -> Tensor:  # type: ignore[override]
+        """One Kalman update from the batch the closure measures; returns ½ Σ e² / N before it.
+
+        With one covariance for all weights (the global filter), the batch's samples are taken
+        ``chunk`` at a time as successive measurements, each linearised at the same weights
+        (innovation z_c − ẑ_c − H_c Δw so far) with Q added once at the end: for R = r I this is
+        the same update as the whole batch at once. A decoupled filter takes the whole batch at
+        once: dropping the covariances between groups after each chunk would change its update.
+        """
+        params = self._params()
+        with torch.enable_grad():
+            outputs, targets = measure(closure, "EKF")
+            N = outputs.shape[0]
+            e_all = targets.reshape(N, -1).to(outputs.dtype) - outputs.detach().reshape(N, -1)  # (N, C)
+            stacks = [s.to(outputs.device) for s in self._index_stacks()]
+            P = self._covariances(outputs.detach(), stacks)
+            q = self._per_weight("q", e_all)  # (P,)
+            r = float(self.param_groups[0]["r"])
+            delta = torch.zeros_like(q)  # (P,) the weight change so far
+            one_group = len(stacks) == 1 and stacks[0].shape[0] == 1
+            chunk = self.chunk if self.chunk is not None and one_group else N
+            for a in range(0, N, chunk):
+                H = measurement_jacobian(outputs, params, a, a + chunk)  # (m_c, P)
+                e = e_all[a:a + chunk].reshape(-1) - H @ delta  # (m_c,) innovation at w + Δw
+                last = a + chunk >= N
+                dw = ekf_update([H[:, s].transpose(0, 1) for s in stacks], P, e, r,
+                                [q[s] for s in stacks] if last else None)
+                for s, d in zip(stacks, dw):
+                    delta[s.reshape(-1)] += d.reshape(-1)
+        state = self.state[params[0]]
+        state["step"] += 1
+        if state["step"] % SYMMETRISE_EVERY == 0:
+            for p in P:
+                symmetrise_(p)
         offset = 0
         for p in params:
             p.add_(delta[offset:offset + p.numel()].view_as(p))
             offset += p.numel()
-        state["step"] += 1
-        return 0.5 * (e * e).sum() / N
+        return 0.5 * (e_all * e_all).sum() / N
 
 
 class DecoupledEKF(EKF):
@@ -201,5 +259,5 @@ class DecoupledEKF(EKF):
     """
 
     def __init__(self, params: Iterable, *, p0: float = 100.0, q: float = 1e-4, r: float = 1.0,
-                 decoupling: str = "neuron"):
-        super().__init__(params, p0=p0, q=q, r=r, decoupling=decoupling)
+                 decoupling: str = "neuron", chunk: int | None = 64):
+        super().__init__(params, p0=p0, q=q, r=r, decoupling=decoupling, chunk=chunk)

@@ -9,6 +9,7 @@ from ..errors import ConfigError
 from .conjugate_gradient import ConjugateGradient
 from .delta_bar_delta import DeltaBarDelta
 from .ekf import EKF, DecoupledEKF
+from .lm import LevenbergMarquardt
 from .memoryless_qn import MemorylessQuasiNewton
 from .quickprop import Quickprop
 from .scaled_conjugate_gradient import ScaledConjugateGradient
@@ -33,11 +34,14 @@ OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     # extended Kalman filters: step(closure) with a closure returning (outputs, targets)
     "ekf": EKF,
     "decoupled_ekf": DecoupledEKF,
+    # Levenberg-Marquardt on the LMS error, the same closure as the Kalman filters'
+    "lm": LevenbergMarquardt,
 }
 
 # Optimizers that must be given a closure and a single parameter group (full or large batches).
 NEEDS_CLOSURE: frozenset[str] = frozenset(
-    {"lbfgs", "conjugate_gradient", "scaled_conjugate_gradient", "memoryless_qn", "ekf", "decoupled_ekf"}
+    {"lbfgs", "conjugate_gradient", "scaled_conjugate_gradient", "memoryless_qn", "ekf", "decoupled_ekf",
+     "lm"}
 )
 
 

@@ -12,7 +12,8 @@ strategy is chosen once, by :func:`make_step` from the literal registry :data:`S
 - ``"batch_loss"``: a :class:`~deepnets.train.batches.BatchLoss`: ``E = loss(model, batch)``,
   ``E.backward()``;
 - ``"kalman"``: an optimizer whose closure returns ``(outputs, targets)`` (the extended Kalman
-  filters), which takes the Jacobians itself.
+  filters and Levenberg-Marquardt), which takes the Jacobians itself; one marked ``lms_only``
+  (Levenberg-Marquardt) trains on the LMS loss alone.
 
 The update is ``optimizer.step(closure)`` for every optimizer, so line searches and
 second-order methods re-evaluate the closure as they need; for torch's fused Adam/AdamW the
@@ -29,7 +30,7 @@ from torch import Tensor
 
 from ..backprop import costate_backward
 from ..errors import ConfigError
-from ..losses import code_targets
+from ..losses import LMS, code_targets
 from ..nn.mlp import supports_costate
 from .batches import BatchLoss
 from .fused_step import fused_adam_step
@@ -43,7 +44,9 @@ class Step:
         optimizer: a ``torch.optim.Optimizer``.
         loss: the cost (as :func:`deepnets.fit` resolved it).
         forward: the module that runs the forward pass (``torch.compile(model)``). Default: model.
-        penalty: ``penalty(model, x) -> P``, added to E with its gradient. Default None.
+        penalty: ``penalty(model, x) -> P``, added to E with its gradient: by its own
+            ``bind(model)`` where it has one (closed form, :mod:`deepnets.regularizers`), else by
+            autograd. Default None.
         after_backward: called as ``after_backward(b, E)`` after the gradient, before the update.
         transform: ``transform(batch) -> batch`` before the step (input noise, channels-last).
         amp: the autocast dtype (``torch.bfloat16``) or None. Default None.
@@ -58,6 +61,8 @@ class Step:
         self.penalty, self.after_backward, self.transform = penalty, after_backward, transform
         self.amp, self.validate = amp, validate
         self.fused = fused_adam_step(optimizer)  # Adam's kernel without its wrapper, or None
+        # a penalty with a closed-form gradient is bound to the model's tensors once
+        self.add_penalty = penalty.bind(model) if hasattr(penalty, "bind") else None
 
     def gradients(self, batch) -> Tensor:
         raise NotImplementedError
@@ -66,9 +71,12 @@ class Step:
         """E of ``batch`` with every gradient written, the penalty added, the callbacks told."""
         E = self.gradients(batch)
         if self.penalty is not None:
-            with torch.enable_grad():
-                P = self.penalty(self.model, batch[0])
-                P.backward()
+            if self.add_penalty is not None:  # closed form: no graph, no backward
+                P = self.add_penalty(batch[0])
+            else:
+                with torch.enable_grad():
+                    P = self.penalty(self.model, batch[0])
+                    P.backward()
             E = E.detach() + P.detach()
         if self.after_backward is not None:
             self.after_backward(b, E)
@@ -126,8 +134,9 @@ class BatchLossStep(AutogradStep):
 
 
 class KalmanStep(Step):
-    """The extended Kalman filters: the closure measures ``(outputs, targets)``, labels coded;
-    the optimizer differentiates the outputs itself (no ``on_after_backward``, no penalty)."""
+    """The extended Kalman filters and Levenberg-Marquardt: the closure measures ``(outputs,
+    targets)``, labels coded; the optimizer differentiates the outputs itself (no
+    ``on_after_backward``, no penalty)."""
 
     def __init__(self, model, optimizer, loss, **kw):
         super().__init__(model, optimizer, loss, **kw)
@@ -157,6 +166,9 @@ def step_kind(model, optimizer, loss, *, amp=None, compile: bool = False) -> str
         if isinstance(loss, BatchLoss):
             raise ConfigError(f"{type(optimizer).__name__} measures (outputs, targets) itself: "
                               f"it cannot train on a batch loss")
+        if getattr(optimizer, "lms_only", False) and not isinstance(loss, LMS):
+            raise ConfigError(f"{type(optimizer).__name__} minimises the LMS error ½ Σ (z − ẑ)²: expected "
+                              f"loss='lms', got {loss!r}")
         return "kalman"
     if isinstance(loss, BatchLoss):
         return "batch_loss"
