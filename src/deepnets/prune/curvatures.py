@@ -93,27 +93,39 @@ class Problem:
         return hessian(E)(w0).double()
 
 
+def _restricted(Q: Tensor, alive: Tensor) -> Tensor:
+    """Q restricted to the weights still present (Q itself when all are)."""
+    if bool(alive.all()):
+        return Q
+    idx = alive.nonzero().squeeze(1)
+    return Q.index_select(0, idx).index_select(1, idx)
+
+
 def _scatter_inverse(Q_alive_inv: Tensor, alive: Tensor) -> FullInverse:
-    """The inverse of Q restricted to the weights still present, zeros elsewhere."""
+    """The inverse of Q restricted to the weights still present, zeros elsewhere (owned, not copied)."""
+    if bool(alive.all()):
+        return FullInverse(Q_alive_inv, copy=False)
     P = alive.shape[0]
     idx = alive.nonzero().squeeze(1)
     Q_inv = torch.zeros(P, P, dtype=Q_alive_inv.dtype, device=Q_alive_inv.device)
     Q_inv[idx.unsqueeze(1), idx.unsqueeze(0)] = Q_alive_inv
-    return FullInverse(Q_inv)
+    return FullInverse(Q_inv, copy=False)
 
 
-def _cholesky_inverse(Q: Tensor, alpha: float) -> Tensor:
+def _cholesky(Q: Tensor, alpha: float) -> Tensor:
     L, info = torch.linalg.cholesky_ex(Q)
     if int(info) != 0:
         raise ConfigError(f"the curvature Q + N·alpha·I is not positive definite in float64 (alpha = {alpha:g}); "
                           f"give a larger alpha")
-    return torch.cholesky_inverse(L)
+    return L
 
 
 def _full_inverse(problem: Problem, alive: Tensor, alpha: float) -> FullInverse:
-    Q = problem.gauss_newton()[alive][:, alive]  # (P_a, P_a)
+    Q = _restricted(problem.gauss_newton(), alive)  # (P_a, P_a)
     Q.diagonal().add_(problem.x.shape[0] * alpha)
-    return _scatter_inverse(_cholesky_inverse(Q, alpha), alive)
+    L = _cholesky(Q, alpha)
+    del Q  # at most two P×P matrices alive at a time
+    return _scatter_inverse(torch.cholesky_inverse(L), alive)
 
 
 def _woodbury_inverse(problem: Problem, alive: Tensor, alpha: float) -> FullInverse:
@@ -124,12 +136,12 @@ def _woodbury_inverse(problem: Problem, alive: Tensor, alpha: float) -> FullInve
 
 
 def _exact_inverse(problem: Problem, alive: Tensor, alpha: float) -> FullInverse:
-    H = problem.hessian()[alive][:, alive]  # (P_alive, P_alive)
+    H = _restricted(problem.hessian(), alive)  # (P_alive, P_alive)
     H.diagonal().add_(problem.x.shape[0] * alpha)
     H, mu = make_positive_definite(H)
     if mu:
         log.debug("Hessian not positive definite: added mu I, mu = %.3g", mu)
-    return _scatter_inverse(_cholesky_inverse(H, alpha), alive)
+    return _scatter_inverse(torch.cholesky_inverse(_cholesky(H, alpha)), alive)
 
 
 def _diagonal_inverse(problem: Problem, alive: Tensor, alpha: float) -> DiagonalInverse:
