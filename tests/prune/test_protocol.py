@@ -125,3 +125,22 @@ def test_a_float32_net_of_a_few_hundred_weights_prunes_without_a_cholesky_failur
     assert r32.removed[:20] == r64.removed[:20]
     torch.testing.assert_close(torch.tensor(r32.saliency[:20]), torch.tensor(r64.saliency[:20]),
                                rtol=1e-3, atol=1e-6)
+
+
+def test_user_mistakes_in_the_new_options():
+    from deepnets.errors import ConfigError
+
+    net, x, y = _trained()
+    with pytest.raises(ConfigError, match=r"max_accuracy_drop must be in \[0, 1\), got 1.5"):
+        obs_prune(net, x, y, loss="cross_entropy", max_accuracy_drop=1.5)
+    with pytest.raises(ConfigError, match="recompute_every must be 'auto', None or an integer >= 1, got 0"):
+        obs_prune(net, x, y, loss="cross_entropy", sparsity=0.5, recompute_every=0)
+    with pytest.raises(ConfigError, match="give both x and z"):
+        magnitude_prune(net, max_accuracy_drop=0.0)
+    with pytest.raises(ConfigError, match="scope='layer' prunes the same fraction"):
+        magnitude_prune(net, 0.5, x=x, z=y, scope="layer", max_error_increase=1.0)
+    with pytest.raises(ConfigError, match=r"unexpected options \['alpha'\]"):
+        magnitude_prune(net, 0.5, alpha=1.0)
+    with pytest.raises(ConfigError, match="do not pass curvature"):
+        obd_prune(net, x, y, sparsity=0.5, curvature="full")
+    assert get_masks(net) == {}  # refused before anything was masked

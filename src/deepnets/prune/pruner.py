@@ -106,7 +106,7 @@ class _Rules:
         return out
 
 
-def _check(sparsity, max_error_increase, max_accuracy_drop, keep, alpha, tries, chunk_size) -> None:
+def _check(sparsity, max_error_increase, max_accuracy_drop, keep, alpha, tries, chunk_size, recompute_every) -> None:
     if sparsity is None and max_error_increase is None and keep is None and max_accuracy_drop is None:
         raise ConfigError("give a stopping rule: sparsity, max_error_increase, max_accuracy_drop or keep")
     if sparsity is not None and not 0.0 <= sparsity < 1.0:
@@ -119,6 +119,7 @@ def _check(sparsity, max_error_increase, max_accuracy_drop, keep, alpha, tries, 
         raise ConfigError(f"tries must be >= 1, got {tries}")
     if chunk_size is not None and chunk_size < 1:
         raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
+    rebuild_interval(recompute_every, 1)  # refuses a bad value before anything is masked
 
 
 def obs_prune(model: nn.Module, x: Tensor, z: Tensor, *, loss: str = "lms",
@@ -203,7 +204,7 @@ def obs_prune(model: nn.Module, x: Tensor, z: Tensor, *, loss: str = "lms",
 def _prune(model, x, z, *, loss, curvature, names, sparsity, max_error_increase, max_accuracy_drop,
            keep, alpha, beta, recompute_every, between_rounds, tries, chunk_size, callback) -> PruneResult:
     """The one removal loop of OBS, OBD and magnitude (arguments as in :func:`obs_prune`)."""
-    _check(sparsity, max_error_increase, max_accuracy_drop, keep, alpha, tries, chunk_size)
+    _check(sparsity, max_error_increase, max_accuracy_drop, keep, alpha, tries, chunk_size, recompute_every)
     f = likelihood_model(model, loss)  # the activations E takes (outputs or logits), asked before masking
     lik = likelihood_name(loss)
     if names is None:
