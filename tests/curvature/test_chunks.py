@@ -10,7 +10,7 @@ from deepnets.bayes.evidence import evidence_ard
 from deepnets.curvature import (accumulate_gauss_newton, gauss_newton, jacobian_chunks,
                                 per_sample_jacobian)
 from deepnets.curvature.jacobian import default_chunk_size
-from deepnets.errors import DataError
+from deepnets.errors import ConfigError, DataError
 
 
 def _net(n_out, dtype=torch.float64, seed=0):
@@ -30,6 +30,8 @@ def test_chunks_concatenate_to_the_whole_jacobian():
     assert default_chunk_size(10, 5000) == 2 ** 22 // 50000 and default_chunk_size(10, 10 ** 9) == 1
     with pytest.raises(DataError, match="chunk_size must be >= 1, got 0"):
         next(jacobian_chunks(net, x, chunk_size=0))
+    with pytest.raises(ConfigError, match="chunk_size must be >= 1, got 0"):
+        Laplace(net, "lms", chunk_size=0)
 
 
 @pytest.mark.parametrize("loss,n_out", [("lms", 2), ("cross_entropy", 3), ("cross_entropy", 1)])
