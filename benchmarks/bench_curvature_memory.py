@@ -13,7 +13,8 @@ and at the ``--whole-sizes`` also as one chunk of all N samples (``chunk_size=N`
 did before, the whole (N, C, P) Jacobian and its rows alive at once), side by side. Seconds are
 printed beside the memory: chunking must not cost time.
 
-    python benchmarks/bench_curvature_memory.py [--sizes 1000,10000] [--whole-sizes 1000] [--out FILE]
+    python benchmarks/bench_curvature_memory.py [--what obs,laplace,ard] [--sizes 1000,10000]
+        [--whole-sizes 1000] [--out FILE]
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ def child(what: str, N: int, chunk: int | None) -> dict:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1000,10000")
+    ap.add_argument("--what", default=",".join(COMPUTATIONS), help="which computations (comma-separated)")
     ap.add_argument("--whole-sizes", default="1000", help="the N at which the unchunked run is also measured")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "curvature_memory.json"))
     ap.add_argument("--child", nargs=3, metavar=("WHAT", "N", "CHUNK"), help=argparse.SUPPRESS)
@@ -75,9 +77,12 @@ def main():
         return
     sizes = [int(s) for s in args.sizes.split(",")]
     whole = [int(s) for s in args.whole_sizes.split(",") if s]
+    todo = [w for w in args.what.split(",") if w]
+    if set(todo) - set(COMPUTATIONS):
+        raise SystemExit(f"--what takes {', '.join(COMPUTATIONS)}; got {args.what}")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     rows = []
-    for what in COMPUTATIONS:
+    for what in todo:
         for N in sizes:
             for chunk in ("auto", str(N))[:2 if N in whole else 1]:  # chunked, then whole, side by side
                 out = subprocess.run([sys.executable, __file__, "--child", what, str(N), chunk], env=env,
@@ -87,7 +92,7 @@ def main():
                 print(f"{what:8s} N={N:6d} {'chunked' if r['chunked'] else 'whole  '} "
                       f"peak +{r['peak_mib']:7.0f} MiB  {r['seconds']:6.1f} s", flush=True)
     lo, hi = min(sizes), max(sizes)
-    for what in COMPUTATIONS:
+    for what in todo:
         got = {(r["N"], r["chunked"]): r for r in rows if r["what"] == what}
         line = f"{what}: chunked peak x{got[hi, True]['peak_mib'] / got[lo, True]['peak_mib']:.2f} from N={lo} to N={hi}"
         for N in whole:
