@@ -17,11 +17,13 @@ printed beside the memory: chunking must not cost time.
         [--whole-sizes 1000] [--out FILE]
 
 Measured here (2-core shared CPU, results/curvature_memory.json): peak above the start at N = 1k
-→ 10k, chunked: OBS +514 → +533 MiB, Laplace +512 → +530 MiB, ARD +515 → +659 MiB. ARD's rise is
-glibc's heap, not the arrays: its chunk temporaries are just under glibc's dynamic mmap threshold
-(32 MiB), land on the heap and fragment it; with the threshold fixed
-(``MALLOC_MMAP_THRESHOLD_=1048576``) ARD at N = 10k peaks at +503 MiB. The whole-batch computation
-at N = 10k: ``--what laplace --sizes 10000 --whole-sizes 10000``.
+→ 10k, chunked: OBS +514 → +533 MiB, Laplace +512 → +530 MiB, ARD +515 → +659 MiB; the whole batch
+at N = 10k (results/curvature_memory_laplace_10k.json): Laplace +1,106 MiB, against +654 MiB chunked
+in the same run. The chunked peak at 10k varies from run to run (+530 … +659 MiB) with glibc's heap,
+not with the arrays: the chunk temporaries are just under glibc's dynamic mmap threshold (32 MiB),
+land on the heap and fragment it; with the threshold fixed (``MALLOC_MMAP_THRESHOLD_=1048576``) ARD
+at N = 10k peaks at +503 MiB. Timings on this shared machine are noisy (the same child took 26 s
+and 145 s on different runs); compare them only within one quiet run.
 """
 
 from __future__ import annotations
