@@ -15,6 +15,7 @@ printed beside the memory: chunking must not cost time.
 
     python benchmarks/bench_curvature_memory.py [--what obs,laplace,ard] [--sizes 1000,10000]
         [--whole-sizes 1000] [--out FILE]
+    python benchmarks/bench_curvature_memory.py --timing 2000 [--reps 3] --out FILE   (time only)
 
 Measured here (2-core shared CPU, results/curvature_memory.json): peak above the start at N = 1k
 → 10k, chunked: OBS +514 → +533 MiB, Laplace +512 → +530 MiB, ARD +515 → +659 MiB; the whole batch
@@ -23,7 +24,8 @@ in the same run. The chunked peak at 10k varies from run to run (+530 … +659 M
 not with the arrays: the chunk temporaries are just under glibc's dynamic mmap threshold (32 MiB),
 land on the heap and fragment it; with the threshold fixed (``MALLOC_MMAP_THRESHOLD_=1048576``) ARD
 at N = 10k peaks at +503 MiB. Timings on this shared machine are noisy (the same child took 26 s
-and 145 s on different runs); compare them only within one quiet run.
+and 145 s on different runs); ``--timing 2000`` interleaves the two in one process: chunked 7.29 s,
+whole 7.36 s, ratio 0.99 (medians of 3, results/curvature_time.json).
 """
 
 from __future__ import annotations
@@ -72,17 +74,50 @@ def child(what: str, N: int, chunk: int | None) -> dict:
             "peak_mib": _rss_mib() - before, "seconds": seconds}
 
 
+def timing(N: int, reps: int) -> dict:
+    """Seconds of the full Laplace fit, chunked (default) and whole (chunk_size=N), interleaved A B A B."""
+    import statistics
+
+    import torch
+    from torch import nn
+
+    from deepnets.bayes import Laplace
+
+    torch.set_num_threads(1)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(N, 49, generator=g, dtype=torch.float64)
+    net = nn.Sequential(nn.Linear(49, 100), nn.Tanh(), nn.Linear(100, 1)).double()
+    Laplace(net, "lms", chunk_size=None).fit(x[:50])  # warm-up
+    got = {"chunked": [], "whole": []}
+    for _ in range(reps):
+        for name, chunk in (("chunked", None), ("whole", N)):
+            t0 = time.perf_counter()
+            Laplace(net, "lms", alpha=1.0, chunk_size=chunk).fit(x)
+            got[name].append(time.perf_counter() - t0)
+    med = {k: statistics.median(v) for k, v in got.items()}
+    print(f"Laplace fit, N={N}, 5,101 weights, medians of {reps}: chunked {med['chunked']:.2f} s, "
+          f"whole {med['whole']:.2f} s, chunked/whole {med['chunked'] / med['whole']:.2f}")
+    return {"N": N, "reps": reps, "seconds": got, "median": med}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1000,10000")
     ap.add_argument("--what", default=",".join(COMPUTATIONS), help="which computations (comma-separated)")
     ap.add_argument("--whole-sizes", default="1000", help="the N at which the unchunked run is also measured")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "curvature_memory.json"))
+    ap.add_argument("--timing", type=int, metavar="N", help="only time chunked against whole (Laplace, N samples)")
+    ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--child", nargs=3, metavar=("WHAT", "N", "CHUNK"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         what, N, chunk = args.child
         print(json.dumps(child(what, int(N), None if chunk == "auto" else int(chunk))))
+        return
+    if args.timing:
+        out = timing(args.timing, args.reps)
+        with open(args.out, "w") as f:
+            json.dump({"machine": "2-core shared CPU, 1 thread", "timing": out}, f, indent=1)
         return
     sizes = [int(s) for s in args.sizes.split(",")]
     whole = [int(s) for s in args.whole_sizes.split(",") if s]
