@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from ..curvature import ParamLayout, gauss_newton_factors, per_sample_jacobian
+from ..curvature import ParamLayout, accumulate_gauss_newton, jacobian_chunks
 from ..errors import ConfigError, DataError
 from ..losses import infer_likelihood, likelihood_model, likelihood_name, summed_error
 from .posterior import _linear_layers
@@ -147,9 +147,18 @@ def _map_step(f, params, x, y, likelihood, alpha_vec, beta, iters: int) -> float
     return float(opt.step(closure).detach())
 
 
+def _output_traces(f, x, layout, A_inv: Tensor, chunk_size: int | None) -> Tensor:
+    """tr(A⁻¹ Σ_n J_ni J_niᵀ) = Σ_n J_ni A⁻¹ J_niᵀ for each output i, (C,), a chunk of samples at a time."""
+    total = 0
+    for _, J, _, _ in jacobian_chunks(f, x, names=layout.names, chunk_size=chunk_size):  # J: (n, C, P)
+        total = total + ((J @ A_inv) * J).sum(dim=(0, 2))  # (C,)
+    return total
+
+
 def evidence_ard(model: nn.Module, x: Tensor, y: Tensor, *, likelihood: str | None = None,
                  alpha: float = 1e-2, beta: float | Tensor | None = None, outer: int = 20,
-                 inner: int = 200, a=0.0, b=0.0, c=0.0, d=0.0, train: bool = True) -> EvidenceResult:
+                 inner: int = 200, a=0.0, b=0.0, c=0.0, d=0.0, train: bool = True,
+                 chunk_size: int | None = None) -> EvidenceResult:
     """Alternate MAP training of M(w) with the re-estimation of α (ARD groups) and β (per output).
 
     Each outer round: (1) minimise M(w) by L-BFGS for up to ``inner`` iterations (skipped when
@@ -165,6 +174,8 @@ def evidence_ard(model: nn.Module, x: Tensor, y: Tensor, *, likelihood: str | No
         alpha: initial α of every group. beta: initial β (default 1/mean squared residual at start).
         outer: re-estimation rounds. inner: L-BFGS iterations per round.
         a, b: Gamma hyper-prior (shape, rate) of every α_g (scalars or (G,)); c, d: of every β_i.
+        chunk_size: samples per chunk of the per-sample Jacobian (default: at most 2²² entries a
+            chunk): A and the traces of β are summed chunk by chunk, in memory independent of N.
     """
     asked = likelihood or infer_likelihood(model)
     likelihood = likelihood_name(asked)
@@ -201,21 +212,21 @@ def evidence_ard(model: nn.Module, x: Tensor, y: Tensor, *, likelihood: str | No
                                   f"start from a larger alpha (now {alpha})")
         with torch.no_grad():
             out = f(x)  # (N, C)
-        J, _ = per_sample_jacobian(f, x, names=layout.names)  # (N, C, P)
-        X = gauss_newton_factors(J, asked, outputs=out,
-                                 beta=beta_t if beta_t is not None else 1.0)  # (K, P)
-        A = X.T @ X + torch.diag(alpha_vec)  # (P, P)
+        A, _ = accumulate_gauss_newton(f, x, asked, names=layout.names, beta=beta_t if beta_t is not None else 1.0,
+                                       chunk_size=chunk_size)  # (P, P), summed chunk by chunk
+        A.diagonal().add_(alpha_vec)
         L, info = torch.linalg.cholesky_ex(A)
         if int(info) != 0:
             raise ConfigError("A = H_D + diag(alpha) is not positive definite; raise the initial alpha")
+        del A
         A_inv = torch.cholesky_inverse(L)
+        del L
         w = layout.flatten(named).detach()
         alpha_g, gamma = reestimate(torch.diagonal(A_inv), w, index, alpha_g, a=a, b=b)
         rec = {"round": r + 1, "gamma": float(gamma.sum())}
         if beta_t is not None:
             E = 0.5 * ((y - out) ** 2).sum(0)  # (C,)
-            Jt = J.transpose(0, 1)  # (C, N, P)
-            gamma_i = beta_t * torch.einsum("cnp,pq,cnq->c", Jt, A_inv, Jt)  # (C,)
+            gamma_i = beta_t * _output_traces(f, x, layout, A_inv, chunk_size)  # (C,)
             beta_t = (N - gamma_i + 2 * torch.as_tensor(c)) / (2 * E + 2 * torch.as_tensor(d))
             rec["beta"] = beta_t.tolist()
         history.append(rec)

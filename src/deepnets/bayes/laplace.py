@@ -37,6 +37,10 @@ class Laplace:
             :attr:`EvidenceResult.weight_alpha`) for ``full``/``diagonal``/``last_layer`` (the last
             takes its own entries); for ``kron`` a scalar or one per Linear layer.
         beta: output noise precision β = 1/σ² (scalar or (C,)); regression only.
+        chunk_size: samples per chunk of the per-sample Jacobian for ``full``, ``diagonal`` and
+            ``last_layer`` (default: chunks of at most 2²² Jacobian entries): H is summed chunk by
+            chunk, so the memory does not grow with the number of samples. (``kron`` needs only
+            the Jacobian by the biases.)
 
     Reference: MacKay 1992 ("A practical Bayesian framework for backprop networks");
     Daxberger et al. 2021 ("Laplace Redux").
@@ -49,7 +53,7 @@ class Laplace:
     """
 
     def __init__(self, model: nn.Module, likelihood: str | None = None, *, approx: str = "full",
-                 alpha=1.0, beta=1.0):
+                 alpha=1.0, beta=1.0, chunk_size: int | None = None):
         if approx not in POSTERIORS:
             raise ConfigError(f"unknown approx {approx!r}; expected one of {sorted(POSTERIORS)}")
         self.model = model
@@ -58,7 +62,10 @@ class Laplace:
         self.f = likelihood_model(model, self.likelihood)
         self.approx = approx
         self.alpha, self.beta = alpha, beta
+        if chunk_size is not None and chunk_size < 1:
+            raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
         self.posterior = POSTERIORS[approx]()
+        self.posterior.chunk_size = chunk_size
 
     def fit(self, x: Tensor) -> "Laplace":
         """Build H at the training inputs x (N, ...); the labels do not enter the Gauss-Newton H."""

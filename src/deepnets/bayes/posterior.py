@@ -40,7 +40,8 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
-from ..curvature import ParamLayout, gauss_newton, gauss_newton_factors, per_sample_jacobian
+from ..curvature import (ParamLayout, accumulate_gauss_newton, gauss_newton_factors, jacobian_chunks,
+                         per_sample_jacobian)
 from ..errors import ConfigError
 
 
@@ -60,15 +61,22 @@ def _as_vector(alpha, P: int, like: Tensor, f: nn.Module | None = None,
 
 
 class FullPosterior:
-    """Dense H = Σ G Λ Gᵀ + diag(α), stored as its Cholesky factor L (H = L Lᵀ)."""
+    """Dense H = Σ G Λ Gᵀ + diag(α), stored as its Cholesky factor L (H = L Lᵀ).
+
+    H is summed a chunk of ``chunk_size`` samples at a time
+    (:func:`~deepnets.curvature.accumulate_gauss_newton`): the peak memory is H plus one chunk's
+    Jacobian, whatever the number of training samples.
+    """
+
+    chunk_size: int | None = None  # samples per Jacobian chunk (None: a 32 MiB chunk); set by Laplace
 
     def __init__(self, names: Sequence[str] | None = None):
         self.names = None if names is None else tuple(names)
 
     def fit(self, f: nn.Module, x: Tensor, *, loss: str, outputs: Tensor | None, beta, alpha) -> "FullPosterior":
-        J, self.layout = per_sample_jacobian(f, x, names=self.names)  # (N, C, P)
-        P = self.layout.numel
-        H = gauss_newton(J, loss, outputs=outputs, beta=beta, alpha=_as_vector(alpha, P, J, f, self.layout))  # (P, P)
+        H, self.layout = accumulate_gauss_newton(f, x, loss, names=self.names, beta=beta,
+                                                 chunk_size=self.chunk_size)  # (P, P)
+        H.diagonal().add_(_as_vector(alpha, self.layout.numel, H, f, self.layout))
         L, info = torch.linalg.cholesky_ex(H)
         if int(info) != 0:
             raise ConfigError("the posterior precision H is not positive definite: give alpha > 0")
@@ -85,11 +93,13 @@ class FullPosterior:
         return torch.cholesky_inverse(self.L)
 
     def covariance(self, f: nn.Module, x: Tensor) -> Tensor:
-        J, _ = per_sample_jacobian(f, x, names=self.layout.names)  # (N, C, P)
-        N, C, P = J.shape
-        V = torch.linalg.solve_triangular(self.L, J.reshape(N * C, P).T, upper=False)  # (P, N·C): L⁻¹ Gᵀ
-        V = V.T.reshape(N, C, P)
-        return V @ V.transpose(1, 2)  # (N, C, C): G H⁻¹ Gᵀ
+        out = []
+        for _, J, _, _ in jacobian_chunks(f, x, names=self.layout.names, chunk_size=self.chunk_size):
+            n, C, P = J.shape  # J: (n, C, P)
+            V = torch.linalg.solve_triangular(self.L, J.reshape(n * C, P).T, upper=False)  # (P, n·C): L⁻¹ Gᵀ
+            V = V.T.reshape(n, C, P)
+            out.append(V @ V.transpose(1, 2))  # (n, C, C): G H⁻¹ Gᵀ
+        return torch.cat(out)  # (N, C, C)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         eps = torch.randn(self.L.shape[0], n, generator=generator, dtype=self.L.dtype)  # (P, n)
@@ -97,22 +107,26 @@ class FullPosterior:
 
 
 class DiagonalPosterior:
-    """H ≈ diag(Σ_k x_k²) + α from the Gauss-Newton rows; H⁻¹ is its elementwise reciprocal."""
+    """H ≈ diag(Σ_k x_k²) + α from the Gauss-Newton rows (summed a chunk of samples at a time);
+    H⁻¹ is its elementwise reciprocal."""
+
+    chunk_size: int | None = None  # samples per Jacobian chunk (None: a 32 MiB chunk); set by Laplace
 
     def __init__(self, names: Sequence[str] | None = None):
         self.names = None if names is None else tuple(names)
 
     def fit(self, f, x, *, loss, outputs, beta, alpha) -> "DiagonalPosterior":
-        J, self.layout = per_sample_jacobian(f, x, names=self.names)  # (N, C, P)
-        X = gauss_newton_factors(J, loss, outputs=outputs, beta=beta)  # (K, P)
-        self.h = (X * X).sum(0) + _as_vector(alpha, self.layout.numel, J, f, self.layout)  # (P,)
+        h, self.layout = accumulate_gauss_newton(f, x, loss, names=self.names, beta=beta, diagonal=True,
+                                                 chunk_size=self.chunk_size)  # (P,)
+        self.h = h + _as_vector(alpha, self.layout.numel, h, f, self.layout)  # (P,)
         if bool((self.h <= 0).any()):
             raise ConfigError("a diagonal entry of the posterior precision is 0: give alpha > 0")
         return self
 
     def covariance(self, f, x) -> Tensor:
-        J, _ = per_sample_jacobian(f, x, names=self.layout.names)  # (N, C, P)
-        return torch.einsum("ncp,p,ndp->ncd", J, 1.0 / self.h, J)  # (N, C, C)
+        out = [torch.einsum("ncp,p,ndp->ncd", J, 1.0 / self.h, J)  # (n, C, C)
+               for _, J, _, _ in jacobian_chunks(f, x, names=self.layout.names, chunk_size=self.chunk_size)]
+        return torch.cat(out)  # (N, C, C)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         eps = torch.randn(n, self.h.shape[0], generator=generator, dtype=self.h.dtype)  # (n, P)

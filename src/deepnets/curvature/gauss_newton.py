@@ -23,12 +23,17 @@ True
 from __future__ import annotations
 
 import math
+from typing import Iterable
 
 import torch
 from torch import Tensor
 
+from torch import nn
+
 from ..errors import ConfigError, DataError
 from ..losses import likelihood_name, output_hessian_factor
+from .jacobian import jacobian_chunks
+from .params import ParamLayout
 
 
 def gauss_newton_factors(J: Tensor, loss: str = "lms", *, outputs: Tensor | None = None,
@@ -70,6 +75,49 @@ def gauss_newton(J: Tensor, loss: str = "lms", *, outputs: Tensor | None = None,
     Q = X.T @ X  # (P, P)
     alpha = torch.as_tensor(alpha, dtype=Q.dtype, device=Q.device)
     return Q + torch.diag(alpha.expand(Q.shape[0]))
+
+
+def accumulate_gauss_newton(model: nn.Module, x: Tensor, loss: str = "lms", *,
+                            names: Iterable[str] | None = None, beta: float | Tensor = 1.0,
+                            diagonal: bool = False, chunk_size: int | None = None,
+                            dtype: torch.dtype | None = None) -> tuple[Tensor, ParamLayout]:
+    """Q = Σ_n G_n Λ_n G_n^T of ``model`` at the inputs ``x``, summed a chunk of samples at a time.
+
+    The same matrix as ``gauss_newton(per_sample_jacobian(model, x)[0], loss, outputs=model(x))``
+    (to rounding: the sum runs in another order), but only one chunk's Jacobian (n, C, P) and rows
+    (n·R, P) are alive at a time (:func:`~deepnets.curvature.jacobian.jacobian_chunks`): the peak
+    memory is Q plus one chunk, whatever the number of samples N.
+
+    Args:
+        model: the network whose outputs are the activations a of the likelihood (the logits for
+            cross-entropy: :func:`deepnets.losses.likelihood_model`).
+        x: inputs (N, ...).
+        loss, beta: as in :func:`gauss_newton_factors`.
+        names: the parameters (default: every trainable one).
+        diagonal: return only diag(Q) (P,) (what OBD and the diagonal Laplace keep).
+        chunk_size: samples per chunk (default: a chunk's Jacobian of at most 2²² numbers).
+        dtype: the dtype Q is accumulated in (default the parameters'); ``torch.float64`` gives a
+            float32 network a curvature that can be factorised without rounding trouble.
+
+    Returns:
+        ``(Q, layout)``: Q (P, P), or (P,) with ``diagonal``; ``layout`` maps P to named tensors.
+
+    Reference: Hassibi & Stork 1993, eq. 8; MacKay 1992.
+    """
+    Q, layout = None, None
+    for _, J, a, layout in jacobian_chunks(model, x, names=names, chunk_size=chunk_size):
+        X = gauss_newton_factors(J, loss, outputs=a, beta=beta)  # (n·R, P)
+        del J
+        if dtype is not None:
+            X = X.to(dtype)
+        if Q is None:
+            P = X.shape[1]
+            Q = X.new_zeros(P) if diagonal else X.new_zeros(P, P)
+        if diagonal:
+            Q.add_((X * X).sum(0))
+        else:
+            Q.addmm_(X.T, X)  # (P, P) += X^T X, in place
+    return Q, layout
 
 
 def make_positive_definite(Q: Tensor, mu: float | None = None, *, rel: float = 1e-6

@@ -11,6 +11,10 @@ Two routes, one answer:
 - :func:`output_jacobian` -- from outputs already computed with autograd (what an optimizer's
   closure hands back): one reverse pass per output component, batched with ``vmap``.
 
+:func:`jacobian_chunks` hands out the per-sample Jacobian a chunk of samples at a time, so that a
+sum over the samples (the Gauss-Newton matrix, :func:`~deepnets.curvature.accumulate_gauss_newton`)
+needs the memory of one chunk, not of all N samples.
+
 >>> import torch
 >>> net = torch.nn.Linear(3, 2)
 >>> x = torch.randn(5, 3)
@@ -24,7 +28,7 @@ True
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -69,6 +73,52 @@ def per_sample_jacobian(model: nn.Module, x: Tensor, *, names: Iterable[str] | N
     return J, layout
 
 
+#: the default chunk of :func:`jacobian_chunks`: as many samples as keep the chunk's Jacobian
+#: (n, C, P) at or under this many entries (32 MiB in float64)
+CHUNK_ENTRIES = 2 ** 22
+
+
+def default_chunk_size(n_outputs: int, n_weights: int, entries: int = CHUNK_ENTRIES) -> int:
+    """Samples per chunk so that a (chunk, C, P) Jacobian holds at most ``entries`` numbers (>= 1)."""
+    return max(1, entries // max(1, n_outputs * n_weights))
+
+
+def jacobian_chunks(model: nn.Module, x: Tensor, *, names: Iterable[str] | None = None,
+                    chunk_size: int | None = None
+                    ) -> Iterator[tuple[slice, Tensor, Tensor, ParamLayout]]:
+    """The per-sample Jacobian of ``model`` at ``x``, a chunk of samples at a time.
+
+    Yields ``(rows, J, a, layout)`` for consecutive chunks: ``rows`` the slice of samples,
+    ``J = per_sample_jacobian(model, x[rows])`` (n, C, P), ``a`` the outputs ``model(x[rows])``
+    flattened to (n, C) (computed without autograd). Concatenating the chunks gives exactly
+    ``per_sample_jacobian(model, x)``: each sample's Jacobian is computed alone either way.
+
+    Args:
+        model, x, names: as in :func:`per_sample_jacobian`.
+        chunk_size: samples per chunk; default :func:`default_chunk_size` (a Jacobian chunk of
+            at most :data:`CHUNK_ENTRIES` numbers), so the peak memory does not grow with N.
+    """
+    if x.ndim < 1 or x.shape[0] == 0:
+        raise DataError(f"expected a non-empty batch of inputs (N, ...), got shape {tuple(x.shape)}")
+    if chunk_size is not None and chunk_size < 1:
+        raise DataError(f"chunk_size must be >= 1, got {chunk_size}")
+    names = None if names is None else list(names)
+    N = x.shape[0]
+    step = chunk_size
+    start = 0
+    while start < N:
+        if step is None:  # the outputs per sample are known after the first forward pass
+            with torch.no_grad():
+                C = model(x[:1]).reshape(1, -1).shape[1]
+            step = default_chunk_size(C, ParamLayout.from_module(model, names).numel)
+        rows = slice(start, min(start + step, N))
+        J, layout = per_sample_jacobian(model, x[rows], names=names)  # (n, C, P)
+        with torch.no_grad():
+            a = model(x[rows]).reshape(J.shape[0], J.shape[1])  # (n, C)
+        yield rows, J, a, layout
+        start = rows.stop
+
+
 def output_jacobian(outputs: Tensor, params: Sequence[Tensor]) -> Tensor:
     """Jacobian of already computed ``outputs`` (N, ...) with respect to ``params``, (N, C, P).
 
@@ -81,7 +131,7 @@ def output_jacobian(outputs: Tensor, params: Sequence[Tensor]) -> Tensor:
         params: the tensors to differentiate by; P is the sum of their sizes (in that order).
     """
     if outputs.ndim < 1:
-        raise DataError(f"expected outputs of shape (N, ...), got a scalar")
+        raise DataError("expected outputs of shape (N, ...), got a scalar")
     N = outputs.shape[0]
     flat = outputs.reshape(N, -1)  # (N, C)
     m = flat.numel()

@@ -37,8 +37,8 @@ from torch import Tensor
 class FullInverse:
     """The full inverse curvature Q^{-1} (P, P), downdated in place as weights are removed."""
 
-    def __init__(self, Q_inv: Tensor):
-        self.Q_inv = Q_inv.clone()
+    def __init__(self, Q_inv: Tensor, *, copy: bool = True):
+        self.Q_inv = Q_inv.clone() if copy else Q_inv  # copy=False: take ownership (no second P×P)
 
     def diag(self) -> Tensor:
         return torch.diagonal(self.Q_inv)  # (P,)
