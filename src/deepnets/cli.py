@@ -11,8 +11,11 @@
 
 A user error (a bad key, a malformed file, ...) prints one line ``deepnets: error: ...`` and
 exits with status 2. SIGTERM or SIGINT during training finishes the batch, writes a checkpoint
-into the run folder and exits with status 75 (EX_TEMPFAIL); ``deepnets train --resume RUN``
-continues exactly where it stopped.
+into the run folder, prints ``interrupted at epoch E, step S (SIGTERM); ... continue with:
+deepnets train --resume PATH`` and exits with status 75 (EX_TEMPFAIL) for SIGTERM, 130 for
+SIGINT; ``deepnets train --resume RUN`` continues exactly where it stopped. Ctrl-C at any other
+moment exits with status 130 and one line, no traceback. ``--help`` and ``--version`` import
+neither torch nor numpy: each command imports what it needs when it runs.
 """
 
 from __future__ import annotations
@@ -20,10 +23,11 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-
+import shlex
+import signal
 import sys
 
-from .errors import EXIT_INTERRUPTED, ConfigError, DeepnetsError, TrainingInterrupted
+from .errors import EXIT_CTRL_C, EXIT_INTERRUPTED, ConfigError, DeepnetsError, TrainingInterrupted
 
 
 def _num(v: float) -> str:
@@ -41,6 +45,13 @@ def cmd_train(args) -> int:
     if args.resume:
         if args.experiment or args.set:
             raise ConfigError("--resume RUN continues a run with its own config: give no experiment file or --set")
+        from .experiment.folder import finished_run
+
+        finished = finished_run(args.resume)
+        if finished is not None:  # nothing to continue: say so rather than train its last stretch again
+            print(f"{args.resume}: {finished}; nothing to resume (scores again: deepnets evaluate "
+                  f"{shlex.quote(args.resume)})")
+            return 0
         res = resume_run(args.resume)
     else:
         exp = experiment_from_file(args.experiment, args.set)
@@ -239,11 +250,15 @@ def main(argv=None) -> int:
     warnings.formatwarning = _format_warning
     try:
         return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C outside training (importing torch, loading data, writing plots)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C while leaving stays quiet too
+        print("deepnets: interrupted", file=sys.stderr)
+        return EXIT_CTRL_C
     finally:
         warnings.formatwarning = previous
-        from .train.distributed import shutdown
-
-        shutdown(wait=False)  # a finished run already met its peers (run_experiment ends on a barrier)
+        distributed = sys.modules.get("deepnets.train.distributed")  # loaded only by a command that trains
+        if distributed is not None:
+            distributed.shutdown(wait=False)  # a finished run already met its peers (run_experiment ends on a barrier)
 
 
 def _main(argv=None) -> int:
@@ -251,16 +266,21 @@ def _main(argv=None) -> int:
     try:
         return args.func(args)
     except TrainingInterrupted as e:
-        print(f"deepnets: {e}; a checkpoint was written: continue with "
-              f"'deepnets train --resume RUN' (exit status {EXIT_INTERRUPTED})", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        print(f"deepnets: {_interrupted(e)}", file=sys.stderr)
+        return EXIT_CTRL_C if e.signal == signal.SIGINT else EXIT_INTERRUPTED
     except DeepnetsError as e:
         msg = " ".join(str(e).split())
         print(f"deepnets: error: {msg}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:  # outside training (loading data, writing plots)
-        print("deepnets: interrupted", file=sys.stderr)
-        return 130
+
+
+def _interrupted(e: TrainingInterrupted) -> str:
+    """``interrupted at epoch E, step S (SIGTERM); continue with: deepnets train --resume PATH``."""
+    where = "" if e.epoch is None else f" at epoch {e.epoch}, step {e.step}"
+    if e.run is None:
+        return f"interrupted{where} ({e.signal_name})"
+    return (f"interrupted{where} ({e.signal_name}); checkpoint written; "
+            f"continue with: deepnets train --resume {shlex.quote(e.run)}")
 
 
 if __name__ == "__main__":  # pragma: no cover

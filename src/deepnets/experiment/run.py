@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import sys
 import time
 
 import torch
@@ -15,7 +16,7 @@ import torch
 from .._registry import lookup
 from ..backprop import costates
 from ..config import Experiment, experiment_from_file, experiment_to_dict  # experiment_from_file: re-exported
-from ..errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, ConfigError, TrainingInterrupted
 from ..nn.mlp import MLP
 from ..optim import OPTIMIZERS
 from ..regularizers import build_regularizer
@@ -25,7 +26,8 @@ from ..train.checkpoint import CheckpointManager
 from ..train.distributed import barrier, broadcast_object, init_from_env
 from ..train.loop import fit
 from .build import build_model, loss_for, output_for
-from .folder import RunResult, make_run_dir, read_experiment, rewind_metrics, write_config, write_run
+from .folder import (RunResult, finished_run, make_run_dir, read_experiment, rewind_metrics, write_config,
+                     write_run)
 from .forecast import series_summary
 from .inspect import split_metrics
 from .prepare import hinted, prepare, scaled
@@ -144,6 +146,8 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
         checkpoint = manager.load(info.name)
         if main_rank:
             rewind_metrics(path, checkpoint)
+            print(f"resumed from {resume_point(checkpoint)} (checkpoint {info.name})",
+                  file=progress_file or sys.stderr, flush=True)
     else:
         path = broadcast_object(make_run_dir(exp, source) if main_rank else None)
         if main_rank:
@@ -158,7 +162,11 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
             raise ConfigError("run.costates needs an MLP model")
         norms["initial weights"] = _costate_norms(model, *probe, loss)
     start = time.perf_counter()
-    history = fit(fit_model, fit_train, validation=val, metrics=metrics, callbacks=callbacks, **arguments)
+    try:
+        history = fit(fit_model, fit_train, validation=val, metrics=metrics, callbacks=callbacks, **arguments)
+    except TrainingInterrupted as e:
+        e.run = e.run or os.path.abspath(path)  # what --resume takes (a multi-start run names its parent)
+        raise
     seconds = time.perf_counter() - start
     model.to("cpu")  # evaluation, plots and the saved weights work on the CPU copies of the splits
     if exp.run.costates:
@@ -187,10 +195,23 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
     return result
 
 
+def resume_point(checkpoint: dict) -> str:
+    """``"epoch E, step S"`` of a loaded checkpoint: E the epoch (1-based) of its last step."""
+    epoch, position, step = (checkpoint.get(k) or 0 for k in ("epoch", "position", "step"))
+    return f"epoch {epoch + (1 if position else 0)}, step {step}"
+
+
 def resume_run(path, *, progress_file=None) -> RunResult:
-    """Continue the run in folder ``path`` from its newest good checkpoint (same config, same split)."""
+    """Continue the run in folder ``path`` from its newest good checkpoint (same config, same split).
+
+    Raises :class:`~deepnets.errors.CheckpointError` when the run has finished (``summary.json``
+    written): there is nothing left to continue, and training again from its last checkpoint
+    would silently redo finished work."""
+    finished = finished_run(path)
+    if finished is not None:
+        raise CheckpointError(f"{os.fspath(path)}: {finished}; nothing to resume")
     return run_experiment(read_experiment(path), source=os.fspath(path), progress_file=progress_file,
                           resume_path=os.fspath(path))
 
 
-__all__ = ["run_experiment", "resume_run", "fit_arguments", "callbacks_for", "RunResult"]
+__all__ = ["run_experiment", "resume_run", "resume_point", "fit_arguments", "callbacks_for", "RunResult"]

@@ -210,5 +210,6 @@ def fit(model: torch.nn.Module, data, *, loss="lms", optimizer="adam", lr: float
         cb.on_train_end(logs)
         loop.close()
     if loop.interrupted is not None:
-        raise TrainingInterrupted(loop.interrupted, loop.history)
+        raise TrainingInterrupted(loop.interrupted, loop.history, step=loop.step,
+                                  epoch=loop.epoch + (1 if loop.position else 0))  # the epoch of the last step
     return loop.history
