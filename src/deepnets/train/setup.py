@@ -19,6 +19,7 @@ from ..nn.dropout import Dropout as LectureDropout
 from .batches import BatchLoss, BatchSource, TensorBatches, sample_count
 from .callbacks import Callback, CallbackList, Checkpointer, History, NonFiniteGuard
 from .distributed import ShardedBatches, world
+from .dtypes import check_input_dtype
 from .metrics import evaluate
 from .optimizers import make_optimizer
 from .step import input_transform, make_step
@@ -160,6 +161,7 @@ def make_batches(data, model, loss, *, batch_size, shuffle: bool, device=None, g
     checked = False
     if not isinstance(loss, BatchLoss):
         x, y = _pair(tensors, loss, "training data")
+        check_input_dtype(model, x, "training inputs")
         if device is not None:
             x, y = x.to(device), y.to(device)
         if not y.is_floating_point() and hasattr(loss, "code"):
@@ -196,6 +198,7 @@ def make_validation(validation, model, loss, *, metrics=(), device=None, batch_s
         if tensors is None or len(tensors) != 2:
             raise ConfigError("validation must be a pair of tensors (x, y)")
         x, y = _pair(tensors, loss, "validation data")
+        check_input_dtype(model, x, "validation inputs")
         if device is not None:
             x, y = x.to(device), y.to(device)
         return lambda: evaluate(model, x, y, loss=loss, metrics=metrics)
