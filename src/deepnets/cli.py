@@ -5,6 +5,7 @@
     deepnets evaluate RUN
     deepnets predict RUN FILE.csv [--out PREDICTIONS.csv]
     deepnets relevance RUN [--rounds R] [--inner I]
+    deepnets prune RUN --method obs|obd|magnitude|layerwise [--sparsity S | --max-error-increase E]
     deepnets select EXPERIMENT.toml --hidden 2,4,8,16,32 [--cv K | --bootstrap B] [--out DIR]
     deepnets datasets
     deepnets models [NAME ...]
@@ -140,6 +141,21 @@ def cmd_relevance(args) -> int:
     return 0
 
 
+def cmd_prune(args) -> int:
+    from .experiment.prune_run import prune_run
+
+    r = prune_run(args.run, method=args.method, sparsity=args.sparsity, max_error_increase=args.max_error_increase,
+                  out=args.out)
+    metric, first, last = r["metric"], r["curve"][0], r["curve"][-1]
+    print(f"{r['method']}: {r['removed']} of {r['n_weights']} weights removed ({r['sparsity']:.1%}); "
+          f"{metric} {first[metric]:.4f} -> {last[metric]:.4f} on the {r['split']} split")
+    for split_name, m in r["metrics"].items():
+        print(f"{split_name:>5}: {_fmt(m)}")
+    print("compact net: " + ("-".join(map(str, r["compact"])) if r["compact"] else r["compact_note"]))
+    print(f"pruned run written to {r['path']}")
+    return 0
+
+
 def _sizes(text: str) -> list[int]:
     try:
         sizes = [int(v) for v in text.split(",") if v.strip()]
@@ -219,6 +235,18 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--alpha", type=float, default=1.0, help="initial prior precision of every group (default 1)")
     r.add_argument("--inner", type=int, default=50, help="L-BFGS iterations per round (default 50)")
     r.set_defaults(func=cmd_relevance)
+    pn = sub.add_parser("prune", help="prune a trained run's weights (OBS, OBD, magnitude, layer-wise OBS) "
+                        "into a new run folder")
+    pn.add_argument("run", help="a run folder")
+    pn.add_argument("--method", required=True, choices=["obs", "obd", "magnitude", "layerwise"],
+                    help="obs: Optimal Brain Surgeon; obd: Optimal Brain Damage; magnitude: smallest |w|; "
+                         "layerwise: OBS per layer (large nets)")
+    stop = pn.add_mutually_exclusive_group(required=True)
+    stop.add_argument("--sparsity", type=float, metavar="S", help="remove this fraction of the weights, in [0, 1)")
+    stop.add_argument("--max-error-increase", type=float, metavar="E",
+                      help="stop before the training error (summed over the training split) rises more than E")
+    pn.add_argument("--out", help="the new run folder (default: RUN-pruned-METHOD-SPARSITY)")
+    pn.set_defaults(func=cmd_prune)
     s = sub.add_parser("select", help="choose the hidden-layer size: training, held-out error and PE per size")
     s.add_argument("experiment", nargs="?", help="a TOML experiment file (default: the digits MLP)")
     s.add_argument("--hidden", required=True, metavar="H1,H2,...", help="hidden-layer sizes to try, e.g. 2,4,8,16,32")
