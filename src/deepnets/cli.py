@@ -3,7 +3,7 @@
     deepnets train [EXPERIMENT.toml] [--set key=value ...]
     deepnets train --resume RUN
     deepnets evaluate RUN
-    deepnets predict RUN FILE.csv [--out PREDICTIONS.csv]
+    deepnets predict RUN FILE.csv [--out PREDICTIONS.csv] [--interval 0.95]
     deepnets relevance RUN [--rounds R] [--inner I]
     deepnets prune RUN --method obs|obd|magnitude|layerwise [--sparsity S | --max-error-increase E]
     deepnets select EXPERIMENT.toml --hidden 2,4,8,16,32 [--cv K | --bootstrap B] [--out DIR]
@@ -112,7 +112,14 @@ def cmd_evaluate(args) -> int:
 def cmd_predict(args) -> int:
     from .experiment import predict_run
 
-    header, rows = predict_run(args.run, args.file)
+    if args.interval is not None:  # the Laplace predictive: its own module
+        from .experiment.interval import predict_interval
+
+        header, rows, info = predict_interval(args.run, args.file, args.interval)
+        print(f"deepnets: {info['approx']} Laplace posterior, alpha and beta by the evidence on the training split"
+              + ("" if info["beta"] is None else "; intervals at level " + str(args.interval)), file=sys.stderr)
+    else:
+        header, rows = predict_run(args.run, args.file)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)
@@ -228,6 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("run", help="a run folder")
     pr.add_argument("file", help="a CSV with the run's feature columns")
     pr.add_argument("--out", help="write the predictions here instead of standard output")
+    pr.add_argument("--interval", type=float, metavar="LEVEL", help="the Laplace predictive: central intervals "
+                    "at LEVEL (e.g. 0.95) for regression, moderated probabilities for classification")
     pr.set_defaults(func=cmd_predict)
     r = sub.add_parser("relevance", help="ARD input relevances of a trained run (MacKay's evidence re-estimation)")
     r.add_argument("run", help="a run folder")

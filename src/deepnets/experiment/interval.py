@@ -1,0 +1,83 @@
+"""``deepnets predict RUN FILE --interval LEVEL``: the Laplace predictive of a trained run.
+
+Regression: the Gaussian predictive N(ẑ(x), Σ_z(x)), Σ_z = diag(1/β) + ∇fᵀ A⁻¹ ∇f, and its
+central interval ẑ ± Φ⁻¹((1 + LEVEL)/2)·σ per target. Classification: the probit / mean-field
+moderated class probabilities (MacKay 1992), which need no level. The posterior precision
+A = H + diag(α) is the outer-product Hessian on the run's training split at its trained weights;
+α (one per ARD group: each input's outgoing weights, each layer's biases, ...) and β (per
+output) come from MacKay's evidence re-estimation at those weights
+(:func:`deepnets.bayes.evidence_ard` with ``train=False``: the weights are not moved). Full A
+for up to :data:`FULL_MAX_WEIGHTS` weights; beyond, the Kronecker-factored A with one α
+per layer (the mean of its groups' α).
+
+Reference: MacKay 1992, "A practical Bayesian framework for backprop networks" and "The
+evidence framework applied to classification networks".
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..bayes import Laplace, evidence_ard
+from ..data.files import read_csv_table
+from ..errors import ConfigError
+from .folder import load_run
+from .prepare import prepare
+
+#: the largest number of weights whose posterior precision is built as a dense matrix
+FULL_MAX_WEIGHTS = 3000
+#: the outputs the moderated class probabilities read logits from
+PROBABILITY_OUTPUTS = ("logits", "softmax", "logistic")
+
+
+def laplace_for_run(path, *, rounds: int = 5):
+    """``(laplace, summary, scaler, info)``: the fitted Laplace approximation of the run in ``path``
+    (float64) and ``info = {"approx", "alpha", "beta"}`` (α per weight for full, per layer for kron)."""
+    exp, summary, model, scaler = load_run(path)
+    if "forecast" in summary:
+        raise ConfigError("--interval is for tabular runs; a series run's forecasts have no interval here")
+    regression = summary["task"] == "regression"
+    if not regression and summary["output"] not in PROBABILITY_OUTPUTS:
+        raise ConfigError(f"moderated class probabilities need a softmax, logistic or logits output; this run's "
+                          f"output is {summary['output']!r} (trained as regression on coded targets)")
+    _, parts, _, _ = prepare(exp)
+    x = scaler(parts.train[0]).double()
+    y = parts.train[1].double() if regression else parts.train[1]
+    likelihood = "lms" if regression else "cross_entropy"
+    model = model.double()
+    ev = evidence_ard(model, x, y, likelihood=likelihood, train=False, outer=rounds)
+    P = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    beta = ev.beta if regression else 1.0
+    if P <= FULL_MAX_WEIGHTS:
+        la, alpha = Laplace(model, likelihood, approx="full", alpha=ev.weight_alpha, beta=beta), ev.weight_alpha
+    else:  # one α per Linear layer: the mean over its weights
+        sizes = [m.weight.numel() + m.bias.numel() for m in model.modules() if isinstance(m, torch.nn.Linear)]
+        alpha = torch.stack([a.mean() for a in ev.weight_alpha.split(sizes)])
+        la = Laplace(model, likelihood, approx="kron", alpha=alpha, beta=beta)
+    la.fit(x)
+    return la, summary, scaler, {"approx": la.approx, "alpha": alpha, "beta": ev.beta}
+
+
+def predict_interval(path, csv_path, level: float) -> tuple[list[str], list[list], dict]:
+    """``(header, rows, info)`` for the rows of a CSV with the run's feature columns: per target
+    ``NAME, NAME_low, NAME_high, NAME_sd`` (regression), or ``prediction`` and the moderated
+    probability of each class (classification). ``info`` as :func:`laplace_for_run` gives it."""
+    if not 0 < level < 1:
+        raise ConfigError(f"--interval is a probability such as 0.95, in (0, 1), got {level}")
+    la, summary, scaler, info = laplace_for_run(path)
+    _, table = read_csv_table(csv_path, columns=summary["feature_names"])
+    x = scaler(torch.from_numpy(table).float()).double()
+    if summary["task"] != "regression":
+        p = la.predict_proba(x)  # (N, K)
+        header = ["prediction"] + [f"p_{k}" for k in range(p.shape[1])]
+        return header, [[int(r.argmax()), *(round(float(v), 6) for v in r)] for r in p], info
+    mean, cov = la.predict(x)
+    sd = cov.diagonal(dim1=1, dim2=2).sqrt()  # (N, C)
+    z = float(torch.special.ndtri(torch.tensor((1 + level) / 2, dtype=torch.float64)))
+    header = [f"{t}{s}" for t in summary["target_names"] for s in ("", "_low", "_high", "_sd")]
+    rows = [[round(float(v), 6) for m, s in zip(mr, sr) for v in (m, m - z * s, m + z * s, s)]
+            for mr, sr in zip(mean, sd)]
+    return header, rows, info
+
+
+__all__ = ["predict_interval", "laplace_for_run", "FULL_MAX_WEIGHTS"]
