@@ -15,6 +15,8 @@ import pytest
 
 import deepnets
 from deepnets.cli import main
+from deepnets.errors import CheckpointError
+from deepnets.experiment import resume_run
 
 SRC = str(Path(deepnets.__file__).resolve().parent.parent)
 ENV = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", ""), "OMP_NUM_THREADS": "1"}
@@ -95,3 +97,5 @@ def test_ctrl_c_while_training_checkpoints_names_the_resume_command_and_resume_s
     out = capsys.readouterr().out
     assert "finished: 60 epochs" in out and "nothing to resume" in out
     assert (run / "metrics.jsonl").read_text() == before and len(before.splitlines()) == 60
+    with pytest.raises(CheckpointError, match="finished: 60 epochs.*nothing to resume"):
+        resume_run(run)  # the library says so too, rather than train the last stretch again

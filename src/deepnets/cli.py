@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import os
 import shlex
 import signal
 import sys
@@ -280,19 +281,40 @@ def _format_warning(message, category, filename, lineno, line=None):
     return f"deepnets: warning: {message}\n"
 
 
+def _exit_now(signum, frame):
+    """Ctrl-C outside training: leave at once, status 130, one line. Not a KeyboardInterrupt: one
+    that lands inside a C extension's import (numpy's, under ``import torch``) comes out as an
+    ImportError, or is swallowed by an optional import and the command goes on. Files are written
+    atomically, so leaving mid-way never leaves one half-written."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, RuntimeError, ValueError):  # a write interrupted mid-way, a closed stream
+            pass
+    os.write(2, b"deepnets: interrupted\n")
+    os._exit(EXIT_CTRL_C)
+
+
 def main(argv=None) -> int:
+    import threading
     import warnings
 
     previous = warnings.formatwarning
     warnings.formatwarning = _format_warning
+    # SIGINT quits at once (training's GracefulStop takes it over while it runs); one already ignored stays so
+    handler = (signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread()
+               else signal.SIG_IGN)
+    if handler is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _exit_now)
     try:
         return _main(argv)
-    except KeyboardInterrupt:  # Ctrl-C outside training (importing torch, loading data, writing plots)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C while leaving stays quiet too
+    except KeyboardInterrupt:  # Ctrl-C where the handler could not be installed (main called from a thread)
         print("deepnets: interrupted", file=sys.stderr)
         return EXIT_CTRL_C
     finally:
         warnings.formatwarning = previous
+        if handler is signal.default_int_handler:
+            signal.signal(signal.SIGINT, handler)
         distributed = sys.modules.get("deepnets.train.distributed")  # loaded only by a command that trains
         if distributed is not None:
             distributed.shutdown(wait=False)  # a finished run already met its peers (run_experiment ends on a barrier)
