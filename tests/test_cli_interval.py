@@ -12,6 +12,7 @@ from scipy.stats import norm
 
 from deepnets.cli import main
 from deepnets.experiment import load_run
+from deepnets.experiment import interval
 from deepnets.experiment.interval import predict_interval
 from deepnets.experiment.prepare import prepare
 
@@ -20,7 +21,7 @@ def _rows(text):
     return list(csv.reader(io.StringIO(text)))
 
 
-def test_regression_interval_is_bayesian_linear_regression_for_a_linear_net(tmp_path, capsys):
+def test_regression_interval_is_bayesian_linear_regression_for_a_linear_net(tmp_path, capsys, monkeypatch):
     assert main(["train", "--set", "data.name=function", "--set", "data.params={f='sin', n_samples=50}",
                  "--set", "data.scale='none'", "--set", "model.hidden=[]", "--set", "model.output='linear'",
                  "--set", "train.epochs=30", "--set", "train.optimizer.name='lbfgs'", "--set", "train.optimizer.lr=1.0",
@@ -47,6 +48,17 @@ def test_regression_interval_is_bayesian_linear_regression_for_a_linear_net(tmp_
     np.testing.assert_allclose(got[:, 2] - got[:, 0], z * got[:, 3], rtol=1e-4, atol=2e-6)
     np.testing.assert_allclose(got[:, 0] - got[:, 1], z * got[:, 3], rtol=1e-4, atol=2e-6)
     assert got[2, 3] > got[1, 3]  # farther from the data, wider
+    # beyond FULL_MAX_WEIGHTS: Kronecker-factored (exact for one linear layer), α = n/‖w‖², β = N/Σ residual²
+    monkeypatch.setattr(interval, "FULL_MAX_WEIGHTS", 0)
+    header, rows, info = predict_interval(run, new, 0.9)
+    _, _, model, _ = load_run(run)
+    w = np.concatenate([p.detach().double().numpy().reshape(-1) for p in model.parameters()])
+    z_train = prepare(exp)[1].train[1].double().numpy()
+    beta = len(x) / ((Phi @ w[:, None] - z_train) ** 2).sum()
+    assert info["approx"] == "kron" and float(info["beta"][0]) == pytest.approx(beta, rel=1e-5)
+    A = beta * Phi.T @ Phi + 2 / (w ** 2).sum() * np.eye(2)
+    var = 1 / beta + np.einsum("ni,ij,nj->n", phi, np.linalg.inv(A), phi)
+    np.testing.assert_allclose(np.array(rows, dtype=float)[:, 3], np.sqrt(var), rtol=1e-4, atol=1e-6)
 
 
 def test_classification_gives_moderated_probabilities(tmp_path, capsys):

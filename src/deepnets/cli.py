@@ -117,8 +117,9 @@ def cmd_predict(args) -> int:
         from .experiment.interval import predict_interval
 
         header, rows, info = predict_interval(args.run, args.file, args.interval)
-        print(f"deepnets: {info['approx']} Laplace posterior, alpha and beta by the evidence on the training split"
-              + ("" if info["beta"] is None else "; intervals at level " + str(args.interval)), file=sys.stderr)
+        print(f"deepnets: {info['approx']} Laplace posterior on the training split, {info['hyper']}; "
+              + ("moderated class probabilities" if info["beta"] is None else f"intervals at level {args.interval}"),
+              file=sys.stderr)
     else:
         header, rows = predict_run(args.run, args.file)
     buf = io.StringIO()

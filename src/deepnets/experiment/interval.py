@@ -6,9 +6,10 @@ moderated class probabilities (MacKay 1992), which need no level. The posterior 
 A = H + diag(α) is the outer-product Hessian on the run's training split at its trained weights;
 α (one per ARD group: each input's outgoing weights, each layer's biases, ...) and β (per
 output) come from MacKay's evidence re-estimation at those weights
-(:func:`deepnets.bayes.evidence_ard` with ``train=False``: the weights are not moved). Full A
-for up to :data:`FULL_MAX_WEIGHTS` weights; beyond, the Kronecker-factored A with one α
-per layer (the mean of its groups' α).
+(:func:`deepnets.bayes.evidence_ard` with ``train=False``: the weights are not moved), with the
+full A, for up to :data:`FULL_MAX_WEIGHTS` weights; beyond, the Kronecker-factored A with one
+α per layer, α_l = n_l/‖w_l‖² (the evidence's fixed point with every weight well determined,
+γ = n), and β_i = N/Σ_n (z_i − ẑ_i)² per output.
 
 Reference: MacKay 1992, "A practical Bayesian framework for backprop networks" and "The
 evidence framework applied to classification networks".
@@ -32,7 +33,7 @@ PROBABILITY_OUTPUTS = ("logits", "softmax", "logistic")
 
 def laplace_for_run(path, *, rounds: int = 5):
     """``(laplace, summary, scaler, info)``: the fitted Laplace approximation of the run in ``path``
-    (float64) and ``info = {"approx", "alpha", "beta"}`` (α per weight for full, per layer for kron)."""
+    (float64) and ``info = {"approx", "alpha", "beta", "hyper"}`` (how α and β were set) (α per weight for full, per layer for kron)."""
     exp, summary, model, scaler = load_run(path)
     if "forecast" in summary:
         raise ConfigError("--interval is for tabular runs; a series run's forecasts have no interval here")
@@ -45,17 +46,24 @@ def laplace_for_run(path, *, rounds: int = 5):
     y = parts.train[1].double() if regression else parts.train[1]
     likelihood = "lms" if regression else "cross_entropy"
     model = model.double()
-    ev = evidence_ard(model, x, y, likelihood=likelihood, train=False, outer=rounds)
     P = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    beta = ev.beta if regression else 1.0
     if P <= FULL_MAX_WEIGHTS:
-        la, alpha = Laplace(model, likelihood, approx="full", alpha=ev.weight_alpha, beta=beta), ev.weight_alpha
-    else:  # one α per Linear layer: the mean over its weights
-        sizes = [m.weight.numel() + m.bias.numel() for m in model.modules() if isinstance(m, torch.nn.Linear)]
-        alpha = torch.stack([a.mean() for a in ev.weight_alpha.split(sizes)])
-        la = Laplace(model, likelihood, approx="kron", alpha=alpha, beta=beta)
+        ev = evidence_ard(model, x, y, likelihood=likelihood, train=False, outer=rounds)
+        beta = ev.beta if regression else None
+        la, alpha = Laplace(model, likelihood, approx="full", alpha=ev.weight_alpha, beta=1.0 if beta is None else beta), \
+            ev.weight_alpha
+    else:  # the evidence's dense A is out of reach: α_l = n_l/‖w_l‖² per layer, β = N·C/Σ residual²
+        layers = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+        alpha = torch.stack([(m.weight.numel() + m.bias.numel())
+                             / (m.weight.detach().square().sum() + m.bias.detach().square().sum()) for m in layers])
+        beta = None
+        if regression:
+            with torch.no_grad():
+                beta = y.numel() / (model(x) - y).square().sum(0) * (1.0 / y.shape[1])
+        la = Laplace(model, likelihood, approx="kron", alpha=alpha, beta=1.0 if beta is None else beta)
     la.fit(x)
-    return la, summary, scaler, {"approx": la.approx, "alpha": alpha, "beta": ev.beta}
+    how = "by the evidence" if P <= FULL_MAX_WEIGHTS else "alpha = n/|w|^2 per layer, beta from the residuals"
+    return la, summary, scaler, {"approx": la.approx, "alpha": alpha, "beta": beta, "hyper": how}
 
 
 def predict_interval(path, csv_path, level: float) -> tuple[list[str], list[list], dict]:
