@@ -38,9 +38,9 @@ def test_train_evaluate_predict(tmp_path, capsys):
     assert f"{summary['metrics']['test']['loss']:.4f}" in out
     csv = tmp_path / "new.csv"
     csv.write_text("x3,x1,x2\n1,0,0\n1,1,0\n")
-    assert main(["predict", str(run), str(csv)]) == 0
+    assert main(["predict", str(run), str(csv), "--proba"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "prediction,output_0" and len(out) == 3
+    assert out[0] == "prediction,p_0,p_1" and len(out) == 3
 
 
 def test_config_toml_round_trips_into_a_new_run(tmp_path, capsys):

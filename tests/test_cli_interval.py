@@ -26,7 +26,7 @@ def test_regression_interval_is_bayesian_linear_regression_for_a_linear_net(tmp_
                  "--set", "data.scale='none'", "--set", "model.hidden=[]", "--set", "model.output='linear'",
                  "--set", "train.epochs=30", "--set", "train.optimizer.name='lbfgs'", "--set", "train.optimizer.lr=1.0",
                  "--set", "train.batch_size=0", "--set", "run.plots=false", "--set", "run.name=lin",
-                 "--out", str(tmp_path), "--no-progress"]) == 0
+                 "--set", "data.scale_target=false", "--out", str(tmp_path), "--no-progress"]) == 0
     run = tmp_path / "lin"
     new = tmp_path / "new.csv"
     new.write_text("x1\n-1.0\n0.5\n4.0\n")
@@ -61,6 +61,24 @@ def test_regression_interval_is_bayesian_linear_regression_for_a_linear_net(tmp_
     np.testing.assert_allclose(np.array(rows, dtype=float)[:, 3], np.sqrt(var), rtol=1e-4, atol=1e-6)
 
 
+def test_standardised_targets_come_back_in_their_units(tmp_path, capsys):
+    assert main(["train", "--set", "data.name=function", "--set", "data.params={f='sin', n_samples=50}",
+                 "--set", "model.hidden=[4]", "--set", "train.epochs=20", "--set", "train.optimizer.name='lbfgs'",
+                 "--set", "train.optimizer.lr=1.0", "--set", "train.batch_size=0", "--set", "run.plots=false",
+                 "--set", "run.name=std", "--out", str(tmp_path), "--no-progress"]) == 0
+    new = tmp_path / "new.csv"
+    new.write_text("x1\n-1.0\n0.5\n")
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "std"), str(new)]) == 0
+    plain = np.array(_rows(capsys.readouterr().out)[1:], dtype=float)
+    header, rows, info = predict_interval(tmp_path / "std", new, 0.95)
+    assert info["units"].scaler is not None  # the net learnt standardised targets
+    got = np.array(rows, dtype=float)
+    np.testing.assert_allclose(got[:, 0], plain[:, 0], atol=2e-6)  # the mean is deepnets predict's, in units
+    sd_z = info["units"].scaler.std.item()
+    assert (got[:, 3] > 0).all() and (got[:, 3] >= sd_z / np.sqrt(float(info["beta"][0])) - 1e-6).all()
+
+
 def test_classification_gives_moderated_probabilities(tmp_path, capsys):
     assert main(["train", "--set", "data.name=parity", "--set", "data.params={n_bits=3}",
                  "--set", "data.split=[1.0, 0.0, 0.0]", "--set", "model.hidden=[4]", "--set", "train.epochs=60",
@@ -69,11 +87,12 @@ def test_classification_gives_moderated_probabilities(tmp_path, capsys):
     new = tmp_path / "new.csv"
     new.write_text("x1,x2,x3\n0,0,0\n1,0,1\n1,1,1\n")
     capsys.readouterr()
-    assert main(["predict", str(tmp_path / "c"), str(new)]) == 0
-    plain = np.array(_rows(capsys.readouterr().out)[1:], dtype=float)
+    assert main(["predict", str(tmp_path / "c"), str(new), "--proba"]) == 0
+    plain_rows = _rows(capsys.readouterr().out)
+    plain = np.array(plain_rows[1:], dtype=float)
     assert main(["predict", str(tmp_path / "c"), str(new), "--interval", "0.95"]) == 0
     rows = _rows(capsys.readouterr().out)
-    assert rows[0][0] == "prediction"
+    assert rows[0] == plain_rows[0] == ["prediction", "p_0", "p_1"]
     mod = np.array(rows[1:], dtype=float)
     np.testing.assert_allclose(mod[:, 1:].sum(1), 1.0, atol=1e-5)
     assert (np.abs(mod[:, -1] - 0.5) <= np.abs(plain[:, -1] - 0.5) + 1e-6).all()

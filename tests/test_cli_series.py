@@ -75,9 +75,15 @@ def test_train_on_a_csv_series_writes_forecasts_beside_the_arx_baseline(tmp_path
     e = A[tlo:thi] @ theta - t[tlo:thi]
     assert abs(test["one_step"]["ar"]["mse"] - np.mean(e ** 2)) < 1e-9 * np.mean(e ** 2) + 1e-15
     assert abs(test["one_step"]["ar"]["nmse"] - np.mean(e ** 2) / np.var(t[tlo:thi])) < 1e-6
-    # the network's one-step MSE is the test loss the run measured another way (lms = MSE / 2)
-    m = test["one_step"]["model"]
-    assert abs(m["mse"] - 2 * summary["metrics"]["test"]["loss"]) < 1e-3 * m["mse"]
+    # the targets were standardised on the training segment (numpy's mean and sd of its targets) ...
+    target = summary["target"]
+    assert target["standardised"] and abs(target["mean"][0] - t[lo:hi].mean()) < 1e-6
+    assert abs(target["std"][0] - t[lo:hi].std()) < 1e-6
+    # ... so the network's one-step MSE (in the series' units) is the test loss measured on the
+    # standardised targets (lms = MSE / 2) times sd², and the test RMSE squared
+    m, sd = test["one_step"]["model"], target["std"][0]
+    assert abs(m["mse"] - 2 * summary["metrics"]["test"]["loss"] * sd ** 2) < 1e-3 * m["mse"]
+    assert abs(m["mse"] - summary["metrics"]["test"]["rmse"] ** 2) < 1e-3 * m["mse"]
     assert np.isfinite(test["iterated"]["model"]["nmse"]) and len(test["iterated"]["nmse_by_step"]["model"]) == 5
     assert (run / "forecast.png").stat().st_size > 1000
     assert len((run / "metrics.jsonl").read_text().splitlines()) == summary["epochs_run"] > 0
@@ -155,10 +161,11 @@ def test_predict_forecasts_a_pure_series_past_its_end(tmp_path, capsys):
     assert rows[0] == "t,x,forecast" and len(rows) == 1 + 298 + 3
     assert [r.split(",")[0] for r in rows[-3:]] == ["300", "301", "302"]
     # the forecasts past the end: the model fed its own outputs, computed here step by step
-    _, _, model, scaler = load_run(tmp_path / "h")
+    _, summary, model, scaler = load_run(tmp_path / "h")
+    mean, sd = summary["target"]["mean"][0], summary["target"]["std"][0]  # the network learnt (x − mean) / sd
     taps = [float(x[-1]), float(x[-2])]
     for r in rows[-3:]:
         with torch.no_grad():
-            nxt = float(model(scaler(torch.tensor([taps], dtype=torch.float32)))[0, 0])
+            nxt = float(model(scaler(torch.tensor([taps], dtype=torch.float32)))[0, 0]) * sd + mean
         assert abs(float(r.split(",")[2]) - nxt) < 1e-6
         taps = [nxt, taps[0]]

@@ -184,7 +184,10 @@ def test_a_run_folder_of_the_flat_layout_reads_as_the_same_experiment(tmp_path):
     assert experiment_from_dict(upgrade_flat(loads_toml(FLAT_XOR))) == want
     assert want.train.restarts.window == 300 and want.train.early_stopping is None and want.data.view is None
     (tmp_path / "config.toml").write_text(FLAT_XOR)
-    assert read_experiment(tmp_path) == want
+    old = read_experiment(tmp_path)
+    assert old.data.scale_target is False  # a run folder from before data.scale_target trained on raw targets
+    old.data.scale_target = True
+    assert old == want
     # a nested config passes through unchanged; an experiment file in the flat layout is refused
     d = experiment_to_dict(want)
     assert upgrade_flat(d) is d

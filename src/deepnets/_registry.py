@@ -28,7 +28,8 @@ def suggest(name, choices: Iterable[str], *, cutoff: float = 0.6) -> str:
 def unknown(name, choices: Iterable[str], *, what: str, error=ConfigError) -> Exception:
     """The error for an unknown ``what`` called ``name``: lists the choices and suggests the nearest."""
     choices = list(choices)
-    return error(f"unknown {what} {name!r}: expected one of {sorted(choices)}{suggest(name, choices)}")
+    shown = repr(name) if len(repr(name)) <= 80 else f"{str(name)[:60]!r}... ({len(str(name))} characters)"
+    return error(f"unknown {what} {shown}: expected one of {sorted(choices)}{suggest(name, choices)}")
 
 
 def lookup(name, table: Mapping, *, what: str, error=ConfigError):

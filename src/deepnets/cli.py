@@ -2,11 +2,12 @@
 
     deepnets train [EXPERIMENT.toml] [--set key=value ...]
     deepnets train --resume RUN
-    deepnets evaluate RUN
-    deepnets predict RUN FILE.csv [--out PREDICTIONS.csv] [--interval 0.95]
+    deepnets evaluate RUN [--data NEW.csv]
+    deepnets predict RUN FILE.csv [--proba] [--out PREDICTIONS.csv] [--interval 0.95]
     deepnets relevance RUN [--rounds R] [--inner I]
     deepnets prune RUN --method obs|obd|magnitude|layerwise [--sparsity S | --max-error-increase E]
     deepnets select EXPERIMENT.toml --hidden 2,4,8,16,32 [--cv K | --bootstrap B] [--out DIR]
+    deepnets export RUN --onnx OUT.onnx
     deepnets datasets
     deepnets models [NAME ...]
 
@@ -48,13 +49,15 @@ def cmd_train(args) -> int:
         if args.experiment or args.set:
             raise ConfigError("--resume RUN continues a run with its own config: give no experiment file or --set")
         from .experiment.folder import finished_run
+        from .experiment.provenance import check_data
 
+        check_data(args.resume, resume=True)  # --resume promises the same data, finished or not
         finished = finished_run(args.resume)
         if finished is not None:  # nothing to continue: say so rather than train its last stretch again
             print(f"{args.resume}: {finished}; nothing to resume (scores again: deepnets evaluate "
                   f"{shlex.quote(args.resume)})")
             return 0
-        res = resume_run(args.resume)
+        res = resume_run(args.resume, announce=print)
     else:
         exp = experiment_from_file(args.experiment, args.set)
         if args.costates:
@@ -63,7 +66,7 @@ def cmd_train(args) -> int:
             exp.run.out = args.out
         if args.no_progress:
             exp.run.progress = False
-        res = run_experiment(exp, source=args.experiment or "defaults")
+        res = run_experiment(exp, source=args.experiment or "defaults", announce=print)
     s = res.summary
     print(f"{s['dataset']}: {s['n_train']} train / {s['n_val']} val / {s['n_test']} test, "
           f"{s['n_weights']} weights, {s['epochs_run']} epochs in {s['train_seconds']:.2f} s"
@@ -78,7 +81,9 @@ def cmd_train(args) -> int:
         print("\n".join(_forecast_lines(s["forecast"])))
     key = "accuracy" if "accuracy" in res.test else "rmse"
     where = "test" if "test" in s["metrics"] else "train"
-    print(f"{where} {key}: {res.test[key]:.4f}")
+    beside = (f" (R² {res.test['r2']:.4f}; predicting the training mean: rmse {res.test['mean_predictor_rmse']:.4f})"
+              if "r2" in res.test else "")
+    print(f"{where} {key}: {res.test[key]:.4f}{beside}")
     print(f"run written to {res.path}")
     return 0
 
@@ -100,8 +105,11 @@ def _forecast_lines(report: dict) -> list[str]:
 
 
 def cmd_evaluate(args) -> int:
-    from .experiment import reevaluate_run
+    from .experiment import evaluate_file, reevaluate_run
 
+    if args.data:
+        print(f"{args.data}: {_fmt(evaluate_file(args.run, args.data))}")
+        return 0
     metrics, report = reevaluate_run(args.run)
     for split_name, m in metrics.items():
         print(f"{split_name:>5}: {_fmt(m)}")
@@ -113,6 +121,8 @@ def cmd_evaluate(args) -> int:
 def cmd_predict(args) -> int:
     from .experiment import predict_run
 
+    if args.interval is not None and args.proba:
+        raise ConfigError("--interval gives the moderated class probabilities itself: drop --proba")
     if args.interval is not None:  # the Laplace predictive: its own module
         from .experiment.interval import predict_interval
 
@@ -121,7 +131,7 @@ def cmd_predict(args) -> int:
               + ("moderated class probabilities" if info["beta"] is None else f"intervals at level {args.interval}"),
               file=sys.stderr)
     else:
-        header, rows = predict_run(args.run, args.file)
+        header, rows = predict_run(args.run, args.file, proba=args.proba)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)
@@ -198,6 +208,15 @@ def cmd_select(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from .export import export_run
+
+    r = export_run(args.run, args.onnx)
+    print(f"{r['path']}: ONNX graph, input x (batch, {r['inputs']}) raw features, output y (batch, "
+          f"{r['outputs']}); scaler in the graph, feature names and labels in its metadata")
+    return 0
+
+
 def cmd_datasets(args) -> int:
     from .data import DATASETS
 
@@ -232,11 +251,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train)
     e = sub.add_parser("evaluate", help="evaluate a trained run on its train/val/test splits")
     e.add_argument("run", help="a run folder")
+    e.add_argument("--data", metavar="NEW.csv", help="score a new labelled CSV (the run's feature and target columns)")
     e.set_defaults(func=cmd_evaluate)
     pr = sub.add_parser("predict", help="predict for the rows of a CSV file")
     pr.add_argument("run", help="a run folder")
     pr.add_argument("file", help="a CSV with the run's feature columns")
     pr.add_argument("--out", help="write the predictions here instead of standard output")
+    pr.add_argument("--proba", action="store_true", help="add each class's probability (classification)")
     pr.add_argument("--interval", type=float, metavar="LEVEL", help="the Laplace predictive: central intervals "
                     "at LEVEL (e.g. 0.95) for regression, moderated probabilities for classification")
     pr.set_defaults(func=cmd_predict)
@@ -269,6 +290,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one value (repeatable)")
     s.add_argument("--out", help="folder for select.json and select.png (default: RUN_OUT/select-NAME-TIME)")
     s.set_defaults(func=cmd_select)
+    x = sub.add_parser("export", help="write a run as an ONNX file (scaler in the graph, labels in its metadata)")
+    x.add_argument("run", help="a run folder")
+    x.add_argument("--onnx", required=True, metavar="OUT.onnx", help="the ONNX file to write")
+    x.set_defaults(func=cmd_export)
     d = sub.add_parser("datasets", help="list the datasets")
     d.set_defaults(func=cmd_datasets)
     m = sub.add_parser("models", help="list the CNN zoo: parameters and multiply-accumulates at the native input")

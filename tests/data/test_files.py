@@ -58,8 +58,9 @@ def test_csv_labels_out_of_range(tmp_path):
     with pytest.raises(DataError, match=r"line 4, column 't': class label 4 is out of range for 3 classes"):
         read_csv(p, "t", task="classification", n_classes=3)
     q = _csv(tmp_path, "a,t\n1,0\n2,-1\n3,1\n", "neg.csv")
-    with pytest.raises(DataError, match=r"line 3, column 't': class label -1 is not a non-negative integer"):
-        read_csv(q, "t", task="classification")
+    with pytest.raises(DataError, match=r"line 3, column 't': class label -1 is not an integer in 0..1 "
+                                        r"\(n_classes = 2 is declared\)"):
+        read_csv(q, "t", task="classification", n_classes=2)
     with pytest.raises(DataError, match="no such file"):
         read_csv(tmp_path / "absent.csv", "t")
 

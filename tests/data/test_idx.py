@@ -67,8 +67,8 @@ def test_gzip_header_declaring_2_pow_40_items(tmp_path):
     path.write_bytes(gzip.compress(bytes([0, 0, 8, 2]) + struct.pack(">2I", 1 << 20, 1 << 20)))
     with pytest.raises(DataError, match="above the cap"):
         read_idx(path)
-    with pytest.raises(DataError, match=r"cannot inflate to more than"):
-        read_idx(path, max_bytes=1 << 50)
+    with pytest.raises(DataError, match=r"truncated: .* the stream ends after 0"):
+        read_idx(path, max_bytes=1 << 50)  # the claim costs nothing: the stream is read as it comes
 
 
 def test_gzip_payload_past_the_cap_is_refused_before_decompressing(tmp_path):

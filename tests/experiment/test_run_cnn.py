@@ -46,7 +46,7 @@ def test_cnn1d_on_mnist1d_beats_the_published_mlp_in_a_few_epochs(tmp_path):
     x = torch.zeros(2, 40)
     csv.write_text(",".join(f"t{i}" for i in range(40)) + "\n" + "\n".join(",".join("0" for _ in range(40))
                                                                            for _ in x) + "\n")
-    header, rows = predict_run(r.path, csv)
+    header, rows = predict_run(r.path, csv, proba=True)
     assert header[0] == "prediction" and len(header) == 11
     assert all(sum(row[1:]) == pytest.approx(1.0, abs=1e-5) for row in rows)  # probabilities
 

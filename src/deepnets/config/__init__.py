@@ -3,7 +3,7 @@
 An experiment file has up to four tables, ``[data]``, ``[model]``, ``[train]`` and ``[run]``,
 and each component of a run is a table of its own below them, with its own dataclass::
 
-    [data]                   name, params, split, stratify, scale, scale_range, seed, horizon
+    [data]                   name, params, split, stratify, scale, scale_range, scale_target, seed, horizon
     [model]                  kind, hidden, activation, output, init, options, seed
     [train]                  epochs, batch_size, shuffle, seed, input_noise, starts
     [run]                    out, name, progress, plots, costates

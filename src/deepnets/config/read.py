@@ -8,8 +8,10 @@ import copy
 import dataclasses
 import difflib
 import math
+import os
 import typing
 
+from ..data.limits import LIMITS, checked, raise_hint
 from ..errors import ConfigError
 from .tables import KEYS, TABLES, Experiment
 from .toml_io import load_toml, loads_toml
@@ -71,6 +73,31 @@ def upgrade_flat(d: dict) -> dict:
     return out
 
 
+def shown(value, width: int = 60) -> str:
+    """``repr(value)``, cut to ``width`` characters (a message names a value, it does not echo it)."""
+    if isinstance(value, (str, bytes)) and len(value) > width:
+        return f"{value[:width]!r}... ({len(value)} characters)"
+    text = repr(value)
+    return text if len(text) <= width + 2 else f"{text[:width]}... ({len(text)} characters)"
+
+
+#: a run folder's name: bytes, leaving room under the file system's 255 for "-2", "-3", ...
+RUN_NAME_MAX_BYTES = 200
+
+
+def check_run_name(name: str) -> str:
+    """``name`` if it can be a run folder's name inside ``run.out`` (ConfigError otherwise): no
+    path separators, not ``.``/``..``, no NUL, at most 200 bytes of UTF-8."""
+    if any(c in name for c in ("/", "\\", "\0")) or name in (".", "..") or (os.altsep and os.altsep in name):
+        raise ConfigError(f"run.name must be one folder name inside run.out, got {shown(name)}; "
+                          f"put the parent folder in run.out")
+    size = len(name.encode("utf-8", "surrogatepass"))
+    if size > RUN_NAME_MAX_BYTES:
+        raise ConfigError(f"run.name is {size} bytes long; a run folder's name may have at most "
+                          f"{RUN_NAME_MAX_BYTES} (file systems allow 255, less room for -2, -3, ...)")
+    return name
+
+
 def _coerce(key: str, value, default):
     kind = type(default)
     if kind is bool:
@@ -82,7 +109,7 @@ def _coerce(key: str, value, default):
     elif kind is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if not math.isfinite(float(value)):
-                raise ConfigError(f"{key} must be a finite number, got {value!r}")
+                raise ConfigError(f"{key} must be a finite number, got {shown(value)}")
             return float(value)
     elif kind is str:
         if isinstance(value, str):
@@ -93,7 +120,7 @@ def _coerce(key: str, value, default):
     elif kind is dict:
         if isinstance(value, dict):
             return value
-    raise ConfigError(f"{key} must be {kind.__name__}, got {type(value).__name__} {value!r}")
+    raise ConfigError(f"{key} must be {kind.__name__}, got {type(value).__name__} {shown(value)}")
 
 
 def _component(key: str, value, f: dataclasses.Field):
@@ -106,7 +133,7 @@ def _component(key: str, value, f: dataclasses.Field):
     if key in MOVED and not isinstance(value, bool):  # the old flat key of the same name (train.loss = "lms")
         raise ConfigError(f"{key} is now {MOVED[key]}")
     what = "a table, or true/false to switch it on/off" if switch else "a table"
-    raise ConfigError(f"{key} must be {what}, got {type(value).__name__} {value!r}")
+    raise ConfigError(f"{key} must be {what}, got {type(value).__name__} {shown(value)}")
 
 
 def _nearest(path: str, key: str, fields) -> str:
@@ -125,7 +152,7 @@ def _nearest(path: str, key: str, fields) -> str:
 
 def _from_table(cls, values, path: str):
     if not isinstance(values, dict):
-        raise ConfigError(f"[{path}] must be a table of keys, got {values!r}")
+        raise ConfigError(f"[{path}] must be a table of keys, got {shown(values)}")
     obj = cls()
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key, value in values.items():
@@ -134,7 +161,7 @@ def _from_table(cls, values, path: str):
         if f is None:
             if where in MOVED:
                 raise ConfigError(f"{where} is now {MOVED[where]}")
-            raise ConfigError(f"unknown key {where!r}{_nearest(path, key, fields)}")
+            raise ConfigError(f"unknown key {shown(where)}{_nearest(path, key, fields)}")
         if "table" in f.metadata:
             setattr(obj, key, _component(where, value, f))
         else:
@@ -146,7 +173,10 @@ def experiment_from_dict(d: dict) -> Experiment:
     """Build an :class:`Experiment` from nested dicts (a parsed TOML file), checking every key."""
     if not isinstance(d, dict):
         raise ConfigError(f"an experiment is a table of sections, got {type(d).__name__}")
-    return _from_table(Experiment, d, "")
+    exp = _from_table(Experiment, d, "")
+    check_run_name(exp.run.name)
+    checked(exp.data.limits)
+    return exp
 
 
 def experiment_to_dict(exp) -> dict:
@@ -163,8 +193,15 @@ def experiment_to_dict(exp) -> dict:
 
 
 def experiment_from_file(path, overrides: typing.Iterable[str] = ()) -> Experiment:
-    """Read an experiment TOML (or none: the defaults) and apply ``--set`` overrides."""
+    """Read an experiment TOML (or none: the defaults) and apply ``--set`` overrides.
+
+    A relative ``data.params.path`` in the file is relative to the file's folder (the TOML and its
+    CSV travel together); one given by ``--set`` is relative to the working directory.
+    """
     d = load_toml(path) if path else {}
+    params = d.get("data", {}).get("params") if isinstance(d.get("data"), dict) else None
+    if isinstance(params, dict) and isinstance(params.get("path"), str) and not os.path.isabs(params["path"]):
+        params["path"] = os.path.join(os.path.dirname(os.path.abspath(path)), params["path"])
     return experiment_from_dict(apply_overrides(d, overrides))
 
 
@@ -174,6 +211,9 @@ def parse_override(text: str) -> tuple[list[str], object]:
     if "=" not in text:
         raise ConfigError(f"--set expects key=value (e.g. train.epochs=50), got {text!r}")
     key, _, raw = text.partition("=")
+    if len(raw) > LIMITS.toml_string_chars:
+        raise ConfigError(f"--set {shown(key)}: a value of {len(raw)} characters, above the cap of "
+                          f"{LIMITS.toml_string_chars} (toml_string_chars; {raise_hint('toml_string_chars')})")
     path = key.strip().split(".")
     if len(path) < 2 or not all(path):
         raise ConfigError(f"--set key must be section.key (e.g. train.epochs or train.optimizer.lr), got {key!r}")

@@ -40,9 +40,11 @@ class DataConfig:
     stratify: bool = True            # keep class proportions in every split
     scale: str = "standard"          # "standard" (zero mean, unit variance), "range", "global_range", or "none"
     scale_range: list = field(default_factory=lambda: [0.15, 0.85])  # for scale = "range" or "global_range"
+    scale_target: bool = True        # regression: learn targets standardised on the training part (reported in their units)
     seed: int = 0                    # the split's seed
     horizon: int = 10                # series datasets: steps h of the iterated forecast in the report
     view: ViewConfig | None = _switch(ViewConfig)  # absent: flat rows
+    limits: dict = field(default_factory=dict)  # caps on the files read: csv_bytes, npz_bytes, ... (deepnets.data.limits)
 
 
 # -- [model] -----------------------------------------------------------------------------------

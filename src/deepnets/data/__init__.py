@@ -19,7 +19,7 @@ from .files import read_csv, read_npz
 from .number_words import Seq2SeqData, number_words, numbers_to_words
 from .idx import IDX_TYPES, load_mnist_idx, read_idx
 from .safe_files import load_npz, load_pt, read_gzip_capped
-from .scaling import SCALINGS, Scaler
+from .scaling import SCALINGS, Scaler, TargetScaler
 from .shapes_captions import CaptionData, shapes_captions
 from .sentiment import SentimentData, label_review, sentiment_reviews
 from .series import (SeriesData, delay_taps, henon, henon_series, narma10, narma10_series, read_series,
@@ -68,7 +68,7 @@ def load_dataset(name: str, **params) -> Dataset:
 
 
 __all__ = [
-    "DATASETS", "load_dataset", "Dataset", "Splits", "split", "Scaler", "SCALINGS",
+    "DATASETS", "load_dataset", "Dataset", "Splits", "split", "Scaler", "TargetScaler", "SCALINGS",
     "xor", "parity", "function", "FUNCTIONS", "digits", "mnist1d", "read_csv", "read_npz",
     # users' local files, read as data and never as code
     "IDX_TYPES", "read_idx", "load_mnist_idx",  # MNIST IDX files (plain or gzip)

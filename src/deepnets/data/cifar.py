@@ -14,10 +14,17 @@ few names such a file uses, each to a checking stand-in that never calls NumPy's
 
 Only numeric dtypes are accepted (no object arrays, which would unpickle more objects), and an
 array's raw bytes must be exactly ``prod(shape) * itemsize``, computed with Python integers.
+
+Memory in proportion to the file: a pickle's opcodes are counted before anything is built (at most
+``LIMITS.pickle_ops``; one byte ``]`` builds a 56-byte list, so 16 MB of them would cost 3 GB),
+and the bytes the stand-ins make (arrays, latin1 text) are charged to a budget of twice the file's
+size (each array's bytes are in the file once; a memo reference could otherwise copy them again
+and again).
 """
 
 from __future__ import annotations
 
+import contextvars
 import io
 import math
 import os
@@ -27,11 +34,12 @@ from pathlib import Path
 
 import numpy as np
 
-from deepnets.data.safe_files import file_size
+from deepnets.data.limits import LIMITS, raise_hint
+from deepnets.data.safe_files import count_pickle_ops, file_size
 from deepnets.errors import DataError
 
-#: Cap on a batch file's size before it is read (a published batch is about 31 MB).
-MAX_FILE_BYTES = 256 << 20
+#: Bytes the stand-ins may still make during the current unpickle ([remaining], or None: no budget).
+_BUDGET: contextvars.ContextVar[list | None] = contextvars.ContextVar("cifar_budget", default=None)
 IMAGE_SHAPE = (3, 32, 32)
 N_CLASSES = 10
 
@@ -85,6 +93,17 @@ class _DtypeSpec:
             self.dtype = self.dtype.newbyteorder(order)
 
 
+def _charge(n: int, what: str) -> None:
+    """Take ``n`` bytes from the current unpickle's budget before making them."""
+    budget = _BUDGET.get()
+    if budget is None:
+        return
+    budget[0] -= n
+    if budget[0] < 0:
+        raise _Refused(f"{what}: the pickle builds more bytes than twice the file's size (each "
+                       f"array's bytes are in a batch file once; memo references repeat them)")
+
+
 def _array(raw, dtype_spec, shape, order: str) -> np.ndarray:
     """An array from raw bytes after checking that they are exactly what shape and dtype need."""
     if not isinstance(dtype_spec, _DtypeSpec):
@@ -97,6 +116,7 @@ def _array(raw, dtype_spec, shape, order: str) -> np.ndarray:
     if need != len(raw):
         raise _Refused(f"array of shape {shape} and dtype {dtype_spec.dtype} needs {need} bytes, "
                        f"the pickle holds {len(raw)}")
+    _charge(need, f"array of shape {shape}")
     # (prod(shape),) -> shape; a writable copy in native byte order
     flat = np.frombuffer(raw, dtype=dtype_spec.dtype)
     return flat.reshape(shape, order=order).astype(dtype_spec.dtype.newbyteorder("="))
@@ -127,12 +147,15 @@ def _frombuffer(buf, dtype_spec, shape, order):
     order = order.decode("ascii") if isinstance(order, bytes) else order
     if order not in ("C", "F"):
         raise _Refused(f"array order {order!r}")
+    if not isinstance(buf, bytes):
+        _charge(len(buf), "array buffer")
     return _array(bytes(buf), dtype_spec, shape, order)
 
 
 def _latin1(text, encoding):
     if type(text) is not str or encoding not in ("latin1", "latin-1"):
         raise _Refused(f"_codecs.encode with {encoding!r}: only latin1 text is allowed")
+    _charge(len(text), "latin1 bytes")
     return text.encode("latin1")
 
 
@@ -186,16 +209,25 @@ def _resolve(obj, done: dict | None = None):
     return out
 
 
-def unpickle_restricted(path: str | os.PathLike, *, max_bytes: int = MAX_FILE_BYTES):
+def unpickle_restricted(path: str | os.PathLike, *, max_bytes: int | None = None,
+                        max_ops: int | None = None):
     """Unpickle ``path`` with the allow-list above (strings as bytes, as CIFAR's README loads them).
+
+    Caps: the file's size (``max_bytes``, default ``LIMITS.cifar_bytes``, 256 MiB), its opcode
+    count (``max_ops``, default ``LIMITS.pickle_ops``), and the bytes of arrays and latin1 text it
+    makes (twice the file's size).
 
     Raises:
         DataError: the file is too large, truncated, malformed, or names anything not allowed.
     """
+    max_bytes = LIMITS.cifar_bytes if max_bytes is None else max_bytes
     size = file_size(path)
     if size > max_bytes:
-        raise DataError(f"{path}: {size} bytes, above the cap of {max_bytes} for a pickled batch")
+        raise DataError(f"{path}: {size} bytes, above the cap of {max_bytes} for a pickled batch "
+                        f"(cifar_bytes; {raise_hint('cifar_bytes')})")
     raw = Path(path).read_bytes()
+    count_pickle_ops(raw, path, LIMITS.pickle_ops if max_ops is None else max_ops)
+    token = _BUDGET.set([2 * size + (1 << 20)])
     try:
         return _resolve(_AllowListUnpickler(io.BytesIO(raw), encoding="bytes").load())
     except _Refused as exc:
@@ -206,6 +238,8 @@ def unpickle_restricted(path: str | os.PathLike, *, max_bytes: int = MAX_FILE_BY
             MemoryError, RecursionError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: expected a pickled CIFAR batch, found a malformed pickle "
                         f"({type(exc).__name__}: {exc})") from None
+    finally:
+        _BUDGET.reset(token)
 
 
 @dataclass(frozen=True)

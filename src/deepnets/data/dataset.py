@@ -25,6 +25,8 @@ class Dataset:
         feature_names: p column names (used to read a user's CSV at prediction time).
         target_names: the target column name(s).
         test: a predefined held-out split ``(x, y)`` (MNIST-1D ships one), or None.
+        classes: the original label of each class (class c is ``classes[c]``: a CSV's ``setosa``,
+            a 1-based ``3``), or None when the labels are the class indices themselves.
     """
 
     x: Tensor
@@ -35,6 +37,7 @@ class Dataset:
     feature_names: list[str] = field(default_factory=list)
     target_names: list[str] = field(default_factory=list)
     test: tuple[Tensor, Tensor] | None = None
+    classes: list | None = None
 
     def __post_init__(self):
         if self.task not in TASKS:

@@ -15,8 +15,8 @@ from typing import BinaryIO
 
 import numpy as np
 
-from deepnets.data.safe_files import (CHUNK, MAX_BYTES, MAX_DEFLATE_RATIO, file_size, is_gzip,
-                                      open_gzip, read_gzip)
+from deepnets.data.limits import LIMITS, raise_hint
+from deepnets.data.safe_files import CHUNK, file_size, is_gzip, open_gzip, read_gzip
 from deepnets.errors import DataError
 
 #: IDX type byte -> big-endian NumPy dtype (the table of the MNIST page).
@@ -57,12 +57,17 @@ def parse_header(read, path) -> tuple[np.dtype, tuple[int, ...], int]:
     return dtype, tuple(shape), 4 + 4 * ndim
 
 
-def read_idx(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES) -> np.ndarray:
+def read_idx(path: str | os.PathLike, *, max_bytes: int | None = None) -> np.ndarray:
     """Read an IDX file (optionally gzip-compressed) into a native-endian array.
+
+    Memory: the array itself, once (no copies); a gzip payload is taken as it arrives, so a
+    header's claim costs nothing until the stream delivers the bytes.
 
     Args:
         path: the file; gzip is detected from its first bytes, not its name.
-        max_bytes: the most data bytes the header may declare (default 1 GiB).
+        max_bytes: the most data bytes the header may declare, after gunzip (default
+            ``LIMITS.idx_bytes``, 1 GiB). A size cap, not a compression-ratio limit: 900 MiB of
+            zeros gzip to under 1 MB and are read.
 
     Returns:
         an array of the header's shape and type (uint8 for MNIST images and labels).
@@ -72,6 +77,7 @@ def read_idx(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES) -> np.ndarr
             declared size above ``max_bytes`` or different from the bytes present, a truncated
             or corrupt gzip stream.
     """
+    max_bytes = LIMITS.idx_bytes if max_bytes is None else max_bytes
     if is_gzip(path):
         return _read_gzip_idx(path, max_bytes)
     with open(path, "rb") as f:
@@ -84,20 +90,27 @@ def read_idx(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES) -> np.ndarr
             raise DataError(f"{path}: header declares shape {shape} of {dtype.name} ({need} bytes), "
                             f"the file holds {present} bytes after its {header}-byte header"
                             + (" (truncated)" if present < need else ""))
-        data = f.read(need)
-    # (count,) big-endian -> shape, native byte order (a writable copy)
-    return np.frombuffer(data, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
+        data = np.fromfile(f, dtype=np.uint8, count=need)
+    return _native(data, dtype, shape)
+
+
+def _native(raw: np.ndarray | bytearray, dtype: np.dtype, shape) -> np.ndarray:
+    """(need,) bytes, big-endian -> an array of ``shape`` in native byte order, in place (no copy)."""
+    arr = np.frombuffer(raw, dtype=dtype) if isinstance(raw, bytearray) else raw.view(dtype)
+    if not dtype.isnative:
+        arr = arr.byteswap(inplace=True).view(dtype.newbyteorder("="))
+    return arr.reshape(shape)
 
 
 def _check_declared(path, shape, dtype, need: int, max_bytes: int) -> None:
     if need > max_bytes:
         raise DataError(f"{path}: header declares shape {shape} of {dtype.name}: {math.prod(shape)} "
-                        f"items, {need} bytes, above the cap of {max_bytes} bytes")
+                        f"items, {need} bytes, above the cap of {max_bytes} bytes (idx_bytes; "
+                        f"{raise_hint('idx_bytes')})")
 
 
 def _read_gzip_idx(path, max_bytes: int) -> np.ndarray:
     """The gzip case: the payload is read as a stream and never past the declared size."""
-    compressed = file_size(path)
     with open_gzip(path) as gz:
         def read(n, what):
             return _read_exact(gz, n, path, what, reader=lambda k: read_gzip(gz, path, k))
@@ -105,9 +118,6 @@ def _read_gzip_idx(path, max_bytes: int) -> np.ndarray:
         dtype, shape, header = parse_header(read, path)
         need = math.prod(shape) * dtype.itemsize
         _check_declared(path, shape, dtype, need, max_bytes)
-        if need + header > MAX_DEFLATE_RATIO * compressed + 64:
-            raise DataError(f"{path}: header declares {need} bytes but {compressed} gzip-compressed "
-                            f"bytes cannot inflate to more than about {MAX_DEFLATE_RATIO * compressed}")
         data = bytearray()  # grows with the bytes that really come, not with the claim
         while len(data) < need:
             chunk = read_gzip(gz, path, min(CHUNK, need - len(data)))
@@ -117,11 +127,11 @@ def _read_gzip_idx(path, max_bytes: int) -> np.ndarray:
             data += chunk
         if read_gzip(gz, path, 1):
             raise DataError(f"{path}: header declares {need} bytes of data, the stream holds more")
-    return np.frombuffer(bytes(data), dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
+    return _native(data, dtype, shape)
 
 
 def load_mnist_idx(images: str | os.PathLike, labels: str | os.PathLike, *,
-                   max_bytes: int = MAX_BYTES) -> tuple[np.ndarray, np.ndarray]:
+                   max_bytes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """MNIST's image and label IDX files as ``(images (N, 28, 28) uint8, labels (N,) int64)``.
 
     Raises:

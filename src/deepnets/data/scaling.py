@@ -62,3 +62,39 @@ class Scaler(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return (x - self.shift) * self.scale + self.offset
+
+
+class TargetScaler(nn.Module):
+    """Regression targets standardised on the training part: z = (y − mean) / std per column.
+
+    The network learns z, so the cost and a penalty's strength do not depend on the units of the
+    target; ``forward`` maps the network's outputs back to the target's units, y = z·std + mean,
+    and ``Sequential(network, target_scaler)`` predicts in those units. A constant column keeps
+    std 1.
+
+    >>> t = TargetScaler.fit(torch.tensor([[1.0], [3.0]]))
+    >>> t.encode(torch.tensor([[3.0]])), t(torch.tensor([[-1.0]]))
+    (tensor([[1.]]), tensor([[1.]]))
+    """
+
+    def __init__(self, n_targets: int):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(n_targets))
+        self.register_buffer("std", torch.ones(n_targets))
+
+    @classmethod
+    def fit(cls, y: Tensor) -> "TargetScaler":
+        """Fit on the training targets ``y`` (N, k) only."""
+        y = y.double().reshape(y.shape[0], -1)
+        s = cls(y.shape[1])
+        std = y.std(0, unbiased=False)
+        s.mean.copy_(y.mean(0))
+        s.std.copy_(torch.where(std > 0, std, torch.ones_like(std)))
+        return s
+
+    def encode(self, y: Tensor) -> Tensor:
+        """z = (y − mean) / std."""
+        return (y - self.mean) / self.std
+
+    def forward(self, z: Tensor) -> Tensor:
+        return z * self.std + self.mean

@@ -8,18 +8,20 @@
 - :mod:`.select` -- hidden-layer size selection (``deepnets select``)
 - :mod:`.forecast` -- the forecast report of a series run beside the AR baseline
 - :mod:`.inspect` -- evaluate, predict and ARD relevances of a finished run
+- :mod:`.targets` -- a regression target standardised for training, scored in its units beside the mean
+- :mod:`.provenance` -- the data file's absolute path and SHA-256 in ``RUN/data.json``
 """
 
 from .build import MODEL_KINDS, build_model
 from .folder import RunResult, load_run
 from .forecast import forecast_report
-from .inspect import evaluate_run, predict_run, reevaluate_run, relevance_run
+from .inspect import evaluate_file, evaluate_run, predict_run, reevaluate_run, relevance_run
 from .run import experiment_from_file, resume_run, run_experiment
 from .select import SelectionReport, save_selection, select_experiment
 
 __all__ = [
     "experiment_from_file", "run_experiment", "resume_run", "RunResult", "load_run",
-    "evaluate_run", "reevaluate_run", "predict_run", "relevance_run",
+    "evaluate_run", "reevaluate_run", "evaluate_file", "predict_run", "relevance_run",
     "select_experiment", "SelectionReport", "save_selection",
     "MODEL_KINDS", "build_model", "forecast_report",
 ]

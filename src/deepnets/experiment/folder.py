@@ -22,8 +22,11 @@ from safetensors.torch import save as st_save
 
 from ..atomic import write_atomic
 from ..config import Experiment, dumps_toml, experiment_from_dict, load_toml, upgrade_flat
+from ..config.read import check_run_name, shown
 from ..data import Scaler
-from ..errors import CheckpointError
+from ..data.limits import override
+from ..data.safe_files import loads_json, read_safetensors_header
+from ..errors import CheckpointError, DataError
 from ..report import plots
 from ..train.metrics import predicted_classes
 from ..train.state_dict import load_state_dict_checked
@@ -31,13 +34,18 @@ from .build import build_model
 from .forecast import series_plot
 
 #: the files of a finished run (a multi-start run copies those of its chosen start)
-RUN_FILES = ("weights.safetensors", "metrics.jsonl", "learning_curve.png", "confusion.png", "forecast.png",
+RUN_FILES = ("weights.safetensors", "data.json", "metrics.jsonl", "learning_curve.png", "confusion.png", "forecast.png",
              "costates.png")
 
 
 @dataclass
 class RunResult:
-    """What a finished run returns: its folder, test metrics and the training history."""
+    """What a finished run returns: its folder, test metrics and the training history.
+
+    ``model`` is the trained network on scaled inputs; for regression with ``data.scale_target`` it
+    is followed by the target's :class:`~deepnets.data.scaling.TargetScaler`, so that its outputs
+    are in the target's units (the saved weights are the network's alone).
+    """
 
     path: str
     test: dict
@@ -49,7 +57,8 @@ class RunResult:
 def make_run_dir(exp: Experiment, source: str) -> str:
     """A new folder ``run.out/run.name`` (default: the experiment file's name and the time; ``-2``,
     ``-3``, ... appended when it exists)."""
-    name = exp.run.name or f"{os.path.splitext(os.path.basename(source))[0] or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}"
+    stem = os.path.splitext(os.path.basename(source))[0].encode()[:100].decode(errors="ignore") or "run"
+    name = check_run_name(exp.run.name) or f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     path = os.path.join(exp.run.out, name)
     base, k = path, 1
     while os.path.exists(path):
@@ -65,11 +74,15 @@ def write_config(path: str, resolved: dict) -> None:
 
 def read_experiment(path) -> Experiment:
     """The experiment a run folder was made from (its ``config.toml``; one in the flat layout of
-    version 1 is read in the nested one)."""
+    version 1 is read in the nested one; one written before ``data.scale_target`` existed trained
+    on raw targets, and is read so, so that it resumes as it began)."""
     path = os.fspath(path)
     if not os.path.isfile(os.path.join(path, "config.toml")):
         raise CheckpointError(f"{path}: not a run folder (no config.toml)")
-    return experiment_from_dict(upgrade_flat(load_toml(os.path.join(path, "config.toml"))))
+    d = upgrade_flat(load_toml(os.path.join(path, "config.toml")))
+    if isinstance(d.get("data"), dict) and "scale_target" not in d["data"]:
+        d["data"]["scale_target"] = False
+    return experiment_from_dict(d)
 
 
 def rewind_metrics(path: str, checkpoint: dict) -> None:
@@ -89,8 +102,10 @@ def _confusion(model, pair, n_classes: int, threshold: float) -> list[list[int]]
     return counts.tolist()
 
 
-def write_run(path: str, exp: Experiment, data, model, scaler, loss, history: dict, summary: dict, test) -> None:
-    """Write the weights, ``summary.json`` and (with ``run.plots``) the PNGs of a finished run."""
+def write_run(path: str, exp: Experiment, data, model, scaler, loss, history: dict, summary: dict, test, *,
+              predictor=None) -> None:
+    """Write the weights, ``summary.json`` and (with ``run.plots``) the PNGs of a finished run
+    (``predictor``: the model with outputs in the target's units, for a series' forecast plot)."""
     state = {f"model.{k}": v.detach().contiguous() for k, v in model.state_dict().items()}
     state.update({f"scaler.{k}": v.contiguous() for k, v in scaler.state_dict().items()})
     write_atomic(os.path.join(path, "weights.safetensors"), st_save(state))
@@ -103,7 +118,7 @@ def write_run(path: str, exp: Experiment, data, model, scaler, loss, history: di
         thr = 0.0 if getattr(loss, "coding", None) == "pm1" else 0.5
         plots.confusion_matrix(_confusion(model, test, data.n_classes, thr), os.path.join(path, "confusion.png"),
                                title=f"{data.name}: test confusion matrix")
-    series_plot(exp, data, scaler, model, summary, os.path.join(path, "forecast.png"))  # series runs only
+    series_plot(exp, data, scaler, predictor or model, summary, os.path.join(path, "forecast.png"))  # series runs only
     if summary["costate_norms"]:
         plots.costate_norms(summary["costate_norms"], os.path.join(path, "costates.png"),
                             title=f"{data.name}: error signals per layer")
@@ -126,6 +141,27 @@ def finished_run(path) -> str | None:
     return f"finished: {summary.get('epochs_run', '?')} epochs{score}"
 
 
+def _io_sizes(summary, state: dict, path: str) -> tuple[int, int]:
+    """(inputs, outputs) of a run's model from its summary, checked against its weights before
+    a model of that size is built: the scaler holds one value per input, and the weights hold at
+    least one number per output."""
+    sizes = summary.get("sizes") if isinstance(summary, dict) else None
+    if not (isinstance(summary, dict) and isinstance(summary.get("feature_names"), list)
+            and isinstance(summary.get("output"), str) and (sizes is None or isinstance(sizes, list))):
+        raise CheckpointError(f"{path}/summary.json: expected an object with feature_names (a list) and "
+                              f"output (a string)")
+    n_in = len(summary["feature_names"])
+    n_out = summary.get("n_outputs") or (sizes[-1] if sizes else 1)
+    shift = state.get("scaler.shift")
+    if shift is None or tuple(shift.shape) != (n_in,):
+        raise CheckpointError(f"{path}: summary.json lists {n_in} feature names, the weights' scaler has "
+                              f"{'none' if shift is None else tuple(shift.shape)}")
+    total = sum(v.numel() for k, v in state.items() if k.startswith("model."))
+    if not (isinstance(n_out, int) and 0 < n_out <= total):
+        raise CheckpointError(f"{path}/summary.json: {shown(n_out)} outputs, the weights hold {total} numbers")
+    return n_in, n_out
+
+
 def load_run(path):
     """``(experiment, summary, model, scaler)`` of a run folder, the weights loaded and checked."""
     path = os.fspath(path)
@@ -134,18 +170,23 @@ def load_run(path):
             raise CheckpointError(f"{path}: not a run folder (no {f})")
     exp = read_experiment(path)
     try:
-        with open(os.path.join(path, "summary.json"), encoding="utf-8") as fh:
-            summary = json.load(fh)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        with open(os.path.join(path, "summary.json"), "rb") as fh:
+            summary = loads_json(fh.read(), os.path.join(path, "summary.json"))
+    except DataError as e:
+        raise CheckpointError(str(e)) from None
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, nesting
         raise CheckpointError(f"{path}/summary.json: not valid JSON ({e})") from None
     wpath = os.path.join(path, "weights.safetensors")
+    try:
+        with override(**exp.data.limits):
+            read_safetensors_header(wpath)
+    except DataError as e:
+        raise CheckpointError(str(e)) from None
     try:
         state = load_file(wpath)
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"{wpath}: cannot read the weights ({e})") from None
-    sizes = summary.get("sizes")
-    n_in = len(summary["feature_names"])
-    n_out = summary.get("n_outputs") or (sizes[-1] if sizes else 1)
+    n_in, n_out = _io_sizes(summary, state, path)
     model = build_model(exp, n_in, n_out, summary["output"])
     scaler = Scaler(n_in)
     for prefix, module in (("model.", model), ("scaler.", scaler)):

@@ -21,9 +21,11 @@ import torch
 
 from ..bayes import Laplace, evidence_ard
 from ..data.files import read_csv_table
+from ..data.limits import override
 from ..errors import ConfigError
 from .folder import load_run
-from .prepare import prepare
+from .inspect import _run_data as run_data
+from .inspect import _units as target_units
 
 #: the largest number of weights whose posterior precision is built as a dense matrix
 FULL_MAX_WEIGHTS = 3000
@@ -33,7 +35,8 @@ PROBABILITY_OUTPUTS = ("logits", "softmax", "logistic")
 
 def laplace_for_run(path, *, rounds: int = 5):
     """``(laplace, summary, scaler, info)``: the fitted Laplace approximation of the run in ``path``
-    (float64) and ``info = {"approx", "alpha", "beta", "hyper"}`` (how α and β were set) (α per weight for full, per layer for kron)."""
+    (float64) and ``info = {"approx", "alpha", "beta", "hyper", "units"}`` (how α and β were set;
+    β in the units the net learnt, ``units`` the regression's :class:`~deepnets.experiment.targets.TargetUnits`) (α per weight for full, per layer for kron)."""
     exp, summary, model, scaler = load_run(path)
     if "forecast" in summary:
         raise ConfigError("--interval is for tabular runs; a series run's forecasts have no interval here")
@@ -41,9 +44,10 @@ def laplace_for_run(path, *, rounds: int = 5):
     if not regression and summary["output"] not in PROBABILITY_OUTPUTS:
         raise ConfigError(f"moderated class probabilities need a softmax, logistic or logits output; this run's "
                           f"output is {summary['output']!r} (trained as regression on coded targets)")
-    _, parts, _, _ = prepare(exp)
+    _, parts, _, _ = run_data(path, exp, summary)
+    units = target_units(summary, parts)  # regression: the net learnt standardised targets
     x = scaler(parts.train[0]).double()
-    y = parts.train[1].double() if regression else parts.train[1]
+    y = units.encode(parts.train)[1].double() if regression else parts.train[1]
     likelihood = "lms" if regression else "cross_entropy"
     model = model.double()
     P = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -63,7 +67,7 @@ def laplace_for_run(path, *, rounds: int = 5):
         la = Laplace(model, likelihood, approx="kron", alpha=alpha, beta=1.0 if beta is None else beta)
     la.fit(x)
     how = "by the evidence" if P <= FULL_MAX_WEIGHTS else "alpha = n/|w|^2 per layer, beta from the residuals"
-    return la, summary, scaler, {"approx": la.approx, "alpha": alpha, "beta": beta, "hyper": how}
+    return la, summary, scaler, {"approx": la.approx, "alpha": alpha, "beta": beta, "hyper": how, "units": units}
 
 
 def predict_interval(path, csv_path, level: float) -> tuple[list[str], list[list], dict]:
@@ -73,14 +77,20 @@ def predict_interval(path, csv_path, level: float) -> tuple[list[str], list[list
     if not 0 < level < 1:
         raise ConfigError(f"--interval is a probability such as 0.95, in (0, 1), got {level}")
     la, summary, scaler, info = laplace_for_run(path)
-    _, table = read_csv_table(csv_path, columns=summary["feature_names"])
+    with override(**load_run(path)[0].data.limits):  # the run's [data.limits] hold for the new file too
+        _, table = read_csv_table(csv_path, columns=summary["feature_names"], min_rows=1)
     x = scaler(torch.from_numpy(table).float()).double()
     if summary["task"] != "regression":
         p = la.predict_proba(x)  # (N, K)
-        header = ["prediction"] + [f"p_{k}" for k in range(p.shape[1])]
-        return header, [[int(r.argmax()), *(round(float(v), 6) for v in r)] for r in p], info
+        labels = summary.get("classes") or list(range(p.shape[1]))
+        header = ["prediction"] + [f"p_{label}" for label in labels]
+        return header, [[labels[int(r.argmax())], *(round(float(v), 6) for v in r)] for r in p], info
     mean, cov = la.predict(x)
     sd = cov.diagonal(dim1=1, dim2=2).sqrt()  # (N, C)
+    units = info["units"]
+    if units.scaler is not None:  # back to the target's units: ŷ = z·s + ȳ, sd_y = sd_z·s
+        s, m = units.scaler.std.double(), units.scaler.mean.double()
+        mean, sd = mean * s + m, sd * s
     z = float(torch.special.ndtri(torch.tensor((1 + level) / 2, dtype=torch.float64)))
     header = [f"{t}{s}" for t in summary["target_names"] for s in ("", "_low", "_high", "_sd")]
     rows = [[round(float(v), 6) for m, s in zip(mr, sr) for v in (m, m - z * s, m + z * s, s)]

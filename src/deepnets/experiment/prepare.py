@@ -12,6 +12,7 @@ import dataclasses
 from .._registry import suggest
 from ..config import Experiment
 from ..data import Dataset, Scaler, Splits, load_dataset, split
+from ..data.limits import override
 from ..data.series import SeriesData
 from ..errors import ConfigError
 from ..losses import code_targets
@@ -23,7 +24,8 @@ from .forecast import split_series
 def prepare(exp: Experiment):
     """``(data, parts, scaler, hints)``: the dataset (hint columns removed), its split, the input
     scaler fitted on the training part, and the hint columns' split (None without ``[train.hints]``)."""
-    data = load_dataset(exp.data.name, **exp.data.params)
+    with override(**exp.data.limits):
+        data = load_dataset(exp.data.name, **exp.data.params)
     hint_cols = hint_columns(exp, data)
     if isinstance(data, SeriesData):  # contiguous time segments, never shuffled across the cut
         parts = split_series(exp, data)

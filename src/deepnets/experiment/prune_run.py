@@ -30,8 +30,10 @@ from ..prune import compact_mlp, layerwise_obs, magnitude_prune, obd_prune, obs_
 from ..report.prune_curve import prune_curve
 from .build import loss_for
 from .folder import load_run, write_run
+from .inspect import _run_data as run_data
+from .inspect import _units as target_units
 from .inspect import split_metrics
-from .prepare import prepare, scaled
+from .prepare import scaled
 
 #: --method -> what it is (the CLI's help)
 METHODS = {"obs": "Optimal Brain Surgeon, full inverse Hessian (Hassibi & Stork 1993)",
@@ -77,8 +79,9 @@ def prune_run(path, *, method: str, sparsity: float | None = None, max_error_inc
     ``metrics`` the pruned net's per-split metrics, ``compact`` the layer sizes of the compact net
     (None, with ``compact_note``, when the net is not a chain of Linear layers)."""
     exp, summary, model, scaler = load_run(path)
-    data, parts, _, _ = prepare(exp)
+    data, parts, _, _ = run_data(path, exp, summary)  # the file checked, a CSV's labels as the run's classes
     train, val, test = (scaled(scaler, p) for p in (parts.train, parts.val, parts.test))
+    units = target_units(summary, parts)  # regression: the net learnt standardised targets
     loss = loss_for(exp, data, summary["output"])
     names = [n for n, p in model.named_parameters() if p.dim() >= 2]
     n_weights = sum(model.get_parameter(n).numel() for n in names)
@@ -87,10 +90,10 @@ def prune_run(path, *, method: str, sparsity: float | None = None, max_error_inc
     metric = "accuracy" if data.task == "classification" else "rmse"
     model = model.double()
     x = train[0].double()
-    likelihood, z = _targets(loss, data, train[1], summary["n_outputs"])
+    likelihood, z = _targets(loss, data, train[1] if units is None else units.encode(train)[1], summary["n_outputs"])
 
     def measure(net) -> float:
-        return split_metrics(copy.deepcopy(net).float(), watch, loss, data)[metric]
+        return split_metrics(copy.deepcopy(net).float(), watch, loss, data, units)[metric]
 
     curve = [{"removed": 0, "sparsity": 0.0, metric: measure(model)}]
     if method in ("obs", "obd") or (method == "magnitude" and sparsity is None):
@@ -123,7 +126,7 @@ def prune_run(path, *, method: str, sparsity: float | None = None, max_error_inc
         curve.append({"removed": removed, "sparsity": removed / n_weights, metric: measure(model)})
     remove_masks(model)
     model = model.float()
-    return _write(path, out, exp, data, model, scaler, loss, summary, test, train, val, method=method,
+    return _write(path, out, exp, data, model, scaler, loss, summary, test, train, val, units, method=method,
                   removed=removed, n_weights=n_weights, curve=curve, metric=metric, split_name=split_name)
 
 
@@ -165,8 +168,8 @@ def _compact(model) -> tuple[torch.nn.Module | None, str]:
         return None, f"no compact net: {e}"
 
 
-def _write(path, out, exp, data, model, scaler, loss, summary, test, train, val, *, method, removed, n_weights,
-           curve, metric, split_name) -> dict:
+def _write(path, out, exp, data, model, scaler, loss, summary, test, train, val, units, *, method, removed,
+           n_weights, curve, metric, split_name) -> dict:
     path = os.path.abspath(os.fspath(path))
     s = removed / n_weights
     out = os.path.abspath(out or f"{path.rstrip(os.sep)}-pruned-{method}-{s:.2f}")
@@ -177,15 +180,16 @@ def _write(path, out, exp, data, model, scaler, loss, summary, test, train, val,
         src = os.path.join(path, name)
         if os.path.isfile(src) and not name.endswith(".png") and name not in ("metrics.jsonl", "summary.json"):
             shutil.copy2(src, os.path.join(out, name))
-    metrics = {n: split_metrics(model, p, loss, data) for n, p in (("train", train), ("val", val), ("test", test))
-               if p is not None}
+    metrics = {n: split_metrics(model, p, loss, data, units) for n, p in (("train", train), ("val", val),
+                                                                          ("test", test)) if p is not None}
     compact, note = _compact(model)
     sizes = None if compact is None else [compact[0].in_features] + [m.out_features for m in compact
                                                                      if isinstance(m, torch.nn.Linear)]
     pruned = {"from": path, "method": method, "removed": removed, "n_weights": n_weights, "sparsity": s,
               "curve_split": split_name, "curve": curve, "compact_sizes": sizes}
     new_summary = {**summary, "metrics": metrics, "pruned": pruned, "costate_norms": summary.get("costate_norms", {})}
-    write_run(out, exp, data, model, scaler, loss, {}, new_summary, test)
+    write_run(out, exp, data, model, scaler, loss, {}, new_summary, test,
+              predictor=model if units is None else units.predictor(model))
     write_atomic(os.path.join(out, "prune_curve.json"), json.dumps(curve, indent=1).encode())
     if exp.run.plots:
         prune_curve(curve, metric, os.path.join(out, "prune_curve.png"),

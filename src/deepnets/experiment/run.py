@@ -6,6 +6,7 @@ arguments and callbacks of :func:`~deepnets.train.loop.fit`.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 import sys
@@ -17,6 +18,7 @@ import torch
 from .._registry import lookup
 from ..backprop import costates
 from ..config import Experiment, experiment_from_file, experiment_to_dict  # experiment_from_file: re-exported
+from ..data.limits import override
 from ..errors import CheckpointError, ConfigError, TrainingInterrupted
 from ..nn.mlp import MLP
 from ..optim import OPTIMIZERS
@@ -26,13 +28,16 @@ from ..train.callbacks import (Checkpointer, EarlyStopping, GracefulStop, JsonLi
 from ..train.checkpoint import CheckpointManager
 from ..train.distributed import barrier, broadcast_object, init_from_env
 from ..train.loop import FewExamplesWarning, fit
+from ..data.labels import describe_target
 from .build import build_model, loss_for, output_for
 from .folder import (RunResult, finished_run, make_run_dir, read_experiment, rewind_metrics, write_config,
                      write_run)
 from .forecast import series_summary
 from .inspect import split_metrics
 from .prepare import hinted, prepare, scaled
+from .provenance import check_data, record_data, with_absolute_path
 from .starts import run_starts
+from .targets import TargetUnits
 
 
 def fit_arguments(exp: Experiment, loss) -> dict:
@@ -95,7 +100,7 @@ def _costate_norms(model, x, y, loss) -> list[float]:
 
 
 def run_experiment(exp: Experiment, *, source: str = "experiment", progress_file=None,
-                   resume_path: str | None = None) -> RunResult:
+                   resume_path: str | None = None, announce=None) -> RunResult:
     """Load, split, scale, build, train, test and write the run folder. Returns a :class:`RunResult`.
 
     Checkpoints go to ``RUN/checkpoints`` (``[train.checkpoint]``). On
@@ -103,10 +108,16 @@ def run_experiment(exp: Experiment, *, source: str = "experiment", progress_file
     :class:`~deepnets.errors.TrainingInterrupted` is raised. ``resume_path`` continues an existing
     run from its newest good checkpoint, exactly where it stopped. ``train.starts = k`` > 1 runs
     k starts (:func:`~deepnets.experiment.starts.run_starts`). torch's CPU thread count is set to
-    ``train.device.threads`` for the run and put back afterwards.
+    ``train.device.threads`` for the run and put back afterwards. ``announce(line)``, if given,
+    receives a line on the target before training (the task, the classes and their counts).
+    A data file's path is made absolute and its SHA-256 kept in ``RUN/data.json``; resuming on a
+    changed file is refused.
     """
+    exp = with_absolute_path(exp)
     threads = torch.get_num_threads()
     torch.set_num_threads(max(1, int(exp.train.device.threads)))
+    limits = override(**exp.data.limits)  # the run's caps for every file it reads, its checkpoints too
+    limits.__enter__()
     try:
         _, world_size = init_from_env()
         if (resume_path is None and world_size > 1 and exp.run.name
@@ -116,24 +127,46 @@ def run_experiment(exp: Experiment, *, source: str = "experiment", progress_file
             if CheckpointManager(candidate).latest_good() is not None:
                 resume_path = candidate
         if exp.train.starts != 1:  # k complete runs in RUN/start-s, the best copied up
-            return run_starts(exp, _run_once, source=source, progress_file=progress_file, resume_path=resume_path)
-        return _run_once(exp, source=source, progress_file=progress_file, resume_path=resume_path)
+            once = _Once(announce)
+            return run_starts(exp, functools.partial(_run_once, announce=once), source=source,
+                              progress_file=progress_file, resume_path=resume_path)
+        return _run_once(exp, source=source, progress_file=progress_file, resume_path=resume_path, announce=announce)
     finally:
+        limits.__exit__(None, None, None)
         torch.set_num_threads(threads)
 
 
-def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: str | None = None) -> RunResult:
+class _Once:
+    """An announce callable that passes on its first line only (a multi-start run's starts share data)."""
+
+    def __init__(self, announce):
+        self.announce, self.done = announce, False
+
+    def __call__(self, line: str) -> None:
+        if self.announce is not None and not self.done:
+            self.done = True
+            self.announce(line)
+
+
+def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: str | None = None,
+              announce=None) -> RunResult:
     rank, _ = init_from_env()
     main_rank = rank == 0
+    if resume_path is not None:
+        check_data(resume_path, resume=True)
     data, parts, scaler, hints = prepare(exp)
+    if announce is not None and main_rank:
+        announce(describe_target(data))
+    units = TargetUnits.fit(parts.train[1], exp.data.scale_target) if data.task == "regression" else None
     train, val, test = (scaled(scaler, p) for p in (parts.train, parts.val, parts.test))
+    fit_train, fit_val = (train, val) if units is None else (units.encode(train), units.encode(val))
     output = output_for(exp, data)
     n_outputs = data.n_classes if output == "logits" else data.n_outputs  # two logits for two classes
     model = build_model(exp, data.x.shape[1], n_outputs, output)
     loss = loss_for(exp, data, output)
-    fit_model, fit_loss, fit_train = model, loss, train
+    fit_model, fit_loss = model, loss
     if hints is not None:  # training with hints: extra outputs that only training sees
-        fit_model, fit_loss, fit_train = hinted(exp, model, loss, train, hints, n_outputs)
+        fit_model, fit_loss, fit_train = hinted(exp, model, loss, fit_train, hints, n_outputs)
     arguments = fit_arguments(exp, fit_loss)
     resolved = experiment_to_dict(exp)
     resolved["model"]["output"] = output
@@ -153,10 +186,11 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
         path = broadcast_object(make_run_dir(exp, source) if main_rank else None)
         if main_rank:
             write_config(path, resolved)
-    callbacks = callbacks_for(exp, path, resolved=resolved, validation=val, n_train=len(train[0]), manager=manager,
+            record_data(path, exp)
+    callbacks = callbacks_for(exp, path, resolved=resolved, validation=fit_val, n_train=len(train[0]), manager=manager,
                               checkpoint=checkpoint, progress_file=progress_file, main_rank=main_rank)
-    metrics = ["accuracy"] if data.task == "classification" else ["rmse"]
-    probe = (train[0][:512], train[1][:512])
+    metrics = ["accuracy"] if units is None else units.metrics()[:2]  # rmse in the target's units, R²
+    probe = (fit_train[0][:512], fit_train[1][:512])
     norms = {}
     if exp.run.costates:
         if not isinstance(model, MLP):
@@ -167,7 +201,7 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
         with warnings.catch_warnings():
             if val is None and test is None:  # every example trains (XOR's truth table): no claim about new data
                 warnings.simplefilter("ignore", FewExamplesWarning)
-            history = fit(fit_model, fit_train, validation=val, metrics=metrics, callbacks=callbacks, **arguments)
+            history = fit(fit_model, fit_train, validation=fit_val, metrics=metrics, callbacks=callbacks, **arguments)
     except TrainingInterrupted as e:
         e.run = e.run or os.path.abspath(path)  # what --resume takes (a multi-start run names its parent)
         raise
@@ -176,7 +210,7 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
     if exp.run.costates:
         norms["trained weights"] = _costate_norms(model, *probe, loss)
 
-    results = {name: split_metrics(model, pair, loss, data)
+    results = {name: split_metrics(model, pair, loss, data, units)
                for name, pair in (("train", train), ("val", val), ("test", test)) if pair is not None}
     restarts = next((c.restarts for c in callbacks if isinstance(c, RestartOnStall)), 0)
     summary = {
@@ -187,14 +221,16 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
         "n_train": len(train[0]), "n_val": 0 if val is None else len(val[0]),
         "n_test": 0 if test is None else len(test[0]),
         "epochs_run": len(history.epoch), "restarts": restarts, "train_seconds": round(seconds, 3),
-        "metrics": results, "costate_norms": norms,
+        "metrics": results, "costate_norms": norms, "classes": data.classes,
+        "target": None if units is None else units.to_summary(),
     }
-    summary.update(series_summary(exp, data, scaler, model))  # series: forecasts beside the AR(p) baseline
-    result = RunResult(path, results.get("test", results["train"]), history.history, model, summary)
+    predictor = model if units is None else units.predictor(model)  # outputs in the target's units
+    summary.update(series_summary(exp, data, scaler, predictor))  # series: forecasts beside the AR(p) baseline
+    result = RunResult(path, results.get("test", results["train"]), history.history, predictor, summary)
     if not main_rank:
         barrier()  # wait for rank 0's files, so that all ranks leave together
         return result
-    write_run(path, exp, data, model, scaler, loss, history.history, summary, test)
+    write_run(path, exp, data, model, scaler, loss, history.history, summary, test, predictor=predictor)
     barrier()
     return result
 
@@ -205,8 +241,9 @@ def resume_point(checkpoint: dict) -> str:
     return f"epoch {epoch + (1 if position else 0)}, step {step}"
 
 
-def resume_run(path, *, progress_file=None) -> RunResult:
-    """Continue the run in folder ``path`` from its newest good checkpoint (same config, same split).
+def resume_run(path, *, progress_file=None, announce=None) -> RunResult:
+    """Continue the run in folder ``path`` from its newest good checkpoint (same config, same split,
+    the same data file: a changed one is refused).
 
     Raises :class:`~deepnets.errors.CheckpointError` when the run has finished (``summary.json``
     written): there is nothing left to continue, and training again from its last checkpoint
@@ -215,7 +252,7 @@ def resume_run(path, *, progress_file=None) -> RunResult:
     if finished is not None:
         raise CheckpointError(f"{os.fspath(path)}: {finished}; nothing to resume")
     return run_experiment(read_experiment(path), source=os.fspath(path), progress_file=progress_file,
-                          resume_path=os.fspath(path))
+                          resume_path=os.fspath(path), announce=announce)
 
 
 __all__ = ["run_experiment", "resume_run", "resume_point", "fit_arguments", "callbacks_for", "RunResult"]

@@ -28,6 +28,7 @@ from ..train.checkpoint import CheckpointManager
 from ..train.distributed import init_from_env
 from ..train.select import FewExamplesOnce
 from .folder import RUN_FILES, RunResult, load_run, make_run_dir, write_config
+from .targets import TargetUnits
 
 
 def _start_experiment(exp: Experiment, parent: str, s: int) -> Experiment:
@@ -102,4 +103,6 @@ def run_starts(exp: Experiment, run_one: Callable[..., RunResult], *, source: st
         r = results[best]
         return RunResult(parent, r.test, r.history, r.model, summary)
     _, _, model, _ = load_run(parent)  # (a CheckpointError naming the file if the weights are missing)
+    units = TargetUnits.from_summary(summary)
+    model = model if units is None else units.predictor(model)  # outputs in the target's units, as a run's
     return RunResult(parent, summary["metrics"].get("test", summary["metrics"]["train"]), {}, model, summary)

@@ -34,7 +34,8 @@ from safetensors.torch import save as safetensors_save
 import torch
 
 from deepnets._version import __version__
-from deepnets.errors import CheckpointError
+from deepnets.data.safe_files import check_safetensors, check_torch_file, loads_json
+from deepnets.errors import CheckpointError, DataError
 from deepnets.atomic import (TEMP_PREFIX, CheckpointWriteError, _remove_quietly, free_bytes,
                                    fsync_dir, remove_stale_temps, temp_name, write_error,
                                    write_file_durably)
@@ -131,9 +132,11 @@ def read_manifest(folder: Path) -> dict:
     except OSError as exc:
         raise CheckpointError(f"{path}: cannot be read ({exc})") from exc
     try:
-        body = json.loads(raw)
+        body = loads_json(raw, path)
         if not isinstance(body, dict):
             raise ValueError("not a JSON object")
+    except DataError as exc:
+        raise CheckpointError(str(exc)) from None
     except ValueError as exc:
         raise CheckpointError(f"{path}: truncated or corrupt: expected a JSON object, "
                               f"{len(raw)} bytes do not parse ({exc})") from None
@@ -194,6 +197,11 @@ def load_checkpoint(folder: str | os.PathLike, *, map_location="cpu") -> dict:
     folder = Path(folder)
     manifest = read_manifest(folder)
     blobs = read_verified(folder, manifest)
+    try:  # the checksums can be forged: sizes and counts checked before anything is built
+        check_safetensors(blobs[WEIGHTS], folder / WEIGHTS)
+        check_torch_file(blobs[STATE], folder / STATE)
+    except DataError as exc:
+        raise CheckpointError(str(exc)) from None
     try:
         weights = safetensors_load(blobs[WEIGHTS])  # tensors only, no code
     except Exception as exc:  # checksums passed, so the writer was not deepnets

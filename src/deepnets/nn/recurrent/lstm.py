@@ -303,7 +303,10 @@ class LSTM(nn.Module):
             W_x, W_z, b, p = self.layer_weights(k)
             if b is None:
                 b = x.new_zeros(4 * H)
-            x, z, c = LSTMFunction.apply(x, z0[k], c0[k], W_x, W_z, b, p)
+            if torch.compiler.is_exporting():  # ONNX/torch.export: plain ops, not the in-place fused loop
+                x, z, c = lstm_loop(x, z0[k], c0[k], W_x, W_z, b, p)
+            else:
+                x, z, c = LSTMFunction.apply(x, z0[k], c0[k], W_x, W_z, b, p)
             if self.dropout and self.training and k < D - 1:
                 x = nn.functional.dropout(x, self.dropout)
             zs.append(z)
