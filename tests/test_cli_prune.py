@@ -88,3 +88,18 @@ def test_mistakes_are_one_line_with_status_2(run, tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["prune", str(run), "--method", "obs", "--sparsity", "0.2", "--max-error-increase", "1"])
     assert e.value.code == 2
+
+
+def test_a_regression_run_is_pruned_and_scored_in_the_targets_units(tmp_path, capsys):
+    assert main(["train", "--set", "data.name=function", "--set", "data.params={f='sin', n_samples=80}",
+                 "--set", "model.hidden=[6]", "--set", "train.epochs=20", "--set", "train.optimizer.name='lbfgs'",
+                 "--set", "train.optimizer.lr=1.0", "--set", "train.batch_size=0", "--set", "run.plots=false",
+                 "--set", "run.name=sin", "--out", str(tmp_path), "--no-progress"]) == 0
+    run, out = tmp_path / "sin", tmp_path / "sin-pruned"
+    assert main(["prune", str(run), "--method", "obd", "--sparsity", "0.2", "--out", str(out)]) == 0
+    original, pruned = (json.loads((p / "summary.json").read_text()) for p in (run, out))
+    curve = json.loads((out / "prune_curve.json").read_text())
+    assert curve[0]["rmse"] == pytest.approx(original["metrics"]["val"]["rmse"], rel=1e-5)  # the same units
+    capsys.readouterr()
+    assert main(["evaluate", str(out)]) == 0
+    assert f"rmse {pruned['metrics']['test']['rmse']:.4f}" in capsys.readouterr().out

@@ -178,7 +178,8 @@ def _write(path, out, exp, data, model, scaler, loss, summary, test, train, val,
     os.makedirs(out)
     for name in os.listdir(path):  # the run's own files (config, data records); the rest is rewritten
         src = os.path.join(path, name)
-        if os.path.isfile(src) and not name.endswith(".png") and name not in ("metrics.jsonl", "summary.json"):
+        if (os.path.isfile(src) and not name.endswith((".png", ".lock", ".tmp"))
+                and name not in ("metrics.jsonl", "summary.json")):
             shutil.copy2(src, os.path.join(out, name))
     metrics = {n: split_metrics(model, p, loss, data, units) for n, p in (("train", train), ("val", val),
                                                                           ("test", test)) if p is not None}
