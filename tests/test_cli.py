@@ -130,7 +130,8 @@ def test_sigterm_writes_a_checkpoint_exits_75_and_resume_finishes_bit_for_bit(tm
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 75, err
-    assert "interrupted by SIGTERM" in err and "--resume" in err
+    assert "interrupted at epoch " in err and "(SIGTERM)" in err
+    assert f"continue with: deepnets train --resume {(tmp_path / 'cut').resolve()}" in err
     assert not (tmp_path / "cut" / "weights.safetensors").exists()
     assert main(["train", "--resume", str(tmp_path / "cut")]) == 0
     full = load_file(tmp_path / "full" / "weights.safetensors")

@@ -60,8 +60,9 @@ def test_every_command_works_from_another_folder(trained, tmp_path, monkeypatch,
     one.write_text("a,b\n3.1,0.2\n")
     assert main(["predict", str(run), str(one)]) == 0
     assert capsys.readouterr().out.splitlines() == ["prediction", "dog"]
-    assert main(["train", "--resume", str(run), "--no-progress"]) == 0
-    assert "run written to" in capsys.readouterr().out
+    assert main(["train", "--resume", str(run), "--no-progress"]) == 0  # its data found from here; finished
+    out = capsys.readouterr().out
+    assert "finished: " in out and "nothing to resume" in out
 
 
 def test_a_new_labelled_file_is_scored(trained, tmp_path, capsys):

@@ -19,7 +19,7 @@ def _init_tree(package: str) -> ast.Module:
 
 def _exported(package: str) -> dict[str, str]:
     """Public names the package's ``__init__`` binds, each with the module it comes from: its own
-    (non-private) modules' imports and its own definitions; helpers from ``_private`` modules, from
+    (non-private) modules' imports, the names its ``_LAZY`` table loads on first use, and its own definitions; helpers from ``_private`` modules, from
     above the package or from outside deepnets are not exports."""
     names = {}
     for node in _init_tree(package).body:
@@ -30,6 +30,10 @@ def _exported(package: str) -> dict[str, str]:
                     names[alias.asname or alias.name] = f"{package}.{source}" if source else package
         elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
             names[node.name] = package
+        elif isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["_LAZY"]:
+            for source, lazy in ast.literal_eval(node.value).items():  # names loaded on first use (PEP 562)
+                for name in lazy:
+                    names[name] = f"{package}.{source}" if source else package
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
             for target in (node.targets if isinstance(node, ast.Assign) else [node.target]):
                 if isinstance(target, ast.Name):

@@ -7,26 +7,52 @@ whole networks in :mod:`deepnets.zoo` (``deepnets.zoo.Captioner``), Laplace post
 :mod:`deepnets.bayes`, pruning in :mod:`deepnets.prune`, model selection and hints in
 :mod:`deepnets.train`.
 
+The names are loaded on first use (PEP 562's module ``__getattr__``): ``import deepnets`` alone
+does not import torch, so ``deepnets --help`` answers at once; ``deepnets.MLP`` imports what it needs.
+
 >>> import deepnets
 >>> net = deepnets.MLP([64, 100, 10], activation="tanh", output="softmax", seed=0)
 >>> sum(p.numel() for p in net.parameters())
 7510
 """
 
-from . import bayes, curvature, data, nn, optim, prune, seq, train, zoo
+import importlib as _importlib
+
 from ._version import __version__
-from .activations import ACTIVATIONS, Activation, get_activation
-from .backprop import costate_recursion, costates
-from .data import Scaler, load_dataset, split
 from .errors import (CheckpointError, ConfigError, DataError, DeepnetsError, TrainingDiverged,
                      TrainingInterrupted)
-from .losses import CrossEntropy, LMS, Lp, get_loss
-from .nn import MLP
-from .optim import (EKF, ConjugateGradient, DecoupledEKF, DeltaBarDelta, MemorylessQuasiNewton, Quickprop,
-                    ScaledConjugateGradient)
-from .regularizers import CurvatureSmoothing, WeightDecay, WeightElimination
-from .train import (Callback, CheckpointManager, Checkpointer, EarlyStopping, GracefulStop, History,
-                    JsonLinesLogger, NonFiniteGuard, ProgressBar, RestartOnStall, evaluate, fit)
+
+#: module (relative to deepnets; "" for the subpackages themselves) -> the names taken from it on first use
+_LAZY = {
+    "": ("bayes", "curvature", "data", "nn", "optim", "prune", "seq", "train", "zoo"),
+    "activations": ("ACTIVATIONS", "Activation", "get_activation"),
+    "backprop": ("costate_recursion", "costates"),
+    "data": ("Scaler", "load_dataset", "split"),
+    "losses": ("CrossEntropy", "LMS", "Lp", "get_loss"),
+    "nn": ("MLP",),
+    "optim": ("EKF", "ConjugateGradient", "DecoupledEKF", "DeltaBarDelta", "MemorylessQuasiNewton", "Quickprop",
+              "ScaledConjugateGradient"),
+    "regularizers": ("CurvatureSmoothing", "WeightDecay", "WeightElimination"),
+    "train": ("Callback", "CheckpointManager", "Checkpointer", "EarlyStopping", "GracefulStop", "History",
+              "JsonLinesLogger", "NonFiniteGuard", "ProgressBar", "RestartOnStall", "evaluate", "fit"),
+}
+_SOURCE = {name: module for module, names in _LAZY.items() for name in names}
+
+
+def __getattr__(name: str):
+    """Import a top-level name's module on first use and keep the name (PEP 562)."""
+    module = _SOURCE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'deepnets' has no attribute {name!r}")
+    value = (_importlib.import_module(f"{__name__}.{name}") if module == ""
+             else getattr(_importlib.import_module(f"{__name__}.{module}"), name))
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_SOURCE))
+
 
 __all__ = [
     # subpackages: layers, whole networks, optimizers, curvature, pruning, Bayes, data, sequences, training

@@ -3,8 +3,9 @@
     deepnets train [EXPERIMENT.toml] [--set key=value ...]
     deepnets train --resume RUN
     deepnets evaluate RUN [--data NEW.csv]
-    deepnets predict RUN FILE.csv [--proba] [--out PREDICTIONS.csv]
+    deepnets predict RUN FILE.csv [--proba] [--out PREDICTIONS.csv] [--interval 0.95]
     deepnets relevance RUN [--rounds R] [--inner I]
+    deepnets prune RUN --method obs|obd|magnitude|layerwise [--sparsity S | --max-error-increase E]
     deepnets select EXPERIMENT.toml --hidden 2,4,8,16,32 [--cv K | --bootstrap B] [--out DIR]
     deepnets export RUN --onnx OUT.onnx
     deepnets datasets
@@ -14,8 +15,11 @@
 
 A user error (a bad key, a malformed file, ...) prints one line ``deepnets: error: ...`` and
 exits with status 2. SIGTERM or SIGINT during training finishes the batch, writes a checkpoint
-into the run folder and exits with status 75 (EX_TEMPFAIL); ``deepnets train --resume RUN``
-continues exactly where it stopped.
+into the run folder, prints ``interrupted at epoch E, step S (SIGTERM); ... continue with:
+deepnets train --resume PATH`` and exits with status 75 (EX_TEMPFAIL) for SIGTERM, 130 for
+SIGINT; ``deepnets train --resume RUN`` continues exactly where it stopped. Ctrl-C at any other
+moment exits with status 130 and one line, no traceback. ``--help`` and ``--version`` import
+neither torch nor numpy: each command imports what it needs when it runs.
 """
 
 from __future__ import annotations
@@ -23,10 +27,13 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-
+import os
+import shlex
+import signal
 import sys
 
-from .errors import EXIT_INTERRUPTED, ConfigError, DeepnetsError, StoppedAfterTraining, TrainingInterrupted
+from .errors import (EXIT_CTRL_C, EXIT_INTERRUPTED, ConfigError, DeepnetsError, StoppedAfterTraining,
+                     TrainingInterrupted)
 
 
 def _num(v: float) -> str:
@@ -44,6 +51,15 @@ def cmd_train(args) -> int:
     if args.resume:
         if args.experiment or args.set:
             raise ConfigError("--resume RUN continues a run with its own config: give no experiment file or --set")
+        from .experiment.folder import finished_run
+        from .experiment.provenance import check_data
+
+        check_data(args.resume, resume=True)  # --resume promises the same data, finished or not
+        finished = finished_run(args.resume)
+        if finished is not None:  # nothing to continue: say so rather than train its last stretch again
+            print(f"{args.resume}: {finished}; nothing to resume (scores again: deepnets evaluate "
+                  f"{shlex.quote(args.resume)})")
+            return 0
         res = resume_run(args.resume, announce=print)
     else:
         exp = experiment_from_file(args.experiment, args.set)
@@ -106,8 +122,6 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    import os
-
     from .experiment import predict_run
 
     if args.out:  # a folder that is not there is said before the predictions are computed
@@ -117,7 +131,17 @@ def cmd_predict(args) -> int:
                               f"{'is a file' if os.path.exists(folder) else 'does not exist'}")
         if os.path.isdir(args.out):
             raise ConfigError(f"--out: cannot write the predictions file {args.out}: it is a folder; name a file")
-    header, rows = predict_run(args.run, args.file, proba=args.proba)
+    if args.interval is not None and args.proba:
+        raise ConfigError("--interval gives the moderated class probabilities itself: drop --proba")
+    if args.interval is not None:  # the Laplace predictive: its own module
+        from .experiment.interval import predict_interval
+
+        header, rows, info = predict_interval(args.run, args.file, args.interval)
+        print(f"deepnets: {info['approx']} Laplace posterior on the training split, {info['hyper']}; "
+              + ("moderated class probabilities" if info["beta"] is None else f"intervals at level {args.interval}"),
+              file=sys.stderr)
+    else:
+        header, rows = predict_run(args.run, args.file, proba=args.proba)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)
@@ -143,6 +167,21 @@ def cmd_relevance(args) -> int:
     if r["beta"] is not None:
         print("beta (noise precision per output): " + "  ".join(f"{b:.4g}" for b in r["beta"]))
     print(f"plot written to {r['plot']}")
+    return 0
+
+
+def cmd_prune(args) -> int:
+    from .experiment.prune_run import prune_run
+
+    r = prune_run(args.run, method=args.method, sparsity=args.sparsity, max_error_increase=args.max_error_increase,
+                  out=args.out)
+    metric, first, last = r["metric"], r["curve"][0], r["curve"][-1]
+    print(f"{r['method']}: {r['removed']} of {r['n_weights']} weights removed ({r['sparsity']:.1%}); "
+          f"{metric} {first[metric]:.4f} -> {last[metric]:.4f} on the {r['split']} split")
+    for split_name, m in r["metrics"].items():
+        print(f"{split_name:>5}: {_fmt(m)}")
+    print("compact net: " + ("-".join(map(str, r["compact"])) if r["compact"] else r["compact_note"]))
+    print(f"pruned run written to {r['path']}")
     return 0
 
 
@@ -248,6 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("file", help="a CSV with the run's feature columns")
     pr.add_argument("--out", help="write the predictions here instead of standard output")
     pr.add_argument("--proba", action="store_true", help="add each class's probability (classification)")
+    pr.add_argument("--interval", type=float, metavar="LEVEL", help="the Laplace predictive: central intervals "
+                    "at LEVEL (e.g. 0.95) for regression, moderated probabilities for classification")
     pr.set_defaults(func=cmd_predict)
     r = sub.add_parser("relevance", help="ARD input relevances of a trained run (MacKay's evidence re-estimation)")
     r.add_argument("run", help="a run folder")
@@ -255,6 +296,18 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--alpha", type=float, default=1.0, help="initial prior precision of every group (default 1)")
     r.add_argument("--inner", type=int, default=50, help="L-BFGS iterations per round (default 50)")
     r.set_defaults(func=cmd_relevance)
+    pn = sub.add_parser("prune", help="prune a trained run's weights (OBS, OBD, magnitude, layer-wise OBS) "
+                        "into a new run folder")
+    pn.add_argument("run", help="a run folder")
+    pn.add_argument("--method", required=True, choices=["obs", "obd", "magnitude", "layerwise"],
+                    help="obs: Optimal Brain Surgeon; obd: Optimal Brain Damage; magnitude: smallest |w|; "
+                         "layerwise: OBS per layer (large nets)")
+    stop = pn.add_mutually_exclusive_group(required=True)
+    stop.add_argument("--sparsity", type=float, metavar="S", help="remove this fraction of the weights, in [0, 1)")
+    stop.add_argument("--max-error-increase", type=float, metavar="E",
+                      help="stop before the training error (summed over the training split) rises more than E")
+    pn.add_argument("--out", help="the new run folder (default: RUN-pruned-METHOD-SPARSITY)")
+    pn.set_defaults(func=cmd_prune)
     s = sub.add_parser("select", help="choose the hidden-layer size: training, held-out error and PE per size")
     s.add_argument("experiment", nargs="?", help="a TOML experiment file (default: the digits MLP)")
     s.add_argument("--hidden", required=True, metavar="H1,H2,...", help="hidden-layer sizes to try, e.g. 2,4,8,16,32")
@@ -296,18 +349,43 @@ def _format_warning(message, category, filename, lineno, line=None):
     return f"deepnets: warning: {message}\n"
 
 
+def _exit_now(signum, frame):
+    """Ctrl-C outside training: leave at once, status 130, one line. Not a KeyboardInterrupt: one
+    that lands inside a C extension's import (numpy's, under ``import torch``) comes out as an
+    ImportError, or is swallowed by an optional import and the command goes on. Files are written
+    atomically, so leaving mid-way never leaves one half-written."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, RuntimeError, ValueError):  # a write interrupted mid-way, a closed stream
+            pass
+    os.write(2, b"deepnets: interrupted\n")
+    os._exit(EXIT_CTRL_C)
+
+
 def main(argv=None) -> int:
+    import threading
     import warnings
 
     previous = warnings.formatwarning
     warnings.formatwarning = _format_warning
+    # SIGINT quits at once (training's GracefulStop takes it over while it runs); one already ignored stays so
+    handler = (signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread()
+               else signal.SIG_IGN)
+    if handler is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _exit_now)
     try:
         return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C where the handler could not be installed (main called from a thread)
+        print("deepnets: interrupted", file=sys.stderr)
+        return EXIT_CTRL_C
     finally:
         warnings.formatwarning = previous
-        from .train.distributed import shutdown
-
-        shutdown(wait=False)  # a finished run already met its peers (run_experiment ends on a barrier)
+        if handler is signal.default_int_handler:
+            signal.signal(signal.SIGINT, handler)
+        distributed = sys.modules.get("deepnets.train.distributed")  # loaded only by a command that trains
+        if distributed is not None:
+            distributed.shutdown(wait=False)  # a finished run already met its peers (run_experiment ends on a barrier)
 
 
 def _main(argv=None) -> int:
@@ -315,9 +393,8 @@ def _main(argv=None) -> int:
     try:
         return args.func(args)
     except TrainingInterrupted as e:
-        print(f"deepnets: {e}; a checkpoint was written: continue with "
-              f"'deepnets train --resume RUN' (exit status {EXIT_INTERRUPTED})", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        print(f"deepnets: {_interrupted(e)}", file=sys.stderr)
+        return EXIT_CTRL_C if e.signal == signal.SIGINT else EXIT_INTERRUPTED
     except DeepnetsError as e:
         if isinstance(e, StoppedAfterTraining):  # SIGTERM/SIGINT after training: the run was finished first
             print(f"deepnets: {e}", file=sys.stderr)
@@ -325,9 +402,15 @@ def _main(argv=None) -> int:
         msg = " ".join(str(e).split())
         print(f"deepnets: error: {msg}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:  # outside training (loading data, writing plots)
-        print("deepnets: interrupted", file=sys.stderr)
-        return 130
+
+
+def _interrupted(e: TrainingInterrupted) -> str:
+    """``interrupted at epoch E, step S (SIGTERM); continue with: deepnets train --resume PATH``."""
+    where = "" if e.epoch is None else f" at epoch {e.epoch}, step {e.step}"
+    if e.run is None:
+        return f"interrupted{where} ({e.signal_name})"
+    return (f"interrupted{where} ({e.signal_name}); checkpoint written; "
+            f"continue with: deepnets train --resume {shlex.quote(e.run)}")
 
 
 if __name__ == "__main__":  # pragma: no cover

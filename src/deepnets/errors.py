@@ -35,24 +35,31 @@ class TrainingDiverged(DeepnetsError, FloatingPointError):
         self.history = history
 
 
-#: the exit status of ``deepnets train`` stopped by SIGTERM or SIGINT after writing a checkpoint
+#: the exit status of ``deepnets train`` stopped by SIGTERM after writing a checkpoint
 #: (EX_TEMPFAIL: "try again later": ``deepnets train --resume RUN`` continues the run)
 EXIT_INTERRUPTED = 75
+#: the exit status of a command stopped by SIGINT (Ctrl-C), at any moment: 128 + SIGINT, as a shell reports it
+EXIT_CTRL_C = 130
 
 
 class TrainingInterrupted(DeepnetsError):
     """Training stopped on SIGTERM/SIGINT; a checkpoint was written where a checkpoint callback
-    was installed. ``signal`` is the signal number, ``history`` the logs so far."""
+    was installed. ``signal`` is the signal number, ``history`` the logs so far, ``epoch`` the
+    epoch (1-based) of the last step taken and ``step`` the optimizer steps taken in all (None
+    when unknown); ``run`` is the run folder to resume, set by the code that made it."""
 
-    def __init__(self, signal: int, history=None, message: str | None = None):
+    def __init__(self, signal: int, history=None, message: str | None = None, *, epoch: int | None = None,
+                 step: int | None = None):
         import signal as _signal
 
         try:
             name = _signal.Signals(signal).name
         except ValueError:
             name = f"signal {signal}"
-        super().__init__(message or f"training interrupted by {name}")
-        self.signal, self.history = signal, history
+        where = "" if epoch is None else f" at epoch {epoch}, step {step}"
+        super().__init__(message or f"training interrupted{where} ({name})")
+        self.signal, self.history, self.signal_name = signal, history, name
+        self.epoch, self.step, self.run = epoch, step, None
 
 
 class StoppedAfterTraining(DeepnetsError):

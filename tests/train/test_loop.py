@@ -267,3 +267,28 @@ def test_fit_warns_once_when_examples_are_fewer_than_ten_per_weight():
     with _w.catch_warnings():
         _w.simplefilter("error", FewExamplesWarning)  # 130 examples: no warning
         fit(net, (torch.randn(130, 2), torch.randn(130, 1)), optimizer="sgd", lr=0.01, epochs=1, batch_size=16)
+
+
+@pytest.mark.parametrize("guard", ["validation", "penalty", "input_noise", "weight_decay", "torch_dropout",
+                                   "lecture_dropout"])
+def test_few_examples_warning_is_left_out_when_something_watches_for_overfitting(guard):
+    import warnings as _w
+
+    from deepnets import WeightDecay
+    from deepnets.nn import Dropout
+    from deepnets.train.loop import FewExamplesWarning
+
+    x, y = torch.randn(40, 2), torch.randn(40, 1)  # 40 examples for 13 weights: the rule of thumb's case
+    net = MLP([2, 3, 1], activation="tanh", output="linear", seed=0)
+    kwargs = {"validation": dict(validation=(x[:8], y[:8])), "penalty": dict(penalty=WeightDecay(1e-3)),
+              "input_noise": dict(input_noise=0.01), "weight_decay": dict(optimizer_options={"weight_decay": 1e-4}),
+              }.get(guard, {})
+    if guard.endswith("dropout"):
+        drop = torch.nn.Dropout(0.2) if guard == "torch_dropout" else Dropout(0.8)
+        net = torch.nn.Sequential(torch.nn.Linear(2, 3), drop, torch.nn.Tanh(), torch.nn.Linear(3, 1))
+    with _w.catch_warnings():
+        _w.simplefilter("error", FewExamplesWarning)
+        fit(net, (x, y), optimizer="sgd", lr=0.01, epochs=1, batch_size=16, **kwargs)
+    idle = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Dropout(0.0), torch.nn.Tanh(), torch.nn.Linear(3, 1))
+    with pytest.warns(FewExamplesWarning, match="40 examples for 13 weights"):  # a dropout that drops nothing
+        fit(idle, (x, y), optimizer="sgd", lr=0.01, epochs=1, batch_size=16)

@@ -28,7 +28,11 @@ Registry :data:`POSTERIORS`:
   from the inputs alone and the bias as its own block, dropping the weight-bias cross terms; its
   kron variances therefore differ from ours by a few per cent -- see benchmarks/laplace_peer.py.)
   Needs every parameter to be the weight or bias of an
-  ``nn.Linear`` that has a bias, and a scalar α per layer.
+  ``nn.Linear`` that has a bias, and a scalar α per layer. After pruning
+  (:mod:`deepnets.prune`'s masks), the masked weights are excluded: a pruned layer's block is the
+  Kronecker precision restricted to its kept weights, (G_l ⊗ A_l + α_l I)[kept, kept], held dense
+  as its Cholesky factor (the Kronecker shortcut does not survive the cut); its masked weights
+  have no posterior spread, and G_l and A_l are those of the pruned net.
 - ``"last_layer"``: the full Laplace over the last ``nn.Linear``'s weight and bias only, the
   rest held at w_MAP (Snoek et al. 2015; Kristiadi, Hein & Hennig 2020).
 """
@@ -43,6 +47,7 @@ from torch import Tensor, nn
 from ..curvature import (ParamLayout, accumulate_gauss_newton, gauss_newton_factors, jacobian_chunks,
                          per_sample_jacobian)
 from ..errors import ConfigError
+from .masked import kept_entries, pruned_name, restricted_block, unmasked_copy
 
 
 def _as_vector(alpha, P: int, like: Tensor, f: nn.Module | None = None,
@@ -166,22 +171,25 @@ class KronPosterior:
         if a.numel() not in (1, len(layers)):
             raise ConfigError(f"kron needs a scalar alpha or one per Linear layer ({len(layers)}), got {a.numel()} values")
         self.alpha = a.reshape(-1).expand(len(layers)).tolist()
-        names = []
+        names, kept = [], []
         for name, m in layers:
             if m.bias is None:
                 raise ConfigError(f"kron reads the output gradients from the biases: layer {name!r} has none")
-            names += [f"{name}.weight" if name else "weight", f"{name}.bias" if name else "bias"]
+            prefix = f"{name}." if name else ""
+            names += [prefix + pruned_name(m, "weight", name), prefix + pruned_name(m, "bias", name)]
+            kept.append(kept_entries(m))  # None, or which of [W | b] (out·(in+1),) a pruning kept
         trainable = {n for n, p in f.named_parameters() if p.requires_grad}
         if set(names) != trainable:
             raise ConfigError(f"kron covers nn.Linear weights and biases only; also trainable: {sorted(trainable - set(names))}")
         self.layout = ParamLayout.from_module(f, names)
-        inputs = _layer_inputs(f, x, layers)  # ã without the 1: (N, in) per layer
-        bias_names = names[1::2]
-        Jb, bl = per_sample_jacobian(f, x, names=bias_names)  # (N, C, Σ out): B_n of every layer
+        plain = unmasked_copy(f) if any(k is not None for k in kept) else f  # a masked bias hides B_n
+        inputs = _layer_inputs(plain, x, _linear_layers(plain))  # ã without the 1: (N, in) per layer
+        bias_names = [f"{name}.bias" if name else "bias" for name, _ in layers]
+        Jb, bl = per_sample_jacobian(plain, x, names=bias_names)  # (N, C, Σ out): B_n of every layer
         N = Jb.shape[0]
         Xb = gauss_newton_factors(Jb, loss, outputs=outputs, beta=beta)  # (N·R, Σ out)
-        self.factors = []  # per layer: (λ_G, Q_G, λ_A, Q_A)
-        for (_, m), a_in, bname, al in zip(layers, inputs, bias_names, self.alpha):
+        self.factors = []  # per layer: (Q_G, Q_A, D), or (None, kept indices, Cholesky factor) once pruned
+        for (_, m), a_in, bname, al, keep in zip(layers, inputs, bias_names, self.alpha, kept):
             a_aug = torch.cat([a_in, a_in.new_ones(N, 1)], dim=1)  # (N, in+1)
             A = a_aug.T @ a_aug  # (in+1, in+1)
             Xl = Xb[:, bl.slice(bname)]  # (N·R, out)
@@ -191,7 +199,7 @@ class KronPosterior:
             D = lG.clamp_min(0)[:, None] * lA.clamp_min(0)[None, :] + al  # (out, in+1) eigenvalues of H_l
             if bool((D <= 0).any()):
                 raise ConfigError("a Kronecker block of the posterior precision is singular: give alpha > 0")
-            self.factors.append((QG, QA, D))
+            self.factors.append((QG, QA, D) if keep is None else restricted_block(QG, QA, D, keep))
         return self
 
     def _augmented(self, J: Tensor) -> list[Tensor]:
@@ -209,15 +217,28 @@ class KronPosterior:
         J, _ = per_sample_jacobian(f, x, names=self.layout.names)  # (N, C, P)
         cov = 0
         for Ja, (QG, QA, D) in zip(self._augmented(J), self.factors):
+            if QG is None:  # a pruned layer: QA holds the kept indices, D the Cholesky factor L
+                Jk = Ja.reshape(*Ja.shape[:2], -1)[..., QA]  # (N, C, kept)
+                V = torch.linalg.solve_triangular(D, Jk.reshape(-1, Jk.shape[-1]).T, upper=False)  # L⁻¹ Jᵀ
+                V = V.T.reshape(*Jk.shape)
+                cov = cov + V @ V.transpose(1, 2)
+                continue
             V = torch.einsum("oi,ncoj,jk->ncik", QG, Ja, QA) / D.sqrt()  # (N, C, out, in+1): Q_Gᵀ J Q_A / √D
             cov = cov + torch.einsum("ncik,ndik->ncd", V, V)  # (N, C, C)
         return cov
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         parts = []
-        for QG, QA, D in self.factors:
-            eps = torch.randn(n, *D.shape, generator=generator, dtype=D.dtype) / D.sqrt()  # (n, out, in+1)
-            delta = QG @ eps @ QA.T  # (n, out, in+1) ~ N(0, (G ⊗ A + αI)⁻¹)
+        for i, (QG, QA, D) in enumerate(self.factors):
+            if QG is None:  # a pruned layer: the kept weights ~ N(0, L⁻ᵀL⁻¹), the masked ones stay put
+                o, n_in = self.layout.shapes[2 * i]
+                eps = torch.randn(D.shape[0], n, generator=generator, dtype=D.dtype)
+                delta = D.new_zeros(n, o * (n_in + 1))
+                delta[:, QA] = torch.linalg.solve_triangular(D.T, eps, upper=True).T
+                delta = delta.reshape(n, o, n_in + 1)
+            else:
+                eps = torch.randn(n, *D.shape, generator=generator, dtype=D.dtype) / D.sqrt()  # (n, out, in+1)
+                delta = QG @ eps @ QA.T  # (n, out, in+1) ~ N(0, (G ⊗ A + αI)⁻¹)
             parts += [delta[..., :-1].reshape(n, -1), delta[..., -1]]  # W (n, out·in), b (n, out)
         return torch.cat(parts, dim=1)  # (n, P)
 
@@ -226,9 +247,13 @@ class KronPosterior:
         P = self.layout.numel
         S = torch.zeros(P, P, dtype=self.factors[0][2].dtype)
         for i, (QG, QA, D) in enumerate(self.factors):
-            Q = torch.kron(QG, QA)  # (out·(in+1), out·(in+1)), row-major [W | b]
-            Sa = Q @ torch.diag(1.0 / D.reshape(-1)) @ Q.T
             o, n_in = self.layout.shapes[2 * i]
+            if QG is None:  # a pruned layer: zeros outside the kept weights
+                Sa = D.new_zeros(o * (n_in + 1), o * (n_in + 1))
+                Sa[QA[:, None], QA[None, :]] = torch.cholesky_inverse(D)
+            else:
+                Q = torch.kron(QG, QA)  # (out·(in+1), out·(in+1)), row-major [W | b]
+                Sa = Q @ torch.diag(1.0 / D.reshape(-1)) @ Q.T
             idx_aug = torch.arange(o * (n_in + 1)).reshape(o, n_in + 1)
             sw, sb = self.layout.slice(self.layout.names[2 * i]), self.layout.slice(self.layout.names[2 * i + 1])
             flat = torch.cat([torch.arange(sw.start, sw.stop).reshape(o, n_in),

@@ -11,7 +11,9 @@ import dataclasses
 import functools
 import inspect
 import os
+import sys
 import time
+import warnings
 
 import torch
 
@@ -20,7 +22,7 @@ from ..backprop import costates
 from ..config import Experiment, experiment_from_file, experiment_to_dict  # experiment_from_file: re-exported
 from ..atomic import FileWriteError
 from ..data.limits import override
-from ..errors import CheckpointError, ConfigError, TrainingDiverged
+from ..errors import CheckpointError, ConfigError, TrainingDiverged, TrainingInterrupted
 from ..optim import OPTIMIZERS
 from ..regularizers import build_regularizer
 from ..train.callbacks import (Checkpointer, DivergenceGuard, EarlyStopping, GracefulStop, JsonLinesLogger,
@@ -28,12 +30,13 @@ from ..train.callbacks import (Checkpointer, DivergenceGuard, EarlyStopping, Gra
 from ..train.callbacks.checkpointer import check_world_size
 from ..train.checkpoint import CheckpointManager
 from ..train.distributed import barrier, broadcast_object, init_from_env
-from ..train.loop import fit
+from ..train.loop import FewExamplesWarning, fit
 from ..data.labels import describe_target
 from .build import build_model, loss_for, output_for
 from .checks import check_fit_arguments, check_run
 from .failure import holdings, unwritten
-from .folder import RunResult, make_run_dir, read_experiment, rewind_metrics, write_config, write_run
+from .folder import (RunResult, finished_run, make_run_dir, read_experiment, rewind_metrics, write_config,
+                     write_run)
 from .forecast import series_summary
 from .inspect import split_metrics
 from .lock import RunLock
@@ -190,6 +193,7 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
             check_world_size(checkpoint)  # before anything in the folder changes
             if main_rank:
                 rewind_metrics(path, checkpoint)
+                print(f"resumed from {resume_point(checkpoint)}", file=progress_file or sys.stderr, flush=True)
         else:
             manager = checkpoint = path = None
             if main_rank:
@@ -208,8 +212,14 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
             norms["initial weights"] = _costate_norms(model, *probe, loss)
         start = time.perf_counter()
         try:
-            history = fit(fit_model, fit_train, validation=fit_val, metrics=metrics, callbacks=callbacks,
-                          **arguments)
+            with warnings.catch_warnings():
+                if val is None and test is None:  # every example trains (XOR's truth table): no claim on new data
+                    warnings.simplefilter("ignore", FewExamplesWarning)
+                history = fit(fit_model, fit_train, validation=fit_val, metrics=metrics, callbacks=callbacks,
+                              **arguments)
+        except TrainingInterrupted as e:
+            e.run = e.run or os.path.abspath(path)  # what --resume takes (a multi-start run names its parent)
+            raise
         except FileWriteError as e:  # a full disk while training: the metrics log or a checkpoint
             raise e.amended(f"training stopped; {holdings(path)}") from None
         except TrainingDiverged as e:  # the weights in memory are not saved: say what the folder holds
@@ -256,11 +266,24 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
         return result
 
 
+def resume_point(checkpoint: dict) -> str:
+    """``"epoch E, step S"`` of a loaded checkpoint: E the epoch (1-based) of its last step."""
+    epoch, position, step = (checkpoint.get(k) or 0 for k in ("epoch", "position", "step"))
+    return f"epoch {epoch + (1 if position else 0)}, step {step}"
+
+
 def resume_run(path, *, progress_file=None, announce=None) -> RunResult:
     """Continue the run in folder ``path`` from its newest good checkpoint (same config, same split,
-    the same data file: a changed one is refused)."""
+    the same data file: a changed one is refused).
+
+    Raises :class:`~deepnets.errors.CheckpointError` when the run has finished (``summary.json``
+    written): there is nothing left to continue, and training again from its last checkpoint
+    would silently redo finished work."""
+    finished = finished_run(path)
+    if finished is not None:
+        raise CheckpointError(f"{os.fspath(path)}: {finished}; nothing to resume")
     return run_experiment(read_experiment(path), source=os.fspath(path), progress_file=progress_file,
                           resume_path=os.fspath(path), announce=announce)
 
 
-__all__ = ["run_experiment", "resume_run", "fit_arguments", "callbacks_for", "RunResult"]
+__all__ = ["run_experiment", "resume_run", "resume_point", "fit_arguments", "callbacks_for", "RunResult"]

@@ -23,7 +23,7 @@ from typing import Callable
 
 from ..atomic import write_atomic
 from ..config import Experiment, experiment_to_dict
-from ..errors import ConfigError
+from ..errors import ConfigError, TrainingInterrupted
 from ..train.checkpoint import CheckpointManager
 from ..train.distributed import init_from_env
 from ..train.select import FewExamplesOnce
@@ -79,9 +79,13 @@ def _run_all(exp: Experiment, run_one, parent: str, progress_file) -> RunResult:
             resume = os.path.isdir(path) and CheckpointManager(path).latest_good() is not None
             if os.path.isdir(path) and not resume:  # stopped before its first checkpoint: nothing to keep
                 shutil.rmtree(path)
-            with once():  # the small-training-set warning once, not once per start
-                result = run_one(sub, source=path, progress_file=progress_file,
-                                        resume_path=path if resume else None)
+            try:
+                with once():  # the small-training-set warning once, not once per start
+                    result = run_one(sub, source=path, progress_file=progress_file,
+                                     resume_path=path if resume else None)
+            except TrainingInterrupted as e:
+                e.run = os.path.abspath(parent)  # --resume continues the multi-start run, start by start
+                raise
             summary, results[s] = result.summary, result
         val = summary["metrics"].get("val", {}).get("loss", math.inf)
         rows.append({"start": s, "seed": sub.model.seed, "epochs_run": summary.get("epochs_run"),

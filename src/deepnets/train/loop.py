@@ -120,7 +120,8 @@ class Loop:
         self.callbacks = self.step_fn = self.batches = None
 
     def warn_few_examples(self) -> None:
-        """:class:`FewExamplesWarning` when a run starts (not when resumed) with N < 10·N_W."""
+        """:class:`FewExamplesWarning` when a run starts (not when resumed) with N < 10·N_W and
+        nothing watches for overfitting (``n_examples`` is None then: see ``overfitting_watched``)."""
         if self.step == 0 and self.n_examples is not None and world()[0] == 0:
             warn_few_examples(self.n_examples, sum(p.numel() for p in self.params), stacklevel=4)
 
@@ -171,7 +172,8 @@ def fit(model: torch.nn.Module, data, *, loss="lms", optimizer="adam", lr: float
         TrainingInterrupted: a :class:`GracefulStop` caught SIGTERM or SIGINT.
 
     Warns:
-        FewExamplesWarning: when a run on tensors starts (not resumed) with N < 10·N_W examples.
+        FewExamplesWarning: when a run on tensors starts (not resumed) with N < 10·N_W examples and
+            no validation data, penalty, weight decay, input noise or dropout watches for overfitting.
 
     >>> from deepnets import MLP
     >>> from deepnets.data import xor
@@ -220,5 +222,6 @@ def fit(model: torch.nn.Module, data, *, loss="lms", optimizer="adam", lr: float
         cb.on_train_end(logs)
         loop.close()
     if loop.interrupted is not None:
-        raise TrainingInterrupted(loop.interrupted, loop.history)
+        raise TrainingInterrupted(loop.interrupted, loop.history, step=loop.step,
+                                  epoch=loop.epoch + (1 if loop.position else 0))  # the epoch of the last step
     return loop.history

@@ -18,6 +18,7 @@ from torch import Tensor
 from .._registry import eval_mode
 from ..errors import ConfigError
 from ..losses import get_loss
+from .dtypes import check_input_dtype
 
 
 def predicted_classes(pred: Tensor, threshold: float = 0.5) -> Tensor:
@@ -102,6 +103,7 @@ def evaluate(model, x: Tensor, y: Tensor, *, loss="lms", metrics: Sequence = (),
     Returns:
         ``{"loss": E, name: value, ...}``.
     """
+    check_input_dtype(model, x)
     loss_fn = get_loss(loss, model=model)
     if threshold is None:  # a single output's decision threshold follows from the cost: 0 on a logit
         threshold = getattr(loss_fn, "decision_threshold", None)

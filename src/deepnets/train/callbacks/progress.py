@@ -64,5 +64,6 @@ class ProgressBar(Callback):
     def on_train_end(self, logs=None):
         if self.bar is not None:
             self.bar.close()
-        elif self.loop is not None and 0 < len(self.loop.history.epoch) < self.epochs:
-            print(f"stopped after epoch {len(self.loop.history.epoch)}", file=self.out, flush=True)
+        elif (self.loop is not None and self.loop.interrupted is None   # an interruption is told by its exception
+              and 0 < len(self.loop.history.epoch) < self.epochs):
+            print(f"stopped early after epoch {len(self.loop.history.epoch)} of {self.epochs}", file=self.out, flush=True)
