@@ -227,6 +227,8 @@ def test_resume_reads_checkpoints_under_the_runs_data_limits(tmp_path, capsys):
                   "--set", "train.checkpoint.every_epochs=1", "--set", "run.name=r",
                   "--set", "data.limits={pickle_ops=10}") == 0  # writing is not capped, reading is
     run = tmp_path / "out" / "r"
+    (run / "summary.json").unlink()  # as an interrupted run leaves it (a finished one has nothing to resume)
+    capsys.readouterr()
     assert main(["train", "--resume", str(run), "--no-progress"]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "state.pt: the pickle has more than 10 opcodes" in err and "pickle_ops" in err

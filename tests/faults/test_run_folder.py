@@ -25,6 +25,13 @@ def _train(tmp_path, *sets, name="r", epochs=3):
                  "--out", str(tmp_path), "--no-progress"])
 
 
+def _unfinished(run):
+    """The run folder as an interrupted run leaves it: checkpoints, no summary (a finished run has
+    nothing to resume, and --resume says so before it takes the lock)."""
+    (run / "summary.json").unlink()
+    return run
+
+
 def _one_line_error(capsys, *parts):
     err = capsys.readouterr().err.strip()
     assert err.startswith("deepnets: error: ") and "\n" not in err, err
@@ -91,7 +98,7 @@ class _Holder:
 
 def test_a_second_writer_is_refused_naming_the_holder(tmp_path, capsys):
     assert _train(tmp_path) == 0
-    run = tmp_path / "r"
+    run = _unfinished(tmp_path / "r")
     metrics = (run / "metrics.jsonl").read_bytes()
     holder = _Holder(run)
     try:
@@ -124,7 +131,7 @@ def test_a_stale_lock_of_a_killed_writer_is_taken_over(tmp_path, capsys, caplog)
 
 def test_resume_takes_over_the_lock_of_a_killed_run(tmp_path, capsys):
     assert _train(tmp_path, epochs=2) == 0
-    run = tmp_path / "r"
+    run = _unfinished(tmp_path / "r")
     holder = _Holder(run)
     holder.kill()
     capsys.readouterr()
@@ -185,7 +192,7 @@ def test_resume_falls_back_past_a_checkpoint_that_would_run_code(tmp_path, capsy
 
 def test_resume_refuses_when_every_checkpoint_would_run_code(tmp_path, capsys):
     assert _train(tmp_path, "--set", "train.checkpoint.keep=1", epochs=2) == 0
-    run = tmp_path / "r"
+    run = _unfinished(tmp_path / "r")
     (info,) = CheckpointManager(run).list()
     marker = tmp_path / "pwned"
     _forge(info.path, marker)
@@ -269,7 +276,7 @@ def test_a_checkpoint_of_two_ranks_is_refused_by_one_process(tmp_path, capsys, m
     with monkeypatch.context() as m:  # the saves record what a 2-rank run records (the loop sees 1 rank)
         m.setattr(checkpointer, "world", lambda: (0, 2))
         assert _train(tmp_path, epochs=2) == 0
-    run = tmp_path / "r"
+    run = _unfinished(tmp_path / "r")
     (run / "weights.safetensors").unlink()
     metrics = (run / "metrics.jsonl").read_bytes()
     newest = CheckpointManager(run).list()[-1].path
@@ -327,16 +334,26 @@ def test_a_signal_after_training_finishes_the_run_then_stops_with_a_message(tmp_
     assert main(["evaluate", str(run)]) == 0
 
 
-def test_a_second_ctrl_c_after_training_stops_at_once(tmp_path, capsys, monkeypatch):
-    from deepnets.experiment import run as run_module
+def test_a_second_ctrl_c_after_training_stops_at_once(tmp_path):
+    # in a child: the command's Ctrl-C handler leaves the process at once (status 130, one line)
+    import subprocess
+    import sys
 
-    real = run_module.split_metrics
-
-    def twice(*args, **kwargs):  # evaluation is called once per split: a signal each time
-        os.kill(os.getpid(), signal.SIGINT)  # the second one: KeyboardInterrupt, as without the hold
-        return real(*args, **kwargs)
-    monkeypatch.setattr(run_module, "split_metrics", twice)
-    assert _train(tmp_path, epochs=1) == 130
-    assert capsys.readouterr().err.strip().splitlines()[-1] == "deepnets: interrupted"
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
-    assert not (tmp_path / "r" / ".lock").exists()
+    code = (
+        "import os, signal, sys\n"
+        "from deepnets.cli import main\n"
+        "from deepnets.experiment import run as run_module\n"
+        "real = run_module.split_metrics\n"
+        "def twice(*a, **k):  # evaluation is called once per split: a Ctrl-C each time\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    return real(*a, **k)\n"
+        "run_module.split_metrics = twice\n"
+        f"sys.exit(main(['train', *{SMALL!r}, '--set', 'train.epochs=1', '--set', 'run.name=r', "
+        f"'--out', {str(tmp_path)!r}, '--no-progress']))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == "deepnets: interrupted"
+    assert "Traceback" not in proc.stderr
+    with RunLock(tmp_path / "r"):  # the lock died with the process: the folder can be taken again
+        pass

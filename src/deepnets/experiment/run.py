@@ -193,7 +193,8 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
             check_world_size(checkpoint)  # before anything in the folder changes
             if main_rank:
                 rewind_metrics(path, checkpoint)
-                print(f"resumed from {resume_point(checkpoint)}", file=progress_file or sys.stderr, flush=True)
+                print(f"resumed from {resume_point(checkpoint)} (checkpoint {checkpoint.get('name', '?')})",
+                      file=progress_file or sys.stderr, flush=True)
         else:
             manager = checkpoint = path = None
             if main_rank:
