@@ -47,6 +47,7 @@ from torch.autograd.function import once_differentiable
 
 from ...errors import ConfigError, DataError
 from .base import check_sizes, init_uniform_, time_major
+from .lstm_infer import lstm_layer_infer
 
 
 def lstm_cell(x: Tensor, z: Tensor, c: Tensor, W_x: Tensor, W_z: Tensor, b: Tensor | None,
@@ -299,11 +300,17 @@ class LSTM(nn.Module):
                 raise DataError(f"expected state (z0, c0) of shape {(D, N, H)} each, "
                                 f"got {tuple(z0.shape)} and {tuple(c0.shape)}")
         zs, cs = [], []
+        # no gradient recorded: the inference pass, which keeps no whole-sequence buffers
+        infer = not torch.is_grad_enabled() or not (x.requires_grad or z0.requires_grad or c0.requires_grad
+                                                   or any(w.requires_grad for w in self.parameters()))
         for k in range(D):
             W_x, W_z, b, p = self.layer_weights(k)
             if b is None:
                 b = x.new_zeros(4 * H)
-            x, z, c = LSTMFunction.apply(x, z0[k], c0[k], W_x, W_z, b, p)
+            if infer:
+                x, z, c = lstm_layer_infer(x, z0[k], c0[k], W_x, W_z, b, p)
+            else:
+                x, z, c = LSTMFunction.apply(x, z0[k], c0[k], W_x, W_z, b, p)
             if self.dropout and self.training and k < D - 1:
                 x = nn.functional.dropout(x, self.dropout)
             zs.append(z)

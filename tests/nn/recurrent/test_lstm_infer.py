@@ -1,0 +1,78 @@
+"""The LSTM's inference pass (no gradient recorded) gives the training pass's numbers and keeps
+no whole-sequence buffers (#19)."""
+
+import pytest
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from deepnets.nn.recurrent import LSTM
+from deepnets.nn.recurrent.lstm import lstm_loop
+from deepnets.nn.recurrent.lstm_infer import CHUNK, lstm_layer_infer
+
+
+@pytest.mark.parametrize("peepholes", [True, False])
+@pytest.mark.parametrize("T", [1, CHUNK, 2 * CHUNK + 5])
+def test_no_grad_equals_the_grad_path(peepholes, T):
+    torch.manual_seed(0)
+    m = LSTM(3, 6, num_layers=2, peepholes=peepholes, batch_first=True, forget_bias=1.0).double()
+    x = torch.randn(4, T, 3, dtype=torch.float64)
+    state = (torch.randn(2, 4, 6, dtype=torch.float64), torch.randn(2, 4, 6, dtype=torch.float64))
+    y1, (z1, c1) = m(x, state)
+    assert y1.grad_fn is not None  # the training pass
+    with torch.no_grad():
+        y2, (z2, c2) = m(x, state)
+    assert y2.grad_fn is None and not y2.requires_grad
+    for a, b in ((y1, y2), (z1, z2), (c1, c2)):
+        assert a.shape == b.shape
+        assert torch.allclose(a, b, rtol=0, atol=1e-12)
+
+
+def test_inference_mode_and_frozen_weights_take_the_inference_pass_and_agree_with_the_plain_loop():
+    torch.manual_seed(1)
+    m = LSTM(2, 5, peepholes=True).double()
+    x = torch.randn(9, 3, 2, dtype=torch.float64)
+    z0 = torch.zeros(3, 5, dtype=torch.float64)
+    ref, z_ref, c_ref = lstm_loop(x, z0, z0, *(t.detach() for t in m.layer_weights(0)))  # independent loop
+    with torch.inference_mode():
+        y, (z, c) = m(x)
+    m.requires_grad_(False)
+    y_frozen, _ = m(x)
+    assert y_frozen.grad_fn is None
+    for a, b in ((ref, y), (z_ref, z[0]), (c_ref, c[0]), (ref, y_frozen)):
+        assert torch.allclose(a, b, rtol=0, atol=1e-12)
+
+
+class _Allocations(TorchDispatchMode):
+    """The bytes of every new storage an op returns (views of the inputs' or of earlier results'
+    storage not counted)."""
+
+    def __init__(self, inputs):
+        super().__init__()
+        self.seen, self.sizes = {t.untyped_storage().data_ptr() for t in inputs}, []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for t in out if isinstance(out, (tuple, list)) else (out,):
+            if isinstance(t, torch.Tensor):
+                st = t.untyped_storage()
+                if st.data_ptr() not in self.seen:
+                    self.seen.add(st.data_ptr())
+                    self.sizes.append(st.nbytes())
+        return out
+
+
+def _buffer_bytes(T: int) -> int:
+    """Bytes allocated by one inference pass over T steps, less its output (L, N, H)."""
+    g = torch.Generator().manual_seed(0)
+    W_x, W_z, b, p = torch.randn(32, 4, generator=g), torch.randn(32, 8, generator=g), torch.randn(32), \
+        torch.randn(3, 8)
+    x, z0 = torch.randn(T, 5, 4, generator=g), torch.zeros(5, 8)
+    with torch.no_grad(), _Allocations((W_x, W_z, b, p, x, z0)) as spy:
+        lstm_layer_infer(x, z0, z0, W_x, W_z, b, p)
+    return sum(spy.sizes) - T * 5 * 8 * 4
+
+
+def test_memory_does_not_grow_with_the_sequence_length():
+    short, long = _buffer_bytes(2 * CHUNK), _buffer_bytes(20 * CHUNK)
+    assert short > 0
+    assert long == short  # the training pass keeps ~4 (L, 4H, N)-sized histories: 10x more here
