@@ -106,11 +106,26 @@ class GRU(StackedRecurrent):
 
     def layer(self, k, x, z):
         W_z, b_zn = getattr(self, f"weight_z_l{k}"), getattr(self, f"bias_zn_l{k}")
+        if self.reset_after and not (torch.is_grad_enabled() and (
+                x.requires_grad or z.requires_grad or any(w.requires_grad for w in self.parameters()))):
+            return self._torch_kernel(k, x, z)  # inference in torch's form: torch's own GRU kernel
         outs = []
         for a_t in self.input_projection(k, x).unbind(0):
             z = gru_step(a_t, z, W_z, b_zn, self.reset_after)
             outs.append(z)
         return torch.stack(outs), z
+
+    def _torch_kernel(self, k, x, z):
+        """Layer k by ``torch.nn.GRU``'s kernel (no gradient): W_ih, W_hh, b_ih = ±(W_x, W_z, b) with
+        the update rows negated (u = 1 − o), b_hh = (0, 0, b_zn)."""
+        s = self._sign().to(x.dtype).unsqueeze(1)
+        W_x, b = getattr(self, f"weight_x_l{k}"), getattr(self, f"bias_l{k}")
+        weights = [s * W_x, s * getattr(self, f"weight_z_l{k}")]
+        if b is not None:
+            H = self.hidden_size
+            weights += [s[:, 0] * b, torch.cat([b.new_zeros(2 * H), getattr(self, f"bias_zn_l{k}")])]
+        out, z_L = torch._VF.gru(x, z.unsqueeze(0), weights, b is not None, 1, 0.0, False, False, False)
+        return out, z_L[0]
 
     def _sign(self) -> Tensor:
         """+1 on the r and candidate rows, -1 on the update rows (o = 1 - u)."""

@@ -1,11 +1,11 @@
-"""The LSTM's inference pass (no gradient recorded) gives the training pass's numbers and keeps
-no whole-sequence buffers (#19)."""
+"""The LSTM's and GRU's inference passes (no gradient recorded) give the training pass's numbers
+(the LSTM keeps no whole-sequence buffers; the GRU in torch's form runs torch's kernel) (#19)."""
 
 import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from deepnets.nn.recurrent import LSTM
+from deepnets.nn.recurrent import GRU, LSTM
 from deepnets.nn.recurrent.lstm import lstm_loop
 from deepnets.nn.recurrent.lstm_infer import CHUNK, lstm_layer_infer
 
@@ -76,3 +76,16 @@ def test_memory_does_not_grow_with_the_sequence_length():
     short, long = _buffer_bytes(2 * CHUNK), _buffer_bytes(20 * CHUNK)
     assert short > 0
     assert long == short  # the training pass keeps ~4 (L, 4H, N)-sized histories: 10x more here
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_gru_no_grad_equals_the_grad_path(bias):
+    torch.manual_seed(2)
+    m = GRU(3, 6, num_layers=2, bias=bias, reset_after=True, batch_first=True).double()
+    x, z0 = torch.randn(4, 9, 3, dtype=torch.float64), torch.randn(2, 4, 6, dtype=torch.float64)
+    y1, z1 = m(x, z0)
+    with torch.no_grad():
+        y2, z2 = m(x, z0)
+    assert y1.grad_fn is not None and y2.grad_fn is None
+    assert torch.allclose(y1, y2, rtol=0, atol=1e-12) and torch.allclose(z1, z2, rtol=0, atol=1e-12)
+
