@@ -1,5 +1,6 @@
 """The LSTM's and GRU's inference passes (no gradient recorded) give the training pass's numbers
-(the LSTM keeps no whole-sequence buffers; the GRU in torch's form runs torch's kernel) (#19)."""
+(the LSTM keeps no whole-sequence buffers, the lecture's GRU allocates nothing per step, the GRU
+in torch's form runs torch's kernel) (#19)."""
 
 import pytest
 import torch
@@ -78,10 +79,11 @@ def test_memory_does_not_grow_with_the_sequence_length():
     assert long == short  # the training pass keeps ~4 (L, 4H, N)-sized histories: 10x more here
 
 
+@pytest.mark.parametrize("reset_after", [True, False])
 @pytest.mark.parametrize("bias", [True, False])
-def test_gru_no_grad_equals_the_grad_path(bias):
+def test_gru_no_grad_equals_the_grad_path(bias, reset_after):
     torch.manual_seed(2)
-    m = GRU(3, 6, num_layers=2, bias=bias, reset_after=True, batch_first=True).double()
+    m = GRU(3, 6, num_layers=2, bias=bias, reset_after=reset_after, batch_first=True).double()
     x, z0 = torch.randn(4, 9, 3, dtype=torch.float64), torch.randn(2, 4, 6, dtype=torch.float64)
     y1, z1 = m(x, z0)
     with torch.no_grad():
@@ -89,3 +91,16 @@ def test_gru_no_grad_equals_the_grad_path(bias):
     assert y1.grad_fn is not None and y2.grad_fn is None
     assert torch.allclose(y1, y2, rtol=0, atol=1e-12) and torch.allclose(z1, z2, rtol=0, atol=1e-12)
 
+
+
+def _gru_bytes(T: int) -> int:
+    """Bytes allocated by the lecture GRU's inference pass over T steps, less its output."""
+    m = GRU(4, 8)
+    x = torch.randn(T, 5, 4)
+    with torch.no_grad(), _Allocations((x, *m.parameters())) as spy:
+        m(x)
+    return sum(spy.sizes) - T * 5 * 8 * 4 - T * 5 * 24 * 4   # the output and the input projection
+
+
+def test_lecture_gru_inference_allocates_nothing_per_step():
+    assert _gru_bytes(200) == _gru_bytes(20)  # the autograd loop allocates every step's gates

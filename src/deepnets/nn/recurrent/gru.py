@@ -109,11 +109,29 @@ class GRU(StackedRecurrent):
         if self.reset_after and not (torch.is_grad_enabled() and (
                 x.requires_grad or z.requires_grad or any(w.requires_grad for w in self.parameters()))):
             return self._torch_kernel(k, x, z)  # inference in torch's form: torch's own GRU kernel
+        if not self.reset_after and not (torch.is_grad_enabled() and (
+                x.requires_grad or z.requires_grad or any(w.requires_grad for w in self.parameters()))):
+            return self._infer_lecture(k, x, z)
         outs = []
         for a_t in self.input_projection(k, x).unbind(0):
             z = gru_step(a_t, z, W_z, b_zn, self.reset_after)
             outs.append(z)
         return torch.stack(outs), z
+
+    def _infer_lecture(self, k, x, z):
+        """Layer k in the lecture's form without a graph: each step's gates in two reused (N, 2H)
+        and (N, H) slabs, z_t written straight into the output (the same ops as :func:`gru_step`)."""
+        W_z, H = getattr(self, f"weight_z_l{k}"), self.hidden_size
+        W_ro, W_c = W_z[:2 * H].t(), W_z[2 * H:].t()
+        A = self.input_projection(k, x)                    # (L, N, 3H)
+        Y = x.new_empty(A.shape[0], x.shape[1], H)
+        ro, rz, n = x.new_empty(x.shape[1], 2 * H), x.new_empty(x.shape[1], H), x.new_empty(x.shape[1], H)
+        r, o = ro[:, :H], ro[:, H:]
+        for t, a in enumerate(A.unbind(0)):
+            torch.addmm(a[:, :2 * H], z, W_ro, out=ro).sigmoid_()
+            torch.addmm(a[:, 2 * H:], torch.mul(r, z, out=rz), W_c, out=n).tanh_()   # reset before
+            z = torch.lerp(z, n, o, out=Y[t])              # (1 - o) z_{t-1} + o n
+        return Y, z
 
     def _torch_kernel(self, k, x, z):
         """Layer k by ``torch.nn.GRU``'s kernel (no gradient): W_ih, W_hh, b_ih = ±(W_x, W_z, b) with
