@@ -22,6 +22,10 @@ The slide's GRU, per layer and step (sigma logistic, (.) elementwise):
 ``GRU(reset_after=True)`` builds torch's form (with its extra bias b_zn inside the reset
 product) and equals ``torch.nn.GRU`` weight for weight; the default is the lecture's.
 
+When no gradient is recorded (``torch.no_grad()``, frozen weights), torch's form runs torch's own
+GRU kernel and the lecture's form a loop that allocates nothing per step
+(``benchmarks/bench_recurrent_inference.py``).
+
 References: Cho et al. (2014), "Learning phrase representations using RNN encoder-decoder",
 EMNLP; Chung, Gulcehre, Cho & Bengio (2014), arXiv 1412.3555.
 """
