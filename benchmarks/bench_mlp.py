@@ -91,6 +91,8 @@ def run_deepnets(xtr, ytr, xte, yte, hidden, epochs, batch, seed):
 
 PEERS = {"scikit-learn": run_sklearn, "plain PyTorch": run_torch, "deepnets.fit": run_deepnets}
 JOBS = {"digits 64-100-10": ("digits", (100,)), "MNIST-1D 40-100-100-10": ("mnist1d", (100, 100))}
+#: the digits job at other widths (``--widths 256 1000``): does the advantage hold as matmuls grow?
+WIDE = {w: (f"digits 64-{w}-10", ("digits", (w,))) for w in (256, 1000)}
 
 
 def main(argv=None):
@@ -98,6 +100,8 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--epochs", type=int, default=200)
+    ap.add_argument("--widths", type=int, nargs="*", default=[], choices=sorted(WIDE),
+                    help="run the digits job at these hidden widths instead of the two jobs")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "mlp_cpu.json"))
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -110,7 +114,8 @@ def main(argv=None):
     results = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores (shared)",
                "threads": args.threads, "torch": torch.__version__, "python": platform.python_version(),
                "repeats": args.repeats, "epochs": args.epochs, "batch": 200, "jobs": {}}
-    for job, (name, hidden) in JOBS.items():
+    jobs = dict(WIDE[w] for w in args.widths) if args.widths else JOBS
+    for job, (name, hidden) in jobs.items():
         data = job_data(name)
         for fn in PEERS.values():  # warm-up: imports, first-call allocations
             fn(*data, hidden, 2, 200, 0)
