@@ -8,8 +8,8 @@ the unbuffered step). What changes is where the results go: the hidden layers' �
 nonlinearity is applied in place on ŷ(l) (ẑ(l) overwrites it: the backward pass needs ẑ(l) alone),
 and δ(l) of a ReLU layer overwrites λ(l) (``threshold_backward`` into its own input). The output
 layer, the terminal condition and the gradients (written into ``.grad``) are as before.
-``benchmarks/bench_step.py`` measures the step; the buffers took 15-18% off the gradient part of a
-digits or MNIST-1D step on the 2-core CPU (1 thread, batch 200).
+``benchmarks/bench_step.py`` measures the step: the buffers took 4-7% off the gradient part of a
+digits or MNIST-1D step on the 2-core CPU when quiet (1 thread, batch 200), about 10% under load.
 """
 
 from __future__ import annotations
