@@ -104,3 +104,21 @@ def _gru_bytes(T: int) -> int:
 
 def test_lecture_gru_inference_allocates_nothing_per_step():
     assert _gru_bytes(200) == _gru_bytes(20)  # the autograd loop allocates every step's gates
+
+
+def test_export_tracing_keeps_the_plain_paths(monkeypatch):
+    """torch.export / ONNX tracing wants out-of-place ops: no inference pass while exporting."""
+    import deepnets.nn.recurrent.lstm as lstm_mod
+
+    def refuse(*a, **k):
+        raise AssertionError("inference pass taken while exporting")
+
+    monkeypatch.setattr(torch.compiler, "is_exporting", lambda: True)
+    monkeypatch.setattr(lstm_mod, "lstm_layer_infer", refuse)
+    monkeypatch.setattr(GRU, "_torch_kernel", refuse)
+    monkeypatch.setattr(GRU, "_infer_lecture", refuse)
+    x = torch.randn(5, 2, 3)
+    with torch.no_grad():
+        LSTM(3, 4)(x)
+        GRU(3, 4)(x)
+        GRU(3, 4, reset_after=True)(x)

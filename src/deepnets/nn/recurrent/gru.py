@@ -110,12 +110,10 @@ class GRU(StackedRecurrent):
 
     def layer(self, k, x, z):
         W_z, b_zn = getattr(self, f"weight_z_l{k}"), getattr(self, f"bias_zn_l{k}")
-        if self.reset_after and not (torch.is_grad_enabled() and (
+        if not torch.compiler.is_exporting() and not (torch.is_grad_enabled() and (
                 x.requires_grad or z.requires_grad or any(w.requires_grad for w in self.parameters()))):
-            return self._torch_kernel(k, x, z)  # inference in torch's form: torch's own GRU kernel
-        if not self.reset_after and not (torch.is_grad_enabled() and (
-                x.requires_grad or z.requires_grad or any(w.requires_grad for w in self.parameters()))):
-            return self._infer_lecture(k, x, z)
+            # inference: torch's form by torch's own GRU kernel, the lecture's on reused slabs
+            return self._torch_kernel(k, x, z) if self.reset_after else self._infer_lecture(k, x, z)
         outs = []
         for a_t in self.input_projection(k, x).unbind(0):
             z = gru_step(a_t, z, W_z, b_zn, self.reset_after)

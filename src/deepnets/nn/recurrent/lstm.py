@@ -302,9 +302,10 @@ class LSTM(nn.Module):
                 raise DataError(f"expected state (z0, c0) of shape {(D, N, H)} each, "
                                 f"got {tuple(z0.shape)} and {tuple(c0.shape)}")
         zs, cs = [], []
-        # no gradient recorded: the inference pass, which keeps no whole-sequence buffers
-        infer = not torch.is_grad_enabled() or not (x.requires_grad or z0.requires_grad or c0.requires_grad
-                                                   or any(w.requires_grad for w in self.parameters()))
+        # no gradient recorded: the inference pass, which keeps no whole-sequence buffers (not while
+        # torch.export / ONNX traces the module: that wants plain out-of-place ops)
+        infer = not torch.compiler.is_exporting() and (not torch.is_grad_enabled() or not (
+            x.requires_grad or z0.requires_grad or c0.requires_grad or any(w.requires_grad for w in self.parameters())))
         for k in range(D):
             W_x, W_z, b, p = self.layer_weights(k)
             if b is None:
