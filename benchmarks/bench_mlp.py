@@ -1,7 +1,11 @@
 """deepnets.fit against scikit-learn's MLPClassifier and a plain PyTorch loop, side by side.
 
 The same job for each peer, run in one process and interleaved (A B C A B C ...) so a busy
-neighbour slows all three alike; the table gives medians, accuracies and time ratios.
+neighbour slows all three alike; each fit is timed in CPU time (``time.process_time``: on a
+shared, loaded machine wall time counts the waits for a core, CPU time does not; every peer runs
+on one thread). The table gives medians with their min-max over the repeats, accuracies, and the
+time ratios (medians of the per-round ratios, with their min-max); the load average is printed.
+``benchmarks/bench_mlp_independent.py`` checks these ratios with a harness of its own.
 
     python benchmarks/bench_mlp.py [--repeats 5] [--threads 1] [--out benchmarks/results/mlp_cpu.json]
 
@@ -22,7 +26,6 @@ import sys
 import time
 import warnings
 
-import numpy as np
 import torch
 
 import deepnets
@@ -41,11 +44,11 @@ def run_sklearn(xtr, ytr, xte, yte, hidden, epochs, batch, seed):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "maximum iterations reached": we ask for exactly `epochs`
-        t = time.perf_counter()
+        t = time.process_time()
         clf = MLPClassifier(hidden, solver="adam", learning_rate_init=1e-3, batch_size=batch, max_iter=epochs,
                             tol=0.0, n_iter_no_change=10 ** 9, alpha=0.0, random_state=seed)
         clf.fit(xtr.numpy(), ytr.numpy())
-        dt = time.perf_counter() - t
+        dt = time.process_time() - t
     return dt, float(clf.score(xte.numpy(), yte.numpy()))
 
 
@@ -59,7 +62,7 @@ def run_torch(xtr, ytr, xte, yte, hidden, epochs, batch, seed):
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     lossf = torch.nn.CrossEntropyLoss()
     g = torch.Generator().manual_seed(seed)
-    t = time.perf_counter()
+    t = time.process_time()
     n = xtr.shape[0]
     for _ in range(epochs):
         perm = torch.randperm(n, generator=g)
@@ -68,7 +71,7 @@ def run_torch(xtr, ytr, xte, yte, hidden, epochs, batch, seed):
             opt.zero_grad()
             lossf(model(xs[i:i + batch]), ys[i:i + batch]).backward()
             opt.step()
-    dt = time.perf_counter() - t
+    dt = time.process_time() - t
     with torch.no_grad():
         acc = float((model(xte).argmax(1) == yte).float().mean())
     return dt, acc
@@ -78,15 +81,18 @@ def run_deepnets(xtr, ytr, xte, yte, hidden, epochs, batch, seed):
     # Glorot-uniform weights and biases, as MLPClassifier draws them (Glorot & Bengio 2010)
     net = deepnets.MLP([xtr.shape[1], *hidden, 10], activation="relu", output="softmax", seed=seed,
                        init="xavier_bias")
-    t = time.perf_counter()
+    warnings.simplefilter("ignore", deepnets.train.FewExamplesWarning)  # the job's size, known
+    t = time.process_time()
     deepnets.fit(net, (xtr, ytr), loss="cross_entropy", optimizer="adam", lr=1e-3, epochs=epochs,
                  batch_size=batch, seed=seed)
-    dt = time.perf_counter() - t
+    dt = time.process_time() - t
     return dt, deepnets.evaluate(net, xte, yte, loss="cross_entropy", metrics=["accuracy"])["accuracy"]
 
 
 PEERS = {"scikit-learn": run_sklearn, "plain PyTorch": run_torch, "deepnets.fit": run_deepnets}
 JOBS = {"digits 64-100-10": ("digits", (100,)), "MNIST-1D 40-100-100-10": ("mnist1d", (100, 100))}
+#: the digits job at other widths (``--widths 256 1000``): does the advantage hold as matmuls grow?
+WIDE = {w: (f"digits 64-{w}-10", ("digits", (w,))) for w in (256, 1000)}
 
 
 def main(argv=None):
@@ -94,6 +100,8 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--epochs", type=int, default=200)
+    ap.add_argument("--widths", type=int, nargs="*", default=[], choices=sorted(WIDE),
+                    help="run the digits job at these hidden widths instead of the two jobs")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "mlp_cpu.json"))
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -106,7 +114,8 @@ def main(argv=None):
     results = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores (shared)",
                "threads": args.threads, "torch": torch.__version__, "python": platform.python_version(),
                "repeats": args.repeats, "epochs": args.epochs, "batch": 200, "jobs": {}}
-    for job, (name, hidden) in JOBS.items():
+    jobs = dict(WIDE[w] for w in args.widths) if args.widths else JOBS
+    for job, (name, hidden) in jobs.items():
         data = job_data(name)
         for fn in PEERS.values():  # warm-up: imports, first-call allocations
             fn(*data, hidden, 2, 200, 0)
@@ -118,13 +127,23 @@ def main(argv=None):
                 times[peer].append(dt)
                 accs[peer].append(acc)
         med = {p: statistics.median(v) for p, v in times.items()}
+        ratio = {p: [a / b for a, b in zip(times["deepnets.fit"], times[p])]
+                 for p in ("scikit-learn", "plain PyTorch")}
+        load = os.getloadavg()[0]
         results["jobs"][job] = {p: {"median_s": round(med[p], 4), "times_s": [round(t, 4) for t in times[p]],
                                     "accuracy_median": round(statistics.median(accs[p]), 4),
                                     "ratio_to_sklearn": round(med[p] / med["scikit-learn"], 3)} for p in PEERS}
-        print(f"\n{job}: {args.epochs} epochs, batch 200, Adam, {args.threads} thread(s), median of {args.repeats}")
-        print(f"{'peer':<15} {'time (s)':>9} {'vs sklearn':>11} {'accuracy':>9}")
+        results["jobs"][job]["deepnets_ratio"] = {p: {"median": round(statistics.median(r), 3), "min": round(min(r), 3),
+                                                      "max": round(max(r), 3)} for p, r in ratio.items()}
+        results["jobs"][job]["load_average"] = round(load, 1)
+        print(f"\n{job}: {args.epochs} epochs, batch 200, Adam, {args.threads} thread(s), CPU time, "
+              f"median [min-max] of {args.repeats}, load average {load:.1f}")
+        print(f"{'peer':<15} {'time (s)':>20} {'accuracy':>9}")
         for p in PEERS:
-            print(f"{p:<15} {med[p]:>9.3f} {med[p] / med['scikit-learn']:>10.2f}x {statistics.median(accs[p]):>9.4f}")
+            spread = f"[{min(times[p]):.3f}-{max(times[p]):.3f}]"
+            print(f"{p:<15} {med[p]:>7.3f} {spread} {statistics.median(accs[p]):>9.4f}")
+        for p, r in ratio.items():
+            print(f"deepnets.fit / {p}: {statistics.median(r):.2f}x [{min(r):.2f}-{max(r):.2f}]")
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as fh:
         json.dump(results, fh, indent=2)

@@ -2,7 +2,8 @@
 
 Each revision's ``src/`` is exported (``git archive``) into a temp folder; the job then runs in
 fresh interpreters that alternate between the two (A B A B ...), so a busy neighbour slows both
-alike. Prints the median time per fit of each and the ratio B / A. The job is bench_mlp.py's digits
+alike. Prints the median CPU time per fit (``time.process_time``: waits for a core on a loaded machine
+not counted) of each and the ratio B / A. The job is bench_mlp.py's digits
 job (64-100-10 ReLU, softmax cross-entropy, Adam 1e-3, batch 200, 200 epochs, 1 thread).
 
     python benchmarks/bench_revisions.py REV_A REV_B [--rounds 7] [--fits 3]
@@ -31,10 +32,10 @@ x, y, xt, yt = sc(s.train[0]), s.train[1], sc(s.test[0]), s.test[1]
 epochs, fits = int(sys.argv[1]), int(sys.argv[2])
 def once(seed, epochs):
     net = deepnets.MLP([64, 100, 10], activation="relu", output="softmax", seed=seed, init="xavier_bias")
-    t = time.perf_counter()
+    t = time.process_time()
     deepnets.fit(net, (x, y), loss="cross_entropy", optimizer="adam", lr=1e-3, epochs=epochs, batch_size=200,
                  seed=seed)
-    dt = time.perf_counter() - t
+    dt = time.process_time() - t
     acc = float((net(xt).argmax(1) == yt).float().mean())
     return dt, acc
 once(0, 2)  # warm-up

@@ -33,6 +33,7 @@ from ..errors import ConfigError
 from ..losses import LMS, code_targets
 from ..nn.mlp import supports_costate
 from .batches import BatchLoss
+from .costate_buffers import CostateBuffers
 from .fused_step import fused_adam_step
 
 
@@ -94,15 +95,20 @@ class Step:
 
 
 class CostateStep(Step):
-    """The co-state recursion of a deepnets MLP: every gradient written afresh (nothing to zero)."""
+    """The co-state recursion of a deepnets MLP: every gradient written afresh (nothing to zero),
+    on buffers kept per batch size (:mod:`deepnets.train.costate_buffers`, the same numbers)."""
 
     def __init__(self, model, optimizer, loss, **kw):
         super().__init__(model, optimizer, loss, **kw)
         self.params = model.flat_params()  # the same Parameter objects all run long
+        self.buffered = CostateBuffers(self.params, model.activations, loss, validate=self.validate)
 
     def gradients(self, batch) -> Tensor:
-        return costate_backward(self.model, batch[0], batch[1], self.loss, validate=self.validate,
-                                params=self.params, overwrite=True)
+        x = batch[0]
+        if x.dim() != 2 or x.shape[1] != self.model.sizes[0]:  # the unbuffered step names the error
+            return costate_backward(self.model, x, batch[1], self.loss, validate=self.validate,
+                                    params=self.params, overwrite=True)
+        return self.buffered.gradients(x, batch[1])
 
 
 class AutogradStep(Step):

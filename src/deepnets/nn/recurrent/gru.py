@@ -22,6 +22,10 @@ The slide's GRU, per layer and step (sigma logistic, (.) elementwise):
 ``GRU(reset_after=True)`` builds torch's form (with its extra bias b_zn inside the reset
 product) and equals ``torch.nn.GRU`` weight for weight; the default is the lecture's.
 
+When no gradient is recorded (``torch.no_grad()``, frozen weights), torch's form runs torch's own
+GRU kernel and the lecture's form a loop that allocates nothing per step
+(``benchmarks/bench_recurrent_inference.py``).
+
 References: Cho et al. (2014), "Learning phrase representations using RNN encoder-decoder",
 EMNLP; Chung, Gulcehre, Cho & Bengio (2014), arXiv 1412.3555.
 """
@@ -106,11 +110,42 @@ class GRU(StackedRecurrent):
 
     def layer(self, k, x, z):
         W_z, b_zn = getattr(self, f"weight_z_l{k}"), getattr(self, f"bias_zn_l{k}")
+        if not torch.compiler.is_exporting() and not (torch.is_grad_enabled() and (
+                x.requires_grad or z.requires_grad or any(w.requires_grad for w in self.parameters()))):
+            # inference: torch's form by torch's own GRU kernel, the lecture's on reused slabs
+            return self._torch_kernel(k, x, z) if self.reset_after else self._infer_lecture(k, x, z)
         outs = []
         for a_t in self.input_projection(k, x).unbind(0):
             z = gru_step(a_t, z, W_z, b_zn, self.reset_after)
             outs.append(z)
         return torch.stack(outs), z
+
+    def _infer_lecture(self, k, x, z):
+        """Layer k in the lecture's form without a graph: each step's gates in two reused (N, 2H)
+        and (N, H) slabs, z_t written straight into the output (the same ops as :func:`gru_step`)."""
+        W_z, H = getattr(self, f"weight_z_l{k}"), self.hidden_size
+        W_ro, W_c = W_z[:2 * H].t(), W_z[2 * H:].t()
+        A = self.input_projection(k, x)                    # (L, N, 3H)
+        Y = x.new_empty(A.shape[0], x.shape[1], H)
+        ro, rz, n = x.new_empty(x.shape[1], 2 * H), x.new_empty(x.shape[1], H), x.new_empty(x.shape[1], H)
+        r, o = ro[:, :H], ro[:, H:]
+        for t, a in enumerate(A.unbind(0)):
+            torch.addmm(a[:, :2 * H], z, W_ro, out=ro).sigmoid_()
+            torch.addmm(a[:, 2 * H:], torch.mul(r, z, out=rz), W_c, out=n).tanh_()   # reset before
+            z = torch.lerp(z, n, o, out=Y[t])              # (1 - o) z_{t-1} + o n
+        return Y, z
+
+    def _torch_kernel(self, k, x, z):
+        """Layer k by ``torch.nn.GRU``'s kernel (no gradient): W_ih, W_hh, b_ih = ±(W_x, W_z, b) with
+        the update rows negated (u = 1 − o), b_hh = (0, 0, b_zn)."""
+        s = self._sign().to(x.dtype).unsqueeze(1)
+        W_x, b = getattr(self, f"weight_x_l{k}"), getattr(self, f"bias_l{k}")
+        weights = [s * W_x, s * getattr(self, f"weight_z_l{k}")]
+        if b is not None:
+            H = self.hidden_size
+            weights += [s[:, 0] * b, torch.cat([b.new_zeros(2 * H), getattr(self, f"bias_zn_l{k}")])]
+        out, z_L = torch._VF.gru(x, z.unsqueeze(0), weights, b is not None, 1, 0.0, False, False, False)
+        return out, z_L[0]
 
     def _sign(self) -> Tensor:
         """+1 on the r and candidate rows, -1 on the update rows (o = 1 - u)."""

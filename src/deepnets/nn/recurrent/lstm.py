@@ -30,7 +30,9 @@ it against ``torch.nn.LSTM`` (oneDNN's fused kernel). On a 2-core shared CPU, 2 
 L=100, N=64, H_in=32, H=128, forward + backward, the ratio to ``nn.LSTM`` was 1.18 with
 peepholes and 1.06 without while the machine was quiet (nn.LSTM 27 ms), 0.87-0.90 and
 0.79-0.95 while other jobs loaded it (nn.LSTM 130-350 ms); a plain autograd loop: 1.8-2.1
-(benchmarks/results/lstm_cpu*.json).
+(benchmarks/results/lstm_cpu*.json). When no gradient is recorded the forward pass is
+:func:`~.lstm_infer.lstm_layer_infer` instead: no whole-sequence buffers, torch's kernel for the
+peephole-free cell (``benchmarks/bench_recurrent_inference.py``).
 
 The code is device-agnostic, but on a GPU each of those ops is a kernel launch; the fast path
 there would be one fused elementwise kernel per step (``torch.compile`` of the step body, or a
@@ -47,6 +49,7 @@ from torch.autograd.function import once_differentiable
 
 from ...errors import ConfigError, DataError
 from .base import check_sizes, init_uniform_, time_major
+from .lstm_infer import lstm_layer_infer
 
 
 def lstm_cell(x: Tensor, z: Tensor, c: Tensor, W_x: Tensor, W_z: Tensor, b: Tensor | None,
@@ -299,12 +302,18 @@ class LSTM(nn.Module):
                 raise DataError(f"expected state (z0, c0) of shape {(D, N, H)} each, "
                                 f"got {tuple(z0.shape)} and {tuple(c0.shape)}")
         zs, cs = [], []
+        # no gradient recorded: the inference pass, which keeps no whole-sequence buffers (not while
+        # torch.export / ONNX traces the module: that wants plain out-of-place ops)
+        infer = not torch.compiler.is_exporting() and (not torch.is_grad_enabled() or not (
+            x.requires_grad or z0.requires_grad or c0.requires_grad or any(w.requires_grad for w in self.parameters())))
         for k in range(D):
             W_x, W_z, b, p = self.layer_weights(k)
             if b is None:
                 b = x.new_zeros(4 * H)
             if torch.compiler.is_exporting():  # ONNX/torch.export: plain ops, not the in-place fused loop
                 x, z, c = lstm_loop(x, z0[k], c0[k], W_x, W_z, b, p)
+            elif infer:
+                x, z, c = lstm_layer_infer(x, z0[k], c0[k], W_x, W_z, b, p)
             else:
                 x, z, c = LSTMFunction.apply(x, z0[k], c0[k], W_x, W_z, b, p)
             if self.dropout and self.training and k < D - 1:
