@@ -20,7 +20,8 @@ import sys
 import time
 
 SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
-COMMANDS = ["train", "evaluate", "predict", "relevance", "prune", "select", "export", "datasets", "models"]
+COMMANDS = ["train", "evaluate", "predict", "relevance", "prune", "select", "export", "report", "tour", "datasets",
+            "models"]
 
 
 def jobs() -> dict[str, list[str]]:

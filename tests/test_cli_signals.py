@@ -14,13 +14,14 @@ from pathlib import Path
 import pytest
 
 import deepnets
-from deepnets.cli import main
+from deepnets.cli import build_parser, main
 from deepnets.errors import CheckpointError
 from deepnets.experiment import resume_run
 
 SRC = str(Path(deepnets.__file__).resolve().parent.parent)
 ENV = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", ""), "OMP_NUM_THREADS": "1"}
-COMMANDS = ["train", "evaluate", "predict", "relevance", "prune", "select", "export", "datasets", "models"]
+#: every subcommand the parser has (a new one joins the start-up test by being there)
+COMMANDS = sorted(next(a for a in build_parser()._actions if a.dest == "command").choices)
 # The child says "go" once Python runs, then starts the command line exactly as ``deepnets`` does.
 LAUNCH = "import sys; print('go', flush=True); from deepnets.cli import main; sys.exit(main(sys.argv[1:]))"
 TRAIN = ["train", "--set", "data.name=parity", "--set", "data.params={n_bits=6}", "--set", "model.hidden=[8]",
