@@ -45,7 +45,11 @@ def default_lambdas(h: Tensor, n: int = 49) -> Tensor:
     """The default GCV grid: λ = s₁² · 10^t, t evenly from −10 to 1 (s₁ the largest singular
     value of the centred H), so the grid scales with the features."""
     s1 = torch.linalg.matrix_norm(h.double() - h.double().mean(0), ord=2)
-    return max(float(s1) ** 2, 1e-12) * torch.logspace(-10, 1, n, dtype=torch.float64)
+    return _grid(float(s1), n)
+
+
+def _grid(s1: float, n: int = 49) -> Tensor:
+    return max(s1 ** 2, 1e-12) * torch.logspace(-10, 1, n, dtype=torch.float64)
 
 
 def gcv_scores(h: Tensor, z: Tensor, lambdas) -> Tensor:
@@ -59,13 +63,18 @@ def gcv_scores(h: Tensor, z: Tensor, lambdas) -> Tensor:
     Returns:
         (L,) float64 scores.
     """
-    N = h.shape[0]
+    _, _, U, s, _, zc = _centred_svd(h, z)
+    return _gcv(U, s, zc, lambdas)
+
+
+def _gcv(U: Tensor, s: Tensor, zc: Tensor, lambdas) -> Tensor:
+    """GCV(λ) from the thin SVD U, s of the centred H and the centred targets Z_c (N, C)."""
+    N = zc.shape[0]
     if N < 2:
         raise DataError(f"choosing λ by GCV needs at least 2 samples, got {N} sample (n_samples = 1)")
-    _, _, U, s, _, zc = _centred_svd(h, z)
     lam = torch.as_tensor(lambdas, dtype=torch.float64).reshape(-1, 1)  # (L, 1)
-    if (lam < 0).any() or not torch.isfinite(lam).all():
-        raise DataError(f"lambdas must be finite and >= 0, got {lam.ravel().tolist()}")
+    if lam.numel() == 0 or (lam < 0).any() or not torch.isfinite(lam).all():
+        raise DataError(f"lambdas must be a non-empty grid of finite numbers >= 0, got {lam.ravel().tolist()}")
     proj = ((U.T @ zc) ** 2).sum(1)  # (r,) ‖(UᵀZ_c)_i‖²
     outside = (zc ** 2).sum() - proj.sum()  # the part of Z_c no λ can fit
     s2 = s ** 2  # (r,)
@@ -88,18 +97,16 @@ def ridge_output(h: Tensor, z: Tensor, lam=None, lambdas=None) -> tuple[Tensor, 
     Returns:
         ``(v (K, C), v0 (C,), λ)`` in float64.
     """
+    h_mean, z_mean, U, s, Vh, zc = _centred_svd(h, z)  # one SVD serves the GCV grid and the solve
     if lam is None:
-        grid = default_lambdas(h) if lambdas is None else torch.as_tensor(lambdas, dtype=torch.float64).ravel()
-        if grid.numel() == 0:
-            raise DataError("lambdas must hold at least one λ, got an empty grid")
-        scores = gcv_scores(h, z, grid)
+        grid = _grid(float(s[0]) if len(s) else 0.0) if lambdas is None else torch.as_tensor(lambdas, dtype=torch.float64).ravel()
+        scores = _gcv(U, s, zc, grid)
         if not torch.isfinite(scores).any():
             raise DataError(f"GCV is undefined on every λ of the grid (tr(I − A_λ) <= 0 with N = {h.shape[0]} "
                             f"samples): give larger lambdas or a fixed lam")
         lam = float(grid[int(torch.argmin(scores))])
     elif not (isinstance(lam, (int, float)) and np.isfinite(lam) and lam >= 0):
         raise DataError(f"lam must be a finite number >= 0 or None (GCV), got {lam!r}")
-    h_mean, z_mean, U, s, Vh, zc = _centred_svd(h, z)
     f = torch.where(s > 0, s / (s ** 2 + lam).clamp_min(1e-300), torch.zeros_like(s))  # (r,) s/(s²+λ)
     v = Vh.T @ (f[:, None] * (U.T @ zc))  # (K, C)
     return v, z_mean - h_mean @ v, float(lam)
