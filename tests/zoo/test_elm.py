@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.datasets import load_digits
-from sklearn.linear_model import ElasticNet, Lasso, Ridge
+from sklearn.linear_model import ElasticNet, Lasso, LinearRegression, Ridge
 
 from deepnets.errors import ConfigError, DataError
 from deepnets.zoo import ELM
@@ -34,6 +34,14 @@ def test_ridge_equals_sklearn_ridge_on_the_hidden_features(k, lam):
     np.testing.assert_allclose(elm.output.weight.detach().numpy(), ref.coef_, rtol=1e-7, atol=1e-9)
     np.testing.assert_allclose(elm.output.bias.detach().numpy(), ref.intercept_, rtol=1e-7, atol=1e-9)
     assert elm.lam_ == lam
+
+
+def test_lambda_zero_is_least_squares():
+    x, z = _data()
+    elm = _machine(4, 20, 2).solve(x, z, lam=0)
+    H = elm.hidden(x).numpy()
+    ref = LinearRegression().fit(H, z.numpy())
+    np.testing.assert_allclose(elm.output.weight.detach().numpy(), ref.coef_, rtol=1e-6, atol=1e-8)
 
 
 def _brute_gcv(H, Z, lam):

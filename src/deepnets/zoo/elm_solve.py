@@ -7,8 +7,11 @@ Given the hidden outputs H (N, K) and targets Z (N, C), the output layer ẑ = H
 
 with the intercept v₀ unpenalised (H and Z are centred first, so v₀ = z̄ − vᵀh̄).
 
-Ridge goes through the thin SVD of the centred H = U S Vᵀ: v(λ) = V diag(s / (s² + λ)) Uᵀ Z, so a
-whole grid of λ costs one SVD. Generalised cross-validation (Golub, Heath & Wahba 1979) picks λ:
+Ridge goes through the spectrum of the centred H = U S Vᵀ: v(λ) = V diag(s / (s² + λ)) Uᵀ Z_c, so a
+whole grid of λ costs one decomposition. It is the symmetric eigen-decomposition of the smaller Gram
+matrix, H_cᵀH_c = V S² Vᵀ (K ≤ N) or H_cH_cᵀ = U S² Uᵀ (K > N): 2-3.5× faster than the SVD of H_c at
+N = 1257, K = 500..2000 on one CPU thread; squaring H costs precision only in directions with
+s² < s₁² · max(N, K) · ε, which are dropped (ridge with λ > 0 shrinks them away anyway). Generalised cross-validation (Golub, Heath & Wahba 1979) picks λ:
 
     GCV(λ) = N ‖(I − A_λ) Z‖²_F / tr(I − A_λ)²,   A_λ = 1 1ᵀ/N + H_c (H_cᵀH_c + λI)⁻¹ H_cᵀ,
 
@@ -19,6 +22,8 @@ descent (``Lasso``/``ElasticNet`` with alpha = λ/N, which has the same minimise
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -32,13 +37,38 @@ __all__ = ["PENALTIES", "gcv_scores", "default_lambdas", "ridge_output", "sparse
 PENALTIES = ("ridge", "lasso", "elastic_net")
 
 
-def _centred_svd(h: Tensor, z: Tensor):
-    """Means and thin SVD of the centred hidden outputs, in float64."""
+class _Spectrum(NamedTuple):
+    """The centred ridge problem in the eigenbasis of H_c: v(λ) = back @ (s / (s² + λ) ∘ q)."""
+
+    h_mean: Tensor  # (K,)
+    z_mean: Tensor  # (C,)
+    s2: Tensor  # (r,) squared singular values of H_c, 0 for the numerically null ones
+    q: Tensor  # (r, C) UᵀZ_c (0 on the null directions)
+    back: Tensor  # (K, r) V, the right singular vectors (0 on the null directions)
+    zz: Tensor  # () ‖Z_c‖²
+
+
+def _spectrum(h: Tensor, z: Tensor) -> _Spectrum:
+    """Means and spectrum of the centred hidden outputs from the smaller Gram matrix, in float64."""
     h, z = h.double(), z.double()
     h_mean, z_mean = h.mean(0), z.mean(0)  # (K,), (C,)
-    U, s, Vh = torch.linalg.svd(h - h_mean, full_matrices=False)  # (N, r), (r,), (r, K)
-    s = torch.where(s > s[0] * max(h.shape) * torch.finfo(s.dtype).eps, s, torch.zeros_like(s)) if len(s) else s
-    return h_mean, z_mean, U, s, Vh, z - z_mean
+    hc, zc = h - h_mean, z - z_mean  # (N, K), (N, C)
+    N, K = hc.shape
+    if K <= N:
+        s2, V = torch.linalg.eigh(hc.T @ hc)  # (K,), (K, K): H_cᵀH_c = V S² Vᵀ
+    else:
+        s2, U = torch.linalg.eigh(hc @ hc.T)  # (N,), (N, N): H_cH_cᵀ = U S² Uᵀ
+    tol = s2.abs().max().clamp_min(1e-300) * max(N, K) * torch.finfo(s2.dtype).eps
+    live = s2 > tol
+    s2 = torch.where(live, s2, torch.zeros_like(s2))
+    inv_s = torch.where(live, 1.0 / s2.clamp_min(1e-300).sqrt(), torch.zeros_like(s2))  # (r,)
+    if K <= N:
+        q = inv_s[:, None] * (V.T @ (hc.T @ zc))  # (r, C) UᵀZ_c = S⁻¹ Vᵀ H_cᵀ Z_c
+        back = V * live  # (K, r)
+    else:
+        q = (U.T @ zc) * live[:, None]  # (r, C)
+        back = (hc.T @ U) * inv_s  # (K, r) V = H_cᵀ U S⁻¹
+    return _Spectrum(h_mean, z_mean, s2, q, back, (zc ** 2).sum())
 
 
 def default_lambdas(h: Tensor, n: int = 49) -> Tensor:
@@ -63,21 +93,19 @@ def gcv_scores(h: Tensor, z: Tensor, lambdas) -> Tensor:
     Returns:
         (L,) float64 scores.
     """
-    _, _, U, s, _, zc = _centred_svd(h, z)
-    return _gcv(U, s, zc, lambdas)
+    return _gcv(_spectrum(h, z), h.shape[0], lambdas)
 
 
-def _gcv(U: Tensor, s: Tensor, zc: Tensor, lambdas) -> Tensor:
-    """GCV(λ) from the thin SVD U, s of the centred H and the centred targets Z_c (N, C)."""
-    N = zc.shape[0]
+def _gcv(sp: _Spectrum, N: int, lambdas) -> Tensor:
+    """GCV(λ) for each λ of ``lambdas`` from the spectrum of the centred problem on N samples."""
     if N < 2:
         raise DataError(f"choosing λ by GCV needs at least 2 samples, got {N} sample (n_samples = 1)")
     lam = torch.as_tensor(lambdas, dtype=torch.float64).reshape(-1, 1)  # (L, 1)
     if lam.numel() == 0 or (lam < 0).any() or not torch.isfinite(lam).all():
         raise DataError(f"lambdas must be a non-empty grid of finite numbers >= 0, got {lam.ravel().tolist()}")
-    proj = ((U.T @ zc) ** 2).sum(1)  # (r,) ‖(UᵀZ_c)_i‖²
-    outside = (zc ** 2).sum() - proj.sum()  # the part of Z_c no λ can fit
-    s2 = s ** 2  # (r,)
+    proj = (sp.q ** 2).sum(1)  # (r,) ‖(UᵀZ_c)_i‖²
+    outside = sp.zz - proj.sum()  # the part of Z_c no λ can fit
+    s2 = sp.s2  # (r,)
     shrink = torch.where(s2 > 0, lam / (s2 + lam), torch.ones_like(s2 + lam))  # (L, r) λ/(s²+λ)
     rss = outside.clamp_min(0) + (shrink ** 2 * proj).sum(1)  # (L,)
     dof = N - 1 - (1 - shrink).sum(1)  # (L,) tr(I − A_λ)
@@ -90,26 +118,31 @@ def ridge_output(h: Tensor, z: Tensor, lam=None, lambdas=None) -> tuple[Tensor, 
     Args:
         h: hidden outputs H (N, K).
         z: targets Z (N, C).
-        lam: λ ≥ 0 (λ = 0: the minimum-norm least-squares fit); None picks the λ of ``lambdas``
+        lam: λ ≥ 0 (λ = 0: the minimum-norm least-squares fit on the directions with
+            s² > s₁² · max(N, K) · ε); None picks the λ of ``lambdas``
             with the least GCV.
         lambdas: the GCV grid (default :func:`default_lambdas`).
 
     Returns:
         ``(v (K, C), v0 (C,), λ)`` in float64.
     """
-    h_mean, z_mean, U, s, Vh, zc = _centred_svd(h, z)  # one SVD serves the GCV grid and the solve
+    sp = _spectrum(h, z)  # one decomposition serves the GCV grid and the solve
     if lam is None:
-        grid = _grid(float(s[0]) if len(s) else 0.0) if lambdas is None else torch.as_tensor(lambdas, dtype=torch.float64).ravel()
-        scores = _gcv(U, s, zc, grid)
+        if lambdas is None:
+            grid = _grid(float(sp.s2.max().sqrt()) if len(sp.s2) else 0.0)
+        else:
+            grid = torch.as_tensor(lambdas, dtype=torch.float64).ravel()
+        scores = _gcv(sp, h.shape[0], grid)
         if not torch.isfinite(scores).any():
             raise DataError(f"GCV is undefined on every λ of the grid (tr(I − A_λ) <= 0 with N = {h.shape[0]} "
                             f"samples): give larger lambdas or a fixed lam")
         lam = float(grid[int(torch.argmin(scores))])
     elif not (isinstance(lam, (int, float)) and np.isfinite(lam) and lam >= 0):
         raise DataError(f"lam must be a finite number >= 0 or None (GCV), got {lam!r}")
-    f = torch.where(s > 0, s / (s ** 2 + lam).clamp_min(1e-300), torch.zeros_like(s))  # (r,) s/(s²+λ)
-    v = Vh.T @ (f[:, None] * (U.T @ zc))  # (K, C)
-    return v, z_mean - h_mean @ v, float(lam)
+    s2 = sp.s2
+    f = torch.where(s2 > 0, s2.sqrt() / (s2 + lam).clamp_min(1e-300), torch.zeros_like(s2))  # (r,) s/(s²+λ)
+    v = sp.back @ (f[:, None] * sp.q)  # (K, C)
+    return v, sp.z_mean - sp.h_mean @ v, float(lam)
 
 
 def sparse_output(h: Tensor, z: Tensor, lam=None, *, l1_ratio: float = 1.0, max_iter: int = 5000,
