@@ -158,8 +158,8 @@ def sparse_output(h: Tensor, z: Tensor, lam=None, *, l1_ratio: float = 1.0, max_
     """
     from sklearn.linear_model import ElasticNet, ElasticNetCV  # heavy: imported when a sparse fit asks
 
-    H = h.double().numpy()  # (N, K)
-    Z = z.double().numpy()  # (N, C)
+    H = h.detach().double().cpu().numpy()  # (N, K): scikit-learn works on host memory
+    Z = z.detach().double().cpu().numpy()  # (N, C)
     N = len(H)
     if lam is not None and not (isinstance(lam, (int, float)) and np.isfinite(lam) and lam > 0):
         raise DataError(f"lam must be a finite number > 0 or None (cross-validation) for LASSO/elastic net, got {lam!r}")
