@@ -29,7 +29,8 @@ __all__ = ["fit", "evaluate", "Loop", "TensorBatches", "FewExamplesWarning", "PR
 class Loop:
     """The running state callbacks see (``self.loop``) and a checkpoint saves: model, optimizer,
     loss, history, the position (epoch, batch inside it, optimizer steps, the epoch's order, the
-    running sums), ``stop_training`` and ``interrupted`` (the signal that asked to stop)."""
+    running sums), ``stop_training`` (a callback ended the run: saved, so a resumed run ends
+    there too) and ``interrupted`` (the signal that asked to stop: not saved)."""
 
     def __init__(self, *, model, optimizer, loss, batches, step, callbacks: CallbackList, history: History,
                  generator: torch.Generator, validate=None, n_examples: int | None = None):
@@ -57,7 +58,7 @@ class Loop:
             "epoch_total": None if self.epoch_total is None else self.epoch_total.detach().cpu().reshape(1),
             "epoch_count": self.epoch_count,
             "history": {"epoch": list(self.history.epoch), "logs": dict(self.history.history)},
-            "callbacks": self.callbacks.state_dict(),
+            "callbacks": self.callbacks.state_dict(), "stop_training": bool(self.stop_training),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -72,6 +73,7 @@ class Loop:
         self.history.epoch = list(state["history"]["epoch"])
         self.history.history = {k: list(v) for k, v in state["history"]["logs"].items()}
         self.callbacks.load_state_dict(state.get("callbacks", {}))
+        self.stop_training = bool(state.get("stop_training", False))  # (absent from older checkpoints)
 
     def new_epoch(self) -> None:
         """Start an epoch at its first batch: the running sums cleared, a fresh order drawn."""
@@ -181,8 +183,8 @@ def fit(model: torch.nn.Module, data, *, loss="lms", optimizer="adam", lr: float
         cb.on_train_begin(logs)  # a Checkpointer(resume=...) puts the run back here
         loop.warn_few_examples()
         batch_begin, batch_end = cb.active("on_batch_begin"), cb.active("on_batch_end")  # hot: skipped if unused
-        try:
-            for epoch in range(loop.epoch, epochs):
+        try:  # (a run a callback had ended before its checkpoint takes no more epochs)
+            for epoch in range(loop.epoch, loop.epoch if loop.stop_training else epochs):
                 loop.epoch = epoch
                 if loop.position == 0:  # a fresh epoch (a resumed one goes on from its position)
                     cb.on_epoch_begin(epoch, logs)
@@ -195,14 +197,14 @@ def fit(model: torch.nn.Module, data, *, loss="lms", optimizer="adam", lr: float
                     loop.record(E, n)
                     if batch_end is not None:
                         batch_end(b, {"loss": E, "size": n})
-                    if loop.stop_training:
+                    if loop.stop_training or loop.interrupted is not None:
                         break
-                if loop.interrupted is not None:
+                if loop.interrupted is not None and not loop.stop_training:
                     break  # mid-epoch: no epoch-end logs; a checkpoint callback saves the position
-                logs = loop.epoch_logs()
+                logs = loop.epoch_logs()  # (an epoch a callback ended ends as it would uninterrupted)
                 loop.epoch, loop.position = epoch + 1, 0  # the next epoch starts at its first batch
                 cb.on_epoch_end(epoch, logs)
-                if loop.stop_training:
+                if loop.stop_training or loop.interrupted is not None:
                     break
         except TrainingDiverged as err:
             err.history, loop.history.stop_reason = loop.history, str(err)

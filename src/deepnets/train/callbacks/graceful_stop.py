@@ -33,8 +33,9 @@ class GracefulStop(Callback):
             signal.signal(signum, self.previous.get(signum, signal.SIG_DFL))
             signal.raise_signal(signum)
             return
+        # only ``interrupted``: ``stop_training`` stays the callbacks' own decision, which a
+        # checkpoint saves (a signal that came as early stopping ended the run must not undo that)
         self.loop.interrupted = signum
-        self.loop.stop_training = True
 
     def on_train_end(self, logs=None):
         for sig, handler in self.previous.items():

@@ -1,0 +1,116 @@
+"""Command-line runs for the fault tests and the fault benchmark: start ``deepnets train`` in a
+child process, stop it with a signal (or kill -9) at a moment drawn at random, resume it, and
+compare every file of the run with the uninterrupted run's."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+ROOT = Path(__file__).resolve().parents[2]
+DIGITS = str(ROOT / "examples" / "digits.toml")
+
+#: examples/digits.toml (early stopping on), made small: 2 starts, restarts, saves every 7 steps
+DIGITS_EVERYTHING = [
+    DIGITS, "--set", "model.hidden=[12]", "--set", "train.epochs=14", "--set", "train.batch_size=128",
+    "--set", "train.optimizer.lr=0.03", "--set", "train.early_stopping.patience=2",
+    "--set", "train.restarts={window=2, min_fall=0.2, max=1}", "--set", "train.starts=2",
+    "--set", "train.checkpoint={every_steps=7, every_epochs=1, keep=2}", "--set", "run.plots=false"]
+
+
+def command(*args) -> list[str]:
+    return [sys.executable, "-m", "deepnets", "train", *args]
+
+
+def environment() -> dict:
+    src = str(ROOT / "src")
+    path = os.environ.get("PYTHONPATH")
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": src if not path else src + os.pathsep + path}
+
+
+def train(out, name: str, args, *, timeout: float = 300) -> subprocess.CompletedProcess:
+    """``deepnets train ARGS --out OUT --set run.name=NAME``, to the end."""
+    r = subprocess.run(command(*args, "--set", f"run.name={name}", "--out", str(out)), capture_output=True,
+                       text=True, timeout=timeout, env=environment())
+    assert r.returncode == 0, r.stderr[-3000:]
+    return r
+
+
+def resume(run, *, timeout: float = 300) -> subprocess.CompletedProcess:
+    r = subprocess.run(command("--resume", str(run)), capture_output=True, text=True, timeout=timeout,
+                       env=environment())
+    assert r.returncode == 0, r.stderr[-3000:]
+    return r
+
+
+def _epochs_logged(run: Path) -> int:
+    """Lines of every metrics log under ``run`` (a multi-start run has one per start)."""
+    n = 0
+    for log in run.rglob("metrics.jsonl"):
+        try:
+            n += log.read_bytes().count(b"\n")
+        except OSError:
+            pass
+    return n
+
+
+def interrupt(out, name: str, args, *, rnd: random.Random, signum=signal.SIGTERM, max_epochs: int,
+              timeout: float = 300) -> tuple[int, int]:
+    """Start the run, wait until ``k`` epochs are logged (k drawn from 0..max_epochs−1), then a
+    random 0-100 ms more, and send ``signum``; return ``(exit status, k)``. Exit 75: stopped and
+    checkpointed; 0: it finished first; -9: killed (SIGKILL)."""
+    k = rnd.randrange(max_epochs)
+    run = Path(out) / name
+    proc = subprocess.Popen(command(*args, "--set", f"run.name={name}", "--out", str(out)),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=environment())
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and _epochs_logged(run) < k and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(rnd.uniform(0, 0.1))
+    if proc.poll() is None:
+        proc.send_signal(signum)
+    _, err = proc.communicate(timeout=timeout)
+    assert proc.returncode in (0, 75, -signal.SIGKILL), err[-3000:]
+    return proc.returncode, k
+
+
+def run_files(run) -> dict:
+    """What a finished run leaves, for an exact comparison: every weights file (tensors), every
+    metrics log (parsed lines), every summary (the training time left out) and starts table."""
+    run, out = Path(run), {}
+    for path in sorted(run.rglob("*")):
+        rel = str(path.relative_to(run))
+        if "checkpoints" in path.parts or not path.is_file():
+            continue
+        if path.name == "weights.safetensors":
+            out[rel] = load_file(str(path))
+        elif path.name == "metrics.jsonl":
+            out[rel] = [json.loads(line) for line in path.read_text().splitlines()]
+        elif path.name in ("summary.json", "starts.json"):
+            data = json.loads(path.read_text())
+            if isinstance(data, dict):
+                data.pop("train_seconds", None)
+            out[rel] = data
+    return out
+
+
+def same_run(a: dict, b: dict) -> list[str]:
+    """The files on which two runs differ (tensors by torch.equal, JSON values by ==)."""
+    bad = sorted(set(a) ^ set(b))
+    for k in set(a) & set(b):
+        x, y = a[k], b[k]
+        if isinstance(x, dict) and x and all(isinstance(v, torch.Tensor) for v in x.values()):
+            if x.keys() != y.keys() or not all(torch.equal(x[n], y[n]) for n in x):
+                bad.append(k)
+        elif x != y:
+            bad.append(k)
+    return bad
