@@ -19,12 +19,14 @@ from safetensors.torch import load_file
 ROOT = Path(__file__).resolve().parents[2]
 DIGITS = str(ROOT / "examples" / "digits.toml")
 
-#: examples/digits.toml (early stopping on), made small: 2 starts, restarts, saves every 7 steps
-DIGITS_EVERYTHING = [
-    DIGITS, "--set", "model.hidden=[12]", "--set", "train.epochs=14", "--set", "train.batch_size=128",
+#: examples/digits.toml (early stopping on), made small: restarts, saves every 7 steps and every epoch
+DIGITS_SMALL = [
+    DIGITS, "--set", "model.hidden=[12]", "--set", "train.epochs=12", "--set", "train.batch_size=128",
     "--set", "train.optimizer.lr=0.03", "--set", "train.early_stopping.patience=2",
-    "--set", "train.restarts={window=2, min_fall=0.2, max=1}", "--set", "train.starts=2",
+    "--set", "train.restarts={window=2, min_fall=0.5, max=1}",
     "--set", "train.checkpoint={every_steps=7, every_epochs=1, keep=2}", "--set", "run.plots=false"]
+#: the same with two starts (a multi-start run)
+DIGITS_STARTS = [*DIGITS_SMALL, "--set", "train.starts=2"]
 
 
 def command(*args) -> list[str]:
@@ -37,19 +39,18 @@ def environment() -> dict:
     return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": src if not path else src + os.pathsep + path}
 
 
-def train(out, name: str, args, *, timeout: float = 300) -> subprocess.CompletedProcess:
-    """``deepnets train ARGS --out OUT --set run.name=NAME``, to the end."""
-    r = subprocess.run(command(*args, "--set", f"run.name={name}", "--out", str(out)), capture_output=True,
-                       text=True, timeout=timeout, env=environment())
-    assert r.returncode == 0, r.stderr[-3000:]
-    return r
+def train(out, name: str, args) -> None:
+    """``deepnets train ARGS --out OUT --set run.name=NAME``, to the end (in this process)."""
+    from deepnets.cli import main
+
+    assert main(["train", *args, "--set", f"run.name={name}", "--out", str(out), "--no-progress"]) == 0
 
 
-def resume(run, *, timeout: float = 300) -> subprocess.CompletedProcess:
-    r = subprocess.run(command("--resume", str(run)), capture_output=True, text=True, timeout=timeout,
-                       env=environment())
-    assert r.returncode == 0, r.stderr[-3000:]
-    return r
+def resume(run) -> None:
+    """``deepnets train --resume RUN`` (in this process)."""
+    from deepnets.cli import main
+
+    assert main(["train", "--resume", str(run)]) == 0
 
 
 def _epochs_logged(run: Path) -> int:
