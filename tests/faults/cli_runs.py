@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -80,8 +81,31 @@ def interrupt(out, name: str, args, *, rnd: random.Random, signum=signal.SIGTERM
     if proc.poll() is None:
         proc.send_signal(signum)
     _, err = proc.communicate(timeout=timeout)
-    assert proc.returncode in (0, 75, -signal.SIGKILL), err[-3000:]
+    assert proc.returncode in (0, 75, -signal.SIGKILL, -signal.SIGTERM, 130) or "KeyboardInterrupt" in err, err[-3000:]
     return proc.returncode, k
+
+
+def trial(out, name: str, args, *, full: dict, rnd: random.Random, signum=signal.SIGTERM) -> dict:
+    """One interrupted run, resumed, compared with the uninterrupted run's files ``full``.
+
+    Exit 75 (stopped, checkpointed) or a death by the signal outside training (between the
+    starts of a multi-start run, during start-up) is followed by ``--resume``; a run killed
+    before its folder held a checkpoint it could resume from is started again. Returns
+    ``{"status", "resumed", "restarted", "exact", "differs"}``."""
+    epochs = sum(len(v) for k, v in full.items() if k.endswith("metrics.jsonl") and "/" in k) or \
+        len(full["metrics.jsonl"])  # epochs logged in all (a multi-start run: by every start)
+    status, _ = interrupt(out, name, args, rnd=rnd, signum=signum, max_epochs=max(1, epochs - 1))
+    run, resumed, restarted = Path(out) / name, False, False
+    if status != 0:
+        if (run / "config.toml").is_file() and any(run.rglob("manifest.json")):
+            resume(run)
+            resumed = True
+        else:  # nothing to resume from: the run starts again
+            shutil.rmtree(run, ignore_errors=True)
+            train(out, name, args)
+            restarted = True
+    differs = same_run(full, run_files(run))
+    return {"status": status, "resumed": resumed, "restarted": restarted, "exact": not differs, "differs": differs}
 
 
 def run_files(run) -> dict:
