@@ -57,7 +57,7 @@ def resume(run) -> None:
 def _epochs_logged(run: Path) -> int:
     """Lines of every metrics log under ``run`` (a multi-start run has one per start)."""
     n = 0
-    for log in run.rglob("metrics.jsonl"):
+    for log in [run / "metrics.jsonl", *run.glob("start-*/metrics.jsonl")]:  # (not rglob: checkpoints come and go)
         try:
             n += log.read_bytes().count(b"\n")
         except OSError:

@@ -60,6 +60,8 @@ class RestartOnStall(Callback):
         if before - loss < self.min_fall * before:
             self.restarts += 1
             model = self.loop.model
+            while isinstance(model, torch.nn.parallel.DistributedDataParallel):  # the same draw on every rank
+                model = model.module
             if not hasattr(model, "reset_parameters"):
                 raise ConfigError(f"RestartOnStall needs a model with reset_parameters(generator), got {type(model).__name__}")
             model.reset_parameters(torch.Generator().manual_seed(self.seed + self.restarts))
