@@ -20,11 +20,12 @@ from safetensors.torch import load_file
 ROOT = Path(__file__).resolve().parents[2]
 DIGITS = str(ROOT / "examples" / "digits.toml")
 
-#: examples/digits.toml (early stopping on), made small: restarts, saves every 7 steps and every epoch
+#: examples/digits.toml (early stopping on), made small: restarts, one pixel learnt as a hint,
+#: saves every 7 steps and every epoch
 DIGITS_SMALL = [
     DIGITS, "--set", "model.hidden=[12]", "--set", "train.epochs=12", "--set", "train.batch_size=128",
     "--set", "train.optimizer.lr=0.03", "--set", "train.early_stopping.patience=2",
-    "--set", "train.restarts={window=2, min_fall=0.5, max=1}",
+    "--set", "train.restarts={window=2, min_fall=0.5, max=1}", "--set", 'train.hints.columns=["pixel_20"]',
     "--set", "train.checkpoint={every_steps=7, every_epochs=1, keep=2}", "--set", "run.plots=false"]
 #: the same with two starts (a multi-start run)
 DIGITS_STARTS = [*DIGITS_SMALL, "--set", "train.starts=2"]
