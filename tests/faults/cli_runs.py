@@ -4,6 +4,8 @@ compare every file of the run with the uninterrupted run's."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import random
@@ -45,14 +47,16 @@ def train(out, name: str, args) -> None:
     """``deepnets train ARGS --out OUT --set run.name=NAME``, to the end (in this process)."""
     from deepnets.cli import main
 
-    assert main(["train", *args, "--set", f"run.name={name}", "--out", str(out), "--no-progress"]) == 0
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["train", *args, "--set", f"run.name={name}", "--out", str(out), "--no-progress"]) == 0
 
 
 def resume(run) -> None:
     """``deepnets train --resume RUN`` (in this process)."""
     from deepnets.cli import main
 
-    assert main(["train", "--resume", str(run)]) == 0
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        assert main(["train", "--resume", str(run)]) == 0
 
 
 def _epochs_logged(run: Path) -> int:
