@@ -2,15 +2,18 @@
 loaded (loading it names the file and the fault), the run falls back to the newest good one, and
 the run resumed from there ends equal to the uninterrupted run."""
 
+import hashlib
 import io
+import json
 import logging
 import random
 import shutil
 
 import pytest
+import torch
 
 from deepnets.errors import CheckpointError, TrainingInterrupted
-from deepnets.train.checkpoint import MANIFEST, STATE, WEIGHTS, CheckpointManager
+from deepnets.train.checkpoint import MANIFEST, STATE, WEIGHTS, CheckpointManager, _manifest_bytes
 from faults import everything as ev
 
 FILES = (WEIGHTS, STATE, MANIFEST)
@@ -72,13 +75,39 @@ def test_resume_after_corruption_equals_the_uninterrupted_run(runs, tmp_path, na
     assert ev.differences(runs[0], got) == [], what
 
 
+class _RunsCode:
+    def __reduce__(self):
+        return (print, ("this would have run",))
+
+
+def test_a_newest_checkpoint_that_would_run_code_is_skipped_like_a_corrupted_one(runs, tmp_path):
+    # checksums that hold (the manifest rewritten to match), a state.pt that is not plain data
+    run = tmp_path / "run"
+    shutil.copytree(runs[1], run)
+    newest = CheckpointManager(run).list()[-1]
+    buf = io.BytesIO()
+    torch.save({"format": "deepnets-checkpoint", "extra": _RunsCode()}, buf)
+    (newest.path / STATE).write_bytes(buf.getvalue())
+    body = json.loads((newest.path / MANIFEST).read_text())
+    body.pop("manifest_sha256")
+    body["files"][STATE] = {"bytes": len(buf.getvalue()), "sha256": hashlib.sha256(buf.getvalue()).hexdigest()}
+    (newest.path / MANIFEST).write_bytes(_manifest_bytes(body))
+    manager = CheckpointManager(run)
+    assert manager.latest_good() == newest  # its checksums hold ...
+    with pytest.raises(CheckpointError, match="refused"):
+        manager.load(newest.name)  # ... but it is refused
+    assert manager.load()["step"] == 15  # and the run falls back to the one before
+    got = ev.snapshot(*ev.train(run, resume=True, progress=io.StringIO()), run)
+    assert ev.differences(runs[0], got) == []
+
+
 def test_every_checkpoint_corrupted_is_an_error_not_a_fresh_start(runs, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(runs[1], run)
     rnd = random.Random(0)
     for info, name in zip(CheckpointManager(run).list(), FILES):
         corrupt(info.path / name, "flip", rnd)
-    with pytest.raises(CheckpointError, match="none verifies"):
+    with pytest.raises(CheckpointError, match="no loadable checkpoint"):
         ev.train(run, resume=True, progress=io.StringIO())
 
 

@@ -140,10 +140,9 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
     if resume_path is not None:
         path = os.fspath(resume_path)
         manager = CheckpointManager(path, keep=max(1, exp.train.checkpoint.keep))
-        info = manager.latest_good()
-        if info is None:
+        checkpoint = manager.load_latest()  # (falls back past any that does not verify or load)
+        if checkpoint is None:
             raise CheckpointError(f"{path}: no checkpoint to resume from (RUN/checkpoints is empty)")
-        checkpoint = manager.load(info.name)
         if main_rank:
             rewind_metrics(path, checkpoint)
     else:

@@ -317,11 +317,31 @@ class CheckpointManager:
             CheckpointError: ``name`` is corrupt, or (``name`` None) no checkpoint exists.
         """
         if name is None:
-            info = self.latest_good()
-            if info is None:
+            ckpt = self.load_latest(map_location=map_location)
+            if ckpt is None:
                 raise CheckpointError(f"no checkpoint in {self.dir}")
-            name = info.name
+            return ckpt
         return load_checkpoint(self.dir / self._check_name(name), map_location=map_location)
+
+    def load_latest(self, *, map_location="cpu") -> dict | None:
+        """The newest checkpoint that verifies *and* loads; ``None`` if the run has none.
+
+        One whose checksums hold but whose content is refused (``state.pt`` that is not plain
+        data: it would run code) is skipped like a corrupted one, with a warning in the log.
+
+        Raises:
+            CheckpointError: checkpoints exist but none loads (each problem listed).
+        """
+        problems = []
+        for info in reversed(self.list()):
+            try:
+                return load_checkpoint(info.path, map_location=map_location)
+            except CheckpointError as exc:
+                log.warning("skipping checkpoint %s: %s", info.path, exc)
+                problems.append(str(exc))
+        if problems or self.latest_good() is not None:  # (latest_good raises when folders exist but none verifies)
+            raise CheckpointError(f"no loadable checkpoint in {self.dir}: " + " | ".join(problems))
+        return None
 
     @staticmethod
     def _check_name(name) -> str:

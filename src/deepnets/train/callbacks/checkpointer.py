@@ -70,8 +70,7 @@ class Checkpointer(Callback):
     def on_train_begin(self, logs=None):
         ckpt = self.resume
         if ckpt is True:
-            info = self.manager.latest_good()
-            ckpt = None if info is None else self.manager.load(info.name)
+            ckpt = self.manager.load_latest()  # (falls back past any that does not verify or load)
             if ckpt is None:
                 log.info("no checkpoint in %s: training from the start", self.manager.dir)
         if not ckpt:
