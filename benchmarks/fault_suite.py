@@ -188,7 +188,7 @@ def main():
                     print(f"{kind} trial {t}: {type(exc).__name__}: {exc}", file=sys.stderr)
             results[kind] = row
             print(f"{kind:14s} {row}", flush=True)
-        cli = {"trials": args.cli_trials, "survived": 0, "exact": 0, "corrupted_loaded": 0, "stopped_75": 0}
+        cli = {"trials": args.cli_trials, "survived": 0, "exact": 0, "corrupted_loaded": 0, "stopped_75": 0, "restarted": 0}
         if args.cli_trials:
             cr.train(tmp / "cli", "full", cr.DIGITS_SMALL)
             cli_full = cr.run_files(tmp / "cli" / "full")
@@ -199,6 +199,7 @@ def main():
                     cli["survived"] += 1
                     cli["exact"] += got["exact"]
                     cli["stopped_75"] += got["status"] == 75
+                    cli["restarted"] += got["restarted"]
                 except Exception as exc:
                     print(f"cli_signal trial {t}: {type(exc).__name__}: {exc}", file=sys.stderr)
         results["cli_signal"] = cli
