@@ -90,7 +90,7 @@ class Loop:
             rank, size = world()
             if total.numel() != size:
                 raise CheckpointError(f"the checkpoint holds the running sums of {total.numel()} processes, "
-                                  f"this run has {size}: resume with as many processes as it was saved from")
+                                      f"this run has {size}: resume with as many processes as it was saved from")
             total = total[rank].reshape(()).to(device)
         self.epoch_total = total
         self.epoch_count = int(state["epoch_count"])
