@@ -91,10 +91,10 @@ def callbacks_for(exp: Experiment, path: str, *, resolved: dict, validation, n_t
             raise ConfigError("[train.early_stopping] needs a validation split (data.split with 3 parts)")
         callbacks.append(EarlyStopping(e.monitor, min_delta=e.min_delta, patience=e.patience,
                                        restore_best_weights=e.restore_best))
-    if t.diverge_factor:  # a loss that explodes by orders of magnitude is divergence too
-        callbacks.append(DivergenceGuard(t.diverge_factor))
     if main_rank:  # after restarts and early stopping: its lines hold what the history records
         callbacks.append(JsonLinesLogger(os.path.join(path, "metrics.jsonl")))
+    if t.diverge_factor:  # a loss that explodes by orders of magnitude is divergence too (logged first)
+        callbacks.append(DivergenceGuard(t.diverge_factor))
     if exp.run.progress and t.epochs > 0 and main_rank:
         callbacks.append(ProgressBar(t.epochs, file=progress_file, samples_per_epoch=n_train))
     if t.epochs > 0:
