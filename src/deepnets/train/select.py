@@ -1,4 +1,5 @@
-"""Model selection: k-fold cross-validation, the .632 bootstrap, and the prediction error PE.
+"""Model selection: k-fold and blocked (forward-chaining, for time series) cross-validation, the
+.632 bootstrap, and the prediction error PE.
 
 Every estimator works on an *experiment*: any function ``experiment(train, test) -> errors``
 that trains a fresh model on the pair ``train = (x, y)`` and returns the per-sample errors e_n on
