@@ -3,9 +3,8 @@
 The experiment's data are loaded, split and scaled as ``deepnets train`` does; every hidden layer
 of ``model.hidden`` is given width h in turn, each network is trained with the experiment's
 ``[train]`` settings (on the CPU), and :func:`~deepnets.train.select.select_hidden_size`
-tabulates the training error 2E/N, the validation (or k-fold, or for a series blocked,
-cross-validation) error and
-PE = 2E/N + 2 N_W σ_e²/N.
+tabulates the training error 2E/N, the validation error (or the k-fold, or for a series the
+blocked, cross-validation error) and PE = 2E/N + 2 N_W σ_e²/N.
 """
 
 from __future__ import annotations
