@@ -42,7 +42,7 @@ from torch import Tensor, nn
 
 from ._registry import check_positive_int, unknown
 from .errors import ConfigError, DataError
-from .losses import get_loss
+from .losses import get_loss, output_kind
 from .train.batches import BatchLoss
 from .train.callbacks import Callback
 
@@ -268,9 +268,10 @@ def adversarial_loss(loss="cross_entropy", *, attack: str = "fgsm", epsilon: flo
 
 def attacked_accuracy(model: nn.Module, x: Tensor, labels: Tensor, epsilon: float, *, attack: str = "fgsm",
                       loss="cross_entropy", batch_size: int = 1024, **options) -> float:
-    """The fraction of inputs still classified right (arg-max of C >= 2 outputs) after the attack
-    of radius ε on each (ε = 0: the clean accuracy). ``options`` are the attack's keywords
-    (``clip``, ``steps``, ``generator``, ...)."""
+    """The fraction of inputs still classified right after the attack of radius ε on each (ε = 0:
+    the clean accuracy). The class is the arg-max of C >= 2 outputs; one output is class 1 above
+    0.5 for probabilities, above 0 for a logit (:func:`~deepnets.losses.output_kind`).
+    ``options`` are the attack's keywords (``clip``, ``steps``, ``generator``, ...)."""
     if labels.dtype.is_floating_point or labels.dim() != 1 or labels.shape[0] != x.shape[0]:
         raise DataError(f"attacked_accuracy needs one class label per input, shape ({x.shape[0]},) integers, "
                         f"got {labels.dtype} {tuple(labels.shape)}")
@@ -282,8 +283,11 @@ def attacked_accuracy(model: nn.Module, x: Tensor, labels: Tensor, epsilon: floa
         xa = run_attack(attack, model, xb, yb, epsilon, loss=cost, **options)
         with torch.no_grad(), _eval_mode(model):
             out = model(xa)
-        if out.dim() != 2 or out.shape[1] < 2:
-            raise ConfigError(f"attacked_accuracy reads the arg-max of C >= 2 outputs, got outputs of shape "
-                              f"{tuple(out.shape)}")
-        right += int((out.argmax(1) == yb).sum())
+        if out.dim() != 2:
+            raise ConfigError(f"attacked_accuracy reads outputs of shape (N, C), got {tuple(out.shape)}")
+        if out.shape[1] == 1:
+            guess = (out[:, 0] > (0.5 if output_kind(model) == "probabilities" else 0.0)).long()
+        else:
+            guess = out.argmax(1)
+        right += int((guess == yb).sum())
     return right / x.shape[0]

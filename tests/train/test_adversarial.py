@@ -158,3 +158,16 @@ def test_the_loss_mixes_clean_and_attacked_costs_and_checkpoints_its_generator()
     assert not torch.equal(loss(net, (x, y)), first)
     with pytest.raises(DataError, match="batches \\(x, y\\)"):
         loss(net, (x,))
+
+
+def test_accuracy_reads_one_logit_or_one_probability_by_what_the_model_outputs():
+    x = _x(64, 3).float()
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0.2).long()
+    logit = nn.Linear(3, 1)
+    prob = MLP([3, 4, 1], activation="tanh", output="logistic", seed=0)
+    with torch.no_grad():
+        want_logit = float(((logit(x)[:, 0] > 0).long() == y).double().mean())
+        want_prob = float(((prob(x)[:, 0] > 0.5).long() == y).double().mean())
+    assert attacked_accuracy(logit, x, y, 0.0) == pytest.approx(want_logit)
+    assert attacked_accuracy(prob, x, y, 0.0) == pytest.approx(want_prob)
+    assert attacked_accuracy(logit, x, y, 10.0) <= want_logit
