@@ -241,8 +241,9 @@ class AdversarialLoss(BatchLoss, Callback):
                             f"{len(batch) if isinstance(batch, (tuple, list)) else type(batch).__name__} parts")
         x, y = batch
         cost = self.cost(model)
-        x_adv = self.attacked(model, x, y)
-        E = cost(model(x_adv), y)
+        if self.weight == 0:  # clean inputs alone: no attack to compute
+            return cost(model(x), y)
+        E = cost(model(self.attacked(model, x, y)), y)
         if self.weight < 1:
             E = self.weight * E + (1 - self.weight) * cost(model(x), y)
         return E
