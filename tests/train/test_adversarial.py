@@ -6,8 +6,11 @@ import pytest
 import torch
 from torch import nn
 
-from deepnets import MLP, ConfigError, DataError, fit
+from deepnets import MLP, ConfigError, DataError, TrainingInterrupted, fit
 from deepnets.adversarial import AdversarialLoss, adversarial_loss, attacked_accuracy, fgsm, pgd, run_attack
+from deepnets.train.callbacks import Checkpointer, GracefulStop
+from deepnets.train.checkpoint import CheckpointManager
+from signals import KillAt
 
 
 def _linear(d_in, d_out, seed=0):
@@ -171,3 +174,29 @@ def test_accuracy_reads_one_logit_or_one_probability_by_what_the_model_outputs()
     assert attacked_accuracy(logit, x, y, 0.0) == pytest.approx(want_logit)
     assert attacked_accuracy(prob, x, y, 0.0) == pytest.approx(want_prob)
     assert attacked_accuracy(logit, x, y, 10.0) <= want_logit
+
+
+def _pgd_run(callbacks=(), seed=0):
+    """2 epochs of 4 batches, PGD adversarial training with random starts."""
+    x, y = _weak_and_robust(64, seed=2)
+    net = MLP([20, 6, 2], activation="tanh", output="softmax", seed=0)
+    loss = adversarial_loss(attack="pgd", epsilon=0.3, steps=2, seed=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        h = fit(net, (x, y), loss=loss, optimizer="adam", lr=0.01, epochs=2, batch_size=16, seed=0,
+                callbacks=list(callbacks))
+    return net, loss, h
+
+
+def test_an_interrupted_pgd_run_resumes_bit_for_bit_with_its_random_starts(tmp_path):
+    full, full_loss, full_h = _pgd_run()
+    with pytest.raises(TrainingInterrupted):
+        _pgd_run([GracefulStop(), KillAt(6), Checkpointer(tmp_path, every_epochs=0)])  # epoch 2, batch 2 of 4
+    saved = CheckpointManager(tmp_path).load()["extra"]["loop"]["callbacks"]["AdversarialLoss"]
+    assert "generator" in saved
+    net, loss, h = _pgd_run([Checkpointer(tmp_path, every_epochs=0, resume=True)])
+    assert h.history["loss"] == full_h.history["loss"]
+    assert all(torch.equal(p, q) for p, q in zip(net.parameters(), full.parameters()))
+    assert torch.equal(loss.generator.get_state(), full_loss.generator.get_state())
+    other, _, _ = _pgd_run(seed=1)  # other random starts train other weights: the starts matter
+    assert not all(torch.equal(p, q) for p, q in zip(other.parameters(), full.parameters()))
