@@ -191,7 +191,9 @@ class AdversarialLoss(BatchLoss, Callback):
     and a :class:`~deepnets.train.Callback` so that PGD's random-start generator is checkpointed
     and a resumed run draws the same starts. The attack sees the weights of the step (no gradient
     flows through x'); the clean and attacked costs are then differentiated as usual. A
-    validation split gives the same mixed cost, attacks included.
+    validation split gives the same mixed cost, attacks included (its PGD starts drawn from the
+    same generator). An optimizer that evaluates the cost several times per step (a line search)
+    sees x' recomputed at each trial point, with fresh PGD starts: a noisy cost for it.
 
     Args:
         loss: the cost E, a name of :mod:`deepnets.losses` (resolved for the model) or a callable.
