@@ -74,14 +74,14 @@ def fit_arguments(exp: Experiment, loss) -> dict:
 def callbacks_for(exp: Experiment, path: str, *, resolved: dict, validation, n_train: int, manager=None,
                   checkpoint=None, progress_file=None, main_rank: bool = True) -> list:
     """The callbacks ``[train]`` and ``[run]`` switch on, in the order fit calls them: graceful
-    stop, the metrics log, restarts, early stopping, the progress bar, the checkpointer (always:
+    stop, restarts, early stopping, the metrics log (after the callbacks that add to the epoch's
+    logs: each line holds what the history records, which a resume rewrites the log from), the
+    progress bar, the checkpointer (always:
     an interrupted run saves where it stopped even with no periodic saves; with ``checkpoint``
     it resumes the run from there). Logs, run files and checkpoints come from rank 0 alone; every
     rank resumes."""
     t = exp.train
     callbacks = [GracefulStop()]
-    if main_rank:
-        callbacks.append(JsonLinesLogger(os.path.join(path, "metrics.jsonl")))
     if t.restarts is not None:
         r = t.restarts
         callbacks.append(RestartOnStall(window=r.window, min_fall=r.min_fall, target=r.target, max_restarts=r.max,
@@ -92,7 +92,9 @@ def callbacks_for(exp: Experiment, path: str, *, resolved: dict, validation, n_t
             raise ConfigError("[train.early_stopping] needs a validation split (data.split with 3 parts)")
         callbacks.append(EarlyStopping(e.monitor, min_delta=e.min_delta, patience=e.patience,
                                        restore_best_weights=e.restore_best))
-    if t.diverge_factor:  # a loss that explodes by orders of magnitude is divergence too
+    if main_rank:  # after restarts and early stopping: its lines hold what the history records
+        callbacks.append(JsonLinesLogger(os.path.join(path, "metrics.jsonl")))
+    if t.diverge_factor:  # a loss that explodes by orders of magnitude is divergence too (logged first)
         callbacks.append(DivergenceGuard(t.diverge_factor))
     if exp.run.progress and t.epochs > 0 and main_rank:
         callbacks.append(ProgressBar(t.epochs, file=progress_file, samples_per_epoch=n_train))
