@@ -188,7 +188,8 @@ def main():
                     print(f"{kind} trial {t}: {type(exc).__name__}: {exc}", file=sys.stderr)
             results[kind] = row
             print(f"{kind:14s} {row}", flush=True)
-        cli = {"trials": args.cli_trials, "survived": 0, "exact": 0, "corrupted_loaded": 0, "stopped_75": 0, "restarted": 0}
+        cli = {"trials": args.cli_trials, "survived": 0, "exact": 0, "corrupted_loaded": 0, "stopped_checkpointed": 0,
+               "restarted": 0}
         if args.cli_trials:
             cr.train(tmp / "cli", "full", cr.DIGITS_SMALL)
             cli_full = cr.run_files(tmp / "cli" / "full")
@@ -198,7 +199,7 @@ def main():
                                    signum=(signal.SIGTERM, signal.SIGINT)[t % 2])
                     cli["survived"] += 1
                     cli["exact"] += got["exact"]
-                    cli["stopped_75"] += got["status"] == 75
+                    cli["stopped_checkpointed"] += got["status"] in (75, 130)  # SIGTERM 75, Ctrl-C 130
                     cli["restarted"] += got["restarted"]
                 except Exception as exc:
                     print(f"cli_signal trial {t}: {type(exc).__name__}: {exc}", file=sys.stderr)

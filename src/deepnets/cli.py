@@ -6,7 +6,7 @@
     deepnets predict RUN FILE.csv [--proba] [--out PREDICTIONS.csv] [--interval 0.95]
     deepnets relevance RUN [--rounds R] [--inner I]
     deepnets prune RUN --method obs|obd|magnitude|layerwise [--sparsity S | --max-error-increase E]
-    deepnets select EXPERIMENT.toml --hidden 2,4,8,16,32 [--cv K | --bootstrap B] [--out DIR]
+    deepnets select EXPERIMENT.toml --hidden 2,4,8,16,32 [--cv K [--blocked] | --bootstrap B] [--out DIR]
     deepnets export RUN --onnx OUT.onnx
     deepnets datasets
     deepnets models [NAME ...]
@@ -202,7 +202,8 @@ def cmd_select(args) -> int:
     from .experiment import experiment_from_file, save_selection, select_experiment
 
     exp = experiment_from_file(args.experiment, args.set)
-    rep = select_experiment(exp, _sizes(args.hidden), cv=args.cv, bootstrap=args.bootstrap, sigma2=args.sigma2)
+    rep = select_experiment(exp, _sizes(args.hidden), cv=args.cv, bootstrap=args.bootstrap, sigma2=args.sigma2,
+                            blocked=args.blocked)
     name = os.path.splitext(os.path.basename(args.experiment or "digits"))[0]
     out = args.out or os.path.join(exp.run.out, f"select-{name}-{time.strftime('%Y%m%d-%H%M%S')}")
     held = rep.heldout
@@ -313,6 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--hidden", required=True, metavar="H1,H2,...", help="hidden-layer sizes to try, e.g. 2,4,8,16,32")
     s.add_argument("--cv", type=int, default=0, metavar="K", help="K-fold cross-validation on the training split "
                    "instead of the validation split")
+    s.add_argument("--blocked", action="store_true", help="with --cv K on a time series: blocked (forward-chaining) "
+                   "CV, K+1 blocks in time order, fold j trained on the blocks before block j")
     s.add_argument("--bootstrap", type=int, default=0, metavar="B", help="the .632 bootstrap with B replicates on "
                    "the training split instead of the validation split")
     s.add_argument("--sigma2", type=float, help="a known noise variance for PE (default: estimated)")

@@ -24,7 +24,7 @@ from ..atomic import FileWriteError
 from ..data.limits import override
 from ..errors import CheckpointError, ConfigError, TrainingDiverged, TrainingInterrupted
 from ..optim import OPTIMIZERS
-from ..regularizers import build_regularizer
+from ..regularizers import AdaptiveLambda, build_regularizer
 from ..train.callbacks import (Checkpointer, DivergenceGuard, EarlyStopping, GracefulStop, JsonLinesLogger,
                                ProgressBar, RestartOnStall)
 from ..train.callbacks.checkpointer import check_world_size
@@ -48,6 +48,31 @@ from .starts import run_starts
 from .targets import TargetUnits
 
 
+#: the keys of [train.penalty] that only the adaptive rule reads
+ADAPTIVE_KEYS = ("target_error", "delta_lambda", "cut", "average")
+
+
+def penalty_for(p):
+    """The penalty ``[train.penalty]`` asks for (None when the table is absent); with
+    ``adaptive = true``, wrapped in :class:`~deepnets.regularizers.AdaptiveLambda` with the
+    table's settings. ConfigError naming the key: an adaptive setting without ``adaptive``, or
+    a setting out of range."""
+    if p is None:
+        return None
+    penalty = build_regularizer(p.name, **p.options)
+    if not p.adaptive:
+        default = type(p)()
+        changed = [k for k in ADAPTIVE_KEYS if getattr(p, k) != getattr(default, k)]
+        if changed:
+            raise ConfigError(f"train.penalty.{changed[0]} is set but train.penalty.adaptive is false: "
+                              f"set adaptive = true or remove it")
+        return penalty
+    try:
+        return AdaptiveLambda(penalty, **{k: getattr(p, k) for k in ADAPTIVE_KEYS})
+    except ConfigError as e:
+        raise ConfigError(f"train.penalty (adaptive): {e}") from None
+
+
 def fit_arguments(exp: Experiment, loss) -> dict:
     """The keyword arguments of :func:`~deepnets.train.loop.fit` that ``[train]`` sets: the cost,
     the optimizer and its options, the schedule of epochs and batches, noise, the penalty, the
@@ -63,7 +88,7 @@ def fit_arguments(exp: Experiment, loss) -> dict:
         signature.bind(None, **options)
     except TypeError as e:
         raise ConfigError(f"train.optimizer {o.name!r}: {e}") from None
-    penalty = None if t.penalty is None else build_regularizer(t.penalty.name, **t.penalty.options)
+    penalty = penalty_for(t.penalty)
     takes_lr = "lr" in signature.parameters
     return dict(loss=loss, optimizer=o.name, lr=o.lr if takes_lr else None, optimizer_options=options,
                 layer_lr=o.layer_lr or None, epochs=t.epochs, batch_size=t.batch_size or None, shuffle=t.shuffle,
