@@ -7,6 +7,8 @@
     deepnets relevance RUN [--rounds R] [--inner I]
     deepnets prune RUN --method obs|obd|magnitude|layerwise [--sparsity S | --max-error-increase E]
     deepnets select EXPERIMENT.toml --hidden 2,4,8,16,32 [--cv K | --bootstrap B] [--out DIR]
+    deepnets tune EXPERIMENT.toml [--trials N] [--timeout S] [--sampler tpe|gp|cmaes|nsga2|random]
+                  [--storage URL] [--study NAME] [--workers K] [--out DIR]
     deepnets export RUN --onnx OUT.onnx
     deepnets datasets
     deepnets models [NAME ...]
@@ -218,6 +220,34 @@ def cmd_select(args) -> int:
     return 0
 
 
+def cmd_tune(args) -> int:
+    import dataclasses
+
+    from .experiment import experiment_from_file
+    from .experiment.tune import tune_experiment
+
+    exp = experiment_from_file(args.experiment, args.set)
+    if exp.tune is None:
+        raise ConfigError(f"{args.experiment}: deepnets tune needs a [tune] table with [tune.space] (the keys to search)")
+    given = {k: getattr(args, k) for k in ("trials", "timeout", "sampler", "storage", "study", "workers")}
+    exp = dataclasses.replace(exp, tune=dataclasses.replace(exp.tune, **{k: v for k, v in given.items() if v is not None}))
+    if args.out is not None:
+        exp = dataclasses.replace(exp, run=dataclasses.replace(exp.run, out=args.out))
+    r = tune_experiment(exp, source=args.experiment)
+    print(f"{r.n_complete} trials complete, {r.n_pruned} pruned, {r.n_failed} failed; study {r.study!r} in {r.storage}")
+    if len(r.objectives) == 1 and r.best:
+        n, v, p = r.best[0]
+        print(f"best trial {n}: {r.objectives[0]} {_num(v[0])}  {p}")
+    elif r.best:
+        print(f"Pareto front ({' vs '.join(r.objectives)}), {len(r.best)} trials:")
+        for n, v, p in r.best:
+            print(f"  trial {n}: " + "  ".join(f"{o} {_num(x)}" for o, x in zip(r.objectives, v)) + f"  {p}")
+    if r.best_run:
+        print(f"best trial retrained: {r.best_run}")
+    print(f"trials.csv and plots written to {r.folder}")
+    return 0
+
+
 def cmd_export(args) -> int:
     from .export import export_run
 
@@ -319,6 +349,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one value (repeatable)")
     s.add_argument("--out", help="folder for select.json and select.png (default: RUN_OUT/select-NAME-TIME)")
     s.set_defaults(func=cmd_select)
+    tu = sub.add_parser("tune", help="hyper-parameter search on Optuna (TPE, GP, CMA-ES, NSGA-II, random) over "
+                        "[tune.space]; resumable, several workers or machines")
+    tu.add_argument("experiment", help="a TOML experiment file with a [tune] table and [tune.space]")
+    tu.add_argument("--trials", type=int, metavar="N", help="finished trials the study should hold (tune.trials)")
+    tu.add_argument("--timeout", type=float, metavar="S", help="stop starting trials after S seconds (tune.timeout)")
+    tu.add_argument("--sampler", metavar="NAME", help="tpe, gp, cmaes, nsga2 (genetic, multi-objective) or random")
+    tu.add_argument("--storage", metavar="URL", help="an SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db "
+                    "(default: sqlite in the study folder)")
+    tu.add_argument("--study", metavar="NAME", help="the study's name (default: the file's name)")
+    tu.add_argument("--workers", type=int, metavar="K", help="worker processes on this machine (tune.workers)")
+    tu.add_argument("--out", metavar="DIR", help="parent of the study folder DIR/tune-NAME (run.out)")
+    tu.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one value (repeatable)")
+    tu.set_defaults(func=cmd_tune)
     x = sub.add_parser("export", help="write a run as an ONNX file (scaler in the graph, labels in its metadata)")
     x.add_argument("run", help="a run folder")
     x.add_argument("--onnx", required=True, metavar="OUT.onnx", help="the ONNX file to write")
