@@ -64,6 +64,29 @@ def test_nsga2_returns_a_pareto_front_that_no_trial_dominates(tmp_path):
     assert os.path.exists(os.path.join(r.folder, "pareto.png"))
 
 
+def test_running_again_continues_the_study_counting_the_trials_already_done(tmp_path):
+    cfg = _config(tmp_path, {"train.optimizer.lr": {"low": 1e-3, "high": 0.2, "log": True}}, trials=2,
+                  sampler="random")
+    lines = []
+
+    class Out:
+        def write(self, text):
+            lines.append(text)
+
+        def flush(self):
+            pass
+
+    tune_experiment(experiment_from_dict(cfg), source="c.toml", out=Out())
+    first = [t.params for t in _load(tmp_path / "tune-c", "c").trials]
+    cfg["tune"]["trials"] = 3
+    r = tune_experiment(experiment_from_dict(cfg), source="c.toml", out=Out())
+    trials = _load(tmp_path / "tune-c", "c").trials
+    assert r.n_complete == 3 and [t.params for t in trials[:2]] == first  # one more trial, the first two kept
+    assert "2 trials finished" in "".join(lines)
+    assert sum(text.startswith("trial ") for text in lines) == 3
+
+
+@pytest.mark.slow  # a separate process (~10 s of CPU to import torch) killed mid-trial
 def test_a_study_killed_with_sigkill_resumes_and_retries_the_killed_trial(tmp_path):
     cfg = _config(tmp_path, {"train.optimizer.lr": {"low": 1e-3, "high": 0.2, "log": True}},
                   trials=100, heartbeat=1, sampler="random")
