@@ -223,28 +223,17 @@ def cmd_select(args) -> int:
 def cmd_tune(args) -> int:
     import dataclasses
 
+    from .config import TuneConfig
     from .experiment import experiment_from_file
-    from .experiment.tune import tune_experiment
+    from .experiment.tune import describe, tune_experiment
 
-    exp = experiment_from_file(args.experiment, args.set)
-    if exp.tune is None:
-        raise ConfigError(f"{args.experiment}: deepnets tune needs a [tune] table with [tune.space] (the keys to search)")
+    exp = experiment_from_file(args.experiment, args.set)  # no [tune]: "[tune.space] is empty"
     given = {k: getattr(args, k) for k in ("trials", "timeout", "sampler", "storage", "study", "workers")}
-    exp = dataclasses.replace(exp, tune=dataclasses.replace(exp.tune, **{k: v for k, v in given.items() if v is not None}))
+    exp = dataclasses.replace(exp, tune=dataclasses.replace(exp.tune or TuneConfig(), **{k: v for k, v in given.items() if v is not None}))
     if args.out is not None:
         exp = dataclasses.replace(exp, run=dataclasses.replace(exp.run, out=args.out))
-    r = tune_experiment(exp, source=args.experiment)
-    print(f"{r.n_complete} trials complete, {r.n_pruned} pruned, {r.n_failed} failed; study {r.study!r} in {r.storage}")
-    if len(r.objectives) == 1 and r.best:
-        n, v, p = r.best[0]
-        print(f"best trial {n}: {r.objectives[0]} {_num(v[0])}  {p}")
-    elif r.best:
-        print(f"Pareto front ({' vs '.join(r.objectives)}), {len(r.best)} trials:")
-        for n, v, p in r.best:
-            print(f"  trial {n}: " + "  ".join(f"{o} {_num(x)}" for o, x in zip(r.objectives, v)) + f"  {p}")
-    if r.best_run:
-        print(f"best trial retrained: {r.best_run}")
-    print(f"trials.csv and plots written to {r.folder}")
+    for line in describe(tune_experiment(exp, source=args.experiment)):
+        print(line)
     return 0
 
 
@@ -351,7 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_select)
     tu = sub.add_parser("tune", help="hyper-parameter search on Optuna (TPE, GP, CMA-ES, NSGA-II, random) over "
                         "[tune.space]; resumable, several workers or machines")
-    tu.add_argument("experiment", help="a TOML experiment file with a [tune] table and [tune.space]")
+    tu.add_argument("experiment", help="a TOML experiment file with [tune] and [tune.space] (the keys searched)")
     tu.add_argument("--trials", type=int, metavar="N", help="finished trials the study should hold (tune.trials)")
     tu.add_argument("--timeout", type=float, metavar="S", help="stop starting trials after S seconds (tune.timeout)")
     tu.add_argument("--sampler", metavar="NAME", help="tpe, gp, cmaes, nsga2 (genetic, multi-objective) or random")

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import matplotlib
 import optuna
 import pytest
 
@@ -52,7 +53,9 @@ def test_nsga2_returns_a_pareto_front_that_no_trial_dominates(tmp_path):
                                                                                         "log": True}}
     exp = experiment_from_dict(_config(tmp_path, space, trials=8, sampler="nsga2",
                                        objectives=["val_loss", "n_weights"], plots=True))
+    style = dict(matplotlib.rcParams)
     r = tune_experiment(exp, source="m.toml", out=open(os.devnull, "w"))
+    assert dict(matplotlib.rcParams) == style  # Optuna's plots set pyplot's ggplot style; it is put back
     done = [t for t in _load(r.folder, "m").trials if t.state == S.COMPLETE]
     front = {n for n, _, _ in r.best}
     assert front and len(done) == 8
@@ -62,6 +65,17 @@ def test_nsga2_returns_a_pareto_front_that_no_trial_dominates(tmp_path):
     assert sorted(pareto_front([t.values for t in done], ["minimize", "minimize"])) == \
         sorted(i for i, t in enumerate(done) if t.number in front)
     assert os.path.exists(os.path.join(r.folder, "pareto.png"))
+
+
+def test_cv_reports_each_folds_running_mean_and_scores_the_per_sample_mean(tmp_path):
+    cfg = _config(tmp_path, {"train.optimizer.lr": {"low": 1e-3, "high": 0.2, "log": True}}, trials=2,
+                  sampler="random", heldout="cv", folds=3, objectives=["cv_error"], pruner="median",
+                  startup_trials=5)
+    tune_experiment(experiment_from_dict(cfg), source="cv.toml", out=open(os.devnull, "w"))
+    for t in _load(tmp_path / "tune-cv", "cv").trials:  # 39 training rows: 3 folds of 13, so the two means agree
+        assert sorted(t.intermediate_values) == [0, 1, 2]
+        assert t.value == pytest.approx(t.intermediate_values[2], rel=1e-6)  # float32 errors, summed two ways
+        assert t.intermediate_values[0] != t.intermediate_values[1]
 
 
 def test_running_again_continues_the_study_counting_the_trials_already_done(tmp_path):

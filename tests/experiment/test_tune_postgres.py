@@ -1,5 +1,6 @@
 """Two worker processes on one study in a real PostgreSQL server started here: no trial lost or duplicated."""
 
+import importlib.util
 import os
 import re
 import shutil
@@ -20,9 +21,7 @@ def postgres_url():
     """A throw-away PostgreSQL cluster on a Unix socket (initdb refuses root: run as postgres); stopped after."""
     if not os.path.exists(os.path.join(BIN, "initdb")) or shutil.which("runuser") is None:
         pytest.skip(f"no PostgreSQL server binaries in {BIN} (Debian's postgresql-15) or no runuser")
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("psycopg") is None:
         pytest.skip("psycopg is not installed (pip install 'deepnets[tune]')")
     root = tempfile.mkdtemp(prefix="deepnets-pg-", dir="/tmp")
     data, sock = os.path.join(root, "data"), os.path.join(root, "sock")

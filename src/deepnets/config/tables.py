@@ -171,6 +171,7 @@ class TuneConfig:
     trials: int = 20                 # finished trials the study should hold (the ones already done count)
     timeout: float = 0.0             # seconds this command searches at most (0: no limit)
     sampler: str = "tpe"             # tpe, gp (Bayesian optimisation), cmaes, nsga2 (genetic algorithm), random
+    population: int = 50             # nsga2: the size of a generation (the first is drawn at random)
     pruner: str = "none"             # none, median, hyperband: stop bad trials early from their per-epoch reports
     startup_trials: int = 5          # median pruner: trials finished before any is pruned
     warmup_epochs: int = 0           # median pruner: epochs of a trial before it may be pruned

@@ -36,7 +36,7 @@ from ..errors import ConfigError, TrainingDiverged
 from .tune_space import Param, decoded, parse_space, suggest, with_params
 from .tune_trial import check_objectives, train_trial
 
-__all__ = ["tune_experiment", "TuneResult", "study_folder", "SAMPLERS", "PRUNERS"]
+__all__ = ["tune_experiment", "describe", "TuneResult", "study_folder", "SAMPLERS", "PRUNERS"]
 
 SAMPLERS = ("tpe", "gp", "cmaes", "nsga2", "random")
 PRUNERS = ("none", "median", "hyperband")
@@ -47,7 +47,7 @@ def _optuna():
         import optuna
     except ImportError:
         raise ConfigError("deepnets tune needs Optuna: pip install 'deepnets[tune]'") from None
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # our own line per trial instead
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # heartbeats, retries, plots
     return optuna
 
@@ -81,9 +81,9 @@ def _check(exp: Experiment) -> tuple[list[Param], list[str]]:
         raise ConfigError(f"tune.sampler must be one of {', '.join(SAMPLERS)}, got {t.sampler!r}")
     if t.pruner not in PRUNERS:
         raise ConfigError(f"tune.pruner must be one of {', '.join(PRUNERS)}, got {t.pruner!r}")
-    for key in ("trials", "workers"):
-        if getattr(t, key) < 1:
-            raise ConfigError(f"tune.{key} must be >= 1, got {getattr(t, key)}")
+    for key, least in (("trials", 1), ("workers", 1), ("population", 2)):
+        if getattr(t, key) < least:
+            raise ConfigError(f"tune.{key} must be >= {least}, got {getattr(t, key)}")
     if t.timeout < 0 or t.heartbeat < 0:
         raise ConfigError(f"tune.timeout and tune.heartbeat must be >= 0, got {t.timeout}, {t.heartbeat}")
     directions = check_objectives(t)
@@ -123,7 +123,7 @@ def _sampler(optuna, t, seed: int):
     if t.sampler == "cmaes":
         return optuna.samplers.CmaEsSampler(seed=seed)
     if t.sampler == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=seed)
+        return optuna.samplers.NSGAIISampler(population_size=t.population, seed=seed)
     return optuna.samplers.RandomSampler(seed=seed)
 
 
@@ -283,3 +283,25 @@ def _finish(optuna, exp, params, study, folder, name, url, out) -> TuneResult:
     write_atomic(os.path.join(folder, "best.txt"), "".join(
         f"{n}\t{' '.join(map(repr, v))}\t{p}\n" for n, v, p in best).encode(), what="best trials")
     return result
+
+
+def _num(v: float) -> str:
+    if float(v).is_integer() and abs(v) >= 1:  # N_W
+        return str(int(v))
+    return f"{v:.4f}" if v == 0 or abs(v) >= 1e-3 or v != v else f"{v:.3e}"
+
+
+def describe(r: TuneResult) -> list[str]:
+    """The lines ``deepnets tune`` prints at the end: counts, the best trial or the Pareto front, the files."""
+    lines = [f"{r.n_complete} trials complete, {r.n_pruned} pruned, {r.n_failed} failed; study {r.study!r} in {r.storage}"]
+    if len(r.objectives) == 1 and r.best:
+        n, v, p = r.best[0]
+        lines.append(f"best trial {n}: {r.objectives[0]} {_num(v[0])}  {p}")
+    elif r.best:
+        lines.append(f"Pareto front ({' vs '.join(r.objectives)}), {len(r.best)} trials:")
+        lines += [f"  trial {n}: " + "  ".join(f"{o} {_num(x)}" for o, x in zip(r.objectives, v)) + f"  {p}"
+                  for n, v, p in r.best]
+    if r.best_run:
+        lines.append(f"best trial retrained: {r.best_run}")
+    lines.append(f"trials.csv and plots written to {r.folder}")
+    return lines

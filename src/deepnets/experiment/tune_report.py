@@ -62,6 +62,7 @@ def best_trials(study, objectives: list[str]) -> list[tuple]:
 def write_plots(optuna, study, folder: str, objectives: list[str]) -> list[str]:
     """Write the study's plots into ``folder``; returns the files written (a plot that needs more
     finished trials than there are, e.g. importances with one parameter, is left out)."""
+    import matplotlib
     from matplotlib import pyplot as plt
     from optuna.visualization import matplotlib as ov
 
@@ -79,7 +80,7 @@ def write_plots(optuna, study, folder: str, objectives: list[str]) -> list[str]:
     if not done:
         return written
     for file, draw in plots.items():
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), matplotlib.rc_context():  # Optuna's plots set a pyplot style: put it back
             warnings.simplefilter("ignore")  # Optuna marks its matplotlib plots experimental
             ax = draw()
         fig = ax.figure if hasattr(ax, "figure") else ax.flat[0].figure
