@@ -147,6 +147,8 @@ def test_a_study_killed_with_sigkill_resumes_and_retries_the_killed_trial(tmp_pa
     ({"sampler": "cmaes", "objectives": ["val_loss", "n_weights"]}, "optimises one objective"),
     ({"objectives": ["cv_error"]}, "tune.objectives with heldout = 'validation'"),
     ({"trials": 0}, "tune.trials must be >= 1"),
+    ({"objectives": ["val_accuracy"]}, "sin is a regression task: val_accuracy is for classification"),
+    ({"heldout": "cv", "objectives": ["cv_error", "val_loss"]}, "takes distinct names among cv_error, n_weights"),
 ])
 def test_tune_settings_mistakes_are_config_errors_before_a_study_exists(tmp_path, tune, words):
     exp = experiment_from_dict(_config(tmp_path, {"train.optimizer.lr": {"low": 0.01, "high": 0.1}}, **tune))

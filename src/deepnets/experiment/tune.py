@@ -34,7 +34,7 @@ from ..atomic import write_atomic
 from ..config import Experiment, experiment_from_dict, experiment_to_dict
 from ..errors import ConfigError, TrainingDiverged
 from .tune_space import Param, decoded, parse_space, suggest, with_params
-from .tune_trial import check_objectives, train_trial
+from .tune_trial import check_data, check_objectives, train_trial
 
 __all__ = ["tune_experiment", "describe", "TuneResult", "study_folder", "SAMPLERS", "PRUNERS"]
 
@@ -231,6 +231,7 @@ def tune_experiment(exp: Experiment, *, source: str | None = None, out=None) -> 
     out = out or sys.stderr
     params, directions = _check(exp)
     t = exp.tune
+    check_data(with_params(exp, {}), t.objectives, t.heldout)  # a mistake here leaves no study behind
     folder, name = study_folder(exp, source)
     os.makedirs(folder, exist_ok=True)
     url = t.storage or f"sqlite:///{os.path.join(folder, 'study.db')}"

@@ -33,7 +33,7 @@ from .prepare import prepare, scaled
 from .run import fit_arguments
 from .targets import TargetUnits
 
-__all__ = ["OBJECTIVES", "MAXIMISED", "check_objectives", "train_trial", "TrialReporter"]
+__all__ = ["OBJECTIVES", "MAXIMISED", "check_objectives", "check_data", "train_trial", "TrialReporter"]
 
 #: the objectives a study can have, by the held-out estimate that gives them
 OBJECTIVES = {"validation": ("val_loss", "val_accuracy", "val_rmse", "val_r2", "n_weights"),
@@ -87,6 +87,28 @@ def _callbacks(exp, has_val: bool) -> list:
     return out
 
 
+def _check_data(data, parts, hints, objectives: list[str], heldout: str) -> None:
+    if hints is not None:
+        raise ConfigError("deepnets tune compares plain networks: remove [train.hints]")
+    if heldout == "cv" and isinstance(data, SeriesData):
+        raise ConfigError("k-fold CV resamples rows at random, mixing past and future rows of a time series: "
+                          "use tune.heldout = \"validation\" (a split by time)")
+    if heldout == "validation" and parts.val is None:
+        raise ConfigError("tune.heldout = \"validation\" needs a validation split: give data.split 3 parts, "
+                          "or use tune.heldout = \"cv\"")
+    if data.task == "classification" and any(n in ("val_rmse", "val_r2") for n in objectives):
+        raise ConfigError(f"{data.name} is a classification task: val_rmse and val_r2 are for regression")
+    if data.task == "regression" and "val_accuracy" in objectives:
+        raise ConfigError(f"{data.name} is a regression task: val_accuracy is for classification")
+
+
+def check_data(exp, objectives: list[str], heldout: str) -> None:
+    """ConfigError, before a study exists, when the experiment's data cannot give the objectives
+    (a task's metric on another task, no validation split, k-fold CV on a series, hints)."""
+    data, parts, _, hints = prepare(exp)
+    _check_data(data, parts, hints, objectives, heldout)
+
+
 def train_trial(exp, objectives: list[str], *, heldout: str = "validation", folds: int = 5,
                 trial=None) -> tuple[list[float], bool]:
     """Train ``exp`` once (or once per fold) and return ``(values of objectives, pruned)``.
@@ -95,8 +117,7 @@ def train_trial(exp, objectives: list[str], *, heldout: str = "validation", fold
     pruner stopped training (the values are then those of the stopped network).
     """
     data, parts, scaler, hints = prepare(exp)
-    if hints is not None:
-        raise ConfigError("deepnets tune compares plain networks: remove [train.hints]")
+    _check_data(data, parts, hints, objectives, heldout)
     output = output_for(exp, data)
     n_out = data.n_classes if output == "logits" else data.n_outputs
     loss = loss_for(exp, data, output)
@@ -109,9 +130,6 @@ def train_trial(exp, objectives: list[str], *, heldout: str = "validation", fold
     build = lambda: build_model(exp, data.x.shape[1], n_out, output)  # noqa: E731
 
     if heldout == "cv":
-        if isinstance(data, SeriesData):
-            raise ConfigError("k-fold CV resamples rows at random, mixing past and future rows of a time series: "
-                              "use tune.heldout = \"validation\" (a split by time)")
         weights, fold_means = [], []
         reporter = TrialReporter(trial, "cv") if report else None
 
@@ -134,13 +152,6 @@ def train_trial(exp, objectives: list[str], *, heldout: str = "validation", fold
             return [sum(fold_means) / len(fold_means) if n == "cv_error" else weights[0] for n in objectives], True
         return [error if n == "cv_error" else weights[0] for n in objectives], False
 
-    if val is None:
-        raise ConfigError("tune.heldout = \"validation\" needs a validation split: give data.split 3 parts, "
-                          "or use tune.heldout = \"cv\"")
-    if data.task == "classification" and any(n in ("val_rmse", "val_r2") for n in objectives):
-        raise ConfigError(f"{data.name} is a classification task: val_rmse and val_r2 are for regression")
-    if data.task == "regression" and "val_accuracy" in objectives:
-        raise ConfigError(f"{data.name} is a regression task: val_accuracy is for classification")
     model = build()
     reporter = TrialReporter(trial, objectives[0]) if report else None
     callbacks = _callbacks(exp, True) + ([reporter] if reporter is not None else [])
