@@ -1,5 +1,6 @@
 """deepnets tune: pruning, the Pareto front of a multi-objective search, resuming a killed study."""
 
+import json
 import os
 import signal
 import subprocess
@@ -90,14 +91,21 @@ def test_running_again_continues_the_study_counting_the_trials_already_done(tmp_
         def flush(self):
             pass
 
-    tune_experiment(experiment_from_dict(cfg), source="c.toml", out=Out())
+    cfg["tune"]["retrain"] = True
+    r = tune_experiment(experiment_from_dict(cfg), source="c.toml", out=Out())
     first = [t.params for t in _load(tmp_path / "tune-c", "c").trials]
+    lr = first[r.best[0][0]]["train.optimizer.lr"]
+    with open(os.path.join(r.best_run, "config.toml")) as f:  # the best trial as a normal run folder
+        assert f"lr = {lr!r}" in f.read() and os.path.exists(os.path.join(r.best_run, "summary.json"))
+    with open(os.path.join(r.best_run, "summary.json")) as f:  # retrained as the trial was: the same score
+        assert json.load(f)["metrics"]["val"]["loss"] == pytest.approx(r.best[0][1][0], rel=1e-6)
     cfg["tune"]["trials"] = 3
     r = tune_experiment(experiment_from_dict(cfg), source="c.toml", out=Out())
     trials = _load(tmp_path / "tune-c", "c").trials
     assert r.n_complete == 3 and [t.params for t in trials[:2]] == first  # one more trial, the first two kept
     assert "2 trials finished" in "".join(lines)
     assert sum(text.startswith("trial ") for text in lines) == 3
+    assert sorted(os.listdir(tmp_path / "tune-c")).count(os.path.basename(r.best_run)) == 1  # kept or new, once
 
 
 @pytest.mark.slow  # a separate process (~10 s of CPU to import torch) killed mid-trial

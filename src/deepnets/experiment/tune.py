@@ -276,11 +276,15 @@ def _finish(optuna, exp, params, study, folder, name, url, out) -> TuneResult:
         number, _, values = best[0]
         run_exp = with_params(exp, values)
         run_exp = dataclasses.replace(run_exp, run=dataclasses.replace(run_exp.run, out=folder, name=f"best-{number}"))
-        from .run import run_experiment
+        kept = os.path.join(folder, f"best-{number}")
+        if os.path.exists(os.path.join(kept, "summary.json")):  # retrained by an earlier run of the study
+            result.best_run = kept
+        else:
+            from .run import run_experiment
 
-        print(f"retraining trial {number} as a run folder", file=out, flush=True)
-        result.best_run = run_experiment(run_exp, source=os.path.join(folder, "trials.csv"),
-                                         progress_file=out).path
+            print(f"retraining trial {number} as a run folder", file=out, flush=True)
+            result.best_run = run_experiment(run_exp, source=os.path.join(folder, "trials.csv"),
+                                             progress_file=out).path
     write_atomic(os.path.join(folder, "best.txt"), "".join(
         f"{n}\t{' '.join(map(repr, v))}\t{p}\n" for n, v, p in best).encode(), what="best trials")
     return result
