@@ -79,6 +79,16 @@ def test_cv_reports_each_folds_running_mean_and_scores_the_per_sample_mean(tmp_p
         assert t.intermediate_values[0] != t.intermediate_values[1]
 
 
+@pytest.mark.parametrize("sampler", ["tpe", "gp", "cmaes", "nsga2", "random"])
+def test_every_sampler_runs_a_study(tmp_path, sampler):
+    cfg = _config(tmp_path, {"train.optimizer.lr": {"low": 1e-3, "high": 0.2, "log": True},
+                             "train.epochs": {"low": 1, "high": 3}}, trials=2, sampler=sampler)
+    r = tune_experiment(experiment_from_dict(cfg), source="s.toml", out=open(os.devnull, "w"))
+    trials = _load(r.folder, "s").trials
+    assert r.n_complete == 2 and len({t.params["train.optimizer.lr"] for t in trials}) == 2
+    assert all(1 <= t.params["train.epochs"] <= 3 and isinstance(t.params["train.epochs"], int) for t in trials)
+
+
 def test_running_again_continues_the_study_counting_the_trials_already_done(tmp_path):
     cfg = _config(tmp_path, {"train.optimizer.lr": {"low": 1e-3, "high": 0.2, "log": True}}, trials=2,
                   sampler="random")
