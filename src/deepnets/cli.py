@@ -6,7 +6,7 @@
     deepnets predict RUN FILE.csv [--proba] [--out PREDICTIONS.csv] [--interval 0.95]
     deepnets relevance RUN [--rounds R] [--inner I]
     deepnets prune RUN --method obs|obd|magnitude|layerwise [--sparsity S | --max-error-increase E]
-    deepnets select EXPERIMENT.toml --hidden 2,4,8,16,32 [--cv K | --bootstrap B] [--out DIR]
+    deepnets select EXPERIMENT.toml --hidden 2,4,8,16,32 [--cv K [--blocked] | --bootstrap B] [--out DIR]
     deepnets tune EXPERIMENT.toml [--trials N] [--timeout S] [--sampler tpe|gp|cmaes|nsga2|random]
                   [--storage URL] [--study NAME] [--workers K] [--out DIR]
     deepnets export RUN --onnx OUT.onnx
@@ -204,7 +204,8 @@ def cmd_select(args) -> int:
     from .experiment import experiment_from_file, save_selection, select_experiment
 
     exp = experiment_from_file(args.experiment, args.set)
-    rep = select_experiment(exp, _sizes(args.hidden), cv=args.cv, bootstrap=args.bootstrap, sigma2=args.sigma2)
+    rep = select_experiment(exp, _sizes(args.hidden), cv=args.cv, bootstrap=args.bootstrap, sigma2=args.sigma2,
+                            blocked=args.blocked)
     name = os.path.splitext(os.path.basename(args.experiment or "digits"))[0]
     out = args.out or os.path.join(exp.run.out, f"select-{name}-{time.strftime('%Y%m%d-%H%M%S')}")
     held = rep.heldout
@@ -221,19 +222,10 @@ def cmd_select(args) -> int:
 
 
 def cmd_tune(args) -> int:
-    import dataclasses
+    from .experiment.tune import describe, tune_file
 
-    from .config import TuneConfig
-    from .experiment import experiment_from_file
-    from .experiment.tune import describe, tune_experiment
-
-    exp = experiment_from_file(args.experiment, args.set)  # no [tune]: "[tune.space] is empty"
     given = {k: getattr(args, k) for k in ("trials", "timeout", "sampler", "storage", "study", "workers")}
-    exp = dataclasses.replace(exp, tune=dataclasses.replace(exp.tune or TuneConfig(), **{k: v for k, v in given.items() if v is not None}))
-    if args.out is not None:
-        exp = dataclasses.replace(exp, run=dataclasses.replace(exp.run, out=args.out))
-    for line in describe(tune_experiment(exp, source=args.experiment)):
-        print(line)
+    print("\n".join(describe(tune_file(args.experiment, args.set, out_dir=args.out, **given))))
     return 0
 
 
@@ -332,22 +324,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--hidden", required=True, metavar="H1,H2,...", help="hidden-layer sizes to try, e.g. 2,4,8,16,32")
     s.add_argument("--cv", type=int, default=0, metavar="K", help="K-fold cross-validation on the training split "
                    "instead of the validation split")
+    s.add_argument("--blocked", action="store_true", help="with --cv K on a time series: blocked (forward-chaining) "
+                   "CV, K+1 blocks in time order, fold j trained on the blocks before block j")
     s.add_argument("--bootstrap", type=int, default=0, metavar="B", help="the .632 bootstrap with B replicates on "
                    "the training split instead of the validation split")
     s.add_argument("--sigma2", type=float, help="a known noise variance for PE (default: estimated)")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one value (repeatable)")
     s.add_argument("--out", help="folder for select.json and select.png (default: RUN_OUT/select-NAME-TIME)")
     s.set_defaults(func=cmd_select)
-    tu = sub.add_parser("tune", help="hyper-parameter search on Optuna (TPE, GP, CMA-ES, NSGA-II, random) over "
-                        "[tune.space]; resumable, several workers or machines")
+    tu = sub.add_parser("tune", help="hyper-parameter search on Optuna over [tune.space] (resumable, many workers)")
     tu.add_argument("experiment", help="a TOML experiment file with [tune] and [tune.space] (the keys searched)")
-    tu.add_argument("--trials", type=int, metavar="N", help="finished trials the study should hold (tune.trials)")
-    tu.add_argument("--timeout", type=float, metavar="S", help="stop starting trials after S seconds (tune.timeout)")
+    tu.add_argument("--trials", type=int, metavar="N", help="finished trials the study should hold")
+    tu.add_argument("--timeout", type=float, metavar="S", help="stop starting trials after S seconds")
     tu.add_argument("--sampler", metavar="NAME", help="tpe, gp, cmaes, nsga2 (genetic, multi-objective) or random")
     tu.add_argument("--storage", metavar="URL", help="an SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db "
                     "(default: sqlite in the study folder)")
     tu.add_argument("--study", metavar="NAME", help="the study's name (default: the file's name)")
-    tu.add_argument("--workers", type=int, metavar="K", help="worker processes on this machine (tune.workers)")
+    tu.add_argument("--workers", type=int, metavar="K", help="worker processes on this machine")
     tu.add_argument("--out", metavar="DIR", help="parent of the study folder DIR/tune-NAME (run.out)")
     tu.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one value (repeatable)")
     tu.set_defaults(func=cmd_tune)

@@ -32,6 +32,7 @@ from typing import Callable, Mapping, Sequence, Union
 
 import torch
 
+from .adaptive_lambda import AdaptiveLambda
 from .curvature_smoothing import closed_form_applies, curvature_value_and_grads
 from .errors import ConfigError
 
@@ -245,77 +246,6 @@ class WeightElimination(Penalty):
             return sum(sums[1:], sums[0]).mul_(-gammas[0] * w02).add_(gammas[0] * sum(w.numel() for w in ws))
         counts = sums[0].new_tensor([float(w.numel()) for w in ws])
         return torch.dot(counts - w02 * torch.stack(sums), counts.new_tensor(gammas))
-
-
-class AdaptiveLambda:
-    """Weigend et al.'s schedule for the penalty weight lambda, called once per epoch.
-
-    With E_n the training error of this epoch, E_{n-1} that of the last one, the running average
-    A_n = a A_{n-1} + (1 - a) E_n (A starts at the first E_n seen) and a desired error D:
-
-        E_n < E_{n-1}  or  E_n < D               ->  lambda += delta_lambda     (increment)
-        E_n >= E_{n-1}, E_n < A_n, E_n >= D      ->  lambda -= delta_lambda     (decrement)
-        E_n >= E_{n-1}, E_n >= A_n, E_n >= D     ->  lambda *= cut              (cut)
-
-    and lambda never falls below 0. The penalty grows while training still goes well and is cut
-    back hard when the error rises above its average. D is the error one would accept (Weigend et
-    al. set it from the noise level of the data); with D = 0 only the error trend matters.
-
-    Args:
-        penalty: a :class:`Penalty` with a single float gamma; its ``gamma`` is lambda and is
-            changed in place.
-        target_error: D (default 0.0).
-        delta_lambda: the additive step (default 1e-6, as Weigend et al. suggest).
-        cut: the multiplicative cut (default 0.9).
-        average: a, the weight of the past in A_n (default 0.9).
-
-    Reference: Weigend, Rumelhart & Huberman (1991), NIPS 3, pp. 875-882.
-    """
-
-    def __init__(
-        self,
-        penalty: Penalty,
-        *,
-        target_error: float = 0.0,
-        delta_lambda: float = 1e-6,
-        cut: float = 0.9,
-        average: float = 0.9,
-    ):
-        if not isinstance(getattr(penalty, "gamma", None), float):
-            raise ConfigError(
-                f"adaptive lambda needs a penalty with one float gamma, got gamma={getattr(penalty, 'gamma', None)!r}"
-            )
-        _check_gamma("delta_lambda", delta_lambda)
-        _check_gamma("target_error", target_error)
-        if not 0 < cut < 1:
-            raise ConfigError(f"cut must lie in (0, 1), got {cut!r}")
-        if not 0 <= average < 1:
-            raise ConfigError(f"average must lie in [0, 1), got {average!r}")
-        self.penalty = penalty
-        self.target_error = float(target_error)
-        self.delta_lambda = float(delta_lambda)
-        self.cut = float(cut)
-        self.average = float(average)
-        self.mean_error: float | None = None
-
-    @property
-    def lam(self) -> float:
-        return self.penalty.gamma
-
-    def update(self, train_error_now: float, train_error_before: float) -> float:
-        """Apply the rule after an epoch; returns the new lambda."""
-        E, E_prev = float(train_error_now), float(train_error_before)
-        A = E if self.mean_error is None else self.average * self.mean_error + (1 - self.average) * E
-        self.mean_error = A
-        lam = self.penalty.gamma
-        if E < E_prev or E < self.target_error:
-            lam = lam + self.delta_lambda
-        elif E < A:
-            lam = lam - self.delta_lambda
-        else:
-            lam = lam * self.cut
-        self.penalty.gamma = max(lam, 0.0)
-        return self.penalty.gamma
 
 
 def curvature_penalty(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:

@@ -14,7 +14,7 @@ and each component of a run is a table of its own below them, with its own datac
     [train.device]           name, precision, channels_last, compile, threads
   switched on by being present (absent: off)
     [data.view]              shape, resize_to, pad_to, shift
-    [train.penalty]          name, options
+    [train.penalty]          name, options; adaptive, target_error, delta_lambda, cut, average
     [train.early_stopping]   monitor, patience, min_delta, restore_best
     [train.restarts]         window, min_fall, target, max
     [train.hints]            columns, weight

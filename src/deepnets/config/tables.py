@@ -89,6 +89,11 @@ class PenaltyConfig:
 
     name: str = "weight_decay"       # weight_decay, weight_elimination, curvature_smoothing
     options: dict = field(default_factory=dict)  # its keyword arguments (gamma, w0, ...)
+    adaptive: bool = False           # Weigend et al.'s rule changes gamma (lambda) after every epoch (AdaptiveLambda)
+    target_error: float = 0.0        # adaptive: D, the desired training error (data cost, in the loss's units)
+    delta_lambda: float = 1e-6       # adaptive: the additive step of lambda (Weigend et al.'s 1e-6)
+    cut: float = 0.9                 # adaptive: lambda *= cut when the error rises above its average
+    average: float = 0.9             # adaptive: weight of the past in the running average error A_n
 
 
 @dataclass

@@ -24,7 +24,7 @@ from ..atomic import FileWriteError
 from ..data.limits import override
 from ..errors import CheckpointError, ConfigError, TrainingDiverged, TrainingInterrupted
 from ..optim import OPTIMIZERS
-from ..regularizers import build_regularizer
+from ..regularizers import AdaptiveLambda, build_regularizer
 from ..train.callbacks import (Checkpointer, DivergenceGuard, EarlyStopping, GracefulStop, JsonLinesLogger,
                                ProgressBar, RestartOnStall)
 from ..train.callbacks.checkpointer import check_world_size
@@ -47,6 +47,31 @@ from .starts import run_starts
 from .targets import TargetUnits
 
 
+#: the keys of [train.penalty] that only the adaptive rule reads
+ADAPTIVE_KEYS = ("target_error", "delta_lambda", "cut", "average")
+
+
+def penalty_for(p):
+    """The penalty ``[train.penalty]`` asks for (None when the table is absent); with
+    ``adaptive = true``, wrapped in :class:`~deepnets.regularizers.AdaptiveLambda` with the
+    table's settings. ConfigError naming the key: an adaptive setting without ``adaptive``, or
+    a setting out of range."""
+    if p is None:
+        return None
+    penalty = build_regularizer(p.name, **p.options)
+    if not p.adaptive:
+        default = type(p)()
+        changed = [k for k in ADAPTIVE_KEYS if getattr(p, k) != getattr(default, k)]
+        if changed:
+            raise ConfigError(f"train.penalty.{changed[0]} is set but train.penalty.adaptive is false: "
+                              f"set adaptive = true or remove it")
+        return penalty
+    try:
+        return AdaptiveLambda(penalty, **{k: getattr(p, k) for k in ADAPTIVE_KEYS})
+    except ConfigError as e:
+        raise ConfigError(f"train.penalty (adaptive): {e}") from None
+
+
 def fit_arguments(exp: Experiment, loss) -> dict:
     """The keyword arguments of :func:`~deepnets.train.loop.fit` that ``[train]`` sets: the cost,
     the optimizer and its options, the schedule of epochs and batches, noise, the penalty, the
@@ -62,7 +87,7 @@ def fit_arguments(exp: Experiment, loss) -> dict:
         signature.bind(None, **options)
     except TypeError as e:
         raise ConfigError(f"train.optimizer {o.name!r}: {e}") from None
-    penalty = None if t.penalty is None else build_regularizer(t.penalty.name, **t.penalty.options)
+    penalty = penalty_for(t.penalty)
     takes_lr = "lr" in signature.parameters
     return dict(loss=loss, optimizer=o.name, lr=o.lr if takes_lr else None, optimizer_options=options,
                 layer_lr=o.layer_lr or None, epochs=t.epochs, batch_size=t.batch_size or None, shuffle=t.shuffle,
@@ -73,14 +98,14 @@ def fit_arguments(exp: Experiment, loss) -> dict:
 def callbacks_for(exp: Experiment, path: str, *, resolved: dict, validation, n_train: int, manager=None,
                   checkpoint=None, progress_file=None, main_rank: bool = True) -> list:
     """The callbacks ``[train]`` and ``[run]`` switch on, in the order fit calls them: graceful
-    stop, the metrics log, restarts, early stopping, the progress bar, the checkpointer (always:
+    stop, restarts, early stopping, the metrics log (after the callbacks that add to the epoch's
+    logs: each line holds what the history records, which a resume rewrites the log from), the
+    progress bar, the checkpointer (always:
     an interrupted run saves where it stopped even with no periodic saves; with ``checkpoint``
     it resumes the run from there). Logs, run files and checkpoints come from rank 0 alone; every
     rank resumes."""
     t = exp.train
     callbacks = [GracefulStop()]
-    if main_rank:
-        callbacks.append(JsonLinesLogger(os.path.join(path, "metrics.jsonl")))
     if t.restarts is not None:
         r = t.restarts
         callbacks.append(RestartOnStall(window=r.window, min_fall=r.min_fall, target=r.target, max_restarts=r.max,
@@ -91,7 +116,9 @@ def callbacks_for(exp: Experiment, path: str, *, resolved: dict, validation, n_t
             raise ConfigError("[train.early_stopping] needs a validation split (data.split with 3 parts)")
         callbacks.append(EarlyStopping(e.monitor, min_delta=e.min_delta, patience=e.patience,
                                        restore_best_weights=e.restore_best))
-    if t.diverge_factor:  # a loss that explodes by orders of magnitude is divergence too
+    if main_rank:  # after restarts and early stopping: its lines hold what the history records
+        callbacks.append(JsonLinesLogger(os.path.join(path, "metrics.jsonl")))
+    if t.diverge_factor:  # a loss that explodes by orders of magnitude is divergence too (logged first)
         callbacks.append(DivergenceGuard(t.diverge_factor))
     if exp.run.progress and t.epochs > 0 and main_rank:
         callbacks.append(ProgressBar(t.epochs, file=progress_file, samples_per_epoch=n_train))

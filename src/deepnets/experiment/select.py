@@ -3,8 +3,8 @@
 The experiment's data are loaded, split and scaled as ``deepnets train`` does; every hidden layer
 of ``model.hidden`` is given width h in turn, each network is trained with the experiment's
 ``[train]`` settings (on the CPU), and :func:`~deepnets.train.select.select_hidden_size`
-tabulates the training error 2E/N, the validation (or k-fold cross-validation) error and
-PE = 2E/N + 2 N_W σ_e²/N.
+tabulates the training error 2E/N, the validation error (or the k-fold, or for a series the
+blocked, cross-validation error) and PE = 2E/N + 2 N_W σ_e²/N.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class SelectionReport:
 
 
 def select_experiment(exp: Experiment, sizes, *, cv: int = 0, bootstrap: int = 0,
-                      sigma2: float | None = None) -> SelectionReport:
+                      sigma2: float | None = None, blocked: bool = False) -> SelectionReport:
     """Train the experiment's network once per hidden-layer width in ``sizes`` and tabulate the errors.
 
     Args:
@@ -51,6 +51,9 @@ def select_experiment(exp: Experiment, sizes, *, cv: int = 0, bootstrap: int = 0
         cv: k >= 2 for k-fold cross-validation on the training split instead of the validation split.
         bootstrap: B >= 1 for the .632 bootstrap (B replicates) on the training split instead.
         sigma2: a known noise variance σ_e² (default: estimated from the largest network).
+        blocked: with ``cv``, blocked (forward-chaining) cross-validation of a time series: the
+            training segment cut into cv + 1 blocks in time order, fold j trained on the blocks
+            before block j and tested on it (:func:`~deepnets.train.select.blocked_indices`).
     """
     if exp.model.kind != "mlp":
         raise ConfigError(f"deepnets select sizes the hidden layers of an MLP; model.kind is {exp.model.kind!r}")
@@ -59,10 +62,14 @@ def select_experiment(exp: Experiment, sizes, *, cv: int = 0, bootstrap: int = 0
         raise ConfigError("deepnets select compares plain networks: remove [train.hints] (hints are for deepnets train)")
     if cv >= 2 and bootstrap >= 1:
         raise ConfigError("choose one held-out estimate: --cv K or --bootstrap B, not both")
-    if (cv >= 2 or bootstrap >= 1) and isinstance(data, SeriesData):
+    if blocked and not (cv >= 2 and isinstance(data, SeriesData)):
+        raise ConfigError("--blocked is blocked cross-validation of a time series: it needs --cv K (K >= 2)"
+                          if cv < 2 else f"--blocked needs rows in time order: dataset {data.name!r} is not a "
+                          f"series dataset (use --cv K alone for k-fold cross-validation)")
+    if (cv >= 2 and not blocked or bootstrap >= 1) and isinstance(data, SeriesData):
         raise ConfigError("k-fold cross-validation and the bootstrap resample rows at random, which mixes past "
-                          "and future rows of a time series: drop --cv/--bootstrap to use the validation "
-                          "segment (a split by time)")
+                          "and future rows of a time series: add --blocked to --cv K (forward chaining), or "
+                          "drop --cv/--bootstrap to use the validation segment (a split by time)")
     train, val = scaled(scaler, parts.train), scaled(scaler, parts.val)
     resample = cv >= 2 or bootstrap >= 1
     if not resample and val is None:
@@ -80,8 +87,8 @@ def select_experiment(exp: Experiment, sizes, *, cv: int = 0, bootstrap: int = 0
     args = {k: v for k, v in fit_arguments(exp, loss).items() if k not in _DEVICE_ARGUMENTS}
     rows, s2 = select_hidden_size(build, train, sizes, validation=None if resample else val,
                                   cv=cv if cv >= 2 else 0, bootstrap=bootstrap if cv < 2 else 0,
-                                  sigma2=sigma2, coding=coding, **args)
-    heldout = f"{cv}-fold CV" if cv >= 2 else (f".632 bootstrap (B = {bootstrap})" if bootstrap >= 1 else "validation")
+                                  sigma2=sigma2, coding=coding, cv_scheme="blocked" if blocked else "kfold", **args)
+    heldout = (f"{cv}-fold blocked CV" if blocked else f"{cv}-fold CV") if cv >= 2 else (f".632 bootstrap (B = {bootstrap})" if bootstrap >= 1 else "validation")
     return SelectionReport(data.name, rows, s2, heldout, len(train[0]))
 
 

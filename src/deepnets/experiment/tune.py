@@ -31,12 +31,12 @@ import warnings
 from dataclasses import dataclass
 
 from ..atomic import write_atomic
-from ..config import Experiment, experiment_from_dict, experiment_to_dict
+from ..config import Experiment, TuneConfig, experiment_from_dict, experiment_from_file, experiment_to_dict
 from ..errors import ConfigError, TrainingDiverged
 from .tune_space import Param, decoded, parse_space, suggest, with_params
 from .tune_trial import check_data, check_objectives, train_trial
 
-__all__ = ["tune_experiment", "describe", "TuneResult", "study_folder", "SAMPLERS", "PRUNERS"]
+__all__ = ["tune_experiment", "tune_file", "describe", "TuneResult", "study_folder", "SAMPLERS", "PRUNERS"]
 
 SAMPLERS = ("tpe", "gp", "cmaes", "nsga2", "random")
 PRUNERS = ("none", "median", "hyperband")
@@ -258,6 +258,18 @@ def tune_experiment(exp: Experiment, *, source: str | None = None, out=None) -> 
             raise ConfigError(f"{len(bad)} of {k} tune workers failed (exit status {bad}); the study keeps their "
                               f"finished trials: run deepnets tune again to continue")
     return _finish(optuna, exp, params, study, folder, name, url, out)
+
+
+def tune_file(path, overrides=(), *, out_dir: str | None = None, out=None, **tune) -> TuneResult:
+    """``deepnets tune PATH``: the experiment file with its ``--set`` overrides, the ``[tune]``
+    settings given as keywords (None: the file's), the study folder's parent ``out_dir`` (None:
+    ``run.out``); then :func:`tune_experiment`. A file with no ``[tune]`` gets "[tune.space] is empty"."""
+    exp = experiment_from_file(path, overrides)
+    given = {k: v for k, v in tune.items() if v is not None}
+    exp = dataclasses.replace(exp, tune=dataclasses.replace(exp.tune or TuneConfig(), **given))
+    if out_dir is not None:
+        exp = dataclasses.replace(exp, run=dataclasses.replace(exp.run, out=out_dir))
+    return tune_experiment(exp, source=path, out=out)
 
 
 def _finish(optuna, exp, params, study, folder, name, url, out) -> TuneResult:

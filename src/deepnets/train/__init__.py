@@ -12,8 +12,8 @@ from .multistart import MultiStartResult, multistart
 from .seq2seq import (LR_SCHEDULES, Seq2SeqModel, Seq2SeqTrainConfig, TeacherForcedLoss, evaluate_seq2seq,
                       sequence_loss, strip_ids, teacher_forced_loss, train_seq2seq, translate, trim_padding)
 from .tbptt import CarriedStateLoss, SequenceChunks, truncated_bptt
-from .select import (bootstrap_632, cross_validate, err632, fit_experiment, kfold_indices, noise_variance,
-                     prediction_error, select_hidden_size)
+from .select import (bootstrap_632, blocked_indices, cross_validate, err632, fit_experiment, kfold_indices,
+                     noise_variance, prediction_error, select_hidden_size)
 
 __all__ = [
     "fit", "evaluate", "Loop", "TensorBatches", "BatchSource", "BatchLoss", "batch_loss",
@@ -22,7 +22,7 @@ __all__ = [
     "METRICS", "accuracy", "mse", "nmse", "rmse", "make_optimizer", "param_groups", "FewExamplesWarning",
     "HintedModel", "HintedLoss", "with_hints", "hinted_loss", "hint_targets", "strip_hints",
     "multistart", "MultiStartResult",
-    "kfold_indices", "cross_validate", "bootstrap_632", "err632", "prediction_error", "noise_variance",
+    "kfold_indices", "blocked_indices", "cross_validate", "bootstrap_632", "err632", "prediction_error", "noise_variance",
     "fit_experiment", "select_hidden_size",
     # truncated BPTT through fit: chunks in time order, the state carried across them
     "truncated_bptt", "SequenceChunks", "CarriedStateLoss",

@@ -105,6 +105,24 @@ def all_mean(value: Tensor) -> Tensor:
     return (v / size).reshape(())
 
 
+def all_max(value: int, device=None) -> int:
+    """The largest of an integer over the ranks (itself without torch.distributed)."""
+    if world()[1] == 1:
+        return value
+    v = torch.tensor([value], dtype=torch.int64, device=device)
+    dist.all_reduce(v, op=dist.ReduceOp.MAX)
+    return int(v.item())
+
+
+def all_gather_rows(value: Tensor) -> Tensor:
+    """Every rank's tensor of shape (1,), stacked in rank order, (W,) (itself without torch.distributed)."""
+    if world()[1] == 1:
+        return value
+    parts = [torch.empty_like(value) for _ in range(world()[1])]
+    dist.all_gather(parts, value.contiguous())
+    return torch.cat(parts)
+
+
 def broadcast_object(obj):
     """Rank 0's ``obj`` on every rank (itself without torch.distributed)."""
     rank, size = world()

@@ -74,6 +74,12 @@ class HintedModel(nn.Module):
         g = torch.Generator().manual_seed(seed) if seed is not None else None
         init_linear_(self.hint.weight, self.hint.bias, net.init, generator=g)
 
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """Fresh weights (what :class:`~deepnets.train.callbacks.RestartOnStall` draws): the main
+        network's by its init, then the hint layer's, both from ``generator``."""
+        self.net.reset_parameters(generator)
+        init_linear_(self.hint.weight, self.hint.bias, self.net.init, generator=generator)
+
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() != 2 or x.shape[1] != self.net.sizes[0]:
             raise ConfigError(f"HintedModel expects input of shape (N, {self.net.sizes[0]}), got {tuple(x.shape)}")

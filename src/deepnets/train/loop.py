@@ -16,10 +16,10 @@ from typing import Iterable, Sequence
 import torch
 from torch import Tensor
 
-from ..errors import DataError, TrainingDiverged, TrainingInterrupted
+from ..errors import CheckpointError, DataError, TrainingDiverged, TrainingInterrupted
 from .batches import BatchSource, TensorBatches, sample_count
 from .callbacks import Callback, CallbackList, History
-from .distributed import all_mean, world
+from .distributed import all_gather_rows, all_max, all_mean, world
 from .metrics import evaluate
 from .setup import PRECISIONS, FewExamplesWarning, seeded, setup, warn_few_examples
 
@@ -29,7 +29,10 @@ __all__ = ["fit", "evaluate", "Loop", "TensorBatches", "FewExamplesWarning", "PR
 class Loop:
     """The running state callbacks see (``self.loop``) and a checkpoint saves: model, optimizer,
     loss, history, the position (epoch, batch inside it, optimizer steps, the epoch's order, the
-    running sums), ``stop_training`` and ``interrupted`` (the signal that asked to stop)."""
+    running sums), ``stop_training`` (a callback ended the run: saved, so a resumed run ends
+    there too) and ``interrupted`` (the signal that asked to stop: not saved). A signal handler
+    sets ``signal``; the loop takes it into ``interrupted`` after a step and after an epoch's end
+    (:meth:`poll_interrupt`), under torchrun on every rank at once."""
 
     def __init__(self, *, model, optimizer, loss, batches, step, callbacks: CallbackList, history: History,
                  generator: torch.Generator, validate=None, n_examples: int | None = None):
@@ -47,17 +50,32 @@ class Loop:
         self.epoch_count = 0
         self.stop_training = False
         self.interrupted: int | None = None
+        self.signal: int | None = None  # set by a signal handler (GracefulStop) at any moment
+        self.world_size = world()[1]
         callbacks.set_loop(self)
+
+    def poll_interrupt(self) -> bool:
+        """Take a signal received since the last poll into ``interrupted``; True when training is
+        to stop for one. Under torchrun the ranks agree (a signal to any rank stops every rank
+        after the same step), so that all of them save and stop together."""
+        if self.interrupted is None:
+            got = self.signal or 0
+            if self.world_size > 1:
+                got = all_max(got, device=next((p.device for p in self.params), None))
+            self.interrupted = got or None
+        return self.interrupted is not None
 
     def state_dict(self) -> dict:
         """Everything needed to continue this run exactly where it is (plain data and tensors)."""
         return {
             "epoch": self.epoch, "position": self.position, "step": self.step,
             "order": self.order, "generator": self.generator.get_state(),
-            "epoch_total": None if self.epoch_total is None else self.epoch_total.detach().cpu().reshape(1),
+            # every rank's running sum (rank r's in row r): each rank resumes its own
+            "epoch_total": None if self.epoch_total is None else all_gather_rows(
+                self.epoch_total.detach().reshape(1)).cpu(),
             "epoch_count": self.epoch_count,
             "history": {"epoch": list(self.history.epoch), "logs": dict(self.history.history)},
-            "callbacks": self.callbacks.state_dict(),
+            "callbacks": self.callbacks.state_dict(), "stop_training": bool(self.stop_training),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -67,11 +85,19 @@ class Loop:
         if state["generator"] is not None:
             self.generator.set_state(state["generator"])
         device = next((p.device for p in self.params), None)
-        self.epoch_total = None if state["epoch_total"] is None else state["epoch_total"].reshape(()).to(device)
+        total = state["epoch_total"]
+        if total is not None:  # one row per rank (one row: a run in one process)
+            rank, size = world()
+            if total.numel() != size:
+                raise CheckpointError(f"the checkpoint holds the running sums of {total.numel()} processes, "
+                                      f"this run has {size}: resume with as many processes as it was saved from")
+            total = total[rank].reshape(()).to(device)
+        self.epoch_total = total
         self.epoch_count = int(state["epoch_count"])
         self.history.epoch = list(state["history"]["epoch"])
         self.history.history = {k: list(v) for k, v in state["history"]["logs"].items()}
         self.callbacks.load_state_dict(state.get("callbacks", {}))
+        self.stop_training = bool(state.get("stop_training", False))  # (absent from older checkpoints)
 
     def new_epoch(self) -> None:
         """Start an epoch at its first batch: the running sums cleared, a fresh order drawn."""
@@ -113,6 +139,14 @@ class Loop:
         for c in self.callbacks:
             if hasattr(c, "on_train_abort"):
                 c.on_train_abort()
+
+    def finish(self, logs: dict) -> None:
+        """End the run: a signal that came in the last epoch's end hooks counts (a run that ended
+        at an epoch's end), the callbacks' ``on_train_end``, then :meth:`close`."""
+        if self.position == 0:
+            self.poll_interrupt()
+        self.callbacks.on_train_end(logs)
+        self.close()
 
     def close(self) -> None:
         """Untie the loop from its callbacks and step (each refers back to it): the run's buffers
@@ -193,8 +227,8 @@ def fit(model: torch.nn.Module, data, *, loss="lms", optimizer="adam", lr: float
         cb.on_train_begin(logs)  # a Checkpointer(resume=...) puts the run back here
         loop.warn_few_examples()
         batch_begin, batch_end = cb.active("on_batch_begin"), cb.active("on_batch_end")  # hot: skipped if unused
-        try:
-            for epoch in range(loop.epoch, epochs):
+        try:  # (a run a callback had ended before its checkpoint takes no more epochs)
+            for epoch in range(loop.epoch, loop.epoch if loop.stop_training else epochs):
                 loop.epoch = epoch
                 if loop.position == 0:  # a fresh epoch (a resumed one goes on from its position)
                     cb.on_epoch_begin(epoch, logs)
@@ -207,20 +241,19 @@ def fit(model: torch.nn.Module, data, *, loss="lms", optimizer="adam", lr: float
                     loop.record(E, n)
                     if batch_end is not None:
                         batch_end(b, {"loss": E, "size": n})
-                    if loop.stop_training:
+                    if loop.poll_interrupt() or loop.stop_training:
                         break
-                if loop.interrupted is not None:
+                if loop.interrupted is not None and not loop.stop_training:
                     break  # mid-epoch: no epoch-end logs; a checkpoint callback saves the position
-                logs = loop.epoch_logs()
+                logs = loop.epoch_logs()  # (an epoch a callback ended ends as it would uninterrupted)
                 loop.epoch, loop.position = epoch + 1, 0  # the next epoch starts at its first batch
                 cb.on_epoch_end(epoch, logs)
-                if loop.stop_training:
+                if loop.poll_interrupt() or loop.stop_training:
                     break
         except BaseException as err:
             loop.abort(err)  # the logs on a divergence; callbacks put back what they changed (signal handlers)
             raise
-        cb.on_train_end(logs)
-        loop.close()
+        loop.finish(logs)  # on_train_end (a signal in the last epoch's end hooks counts)
     if loop.interrupted is not None:
         raise TrainingInterrupted(loop.interrupted, loop.history, step=loop.step,
                                   epoch=loop.epoch + (1 if loop.position else 0))  # the epoch of the last step

@@ -1,4 +1,5 @@
-"""Model selection: k-fold cross-validation, the .632 bootstrap, and the prediction error PE.
+"""Model selection: k-fold and blocked (forward-chaining, for time series) cross-validation, the
+.632 bootstrap, and the prediction error PE.
 
 Every estimator works on an *experiment*: any function ``experiment(train, test) -> errors``
 that trains a fresh model on the pair ``train = (x, y)`` and returns the per-sample errors e_n on
@@ -43,7 +44,7 @@ from ..losses import code_targets
 from .loop import FewExamplesWarning, fit
 
 __all__ = [
-    "kfold_indices", "cross_validate", "CVResult", "bootstrap_indices", "bootstrap_632", "err632",
+    "kfold_indices", "blocked_indices", "CV_SCHEMES", "cross_validate", "CVResult", "bootstrap_indices", "bootstrap_632", "err632",
     "loo_bootstrap_error", "Bootstrap632Result", "prediction_error", "noise_variance", "squared_errors",
     "fit_experiment", "select_hidden_size", "SizeRow", "n_weights",
 ]
@@ -84,36 +85,73 @@ def kfold_indices(n: int, k: int, *, seed: int = 0) -> list[tuple[Tensor, Tensor
     return [(torch.cat([f for j, f in enumerate(folds) if j != i]), folds[i]) for i in range(k)]
 
 
+def blocked_indices(n: int, k: int) -> list[tuple[Tensor, Tensor]]:
+    """``k`` pairs ``(train_idx, test_idx)`` of blocked (forward-chaining) cross-validation for
+    samples in time order: 0..n−1 cut into k + 1 contiguous blocks B_0, ..., B_k of sizes
+    ⌈n/(k+1)⌉ (the first n mod (k+1) blocks) or ⌊n/(k+1)⌋ (the rest); fold j = 1..k trains on
+    B_0 ∪ ... ∪ B_{j−1} and tests on B_j. Every training index precedes every test index (no
+    fold trains on the future); the training sets grow, and B_0 is never a test block.
+
+    Args:
+        n: the number of samples, in time order.
+        k: the number of folds, 1 <= k <= n − 1.
+
+    >>> [(tr.tolist(), te.tolist()) for tr, te in blocked_indices(7, 3)]
+    [([0, 1], [2, 3]), ([0, 1, 2, 3], [4, 5]), ([0, 1, 2, 3, 4, 5], [6])]
+
+    Reference: the rolling-origin evaluation of forecasts (Tashman 2000, Int. J. Forecasting
+    16:437-450); Bergmeir & Benítez (2012), Information Sciences 191:192-213, on blocked CV.
+    """
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= n - 1:
+        raise ConfigError(f"blocked cross-validation needs 1 <= k <= N - 1 = {n - 1}, got k = {k!r}")
+    blocks = torch.tensor_split(torch.arange(n), k + 1)
+    return [(torch.arange(int(blocks[j][0])), blocks[j]) for j in range(1, k + 1)]
+
+
+#: cross_validate's schemes: how the folds are cut
+CV_SCHEMES = ("kfold", "blocked")
+
+
 @dataclass
 class CVResult:
-    """Cross-validation: ``error`` = (1/N) Σ_n e_n, each sample predicted by the model that did not see it."""
+    """Cross-validation: ``error`` = the mean of e_n over the samples tested, each predicted by
+    a model that did not see it (k-fold: every sample; blocked: all but the first block, whose
+    ``per_sample`` entries are NaN)."""
 
     error: float
     fold_errors: list[float]
     per_sample: Tensor
 
 
-def cross_validate(experiment: Experiment, data, k: int = 5, *, seed: int = 0) -> CVResult:
-    """k-fold cross-validation of ``experiment`` on ``data = (x, y)``.
+def cross_validate(experiment: Experiment, data, k: int = 5, *, seed: int = 0, scheme: str = "kfold") -> CVResult:
+    """k-fold or blocked (forward-chaining) cross-validation of ``experiment`` on ``data = (x, y)``.
 
-    CV = (1/N) Σ_{j=1}^{k} Σ_{n ∈ F_j} e_n(W_{−j}), W_{−j} trained on every fold but F_j.
+    k-fold (``scheme="kfold"``, :func:`kfold_indices`): CV = (1/N) Σ_{j=1}^{k} Σ_{n ∈ F_j}
+    e_n(W_{−j}), W_{−j} trained on every fold but F_j. Blocked (``scheme="blocked"``, for rows in
+    time order, :func:`blocked_indices`): CV = (1/(N − |B_0|)) Σ_{j=1}^{k} Σ_{n ∈ B_j} e_n(W_{<j}),
+    W_{<j} trained on the blocks before B_j only, so no model sees the future of what it predicts.
 
     Args:
         experiment: ``experiment(train, test) -> per-sample errors on test`` (see the module).
-        data: the pair ``(x, y)``.
+        data: the pair ``(x, y)`` (blocked: rows in time order).
         k: the number of folds. Default 5.
-        seed: seed of the folds.
+        seed: seed of the k-fold permutation (blocked folds are not random).
+        scheme: ``"kfold"`` (default) or ``"blocked"``.
 
     Reference: Stone 1974, "Cross-validatory choice and assessment of statistical predictions".
     """
+    if scheme not in CV_SCHEMES:
+        raise ConfigError(f"cross-validation scheme must be one of {list(CV_SCHEMES)}, got {scheme!r}")
     x, y = _check_pair(data, "cross-validation data")
-    per_sample = torch.empty(x.shape[0], dtype=torch.float64)
+    folds = kfold_indices(x.shape[0], k, seed=seed) if scheme == "kfold" else blocked_indices(x.shape[0], k)
+    per_sample = torch.full((x.shape[0],), math.nan, dtype=torch.float64)
     fold_errors, once = [], FewExamplesOnce()
-    for tr, te in kfold_indices(x.shape[0], k, seed=seed):
+    for tr, te in folds:
         e = _errors(experiment, (x[tr], y[tr]), (x[te], y[te]), once=once)
         per_sample[te] = e
         fold_errors.append(float(e.mean()))
-    return CVResult(float(per_sample.mean()), fold_errors, per_sample)
+    tested = torch.cat([te for _, te in folds])
+    return CVResult(float(per_sample[tested].mean()), fold_errors, per_sample)
 
 
 class FewExamplesOnce:
@@ -272,7 +310,7 @@ class SizeRow:
 
 def select_hidden_size(build_model: Callable[[int], torch.nn.Module], train, sizes: Sequence[int], *,
                        validation=None, cv: int = 0, bootstrap: int = 0, sigma2: float | None = None,
-                       coding: str = "one_hot", seed: int = 0, **fit_kwargs) -> tuple[list[SizeRow], float]:
+                       coding: str = "one_hot", seed: int = 0, cv_scheme: str = "kfold", **fit_kwargs) -> tuple[list[SizeRow], float]:
     """Train one network per hidden-layer size and tabulate training error, held-out error and PE.
 
     For each size h: W_h = fit(build_model(h), train); training error 2E/N = (1/N) Σ_n e_n(W_h);
@@ -290,6 +328,8 @@ def select_hidden_size(build_model: Callable[[int], torch.nn.Module], train, siz
         sigma2: a known noise variance σ_e² (default: estimated from the largest network).
         coding: how class labels become targets for the squared error. Default "one_hot".
         seed: fit's seed and the folds' seed.
+        cv_scheme: ``"kfold"`` (default) or ``"blocked"`` (forward chaining, for rows in time
+            order): see :func:`cross_validate`.
         **fit_kwargs: passed to :func:`~deepnets.train.loop.fit`.
 
     Returns:
@@ -299,6 +339,8 @@ def select_hidden_size(build_model: Callable[[int], torch.nn.Module], train, siz
     sizes = [int(h) for h in sizes]
     if not sizes or any(h < 1 for h in sizes):
         raise ConfigError(f"hidden-layer sizes must be positive integers, got {sizes}")
+    if cv_scheme not in CV_SCHEMES:
+        raise ConfigError(f"cross-validation scheme must be one of {list(CV_SCHEMES)}, got {cv_scheme!r}")
     if sum((validation is not None, cv >= 2, bootstrap >= 1)) != 1:
         raise ConfigError("give exactly one held-out estimate: a validation pair, cv >= 2 (k-fold "
                           "cross-validation) or bootstrap >= 1 (the .632 bootstrap)")
@@ -316,7 +358,7 @@ def select_hidden_size(build_model: Callable[[int], torch.nn.Module], train, siz
             held = float(squared_errors(model, *_check_pair(validation, "validation data"), coding=coding).mean())
         else:
             exp = fit_experiment(lambda h=h: build_model(h), coding=coding, seed=seed, **fit_kwargs)
-            held = (cross_validate(exp, (x, y), cv, seed=seed).error if cv >= 2
+            held = (cross_validate(exp, (x, y), cv, seed=seed, scheme=cv_scheme).error if cv >= 2
                     else bootstrap_632(exp, (x, y), bootstrap, seed=seed).error)
         rows.append(SizeRow(h, E_of[h][1], 2.0 * E_of[h][0] / N, held))
     if sigma2 is None:

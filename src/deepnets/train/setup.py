@@ -222,13 +222,15 @@ def make_validation(validation, model, loss, *, metrics=(), device=None, batch_s
     return validate
 
 
-def arrange_callbacks(callbacks, loss, *, guard: bool, history: History) -> CallbackList:
-    """The callbacks in the order they are called: a batch loss that is a callback first (its
-    state goes into checkpoints), the user's, the non-finite guard, the history, then the
-    checkpointers (a save sees every other callback's work on the step)."""
+def arrange_callbacks(callbacks, loss, *, guard: bool, history: History, penalty=None) -> CallbackList:
+    """The callbacks in the order they are called: a batch loss and a penalty that are callbacks
+    first (their states go into checkpoints; :class:`~deepnets.adaptive_lambda.AdaptiveLambda`
+    is one), the user's, the non-finite guard, the history, then the checkpointers (a save sees
+    every other callback's work on the step)."""
     user = list(callbacks)
-    if isinstance(loss, Callback) and not any(c is loss for c in user):
-        user.insert(0, loss)
+    for part in (penalty, loss):
+        if isinstance(part, Callback) and not any(c is part for c in user):
+            user.insert(0, part)
     bad = [c for c in user if not isinstance(c, Callback)]
     if bad:
         raise ConfigError(f"callbacks must be Callback objects, got {type(bad[0]).__name__}")
@@ -250,7 +252,7 @@ def setup(model, data, *, seed: int, loss, optimizer, lr, layer_lr, optimizer_op
     validate = make_validation(validation, model, loss, metrics=metrics, device=device, batch_size=batch_size)
     optimizer = make_optimizer(optimizer, model, lr=lr, layer_lr=layer_lr, **(optimizer_options or {}))
     history = History()
-    cbs = arrange_callbacks(callbacks, loss, guard=guard, history=history)
+    cbs = arrange_callbacks(callbacks, loss, guard=guard, history=history, penalty=penalty)
     transform = input_transform(noise_std=math.sqrt(input_noise), channels_last=channels_last, generator=generator)
     step = make_step(model, optimizer, loss, forward=forward, penalty=penalty, amp=PRECISIONS[precision],
                      compile=compile, after_backward=cbs.active("on_after_backward"), transform=transform,

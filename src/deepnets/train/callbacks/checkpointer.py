@@ -99,14 +99,16 @@ class Checkpointer(Callback):
         self.resumed_from = ckpt.get("path")
 
     def save(self):
-        """Write a checkpoint now (rank 0 only); return its folder (None on other ranks)."""
+        """Write a checkpoint now (rank 0 only); return its folder (None on other ranks). Called on
+        every rank at once: the loop's state gathers every rank's running sums."""
+        loop = self.loop
+        state = loop.state_dict()
         if not is_main():
             return None
-        loop = self.loop
         self.last = self.manager.save(
             loop.step, model=loop.model, optimizer=loop.optimizer, step=loop.step, epoch=loop.epoch,
             position=loop.position, config=self.config,
-            extra={"loop": loop.state_dict(), "world_size": world()[1]})  # resumed only by as many ranks
+            extra={"loop": state, "world_size": world()[1]})  # resumed only by as many ranks
         return self.last
 
     def on_batch_end(self, batch, logs=None):

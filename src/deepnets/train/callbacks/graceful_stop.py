@@ -29,12 +29,14 @@ class GracefulStop(Callback):
             self.previous[sig] = signal.signal(sig, self._handle)
 
     def _handle(self, signum, frame):
-        if self.loop.interrupted is not None:  # asked twice: stop now
+        if self.loop.signal is not None:  # asked twice: stop now
             signal.signal(signum, self.previous.get(signum, signal.SIG_DFL))
             signal.raise_signal(signum)
             return
-        self.loop.interrupted = signum
-        self.loop.stop_training = True
+        # only the signal: the loop takes it after the step (on every rank under torchrun), and
+        # ``stop_training`` stays the callbacks' own decision, which a checkpoint saves (a signal
+        # that came as early stopping ended the run must not undo that)
+        self.loop.signal = signum
 
     def on_train_end(self, logs=None):
         for sig, handler in self.previous.items():

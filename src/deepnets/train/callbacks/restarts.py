@@ -20,6 +20,9 @@ class RestartOnStall(Callback):
     ``min_fall`` of its value ``window`` epochs ago, and it is still above ``target``, the model's
     weights are drawn again (``reset_parameters`` with a generator seeded ``seed + restart``),
     the optimizer's state is cleared, and the count starts over. At most ``max_restarts`` times.
+    The new weights are drawn when the next epoch begins, so that every callback's end-of-epoch
+    hook (early stopping keeping the best weights, a checkpoint) sees the weights the epoch's
+    logs were measured on, whatever the callbacks' order.
 
     Args:
         window: epochs over which progress is measured. Default 200.
@@ -40,12 +43,19 @@ class RestartOnStall(Callback):
     def on_train_begin(self, logs=None):
         self.losses: list[float] = []
         self.restarts = 0
+        self.pending = False  # a restart decided at an epoch's end, done when the next begins
 
     def state_dict(self) -> dict:
-        return {"losses": list(self.losses), "restarts": self.restarts}
+        return {"losses": list(self.losses), "restarts": self.restarts, "pending": self.pending}
 
     def load_state_dict(self, state: dict) -> None:
         self.losses, self.restarts = [float(v) for v in state["losses"]], int(state["restarts"])
+        self.pending = bool(state.get("pending", False))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.pending:
+            self.pending = False
+            self._restart()
 
     def on_epoch_end(self, epoch, logs=None):
         loss = logs["loss"]
@@ -58,12 +68,21 @@ class RestartOnStall(Callback):
     def _check(self, epoch, loss):
         before = self.losses[-1 - self.window]
         if before - loss < self.min_fall * before:
+            self._model()  # (a model that cannot restart is refused now, not an epoch later)
             self.restarts += 1
-            model = self.loop.model
-            if not hasattr(model, "reset_parameters"):
-                raise ConfigError(f"RestartOnStall needs a model with reset_parameters(generator), got {type(model).__name__}")
-            model.reset_parameters(torch.Generator().manual_seed(self.seed + self.restarts))
-            self.loop.optimizer.state.clear()
+            self.pending = True
             self.losses = []
             log.info("epoch %d: loss %.4g fell less than %.0f%% in %d epochs; restart %d",
                      epoch + 1, loss, 100 * self.min_fall, self.window, self.restarts)
+
+    def _model(self):
+        model = self.loop.model
+        while isinstance(model, torch.nn.parallel.DistributedDataParallel):  # the same draw on every rank
+            model = model.module
+        if not hasattr(model, "reset_parameters"):
+            raise ConfigError(f"RestartOnStall needs a model with reset_parameters(generator), got {type(model).__name__}")
+        return model
+
+    def _restart(self):
+        self._model().reset_parameters(torch.Generator().manual_seed(self.seed + self.restarts))
+        self.loop.optimizer.state.clear()
