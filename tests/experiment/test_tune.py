@@ -89,6 +89,19 @@ def test_every_sampler_runs_a_study(tmp_path, sampler):
     assert all(1 <= t.params["train.epochs"] <= 3 and isinstance(t.params["train.epochs"], int) for t in trials)
 
 
+def test_a_series_is_searched_by_blocked_cv_and_refused_by_kfold_cv(tmp_path):
+    cfg = _config(tmp_path, {"train.optimizer.lr": {"low": 1e-3, "high": 0.2, "log": True}}, trials=1,
+                  heldout="blocked", folds=3, objectives=["cv_error"], pruner="median", startup_trials=5)
+    cfg["data"] = {"name": "henon", "params": {"n": 120, "lags": 2}, "split": [0.6, 0.1, 0.3]}
+    tune_experiment(experiment_from_dict(cfg), source="b.toml", out=open(os.devnull, "w"))
+    (t,) = _load(tmp_path / "tune-b", "b").trials
+    assert sorted(t.intermediate_values) == [0, 1, 2]  # one report per forward-chaining fold
+    cfg["tune"]["heldout"], cfg["tune"]["study"] = "cv", "k"
+    with pytest.raises(ConfigError, match="mixing past and future rows"):
+        tune_experiment(experiment_from_dict(cfg), source="b.toml")
+    assert not (tmp_path / "tune-k").exists()
+
+
 def test_running_again_continues_the_study_counting_the_trials_already_done(tmp_path):
     cfg = _config(tmp_path, {"train.optimizer.lr": {"low": 1e-3, "high": 0.2, "log": True}}, trials=2,
                   sampler="random")

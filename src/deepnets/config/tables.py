@@ -171,8 +171,8 @@ class TuneConfig:
 
     space: dict = field(default_factory=dict)  # "key" = {low, high, log, step} or {choices = [...]}: what is searched
     objectives: list = field(default_factory=lambda: ["val_loss"])  # val_loss, val_accuracy, val_rmse, val_r2, cv_error, n_weights
-    heldout: str = "validation"      # "validation" (the validation split) or "cv" (k-fold CV on the training split)
-    folds: int = 5                   # k of heldout = "cv"
+    heldout: str = "validation"      # "validation" (the validation split), "cv" (k-fold CV on the training split), "blocked" (forward chaining: series)
+    folds: int = 5                   # k of heldout = "cv" or "blocked"
     trials: int = 20                 # finished trials the study should hold (the ones already done count)
     timeout: float = 0.0             # seconds this command searches at most (0: no limit)
     sampler: str = "tpe"             # tpe, gp (Bayesian optimisation), cmaes, nsga2 (genetic algorithm), random

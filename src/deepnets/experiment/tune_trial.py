@@ -10,6 +10,8 @@ folder, no checkpoints), and scored on the held-out part:
 - ``heldout = "cv"``: ``cv_error``, k-fold cross-validation on the training split
   (:func:`~deepnets.train.select.cross_validate`: the squared error per sample of the net that
   did not see it, Stone 1974);
+- ``heldout = "blocked"``: ``cv_error`` of blocked (forward-chaining) cross-validation, for a
+  time series: each fold trains on the blocks before the one it is tested on, never on the future;
 - ``n_weights``: N_W, the network's number of weights (the second objective of a search for
   small, accurate nets).
 
@@ -37,7 +39,7 @@ __all__ = ["OBJECTIVES", "MAXIMISED", "check_objectives", "check_data", "train_t
 
 #: the objectives a study can have, by the held-out estimate that gives them
 OBJECTIVES = {"validation": ("val_loss", "val_accuracy", "val_rmse", "val_r2", "n_weights"),
-              "cv": ("cv_error", "n_weights")}
+              "cv": ("cv_error", "n_weights"), "blocked": ("cv_error", "n_weights")}
 #: objectives that are maximised (all others are minimised)
 MAXIMISED = ("val_accuracy", "val_r2")
 
@@ -50,8 +52,9 @@ def check_objectives(tune) -> list[str]:
     if not names or len(set(names)) != len(names) or any(n not in OBJECTIVES[tune.heldout] for n in names):
         raise ConfigError(f"tune.objectives with heldout = {tune.heldout!r} takes distinct names among "
                           f"{', '.join(OBJECTIVES[tune.heldout])}, got {names!r}")
-    if tune.heldout == "cv" and (not isinstance(tune.folds, int) or tune.folds < 2):
-        raise ConfigError(f"tune.folds must be an integer >= 2 for heldout = \"cv\", got {tune.folds!r}")
+    least = {"cv": 2, "blocked": 1}.get(tune.heldout, 0)
+    if tune.folds < least:
+        raise ConfigError(f"tune.folds must be >= {least} for heldout = {tune.heldout!r}, got {tune.folds!r}")
     return ["maximize" if n in MAXIMISED else "minimize" for n in names]
 
 
@@ -92,7 +95,7 @@ def _check_data(data, parts, hints, objectives: list[str], heldout: str) -> None
         raise ConfigError("deepnets tune compares plain networks: remove [train.hints]")
     if heldout == "cv" and isinstance(data, SeriesData):
         raise ConfigError("k-fold CV resamples rows at random, mixing past and future rows of a time series: "
-                          "use tune.heldout = \"validation\" (a split by time)")
+                          "use tune.heldout = \"blocked\" (forward chaining) or \"validation\" (a split by time)")
     if heldout == "validation" and parts.val is None:
         raise ConfigError("tune.heldout = \"validation\" needs a validation split: give data.split 3 parts, "
                           "or use tune.heldout = \"cv\"")
@@ -129,7 +132,7 @@ def train_trial(exp, objectives: list[str], *, heldout: str = "validation", fold
     report = trial is not None and len(objectives) == 1 and objectives[0] != "n_weights"
     build = lambda: build_model(exp, data.x.shape[1], n_out, output)  # noqa: E731
 
-    if heldout == "cv":
+    if heldout in ("cv", "blocked"):
         weights, fold_means = [], []
         reporter = TrialReporter(trial, "cv") if report else None
 
@@ -147,7 +150,8 @@ def train_trial(exp, objectives: list[str], *, heldout: str = "validation", fold
             return e
 
         try:
-            error = cross_validate(one_fold, train, folds, seed=exp.data.seed).error
+            scheme = "kfold" if heldout == "cv" else "blocked"
+            error = cross_validate(one_fold, train, folds, seed=exp.data.seed, scheme=scheme).error
         except _Pruned:
             return [sum(fold_means) / len(fold_means) if n == "cv_error" else weights[0] for n in objectives], True
         return [error if n == "cv_error" else weights[0] for n in objectives], False
