@@ -178,6 +178,8 @@ def test_a_study_killed_with_sigkill_resumes_and_retries_the_killed_trial(tmp_pa
     ({"sampler": "cmaes", "objectives": ["val_loss", "n_weights"]}, "optimises one objective"),
     ({"objectives": ["cv_error"]}, "tune.objectives with heldout = 'validation'"),
     ({"trials": 0}, "tune.trials must be >= 1"),
+    ({"study": "../elsewhere"}, "names the folder tune-NAME inside run.out"),
+    ({"space": {"train.starts": {"low": 1, "high": 3}}}, "a tune trial trains one start"),
     ({"objectives": ["val_accuracy"]}, "sin is a regression task: val_accuracy is for classification"),
     ({"heldout": "cv", "objectives": ["cv_error", "val_loss"]}, "takes distinct names among cv_error, n_weights"),
 ])

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 from ..atomic import write_atomic
 from ..config import Experiment, TuneConfig, experiment_from_dict, experiment_from_file, experiment_to_dict
+from ..config.read import check_run_name
 from ..errors import ConfigError, TrainingDiverged
 from .tune_space import Param, decoded, parse_space, suggest, with_params
 from .tune_trial import check_data, check_objectives, train_trial
@@ -70,6 +71,10 @@ class TuneResult:
 def study_folder(exp: Experiment, source: str | None) -> tuple[str, str]:
     """``(folder, study name)``: ``run.out/tune-NAME``, NAME = ``tune.study`` or the file's name."""
     name = exp.tune.study or os.path.splitext(os.path.basename(source or "experiment"))[0]
+    try:
+        check_run_name(f"tune-{name}")
+    except ConfigError as e:
+        raise ConfigError(f"tune.study {name!r} names the folder tune-NAME inside run.out: {e}") from None
     return os.path.abspath(os.path.join(exp.run.out, f"tune-{name}")), name
 
 
@@ -87,6 +92,8 @@ def _check(exp: Experiment) -> tuple[list[Param], list[str]]:
     if t.timeout < 0 or t.heartbeat < 0:
         raise ConfigError(f"tune.timeout and tune.heartbeat must be >= 0, got {t.timeout}, {t.heartbeat}")
     directions = check_objectives(t)
+    if exp.train.starts != 1 or "train.starts" in t.space:
+        raise ConfigError("a tune trial trains one start: set train.starts = 1 (search \"model.seed\" to vary starts)")
     if len(directions) > 1 and t.sampler == "cmaes":
         raise ConfigError("tune.sampler = \"cmaes\" optimises one objective; for several use nsga2, tpe or random")
     if len(directions) > 1 and t.pruner != "none":
@@ -231,6 +238,7 @@ def tune_experiment(exp: Experiment, *, source: str | None = None, out=None) -> 
     out = out or sys.stderr
     params, directions = _check(exp)
     t = exp.tune
+    study_folder(exp, source)  # a bad study name before anything else
     check_data(with_params(exp, {}), t.objectives, t.heldout)  # a mistake here leaves no study behind
     folder, name = study_folder(exp, source)
     os.makedirs(folder, exist_ok=True)
