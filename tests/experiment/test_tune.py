@@ -179,12 +179,15 @@ def test_a_study_killed_with_sigkill_resumes_and_retries_the_killed_trial(tmp_pa
     ({"objectives": ["cv_error"]}, "tune.objectives with heldout = 'validation'"),
     ({"trials": 0}, "tune.trials must be >= 1"),
     ({"study": "../elsewhere"}, "names the folder tune-NAME inside run.out"),
-    ({"space": {"train.starts": {"low": 1, "high": 3}}}, "a tune trial trains one start"),
+    ({"study": "m", "_starts": 3}, "a tune trial trains one start"),
     ({"objectives": ["val_accuracy"]}, "sin is a regression task: val_accuracy is for classification"),
     ({"heldout": "cv", "objectives": ["cv_error", "val_loss"]}, "takes distinct names among cv_error, n_weights"),
 ])
 def test_tune_settings_mistakes_are_config_errors_before_a_study_exists(tmp_path, tune, words):
-    exp = experiment_from_dict(_config(tmp_path, {"train.optimizer.lr": {"low": 0.01, "high": 0.1}}, **tune))
+    starts = tune.pop("_starts", 1)
+    cfg = _config(tmp_path, {"train.optimizer.lr": {"low": 0.01, "high": 0.1}}, **tune)
+    cfg["train"]["starts"] = starts
+    exp = experiment_from_dict(cfg)
     with pytest.raises(ConfigError, match=words.replace("(", r"\(")):
         tune_experiment(exp, source="e.toml")
     assert not os.listdir(tmp_path)
