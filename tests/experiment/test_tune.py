@@ -184,6 +184,7 @@ def test_a_study_killed_with_sigkill_resumes_and_retries_the_killed_trial(tmp_pa
     ({"heldout": "cv", "objectives": ["cv_error", "val_loss"]}, "takes distinct names among cv_error, n_weights"),
 ])
 def test_tune_settings_mistakes_are_config_errors_before_a_study_exists(tmp_path, tune, words):
+    tune = dict(tune)
     starts = tune.pop("_starts", 1)
     cfg = _config(tmp_path, {"train.optimizer.lr": {"low": 0.01, "high": 0.1}}, **tune)
     cfg["train"]["starts"] = starts
