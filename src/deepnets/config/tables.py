@@ -125,6 +125,18 @@ class HintsConfig:
 
 
 @dataclass
+class AdversarialConfig:
+    """``[train.adversarial]``: train on a mix of clean and attacked inputs (deepnets.adversarial)."""
+
+    attack: str = "fgsm"             # fgsm (one gradient sign step) or pgd (steps of size alpha, random start)
+    epsilon: float = 0.1             # the L-infinity radius of the attack, in the scaled inputs' units
+    steps: int = 10                  # pgd: gradient steps
+    alpha: float = 0.0               # pgd: step size; 0: 2.5 epsilon / steps
+    weight: float = 0.5              # w: E = (1 - w) E(clean) + w E(attacked)
+    clip: bool = True                # keep attacked inputs within the training inputs' range, per feature
+
+
+@dataclass
 class CheckpointConfig:
     """``[train.checkpoint]``: saves in RUN/checkpoints (always also on SIGTERM/SIGINT)."""
 
@@ -161,6 +173,7 @@ class TrainConfig:
     early_stopping: EarlyStoppingConfig | None = _switch(EarlyStoppingConfig)
     restarts: RestartsConfig | None = _switch(RestartsConfig)
     hints: HintsConfig | None = _switch(HintsConfig)
+    adversarial: AdversarialConfig | None = _switch(AdversarialConfig)
 
 
 # -- [tune] ------------------------------------------------------------------------------------

@@ -138,6 +138,7 @@ CLAIMS: tuple[Claim, ...] = (
 #: examples that are not lecture claims, and why
 NOT_CLAIMS = {
     "series_csv": "shows a user's own CSV series (the NARMA-10 model of narma10.toml read from a file)",
+    "digits_adversarial": "shows [train.adversarial]; its robustness table is benchmarks/bench_adversarial.py's",
 }
 
 

@@ -6,7 +6,9 @@
 - Sequence networks: the 1-D CNN and the recurrent classifiers (MNIST-1D), the text classifier,
   the character language model, the captioner, the Transformer, the LSTM encoder-decoder and the
   2-D convolutional seq2seq network, NARX and linear AR models of time series, and
-  :class:`RecurrentNet` (a core with the lecture's read-out). Their inputs have no common shape,
+  :class:`RecurrentNet` (a core with the lecture's read-out).
+- :class:`ELM`, the extreme learning machine: random fixed hidden units and output weights by
+  ridge (λ by GCV), LASSO or elastic net, solved in closed form rather than trained by ``fit``. Their inputs have no common shape,
   so they are classes and builders by name here rather than ``ZOO`` entries; ``deepnets train``
   reaches the ones it builds through its own ``model.kind`` table.
 
@@ -27,6 +29,7 @@ from .alexnet import ALEXNET_VARIANTS, AlexNet, alexnet
 from .captioner import Captioner, ImageEncoder
 from .char_lm import CharLM
 from .cnn1d import CNN1d, cnn1d
+from .elm import ELM
 from .googlenet import GOOGLENET_VARIANTS, GoogLeNet, googlenet
 from .inception_resnet_v2 import InceptionResNetV2, inception_resnet_v2
 from .lenet import LeNet5, lenet5
@@ -66,6 +69,8 @@ __all__ = [
     "Pervasive2d", "CausalConv2d", "causal_conv2d", "channel_norm", "SOURCE_POOLS",
     # delay-tap models of time series: the NARX MLP, its forecasts, the least-squares AR baseline
     "NARX", "iterated_forecast", "one_step_forecast", "LinearAR", "least_squares_ar",
+    # the extreme learning machine: random fixed hidden units, output weights in closed form
+    "ELM",
 ]
 
 
