@@ -7,6 +7,8 @@
     deepnets relevance RUN [--rounds R] [--inner I]
     deepnets prune RUN --method obs|obd|magnitude|layerwise [--sparsity S | --max-error-increase E]
     deepnets select EXPERIMENT.toml --hidden 2,4,8,16,32 [--cv K [--blocked] | --bootstrap B] [--out DIR]
+    deepnets tune EXPERIMENT.toml [--trials N] [--timeout S] [--sampler tpe|gp|cmaes|nsga2|random]
+                  [--storage URL] [--study NAME] [--workers K] [--out DIR]
     deepnets export RUN --onnx OUT.onnx
     deepnets datasets
     deepnets models [NAME ...]
@@ -219,6 +221,14 @@ def cmd_select(args) -> int:
     return 0
 
 
+def cmd_tune(args) -> int:
+    from .experiment.tune import describe, tune_file
+
+    given = {k: getattr(args, k) for k in ("trials", "timeout", "sampler", "storage", "study", "workers")}
+    print("\n".join(describe(tune_file(args.experiment, args.set, out_dir=args.out, **given))))
+    return 0
+
+
 def cmd_export(args) -> int:
     from .export import export_run
 
@@ -322,6 +332,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one value (repeatable)")
     s.add_argument("--out", help="folder for select.json and select.png (default: RUN_OUT/select-NAME-TIME)")
     s.set_defaults(func=cmd_select)
+    tu = sub.add_parser("tune", help="hyper-parameter search on Optuna over [tune.space] (resumable, many workers)")
+    tu.add_argument("experiment", help="a TOML experiment file with [tune] and [tune.space] (the keys searched)")
+    tu.add_argument("--trials", type=int, metavar="N", help="finished trials the study should hold")
+    tu.add_argument("--timeout", type=float, metavar="S", help="stop starting trials after S seconds")
+    tu.add_argument("--sampler", metavar="NAME", help="tpe, gp, cmaes, nsga2 (genetic, multi-objective) or random")
+    tu.add_argument("--storage", metavar="URL", help="an SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db "
+                    "(default: sqlite in the study folder)")
+    tu.add_argument("--study", metavar="NAME", help="the study's name (default: the file's name)")
+    tu.add_argument("--workers", type=int, metavar="K", help="worker processes on this machine")
+    tu.add_argument("--out", metavar="DIR", help="parent of the study folder DIR/tune-NAME (run.out)")
+    tu.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one value (repeatable)")
+    tu.set_defaults(func=cmd_tune)
     x = sub.add_parser("export", help="write a run as an ONNX file (scaler in the graph, labels in its metadata)")
     x.add_argument("run", help="a run folder")
     x.add_argument("--onnx", required=True, metavar="OUT.onnx", help="the ONNX file to write")

@@ -19,6 +19,7 @@ and each component of a run is a table of its own below them, with its own datac
     [train.restarts]         window, min_fall, target, max
     [train.hints]            columns, weight
     [train.adversarial]      attack, epsilon, steps, alpha, weight, clip
+    [tune]                   space, objectives, heldout, folds, trials, timeout, sampler, pruner, ... (deepnets tune)
 
 ``params`` and the ``options`` tables hold the keywords of the loader, the model kind's builder,
 the optimizer or the regularizer, checked by them.
@@ -49,13 +50,13 @@ from .read import (MOVED, apply_overrides, experiment_from_dict, experiment_from
                    parse_override, upgrade_flat)
 from .tables import (KEYS, AdversarialConfig, CheckpointConfig, DataConfig, DeviceConfig, EarlyStoppingConfig,
                      Experiment, HintsConfig, LossConfig, ModelConfig, OptimizerConfig, PenaltyConfig, RestartsConfig,
-                     RunConfig, TrainConfig, ViewConfig)
+                     RunConfig, TrainConfig, TuneConfig, ViewConfig)
 from .toml_io import dumps_toml, load_toml, loads_toml
 
 __all__ = [
     "Experiment", "DataConfig", "ViewConfig", "ModelConfig", "TrainConfig", "LossConfig", "OptimizerConfig",
     "PenaltyConfig", "EarlyStoppingConfig", "RestartsConfig", "HintsConfig", "AdversarialConfig", "CheckpointConfig",
-    "DeviceConfig", "RunConfig", "KEYS", "MOVED",
+    "DeviceConfig", "RunConfig", "TuneConfig", "KEYS", "MOVED",
     "experiment_from_dict", "experiment_to_dict", "experiment_from_file", "parse_override", "apply_overrides",
     "upgrade_flat", "loads_toml", "load_toml", "dumps_toml",
 ]

@@ -176,6 +176,32 @@ class TrainConfig:
     adversarial: AdversarialConfig | None = _switch(AdversarialConfig)
 
 
+# -- [tune] ------------------------------------------------------------------------------------
+
+@dataclass
+class TuneConfig:
+    """``[tune]``: the hyper-parameter search of ``deepnets tune`` (on Optuna); ignored by ``deepnets train``."""
+
+    space: dict = field(default_factory=dict)  # "key" = {low, high, log, step} or {choices = [...]}: what is searched
+    objectives: list = field(default_factory=lambda: ["val_loss"])  # val_loss, val_accuracy, val_rmse, val_r2, cv_error, n_weights
+    heldout: str = "validation"      # "validation" (the validation split), "cv" (k-fold CV on the training split), "blocked" (forward chaining: series)
+    folds: int = 5                   # k of heldout = "cv" or "blocked"
+    trials: int = 20                 # finished trials the study should hold (the ones already done count)
+    timeout: float = 0.0             # seconds this command searches at most (0: no limit)
+    sampler: str = "tpe"             # tpe, gp (Bayesian optimisation), cmaes, nsga2 (genetic algorithm), random
+    population: int = 50             # nsga2: the size of a generation (the first is drawn at random)
+    pruner: str = "none"             # none, median, hyperband: stop bad trials early from their per-epoch reports
+    startup_trials: int = 5          # median pruner: trials finished before any is pruned
+    warmup_epochs: int = 0           # median pruner: epochs of a trial before it may be pruned
+    seed: int = 0                    # the sampler's seed (worker w: seed + w)
+    study: str = ""                  # the study's name (default: the experiment file's name)
+    storage: str = ""                # an SQLAlchemy URL (default: sqlite in the study folder)
+    workers: int = 1                 # worker processes on this machine, sharing the study
+    heartbeat: int = 30              # seconds between a running trial's heartbeats; one silent 2x as long is failed and retried (0: off)
+    retrain: bool = True             # retrain the best trial as a normal run folder in the study folder
+    plots: bool = True               # optimisation history, importances, parallel coordinates, Pareto front
+
+
 # -- [run] -------------------------------------------------------------------------------------
 
 @dataclass
@@ -193,6 +219,7 @@ class Experiment:
     model: ModelConfig = _table(ModelConfig)
     train: TrainConfig = _table(TrainConfig)
     run: RunConfig = _table(RunConfig)
+    tune: TuneConfig | None = _switch(TuneConfig)
 
 
 def _paths(cls, prefix: str = "") -> list[str]:

@@ -6,6 +6,8 @@
 - :mod:`.folder` -- the run folder's files and :func:`load_run`
 - :mod:`.starts` -- multi-start runs (``train.starts = k``)
 - :mod:`.select` -- hidden-layer size selection (``deepnets select``)
+- :mod:`.tune` -- hyper-parameter search on Optuna (``deepnets tune``; :mod:`.tune_space`, :mod:`.tune_trial`,
+  :mod:`.tune_report`)
 - :mod:`.forecast` -- the forecast report of a series run beside the AR baseline
 - :mod:`.inspect` -- evaluate, predict and ARD relevances of a finished run
 - :mod:`.targets` -- a regression target standardised for training, scored in its units beside the mean
@@ -18,10 +20,11 @@ from .forecast import forecast_report
 from .inspect import evaluate_file, evaluate_run, predict_run, reevaluate_run, relevance_run
 from .run import experiment_from_file, resume_run, run_experiment
 from .select import SelectionReport, save_selection, select_experiment
+from .tune import TuneResult, tune_experiment
 
 __all__ = [
     "experiment_from_file", "run_experiment", "resume_run", "RunResult", "load_run",
     "evaluate_run", "reevaluate_run", "evaluate_file", "predict_run", "relevance_run",
-    "select_experiment", "SelectionReport", "save_selection",
+    "select_experiment", "SelectionReport", "save_selection", "tune_experiment", "TuneResult",
     "MODEL_KINDS", "build_model", "forecast_report",
 ]
