@@ -180,7 +180,8 @@ class SemiSupervisedBatches:
 class SemiSupervisedLoss(BatchLoss):
     """The batch loss of J(W) on :class:`SemiSupervisedBatches`' steps: ½ E_sup(model(x_L), z_L)
     on a labelled step (``supervised`` a name of the loss vocabulary, default ``"lms"``: ½‖z − ẑ‖²
-    averaged), ½ λ · mean L(ẑ(xⁿ), ẑ(xᵐ), S_nm) on a pair step.
+    averaged), ½ λ · mean L(ẑ(xⁿ), ẑ(xᵐ), S_nm) on a pair step. A plain (x, z) batch (validation
+    data) is a labelled step.
 
     Args:
         lam: λ ≥ 0, the weight of the unlabelled pairs. Default 1.
@@ -195,9 +196,10 @@ class SemiSupervisedLoss(BatchLoss):
         self._resolved = None
 
     def __call__(self, model, batch) -> Tensor:
-        if len(batch) != 3:
-            raise DataError(f"SemiSupervisedLoss reads SemiSupervisedBatches' steps (x, z or x', kind), got {len(batch)} tensors")
-        a, b, kind = batch
+        if len(batch) not in (2, 3):
+            raise DataError(f"SemiSupervisedLoss reads SemiSupervisedBatches' steps (x, z or x', kind) or labelled "
+                            f"(x, z) batches, got {len(batch)} tensors")
+        a, b, kind = batch if len(batch) == 3 else (*batch, LABELLED)  # a plain (x, z): validation data
         kind = int(kind)
         if kind == LABELLED:
             if self._resolved is None:
