@@ -61,3 +61,13 @@ def test_mistakes_are_one_line_errors_and_leave_no_run(tmp_path, capsys, setting
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1, err
     assert not (tmp_path / "bad").exists()
+
+
+def test_tune_refuses_a_semisupervised_experiment_it_would_train_on_every_label(tmp_path, capsys):
+    path = tmp_path / "e.toml"
+    path.write_text('[data]\nlabelled_fraction = 0.1\n[train.pairs]\n'
+                    '[tune.space]\n"train.optimizer.lr" = {low = 0.01, high = 0.1}\n')
+    assert main(["tune", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "a tune trial trains on every training label" in err and "got 0.1 and a [train.pairs]" in err, err
+    assert not (tmp_path / "out").exists()
