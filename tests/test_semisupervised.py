@@ -144,3 +144,10 @@ def test_a_resumed_semisupervised_run_is_bit_for_bit_the_uninterrupted_one(tmp_p
     for k, v in full.state_dict().items():
         assert torch.equal(v, net.state_dict()[k]), k
     assert h.history["loss"] == full_h.history["loss"]
+
+
+def test_the_source_moves_its_examples_to_a_device():
+    x_l, y_l, x_u, pairs = _toy()
+    src = SemiSupervisedBatches(x_l, y_l, x_u, pairs, batch_size=4, pair_batch_size=5).to("meta")
+    for a, b, _ in src.iterate(src.new_order(torch.Generator().manual_seed(0))):
+        assert a.device.type == "meta" and b.device.type == "meta"

@@ -67,6 +67,8 @@ def semisupervised_training(exp: Experiment, loss, train) -> tuple[object, objec
         pairs = neighbour_pairs(x[unl], k=p.k, far=p.far, generator=torch.Generator().manual_seed(t.seed))
         batch = t.batch_size if t.batch_size > 0 else len(lab)
         source = SemiSupervisedBatches(x[lab], y[lab], x[unl], pairs, batch_size=batch, pair_batch_size=p.batch_size)
+        if t.device.name:  # fit takes a batch source as it is: its examples go to the run's device here
+            source.to(t.device.name)
         return source, SemiSupervisedLoss(lam=p.lam, margin=p.margin, supervised=loss), counts
     except ConfigError as e:
         raise ConfigError(f"train.pairs: {e}") from None

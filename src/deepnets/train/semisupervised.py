@@ -153,6 +153,11 @@ class SemiSupervisedBatches:
     def __len__(self) -> int:
         return 3 * self.cycles
 
+    def to(self, device) -> "SemiSupervisedBatches":
+        """The examples moved to ``device`` (``fit`` takes a batch source as it is); returns self."""
+        self.x_l, self.z_l, self.x_u = (t.to(device) for t in (self.x_l, self.z_l, self.x_u))
+        return self
+
     def new_order(self, generator: torch.Generator | None = None) -> dict:
         """This epoch's order: index streams into the labelled examples and the two pair sets."""
         c, b, pb = self.cycles, self.batch_size, self.pair_batch_size
