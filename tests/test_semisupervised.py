@@ -32,7 +32,7 @@ def test_pair_loss_and_its_gradient_are_the_lectures_by_hand():
             want_grad.append([-2 * v / 40 if d2 < margin else 0.0 for v in d])
     inside = [not s[n] and want[n] > 0 for n in range(40)]
     assert 5 <= sum(inside) <= 15  # both branches of the hinge are exercised
-    assert float(loss) == pytest.approx(sum(want) / 40, rel=1e-12)
+    assert float(loss.detach()) == pytest.approx(sum(want) / 40, rel=1e-12)
     assert torch.allclose(a.grad, torch.tensor(want_grad, dtype=torch.float64), rtol=1e-12, atol=1e-15)
 
 
