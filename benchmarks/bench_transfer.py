@@ -77,6 +77,25 @@ def variant(name: str, source: MLP, a, seed: int):
     return model, {f"{t}.": a.lr / 10 for t in trunk}
 
 
+def probe(source: MLP, a, pool, test) -> dict:
+    """Test accuracy on 5-9 of a logistic regression (scikit-learn) fitted on every pool label, on
+    the features of the source net's lowest d layers and of a random net's, d = 0 (pixels), 1, 2."""
+    from sklearn.linear_model import LogisticRegression
+
+    def features(m, x, d):
+        with torch.no_grad():
+            for i in range(d):
+                x = m.activations[i](m.layers[i](x))
+        return x.numpy()
+
+    out = {}
+    for name, m in (("source", source), ("random", net(a, 10_000))):
+        for d in range(len(a.hidden) + 1):
+            clf = LogisticRegression(max_iter=5000).fit(features(m, pool[0], d), pool[1].numpy())
+            out[f"{name}-{d}"] = clf.score(features(m, test[0], d), test[1].numpy())
+    return out
+
+
 def first_epoch(curve, target):
     return next((i + 1 for i, a in enumerate(curve) if a >= target), len(curve) + 1)
 
@@ -91,6 +110,8 @@ def run(a) -> dict:
             batch_size=32, seed=seed)
         with torch.no_grad():
             acc = float((source(xs).argmax(1) == ys).float().mean())
+        if seed == 0:
+            out["probe"] = probe(source, a, (xp, yp), test)
         out["source"].append({"seed": seed, "train_accuracy": acc,
                               "seconds": time.perf_counter() - t0})
         for k in a.per_class:
@@ -146,6 +167,8 @@ def main(argv=None) -> int:
     src = [s["train_accuracy"] for s in out["source"]]
     md = table(out, a)
     print(f"source nets (digits 0-4), training accuracy {_ms(src)}\n{md}")
+    print("logistic probe on all labels of 5-9, test accuracy by features (net-depth):",
+          {k: round(v, 3) for k, v in out["probe"].items()})
     os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.out, "transfer_digits.json"), "w") as fh:
         json.dump({"settings": vars(a), "torch": torch.__version__, "table": md, **out}, fh, indent=1)
