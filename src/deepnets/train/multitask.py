@@ -105,13 +105,6 @@ class MultiTaskLoss(BatchLoss):
         self.losses = {k: get_loss(v) for k, v in losses.items()}
         self.specs = dict(losses)
         self.weights = {k: float(weights.get(k, 1.0)) for k in losses}
-        self._resolved: dict = {}
-
-    def _loss_for(self, name: str, head) -> object:
-        key = (name, id(head))
-        if key not in self._resolved:
-            self._resolved[key] = get_loss(self.specs[name], model=head) if head is not None else self.losses[name]
-        return self._resolved[key]
 
     def terms(self, model: nn.Module, batch) -> dict[str, Tensor]:
         """The unweighted cost E_k of each task on ``batch``."""
@@ -127,7 +120,8 @@ class MultiTaskLoss(BatchLoss):
             raise ConfigError(f"the losses' tasks {list(self.losses)} must be the model's heads {model.names}, in order")
         out = {}
         for (name, target), pred in zip(zip(self.losses, batch[1:]), outputs):
-            loss = self._loss_for(name, heads[name] if isinstance(model, MultiTaskModel) else None)
+            loss = get_loss(self.specs[name], model=heads[name]) if isinstance(model, MultiTaskModel) \
+                else self.losses[name]
             out[name] = loss(pred, target)
         return out
 
