@@ -6,6 +6,7 @@ from torch import nn
 
 from deepnets import MLP, fit
 from deepnets.errors import ConfigError
+from deepnets.losses import get_loss
 from deepnets.train import (MultiTaskLoss, MultiTaskModel, freeze, frozen, make_optimizer, param_groups, trainable,
                             unfreeze)
 
@@ -114,3 +115,22 @@ def test_multitask_mistakes_are_refused():
         MultiTaskLoss({"cls": "cross_entropy", "reg": "lms"})(model, (x, x[:, 0].long()))
     with pytest.raises(ConfigError, match="model's heads"):
         MultiTaskLoss({"reg": "lms", "cls": "cross_entropy"})(model, (x, x[:, :2], x[:, 0].long()))
+
+
+def test_hints_are_the_two_task_case():
+    from deepnets.train import hint_targets, hinted_loss, with_hints
+
+    hinted = with_hints(MLP([4, 6, 3], output="softmax", seed=0), 2, seed=1)
+    x, _ = _data(n=40)
+    labels, severity = (x[:, 0] > 0).long() + (x[:, 1] > 0).long(), x[:, 2:4]
+
+    class Split(nn.Module):  # the hinted model's outputs as two tasks
+        def forward(self, x):
+            z = hinted(x)
+            return z[:, :3], z[:, 3:]
+
+    expected = hinted_loss("cross_entropy", n_main=3, gamma=0.3).for_model(hinted)(
+        hinted(x), hint_targets(labels, severity, 3))
+    got = MultiTaskLoss({"main": get_loss("cross_entropy", model=hinted.net), "hint": "lms"},
+                        {"hint": 0.3})(Split(), (x, labels, severity))
+    torch.testing.assert_close(got, expected)
