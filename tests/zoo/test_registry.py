@@ -10,7 +10,7 @@ PUBLISHED = {
     "lenet5": 60_000, "alexnet": 61_100_840, "vgg16": 138_357_544, "vgg19": 143_667_240,
     "googlenet": 6_624_904, "resnet18": 11_689_512, "resnet34": 21_797_672,
     "resnet50": 25_557_032, "resnet101": 44_549_160, "resnet152": 60_192_808,
-    "inception_resnet_v2": 55_843_464,
+    "inception_v4": 42_679_816, "inception_resnet_v2": 55_843_464,
 }
 
 

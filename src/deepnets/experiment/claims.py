@@ -141,6 +141,7 @@ NOT_CLAIMS = {
     "digits_adversarial": "shows [train.adversarial]; its robustness table is benchmarks/bench_adversarial.py's",
     "digits_semisupervised": "shows data.labelled_fraction and [train.pairs]; its table is "
                              "benchmarks/bench_semisupervised.py's",
+    "tune_sin": "a search space for deepnets tune (a study, not one run)",
 }
 
 

@@ -4,11 +4,14 @@ from .batches import BatchLoss, BatchSource, batch_loss
 from .callbacks import (Callback, Checkpointer, ClipGradNorm, DivergenceGuard, EarlyStopping, GracefulStop, History,
                         JsonLinesLogger, LRScheduler, NonFiniteGuard, ProgressBar, RestartOnStall)
 from .checkpoint import CheckpointManager
+from .freeze import freeze, frozen, trainable, unfreeze
 from .hints import HintedLoss, HintedModel, hint_targets, hinted_loss, strip_hints, with_hints
 from .loop import FewExamplesWarning, Loop, TensorBatches, evaluate, fit
 from .metrics import METRICS, accuracy, mse, nmse, rmse
 from .optimizers import make_optimizer, param_groups
 from .multistart import MultiStartResult, multistart
+from .multitask import MultiTaskLoss, MultiTaskModel
+from .perceptron import PerceptronResult, perceptron
 from .seq2seq import (LR_SCHEDULES, Seq2SeqModel, Seq2SeqTrainConfig, TeacherForcedLoss, evaluate_seq2seq,
                       sequence_loss, strip_ids, teacher_forced_loss, train_seq2seq, translate, trim_padding)
 from .tbptt import CarriedStateLoss, SequenceChunks, truncated_bptt
@@ -23,6 +26,10 @@ __all__ = [
     "METRICS", "accuracy", "mse", "nmse", "rmse", "make_optimizer", "param_groups", "FewExamplesWarning",
     "HintedModel", "HintedLoss", "with_hints", "hinted_loss", "hint_targets", "strip_hints",
     "multistart", "MultiStartResult",
+    # transfer and multi-task learning: named parts frozen/unfrozen, shared trunk + weighted heads
+    "freeze", "unfreeze", "trainable", "frozen", "MultiTaskModel", "MultiTaskLoss",
+    # the perceptron rule (Rosenblatt 1958): a threshold unit without gradients
+    "perceptron", "PerceptronResult",
     "kfold_indices", "blocked_indices", "cross_validate", "bootstrap_632", "err632", "prediction_error", "noise_variance",
     "fit_experiment", "select_hidden_size",
     # truncated BPTT through fit: chunks in time order, the state carried across them

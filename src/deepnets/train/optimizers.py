@@ -27,9 +27,15 @@ def param_groups(model: torch.nn.Module, lr: float | None, layer_lr=None) -> lis
 
     ``layer_lr`` is None (one group), a list with one rate per entry of ``model.layers`` (the
     lecture: smaller η for higher layers), or a dict mapping a parameter-name prefix to a rate;
-    parameters that match no prefix keep ``lr``.
+    parameters that match no prefix keep ``lr``. Frozen parameters (``requires_grad`` off, see
+    :func:`deepnets.train.freeze`) go into no group; a prefix that names only frozen parameters is
+    accepted (it has nothing to train), one that names no parameter at all is an error.
     """
+    every = [n for n, _ in model.named_parameters()]
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    if every and not named:
+        raise ConfigError(f"every parameter of the {type(model).__name__} is frozen: nothing to train "
+                          f"(unfreeze a part with deepnets.train.unfreeze)")
     if layer_lr is None:
         group = {"params": [p for _, p in named]}
         return [group if lr is None else {**group, "lr": lr}]
@@ -51,7 +57,7 @@ def param_groups(model: torch.nn.Module, lr: float | None, layer_lr=None) -> lis
                 used.add(prefix)
                 break
         groups.setdefault(rate, []).append(p)
-    unused = [k for k in layer_lr if k not in used]
+    unused = [k for k in layer_lr if k not in used and not any(n.startswith(k) for n in every)]
     if unused:
         raise ConfigError(f"layer_lr prefix {unused[0]!r} matches no parameter; names are "
                           f"{[n for n, _ in named][:10]}")

@@ -1,7 +1,7 @@
 """Whole networks, one family a file, each a plain ``torch.nn.Module`` built from :mod:`deepnets.nn`.
 
-- Image classifiers from LeNet-5 to Inception-ResNet-v2. Every builder takes ``num_classes`` and
-  ``in_channels`` first; ``ZOO`` maps a name to its builder and native (C, H, W) input shape, and
+- Image classifiers from LeNet-5 to Inception-v4 and Inception-ResNet-v2. Every builder takes
+  ``num_classes`` and ``in_channels`` first; ``ZOO`` maps a name to its builder and native (C, H, W) input shape, and
   ``model_table()`` lists each with its trainable parameters and multiply-accumulates at that shape.
 - Sequence networks: the 1-D CNN and the recurrent classifiers (MNIST-1D), the text classifier,
   the character language model, the captioner, the Transformer, the LSTM encoder-decoder and the
@@ -32,6 +32,7 @@ from .cnn1d import CNN1d, cnn1d
 from .elm import ELM
 from .googlenet import GOOGLENET_VARIANTS, GoogLeNet, googlenet
 from .inception_resnet_v2 import InceptionResNetV2, inception_resnet_v2
+from .inception_v4 import InceptionV4, inception_v4
 from .lenet import LeNet5, lenet5
 from .linear_ar import LinearAR, least_squares_ar
 from .narx import NARX, iterated_forecast, one_step_forecast
@@ -50,9 +51,9 @@ __all__ = [
     # builders
     "lenet5", "lenet5_modern", "alexnet", "zfnet", "vgg16", "vgg19", "googlenet",
     "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnet18_cifar",
-    "inception_resnet_v2",
+    "inception_v4", "inception_resnet_v2",
     # classes and variant tables
-    "LeNet5", "AlexNet", "ZFNet", "VGG", "GoogLeNet", "ResNet", "InceptionResNetV2",
+    "LeNet5", "AlexNet", "ZFNet", "VGG", "GoogLeNet", "ResNet", "InceptionV4", "InceptionResNetV2",
     "ALEXNET_VARIANTS", "GOOGLENET_VARIANTS",
     # registry and summary
     "ZOO", "ZooEntry", "build", "model_table", "count_macs", "count_parameters",
@@ -102,6 +103,7 @@ ZOO: dict[str, ZooEntry] = {
     "resnet101": ZooEntry(resnet101, (3, 224, 224)),
     "resnet152": ZooEntry(resnet152, (3, 224, 224)),
     "resnet18_cifar": ZooEntry(resnet18_cifar, (3, 32, 32), 10),
+    "inception_v4": ZooEntry(inception_v4, (3, 299, 299)),
     "inception_resnet_v2": ZooEntry(inception_resnet_v2, (3, 299, 299)),
 }
 
