@@ -3,7 +3,8 @@
 An experiment file has up to four tables, ``[data]``, ``[model]``, ``[train]`` and ``[run]``,
 and each component of a run is a table of its own below them, with its own dataclass::
 
-    [data]                   name, params, split, stratify, scale, scale_range, scale_target, seed, horizon
+    [data]                   name, params, split, stratify, scale, scale_range, scale_target, seed, horizon,
+                             labelled_fraction
     [model]                  kind, hidden, activation, output, init, options, seed
     [train]                  epochs, batch_size, shuffle, seed, input_noise, starts, diverge_factor
     [run]                    out, name, progress, plots, costates
@@ -19,6 +20,7 @@ and each component of a run is a table of its own below them, with its own datac
     [train.restarts]         window, min_fall, target, max
     [train.hints]            columns, weight
     [train.adversarial]      attack, epsilon, steps, alpha, weight, clip
+    [train.pairs]            rule, k, far, lam, margin, batch_size
     [tune]                   space, objectives, heldout, folds, trials, timeout, sampler, pruner, ... (deepnets tune)
 
 ``params`` and the ``options`` tables hold the keywords of the loader, the model kind's builder,
@@ -49,14 +51,14 @@ deepnets.errors.ConfigError: train.patience is now train.early_stopping.patience
 from .read import (MOVED, apply_overrides, experiment_from_dict, experiment_from_file, experiment_to_dict,
                    parse_override, upgrade_flat)
 from .tables import (KEYS, AdversarialConfig, CheckpointConfig, DataConfig, DeviceConfig, EarlyStoppingConfig,
-                     Experiment, HintsConfig, LossConfig, ModelConfig, OptimizerConfig, PenaltyConfig, RestartsConfig,
-                     RunConfig, TrainConfig, TuneConfig, ViewConfig)
+                     Experiment, HintsConfig, LossConfig, ModelConfig, OptimizerConfig, PairsConfig, PenaltyConfig,
+                     RestartsConfig, RunConfig, TrainConfig, TuneConfig, ViewConfig)
 from .toml_io import dumps_toml, load_toml, loads_toml
 
 __all__ = [
     "Experiment", "DataConfig", "ViewConfig", "ModelConfig", "TrainConfig", "LossConfig", "OptimizerConfig",
-    "PenaltyConfig", "EarlyStoppingConfig", "RestartsConfig", "HintsConfig", "AdversarialConfig", "CheckpointConfig",
-    "DeviceConfig", "RunConfig", "TuneConfig", "KEYS", "MOVED",
+    "PenaltyConfig", "EarlyStoppingConfig", "RestartsConfig", "HintsConfig", "AdversarialConfig", "PairsConfig",
+    "CheckpointConfig", "DeviceConfig", "RunConfig", "TuneConfig", "KEYS", "MOVED",
     "experiment_from_dict", "experiment_to_dict", "experiment_from_file", "parse_override", "apply_overrides",
     "upgrade_flat", "loads_toml", "load_toml", "dumps_toml",
 ]

@@ -45,6 +45,7 @@ class DataConfig:
     horizon: int = 10                # series datasets: steps h of the iterated forecast in the report
     view: ViewConfig | None = _switch(ViewConfig)  # absent: flat rows
     limits: dict = field(default_factory=dict)  # caps on the files read: csv_bytes, npz_bytes, ... (deepnets.data.limits)
+    labelled_fraction: float = 1.0   # the training part's share that keeps its labels (stratified); < 1: the rest is unlabelled, used by [train.pairs] or left out
 
 
 # -- [model] -----------------------------------------------------------------------------------
@@ -137,6 +138,18 @@ class AdversarialConfig:
 
 
 @dataclass
+class PairsConfig:
+    """``[train.pairs]``: semi-supervised training on the unlabelled part (data.labelled_fraction < 1)."""
+
+    rule: str = "neighbours"         # the k nearest neighbours in input space are similar, the farthest ones dissimilar
+    k: int = 5                       # neighbours per unlabelled example (similar pairs)
+    far: float = 0.5                 # a dissimilar partner is drawn from this farthest fraction of the examples
+    lam: float = 1.0                 # lambda: J = 1/2 (sum_L E + lambda sum_U L(pair))
+    margin: float = 1.0              # M: the dissimilar pairs' margin on the squared output distance
+    batch_size: int = 128            # pairs per pair step (labelled steps take train.batch_size)
+
+
+@dataclass
 class CheckpointConfig:
     """``[train.checkpoint]``: saves in RUN/checkpoints (always also on SIGTERM/SIGINT)."""
 
@@ -174,6 +187,7 @@ class TrainConfig:
     restarts: RestartsConfig | None = _switch(RestartsConfig)
     hints: HintsConfig | None = _switch(HintsConfig)
     adversarial: AdversarialConfig | None = _switch(AdversarialConfig)
+    pairs: PairsConfig | None = _switch(PairsConfig)
 
 
 # -- [tune] ------------------------------------------------------------------------------------

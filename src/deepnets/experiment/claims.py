@@ -139,6 +139,8 @@ CLAIMS: tuple[Claim, ...] = (
 NOT_CLAIMS = {
     "series_csv": "shows a user's own CSV series (the NARMA-10 model of narma10.toml read from a file)",
     "digits_adversarial": "shows [train.adversarial]; its robustness table is benchmarks/bench_adversarial.py's",
+    "digits_semisupervised": "shows data.labelled_fraction and [train.pairs]; its table is "
+                             "benchmarks/bench_semisupervised.py's",
     "tune_sin": "a search space for deepnets tune (a study, not one run)",
 }
 

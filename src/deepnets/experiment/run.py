@@ -33,6 +33,7 @@ from ..train.distributed import barrier, broadcast_object, init_from_env
 from ..train.loop import FewExamplesWarning, fit
 from ..data.labels import describe_target
 from .adversarial_run import adversarial_cost, adversarial_summary
+from .semisupervised_run import semisupervised_training
 from .build import build_model, loss_for, output_for
 from .checks import check_fit_arguments, check_run
 from .failure import holdings, unwritten
@@ -206,6 +207,9 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
         fit_model, fit_loss, fit_train = hinted(exp, model, loss, fit_train, hints, n_outputs)
     if exp.train.adversarial is not None:  # a mix of clean and attacked inputs (a batch loss)
         fit_loss = adversarial_cost(exp, loss, fit_train)
+    fit_data, counts = fit_train, {}
+    if exp.data.labelled_fraction != 1 or exp.train.pairs is not None:  # fewer labels, the rest as pairs or left out
+        fit_data, fit_loss, counts = semisupervised_training(exp, fit_loss, fit_train)
     arguments = fit_arguments(exp, fit_loss)
     check_fit_arguments(fit_model, arguments)  # a mistake in [train] leaves no run folder behind
     resolved = experiment_to_dict(exp)
@@ -237,7 +241,8 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
                                   manager=manager, checkpoint=checkpoint, progress_file=progress_file,
                                   main_rank=main_rank)
         metrics = ["accuracy"] if units is None else units.metrics()[:2]  # rmse in the target's units, R²
-        metrics = [] if exp.train.adversarial is not None else metrics  # a batch loss logs its cost alone
+        if exp.train.adversarial is not None or exp.train.pairs is not None:
+            metrics = []  # a batch loss logs its cost alone
         probe = (fit_train[0][:512], fit_train[1][:512])
         norms = {}
         if exp.run.costates:
@@ -247,7 +252,7 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
             with warnings.catch_warnings():
                 if val is None and test is None:  # every example trains (XOR's truth table): no claim on new data
                     warnings.simplefilter("ignore", FewExamplesWarning)
-                history = fit(fit_model, fit_train, validation=fit_val, metrics=metrics, callbacks=callbacks,
+                history = fit(fit_model, fit_data, validation=fit_val, metrics=metrics, callbacks=callbacks,
                               **arguments)
         except TrainingInterrupted as e:
             e.run = e.run or os.path.abspath(path)  # what --resume takes (a multi-start run names its parent)
@@ -278,6 +283,7 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
             "target": None if units is None else units.to_summary(),
         }
         predictor = model if units is None else units.predictor(model)  # outputs in the target's units
+        summary.update(counts)  # labelled / unlabelled examples, when data.labelled_fraction < 1
         summary.update(adversarial_summary(fit_loss, model, test))  # test accuracy clean and attacked
         summary.update(series_summary(exp, data, scaler, predictor))  # series: forecasts beside the AR(p) baseline
         result = RunResult(path, results.get("test", results["train"]), history.history, predictor, summary)

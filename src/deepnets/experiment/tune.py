@@ -92,6 +92,10 @@ def _check(exp: Experiment) -> tuple[list[Param], list[str]]:
     if t.timeout < 0 or t.heartbeat < 0:
         raise ConfigError(f"tune.timeout and tune.heartbeat must be >= 0, got {t.timeout}, {t.heartbeat}")
     directions = check_objectives(t)
+    if exp.data.labelled_fraction != 1 or exp.train.pairs is not None or "data.labelled_fraction" in t.space:
+        raise ConfigError(f"a tune trial trains on every training label: data.labelled_fraction = 1 and no "
+                          f"[train.pairs] expected, got {exp.data.labelled_fraction} and "
+                          f"{'a' if exp.train.pairs is not None else 'no'} [train.pairs]")
     if exp.train.starts != 1 or "train.starts" in t.space:
         raise ConfigError("a tune trial trains one start: set train.starts = 1 (search \"model.seed\" to vary starts)")
     if len(directions) > 1 and t.sampler == "cmaes":

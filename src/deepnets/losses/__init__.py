@@ -44,6 +44,10 @@ chosen (``"one_hot"`` 0/1, or ``"pm1"``: the lecture's [−1 −1 … +1 … −
 Anything else is an error, never a silent broadcast: a (N, 1) prediction with a (N,) float target
 raises, batch size 1 included.
 
+The pair loss of semi-supervised learning, :class:`ContrastiveLoss`, is not a cost E(ẑ, z) of a
+sample and its target but of two samples' outputs and their side information S_nm; it is used
+through :class:`deepnets.train.SemiSupervisedLoss`.
+
 Reference: Widrow & Hoff 1960 (LMS); Bishop 1995, sections 6.7-6.9 (cross-entropy with the
 matching output unit, δ = ẑ − z); MacKay 1992 (the likelihoods of the evidence framework).
 
@@ -56,6 +60,7 @@ tensor([[-1.,  1., -1.]])
 CrossEntropy(outputs='logits')
 """
 
+from .contrastive import ContrastiveLoss
 from .costs import CrossEntropy, LMS, Loss, Lp
 from .likelihoods import LIKELIHOODS, likelihood_model, likelihood_name, output_hessian_factor, summed_error
 from .names import ALIASES, LOSSES, get_loss, loss_name
@@ -65,6 +70,8 @@ from .targets import CODINGS, code_targets
 __all__ = [
     # the costs and their names
     "Loss", "LMS", "Lp", "CrossEntropy", "LOSSES", "ALIASES", "get_loss", "loss_name",
+    # the pair loss of semi-supervised learning (similar / dissimilar pairs, margin M)
+    "ContrastiveLoss",
     # targets: class labels coded as vectors
     "CODINGS", "code_targets",
     # what a model outputs (logits or probabilities), decided once

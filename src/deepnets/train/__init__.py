@@ -15,6 +15,7 @@ from .perceptron import PerceptronResult, perceptron
 from .seq2seq import (LR_SCHEDULES, Seq2SeqModel, Seq2SeqTrainConfig, TeacherForcedLoss, evaluate_seq2seq,
                       sequence_loss, strip_ids, teacher_forced_loss, train_seq2seq, translate, trim_padding)
 from .tbptt import CarriedStateLoss, SequenceChunks, truncated_bptt
+from .semisupervised import PairSet, SemiSupervisedBatches, SemiSupervisedLoss, neighbour_pairs
 from .select import (bootstrap_632, blocked_indices, cross_validate, err632, fit_experiment, kfold_indices,
                      noise_variance, prediction_error, select_hidden_size)
 
@@ -36,4 +37,6 @@ __all__ = [
     # sequence-to-sequence: teacher forcing, greedy/beam evaluation by exact match and BLEU
     "train_seq2seq", "Seq2SeqTrainConfig", "Seq2SeqModel", "LR_SCHEDULES", "sequence_loss", "teacher_forced_loss",
     "TeacherForcedLoss", "evaluate_seq2seq", "translate", "strip_ids", "trim_padding",
+    # semi-supervised learning: labelled steps, similar and dissimilar pair steps through fit
+    "SemiSupervisedBatches", "SemiSupervisedLoss", "PairSet", "neighbour_pairs",
 ]
