@@ -44,6 +44,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from deepnets.sklearn import ELMClassifier, ELMRegressor, MLPClassifier, MLPRegressor
+from _threads import limit_threads
 
 ALPHAS = np.logspace(-4, 4, 17)
 
@@ -135,13 +136,7 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "elm.json"))
     args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(args.threads)
-    except ImportError:  # pragma: no cover
-        pass
+    limit_threads(args.threads)
     sets = datasets()
     for task, data in sets.values():  # warm-up: imports, first-call allocations
         for make in PEERS.values():

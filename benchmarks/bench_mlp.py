@@ -30,6 +30,7 @@ import torch
 
 import deepnets
 from deepnets.data import Scaler, load_dataset, split
+from _threads import limit_threads
 
 
 def job_data(name: str, seed: int = 0):
@@ -104,13 +105,7 @@ def main(argv=None):
                     help="run the digits job at these hidden widths instead of the two jobs")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "mlp_cpu.json"))
     args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(args.threads)
-    except ImportError:  # pragma: no cover
-        pass
+    limit_threads(args.threads)
     results = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores (shared)",
                "threads": args.threads, "torch": torch.__version__, "python": platform.python_version(),
                "repeats": args.repeats, "epochs": args.epochs, "batch": 200, "jobs": {}}

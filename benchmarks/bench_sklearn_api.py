@@ -31,6 +31,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from deepnets.sklearn import MLPClassifier as DnMLP
+from _threads import limit_threads
 
 
 def sklearn_pipe(epochs: int, seed: int):
@@ -65,13 +66,7 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "sklearn_api.json"))
     args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(args.threads)
-    except ImportError:  # pragma: no cover
-        pass
+    limit_threads(args.threads)
     X, y = load_digits(return_X_y=True)
     data = train_test_split(X, y, test_size=0.2, stratify=y, random_state=0)
     for make in PEERS.values():  # warm-up: imports, first-call allocations

@@ -7,11 +7,10 @@ scaling: attacked inputs stay among values the inputs take. The run's summary ga
 
 from __future__ import annotations
 
-from .._registry import lookup
 from ..adversarial import AdversarialLoss, adversarial_loss, attacked_accuracy
 from ..config import Experiment
 from ..errors import ConfigError
-from ..optim import OPTIMIZERS
+from .checks import check_batch_cost
 
 
 def adversarial_cost(exp: Experiment, loss, train) -> AdversarialLoss:
@@ -26,12 +25,7 @@ def adversarial_cost(exp: Experiment, loss, train) -> AdversarialLoss:
     if t.hints is not None:
         raise ConfigError("[train.adversarial] and [train.hints] cannot be combined: the attack needs the main "
                           "outputs, the hinted net trains on main + hint outputs; drop one of the two tables")
-    if t.early_stopping is not None and t.early_stopping.monitor != "val_loss":
-        raise ConfigError(f"with [train.adversarial] the validation log holds val_loss alone (the adversarial "
-                          f"cost): expected train.early_stopping.monitor = 'val_loss', got {t.early_stopping.monitor!r}")
-    if getattr(lookup(t.optimizer.name, OPTIMIZERS, what="optimizer"), "closure_returns", None) == "outputs_targets":
-        raise ConfigError(f"train.optimizer {t.optimizer.name!r} measures (outputs, targets) itself: it cannot "
-                          f"train on the adversarial cost; choose a gradient optimizer (adam, sgd, ...)")
+    check_batch_cost(exp, "adversarial", "the adversarial cost", "the adversarial cost")
     clip = (train[0].amin(0), train[0].amax(0)) if a.clip else None
     try:
         return adversarial_loss(loss, attack=a.attack, epsilon=a.epsilon, weight=a.weight, steps=a.steps,

@@ -9,8 +9,10 @@ import math
 
 import torch
 
+from .._registry import lookup
 from ..errors import ConfigError
 from ..nn.mlp import MLP
+from ..optim import OPTIMIZERS
 from ..train.callbacks import DivergenceGuard
 from ..train.optimizers import make_optimizer
 from ..train.setup import check_options
@@ -42,6 +44,23 @@ def check_device(name: str | None) -> None:
             raise ConfigError(f"train.device.name = {name!r}, but MPS is not available on this machine; use 'cpu'")
     elif device.type != "cpu":
         raise ConfigError(f"train.device.name: expected 'cpu', 'cuda', 'cuda:N' or 'mps', got {name!r}")
+
+
+def check_batch_cost(exp, table: str, cost: str, val_loss: str) -> None:
+    """Refuse what cannot train on a batch cost of ``[train.<table>]`` (``cost`` names it): early
+    stopping on anything but ``val_loss`` (with a batch cost the validation log holds ``val_loss``
+    alone; ``val_loss`` says what it is) and an optimizer that measures (outputs, targets) itself (the EKF, Levenberg-Marquardt).
+
+    Raises:
+        ConfigError: naming the setting, what was expected and what came.
+    """
+    t = exp.train
+    if t.early_stopping is not None and t.early_stopping.monitor != "val_loss":
+        raise ConfigError(f"with [train.{table}] the validation log holds val_loss alone ({val_loss}): expected "
+                          f"train.early_stopping.monitor = 'val_loss', got {t.early_stopping.monitor!r}")
+    if getattr(lookup(t.optimizer.name, OPTIMIZERS, what="optimizer"), "closure_returns", None) == "outputs_targets":
+        raise ConfigError(f"train.optimizer {t.optimizer.name!r} measures (outputs, targets) itself: it cannot "
+                          f"train on {cost}; choose a gradient optimizer (adam, sgd, ...)")
 
 
 def check_fit_arguments(model: torch.nn.Module, arguments: dict) -> None:

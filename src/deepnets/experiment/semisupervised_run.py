@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import torch
 
-from .._registry import lookup
 from ..config import Experiment
 from ..errors import ConfigError
-from ..optim import OPTIMIZERS
 from ..train.semisupervised import SemiSupervisedBatches, SemiSupervisedLoss, neighbour_pairs
+from .checks import check_batch_cost
 
 RULES = ("neighbours",)
 
@@ -57,12 +56,7 @@ def semisupervised_training(exp: Experiment, loss, train) -> tuple[object, objec
                           f"got {exp.data.labelled_fraction} ({len(lab)} of {len(x)} labelled)")
     if p.rule not in RULES:
         raise ConfigError(f"train.pairs.rule must be one of {list(RULES)}, got {p.rule!r}")
-    if t.early_stopping is not None and t.early_stopping.monitor != "val_loss":
-        raise ConfigError(f"with [train.pairs] the validation log holds val_loss alone (½ E on the validation "
-                          f"part): expected train.early_stopping.monitor = 'val_loss', got {t.early_stopping.monitor!r}")
-    if getattr(lookup(t.optimizer.name, OPTIMIZERS, what="optimizer"), "closure_returns", None) == "outputs_targets":
-        raise ConfigError(f"train.optimizer {t.optimizer.name!r} measures (outputs, targets) itself: it cannot "
-                          f"train on the pair loss; choose a gradient optimizer (adam, sgd, ...)")
+    check_batch_cost(exp, "pairs", "the pair loss", "½ E on the validation part")
     try:
         pairs = neighbour_pairs(x[unl], k=p.k, far=p.far, generator=torch.Generator().manual_seed(t.seed))
         batch = t.batch_size if t.batch_size > 0 else len(lab)
