@@ -23,6 +23,7 @@ from .calibration import (brier, calibration_report, class_probabilities, ece, n
 from .ard_objective import ard_objective, gradient_ard
 from .evidence import EvidenceResult, ard_groups, evidence_ard, reestimate
 from .laplace import Laplace
+from .sensitivity import input_sensitivity
 from .posterior import (POSTERIORS, DiagonalPosterior, FullPosterior, KronPosterior,
                         LastLayerPosterior)
 from .predictive import (mean_field_softmax, moderated, monte_carlo, probit,
@@ -32,6 +33,7 @@ __all__ = [
     "Laplace",
     "POSTERIORS", "FullPosterior", "DiagonalPosterior", "KronPosterior", "LastLayerPosterior",
     "evidence_ard", "EvidenceResult", "ard_groups", "reestimate", "gradient_ard", "ard_objective",
+    "input_sensitivity",
     "nll", "brier", "ece", "reliability_bins", "calibration_report", "class_probabilities",
     "regression_covariance", "probit", "mean_field_softmax", "moderated", "monte_carlo",
 ]

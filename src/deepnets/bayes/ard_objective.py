@@ -106,7 +106,11 @@ def ard_objective(lin: Linearisation, log_alpha: Tensor, log_beta: Tensor, *, ob
     alpha, beta = log_alpha.exp(), log_beta.exp()  # (K,), (C,)
     alpha_w = alpha[lin.member]  # (P,)
     H = torch.einsum("ncp,c,ncq->pq", G, beta, G) + torch.diag(alpha_w)  # (P, P)
-    L = torch.linalg.cholesky(H)
+    L, info = torch.linalg.cholesky_ex(H)
+    if int(info) != 0:
+        raise ConfigError(f"H = G'diag(beta)G + diag(alpha) is not positive definite at alpha in "
+                          f"[{float(alpha.min()):.3g}, {float(alpha.max()):.3g}], beta {beta.detach().tolist()}; "
+                          f"give alpha a Gamma hyper-prior with a > 1 (the lecture's l drives alpha to 0)")
     grad = -torch.einsum("ncp,c,nc->p", G, beta, r0) + alpha_w * w0  # ∇_w J(w₀), (P,)
     step = torch.cholesky_solve(grad.unsqueeze(1), L).squeeze(1)  # H⁻¹ ∇J, (P,)
     w = w0 - step  # w_MAP(α, β) of the linearised network
@@ -124,27 +128,40 @@ def linearise(f: nn.Module, x: Tensor, y: Tensor, layout, member: Tensor) -> Lin
     return Linearisation(G, r, layout.flatten(dict(f.named_parameters())).detach(), member)
 
 
-def _fit_theta(lin: Linearisation, theta: Tensor, K: int, objective: str, hyper: dict, steps: int) -> float:
-    """Minimise l over θ = (ln α, ln β) at a fixed linearisation by L-BFGS; ln α kept in ALPHA_RANGE."""
+def _fit_theta(lin: Linearisation, theta: Tensor, K: int, objective: str, hyper: dict, steps: int,
+               delta: float) -> float:
+    """Minimise l over θ = (ln α, ln β) at a fixed linearisation by L-BFGS, within θ₀ ± ``delta``.
+
+    θ = θ₀ + δ tanh(u) (u from 0): the linearised network is trusted near w₀ only, and a free
+    first step along −∇l from a small α can jump into the flat basin where every α is huge and the
+    data are all noise (a local minimum of the ARD evidence, Tipping 2001). The map is one-to-one,
+    so a stationary point inside the box is one of l. ln α stays in ALPHA_RANGE.
+    """
     lo, hi = (math.log(v) for v in ALPHA_RANGE)
-    opt = torch.optim.LBFGS([theta], lr=1.0, max_iter=steps, line_search_fn="strong_wolfe",
+    theta0 = theta.detach().clone()
+    u = torch.zeros_like(theta0, requires_grad=True)
+    opt = torch.optim.LBFGS([u], lr=1.0, max_iter=steps, line_search_fn="strong_wolfe",
                             tolerance_grad=1e-9, tolerance_change=1e-12)
+
+    def value(t: Tensor) -> Tensor:
+        return ard_objective(lin, t[:K].clamp(lo, hi), t[K:], objective=objective, **hyper)
 
     def closure():
         opt.zero_grad()
-        l = ard_objective(lin, theta[:K].clamp(lo, hi), theta[K:], objective=objective, **hyper)
+        l = value(theta0 + delta * torch.tanh(u))
         l.backward()
         return l
 
     opt.step(closure)
     with torch.no_grad():
+        theta.copy_(theta0 + delta * torch.tanh(u))
         theta[:K].clamp_(lo, hi)
-        return float(ard_objective(lin, theta[:K], theta[K:], objective=objective, **hyper))
+        return float(value(theta))
 
 
 def gradient_ard(model: nn.Module, x: Tensor, y: Tensor, *, objective: str = "lecture", alpha: float = 1e-2,
                  beta: float | Tensor | None = None, outer: int = 20, inner: int = 200, steps: int = 100,
-                 a=1.0, b=0.0, c=1.0, d=0.0, train: bool = True) -> EvidenceResult:
+                 delta: float = math.log(10), a=1.0, b=0.0, c=1.0, d=0.0, train: bool = True) -> EvidenceResult:
     """ARD by gradient: alternate MAP training of J(w) with L-BFGS on l(ln α, ln β).
 
     Each outer round: (1) minimise J(w) by L-BFGS for up to ``inner`` iterations (skipped when
@@ -157,8 +174,11 @@ def gradient_ard(model: nn.Module, x: Tensor, y: Tensor, *, objective: str = "le
         model: an MLP or a module of nn.Linear layers with outputs of their own (no softmax).
         x, y: inputs (N, D) and targets (N, C).
         objective: ``"lecture"`` (the slide's l) or ``"evidence"`` (the log evidence, MacKay's).
-        alpha: initial α of every group. beta: initial β (default 1/mean squared residual at start).
+        alpha: initial α of every group. beta: initial β (default 1/mean squared residual, at the
+            start and again after the first MAP fit).
         outer: rounds. inner: L-BFGS iterations of w per round. steps: L-BFGS iterations of θ per round.
+        delta: the most ln α and ln β move in one round (default ln 10: α, β change at most 10×
+            a round; the weights are re-fitted before the next).
         a, b, c, d: the Gamma hyper-priors α ~ Ga(a, b), β ~ Ga(c, d) (shape, rate); a = c = 1,
             b = d = 0 (the default) is no hyper-prior.
 
@@ -209,8 +229,11 @@ def gradient_ard(model: nn.Module, x: Tensor, y: Tensor, *, objective: str = "le
             if not all(bool(torch.isfinite(p).all()) for p in params) or M != M:
                 raise ConfigError(f"the MAP training diverged in ARD round {r + 1}; start from a larger "
                                   f"alpha (now {alpha})")
+        if r == 0 and beta is None:  # β from the residuals of the first MAP weights, not of the start
+            with torch.no_grad():
+                theta[K:] = -((y - f(x)) ** 2).mean(0).clamp_min(1e-12).log()
         lin = linearise(f, x, y, layout, member)
-        value = _fit_theta(lin, theta, K, objective, hyper, steps)
+        value = _fit_theta(lin, theta, K, objective, hyper, steps, delta)
         history.append({"round": r + 1, "objective": value, "beta": theta[K:].detach().exp().tolist()})
         log.info("gradient ARD round %d: l = %.6g", r + 1, value)
     alpha_g, beta_t = theta[:K].detach().exp(), theta[K:].detach().exp()
