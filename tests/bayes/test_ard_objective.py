@@ -166,3 +166,14 @@ def test_user_errors(monkeypatch):
     monkeypatch.setattr(mod, "MAX_JACOBIAN", 10)
     with pytest.raises(ConfigError, match="18 numbers"):
         gradient_ard(torch.nn.Linear(2, 1, dtype=torch.float64), x, y)
+
+
+def test_one_round_moves_ln_alpha_and_ln_beta_at_most_delta():
+    """The linearised network is trusted near w₀ only: θ = θ₀ + δ tanh(u) (a free first step from a
+    small α fell into the all-noise basin on a 3-5-1 tanh net)."""
+    Phi, z = _linear_problem(seed=6, N=30, D=3)
+    x, y = torch.from_numpy(Phi), torch.from_numpy(z[:, None])
+    res = gradient_ard(torch.nn.Linear(3, 1, bias=False, dtype=torch.float64), x, y, objective="evidence",
+                       alpha=1e-3, beta=1.0, outer=1, delta=0.5, train=False)
+    moved = torch.cat([res.alpha.log() - np.log(1e-3), res.beta.log()]).abs()
+    assert float(moved.max()) <= 0.5 + 1e-12 and float(moved.max()) > 0.45, moved  # it wanted to go further
