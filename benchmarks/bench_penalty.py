@@ -8,9 +8,14 @@ The job: the NARX network of the series example (NARMA-10, 10 + 10 delay taps, 2
 483 training rows, Adam 0.005, weight elimination γ = 1e-6, w0 = 1, as examples/series_csv.toml),
 trained for ``--epochs`` epochs per repetition, in batches of 32 (the example's) and full batch.
 
-    OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/bench_penalty.py [--reps 7] [--epochs 100]
+    OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/bench_penalty.py [--reps 7] [--epochs 100] [--out PATH]
 
-Writes benchmarks/results/penalty_overhead.json.
+Writes benchmarks/results/penalty_overhead.json (or PATH). The same script run on the code
+before the penalty went into the co-state GEMMs gives the "before" figures:
+
+    git archive ce24100 src | tar -x -C /tmp/before
+    OMP_NUM_THREADS=1 PYTHONPATH=/tmp/before/src python benchmarks/bench_penalty.py --reps 15 --epochs 200 \
+        --out benchmarks/results/penalty_overhead_before.json
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--reps", type=int, default=7)
     parser.add_argument("--epochs", type=int, default=100)
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "penalty_overhead.json"))
     args = parser.parse_args()
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
@@ -87,8 +93,7 @@ def main():
                             "overhead_autograd": med["autograd"] / med["none"] - 1}
         report["batches"][str(batch_size or "full")] = entry
     report["load_average_1min"]["end"] = os.getloadavg()[0]
-    out = os.path.join(os.path.dirname(__file__), "results", "penalty_overhead.json")
-    with open(out, "w") as fh:
+    with open(args.out, "w") as fh:
         json.dump(report, fh, indent=2)
 
 

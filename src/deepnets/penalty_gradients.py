@@ -1,15 +1,17 @@
 """Weight penalties bound to a model: the closed-form gradient on one flat copy of the weights.
 
 A weight penalty sum_l gamma_l E_l(w(l)) is elementwise in the weights, so its gradient over all
-the chosen tensors is a few elementwise kernels on one flat vector w = [w(1); w(2); ...] (one
-copy, ``torch.cat``) with gamma_l spread over the elements of w(l) as a vector Γ. The gradient is
+the chosen tensors is a few elementwise kernels on one flat vector w = [w(1); w(2); ...] (copied
+at every call) with gamma_l spread over the elements of w(l) as a vector Γ. The gradient is
 written into one flat buffer g whose slices, shaped as the tensors, are the per-tensor gradients,
 so that a training step can add them where it writes the data gradient (the co-state step passes
-each as the input of its weight-gradient GEMM, ``addmm``: the add costs nothing) instead of a
-separate pass over every ``.grad``. The penalty class gives the maths
-(``flat_constants(w, Γ)``, ``flat_gradient(w, g, consts) -> (v, scale)`` with P = scale · v);
-:class:`FlatPenalty` keeps the buffers. Every call costs a fixed handful of kernels, however many
-tensors are penalised (the weight-elimination step: six, ``benchmarks/bench_penalty.py``).
+each as the input of its weight-gradient GEMM, ``addmm``: no pass of its own over ``.grad``)
+and E + P in one op. The penalty class gives the maths (``flat_constants(like, Γ, uniform=...)``,
+``flat_gradient(w, consts) -> (v, scale)`` with P = scale · v); :class:`FlatPenalty` keeps the
+buffers. A call costs a fixed handful of kernels however many tensors are penalised (weight
+elimination with one gamma: a copy per tensor, four kernels, then the step's E + P), and that is
+what is left of its cost: on a small net each kernel call costs microseconds of dispatch, not
+arithmetic (``benchmarks/bench_penalty.py``).
 """
 
 from __future__ import annotations
