@@ -83,6 +83,20 @@ def test_the_costate_step_takes_the_penalty_into_its_gemms(penalty):
         assert torch.allclose(p.grad, q.grad, rtol=1e-12, atol=1e-15)
 
 
+def test_a_frozen_penalised_weight_stays_frozen():
+    """A weight that does not require a gradient gets no penalty gradient (as under autograd)."""
+    x, y = series()
+    runs = []
+    for penalty in (WeightElimination(gamma=1e-2, w0=0.5), ThroughAutograd(WeightElimination(gamma=1e-2, w0=0.5))):
+        net = MLP([4, 7, 1], activation="tanh", output="linear", seed=1, dtype=torch.float64)
+        net.layers[0].weight.requires_grad_(False)
+        before = net.layers[0].weight.detach().clone()
+        fit(net, (x, y), loss="lms", optimizer="adam", lr=0.02, epochs=2, batch_size=16, penalty=penalty, seed=0)
+        assert torch.equal(net.layers[0].weight, before) and net.layers[0].weight.grad is None
+        runs.append(torch.cat([p.detach().reshape(-1) for p in net.parameters()]))
+    assert torch.allclose(runs[0], runs[1], rtol=0, atol=1e-12)
+
+
 def test_weight_elimination_value_has_no_cancellation_for_small_weights():
     """P = γ Σ w²/(w0² + w²) summed from its positive terms: for weights far below w0 it keeps its
     relative precision (γ (numel − w0² Σ 1/(w0² + w²)) loses it to cancellation)."""

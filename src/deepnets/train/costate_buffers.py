@@ -71,7 +71,8 @@ class CostateBuffers:
         """E for the batch, ∂E/∂W(l) and ∂E/∂b(l) written into each ``.grad`` (overwritten);
         parameters that do not require a gradient get none. ``extra`` (aligned with ``params``,
         None entries for none) is a gradient added to each, a penalty's: a weight's is the input
-        of its GEMM, ``addmm(extra, δᵀ, ẑ(l−1))``, at no extra pass over ``.grad``."""
+        of its GEMM, ``addmm(extra, δᵀ, ẑ(l−1))``, at no extra pass over ``.grad`` (and where
+        ``.grad`` is that extra tensor itself, the GEMM accumulates into it in place)."""
         was = torch.is_grad_enabled()
         torch._C._set_grad_enabled(False)
         try:
@@ -96,8 +97,12 @@ class CostateBuffers:
                 delta = _delta_inplace(acts[l], lam, zs[l + 1]) if l < L - 1 else acts[l].delta(lam, zs[l + 1])
             if W.requires_grad:  # (M(l), M(l−1)) = δᵀ ẑ(l−1) (+ the extra gradient)
                 g, add = _grad_slot(W), None if extra is None else extra[2 * l]
-                if add is not None:
-                    W.grad = torch.addmm(add, delta.t(), zs[l]) if g is None else torch.addmm(add, delta.t(), zs[l], out=g)
+                if add is g and g is not None:  # .grad holds the extra gradient already
+                    g.addmm_(delta.t(), zs[l])
+                elif add is not None and g is None:
+                    W.grad = torch.addmm(add, delta.t(), zs[l])
+                elif add is not None:
+                    torch.addmm(add, delta.t(), zs[l], out=g)
                 elif g is None:
                     W.grad = torch.mm(delta.t(), zs[l])
                 else:

@@ -6,7 +6,8 @@ strategy is chosen once, by :func:`make_step` from the literal registry :data:`S
 
 - ``"costate"``: a deepnets MLP (no autocast, no compile) with a loss ``(pred, target)``: the
   lecture's co-state recursion ∂E/∂W(l) = δ(l) ẑ(l−1)ᵀ, with no autograd graph
-  (:func:`~deepnets.backprop.costate_backward`);
+  (:func:`~deepnets.backprop.costate_backward`), a closed-form penalty's gradient taken in as the
+  input of its weight-gradient GEMMs (:mod:`deepnets.penalty_gradients`);
 - ``"autograd"``: any other module: ``E = loss(model(x), y)``, ``E.backward()`` (under
   ``torch.autocast`` for bf16);
 - ``"batch_loss"``: a :class:`~deepnets.train.batches.BatchLoss`: ``E = loss(model, batch)``,
@@ -122,6 +123,9 @@ class CostateStep(Step):
             self.extra, self.seen = [None] * len(self.params), grads
             for i, g in zip(self.slots, grads):
                 self.extra[i] = g
+                p = self.params[i]
+                if i % 2 == 0 and p.requires_grad and p.grad is None and g.shape == p.shape and g.is_contiguous():
+                    p.grad = g  # a weight's .grad is the penalty's buffer: its GEMM adds in place
         return torch.add(self.buffered.gradients(x, batch[1], self.extra), v, alpha=scale)
 
 
