@@ -11,6 +11,7 @@ from .metrics import METRICS, accuracy, mse, nmse, rmse
 from .optimizers import make_optimizer, param_groups
 from .multistart import MultiStartResult, multistart
 from .multitask import MultiTaskLoss, MultiTaskModel
+from .pretrain import PRETRAINERS, autoencoder_layer, greedy_pretrain, pretrain_mlp
 from .perceptron import PerceptronResult, perceptron
 from .seq2seq import (LR_SCHEDULES, Seq2SeqModel, Seq2SeqTrainConfig, TeacherForcedLoss, evaluate_seq2seq,
                       sequence_loss, strip_ids, teacher_forced_loss, train_seq2seq, translate, trim_padding)
@@ -39,4 +40,6 @@ __all__ = [
     "TeacherForcedLoss", "evaluate_seq2seq", "translate", "strip_ids", "trim_padding",
     # semi-supervised learning: labelled steps, similar and dissimilar pair steps through fit
     "SemiSupervisedBatches", "SemiSupervisedLoss", "PairSet", "neighbour_pairs",
+    # greedy layer-wise pretraining: one layer at a time on unlabelled data, then fit fine-tunes
+    "greedy_pretrain", "pretrain_mlp", "PRETRAINERS", "autoencoder_layer",
 ]
