@@ -109,6 +109,31 @@ def cd_gradient(rbm: BernoulliRBM, v: Tensor, *, k: int = 1, chains: Tensor | No
     return g_w, g_b, g_c, v_neg
 
 
+def _cd_update(params, velocity, v: Tensor, chains: Tensor | None, *, k: int, lr: float, mu: float, lam: float,
+               generator) -> Tensor:
+    """One update θ ← θ + Δθ, Δθ = μΔθ + η(ĝ − λθ) (λ on W only), in place, with the statistics of
+    :func:`cd_gradient` accumulated straight into Δθ (or θ when μ = 0) by fused matmuls; the
+    random draws come in the same order as :func:`cd_gradient`'s. Returns vᵏ (S, p)."""
+    W, b, c = params                                                     # (r, p), (p,), (r,)
+    h_pos = torch.addmm(c, v, W.T).sigmoid_()                        # (B, r)
+    v_neg = v if chains is None else chains
+    for _ in range(k):
+        h = torch.bernoulli(torch.addmm(c, v_neg, W.T).sigmoid_(), generator=generator)      # (S, r)
+        v_neg = torch.bernoulli(torch.addmm(b, h, W).sigmoid_(), generator=generator)        # (S, p)
+    h_neg = torch.addmm(c, v_neg, W.T).sigmoid_()                    # (S, r)
+    step = params if velocity is None else [d.mul_(mu) for d in velocity]
+    if lam:
+        step[0].add_(W, alpha=-lr * lam)
+    a, s = lr / v.shape[0], lr / v_neg.shape[0]
+    step[0].addmm_(h_pos.T, v, alpha=a).addmm_(h_neg.T, v_neg, alpha=-s)  # η(h⁺ᵀv/B − h⁻ᵀvᵏ/S)
+    step[1].add_(v.sum(0), alpha=a).add_(v_neg.sum(0), alpha=-s)
+    step[2].add_(h_pos.sum(0), alpha=a).add_(h_neg.sum(0), alpha=-s)
+    if velocity is not None:
+        for p, d in zip(params, velocity):
+            p.add_(d)
+    return v_neg
+
+
 def _check_options(k, epochs, batch_size, learning_rate, momentum, weight_decay) -> None:
     check_positive_int("k (Gibbs steps)", k)
     check_positive_int("epochs", epochs)
@@ -163,21 +188,14 @@ def train_rbm(rbm: BernoulliRBM, x: Tensor, *, epochs: int = 10, batch_size: int
                                             device=x.device), generator=generator)
     history = RBMHistory()
     for epoch in range(epochs):
-        order = torch.randperm(n, generator=generator, device=x.device) if shuffle else None
+        xs = x[torch.randperm(n, generator=generator, device=x.device)] if shuffle else x  # (N, p), this epoch's order
         with torch.no_grad():
             for start in range(0, n, batch_size):
-                v = x[order[start:start + batch_size]] if shuffle else x[start:start + batch_size]
-                g_w, g_b, g_c, v_neg = cd_gradient(rbm, v, k=k, chains=chains, generator=generator)
+                v = xs[start:start + batch_size]                                # (B, p)
+                v_neg = _cd_update(params, velocity, v, chains, k=k, lr=learning_rate, mu=momentum,
+                                   lam=weight_decay, generator=generator)
                 if persistent:
                     chains = v_neg
-                if weight_decay:
-                    g_w = g_w - weight_decay * rbm.weight
-                for i, (p, g) in enumerate(zip(params, (g_w, g_b, g_c))):
-                    if velocity is None:
-                        p.add_(g, alpha=learning_rate)
-                    else:
-                        velocity[i].mul_(momentum).add_(g, alpha=learning_rate)
-                        p.add_(velocity[i])
                 history.updates += 1
         history.epochs = epoch + 1
         if callback is None and not verbose:
