@@ -1,7 +1,8 @@
 """Layers: the lecture's MLP, convolution arithmetic and the conv-BN-ReLU block, dropout,
-normalization, the restricted Boltzmann machine, the image front that turns flat rows into sequences or images, attention (SDPA,
+normalization, the image front that turns flat rows into sequences or images, attention (SDPA,
 masks, multi-head, sinusoidal positions), the Transformer's encoder and decoder layers, and the
-recurrent cores (:mod:`deepnets.nn.recurrent`).
+recurrent cores (:mod:`deepnets.nn.recurrent`), the autoencoder's tied layer and the restricted
+Boltzmann machine.
 Whole networks built from them live in :mod:`deepnets.zoo`."""
 
 from . import recurrent
@@ -14,6 +15,7 @@ from .mlp import MLP, supports_costate, xor_step_network
 from .norm import (BatchNorm, LayerNorm, WeightNormLinear, batch_norm, batch_norm_backward,
                    layer_norm, weight_norm)
 from .rbm import BernoulliRBM
+from .tied import TiedLinear
 from .recurrent import (CORES, GRU, LSTM, ElmanRNN, LSTMFunction, build_core, detach_state, gru_cell,
                         gru_step, lstm_cell, lstm_loop)
 from .transformer import DecoderLayer, EncoderLayer, feed_forward
@@ -40,4 +42,6 @@ __all__ = [
     # recurrent cores (the subpackage), their pure-function cells, and the cores by name
     "recurrent", "ElmanRNN", "LSTM", "GRU", "LSTMFunction", "lstm_cell", "lstm_loop", "gru_cell", "gru_step",
     "detach_state", "CORES", "build_core",
+    # the autoencoder's tied layer: decoder V = Wᵀ (the networks are deepnets.zoo.Autoencoder, StackedAutoencoder)
+    "TiedLinear",
 ]

@@ -11,6 +11,7 @@ from .metrics import METRICS, accuracy, mse, nmse, rmse
 from .optimizers import make_optimizer, param_groups
 from .multistart import MultiStartResult, multistart
 from .multitask import MultiTaskLoss, MultiTaskModel
+from .pretrain import PRETRAINERS, autoencoder_layer, greedy_pretrain, pretrain_mlp
 from .perceptron import PerceptronResult, perceptron
 from .rbm import RBMHistory, cd_gradient, check_probabilities, rbm_layer, train_rbm
 from .seq2seq import (LR_SCHEDULES, Seq2SeqModel, Seq2SeqTrainConfig, TeacherForcedLoss, evaluate_seq2seq,
@@ -42,4 +43,6 @@ __all__ = [
     "TeacherForcedLoss", "evaluate_seq2seq", "translate", "strip_ids", "trim_padding",
     # semi-supervised learning: labelled steps, similar and dissimilar pair steps through fit
     "SemiSupervisedBatches", "SemiSupervisedLoss", "PairSet", "neighbour_pairs",
+    # greedy layer-wise pretraining: one layer at a time on unlabelled data, then fit fine-tunes
+    "greedy_pretrain", "pretrain_mlp", "PRETRAINERS", "autoencoder_layer",
 ]
