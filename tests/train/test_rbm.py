@@ -65,7 +65,7 @@ def test_training_raises_the_exact_log_likelihood(persistent, epochs, batch_size
     x = _data(400)
     rbm = BernoulliRBM(4, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     before = float(rbm.log_likelihood(x).mean().detach())             # ≈ −4 log 2: near uniform
-    train_rbm(rbm, x, epochs=epochs, batch_size=batch_size, learning_rate=lr, persistent=persistent, seed=0)
+    train_rbm(rbm, x, epochs=epochs, batch_size=batch_size, lr=lr, persistent=persistent, seed=0)
     after = float(rbm.log_likelihood(x).mean().detach())
     freq = torch.unique(x, dim=0, return_counts=True)[1] / 400.0
     best = float((freq * freq.log()).sum())                            # −H(sample) ≈ −1.15 nats: the maximum
@@ -77,7 +77,7 @@ def test_one_epoch_applies_momentum_and_weight_decay_as_written():
     rbm = _rbm(seed=2)
     twin = _rbm(seed=2)
     lr, mu, lam = 0.05, 0.9, 0.01
-    train_rbm(rbm, x, epochs=1, batch_size=10, learning_rate=lr, k=2, momentum=mu, weight_decay=lam, seed=5)
+    train_rbm(rbm, x, epochs=1, batch_size=10, lr=lr, k=2, momentum=mu, weight_decay=lam, seed=5)
     g = torch.Generator().manual_seed(5)                               # the same draws, in the same order
     order = torch.randperm(30, generator=g)
     params = (twin.weight, twin.visible_bias, twin.hidden_bias)
@@ -123,6 +123,30 @@ def test_rbm_layer_returns_the_weights_bias_and_codes_of_a_logistic_layer():
     w2, b2, c2 = rbm_layer(codes, 2, epochs=2, seed=1)                 # the next layer trains on the codes
     assert w2.shape == (2, 3) and c2.shape == (200, 2)
     torch.testing.assert_close(rbm_layer(x, 3, epochs=5, seed=0)[0], weight)
+    w3, b3, c3 = rbm_layer(x, 3, activation="logistic:2", epochs=5, seed=0)  # g(y) = σ(2y): W, w_0 halved
+    torch.testing.assert_close(c3, codes)
+    torch.testing.assert_close(c3, torch.sigmoid(2 * (x @ w3.T + b3)))
+
+
+def test_greedy_pretraining_by_rbms_fills_an_mlp_whose_layers_compute_the_codes():
+    from deepnets import MLP
+    from deepnets.train import greedy_pretrain, pretrain_mlp
+    x = _data(100).float()
+    layers = greedy_pretrain(x, [3, 2], "rbm", epochs=3, k=2)
+    mlp = MLP([4, 3, 2, 2], activation="logistic", seed=0)
+    record = pretrain_mlp(mlp, x, "rbm", epochs=3, k=2)
+    assert record["kind"] == "rbm" and record["layers"] == 2
+    h = x
+    for layer, (W, b) in zip(mlp.layers, layers):
+        torch.testing.assert_close(layer.weight.detach(), W)
+        h = torch.sigmoid(h @ W.T + b)
+    torch.testing.assert_close(h, rbm_layer(rbm_layer(x, 3, epochs=3, k=2)[2], 2, epochs=3, k=2, seed=1)[2])
+    with pytest.raises(ConfigError, match="activation must be 'logistic', got 'tanh'"):
+        pretrain_mlp(MLP([4, 3, 2], activation="tanh"), x, "rbm", epochs=1)
+    with pytest.raises(DataError, match=r"values in \[-1, 1\].*data.scale"):
+        greedy_pretrain(x * 2 - 1, [3], "rbm", epochs=1)
+    with pytest.raises(ConfigError, match="unexpected keyword argument 'beta'"):
+        greedy_pretrain(x, [3], "rbm", beta=1)
 
 
 def test_user_mistakes_are_named():
@@ -137,5 +161,5 @@ def test_user_mistakes_are_named():
         train_rbm(rbm, torch.zeros(3, 4), momentum=1)
     with pytest.raises(ConfigError, match="k \\(Gibbs steps\\) must be a positive integer, got 0"):
         train_rbm(rbm, torch.zeros(3, 4), k=0)
-    with pytest.raises(ConfigError, match="learning_rate must be > 0"):
-        rbm_layer(torch.zeros(3, 4), 2, learning_rate=0.0)
+    with pytest.raises(ConfigError, match="lr must be > 0"):
+        rbm_layer(torch.zeros(3, 4), 2, lr=0.0)

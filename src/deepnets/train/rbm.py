@@ -23,7 +23,7 @@ k → ∞ its estimate tends to the exact gradient (tested against enumeration o
 >>> x = torch.tensor([[1., 1., 0., 0.], [0., 0., 1., 1.]]).repeat(50, 1)
 >>> rbm = BernoulliRBM(4, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
 >>> before = rbm.log_likelihood(x).mean()
->>> history = train_rbm(rbm, x, epochs=20, batch_size=10, learning_rate=0.1, seed=0)
+>>> history = train_rbm(rbm, x, epochs=20, batch_size=10, lr=0.1, seed=0)
 >>> bool(rbm.log_likelihood(x).mean() > before)
 True
 
@@ -44,6 +44,7 @@ import torch
 from torch import Tensor
 
 from .._registry import check_number, check_positive_int
+from ..activations import Logistic, get_activation
 from ..errors import ConfigError, DataError
 from ..nn.rbm import BernoulliRBM
 
@@ -134,18 +135,18 @@ def _cd_update(params, velocity, v: Tensor, chains: Tensor | None, *, k: int, lr
     return v_neg
 
 
-def _check_options(k, epochs, batch_size, learning_rate, momentum, weight_decay) -> None:
+def _check_options(k, epochs, batch_size, lr, momentum, weight_decay) -> None:
     check_positive_int("k (Gibbs steps)", k)
     check_positive_int("epochs", epochs)
     check_positive_int("batch_size", batch_size)
-    check_number("learning_rate", learning_rate, low=0.0, low_open=True)
+    check_number("lr", lr, low=0.0, low_open=True)
     if check_number("momentum", momentum, low=0.0) >= 1:
         raise ConfigError(f"momentum must be in [0, 1), got {momentum!r}")
     check_number("weight_decay", weight_decay, low=0.0)
 
 
 def train_rbm(rbm: BernoulliRBM, x: Tensor, *, epochs: int = 10, batch_size: int = 10,
-              learning_rate: float = 0.1, k: int = 1, persistent: bool = False, momentum: float = 0.0,
+              lr: float = 0.1, k: int = 1, persistent: bool = False, momentum: float = 0.0,
               weight_decay: float = 0.0, shuffle: bool = True, seed: int | None = None,
               generator: torch.Generator | None = None,
               callback: Callable[[int, BernoulliRBM, dict], None] | None = None,
@@ -161,7 +162,7 @@ def train_rbm(rbm: BernoulliRBM, x: Tensor, *, epochs: int = 10, batch_size: int
         x: training data (N, p), binary or probabilities in [0, 1].
         epochs: passes over x (default 10, as scikit-learn's ``n_iter``).
         batch_size: examples per update (default 10, as scikit-learn).
-        learning_rate: η (default 0.1, as scikit-learn).
+        lr: the learning rate η (default 0.1, as scikit-learn's ``learning_rate``).
         k: Gibbs steps per update (default 1).
         persistent: PCD (Tieleman 2008) instead of CD (default False).
         momentum: μ in [0, 1) (default 0). weight_decay: λ ≥ 0 on W (default 0).
@@ -172,7 +173,7 @@ def train_rbm(rbm: BernoulliRBM, x: Tensor, *, epochs: int = 10, batch_size: int
             {"epoch", "pseudo_likelihood"}; it may raise StopIteration to end training early.
         verbose: log each epoch's logs at INFO level on the ``deepnets.train.rbm`` logger.
     """
-    _check_options(k, epochs, batch_size, learning_rate, momentum, weight_decay)
+    _check_options(k, epochs, batch_size, lr, momentum, weight_decay)
     x = check_probabilities(x).to(rbm.weight.dtype)
     if x.shape[1] != rbm.n_visible:
         raise DataError(f"x has {x.shape[1]} columns but the RBM has {rbm.n_visible} visible units")
@@ -192,7 +193,7 @@ def train_rbm(rbm: BernoulliRBM, x: Tensor, *, epochs: int = 10, batch_size: int
         with torch.no_grad():
             for start in range(0, n, batch_size):
                 v = xs[start:start + batch_size]                                # (B, p)
-                v_neg = _cd_update(params, velocity, v, chains, k=k, lr=learning_rate, mu=momentum,
+                v_neg = _cd_update(params, velocity, v, chains, k=k, lr=lr, mu=momentum,
                                    lam=weight_decay, generator=generator)
                 if persistent:
                     chains = v_neg
@@ -222,33 +223,48 @@ def _epoch_pseudo_likelihood(rbm: BernoulliRBM, x: Tensor, epoch: int) -> float:
     return value if math.isfinite(value) else float("nan")
 
 
-def rbm_layer(x: Tensor, n_hidden: int, *, epochs: int = 10, batch_size: int = 10, learning_rate: float = 0.1,
-              k: int = 1, persistent: bool = True, momentum: float = 0.0, weight_decay: float = 0.0,
-              seed: int = 0, verbose: bool = False) -> tuple[Tensor, Tensor, Tensor]:
+def rbm_layer(x: Tensor, n_hidden: int, *, activation="logistic", seed: int = 0, epochs: int = 10, lr: float = 0.1,
+              batch_size: int = 10, k: int = 1, persistent: bool = True, momentum: float = 0.0,
+              weight_decay: float = 0.0) -> tuple[Tensor, Tensor, Tensor]:
     """One layer of greedy layer-wise pretraining (Hinton, Osindero & Teh 2006): an RBM on x.
 
     Trains a :class:`~deepnets.nn.BernoulliRBM` with ``n_hidden`` hidden units on x (values in
-    [0, 1]) by :func:`train_rbm` and returns what initialises the layer h = σ(W x + c) of a deep
-    net, and what the next layer trains on:
+    [0, 1]: the data, or the codes of the RBM below) by :func:`train_rbm`, and returns the
+    weights of the deep net's layer h = g(W x + w_0) whose output is the RBM's p(h = 1 | x) =
+    σ(W_rbm x + c): for the logistic g(y) = σ(α y), W = W_rbm / α and w_0 = c / α. This is
+    ``kind = "rbm"`` of :data:`deepnets.train.pretrain.PRETRAINERS` and honours its contract.
+
+    Args:
+        x: (N, p) inputs in [0, 1]. n_hidden: the hidden units r.
+        activation: the layer's g; an RBM's hidden units are logistic, so only ``"logistic"``
+            (any α) is accepted (a ConfigError names another).
+        seed: the initial weights N(0, 0.01²) and the training's draws. Default 0.
+        epochs, lr, batch_size, k, persistent, momentum, weight_decay: as :func:`train_rbm`;
+            defaults PCD-1 (as scikit-learn), 10 epochs of batch 10, η = 0.1.
 
     Returns:
-        (weight W (n_hidden, p), bias c (n_hidden,), codes p(h = 1 | x) (N, n_hidden)), detached,
-        in x's dtype; the codes lie in (0, 1), so they are a valid input to the next RBM.
-
-    Args: as :func:`train_rbm` (defaults: PCD-1, as scikit-learn, 10 epochs of batch 10, η = 0.1);
-    ``seed`` draws the initial weights and the training's randomness.
+        (weight (n_hidden, p), bias (n_hidden,), codes p(h = 1 | x) (N, n_hidden)), detached, in
+        x's dtype; the codes lie in (0, 1), a valid input to the next RBM.
 
     Reference: Hinton, Osindero & Teh 2006, "A fast learning algorithm for deep belief nets",
     Neural Computation 18(7); Bengio, Lamblin, Popovici & Larochelle 2007, "Greedy layer-wise
     training of deep networks", NIPS.
     """
-    x = check_probabilities(x)
+    g = get_activation(activation)
+    if not isinstance(g, Logistic):
+        raise ConfigError(f"pretraining kind 'rbm' trains logistic units, p(h = 1 | v) = σ(Wv + c), so the layer's "
+                          f"activation must be 'logistic', got {g.name!r} (kind 'autoencoder' takes any)")
     check_positive_int("n_hidden", n_hidden)
-    g = torch.Generator().manual_seed(seed)
-    rbm = BernoulliRBM(x.shape[1], n_hidden, generator=g, dtype=x.dtype, device=x.device)
-    train_rbm(rbm, x, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, k=k,
-              persistent=persistent, momentum=momentum, weight_decay=weight_decay, seed=seed + 1,
-              verbose=verbose)
+    try:
+        x = check_probabilities(x)
+    except DataError as e:
+        raise DataError(f"{e}; in an experiment file, data.scale = \"range\" maps each input to scale_range "
+                        "(default [0.15, 0.85])") from None
+    rbm = BernoulliRBM(x.shape[1], n_hidden, generator=torch.Generator().manual_seed(seed), dtype=x.dtype,
+                       device=x.device)
+    train_rbm(rbm, x, epochs=epochs, batch_size=batch_size, lr=lr, k=k, persistent=persistent,
+              momentum=momentum, weight_decay=weight_decay, seed=seed + 1)
     with torch.no_grad():
-        codes = rbm.transform(x)
-    return rbm.weight.detach().clone(), rbm.hidden_bias.detach().clone(), codes.detach()
+        codes = rbm.transform(x)                                         # (N, r)
+        alpha = float(g.alpha)
+        return rbm.weight.detach() / alpha, rbm.hidden_bias.detach() / alpha, codes.detach()
