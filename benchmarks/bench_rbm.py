@@ -50,7 +50,7 @@ def ours(k: int, persistent: bool):
         x = torch.from_numpy(xtr).to(dtype)
         rbm = BernoulliRBM(x.shape[1], args.hidden, generator=torch.Generator().manual_seed(seed), dtype=dtype)
         t = time.perf_counter()
-        train_rbm(rbm, x, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, k=k,
+        train_rbm(rbm, x, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, k=k,
                   persistent=persistent, seed=seed)
         return time.perf_counter() - t, rbm, None
     return run
