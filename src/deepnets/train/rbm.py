@@ -177,9 +177,9 @@ def train_rbm(rbm: BernoulliRBM, x: Tensor, *, epochs: int = 10, batch_size: int
     x = check_probabilities(x).to(rbm.weight.dtype)
     if x.shape[1] != rbm.n_visible:
         raise DataError(f"x has {x.shape[1]} columns but the RBM has {rbm.n_visible} visible units")
+    x = x.to(rbm.weight.device)
     if seed is not None:
         generator = torch.Generator(device=x.device).manual_seed(seed)
-    x = x.to(rbm.weight.device)
     n = x.shape[0]
     params = (rbm.weight, rbm.visible_bias, rbm.hidden_bias)
     velocity = [torch.zeros_like(p) for p in params] if momentum else None
