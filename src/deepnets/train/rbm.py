@@ -116,12 +116,12 @@ def _cd_update(params, velocity, v: Tensor, chains: Tensor | None, *, k: int, lr
     :func:`cd_gradient` accumulated straight into Δθ (or θ when μ = 0) by fused matmuls; the
     random draws come in the same order as :func:`cd_gradient`'s. Returns vᵏ (S, p)."""
     W, b, c = params                                                     # (r, p), (p,), (r,)
-    h_pos = torch.addmm(c, v, W.T).sigmoid_()                        # (B, r)
+    h_pos = torch.addmm(c, v, W.T).sigmoid_()                            # (B, r)
     v_neg = v if chains is None else chains
     for _ in range(k):
         h = torch.bernoulli(torch.addmm(c, v_neg, W.T).sigmoid_(), generator=generator)      # (S, r)
         v_neg = torch.bernoulli(torch.addmm(b, h, W).sigmoid_(), generator=generator)        # (S, p)
-    h_neg = torch.addmm(c, v_neg, W.T).sigmoid_()                    # (S, r)
+    h_neg = torch.addmm(c, v_neg, W.T).sigmoid_()                        # (S, r)
     step = params if velocity is None else [d.mul_(mu) for d in velocity]
     if lam:
         step[0].add_(W, alpha=-lr * lam)
@@ -154,8 +154,8 @@ def train_rbm(rbm: BernoulliRBM, x: Tensor, *, epochs: int = 10, batch_size: int
     """Train ``rbm`` in place on the rows of x by CD-k, or PCD-k with ``persistent=True``.
 
     Each epoch runs over x in minibatches (shuffled by the generator unless ``shuffle=False``, which
-    keeps scikit-learn's fixed order) and makes one update per minibatch, as the module docstring
-    writes it. PCD keeps ``batch_size`` chains, started from uniform random bits.
+    keeps x's order, as scikit-learn does) and makes one update per minibatch, as the module
+    docstring writes it. PCD keeps ``batch_size`` chains, started from uniform random bits.
 
     Args:
         rbm: the :class:`~deepnets.nn.BernoulliRBM` to train (its parameters change in place).
