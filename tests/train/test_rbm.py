@@ -115,6 +115,14 @@ def test_a_callback_stops_training_by_stop_iteration():
     assert history.epochs == 2
 
 
+def test_verbose_logs_each_epochs_pseudo_likelihood(caplog):
+    with caplog.at_level("INFO", logger="deepnets.train.rbm"):
+        history = train_rbm(BernoulliRBM(4, 3), _data(40).float(), epochs=2, seed=0, verbose=True)
+    lines = [r.getMessage() for r in caplog.records if r.name == "deepnets.train.rbm"]
+    assert [line.split(":")[0] for line in lines] == ["RBM epoch 1", "RBM epoch 2"]
+    assert lines[1].endswith(f"{history.pseudo_likelihood[1]:.4f}")
+
+
 def test_rbm_layer_returns_the_weights_bias_and_codes_of_a_logistic_layer():
     x = _data(200).float()
     weight, bias, codes = rbm_layer(x, 3, epochs=5, seed=0)
