@@ -141,6 +141,8 @@ NOT_CLAIMS = {
     "digits_adversarial": "shows [train.adversarial]; its robustness table is benchmarks/bench_adversarial.py's",
     "digits_semisupervised": "shows data.labelled_fraction and [train.pairs]; its table is "
                              "benchmarks/bench_semisupervised.py's",
+    "digits_pretrain": "shows [pretrain] (greedy layer-wise pretraining on the unlabelled images); its table "
+                       "over seeds and label fractions is benchmarks/bench_pretrain.py's",
     "tune_sin": "a search space for deepnets tune (a study, not one run)",
 }
 
