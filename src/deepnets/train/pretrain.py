@@ -22,7 +22,9 @@ entry. Every trainer honours one contract::
   layer's inputs, exactly what the MLP's layer l computes.
 
 Kinds: ``"autoencoder"`` (:func:`autoencoder_layer`: a one-layer, possibly denoising, tied
-autoencoder trained by ``fit`` on the reconstruction cost).
+autoencoder trained by ``fit`` on the reconstruction cost); ``"rbm"``
+(:func:`deepnets.train.rbm.rbm_layer`: a Bernoulli RBM trained by CD-k or PCD, for logistic
+layers on inputs in [0, 1]).
 
 References: Hinton, Osindero & Teh 2006 (greedy layer-wise training of a deep belief net with
 RBMs); Bengio, Lamblin, Popovici & Larochelle 2007 (the same with autoencoders); Vincent et al.
@@ -44,6 +46,7 @@ from ..errors import ConfigError
 from ..nn.mlp import MLP
 from ..zoo.autoencoder import Autoencoder
 from .loop import fit
+from .rbm import rbm_layer
 from .setup import FewExamplesWarning
 
 
@@ -73,7 +76,7 @@ def autoencoder_layer(x: Tensor, n_hidden: int, *, activation="logistic", seed: 
 
 
 #: kind -> layer trainer honouring the module's contract
-PRETRAINERS = {"autoencoder": autoencoder_layer}
+PRETRAINERS = {"autoencoder": autoencoder_layer, "rbm": rbm_layer}
 
 
 def check_pretrainer(kind: str, **options):
