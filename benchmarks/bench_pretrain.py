@@ -19,8 +19,8 @@ Arms (the same labelled examples, the same fine-tuning, the same initial output 
   (:func:`deepnets.train.pretrain_mlp`, kind "autoencoder", ``--pretrain-epochs`` epochs each,
   Adam η = 0.005, batch 32);
 - ``denoising autoencoder``: the same with masking noise ν = 0.25;
-- ``rbm``: kind "rbm", when :data:`deepnets.train.PRETRAINERS` holds it (its own defaults, the same
-  epochs, batch and η) -- logistic hidden units only.
+- ``rbm``: kind "rbm" (:func:`deepnets.train.rbm.rbm_layer`: PCD-1, η = 0.1, batch 10, as
+  scikit-learn's ``BernoulliRBM``; the same ``--pretrain-epochs``) -- logistic hidden units only.
 """
 
 from __future__ import annotations
@@ -48,9 +48,9 @@ from _threads import limit_threads  # noqa: E402
 
 #: arm -> (kind, options) of pretrain_mlp; None: no pretraining
 ARMS = {"no pretraining": None,
-        "autoencoder": ("autoencoder", {"lr": 0.005}),
-        "denoising autoencoder": ("autoencoder", {"lr": 0.005, "noise": "mask", "noise_level": 0.25}),
-        "rbm": ("rbm", {"lr": 0.05})}
+        "autoencoder": ("autoencoder", {"lr": 0.005, "batch_size": 32}),
+        "denoising autoencoder": ("autoencoder", {"lr": 0.005, "batch_size": 32, "noise": "mask", "noise_level": 0.25}),
+        "rbm": ("rbm", {"lr": 0.1, "batch_size": 10})}  # PCD-1, scikit-learn's BernoulliRBM defaults
 
 
 def _accuracy(net, x, y) -> float:
@@ -74,7 +74,7 @@ def run_seed(seed: int, fractions, args) -> list[dict]:
         t0 = time.perf_counter()
         if ARMS[arm] is not None:
             kind, options = ARMS[arm]
-            pretrain_mlp(net, xu, kind, seed=seed, epochs=args.pretrain_epochs, batch_size=32, **options)
+            pretrain_mlp(net, xu, kind, seed=seed, epochs=args.pretrain_epochs, **options)
         seconds[arm] = time.perf_counter() - t0
         starts[arm] = net
     rows = []
@@ -108,8 +108,8 @@ def main(argv=None):
     limit_threads(args.threads)
     warnings.simplefilter("ignore")  # FewExamplesWarning: few labels is the point here
     fractions = [float(f) for f in args.fractions.split(",")]
-    runs = []
-    for s in (int(s) for s in args.seeds.split(",")):
+    runs, seeds = [], [int(s) for s in args.seeds.split(",")]
+    for s in seeds:
         runs += run_seed(s, fractions, args)
         print(f"seed {s} done", file=sys.stderr, flush=True)
     names = arms(args.activation)
@@ -122,12 +122,21 @@ def main(argv=None):
             summary[m] = {"mean": statistics.mean(accs), "sd": statistics.stdev(accs) if len(accs) > 1 else 0.0,
                           "min": min(accs), "max": max(accs),
                           "pretrain_seconds_median": statistics.median(r[m]["pretrain_seconds"] for r in rows)}
+            if ARMS[m] is not None:  # paired by seed: the same split, labels and initial weights
+                gain = [r[m]["accuracy"] - r["no pretraining"]["accuracy"] for r in rows]
+                summary[m].update(gain_mean=statistics.mean(gain), seeds_improved=sum(g > 0 for g in gain),
+                                  gain_sd=statistics.stdev(gain) if len(gain) > 1 else 0.0)
         table.append(summary)
     print("| labels | " + " | ".join(names) + " |")
     print("|---|" + "---|" * len(names))
     for s in table:
         print(f"| {s['fraction']:.0%} ({s['labelled']}) | " +
               " | ".join(f"{s[m]['mean']:.3f} ± {s[m]['sd']:.3f}" for m in names) + " |")
+    print("gain over no pretraining, paired by seed (points, mean ± sd, seeds improved):")
+    for s in table:
+        print(f"  {s['fraction']:.0%}: " + "; ".join(
+            f"{m} {100 * s[m]['gain_mean']:+.1f} ± {100 * s[m]['gain_sd']:.1f} ({s[m]['seeds_improved']}/{len(seeds)})"
+            for m in names if ARMS[m] is not None))
     print("pretraining time per seed (median): " + ", ".join(
         f"{m} {table[0][m]['pretrain_seconds_median']:.1f} s" for m in names if ARMS[m] is not None))
     out = {"command": "python benchmarks/bench_pretrain.py " + " ".join(argv if argv is not None else sys.argv[1:]),
