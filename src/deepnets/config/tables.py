@@ -216,6 +216,25 @@ class TuneConfig:
     plots: bool = True               # optimisation history, importances, parallel coordinates, Pareto front
 
 
+# -- [pretrain] --------------------------------------------------------------------------------
+
+@dataclass
+class PretrainConfig:
+    """``[pretrain]``: greedy layer-wise pretraining of the MLP's hidden layers on unlabelled
+    examples before training (deepnets.train.pretrain); ``deepnets train`` only."""
+
+    kind: str = "autoencoder"        # a layer trainer of deepnets.train.PRETRAINERS: autoencoder (rbm where installed)
+    layers: int = 0                  # hidden layers pretrained, from the input up; 0: all hidden layers
+    epochs: int = 20                 # passes over the unlabelled examples, per layer
+    lr: float = 0.005                # the layer trainer's learning rate
+    batch_size: int = 32             # its minibatch size
+    noise: str = "none"              # autoencoder: none, mask (zero each input w.p. noise_level), gaussian (sd noise_level)
+    noise_level: float = 0.25        # the denoising autoencoder's corruption level
+    source: str = "train"            # "train": the training part's features (labels unused); "csv": the file at path
+    path: str = ""                   # source = "csv": a CSV with a header naming the data's feature columns
+    options: dict = field(default_factory=dict)  # the kind's own keywords (autoencoder: tied, output, optimizer)
+
+
 # -- [run] -------------------------------------------------------------------------------------
 
 @dataclass
@@ -234,6 +253,7 @@ class Experiment:
     train: TrainConfig = _table(TrainConfig)
     run: RunConfig = _table(RunConfig)
     tune: TuneConfig | None = _switch(TuneConfig)
+    pretrain: PretrainConfig | None = _switch(PretrainConfig)
 
 
 def _paths(cls, prefix: str = "") -> list[str]:

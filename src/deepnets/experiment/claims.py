@@ -141,7 +141,11 @@ NOT_CLAIMS = {
     "digits_adversarial": "shows [train.adversarial]; its robustness table is benchmarks/bench_adversarial.py's",
     "digits_semisupervised": "shows data.labelled_fraction and [train.pairs]; its table is "
                              "benchmarks/bench_semisupervised.py's",
+    "digits_pretrain": "shows [pretrain] (greedy layer-wise pretraining on the unlabelled images); its table "
+                       "over seeds and label fractions is benchmarks/bench_pretrain.py's",
     "tune_sin": "a search space for deepnets tune (a study, not one run)",
+    "digits_pretrain_rbm": "shows [pretrain] kind = \"rbm\"; the table with and without pretraining is "
+                           "benchmarks/bench_pretrain.py's",
 }
 
 

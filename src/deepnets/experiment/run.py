@@ -34,6 +34,7 @@ from ..train.loop import FewExamplesWarning, fit
 from ..data.labels import describe_target
 from .adversarial_run import adversarial_cost, adversarial_summary
 from .semisupervised_run import semisupervised_training
+from .pretrain_run import pretrain_model, read_record, write_record
 from .build import build_model, loss_for, output_for
 from .checks import check_fit_arguments, check_run
 from .failure import holdings, unwritten
@@ -215,6 +216,12 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
     resolved = experiment_to_dict(exp)
     resolved["model"]["output"] = output
     check_run(exp, model, val)
+    pretrained = {}
+    if exp.pretrain is not None and resume_path is None:  # (a resumed run's weights come from its checkpoint)
+        if announce is not None and main_rank:
+            announce(f"pretraining the hidden layers ({exp.pretrain.kind}, {exp.pretrain.epochs} epochs a layer) "
+                     f"on the unlabelled examples of source {exp.pretrain.source!r}")
+        pretrained = pretrain_model(exp, model, data, scaler, train[0])
     with contextlib.ExitStack() as held:  # rank 0 holds the run folder's lock while it writes
         if resume_path is not None:
             path = os.fspath(resume_path)
@@ -225,6 +232,7 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
             if checkpoint is None:
                 raise CheckpointError(f"{path}: no checkpoint to resume from (RUN/checkpoints is empty)")
             check_world_size(checkpoint)  # before anything in the folder changes
+            pretrained = read_record(path)
             if main_rank:
                 rewind_metrics(path, checkpoint)
                 print(f"resumed from {resume_point(checkpoint)} (checkpoint {checkpoint.get('name', '?')})",
@@ -236,6 +244,7 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
                 held.enter_context(RunLock(path))
                 write_config(path, resolved)
                 record_data(path, exp)
+                write_record(path, pretrained)
             path = broadcast_object(path)
         callbacks = callbacks_for(exp, path, resolved=resolved, validation=fit_val, n_train=len(train[0]),
                                   manager=manager, checkpoint=checkpoint, progress_file=progress_file,
@@ -284,6 +293,7 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
         }
         predictor = model if units is None else units.predictor(model)  # outputs in the target's units
         summary.update(counts)  # labelled / unlabelled examples, when data.labelled_fraction < 1
+        summary.update(pretrained)  # what [pretrain] did before training
         summary.update(adversarial_summary(fit_loss, model, test))  # test accuracy clean and attacked
         summary.update(series_summary(exp, data, scaler, predictor))  # series: forecasts beside the AR(p) baseline
         result = RunResult(path, results.get("test", results["train"]), history.history, predictor, summary)
