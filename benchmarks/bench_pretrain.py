@@ -19,8 +19,8 @@ Arms (the same labelled examples, the same fine-tuning, the same initial output 
   (:func:`deepnets.train.pretrain_mlp`, kind "autoencoder", ``--pretrain-epochs`` epochs each,
   Adam η = 0.005, batch 32);
 - ``denoising autoencoder``: the same with masking noise ν = 0.25;
-- ``rbm``: kind "rbm", when :data:`deepnets.train.PRETRAINERS` holds it (its own defaults, the same
-  epochs, batch and η) -- logistic hidden units only.
+- ``rbm``: kind "rbm", when :data:`deepnets.train.PRETRAINERS` holds it: PCD-1, the same epochs and
+  batch, η = 0.3, momentum 0.5, weight decay 2e-4 -- logistic hidden units only.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ from _threads import limit_threads  # noqa: E402
 ARMS = {"no pretraining": None,
         "autoencoder": ("autoencoder", {"lr": 0.005}),
         "denoising autoencoder": ("autoencoder", {"lr": 0.005, "noise": "mask", "noise_level": 0.25}),
-        "rbm": ("rbm", {"lr": 0.05})}
+        "rbm": ("rbm", {"lr": 0.3, "momentum": 0.5, "weight_decay": 2e-4})}  # η 0.05 left layer 2's codes near 0.5
 
 
 def _accuracy(net, x, y) -> float:
