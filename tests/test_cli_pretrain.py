@@ -114,3 +114,37 @@ def test_tune_and_select_refuse_to_drop_the_pretraining(tmp_path, capsys):
     assert main(["select", str(path), "--hidden", "4,8", "--out", str(tmp_path / "out")]) == 2
     assert "remove [pretrain]" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_resumed_run_keeps_its_record_and_does_not_pretrain_again(tmp_path, monkeypatch):
+    import shutil
+
+    from safetensors.torch import load_file
+
+    from deepnets.experiment import pretrain_run
+    from deepnets.experiment.run import resume_run
+
+    exp = _exp(tmp_path)
+    exp.train.epochs, exp.train.checkpoint.every_epochs = 4, 1
+    full = run_experiment(exp)
+    run = tmp_path / "cut"
+    shutil.copytree(full.path, run)
+    newest = sorted((run / "checkpoints").iterdir())[-1]  # as if cut after epoch 3
+    shutil.rmtree(newest)
+    (run / "summary.json").unlink()
+    (run / "weights.safetensors").unlink()
+    monkeypatch.setattr(pretrain_run, "pretrain_mlp", None)  # pretraining again would fail with a TypeError
+    resumed = resume_run(run)
+    assert resumed.summary["pretrain"] == full.summary["pretrain"]
+    a, b = load_file(f"{full.path}/weights.safetensors"), load_file(run / "weights.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_set_switches_the_top_level_table_off_and_on(tmp_path):
+    assert main(["train", "examples/digits_pretrain.toml", "--out", str(tmp_path), "--no-progress",
+                 "--set", "run.name=off", "--set", "run.plots=false", "--set", "train.epochs=1",
+                 "--set", "pretrain=false"]) == 0
+    assert "pretrain" not in json.loads((tmp_path / "off" / "summary.json").read_text())
+    assert "[pretrain]" not in (tmp_path / "off" / "config.toml").read_text()
+    exp = experiment_from_dict({"pretrain": False})
+    assert exp.pretrain is None and experiment_from_dict({"pretrain": True}).pretrain.kind == "autoencoder"

@@ -29,7 +29,8 @@ the optimizer or the regularizer, checked by them.
 
 A table that is always in use takes its defaults when absent. A switched component is off when
 its table is absent and on, with its defaults filled in, when present (even empty); ``true`` /
-``false`` in place of the table switch it on or off (``--set train.early_stopping=false``).
+``false`` in place of the table switch it on or off (``--set train.early_stopping=false``,
+``--set pretrain=false``).
 ``--set train.early_stopping.patience=30`` overrides one value at any depth (and switches its
 component on). An unknown key is an error that names it and suggests the nearest known key; a
 key of the flat version-1 layout names its new place (:data:`MOVED`; :func:`upgrade_flat` reads
