@@ -20,7 +20,11 @@ Arms (the same labelled examples, the same fine-tuning, the same initial output 
   Adam η = 0.005, batch 32);
 - ``denoising autoencoder``: the same with masking noise ν = 0.25;
 - ``rbm``: kind "rbm" (:func:`deepnets.train.rbm.rbm_layer`: PCD-1, η = 0.1, batch 10, as
-  scikit-learn's ``BernoulliRBM``; the same ``--pretrain-epochs``) -- logistic hidden units only.
+  scikit-learn's ``BernoulliRBM``; the same ``--pretrain-epochs``) -- logistic hidden units only;
+- ``rbm-momentum``: kind "rbm", PCD-1, batch 32, η = 0.3, momentum 0.5, weight decay 2e-4 (Hinton &
+  Salakhutdinov 2006's settings; η = 0.05 without them left layer 2's codes near 0.5).
+
+``--arms`` picks some of them (comma-separated names; default: the first four, those the activation allows).
 """
 
 from __future__ import annotations
@@ -50,7 +54,8 @@ from _threads import limit_threads  # noqa: E402
 ARMS = {"no pretraining": None,
         "autoencoder": ("autoencoder", {"lr": 0.005, "batch_size": 32}),
         "denoising autoencoder": ("autoencoder", {"lr": 0.005, "batch_size": 32, "noise": "mask", "noise_level": 0.25}),
-        "rbm": ("rbm", {"lr": 0.1, "batch_size": 10})}  # PCD-1, scikit-learn's BernoulliRBM defaults
+        "rbm": ("rbm", {"lr": 0.1, "batch_size": 10}),  # PCD-1, scikit-learn's BernoulliRBM defaults
+        "rbm-momentum": ("rbm", {"lr": 0.3, "batch_size": 32, "momentum": 0.5, "weight_decay": 2e-4})}
 
 
 def _accuracy(net, x, y) -> float:
@@ -58,9 +63,14 @@ def _accuracy(net, x, y) -> float:
         return float((net(x).argmax(1) == y).float().mean())
 
 
-def arms(activation: str) -> list[str]:
-    return [a for a, spec in ARMS.items() if spec is None or (spec[0] in PRETRAINERS and
-                                                               (spec[0] != "rbm" or activation == "logistic"))]
+def arms(activation: str, chosen: str = "") -> list[str]:
+    """The arms to run: those named in ``chosen`` (comma-separated; empty: all) the activation allows."""
+    names = [a.strip() for a in chosen.split(",") if a.strip()] or list(ARMS)
+    unknown = sorted(set(names) - set(ARMS))
+    if unknown:
+        raise SystemExit(f"--arms: unknown {unknown}; expected some of {list(ARMS)}")
+    return [a for a in names if ARMS[a] is None or (ARMS[a][0] in PRETRAINERS and
+                                                    (ARMS[a][0] != "rbm" or activation == "logistic"))]
 
 
 def run_seed(seed: int, fractions, args) -> list[dict]:
@@ -69,7 +79,7 @@ def run_seed(seed: int, fractions, args) -> list[dict]:
     t = lambda a, dt=torch.float32: torch.tensor(a, dtype=dt)  # noqa: E731
     xu, xt, yt = t(x_tr), t(x_te), t(y_te, torch.long)
     starts, seconds = {}, {}
-    for arm in arms(args.activation):  # pretraining once per seed and arm, on every training image
+    for arm in arms(args.activation, args.arms):  # pretraining once per seed and arm, on every training image
         net = MLP([64, 100, 100, 10], activation=args.activation, output="softmax", seed=seed)
         t0 = time.perf_counter()
         if ARMS[arm] is not None:
@@ -103,6 +113,8 @@ def main(argv=None):
     p.add_argument("--pretrain-epochs", type=int, default=20)
     p.add_argument("--steps", type=int, default=400)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--arms", default="no pretraining,autoencoder,denoising autoencoder,rbm",
+                   help="comma-separated arms (also: rbm-momentum)")
     p.add_argument("--out", default="benchmarks/results/pretrain.json")
     args = p.parse_args(argv)
     limit_threads(args.threads)
@@ -112,7 +124,7 @@ def main(argv=None):
     for s in seeds:
         runs += run_seed(s, fractions, args)
         print(f"seed {s} done", file=sys.stderr, flush=True)
-    names = arms(args.activation)
+    names = arms(args.activation, args.arms)
     table = []
     for fraction in fractions:
         rows = [r for r in runs if r["fraction"] == fraction]
