@@ -84,7 +84,7 @@ def _zoo(name: str):
 MODEL_KINDS = {"mlp": (_mlp, "chosen"), "xor_step": (_xor_step, "chosen"), "cnn1d": (_cnn1d, "logits"),
                **{name: (_zoo(name), "logits") for name in zoo.ZOO},
                # many-to-one recurrent classifiers (nn.seq_classifier); model.options: hidden_size,
-               # num_layers, bidirectional, readout, peepholes, forget_bias, reset_after, dropout
+               # num_layers, bidirectional, readout, peepholes, forget_bias, variant (LSTM gate ablations), reset_after, dropout
                **{kind: (_recurrent(kind), "logits") for kind in ("elman", "lstm", "gru")}}
 
 
