@@ -118,6 +118,9 @@ CLAIMS: tuple[Claim, ...] = (
     _pct("mnist1d_gru", "a bidirectional GRU on MNIST-1D reaches the published figure (91%), mean of 3 seeds",
          "mnist1d_gru", 0.91, r"`examples/mnist1d_gru.toml`[^%]*?mean ([\d.]+)%", seeds=(0, 1, 2), quick=("train.epochs=2",), quick_target=0.15,
          quick_seeds=(0,)),
+    _pct("digits_elm", "an extreme learning machine (random fixed hidden layer, output weights by ridge "
+         "regression with λ by GCV, no gradient training) classifies the 8×8 digits", "digits_elm", 0.97,
+         r"`examples/digits_elm.toml`[^%]*?test accuracy ([\d.]+)%"),
     _pct("iris", "1-of-C coding: an MLP classifies a user's CSV whose labels are words (iris)", "iris", 0.9,
          r"`examples/iris.toml`, test accuracy ([\d.]+)%", prepare=("iris",)),
     Claim("diabetes", "with targets standardised, a regression MLP beats predicting the mean (R² > 0; diabetes)",

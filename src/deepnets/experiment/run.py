@@ -34,6 +34,7 @@ from ..train.loop import FewExamplesWarning, fit
 from ..data.labels import describe_target
 from .adversarial_run import adversarial_cost, adversarial_summary
 from .semisupervised_run import semisupervised_training
+from .elm_run import elm_summary, solve_elm
 from .build import build_model, loss_for, output_for
 from .checks import check_fit_arguments, check_run
 from .failure import holdings, unwritten
@@ -252,8 +253,11 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
             with warnings.catch_warnings():
                 if val is None and test is None:  # every example trains (XOR's truth table): no claim on new data
                     warnings.simplefilter("ignore", FewExamplesWarning)
-                history = fit(fit_model, fit_data, validation=fit_val, metrics=metrics, callbacks=callbacks,
-                              **arguments)
+                if exp.model.kind == "elm":  # solved in closed form: no epochs, the metrics log gets one line
+                    history = solve_elm(exp, model, fit_data, fit_val, loss, metrics, callbacks)
+                else:
+                    history = fit(fit_model, fit_data, validation=fit_val, metrics=metrics, callbacks=callbacks,
+                                  **arguments)
         except TrainingInterrupted as e:
             e.run = e.run or os.path.abspath(path)  # what --resume takes (a multi-start run names its parent)
             raise
@@ -283,6 +287,7 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
             "target": None if units is None else units.to_summary(),
         }
         predictor = model if units is None else units.predictor(model)  # outputs in the target's units
+        summary.update(elm_summary(model))  # the λ an ELM's solve used
         summary.update(counts)  # labelled / unlabelled examples, when data.labelled_fraction < 1
         summary.update(adversarial_summary(fit_loss, model, test))  # test accuracy clean and attacked
         summary.update(series_summary(exp, data, scaler, predictor))  # series: forecasts beside the AR(p) baseline
