@@ -145,6 +145,10 @@ NOT_CLAIMS = {
     "digits_semisupervised": "shows data.labelled_fraction and [train.pairs]; its table is "
                              "benchmarks/bench_semisupervised.py's",
     "tune_sin": "a search space for deepnets tune (a study, not one run)",
+    "transfer_source": "step 1 of the transfer example (MNIST-1D classes 0-4); its comparison with training "
+                       "from scratch is benchmarks/bench_transfer.py --data mnist1d's table",
+    "transfer_target": "step 2 of the transfer example: it reads the run folder transfer_source.toml writes "
+                       "(runs/transfer_source), which the tour's own run folders do not provide",
 }
 
 

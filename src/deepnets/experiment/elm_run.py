@@ -28,7 +28,8 @@ from ..zoo.elm_solve import PENALTIES
 #: model.options the ELM reads: the builder's ``scale``, the solve's ``penalty``, ``lam``, ``l1_ratio``, ``lambdas``
 ELM_OPTIONS = ("scale", "penalty", "lam", "l1_ratio", "lambdas")
 #: [train] keys whose non-default value means gradient training
-_GRADIENT_ONLY = ("penalty", "early_stopping", "restarts", "hints", "adversarial", "pairs", "input_noise", "starts")
+_GRADIENT_ONLY = ("penalty", "early_stopping", "restarts", "hints", "adversarial", "pairs", "input_noise", "starts",
+                  "freeze")
 
 
 def check_elm(exp: Experiment) -> None:

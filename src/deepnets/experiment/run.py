@@ -35,6 +35,7 @@ from ..data.labels import describe_target
 from .adversarial_run import adversarial_cost, adversarial_summary
 from .semisupervised_run import semisupervised_training
 from .elm_run import elm_summary, solve_elm
+from .transfer_run import apply_freeze, check_transfer, initialise_from
 from .build import build_model, loss_for, output_for
 from .checks import check_fit_arguments, check_run
 from .failure import holdings, unwritten
@@ -202,6 +203,9 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
     output = output_for(exp, data)
     n_outputs = data.n_classes if output == "logits" else data.n_outputs  # two logits for two classes
     model = build_model(exp, data.x.shape[1], n_outputs, output)
+    check_transfer(exp)
+    transfer = initialise_from(exp, model)  # parts copied from another run (a resumed run's checkpoint overrides them)
+    transfer.update(apply_freeze(exp, model))
     loss = loss_for(exp, data, output)
     fit_model, fit_loss = model, loss
     if hints is not None:  # training with hints: extra outputs that only training sees
@@ -288,6 +292,7 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
         }
         predictor = model if units is None else units.predictor(model)  # outputs in the target's units
         summary.update(elm_summary(model))  # the λ an ELM's solve used
+        summary.update(transfer)  # the run and parts copied, the frozen parameters
         summary.update(counts)  # labelled / unlabelled examples, when data.labelled_fraction < 1
         summary.update(adversarial_summary(fit_loss, model, test))  # test accuracy clean and attacked
         summary.update(series_summary(exp, data, scaler, predictor))  # series: forecasts beside the AR(p) baseline
