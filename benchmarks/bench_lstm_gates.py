@@ -11,7 +11,8 @@ gate, tests on 2000 held-out sequences every ``--every`` steps). Runs are interl
 seed, task by task, every variant in turn, so a machine's load falls on all of them alike. For
 each (task, variant) the table gives the median over seeds of the test metric after the whole
 budget (adding 600 steps, copy 800) and of the first tested step at which the target was reached (runs never stop early),
-with how many seeds reached it (test MSE 0.01; recall accuracy 0.4). Short sequences keep the run near 15 minutes of one core:
+with how many seeds reached it (test MSE 0.01; recall accuracy 0.4). Short sequences keep the run short
+(31 minutes of wall time on one thread of a shared 2-core machine under a load of 8-13):
 adding T = 50, copy T = 20 with 3 symbols from 4 (the memoryless strategy's cross-entropy is
 then 3 log 4 / 26 = 0.160, chance recall 1/4).
 
