@@ -18,10 +18,10 @@ order (i, f, g, o) (``BLOCKS``), and ``peephole`` holds one row for each present
 (:func:`lstm_variant_loop`); the vanilla cell keeps the fused path of :class:`.lstm.LSTMFunction`.
 
 Greff et al. (2017) trained the eight variants on speech (TIMIT), handwriting (IAM Online) and
-music (JSB Chorales) with random hyper-parameter search: removing the forget gate (NFG) or the
-output activation (NOAF) hurt most on every data set; coupling input and forget gates (CIFG) or
-dropping the peepholes (NP) did not hurt significantly; removing the input or output gate hurt
-on speech and handwriting less than NFG/NOAF. ``benchmarks/bench_lstm_gates.py`` repeats the
+music (JSB Chorales) with random hyper-parameter search: the forget gate and the output
+activation are the most critical parts (removing either, NFG or NOAF, hurt on all three data
+sets), while coupling the input and forget gates (CIFG) or dropping the peepholes (NP) did not
+hurt significantly. ``benchmarks/bench_lstm_gates.py`` repeats the
 ablation on the adding and copy tasks.
 
 Reference: Greff, Srivastava, Koutnik, Steunebrink & Schmidhuber (2017), "LSTM: A Search Space
