@@ -147,15 +147,12 @@ NOT_CLAIMS = {
     "digits_pretrain": "shows [pretrain] (greedy layer-wise pretraining on the unlabelled images); its table "
                        "over seeds and label fractions is benchmarks/bench_pretrain.py's",
     "tune_sin": "a search space for deepnets tune (a study, not one run)",
-<<<<<<< HEAD
     "digits_pretrain_rbm": "shows [pretrain] kind = \"rbm\"; the table with and without pretraining is "
                            "benchmarks/bench_pretrain.py's",
-=======
     "transfer_source": "step 1 of the transfer example (MNIST-1D classes 0-4); its comparison with training "
                        "from scratch is benchmarks/bench_transfer.py --data mnist1d's table",
     "transfer_target": "step 2 of the transfer example: it reads the run folder transfer_source.toml writes "
                        "(runs/transfer_source), which the tour's own run folders do not provide",
->>>>>>> gates
 }
 
 
