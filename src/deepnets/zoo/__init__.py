@@ -8,7 +8,9 @@
   2-D convolutional seq2seq network, NARX and linear AR models of time series, and
   :class:`RecurrentNet` (a core with the lecture's read-out).
 - :class:`ELM`, the extreme learning machine: random fixed hidden units and output weights by
-  ridge (λ by GCV), LASSO or elastic net, solved in closed form rather than trained by ``fit``. Their inputs have no common shape,
+  ridge (λ by GCV), LASSO or elastic net, solved in closed form rather than trained by ``fit``.
+- :class:`Autoencoder` and :class:`StackedAutoencoder`: the lecture's encoder and decoder
+  (V = Wᵀ when tied), plain or denoising, trained by ``fit`` on ``(x, x)``. Their inputs have no common shape,
   so they are classes and builders by name here rather than ``ZOO`` entries; ``deepnets train``
   reaches the ones it builds through its own ``model.kind`` table.
 
@@ -25,6 +27,7 @@ import torch
 from torch import nn
 
 from ._common import pick
+from .autoencoder import Autoencoder, StackedAutoencoder, corrupt
 from .alexnet import ALEXNET_VARIANTS, AlexNet, alexnet
 from .captioner import Captioner, ImageEncoder
 from .char_lm import CharLM
@@ -72,6 +75,8 @@ __all__ = [
     "NARX", "iterated_forecast", "one_step_forecast", "LinearAR", "least_squares_ar",
     # the extreme learning machine: random fixed hidden units, output weights in closed form
     "ELM",
+    # autoencoders: tied or untied, stacked, denoising (trained by fit on (x, x))
+    "Autoencoder", "StackedAutoencoder", "corrupt",
 ]
 
 
