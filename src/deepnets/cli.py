@@ -163,19 +163,10 @@ def cmd_predict(args) -> int:
 
 
 def cmd_relevance(args) -> int:
-    from .experiment import relevance_run
+    from .experiment.inspect import relevance_lines, relevance_run
 
-    r = relevance_run(args.run, alpha=args.alpha, rounds=args.rounds, inner=args.inner, method=args.method,
-                      hyper=tuple(args.hyper))
-    width = max(map(len, r["names"]))
-    print(f"{'input':<{width}}  {'alpha':>10}  {'1/alpha':>10}  {'gamma':>6}  {'sensitivity':>11}   "
-          "(sorted by sensitivity: RMS d output / d input; 1/alpha is the prior variance of its weights)")
-    for i in sorted(range(len(r["names"])), key=lambda i: -r["sensitivity"][i]):
-        print(f"{r['names'][i]:<{width}}  {r['alpha'][i]:>10.4g}  {r['relevance'][i]:>10.4g}  "
-              f"{r['gamma'][i]:>6.2f}  {r['sensitivity'][i]:>11.4g}")
-    if r["beta"] is not None:
-        print("beta (noise precision per output): " + "  ".join(f"{b:.4g}" for b in r["beta"]))
-    print(f"plot written to {r['plot']}")
+    print("\n".join(relevance_lines(relevance_run(args.run, alpha=args.alpha, rounds=args.rounds, inner=args.inner,
+                                                  method=args.method, hyper=tuple(args.hyper)))))
     return 0
 
 

@@ -187,4 +187,17 @@ def relevance_run(path, *, alpha: float = 1.0, rounds: int = 5, inner: int = 50,
             "beta": None if beta is None else beta.tolist(), "plot": plot}
 
 
+def relevance_lines(r: dict) -> list[str]:
+    """The table ``deepnets relevance`` prints of :func:`relevance_run`'s answer, ranked by sensitivity."""
+    width = max(map(len, r["names"]))
+    lines = [f"{'input':<{width}}  {'alpha':>10}  {'1/alpha':>10}  {'gamma':>6}  {'sensitivity':>11}   "
+             "(sorted by sensitivity: RMS d output / d input; 1/alpha is the prior variance of its weights)"]
+    for i in sorted(range(len(r["names"])), key=lambda i: -r["sensitivity"][i]):
+        lines.append(f"{r['names'][i]:<{width}}  {r['alpha'][i]:>10.4g}  {r['relevance'][i]:>10.4g}  "
+                     f"{r['gamma'][i]:>6.2f}  {r['sensitivity'][i]:>11.4g}")
+    if r["beta"] is not None:
+        lines.append("beta (noise precision per output): " + "  ".join(f"{b:.4g}" for b in r["beta"]))
+    return lines + [f"plot written to {r['plot']}"]
+
+
 __all__ = ["split_metrics", "evaluate_run", "reevaluate_run", "evaluate_file", "predict_run", "relevance_run"]
