@@ -188,7 +188,9 @@ def gradient_ard(model: nn.Module, x: Tensor, y: Tensor, *, objective: str = "le
         history row holds the objective after its round.
 
     >>> import torch
-    >>> x = torch.randn(40, 2, dtype=torch.float64); z = x[:, :1] + 0.1 * torch.randn(40, 1, dtype=torch.float64)
+    >>> g = torch.Generator().manual_seed(0)
+    >>> x = torch.randn(40, 2, generator=g, dtype=torch.float64)
+    >>> z = x[:, :1] + 0.1 * torch.randn(40, 1, generator=g, dtype=torch.float64)
     >>> r = gradient_ard(torch.nn.Linear(2, 1, dtype=torch.float64), x, z, objective="evidence", outer=3)
     >>> bool(r.alpha[1] > r.alpha[0])  # the second input carries nothing
     True
