@@ -22,7 +22,8 @@ Methods (``--hyper`` on α ~ Ga(a, b), β ~ Ga(c, d), the lecture's densities on
 Per run: test RMSE (standardised units) of the weights ARD leaves, wall time, and per input the
 relevance 1/α, γ and the sensitivity (RMS ∂f/∂x_j). On ``synthetic`` a measure "separates" when
 every relevant input (x0, x1) scores above every noise input; ``agree`` is Spearman's ρ between the
-method's ln α over the inputs and mackay's.
+method's ln α over the inputs and mackay's; ``−ln p(z)`` is the Laplace log evidence (no hyper-prior
+terms) of the state a method ended in, and "above mackay's" counts the seeds where its evidence is higher.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ from sklearn.model_selection import train_test_split
 
 from deepnets import MLP
 from deepnets.bayes import evidence_ard, gradient_ard, input_sensitivity
+from deepnets.bayes.ard_objective import ard_objective, linearise
+from deepnets.bayes.evidence import ard_groups
 from deepnets.errors import DeepnetsError
 from _threads import limit_threads
 
@@ -93,10 +96,17 @@ def run_one(problem: str, method: str, seed: int, rounds: int) -> dict:
     t = time.perf_counter() - t0
     with torch.no_grad():
         rmse = float(((net(xt) - zt) ** 2).mean().sqrt())
+    layout, _, index = ard_groups(net)
+    member = torch.empty(layout.numel, dtype=torch.long)
+    for i, g in enumerate(index):
+        member[g] = i
+    with torch.no_grad():  # −ln p(z | α, β) of the state the method ended in (Laplace, no hyper-prior terms)
+        nle = float(ard_objective(linearise(net, x, z, layout, member), res.alpha.log(), res.beta.log(),
+                                  objective="evidence"))
     row = {"problem": problem, "method": method, "seed": seed, "time_s": t, "test_rmse": rmse,
            "log_alpha": res.alpha[: x.shape[1]].log().tolist(), "relevance": res.input_relevance().tolist(),
            "gamma": res.input_gamma().tolist(), "sensitivity": input_sensitivity(net, x).tolist(),
-           "beta": float(res.beta[0])}
+           "beta": float(res.beta[0]), "neg_log_evidence": nle}
     if relevant is not None:
         noise = [j for j in range(x.shape[1]) if j not in relevant]
         for k in ("relevance", "gamma", "sensitivity"):
@@ -115,6 +125,9 @@ def summary(rows: list[dict]) -> list[dict]:
             if ok:
                 s["test_rmse_median"] = statistics.median(r["test_rmse"] for r in ok)
                 s["time_s_median"] = statistics.median(r["time_s"] for r in ok)
+                better = [r["neg_log_evidence"] < base[r["seed"]]["neg_log_evidence"] for r in ok if r["seed"] in base]
+                s["evidence_higher_than_mackay"] = f"{sum(better)}/{len(better)}"
+                s["neg_log_evidence_median"] = statistics.median(r["neg_log_evidence"] for r in ok)
                 rho = [spearmanr(r["log_alpha"], base[r["seed"]]["log_alpha"]).statistic for r in ok if r["seed"] in base]
                 s["agree_with_mackay_rho_median"] = statistics.median(rho) if rho else None
                 for k in ("relevance", "gamma", "sensitivity"):
@@ -142,12 +155,14 @@ def main() -> int:
                       f"rmse {r['test_rmse']:.3f}  {r['time_s']:.1f} s  1/alpha {np.round(r['relevance'], 4).tolist()}  "
                       f"sens {np.round(r['sensitivity'], 3).tolist()}"), flush=True)
     table = summary(rows)
-    print("\n| problem | method | test RMSE | time (s) | ρ(ln α, mackay) | separates 1/α | γ | sensitivity | failed |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("\n| problem | method | test RMSE | time (s) | ρ(ln α, mackay) | −ln p(z) | above mackay's | separates 1/α "
+          "| γ | sensitivity | failed |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for s in table:
         f = lambda k, fmt: (fmt.format(s[k]) if s.get(k) is not None else "–")  # noqa: E731
         print(f"| {s['problem']} | {s['method']} | {f('test_rmse_median', '{:.3f}')} | {f('time_s_median', '{:.1f}')} | "
-              f"{f('agree_with_mackay_rho_median', '{:.2f}')} | {s.get('separates_relevance', '–')} | "
+              f"{f('agree_with_mackay_rho_median', '{:.2f}')} | {f('neg_log_evidence_median', '{:.1f}')} | "
+              f"{s.get('evidence_higher_than_mackay', '–')} | {s.get('separates_relevance', '–')} | "
               f"{s.get('separates_gamma', '–')} | {s.get('separates_sensitivity', '–')} | {s['failed']}/{s['runs']} |")
     meta = {"machine": platform.platform(), "processor": platform.processor(), "python": sys.version.split()[0],
             "torch": torch.__version__, "threads": args.threads, "load_average_at_end": os.getloadavg(),
