@@ -177,3 +177,21 @@ def test_one_round_moves_ln_alpha_and_ln_beta_at_most_delta():
                        alpha=1e-3, beta=1.0, outer=1, delta=0.5, train=False)
     moved = torch.cat([res.alpha.log() - np.log(1e-3), res.beta.log()]).abs()
     assert float(moved.max()) <= 0.5 + 1e-12 and float(moved.max()) > 0.45, moved  # it wanted to go further
+
+
+def test_the_lecture_objective_has_no_occam_factor():
+    """The README's figures: z = Φ (1, −0.5, 0, 0) + 0.3ε, N = 40, α of the irrelevant inputs 500
+    and 100, β = 14. Taking the relevant inputs' α from 1e-10 to 1 changes the slide's l by 0.001
+    (it neither shrinks nor prunes them: a gradient ends anywhere in that range) and the log
+    evidence by 22.5 (½ ln α per weight: the Occam factor)."""
+    rng = np.random.default_rng(0)
+    Phi = rng.normal(size=(40, 4))
+    z = Phi @ np.array([1.0, -0.5, 0.0, 0.0]) + 0.3 * rng.normal(size=40)
+    lin, log_beta = _lin(Phi, z, np.zeros(4)), torch.tensor([np.log(14.0)], dtype=torch.float64)
+
+    def l(a, objective):
+        return float(ard_objective(lin, torch.tensor([a, a, 500.0, 100.0], dtype=torch.float64).log(), log_beta,
+                                   objective=objective))
+
+    assert abs(l(1.0, "lecture") - l(1e-10, "lecture")) < 2e-3
+    np.testing.assert_allclose(l(1e-10, "evidence") - l(1.0, "evidence"), 22.46, atol=0.01)

@@ -13,8 +13,8 @@ hyper-priors α_j ~ Ga(a_j, b_j), β_i ~ Ga(c_i, d_i) (shape, rate; densities on
 the training targets' predictive densities). It is *not* the log evidence: each Σ_z holds the
 posterior's H⁻¹ (not the prior's) and the samples are taken one by one (no covariance between
 them); for Bayesian linear regression it is the sum of the in-sample posterior predictive
-densities. It has no Occam factor: without a hyper-prior it drives the α of relevant inputs to 0
-(a Gamma hyper-prior with a > 1 keeps α away from 0). The log evidence (MacKay 1992; Tipping 2001, eq. 7 for ARD), under the same
+densities. It has no Occam factor: once α is small against the data's curvature l is flat in it, so without
+a hyper-prior the α of used inputs drift towards 0 (a Gamma hyper-prior with a > 1 keeps α off 0). The log evidence (MacKay 1992; Tipping 2001, eq. 7 for ARD), under the same
 hyper-priors, is
 
     l_ev(α, β) = J(w_MAP) + ½ ln|H| − ½ Σ_p ln α_p − ½ N Σ_i ln β_i + ½NC ln 2π − [hyper-priors]
