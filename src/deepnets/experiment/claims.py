@@ -142,6 +142,8 @@ NOT_CLAIMS = {
     "digits_semisupervised": "shows data.labelled_fraction and [train.pairs]; its table is "
                              "benchmarks/bench_semisupervised.py's",
     "tune_sin": "a search space for deepnets tune (a study, not one run)",
+    "tune_mnist1d": "a search space for deepnets tune (a study, not one run); its figures are "
+                    "benchmarks/tune_mnist1d.py's",
 }
 
 
