@@ -19,7 +19,8 @@ and scored once on the test split:
     cv_grid        the same B values scored by CV on the training split: blocked (forward
                    chaining) for the series, k-fold for the others (k = 3), the least CV error
     tpe, gp, nsga2 deepnets tune (Optuna), B trials over log lambda in [1e-6, 1e-1], objective
-                   val_loss; NSGA-II in generations of 4
+                   val_loss; TPE and GP draw (B - 2) // 2 trials at random before their model
+                   takes over (tune.random_trials), NSGA-II breeds generations of 4
 
 against the best fixed value in hindsight: a grid twice as fine (0 and 2B - 3 values in
 [1e-6, 1e-1], the search grid's among them) trained and scored on the test split, which only this
@@ -169,7 +170,8 @@ def one_seed(name: str, seed: int, budget: int, folds: int, out: str) -> dict:
         with Clock() as c:
             exp = experiment(d, seed, out, None, {
                 "space": {KEY: {"low": LOW, "high": HIGH, "log": True}}, "objectives": ["val_loss"],
-                "trials": budget, "sampler": sampler, "population": 4, "seed": seed,
+                "trials": budget, "sampler": sampler, "population": 4, "random_trials": max(1, (budget - 2) // 2),
+                "seed": seed,
                 "study": f"{name}-{sampler}-{seed}", "retrain": False, "plots": False, "heartbeat": 0})
             res = tune_experiment(exp, out=io.StringIO())
         shutil.rmtree(res.folder, ignore_errors=True)
