@@ -47,6 +47,7 @@ import tempfile
 import time
 
 from _threads import limit_threads
+from deepnets.atomic import write_atomic
 from deepnets.config import experiment_from_dict
 from deepnets.experiment import run_experiment, tune_experiment
 from deepnets.experiment.tune_trial import train_trial
@@ -222,6 +223,8 @@ def main(argv=None):
     results = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, 1 thread",
                "load_at_start": os.getloadavg()[0], "budget": a.budget, "folds": a.folds, "seeds": a.seeds,
                "lambda_range": [LOW, HIGH], "tasks": {}}
+    os.makedirs(RESULTS, exist_ok=True)
+    path = os.path.join(RESULTS, f"lambda_choice{'_quick' if a.quick else ''}{a.tag}.json")
     t0 = time.perf_counter()
     try:
         for name in tasks:
@@ -231,16 +234,12 @@ def main(argv=None):
                 r = rows[-1]
                 print(f"{name} seed {s}: best {r['hindsight']['test_error']:.4g} at {r['hindsight']['lambda']:.3g}; "
                       + ", ".join(f"{m} {r[m]['ratio']:.2f}x" for m in METHODS), flush=True)
-            results["tasks"][name] = {"cv_scheme": TASKS[name][1], "seeds": rows, "summary": summarise(rows)}
+                results["tasks"][name] = {"cv_scheme": TASKS[name][1], "seeds": rows, "summary": summarise(rows)}
+                results.update(wall_s=time.perf_counter() - t0, cpu_s=time.process_time(),
+                               load_at_end=os.getloadavg()[0])
+                write_atomic(path, json.dumps(results, indent=1).encode(), what="results")  # after every seed
     finally:
         shutil.rmtree(out, ignore_errors=True)
-    results["wall_s"] = time.perf_counter() - t0
-    results["cpu_s"] = time.process_time()
-    results["load_at_end"] = os.getloadavg()[0]
-    os.makedirs(RESULTS, exist_ok=True)
-    path = os.path.join(RESULTS, f"lambda_choice{'_quick' if a.quick else ''}{a.tag}.json")
-    with open(path, "w") as f:
-        json.dump(results, f, indent=1)
     print(table(results))
     print(f"{results['wall_s']:.0f} s wall, {results['cpu_s']:.0f} s CPU; wrote {path}")
     return 0
