@@ -29,8 +29,11 @@ the mean over seeds (model and shuffling seed s, the data fixed) and mean(chosen
 method. Wall and CPU seconds of each way of choosing are kept.
 
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/bench_lambda_choice.py [--seeds 3] [--quick]
+        [--tasks narma10,sin --tag _a]      (some tasks, into lambda_choice_a.json)
+    python benchmarks/bench_lambda_choice.py --table benchmarks/results/lambda_choice*.json
 
-Writes benchmarks/results/lambda_choice.json (--quick: lambda_choice_quick.json).
+Writes benchmarks/results/lambda_choice[TAG].json (--quick: lambda_choice_quick.json) after every
+seed; --table prints the README's table from such files.
 """
 
 from __future__ import annotations
@@ -193,13 +196,19 @@ def summarise(rows: list[dict]) -> dict:
 
 
 def table(results: dict) -> str:
-    lines = ["| task (test error) | best in hindsight | " + " | ".join(METHODS) + " |",
-             "| --- | --- | " + " | ".join("---" for _ in METHODS) + " |"]
-    for name, res in results["tasks"].items():
-        s = res["summary"]
-        unit = "error rate" if name == "digits" else "RMSE"
-        cells = [f"{s[m]['test_error']:.4g} ({s[m]['ratio_mean']:.2f}x, {s[m]['cpu_s']:.0f} s)" for m in METHODS]
-        lines.append(f"| {name} ({unit}) | {s['hindsight_test_error']:.4g} | " + " | ".join(cells) + " |")
+    """Markdown: a row per way of choosing, a column per task; a cell is mean(test error / best in
+    hindsight) over seeds, the seeds within 10% of the best, and the mean CPU seconds spent choosing."""
+    names = list(results["tasks"])
+    unit = {n: "error rate" if n == "digits" else "RMSE" for n in names}
+    lines = ["| lambda chosen by | " + " | ".join(f"{n} ({unit[n]})" for n in names) + " |",
+             "| --- |" + " --- |" * len(names)]
+    s = {n: results["tasks"][n]["summary"] for n in names}
+    lines.append("| best fixed value in hindsight (test set) | "
+                 + " | ".join(f"{s[n]['hindsight_test_error']:.4g}" for n in names) + " |")
+    for m in METHODS:
+        lines.append(f"| {m} | " + " | ".join(
+            f"{s[n][m]['ratio_mean']:.2f}x, {s[n][m]['within_10pct']}/{s[n][m]['seeds']}, {s[n][m]['cpu_s']:.0f} s"
+            for n in names) + " |")
     return "\n".join(lines)
 
 
@@ -211,7 +220,15 @@ def main(argv=None):
     p.add_argument("--tasks", default=",".join(TASKS))
     p.add_argument("--tag", default="", help="suffix of the JSON file (a run of some tasks)")
     p.add_argument("--quick", action="store_true", help="1 seed, budget 4, sin and henon only")
+    p.add_argument("--table", nargs="+", metavar="JSON", help="print the table of these results files and stop")
     a = p.parse_args(argv)
+    if a.table:
+        merged = {"tasks": {}}
+        for f in a.table:
+            with open(f) as fh:
+                merged["tasks"].update(json.load(fh)["tasks"])
+        print(table(merged))
+        return 0
     if a.quick:
         a.seeds, a.budget, a.tasks = 1, 4, "sin,henon"
     limit_threads(1)
