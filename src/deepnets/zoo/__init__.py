@@ -10,7 +10,9 @@
 - :func:`parity_net`: hand-set ReLU networks that compute n-bit parity exactly, shallow (one
   hidden unit per odd pattern, or n units of the bit count) or deep (⌈log₂ n⌉ layers of 2 units).
 - :class:`ELM`, the extreme learning machine: random fixed hidden units and output weights by
-  ridge (λ by GCV), LASSO or elastic net, solved in closed form rather than trained by ``fit``. Their inputs have no common shape,
+  ridge (λ by GCV), LASSO or elastic net, solved in closed form rather than trained by ``fit``.
+- :class:`Autoencoder` and :class:`StackedAutoencoder`: the lecture's encoder and decoder
+  (V = Wᵀ when tied), plain or denoising, trained by ``fit`` on ``(x, x)``. Their inputs have no common shape,
   so they are classes and builders by name here rather than ``ZOO`` entries; ``deepnets train``
   reaches the ones it builds through its own ``model.kind`` table.
 
@@ -27,6 +29,7 @@ import torch
 from torch import nn
 
 from ._common import pick
+from .autoencoder import Autoencoder, StackedAutoencoder, corrupt
 from .alexnet import ALEXNET_VARIANTS, AlexNet, alexnet
 from .captioner import Captioner, ImageEncoder
 from .char_lm import CharLM
@@ -75,6 +78,8 @@ __all__ = [
     "NARX", "iterated_forecast", "one_step_forecast", "LinearAR", "least_squares_ar",
     # the extreme learning machine: random fixed hidden units, output weights in closed form
     "ELM",
+    # autoencoders: tied or untied, stacked, denoising (trained by fit on (x, x))
+    "Autoencoder", "StackedAutoencoder", "corrupt",
     # hand-set ReLU nets computing n-bit parity exactly: depth against width (Håstad, Telgarsky)
     "parity_net", "parity_weight_count", "PARITY_NETS",
 ]
