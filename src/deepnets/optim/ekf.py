@@ -18,6 +18,11 @@ algorithm of Shah, Palmieri & Datum 1992), which drops the covariances between g
 A batch of N samples is one measurement of m = N·C outputs (the multi-stream EKF of Feldkamp &
 Puskorius); a batch of one is the classical per-pattern filter.
 
+The update itself is :func:`deepnets.optim.kalman_update.ekf_update`: each P_i is held as the
+upper triangle of a buffer, in bands of rows, less the downdate of the last update, deferred to
+the next update's single pass over P_i (one pass instead of three for a P_i beyond the cache);
+:meth:`EKF.covariances` gives the P_i whole.
+
 Closure contract: ``step(closure)`` calls ``closure()`` with gradients enabled, and the closure
 returns ``(outputs, targets)`` -- the network's outputs for the batch, still attached to the
 autograd graph (do **not** call ``backward``), and the desired outputs of the same size. The
