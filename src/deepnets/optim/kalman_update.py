@@ -103,7 +103,8 @@ def ekf_update(H: list[Tensor], P: list[Tensor], e: Tensor, r: float, q: list[Te
     Feldkamp 1991. Each covariance is held as a buffer P_i less a deferred downdate U_i U_iᵀ (see
     the module docstring): this call subtracts the U_i it is given while it computes H_i P_i, and
     returns the new U_i = G_iᵀ instead of subtracting it. Q goes onto the diagonal. No second
-    P-sized matrix is made; the work is O(m Σ_i k_i²), three m·k² multiply-adds per group.
+    P-sized matrix is made; the work is O(m Σ_i k_i²): about 3·m·k² flops per group (2·m·k² for
+    H P, m·k² for the downdate of the upper triangle).
 
     Args:
         H: per stack, the Jacobian columns of its groups, (B, m, k) (B groups of k weights).
