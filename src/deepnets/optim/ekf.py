@@ -20,7 +20,7 @@ Puskorius); a batch of one is the classical per-pattern filter.
 
 The update itself is :func:`deepnets.optim.kalman_update.ekf_update`: each P_i is held as the
 upper triangle of a buffer, in bands of rows, less the downdate of the last update, deferred to
-the next update's single pass over P_i (one pass instead of three for a P_i beyond the cache);
+the next update's single pass over P_i (instead of two passes, for a P_i beyond the cache);
 :meth:`EKF.covariances` gives the P_i whole.
 
 Closure contract: ``step(closure)`` calls ``closure()`` with gradients enabled, and the closure
