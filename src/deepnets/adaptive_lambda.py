@@ -7,8 +7,6 @@ changes its lambda after every epoch; in a TOML file, ``[train.penalty]`` with `
 
 from __future__ import annotations
 
-from typing import Callable
-
 import torch
 
 from ._registry import check_number
@@ -110,22 +108,12 @@ class AdaptiveLambda(Callback):
         """The wrapped penalty at the current lambda."""
         return self.penalty(model, x)
 
-    def bind(self, model: torch.nn.Module) -> Callable[..., torch.Tensor]:
-        """The wrapped penalty's ``bind(model)``; each value it returns is kept for the epoch's
-        mean penalty (which :meth:`on_epoch_end` takes off the logged loss)."""
-        inner = self.penalty.bind(model) if hasattr(self.penalty, "bind") else None
-
-        def add(x: torch.Tensor | None = None) -> torch.Tensor:
-            if inner is not None:
-                P = inner(x)
-            else:  # a penalty without a closed form: by autograd
-                with torch.enable_grad():
-                    P = self.penalty(model, x)
-                    P.backward()
-                P = P.detach()
-            self._last = P
-            return P
-        return add
+    def bind(self, model: torch.nn.Module) -> "_KeptValues":
+        """The wrapped penalty's ``bind(model)`` (or autograd where it has none); each value it
+        gives is kept for the epoch's mean penalty (which :meth:`on_epoch_end` takes off the
+        logged loss). Where the wrapped bound penalty gives ``gradients`` (closed form, for the
+        co-state step's GEMMs), so does this one."""
+        return _KeptValues(self, model)
 
     # -- as a callback ---------------------------------------------------------------------------
 
@@ -174,3 +162,30 @@ class AdaptiveLambda(Callback):
         self.penalty.gamma = float(state["gamma"])
         self.mean_error, self.previous = state["mean_error"], state["previous"]
         self._total, self._count, self._last = state["total"], int(state["count"]), None
+
+
+class _KeptValues:
+    """An :class:`AdaptiveLambda`'s penalty bound to a model: the wrapped one's bound form, each
+    value it gives kept in ``owner._last``."""
+
+    def __init__(self, owner: AdaptiveLambda, model: torch.nn.Module):
+        self.owner, self.model = owner, model
+        self.inner = owner.penalty.bind(model) if hasattr(owner.penalty, "bind") else None
+        if hasattr(self.inner, "gradients"):
+            self.targets, self.gradients = self.inner.targets, self._gradients
+
+    def __call__(self, x: torch.Tensor | None = None) -> torch.Tensor:
+        if self.inner is not None:
+            P = self.inner(x)
+        else:  # a penalty without a closed form: by autograd
+            with torch.enable_grad():
+                P = self.owner.penalty(self.model, x)
+                P.backward()
+            P = P.detach()
+        self.owner._last = P
+        return P
+
+    def _gradients(self, x: torch.Tensor | None = None):
+        grads, v, scale = self.inner.gradients(x)
+        self.owner._last = v * scale
+        return grads, v, scale

@@ -96,6 +96,8 @@ def _check(exp: Experiment) -> tuple[list[Param], list[str]]:
         raise ConfigError(f"a tune trial trains on every training label: data.labelled_fraction = 1 and no "
                           f"[train.pairs] expected, got {exp.data.labelled_fraction} and "
                           f"{'a' if exp.train.pairs is not None else 'no'} [train.pairs]")
+    if exp.pretrain is not None:
+        raise ConfigError("a tune trial trains from random weights: remove [pretrain] (it is for deepnets train)")
     if exp.train.starts != 1 or "train.starts" in t.space:
         raise ConfigError("a tune trial trains one start: set train.starts = 1 (search \"model.seed\" to vary starts)")
     if len(directions) > 1 and t.sampler == "cmaes":
