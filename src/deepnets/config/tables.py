@@ -208,6 +208,7 @@ class TuneConfig:
     timeout: float = 0.0             # seconds this command searches at most (0: no limit)
     sampler: str = "tpe"             # tpe, gp (Bayesian optimisation), cmaes, nsga2 (genetic algorithm), random
     population: int = 50             # nsga2: the size of a generation (the first is drawn at random)
+    random_trials: int = 10          # tpe, gp: trials drawn at random before the model guides the search (Optuna's 10)
     pruner: str = "none"             # none, median, hyperband: stop bad trials early from their per-epoch reports
     startup_trials: int = 5          # median pruner: trials finished before any is pruned
     warmup_epochs: int = 0           # median pruner: epochs of a trial before it may be pruned

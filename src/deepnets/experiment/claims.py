@@ -104,6 +104,9 @@ CLAIMS: tuple[Claim, ...] = (
           readme=r"\| `parity4` \| (\d+)/16 patterns"),
     Claim("sin", "one hidden layer of tanh units approximates a smooth function (universal approximation)", "sin",
           split_metric("rmse"), "<=", 0.01, "float", readme=r"\| `sin` \| test RMSE ([\d.]+)", rel_tolerance=0.10),
+    Claim("sin_lm", "Levenberg-Marquardt (damping adapted each step) fits the sin net in 30 full-batch steps",
+          "sin_lm", split_metric("rmse"), "<=", 0.01, "float",
+          readme=r"\| `sin_lm` \| test RMSE ([\d.]+)", rel_tolerance=0.10),
     Claim("sin_multistart", "restart from new random weights and keep the best start (by validation loss)",
           "sin_multistart", kept_start_ratio, "<=", 1.0, "float",
           readme=r"\| `sin_multistart` \| kept start's test loss ([\d.]+)×", rel_tolerance=0.10),
@@ -147,6 +150,8 @@ NOT_CLAIMS = {
     "digits_pretrain": "shows [pretrain] (greedy layer-wise pretraining on the unlabelled images); its table "
                        "over seeds and label fractions is benchmarks/bench_pretrain.py's",
     "tune_sin": "a search space for deepnets tune (a study, not one run)",
+    "tune_mnist1d": "a search space for deepnets tune (a study, not one run); its figures are "
+                    "benchmarks/tune_mnist1d.py's",
     "digits_pretrain_rbm": "shows [pretrain] kind = \"rbm\"; the table with and without pretraining is "
                            "benchmarks/bench_pretrain.py's",
     "transfer_source": "step 1 of the transfer example (MNIST-1D classes 0-4); its comparison with training "
