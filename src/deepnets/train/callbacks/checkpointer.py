@@ -11,9 +11,11 @@ from it continues bit for bit on the CPU. The files are written by
 from __future__ import annotations
 
 import logging
+import threading
 
 from ...errors import CheckpointError, ConfigError
 from ..checkpoint import CheckpointManager, restore
+from ..checkpoint_snapshot import snapshot
 from ..distributed import is_main, world
 from .base import Callback
 
@@ -55,6 +57,10 @@ class Checkpointer(Callback):
         resume: ``False`` (train from the start, default); ``True``: from the newest good
             checkpoint of the run, if there is one (else from the start); or a checkpoint that
             :meth:`CheckpointManager.load` returned, from that one.
+        background: write each checkpoint on a thread of its own while training goes on. The
+            state is copied on the training thread first (the same bytes as a save in one go);
+            one write at a time (a save waits for the one before); the run ends after its last
+            write; a failed write raises at the next save or at the end. Default False.
 
     Raises:
         ConfigError: (at the start of training) the checkpoint holds no training-loop state.
@@ -70,7 +76,7 @@ class Checkpointer(Callback):
     """
 
     def __init__(self, manager, *, every_steps: int = 0, every_epochs: int = 1, keep: int = 3, config=None,
-                 resume: bool | dict = False):
+                 resume: bool | dict = False, background: bool = False):
         if every_steps < 0 or every_epochs < 0:
             raise ConfigError(f"checkpoint intervals must be >= 0, got every_steps={every_steps}, "
                               f"every_epochs={every_epochs}")
@@ -78,7 +84,9 @@ class Checkpointer(Callback):
             raise ConfigError(f"resume must be True, False or a loaded checkpoint (dict), got {type(resume).__name__}")
         self.manager = manager if isinstance(manager, CheckpointManager) else CheckpointManager(manager, keep=keep)
         self.every_steps, self.every_epochs, self.config = int(every_steps), int(every_epochs), config
-        self.resume = resume
+        self.resume, self.background = resume, bool(background)
+        self._writer: threading.Thread | None = None  # the background write under way
+        self._failed: BaseException | None = None      # what it raised, raised again by flush()
         self.last = None          # the folder of the newest checkpoint written
         self.resumed_from = None  # the folder of the checkpoint the run resumed from
 
@@ -105,11 +113,39 @@ class Checkpointer(Callback):
         state = loop.state_dict()
         if not is_main():
             return None
-        self.last = self.manager.save(
-            loop.step, model=loop.model, optimizer=loop.optimizer, step=loop.step, epoch=loop.epoch,
-            position=loop.position, config=self.config,
-            extra={"loop": state, "world_size": world()[1]})  # resumed only by as many ranks
-        return self.last
+        snap = snapshot(model=loop.model, optimizer=loop.optimizer, step=loop.step, epoch=loop.epoch,
+                        position=loop.position, config=self.config,
+                        extra={"loop": state, "world_size": world()[1]})  # resumed only by as many ranks
+        if not self.background:
+            self.last = self.manager.write(loop.step, snap)
+            return self.last
+        self.flush()  # one write at a time, in order
+        self._writer = threading.Thread(target=self._write, args=(loop.step, snap), name="deepnets-checkpoint")
+        self._writer.start()
+        return self.manager.dir / self.manager._check_name(loop.step)
+
+    def _write(self, name, snap):
+        try:
+            self.last = self.manager.write(name, snap)
+        except BaseException as exc:  # raised on the training thread by flush()
+            self._failed = exc
+
+    def flush(self):
+        """Wait for a background write under way; raise what it raised (CheckpointWriteError, ...)."""
+        if self._writer is not None:
+            self._writer.join()
+            self._writer = None
+        if self._failed is not None:
+            failed, self._failed = self._failed, None
+            raise failed
+
+    def on_train_abort(self):
+        """Training failed: let a background write finish (its error only logged: the run's own
+        error is the one to report)."""
+        try:
+            self.flush()
+        except Exception as exc:
+            log.warning("the last checkpoint write failed too: %s", exc)
 
     def on_batch_end(self, batch, logs=None):
         if self.every_steps and self.loop.step % self.every_steps == 0 and self.loop.interrupted is None:
@@ -120,7 +156,7 @@ class Checkpointer(Callback):
             self.save()
 
     def on_train_end(self, logs=None):
-        if self.loop.interrupted is not None:
-            path = self.save()
-            if path is not None:
-                log.warning("interrupted: checkpoint written to %s", path)
+        path = self.save() if self.loop.interrupted is not None else None
+        self.flush()
+        if path is not None:
+            log.warning("interrupted: checkpoint written to %s", path)
