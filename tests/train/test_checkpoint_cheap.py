@@ -14,6 +14,7 @@ import torch
 
 from deepnets import MLP, fit
 from deepnets.atomic import CheckpointWriteError
+from deepnets.errors import CheckpointError
 from deepnets.data.safe_files import count_pickle_ops
 from deepnets.train.callbacks import Checkpointer
 from deepnets.train.callbacks.base import pack_series, unpack_series
@@ -180,3 +181,15 @@ def test_the_manager_notices_a_checkpoint_another_manager_wrote(tmp_path):
     a.save(3, model=net)  # sequence after b's, and a's prune sees b's checkpoint
     infos = CheckpointManager(tmp_path).list()
     assert [(i.name, i.sequence) for i in infos] == [("step-000000002", 2), ("step-000000003", 3)]
+
+
+def test_one_check_over_all_tensors_still_names_the_non_finite_one(tmp_path):
+    net = MLP([3, 5, 1], seed=0)
+    opt = torch.optim.Adam(net.parameters())
+    net(torch.randn(4, 3)).sum().backward()
+    opt.step()
+    opt.state[net.layers[1].bias]["exp_avg_sq"][0] = float("inf")
+    extra = {"fine": torch.zeros(3, dtype=torch.float64), "steps": torch.arange(3)}
+    with pytest.raises(CheckpointError, match=r"non-finite.*optimizer.*layers.1.bias.*exp_avg_sq.*1 NaN/inf"):
+        CheckpointManager(tmp_path).save(1, model=net, optimizer=opt, extra=extra)
+    assert not (tmp_path / "checkpoints").exists() or not list((tmp_path / "checkpoints").iterdir())

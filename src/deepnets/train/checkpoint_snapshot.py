@@ -26,28 +26,53 @@ FORMAT_VERSION = 1
 WEIGHTS, STATE, MANIFEST = "model.safetensors", "state.pt", "manifest.json"
 
 
-def copy_plain(value, where: str):
+def copy_plain(value, where: str, tensors: list | None = None):
     """``value`` copied (containers rebuilt, tensors cloned) after :func:`check_plain_data`'s checks.
+
+    With ``tensors`` (a list), the copies' finiteness is left to :func:`check_finite` on that list,
+    which checks them all at once; the copies and their places are appended to it.
 
     Raises:
         CheckpointError: a non-finite tensor or a value that is not plain data (named by ``where``).
     """
     kind = type(value)
     if kind in (torch.Tensor, torch.nn.Parameter):
-        check_plain_data(value, where)
-        return value.detach().clone()
+        copy = value.detach().clone()
+        if tensors is None:
+            check_plain_data(copy, where)
+        else:
+            tensors.append((copy, where))
+        return copy
     if kind in _MAPPINGS:
         out = kind() if kind is not dict else {}
         for k, v in value.items():
             if not isinstance(k, (str, int)):
                 raise CheckpointError(f"{where}: expected str or int keys, got {type(k).__name__}")
-            out[k] = copy_plain(v, f"{where}[{k!r}]")
+            out[k] = copy_plain(v, f"{where}[{k!r}]", tensors)
         return out
     if kind in (list, tuple, set):
-        return kind(copy_plain(v, f"{where}[{i}]") for i, v in enumerate(value))
+        return kind(copy_plain(v, f"{where}[{i}]", tensors) for i, v in enumerate(value))
     if kind not in _LEAVES:
         check_plain_data(value, where)  # raises, naming the type
     return value  # immutable leaves (numbers, strings, dtypes, ...)
+
+
+def check_finite(tensors: list) -> None:
+    """Refuse ``(tensor, where)`` pairs holding NaN or inf: one ``isfinite`` over all the floating
+    tensors of a dtype and device joined (one sync, not one a tensor); the culprit is then named
+    by :func:`check_plain_data` on each.
+
+    Raises:
+        CheckpointError: naming the first non-finite tensor.
+    """
+    groups: dict = {}
+    for t, _ in tensors:
+        if (t.is_floating_point() or t.is_complex()) and t.numel():
+            groups.setdefault((t.dtype, t.device), []).append(t.reshape(-1))
+    if all(bool(torch.isfinite(torch.cat(g)).all()) for g in groups.values()):
+        return
+    for t, where in tensors:
+        check_plain_data(t, where)
 
 
 @dataclasses.dataclass
@@ -68,15 +93,15 @@ def snapshot(*, model: torch.nn.Module, optimizer=None, scheduler=None, step=Non
     Raises:
         CheckpointError: a tensor is non-finite (named) or a value is not plain data (named).
     """
-    weights = {}
+    weights, tensors = {}, []
     # bare names: a checkpoint of a DDP- or compile-wrapped model loads into a bare one
     for key, t in strip_prefixes(model.state_dict()).items():
         if not isinstance(t, torch.Tensor):
             raise CheckpointError(f"model state entry {key!r} is a {type(t).__name__}, "
                                   f"expected a tensor")
-        check_plain_data(t, f"model[{key!r}]")
         # (own storage, contiguous, CPU): safetensors refuses shared or strided storage
         weights[key] = t.detach().to("cpu", copy=True).contiguous()
+        tensors.append((weights[key], f"model[{key!r}]"))
     if dataclasses.is_dataclass(config) and not isinstance(config, type):
         config = dataclasses.asdict(config)
     state = {
@@ -90,7 +115,8 @@ def snapshot(*, model: torch.nn.Module, optimizer=None, scheduler=None, step=Non
         "config": None if config is None else dict(config),
         "extra": dict(extra or {}),
     }
-    state = {key: copy_plain(value, key) for key, value in state.items()}
+    state = {key: copy_plain(value, key, tensors) for key, value in state.items()}
+    check_finite(tensors)
     return Snapshot(weights, state, step, epoch)
 
 
