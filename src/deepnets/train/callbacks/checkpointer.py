@@ -11,11 +11,11 @@ from it continues bit for bit on the CPU. The files are written by
 from __future__ import annotations
 
 import logging
-import threading
 
 from ...errors import CheckpointError, ConfigError
 from ..checkpoint import CheckpointManager, restore
 from ..checkpoint_snapshot import snapshot
+from ..checkpoint_writer import BackgroundWriter
 from ..distributed import is_main, world
 from .base import Callback
 
@@ -57,10 +57,13 @@ class Checkpointer(Callback):
         resume: ``False`` (train from the start, default); ``True``: from the newest good
             checkpoint of the run, if there is one (else from the start); or a checkpoint that
             :meth:`CheckpointManager.load` returned, from that one.
-        background: write each checkpoint on a thread of its own while training goes on. The
-            state is copied on the training thread first (the same bytes as a save in one go);
-            one write at a time (a save waits for the one before); the run ends after its last
-            write; a failed write raises at the next save or at the end. Default False.
+        background: write checkpoints on a thread of their own while training goes on
+            (:class:`~deepnets.train.checkpoint_writer.BackgroundWriter`). The state is copied on
+            the training thread at each save (the same bytes as a save in one go); one write at a
+            time, and when the disk is slower than the saves the newest state waiting is written
+            and older ones waiting are dropped (counted in ``skipped``): what is on disk is at most
+            one write behind. The run ends after its last save is written; a failed write raises
+            at the next save or at the end. Default False.
 
     Raises:
         ConfigError: (at the start of training) the checkpoint holds no training-loop state.
@@ -84,9 +87,8 @@ class Checkpointer(Callback):
             raise ConfigError(f"resume must be True, False or a loaded checkpoint (dict), got {type(resume).__name__}")
         self.manager = manager if isinstance(manager, CheckpointManager) else CheckpointManager(manager, keep=keep)
         self.every_steps, self.every_epochs, self.config = int(every_steps), int(every_epochs), config
-        self.resume, self.background = resume, bool(background)
-        self._writer: threading.Thread | None = None  # the background write under way
-        self._failed: BaseException | None = None      # what it raised, raised again by flush()
+        self.resume = resume
+        self.writer = BackgroundWriter(self.manager) if background else None
         self.last = None          # the folder of the newest checkpoint written
         self.resumed_from = None  # the folder of the checkpoint the run resumed from
 
@@ -116,28 +118,24 @@ class Checkpointer(Callback):
         snap = snapshot(model=loop.model, optimizer=loop.optimizer, step=loop.step, epoch=loop.epoch,
                         position=loop.position, config=self.config,
                         extra={"loop": state, "world_size": world()[1]})  # resumed only by as many ranks
-        if not self.background:
+        if self.writer is None:
             self.last = self.manager.write(loop.step, snap)
             return self.last
-        self.flush()  # one write at a time, in order
-        self._writer = threading.Thread(target=self._write, args=(loop.step, snap), name="deepnets-checkpoint")
-        self._writer.start()
+        self.writer.submit(loop.step, snap)
         return self.manager.dir / self.manager._check_name(loop.step)
 
-    def _write(self, name, snap):
-        try:
-            self.last = self.manager.write(name, snap)
-        except BaseException as exc:  # raised on the training thread by flush()
-            self._failed = exc
+    @property
+    def skipped(self) -> int:
+        """Saves a newer one replaced before they were written (background writing only)."""
+        return 0 if self.writer is None else self.writer.skipped
 
     def flush(self):
-        """Wait for a background write under way; raise what it raised (CheckpointWriteError, ...)."""
-        if self._writer is not None:
-            self._writer.join()
-            self._writer = None
-        if self._failed is not None:
-            failed, self._failed = self._failed, None
-            raise failed
+        """Wait until every save is written (background writing); raise what a write raised."""
+        if self.writer is not None:
+            try:
+                self.writer.flush()
+            finally:
+                self.last = self.writer.last
 
     def on_train_abort(self):
         """Training failed: let a background write finish (its error only logged: the run's own
