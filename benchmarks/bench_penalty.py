@@ -1,14 +1,21 @@
 """What a weight-elimination penalty costs per epoch of ``fit``: no penalty, the penalty's
 closed-form gradient (what ``fit`` uses), and the penalty through autograd (what it used before),
-interleaved in one run (none, closed form, autograd, none, ...), medians of the per-epoch time.
+interleaved in one run (none, closed form, autograd, none, ...), medians of the per-epoch time,
+by the wall clock and by the process's CPU time (``time.process_time``: on a shared, loaded
+machine the time this process ran, less what waiting for a core adds to the wall clock).
 
 The job: the NARX network of the series example (NARMA-10, 10 + 10 delay taps, 20-30-1 tanh,
 483 training rows, Adam 0.005, weight elimination γ = 1e-6, w0 = 1, as examples/series_csv.toml),
 trained for ``--epochs`` epochs per repetition, in batches of 32 (the example's) and full batch.
 
-    OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/bench_penalty.py [--reps 7] [--epochs 100]
+    OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/bench_penalty.py [--reps 7] [--epochs 100] [--out PATH]
 
-Writes benchmarks/results/penalty_overhead.json.
+Writes benchmarks/results/penalty_overhead.json (or PATH). The same script run on the code
+before the penalty went into the co-state GEMMs gives the "before" figures:
+
+    git archive ce24100 src | tar -x -C /tmp/before
+    OMP_NUM_THREADS=1 PYTHONPATH=/tmp/before/src python benchmarks/bench_penalty.py --reps 15 --epochs 200 \
+        --out benchmarks/results/penalty_overhead_before.json
 """
 
 from __future__ import annotations
@@ -43,21 +50,22 @@ def data():
     return x[:483].float(), t[:483].float()
 
 
-def one_run(kind: str, x, t, epochs: int, batch_size=32) -> float:
-    """Seconds per epoch of one fit."""
+def one_run(kind: str, x, t, epochs: int, batch_size=32) -> tuple[float, float]:
+    """(wall-clock, CPU) seconds per epoch of one fit."""
     penalty = {"none": None, "closed_form": WeightElimination(gamma=1e-6, w0=1.0),
                "autograd": ThroughAutograd(WeightElimination(gamma=1e-6, w0=1.0))}[kind]
     model = MLP([20, 30, 1], activation="tanh", output="linear", seed=0)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     fit(model, (x, t), loss="lms", optimizer="adam", lr=0.005, epochs=epochs, batch_size=batch_size,
         penalty=penalty, seed=0)
-    return (time.perf_counter() - t0) / epochs
+    return (time.perf_counter() - t0) / epochs, (time.process_time() - c0) / epochs
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--reps", type=int, default=7)
     parser.add_argument("--epochs", type=int, default=100)
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "penalty_overhead.json"))
     args = parser.parse_args()
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
@@ -65,22 +73,27 @@ def main():
     kinds = ("none", "closed_form", "autograd")
     one_run("closed_form", x, t, 2)  # warm up
     report = {"machine": "2-core shared CPU, 1 thread", "torch": torch.__version__, "reps": args.reps,
-              "epochs": args.epochs, "batches": {}}
+              "epochs": args.epochs, "load_average_1min": {"start": os.getloadavg()[0]}, "batches": {}}
     for batch_size in (32, None):
-        times = {k: [] for k in kinds}
+        wall, cpu = {k: [] for k in kinds}, {k: [] for k in kinds}
         for _ in range(args.reps):
             for k in kinds:
-                times[k].append(one_run(k, x, t, args.epochs, batch_size))
-        med = {k: statistics.median(v) for k, v in times.items()}
+                w, c = one_run(k, x, t, args.epochs, batch_size)
+                wall[k].append(w)
+                cpu[k].append(c)
+        entry = {}
         print(f"batch size {batch_size or 'full (483)'}:")
-        for k in kinds:
-            print(f"  {k:12s} {1e3 * med[k]:7.3f} ms/epoch   overhead over none {100 * (med[k] / med['none'] - 1):+6.1f}%")
-        report["batches"][str(batch_size or "full")] = {
-            "ms_per_epoch_median": {k: 1e3 * v for k, v in med.items()},
-            "overhead_closed_form": med["closed_form"] / med["none"] - 1,
-            "overhead_autograd": med["autograd"] / med["none"] - 1}
-    out = os.path.join(os.path.dirname(__file__), "results", "penalty_overhead.json")
-    with open(out, "w") as fh:
+        for clock, times in (("wall", wall), ("cpu", cpu)):
+            med = {k: statistics.median(v) for k, v in times.items()}
+            for k in kinds:
+                print(f"  {clock:4s} {k:12s} {1e3 * med[k]:7.3f} ms/epoch   overhead over none "
+                      f"{100 * (med[k] / med['none'] - 1):+6.1f}%")
+            entry[clock] = {"ms_per_epoch_median": {k: 1e3 * v for k, v in med.items()},
+                            "overhead_closed_form": med["closed_form"] / med["none"] - 1,
+                            "overhead_autograd": med["autograd"] / med["none"] - 1}
+        report["batches"][str(batch_size or "full")] = entry
+    report["load_average_1min"]["end"] = os.getloadavg()[0]
+    with open(args.out, "w") as fh:
         json.dump(report, fh, indent=2)
 
 

@@ -1,6 +1,7 @@
-"""Transfer learning on the 8x8 digits: features learned on digits 0-4 speed up learning 5-9 from few labels.
+"""Transfer learning: do features learned on classes 0-4 speed up learning 5-9 from few labels?
 
-The digits are split 75/25 (seed 0, stratified) and standard-scaled on the training part (its
+``--data digits`` (the default) uses the 8x8 digits, ``--data mnist1d`` MNIST-1D (Greydanus 2020:
+40-step sequences, 4000 + 1000 examples); the nets' input width follows the data. The data are split 75/25 (seed 0, stratified) and standard-scaled on the training part (its
 pixels only, all ten digits; no label of 5-9 enters). The source net, an MLP 64-100-100-5 (ReLU hidden units, softmax outputs), is
 trained on every training image of digits 0-4 (Adam, 30 epochs, batches of 32). Then, per seed,
 k labelled images per class of digits 5-9 are drawn from the training part, and three nets of
@@ -14,9 +15,10 @@ wherever they are not copied:
 
 Each epoch the accuracy on the test images of digits 5-9 is recorded. The table gives the mean ±
 standard deviation over seeds of the test accuracy after a few epochs and at the end, and the
-first epoch reaching the target accuracy (the end + 1 when never). JSON: benchmarks/results/transfer_digits.json.
+first epoch reaching the target accuracy (the end + 1 when never). JSON: benchmarks/results/transfer_DATA.json.
 
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/bench_transfer.py [--per-class 10 20 --seeds 5]
+    OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/bench_transfer.py --data mnist1d --target 0.5
 """
 
 from __future__ import annotations
@@ -40,9 +42,9 @@ RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 VARIANTS = ("scratch", "frozen-1", "finetune-1", "frozen-2", "finetune-2")
 
 
-def tasks():
+def tasks(data: str = "digits"):
     """(source train x, y), (target pool x, y), (target test x, y): labels 0-4 on both sides."""
-    parts = split(load_dataset("digits"), (0.75, 0.0, 0.25), seed=0, stratify=True)
+    parts = split(load_dataset(data), (0.75, 0.0, 0.25), seed=0, stratify=True)
     (x, y), (xt, yt) = parts.train, parts.test
     src, tgt = y < 5, y >= 5
     scaler = Scaler.fit(x, "standard")
@@ -58,7 +60,7 @@ def few_labels(x, y, per_class: int, seed: int):
 
 
 def net(a, seed: int) -> MLP:
-    return MLP([64, *a.hidden, 5], activation=a.activation, output="softmax", seed=seed)
+    return MLP([a.n_inputs, *a.hidden, 5], activation=a.activation, output="softmax", seed=seed)
 
 
 def variant(name: str, source: MLP, a, seed: int):
@@ -101,7 +103,8 @@ def first_epoch(curve, target):
 
 
 def run(a) -> dict:
-    (xs, ys), (xp, yp), test = tasks()
+    (xs, ys), (xp, yp), test = tasks(a.data)
+    a.n_inputs = xs.shape[1]
     out = {"source": [], "runs": []}
     for seed in range(a.seeds):
         t0 = time.perf_counter()
@@ -149,6 +152,7 @@ def table(out, a) -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", choices=("digits", "mnist1d"), default="digits")
     p.add_argument("--per-class", type=int, nargs="+", default=[10, 20])
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--epochs", type=int, default=100)
@@ -166,11 +170,11 @@ def main(argv=None) -> int:
         out = run(a)
     src = [s["train_accuracy"] for s in out["source"]]
     md = table(out, a)
-    print(f"source nets (digits 0-4), training accuracy {_ms(src)}\n{md}")
+    print(f"source nets ({a.data} 0-4), training accuracy {_ms(src)}\n{md}")
     print("logistic probe on all labels of 5-9, test accuracy by features (net-depth):",
           {k: round(v, 3) for k, v in out["probe"].items()})
     os.makedirs(a.out, exist_ok=True)
-    with open(os.path.join(a.out, "transfer_digits.json"), "w") as fh:
+    with open(os.path.join(a.out, f"transfer_{a.data}.json"), "w") as fh:
         json.dump({"settings": vars(a), "torch": torch.__version__, "table": md, **out}, fh, indent=1)
     return 0
 

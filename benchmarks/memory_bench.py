@@ -42,6 +42,10 @@ CORES: dict[str, Callable] = {
     "lstm": lambda I, H, g, fb: LSTM(I, H, batch_first=True, forget_bias=fb, generator=g),
     "lstm_no_peepholes": lambda I, H, g, fb: LSTM(I, H, batch_first=True, peepholes=False,
                                                   forget_bias=fb, generator=g),
+    # the gate ablations of Greff et al. (2017), with peepholes (bench_lstm_gates.py); no forget gate: no forget bias
+    **{f"lstm_{v}": (lambda v: lambda I, H, g, fb: LSTM(I, H, batch_first=True, variant=v, generator=g,
+                                                        forget_bias=0.0 if v == "no_forget" else fb))(v)
+       for v in ("no_forget", "no_input", "no_output", "cifg", "no_output_activation")},
     "gru": lambda I, H, g, fb: GRU(I, H, batch_first=True, generator=g),
     "elman": lambda I, H, g, fb: ElmanRNN(I, H, batch_first=True, generator=g),
 }

@@ -53,8 +53,11 @@ def test_import_deepnets_is_lazy_and_its_names_load_on_first_use():
 
 
 def _start(args, cwd):
+    # Ctrl-C as a terminal delivers it: SIGINT at its default in the child, even where the test runner's
+    # process ignores it (a pytest-xdist worker does, and a child inherits an ignored signal)
     proc = subprocess.Popen([sys.executable, "-c", LAUNCH, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=ENV, cwd=cwd)
+                            text=True, env=ENV, cwd=cwd,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert proc.stdout.readline().strip() == "go"
     return proc
 

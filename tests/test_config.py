@@ -25,7 +25,7 @@ def test_every_example_reads_and_its_resolved_toml_reads_back_identically(path):
 
 def test_the_defaults_round_trip_and_switched_components_are_left_out():
     d = experiment_to_dict(Experiment())
-    assert set(d["train"]) == {"epochs", "batch_size", "shuffle", "seed", "input_noise", "starts", "diverge_factor",
+    assert set(d["train"]) == {"epochs", "batch_size", "shuffle", "seed", "input_noise", "starts", "freeze", "diverge_factor",
                                "loss", "optimizer", "checkpoint", "device"}
     assert "view" not in d["data"]
     text = dumps_toml(d)

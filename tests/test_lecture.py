@@ -75,6 +75,19 @@ def test_one_hidden_layer_of_tanh_units_fits_sin(tmp_path):
     assert float(err) < 0.01
 
 
+def test_levenberg_marquardt_fits_the_sin_net_in_30_steps(tmp_path):
+    from deepnets.experiment import experiment_from_file, run_experiment
+
+    exp = experiment_from_file(os.path.join(EXAMPLES, "sin_lm.toml"), ["run.plots=false", "run.progress=false",
+                                                                         f"run.out={tmp_path.as_posix()!r}".replace("'", '"')])
+    assert exp.train.optimizer.name == "lm" and exp.train.epochs == 30
+    res = run_experiment(exp)
+    x = torch.linspace(-torch.pi, torch.pi, 1001).unsqueeze(1)  # every point of the interval, seen or not
+    with torch.no_grad():
+        err = (res.model(x)[:, 0] - torch.sin(x[:, 0])).pow(2).mean().sqrt()
+    assert res.test["rmse"] < 0.01 and float(err) < 0.01
+
+
 def test_digits_mlp_reaches_97_5_percent(tmp_path):
     from deepnets.experiment import experiment_from_file, run_experiment
 

@@ -7,8 +7,6 @@ changes its lambda after every epoch; in a TOML file, ``[train.penalty]`` with `
 
 from __future__ import annotations
 
-from typing import Callable
-
 import torch
 
 from ._registry import check_number
@@ -43,8 +41,13 @@ class AdaptiveLambda(Callback):
     over the samples, so their lambda, delta_lambda and D are divided by 2N here for the same
     run. Set D to the error one would accept, e.g. ½ C σ² for ``lms`` with C outputs and noise
     variance σ² per output (in the units the net learns, standardised targets in an experiment);
-    D = 0 lets only the trend of the error count. delta_lambda is in lambda's units: a small
+    D = 0 lets only the trend of the error count. For ``cross_entropy`` (the mean negative
+    log-likelihood per example, in nats) D is a mean cross-entropy, e.g. −log(0.9) ≈ 0.1 for a fit
+    that gives every example's right class probability 0.9. delta_lambda is in lambda's units: a small
     fraction of the lambda one expects, so that some hundred epochs of increments can reach it.
+    The default 1e-6 is Weigend et al.'s number in their units; for a mean loss over N training
+    examples the step of their run is 1e-6 / (2N) (lms) or 1e-6 / N (cross-entropy, no ½), and
+    ``benchmarks/bench_lambda_choice.py`` shows what the default gives on four problems.
 
     Args:
         penalty: a penalty with one float ``gamma`` (:class:`~deepnets.regularizers.Penalty`
@@ -105,22 +108,12 @@ class AdaptiveLambda(Callback):
         """The wrapped penalty at the current lambda."""
         return self.penalty(model, x)
 
-    def bind(self, model: torch.nn.Module) -> Callable[..., torch.Tensor]:
-        """The wrapped penalty's ``bind(model)``; each value it returns is kept for the epoch's
-        mean penalty (which :meth:`on_epoch_end` takes off the logged loss)."""
-        inner = self.penalty.bind(model) if hasattr(self.penalty, "bind") else None
-
-        def add(x: torch.Tensor | None = None) -> torch.Tensor:
-            if inner is not None:
-                P = inner(x)
-            else:  # a penalty without a closed form: by autograd
-                with torch.enable_grad():
-                    P = self.penalty(model, x)
-                    P.backward()
-                P = P.detach()
-            self._last = P
-            return P
-        return add
+    def bind(self, model: torch.nn.Module) -> "_KeptValues":
+        """The wrapped penalty's ``bind(model)`` (or autograd where it has none); each value it
+        gives is kept for the epoch's mean penalty (which :meth:`on_epoch_end` takes off the
+        logged loss). Where the wrapped bound penalty gives ``gradients`` (closed form, for the
+        co-state step's GEMMs), so does this one."""
+        return _KeptValues(self, model)
 
     # -- as a callback ---------------------------------------------------------------------------
 
@@ -169,3 +162,30 @@ class AdaptiveLambda(Callback):
         self.penalty.gamma = float(state["gamma"])
         self.mean_error, self.previous = state["mean_error"], state["previous"]
         self._total, self._count, self._last = state["total"], int(state["count"]), None
+
+
+class _KeptValues:
+    """An :class:`AdaptiveLambda`'s penalty bound to a model: the wrapped one's bound form, each
+    value it gives kept in ``owner._last``."""
+
+    def __init__(self, owner: AdaptiveLambda, model: torch.nn.Module):
+        self.owner, self.model = owner, model
+        self.inner = owner.penalty.bind(model) if hasattr(owner.penalty, "bind") else None
+        if hasattr(self.inner, "gradients"):
+            self.targets, self.gradients = self.inner.targets, self._gradients
+
+    def __call__(self, x: torch.Tensor | None = None) -> torch.Tensor:
+        if self.inner is not None:
+            P = self.inner(x)
+        else:  # a penalty without a closed form: by autograd
+            with torch.enable_grad():
+                P = self.owner.penalty(self.model, x)
+                P.backward()
+            P = P.detach()
+        self.owner._last = P
+        return P
+
+    def _gradients(self, x: torch.Tensor | None = None):
+        grads, v, scale = self.inner.gradients(x)
+        self.owner._last = v * scale
+        return grads, v, scale

@@ -76,6 +76,10 @@ def cmd_train(args) -> int:
     print(f"{s['dataset']}: {s['n_train']} train / {s['n_val']} val / {s['n_test']} test, "
           f"{s['n_weights']} weights, {s['epochs_run']} epochs in {s['train_seconds']:.2f} s"
           + (f", {s['restarts']} restart(s)" if s["restarts"] else ""))
+    if "pretrain" in s:
+        pre = s["pretrain"]
+        print(f"pretrained {pre['layers']} hidden layer(s) {pre['sizes']} ({pre['kind']}) on {pre['n_examples']} "
+              f"unlabelled examples in {pre['seconds']:.2f} s")
     if "starts" in s:
         print("start  seed  val loss\n" + "\n".join(
             f"{r['start']:>5}  {r['seed']:>4}  {r['val_loss']:.5g}" + ("  <- kept" if r["start"] == s["best_start"] else "")

@@ -14,9 +14,12 @@ and its weight gamma_l is given by ``gamma`` as
 The penalty is added as it is to whatever data loss is used; with a mean-reduced loss, gamma is
 per sample. ``REGULARIZERS`` maps the names a TOML file uses to the classes.
 
-Training does not differentiate a weight penalty through autograd: ``penalty.add_gradient(model)``
-adds the closed-form γ_l ∂E_l/∂w(l) to each ``.grad`` (γ w for weight decay, Weigend's
-2γ (w/w0²) / (1 + (w/w0)²)² for weight elimination) and returns the penalty's value.
+Training does not differentiate a penalty through autograd: ``penalty.bind(model)`` gives the
+closed-form γ_l ∂E_l/∂w(l) (γ w for weight decay, Weigend's 2γ (w/w0²) / (1 + (w/w0)²)² for
+weight elimination, Bishop's closed form for curvature-driven smoothing) and the penalty's value,
+computed on one flat copy of the weights (:mod:`deepnets.penalty_gradients`); the co-state step
+adds them inside its own weight-gradient GEMMs, any other step to ``.grad``
+(``penalty.add_gradient(model)``).
 
 >>> model = torch.nn.Linear(2, 1)
 >>> with torch.no_grad():
@@ -35,6 +38,7 @@ import torch
 from .adaptive_lambda import AdaptiveLambda
 from .curvature_smoothing import closed_form_applies, curvature_value_and_grads
 from .errors import ConfigError
+from .penalty_gradients import FlatPenalty
 
 __all__ = [
     "REGULARIZERS",
@@ -113,40 +117,25 @@ class Penalty:
     def layer_penalty(self, w: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def add_gradients(self, ws: list[torch.Tensor], grads: list[torch.Tensor], gammas: list[float]) -> torch.Tensor:
-        """Add gamma_l ∂E_l/∂w(l) to ``grads`` in closed form (``torch._foreach`` kernels where
-        they are cheaper); return sum_l gamma_l E_l. ``ws`` are detached views of the weights."""
+    def flat_constants(self, like: torch.Tensor, G: torch.Tensor, *, uniform: bool) -> dict:
+        """The buffers and constants of :meth:`flat_gradient` for flat weights like ``like``, with
+        gamma_l spread over them as ``G`` (``uniform``: one gamma for all), made again when a
+        setting changes: ``"w"`` (n,) receives the weights, ``"g"`` (n,) holds the gradient."""
         raise NotImplementedError  # pragma: no cover - abstract
 
-    def bind(self, model: torch.nn.Module) -> Callable[..., torch.Tensor]:
-        """``add(x=None) -> P``: sum_l gamma_l E_l(w(l)) with its closed-form gradient added to
-        each ``.grad`` (made where it is None), no autograd; the same value and gradient as
-        ``self(model).backward()``. The tensors are chosen once, here (``fit`` binds once per
-        run); gamma is read at every call, so :class:`AdaptiveLambda` may change it."""
-        chosen = [(w, g) for _, w, g in self.layers(model)]
-        if not chosen:
-            raise ConfigError(f"{type(self).__name__}: the model has no {self.params!r} tensors to penalise")
+    def flat_gradient(self, w: torch.Tensor, consts: dict) -> tuple[torch.Tensor, float]:
+        """Write gamma_l ∂E_l/∂w(l) over the flat weights ``w`` into ``consts["g"]``; return (v, scale)
+        with the penalty sum_l gamma_l E_l = scale · v (see :mod:`deepnets.penalty_gradients`)."""
+        raise NotImplementedError  # pragma: no cover - abstract
 
-        views = [w.detach() for w, _ in chosen]  # share the weights' storage: updates show
-
-        def add(x: torch.Tensor | None = None) -> torch.Tensor:
-            if isinstance(self.gamma, float):
-                gammas = [self.gamma] * len(chosen)
-            else:
-                gammas = [g for _, g in chosen]
-            grads = []
-            for w, _ in chosen:
-                if w.grad is None:
-                    w.grad = torch.zeros_like(w)
-                grads.append(w.grad)
-            if 0.0 in gammas:
-                live = [i for i, g in enumerate(gammas) if g != 0.0]
-                if not live:
-                    return torch.zeros((), dtype=views[0].dtype, device=views[0].device)
-                return self.add_gradients([views[i] for i in live], [grads[i] for i in live],
-                                          [gammas[i] for i in live])
-            return self.add_gradients(views, grads, gammas)
-        return add
+    def bind(self, model: torch.nn.Module) -> FlatPenalty:
+        """The penalty bound to ``model``'s chosen tensors (chosen once, here: ``fit`` binds once per
+        run), a :class:`~deepnets.penalty_gradients.FlatPenalty`: ``bound(x=None) -> P`` adds the
+        closed-form gradient to each ``.grad`` (made where it is None), no autograd, the same value
+        and gradient as ``self(model).backward()``; ``bound.gradients()`` gives the gradients
+        without adding them (the co-state step adds them inside its own GEMMs). gamma is read at
+        every call, so :class:`AdaptiveLambda` may change it."""
+        return FlatPenalty(self, model)
 
     def add_gradient(self, model: torch.nn.Module, x: torch.Tensor | None = None) -> torch.Tensor:
         """``self.bind(model)(x)``: the penalty, its closed-form gradient added to each ``.grad``."""
@@ -199,14 +188,13 @@ class WeightDecay(Penalty):
     def layer_penalty(self, w: torch.Tensor) -> torch.Tensor:
         return weight_decay_penalty(w)
 
-    def add_gradients(self, ws, grads, gammas):
-        """∂E_l/∂w = w: ``grad += gamma_l w``; returns sum_l gamma_l ½ Σ w²."""
-        if all(g == gammas[0] for g in gammas):
-            torch._foreach_add_(grads, ws, alpha=gammas[0])
-        else:
-            torch._foreach_add_(grads, torch._foreach_mul(ws, gammas))
-        norms = torch.stack(torch._foreach_norm(ws, 2))  # (L,) ‖w(l)‖
-        return torch.dot(norms * norms, norms.new_tensor(gammas)).mul_(0.5)
+    def flat_constants(self, like, G, *, uniform):
+        return {"w": torch.empty_like(like), "g": torch.empty_like(like), "G": G, "v": like.new_empty(())}
+
+    def flat_gradient(self, w, consts):
+        """∂E_l/∂w = w: g = Γ ∘ w; P = ½ Σ Γ w² = ½ (w · g)."""
+        g = torch.mul(w, consts["G"], out=consts["g"])
+        return torch.dot(w, g, out=consts["v"]), 0.5
 
 
 class WeightElimination(Penalty):
@@ -230,22 +218,25 @@ class WeightElimination(Penalty):
     def layer_penalty(self, w: torch.Tensor) -> torch.Tensor:
         return weight_elimination_penalty(w, self.w0)
 
-    def add_gradients(self, ws, grads, gammas):
-        """With D = w0² + w² (= w0² d, d = 1 + (w/w0)²): ∂E_l/∂w = 2 w / (w0² d²) = 2 w0² w / D²,
-        added times gamma_l; returns sum_l gamma_l Σ (1 − w0²/D) (= Σ r²/d; rounding:
-        |error| ≲ gamma · numel · eps)."""
-        w02 = self.w0 * self.w0
-        # per-tensor addcmul_ (torch's foreach addcmul costs more here, and the out-of-place one more still)
-        inv = [torch.full_like(w, w02).addcmul_(w, w) for w in ws]  # D
-        torch._foreach_reciprocal_(inv)  # 1/D
-        sums = torch._foreach_norm(inv, 1)  # Σ 1/D per tensor (all terms > 0)
-        torch._foreach_mul_(inv, inv)  # 1/D²
-        for grad, w, d, g in zip(grads, ws, inv, gammas):
-            grad.addcmul_(w, d, value=2.0 * w02 * g)
-        if all(g == gammas[0] for g in gammas):  # one gamma: gamma (numel − w0² Σ 1/D)
-            return sum(sums[1:], sums[0]).mul_(-gammas[0] * w02).add_(gammas[0] * sum(w.numel() for w in ws))
-        counts = sums[0].new_tensor([float(w.numel()) for w in ws])
-        return torch.dot(counts - w02 * torch.stack(sums), counts.new_tensor(gammas))
+    def flat_constants(self, like, G, *, uniform):
+        w02, gamma = self.w0 * self.w0, float(G[0]) if G.numel() else 0.0
+        # one gamma > 0: scaled by k = (2 γ w0²)^(-1/2), so that the two divisions give the whole gradient
+        k = (2.0 * gamma * w02) ** -0.5 if uniform and gamma > 0 else 1.0
+        return {"w": torch.empty_like(like), "g": torch.empty_like(like), "k": k, "c": torch.full_like(like, k * w02),
+                "K": None if k != 1.0 else G * (2.0 * w02), "scale": gamma * k if k != 1.0 else 0.5 / w02,
+                "D": torch.empty_like(like), "q": torch.empty_like(like), "v": like.new_empty(())}
+
+    def flat_gradient(self, w, consts):
+        """With D = k (w0² + w²): ∂(Γ E)/∂w = 2 Γ w0² w / (w0² + w²)² = (K ∘ w / D) / D, and
+        P = Σ Γ w² / (w0² + w²) = w · (K ∘ w / D) / (2 w0²) (positive terms, no cancellation),
+        where one gamma takes k = (2 γ w0²)^(-1/2) and K = 1 (then P = γ k w · (w / D)), and
+        per-tensor gammas k = 1 and K = 2 w0² Γ. Five kernels (four with one gamma)."""
+        D = torch.addcmul(consts["c"], w, w, value=consts["k"], out=consts["D"])  # (n,) k (w0² + w²)
+        q = torch.div(w, D, out=consts["q"])  # (n,) w / D
+        if consts["K"] is not None:
+            q.mul_(consts["K"])
+        torch.div(q, D, out=consts["g"])
+        return torch.dot(w, q, out=consts["v"]), consts["scale"]
 
 
 def curvature_penalty(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -309,8 +300,9 @@ class CurvatureSmoothing:
     def bind(self, model: torch.nn.Module) -> Callable[..., torch.Tensor]:
         """``add(x) -> P``: the penalty at the inputs ``x`` with its gradient added to each
         ``.grad``. For a deepnets MLP with one hidden layer of tanh or logistic units and linear
-        outputs (Bishop's case), by the closed form of :mod:`deepnets.curvature_smoothing`;
-        for any other model, by double backward and autograd, as ``self(model, x).backward()``."""
+        outputs (Bishop's case), by the closed form of :mod:`deepnets.curvature_smoothing`
+        (the bound object's ``gradients(x)`` gives them without adding them, for the co-state
+        step's GEMMs); for any other model, by double backward, as ``self(model, x).backward()``."""
         if not closed_form_applies(model):
             def add_by_autograd(x: torch.Tensor | None = None) -> torch.Tensor:
                 with torch.enable_grad():
@@ -318,19 +310,34 @@ class CurvatureSmoothing:
                     P.backward()
                 return P.detach()
             return add_by_autograd
-        params = model.flat_params()
+        return _BoundCurvature(self, model)
 
-        @torch.no_grad()
-        def add(x: torch.Tensor | None = None) -> torch.Tensor:
-            if x is None:
-                raise ConfigError("curvature_smoothing needs the inputs: call penalty(model, x)")
-            value, grads = curvature_value_and_grads(model, x)
-            for p, g in zip(params, grads):
-                if p.grad is None:
-                    p.grad = torch.zeros_like(p)
-                p.grad.add_(g, alpha=self.gamma)
-            return value * self.gamma
-        return add
+
+class _BoundCurvature:
+    """Curvature smoothing bound to a one-hidden-layer MLP (Bishop's closed form):
+    ``gradients(x) -> (grads, v, scale)`` for the tensors ``targets`` (P = scale · v, ``.grad``
+    untouched), ``__call__(x) -> P`` with the gradients added to each ``.grad``."""
+
+    def __init__(self, penalty: CurvatureSmoothing, model: torch.nn.Module):
+        self.penalty, self.model = penalty, model
+        self.targets = [p for p in model.flat_params() if p is not None]
+
+    @torch.no_grad()
+    def gradients(self, x: torch.Tensor | None = None) -> tuple[list[torch.Tensor], torch.Tensor, float]:
+        if x is None:
+            raise ConfigError("curvature_smoothing needs the inputs: call penalty(model, x)")
+        value, grads = curvature_value_and_grads(self.model, x)  # [∂Ω/∂W, ∂Ω/∂c, ∂Ω/∂V, ∂Ω/∂b]
+        torch._foreach_mul_(grads, self.penalty.gamma)
+        return grads, value, self.penalty.gamma
+
+    def __call__(self, x: torch.Tensor | None = None) -> torch.Tensor:
+        grads, value, gamma = self.gradients(x)
+        for p, g in zip(self.targets, grads):
+            if p.grad is None:
+                p.grad = g
+            else:
+                p.grad.add_(g)
+        return value * gamma
 
 
 REGULARIZERS: dict[str, type] = {

@@ -28,7 +28,7 @@ def test_one_step_is_the_hand_computed_kalman_update():
     loss = opt.step(lambda: (net(x), z))
     assert torch.allclose(loss, 0.5 * e ** 2)
     assert torch.allclose(torch.cat([net.weight.reshape(-1), net.bias]), w_new, atol=1e-12)
-    P_opt = opt.state[net.weight]["P"][0][0]
+    P_opt = opt.covariances()[0][0]
     assert torch.allclose(P_opt, P_new, atol=1e-12)
 
 
@@ -218,11 +218,17 @@ def _old_ekf_run(net, batches, p0, q, r, decoupling):
     return torch.cat([p.detach().reshape(-1) for p in params]), P
 
 
-@pytest.mark.parametrize("decoupling,chunk", [("global", None), ("global", 3), ("neuron", 1), ("layer", 4)])
-def test_in_place_update_equals_the_old_formula_over_many_steps(decoupling, chunk):
+@pytest.mark.parametrize("decoupling,chunk,band", [("global", None, None), ("global", 3, None), ("neuron", 1, None),
+                                                   ("layer", 4, None), ("global", 3, 5), ("layer", None, 4)])
+def test_in_place_update_equals_the_old_formula_over_many_steps(decoupling, chunk, band, monkeypatch):
     """In place, one Cholesky, chunks of samples (global filter; a decoupled one ignores chunk),
-    symmetrised every 16 steps: the same filter as the old explicit-inverse update rebuilt every
-    step, to 1e-10 in float64 over 20 steps."""
+    the downdate deferred to the next update's pass, P kept whole or (``band``) as its upper
+    triangle in bands of rows, diagonal blocks symmetrised every 16 steps: the same filter as the
+    old explicit-inverse update rebuilt every step, to 1e-10 in float64 over 20 steps."""
+    if band is not None:
+        from deepnets.optim import ekf as ekf_module, kalman_update
+        monkeypatch.setattr(kalman_update, "band_rows", lambda k, itemsize=8: band)
+        monkeypatch.setattr(ekf_module, "band_rows", lambda k, itemsize=8: band)
     torch.manual_seed(7)
     make = lambda: nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)).double()
     a = make()
@@ -237,7 +243,7 @@ def test_in_place_update_equals_the_old_formula_over_many_steps(decoupling, chun
         opt.step(lambda: (b(x), z))
     w_new = torch.cat([p.detach().reshape(-1) for p in b.parameters()])
     assert torch.allclose(w_new, w_old, rtol=0, atol=1e-10)
-    P_new = opt.state[b[0].weight]["P"]
+    P_new = opt.covariances()
     assert all(torch.allclose(pn, po, rtol=0, atol=1e-10) for pn, po in zip(P_new, P_old))
 
 
@@ -251,3 +257,42 @@ def test_symmetrise_in_place_by_bands():
 def test_a_bad_chunk_is_refused():
     with pytest.raises(ConfigError, match="chunk"):
         EKF(_linear().parameters(), chunk=0)
+
+
+def _update_problem(B, k, m, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(B, 6, k, generator=g, dtype=torch.float64)
+    P = torch.eye(k, dtype=torch.float64).repeat(B, 1, 1) + X.transpose(1, 2) @ X / 6
+    Hs = [torch.randn(B, m, k, generator=g, dtype=torch.float64) for _ in range(3)]
+    es = [torch.randn(m, generator=g, dtype=torch.float64) for _ in range(3)]
+    return P, Hs, es, torch.full((B, k), 1e-3, dtype=torch.float64)
+
+
+@pytest.mark.parametrize("B,k,band", [(1, 23, 5), (3, 10, 4), (2, 9, 100)])
+def test_banded_deferred_update_equals_the_old_formula(B, k, band):
+    from deepnets.optim.kalman_update import covariance, ekf_update
+    P, Hs, es, q = _update_problem(B, k, 4)
+    P_old, P_new, U = P.clone(), P.clone(), None
+    for H, e in zip(Hs, es):
+        dw_old, (P_old,) = _old_ekf_update([H], [P_old], e, 0.7 * torch.eye(4, dtype=torch.float64), [q])
+        dw, U = ekf_update([H], [P_new], e, 0.7, [q], U, band=band)
+        assert torch.allclose(dw[0], dw_old[0], rtol=0, atol=1e-12)
+    assert torch.allclose(covariance(P_new, U[0], band=band), P_old, rtol=0, atol=1e-12)
+
+
+def test_a_banded_update_writes_only_the_upper_triangle_and_defers_its_downdate():
+    """The two savings, seen in the buffer: the blocks of a banded P below its diagonal blocks
+    are neither read nor written, and an update leaves its own downdate for the next pass."""
+    from deepnets.optim.kalman_update import ekf_update
+    P, (H, H2, _), (e, e2, _), q = _update_problem(1, 12, 3)
+    idx = torch.arange(12) // 4  # the band of each row / column
+    below = idx[:, None] > idx[None, :]
+    P[0][below] = float("nan")  # garbage there must not reach the result
+    before = P.clone()
+    dw, U = ekf_update([H], [P], e, 1.0, None, None, band=4)
+    assert torch.isfinite(dw[0]).all()
+    assert torch.equal(P.nan_to_num(7.0), before.nan_to_num(7.0))  # the downdate is deferred
+    ekf_update([H2], [P], e2, 1.0, None, U, band=4)
+    assert P[0][below].isnan().all()
+    want = before[0] - U[0][0] @ U[0][0].T
+    assert torch.allclose(P[0][~below], want[~below], rtol=0, atol=1e-12)

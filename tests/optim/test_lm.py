@@ -119,3 +119,22 @@ def test_settings_are_checked():
     for bad in (dict(mu=0.0), dict(mu_dec=1.0), dict(mu_inc=0.5), dict(mu_max=float("inf")), dict(chunk=0)):
         with pytest.raises(ConfigError, match="Invalid"):
             LevenbergMarquardt(net.parameters(), **bad)
+
+
+def test_lm_and_the_ekf_take_their_jacobian_from_the_same_code(monkeypatch):
+    """Issue #15: one Jacobian code path (optim/_measure.py) for Levenberg-Marquardt and the EKF."""
+    from deepnets.optim import EKF, LevenbergMarquardt, _measure
+    calls = []
+    real = _measure.output_jacobian
+
+    def counting(outputs, params):
+        calls.append(outputs.shape[0])
+        return real(outputs, params)
+    monkeypatch.setattr(_measure, "output_jacobian", counting)
+    torch.manual_seed(0)
+    x, z = torch.randn(6, 2, dtype=torch.float64), torch.randn(6, 1, dtype=torch.float64)
+    for make in (lambda ps: LevenbergMarquardt(ps, chunk=4), lambda ps: EKF(ps, chunk=4)):
+        net = torch.nn.Linear(2, 1).double()
+        calls.clear()
+        make(net.parameters()).step(lambda: (net(x), z))
+        assert calls == [4, 2]  # both chunks of the batch, through the shared measurement Jacobian

@@ -68,7 +68,7 @@ def test_shards_cover_each_epoch_and_pad_uneven_data():
 
 def _torchrun(tmp_path, name, *extra, restarts=0):
     args = ["--set", "data.name=parity", "--set", "data.params={n_bits=7}", "--set", "data.split=[1.0, 0.0, 0.0]",
-            "--set", "model.hidden=[16]", "--set", "train.epochs=60", "--set", "train.batch_size=8",
+            "--set", "model.hidden=[16]", "--set", "train.epochs=30", "--set", "train.batch_size=8",
             "--set", "train.checkpoint.every_epochs=1", "--set", f"run.name={name}", "--out", str(tmp_path),
             "--no-progress"]
     # --standalone: the rendezvous store binds a free port itself (no pick-then-bind race with

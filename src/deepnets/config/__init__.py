@@ -1,7 +1,7 @@
 """Typed experiment configs: the TOML file maps one-to-one onto the dataclasses of :mod:`.tables`.
 
-An experiment file has up to four tables, ``[data]``, ``[model]``, ``[train]`` and ``[run]``,
-and each component of a run is a table of its own below them, with its own dataclass::
+An experiment file has four tables, ``[data]``, ``[model]``, ``[train]`` and ``[run]``, and two
+switched ones, ``[tune]`` and ``[pretrain]``; each component of a run is a table of its own below them, with its own dataclass::
 
     [data]                   name, params, split, stratify, scale, scale_range, scale_target, seed, horizon,
                              labelled_fraction
@@ -22,13 +22,15 @@ and each component of a run is a table of its own below them, with its own datac
     [train.adversarial]      attack, epsilon, steps, alpha, weight, clip
     [train.pairs]            rule, k, far, lam, margin, batch_size
     [tune]                   space, objectives, heldout, folds, trials, timeout, sampler, pruner, ... (deepnets tune)
+    [pretrain]               kind, layers, epochs, lr, batch_size, noise, noise_level, source, path, options
 
 ``params`` and the ``options`` tables hold the keywords of the loader, the model kind's builder,
 the optimizer or the regularizer, checked by them.
 
 A table that is always in use takes its defaults when absent. A switched component is off when
 its table is absent and on, with its defaults filled in, when present (even empty); ``true`` /
-``false`` in place of the table switch it on or off (``--set train.early_stopping=false``).
+``false`` in place of the table switch it on or off (``--set train.early_stopping=false``,
+``--set pretrain=false``).
 ``--set train.early_stopping.patience=30`` overrides one value at any depth (and switches its
 component on). An unknown key is an error that names it and suggests the nearest known key; a
 key of the flat version-1 layout names its new place (:data:`MOVED`; :func:`upgrade_flat` reads
@@ -52,13 +54,13 @@ from .read import (MOVED, apply_overrides, experiment_from_dict, experiment_from
                    parse_override, upgrade_flat)
 from .tables import (KEYS, AdversarialConfig, CheckpointConfig, DataConfig, DeviceConfig, EarlyStoppingConfig,
                      Experiment, HintsConfig, LossConfig, ModelConfig, OptimizerConfig, PairsConfig, PenaltyConfig,
-                     RestartsConfig, RunConfig, TrainConfig, TuneConfig, ViewConfig)
+                     PretrainConfig, RestartsConfig, RunConfig, TrainConfig, TuneConfig, ViewConfig)
 from .toml_io import dumps_toml, load_toml, loads_toml
 
 __all__ = [
     "Experiment", "DataConfig", "ViewConfig", "ModelConfig", "TrainConfig", "LossConfig", "OptimizerConfig",
     "PenaltyConfig", "EarlyStoppingConfig", "RestartsConfig", "HintsConfig", "AdversarialConfig", "PairsConfig",
-    "CheckpointConfig", "DeviceConfig", "RunConfig", "TuneConfig", "KEYS", "MOVED",
+    "CheckpointConfig", "DeviceConfig", "RunConfig", "TuneConfig", "PretrainConfig", "KEYS", "MOVED",
     "experiment_from_dict", "experiment_to_dict", "experiment_from_file", "parse_override", "apply_overrides",
     "upgrade_flat", "loads_toml", "load_toml", "dumps_toml",
 ]

@@ -215,8 +215,10 @@ def parse_override(text: str) -> tuple[list[str], object]:
         raise ConfigError(f"--set {shown(key)}: a value of {len(raw)} characters, above the cap of "
                           f"{LIMITS.toml_string_chars} (toml_string_chars; {raise_hint('toml_string_chars')})")
     path = key.strip().split(".")
-    if len(path) < 2 or not all(path):
-        raise ConfigError(f"--set key must be section.key (e.g. train.epochs or train.optimizer.lr), got {key!r}")
+    switches = [f.name for f in dataclasses.fields(Experiment) if f.metadata.get("switch")]  # [tune], [pretrain]
+    if (len(path) < 2 and path[0] not in switches) or not all(path):
+        raise ConfigError(f"--set key must be section.key (e.g. train.epochs or train.optimizer.lr) or a switched "
+                          f"section ({', '.join(switches)}), got {key!r}")
     try:
         value = loads_toml(f"v = {raw.strip()}")["v"]
     except ConfigError:

@@ -45,6 +45,7 @@ class DataConfig:
     horizon: int = 10                # series datasets: steps h of the iterated forecast in the report
     view: ViewConfig | None = _switch(ViewConfig)  # absent: flat rows
     limits: dict = field(default_factory=dict)  # caps on the files read: csv_bytes, npz_bytes, ... (deepnets.data.limits)
+    keep_classes: list = field(default_factory=list)  # only these classes (by label), renumbered in this order; empty: all
     labelled_fraction: float = 1.0   # the training part's share that keeps its labels (stratified); < 1: the rest is unlabelled, used by [train.pairs] or left out
 
 
@@ -59,6 +60,8 @@ class ModelConfig:
     init: str = "torch"              # torch, lecun_uniform (+-2.4/fan_in), he_normal, xavier, xavier_bias
     options: dict = field(default_factory=dict)  # keywords of the kind's builder: channels, kernel_size, variant, ...
     seed: int = 0                    # seed of the initial weights
+    init_from: str = ""              # a run folder whose weights initialise the parts in init_parts (transfer)
+    init_parts: list = field(default_factory=list)  # name prefixes copied from init_from: ["layers.0"], ...
 
 
 # -- [train] -----------------------------------------------------------------------------------
@@ -178,6 +181,7 @@ class TrainConfig:
     seed: int = 0                    # shuffling and noise
     input_noise: float = 0.0         # variance of Gaussian noise added to training inputs (0: none)
     starts: int = 1                  # multi-start: train this many nets (model.seed, +1, ...), keep the least val_loss
+    freeze: list = field(default_factory=list)  # name prefixes of parts kept fixed: ["layers.0"], ... (transfer)
     diverge_factor: float = 5.0      # stop when an epoch's loss exceeds this x the untrained network's (0: never)
     loss: LossConfig = _table(LossConfig)
     optimizer: OptimizerConfig = _table(OptimizerConfig)
@@ -205,6 +209,7 @@ class TuneConfig:
     timeout: float = 0.0             # seconds this command searches at most (0: no limit)
     sampler: str = "tpe"             # tpe, gp (Bayesian optimisation), cmaes, nsga2 (genetic algorithm), random
     population: int = 50             # nsga2: the size of a generation (the first is drawn at random)
+    random_trials: int = 10          # tpe, gp: trials drawn at random before the model guides the search (Optuna's 10)
     pruner: str = "none"             # none, median, hyperband: stop bad trials early from their per-epoch reports
     startup_trials: int = 5          # median pruner: trials finished before any is pruned
     warmup_epochs: int = 0           # median pruner: epochs of a trial before it may be pruned
@@ -215,6 +220,25 @@ class TuneConfig:
     heartbeat: int = 30              # seconds between a running trial's heartbeats; one silent 2x as long is failed and retried (0: off)
     retrain: bool = True             # retrain the best trial as a normal run folder in the study folder
     plots: bool = True               # optimisation history, importances, parallel coordinates, Pareto front
+
+
+# -- [pretrain] --------------------------------------------------------------------------------
+
+@dataclass
+class PretrainConfig:
+    """``[pretrain]``: greedy layer-wise pretraining of the MLP's hidden layers on unlabelled
+    examples before training (deepnets.train.pretrain); ``deepnets train`` only."""
+
+    kind: str = "autoencoder"        # a layer trainer of deepnets.train.PRETRAINERS: autoencoder (rbm where installed)
+    layers: int = 0                  # hidden layers pretrained, from the input up; 0: all hidden layers
+    epochs: int = 20                 # passes over the unlabelled examples, per layer
+    lr: float = 0.005                # the layer trainer's learning rate
+    batch_size: int = 32             # its minibatch size
+    noise: str = "none"              # autoencoder: none, mask (zero each input w.p. noise_level), gaussian (sd noise_level)
+    noise_level: float = 0.25        # the denoising autoencoder's corruption level
+    source: str = "train"            # "train": the training part's features (labels unused); "csv": the file at path
+    path: str = ""                   # source = "csv": a CSV with a header naming the data's feature columns
+    options: dict = field(default_factory=dict)  # the kind's own keywords (autoencoder: tied, output, optimizer)
 
 
 # -- [run] -------------------------------------------------------------------------------------
@@ -235,6 +259,7 @@ class Experiment:
     train: TrainConfig = _table(TrainConfig)
     run: RunConfig = _table(RunConfig)
     tune: TuneConfig | None = _switch(TuneConfig)
+    pretrain: PretrainConfig | None = _switch(PretrainConfig)
 
 
 def _paths(cls, prefix: str = "") -> list[str]:

@@ -2,7 +2,8 @@
 
 ``MODEL_KINDS`` maps ``model.kind`` to a builder and to how the network's outputs are read:
 "chosen" when ``model.output`` picks the output layer (MLPs), "logits" for networks that end in
-a linear layer read by softmax cross-entropy (CNNs, recurrent classifiers, the zoo).
+a linear layer read by softmax cross-entropy (CNNs, recurrent classifiers, the zoo), "linear" for
+outputs fitted by least squares (the ELM, solved in closed form by :mod:`.elm_run`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections import OrderedDict
 import torch
 
 from .. import zoo
+from .elm_run import build_elm
 from ..config import Experiment
 from ..data import Dataset
 from ..errors import ConfigError
@@ -82,9 +84,10 @@ def _zoo(name: str):
 #: "chosen" when model.output picks the output layer, "logits" for networks that end in a linear
 #: layer (or LeNet-5's negated RBF penalties) read by softmax cross-entropy.
 MODEL_KINDS = {"mlp": (_mlp, "chosen"), "xor_step": (_xor_step, "chosen"), "cnn1d": (_cnn1d, "logits"),
+               "elm": (build_elm, "linear"),  # least squares on one-hot rows, solved (experiment.elm_run)
                **{name: (_zoo(name), "logits") for name in zoo.ZOO},
                # many-to-one recurrent classifiers (nn.seq_classifier); model.options: hidden_size,
-               # num_layers, bidirectional, readout, peepholes, forget_bias, reset_after, dropout
+               # num_layers, bidirectional, readout, peepholes, forget_bias, variant (LSTM gate ablations), reset_after, dropout
                **{kind: (_recurrent(kind), "logits") for kind in ("elman", "lstm", "gru")}}
 
 
@@ -99,6 +102,11 @@ def output_for(exp: Experiment, data: Dataset) -> str:
         if data.task != "classification":
             raise ConfigError(f"model.kind = {exp.model.kind!r} is a classifier, the dataset's task is {data.task!r}")
         return "logits"
+    if kind is not None and kind[1] == "linear":
+        if exp.model.output not in ("auto", "linear"):
+            raise ConfigError(f"model.kind = {exp.model.kind!r} has linear outputs fitted by least squares: "
+                              f"model.output must be 'auto' or 'linear', got {exp.model.output!r}")
+        return "linear"
     if exp.model.output != "auto":
         return exp.model.output
     if data.task == "classification":

@@ -104,6 +104,9 @@ CLAIMS: tuple[Claim, ...] = (
           readme=r"\| `parity4` \| (\d+)/16 patterns"),
     Claim("sin", "one hidden layer of tanh units approximates a smooth function (universal approximation)", "sin",
           split_metric("rmse"), "<=", 0.01, "float", readme=r"\| `sin` \| test RMSE ([\d.]+)", rel_tolerance=0.10),
+    Claim("sin_lm", "Levenberg-Marquardt (damping adapted each step) fits the sin net in 30 full-batch steps",
+          "sin_lm", split_metric("rmse"), "<=", 0.01, "float",
+          readme=r"\| `sin_lm` \| test RMSE ([\d.]+)", rel_tolerance=0.10),
     Claim("sin_multistart", "restart from new random weights and keep the best start (by validation loss)",
           "sin_multistart", kept_start_ratio, "<=", 1.0, "float",
           readme=r"\| `sin_multistart` \| kept start's test loss ([\d.]+)×", rel_tolerance=0.10),
@@ -118,6 +121,9 @@ CLAIMS: tuple[Claim, ...] = (
     _pct("mnist1d_gru", "a bidirectional GRU on MNIST-1D reaches the published figure (91%), mean of 3 seeds",
          "mnist1d_gru", 0.91, r"`examples/mnist1d_gru.toml`[^%]*?mean ([\d.]+)%", seeds=(0, 1, 2), quick=("train.epochs=2",), quick_target=0.15,
          quick_seeds=(0,)),
+    _pct("digits_elm", "an extreme learning machine (random fixed hidden layer, output weights by ridge "
+         "regression with λ by GCV, no gradient training) classifies the 8×8 digits", "digits_elm", 0.97,
+         r"`examples/digits_elm.toml`[^%]*?test accuracy ([\d.]+)%"),
     _pct("iris", "1-of-C coding: an MLP classifies a user's CSV whose labels are words (iris)", "iris", 0.9,
          r"`examples/iris.toml`, test accuracy ([\d.]+)%", prepare=("iris",)),
     Claim("diabetes", "with targets standardised, a regression MLP beats predicting the mean (R² > 0; diabetes)",
@@ -141,7 +147,17 @@ NOT_CLAIMS = {
     "digits_adversarial": "shows [train.adversarial]; its robustness table is benchmarks/bench_adversarial.py's",
     "digits_semisupervised": "shows data.labelled_fraction and [train.pairs]; its table is "
                              "benchmarks/bench_semisupervised.py's",
+    "digits_pretrain": "shows [pretrain] (greedy layer-wise pretraining on the unlabelled images); its table "
+                       "over seeds and label fractions is benchmarks/bench_pretrain.py's",
     "tune_sin": "a search space for deepnets tune (a study, not one run)",
+    "tune_mnist1d": "a search space for deepnets tune (a study, not one run); its figures are "
+                    "benchmarks/tune_mnist1d.py's",
+    "digits_pretrain_rbm": "shows [pretrain] kind = \"rbm\"; the table with and without pretraining is "
+                           "benchmarks/bench_pretrain.py's",
+    "transfer_source": "step 1 of the transfer example (MNIST-1D classes 0-4); its comparison with training "
+                       "from scratch is benchmarks/bench_transfer.py --data mnist1d's table",
+    "transfer_target": "step 2 of the transfer example: it reads the run folder transfer_source.toml writes "
+                       "(runs/transfer_source), which the tour's own run folders do not provide",
 }
 
 

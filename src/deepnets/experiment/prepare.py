@@ -19,6 +19,7 @@ from ..losses import code_targets
 from ..nn.mlp import MLP
 from ..train.hints import hint_targets, hinted_loss, with_hints
 from .forecast import split_series
+from .transfer_run import keep_classes
 
 
 def prepare(exp: Experiment):
@@ -26,6 +27,8 @@ def prepare(exp: Experiment):
     scaler fitted on the training part, and the hint columns' split (None without ``[train.hints]``)."""
     with override(**exp.data.limits):
         data = load_dataset(exp.data.name, **exp.data.params)
+    if exp.data.keep_classes:  # a task made of some of the classes (transfer: source 0-4, target 5-9)
+        data = keep_classes(data, exp.data.keep_classes)
     hint_cols = hint_columns(exp, data)
     if isinstance(data, SeriesData):  # contiguous time segments, never shuffled across the cut
         parts = split_series(exp, data)

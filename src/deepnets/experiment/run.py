@@ -34,6 +34,9 @@ from ..train.loop import FewExamplesWarning, fit
 from ..data.labels import describe_target
 from .adversarial_run import adversarial_cost, adversarial_summary
 from .semisupervised_run import semisupervised_training
+from .pretrain_run import pretrain_model, read_record, write_record
+from .elm_run import elm_summary, solve_elm
+from .transfer_run import apply_freeze, check_transfer, initialise_from
 from .build import build_model, loss_for, output_for
 from .checks import check_fit_arguments, check_run
 from .failure import holdings, unwritten
@@ -201,6 +204,9 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
     output = output_for(exp, data)
     n_outputs = data.n_classes if output == "logits" else data.n_outputs  # two logits for two classes
     model = build_model(exp, data.x.shape[1], n_outputs, output)
+    check_transfer(exp)
+    transfer = initialise_from(exp, model)  # parts copied from another run (a resumed run's checkpoint overrides them)
+    transfer.update(apply_freeze(exp, model))
     loss = loss_for(exp, data, output)
     fit_model, fit_loss = model, loss
     if hints is not None:  # training with hints: extra outputs that only training sees
@@ -215,6 +221,12 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
     resolved = experiment_to_dict(exp)
     resolved["model"]["output"] = output
     check_run(exp, model, val)
+    pretrained = {}
+    if exp.pretrain is not None and resume_path is None:  # (a resumed run's weights come from its checkpoint)
+        if announce is not None and main_rank:
+            announce(f"pretraining the hidden layers ({exp.pretrain.kind}, {exp.pretrain.epochs} epochs a layer) "
+                     f"on the unlabelled examples of source {exp.pretrain.source!r}")
+        pretrained = pretrain_model(exp, model, data, scaler, train[0])
     with contextlib.ExitStack() as held:  # rank 0 holds the run folder's lock while it writes
         if resume_path is not None:
             path = os.fspath(resume_path)
@@ -225,6 +237,7 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
             if checkpoint is None:
                 raise CheckpointError(f"{path}: no checkpoint to resume from (RUN/checkpoints is empty)")
             check_world_size(checkpoint)  # before anything in the folder changes
+            pretrained = read_record(path)
             if main_rank:
                 rewind_metrics(path, checkpoint)
                 print(f"resumed from {resume_point(checkpoint)} (checkpoint {checkpoint.get('name', '?')})",
@@ -236,6 +249,7 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
                 held.enter_context(RunLock(path))
                 write_config(path, resolved)
                 record_data(path, exp)
+                write_record(path, pretrained)
             path = broadcast_object(path)
         callbacks = callbacks_for(exp, path, resolved=resolved, validation=fit_val, n_train=len(train[0]),
                                   manager=manager, checkpoint=checkpoint, progress_file=progress_file,
@@ -252,8 +266,11 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
             with warnings.catch_warnings():
                 if val is None and test is None:  # every example trains (XOR's truth table): no claim on new data
                     warnings.simplefilter("ignore", FewExamplesWarning)
-                history = fit(fit_model, fit_data, validation=fit_val, metrics=metrics, callbacks=callbacks,
-                              **arguments)
+                if exp.model.kind == "elm":  # solved in closed form: no epochs, the metrics log gets one line
+                    history = solve_elm(exp, model, fit_data, fit_val, loss, metrics, callbacks)
+                else:
+                    history = fit(fit_model, fit_data, validation=fit_val, metrics=metrics, callbacks=callbacks,
+                                  **arguments)
         except TrainingInterrupted as e:
             e.run = e.run or os.path.abspath(path)  # what --resume takes (a multi-start run names its parent)
             raise
@@ -283,7 +300,10 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
             "target": None if units is None else units.to_summary(),
         }
         predictor = model if units is None else units.predictor(model)  # outputs in the target's units
+        summary.update(elm_summary(model))  # the λ an ELM's solve used
+        summary.update(transfer)  # the run and parts copied, the frozen parameters
         summary.update(counts)  # labelled / unlabelled examples, when data.labelled_fraction < 1
+        summary.update(pretrained)  # what [pretrain] did before training
         summary.update(adversarial_summary(fit_loss, model, test))  # test accuracy clean and attacked
         summary.update(series_summary(exp, data, scaler, predictor))  # series: forecasts beside the AR(p) baseline
         result = RunResult(path, results.get("test", results["train"]), history.history, predictor, summary)

@@ -57,6 +57,9 @@ def select_experiment(exp: Experiment, sizes, *, cv: int = 0, bootstrap: int = 0
     """
     if exp.model.kind != "mlp":
         raise ConfigError(f"deepnets select sizes the hidden layers of an MLP; model.kind is {exp.model.kind!r}")
+    if exp.pretrain is not None:
+        raise ConfigError("deepnets select compares networks from random weights: remove [pretrain] "
+                          "(it is for deepnets train)")
     data, parts, scaler, hints = prepare(exp)
     if hints is not None:
         raise ConfigError("deepnets select compares plain networks: remove [train.hints] (hints are for deepnets train)")

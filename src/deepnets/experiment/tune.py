@@ -86,7 +86,7 @@ def _check(exp: Experiment) -> tuple[list[Param], list[str]]:
         raise ConfigError(f"tune.sampler must be one of {', '.join(SAMPLERS)}, got {t.sampler!r}")
     if t.pruner not in PRUNERS:
         raise ConfigError(f"tune.pruner must be one of {', '.join(PRUNERS)}, got {t.pruner!r}")
-    for key, least in (("trials", 1), ("workers", 1), ("population", 2)):
+    for key, least in (("trials", 1), ("workers", 1), ("population", 2), ("random_trials", 1)):
         if getattr(t, key) < least:
             raise ConfigError(f"tune.{key} must be >= {least}, got {getattr(t, key)}")
     if t.timeout < 0 or t.heartbeat < 0:
@@ -96,6 +96,8 @@ def _check(exp: Experiment) -> tuple[list[Param], list[str]]:
         raise ConfigError(f"a tune trial trains on every training label: data.labelled_fraction = 1 and no "
                           f"[train.pairs] expected, got {exp.data.labelled_fraction} and "
                           f"{'a' if exp.train.pairs is not None else 'no'} [train.pairs]")
+    if exp.pretrain is not None:
+        raise ConfigError("a tune trial trains from random weights: remove [pretrain] (it is for deepnets train)")
     if exp.train.starts != 1 or "train.starts" in t.space:
         raise ConfigError("a tune trial trains one start: set train.starts = 1 (search \"model.seed\" to vary starts)")
     if len(directions) > 1 and t.sampler == "cmaes":
@@ -128,9 +130,9 @@ def _hidden(url: str) -> str:
 
 def _sampler(optuna, t, seed: int):
     if t.sampler == "tpe":
-        return optuna.samplers.TPESampler(seed=seed)
+        return optuna.samplers.TPESampler(n_startup_trials=t.random_trials, seed=seed)
     if t.sampler == "gp":
-        return optuna.samplers.GPSampler(seed=seed)
+        return optuna.samplers.GPSampler(n_startup_trials=t.random_trials, seed=seed)
     if t.sampler == "cmaes":
         return optuna.samplers.CmaEsSampler(seed=seed)
     if t.sampler == "nsga2":

@@ -1,7 +1,8 @@
 """Layers: the lecture's MLP, convolution arithmetic and the conv-BN-ReLU block, dropout,
 normalization, the image front that turns flat rows into sequences or images, attention (SDPA,
 masks, multi-head, sinusoidal positions), the Transformer's encoder and decoder layers, and the
-recurrent cores (:mod:`deepnets.nn.recurrent`).
+recurrent cores (:mod:`deepnets.nn.recurrent`), the autoencoder's tied layer and the restricted
+Boltzmann machine.
 Whole networks built from them live in :mod:`deepnets.zoo`."""
 
 from . import recurrent
@@ -13,6 +14,8 @@ from .image import ToImage, random_shift, to_image
 from .mlp import MLP, supports_costate, xor_step_network
 from .norm import (BatchNorm, LayerNorm, WeightNormLinear, batch_norm, batch_norm_backward,
                    layer_norm, weight_norm)
+from .rbm import BernoulliRBM
+from .tied import TiedLinear
 from .recurrent import (CORES, GRU, LSTM, ElmanRNN, LSTMFunction, build_core, detach_state, gru_cell,
                         gru_step, lstm_cell, lstm_loop)
 from .transformer import DecoderLayer, EncoderLayer, feed_forward
@@ -34,7 +37,11 @@ __all__ = [
     "PositionalEncoding", "MultiHeadAttention", "split_heads", "merge_heads",
     # the Transformer's pre-norm encoder and decoder layers (the network is deepnets.zoo.Transformer)
     "EncoderLayer", "DecoderLayer", "feed_forward",
+    # the restricted Boltzmann machine (binary units; trained by deepnets.train.train_rbm)
+    "BernoulliRBM",
     # recurrent cores (the subpackage), their pure-function cells, and the cores by name
     "recurrent", "ElmanRNN", "LSTM", "GRU", "LSTMFunction", "lstm_cell", "lstm_loop", "gru_cell", "gru_step",
     "detach_state", "CORES", "build_core",
+    # the autoencoder's tied layer: decoder V = Wᵀ (the networks are deepnets.zoo.Autoencoder, StackedAutoencoder)
+    "TiedLinear",
 ]

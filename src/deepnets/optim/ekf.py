@@ -18,6 +18,11 @@ algorithm of Shah, Palmieri & Datum 1992), which drops the covariances between g
 A batch of N samples is one measurement of m = N·C outputs (the multi-stream EKF of Feldkamp &
 Puskorius); a batch of one is the classical per-pattern filter.
 
+The update itself is :func:`deepnets.optim.kalman_update.ekf_update`: each P_i is held as the
+upper triangle of a buffer, in bands of rows, less the downdate of the last update, deferred to
+the next update's single pass over P_i (instead of two passes, for a P_i beyond the cache);
+:meth:`EKF.covariances` gives the P_i whole.
+
 Closure contract: ``step(closure)`` calls ``closure()`` with gradients enabled, and the closure
 returns ``(outputs, targets)`` -- the network's outputs for the batch, still attached to the
 autograd graph (do **not** call ``backward``), and the desired outputs of the same size. The
@@ -44,77 +49,17 @@ from torch import Tensor
 from torch.optim import Optimizer
 
 from ..curvature import ParamLayout
-from ..errors import ConfigError, TrainingDiverged
+from ..errors import ConfigError
 from ._measure import measure, measurement_jacobian
+from .kalman_update import band_rows, covariance, ekf_update, symmetrise_, symmetrise_blocks_
 
 __all__ = ["EKF", "DecoupledEKF", "DECOUPLINGS", "ekf_update", "symmetrise_"]
 
 # how the weights are split into groups, each with its own covariance P_i
 DECOUPLINGS = ("global", "layer", "neuron", "tensor")
-#: P is made exactly symmetric again every this many updates (rounding makes it drift)
+#: the diagonal blocks of P are made exactly symmetric again every this many updates (rounding
+#: makes them drift; the blocks above them are stored once)
 SYMMETRISE_EVERY = 16
-
-
-def symmetrise_(P: Tensor, block: int = 256) -> Tensor:
-    """P ← ½ (P + Pᵀ) in place for a stack (B, k, k), a band of ``block`` rows at a time, so the
-    extra memory is B·block·k rather than a second P."""
-    k = P.shape[-1]
-    for a in range(0, k, block):
-        b = min(a + block, k)
-        D = P[:, a:b, a:b]
-        D.copy_(0.5 * (D + D.transpose(1, 2)))
-        if b < k:
-            upper, lower = P[:, a:b, b:], P[:, b:, a:b]
-            mean = 0.5 * (upper + lower.transpose(1, 2))  # (B, b-a, k-b)
-            upper.copy_(mean)
-            lower.copy_(mean.transpose(1, 2))
-    return P
-
-
-def ekf_update(H: list[Tensor], P: list[Tensor], e: Tensor, r: float,
-               q: list[Tensor] | None = None) -> list[Tensor]:
-    """One (decoupled) extended Kalman measurement update, the covariances changed in place.
-
-    With S = r I + Σ_i H_i P_i H_iᵀ = L Lᵀ (Cholesky) and G_i = L⁻¹ H_i P_i:
-
-        Δw_i = P_i H_iᵀ S⁻¹ e = G_iᵀ L⁻¹ e,    P_i ← P_i − G_iᵀ G_i (+ diag q_i)
-
-    which is K_i = P_i H_iᵀ S⁻¹, P_i ← P_i − K_i H_i P_i + Q_i of Singhal & Wu 1989 / Puskorius &
-    Feldkamp 1991. The rank-m downdate is one ``baddbmm_`` into P and Q goes onto its diagonal,
-    so no second P-sized matrix is made; the work is O(m Σ_i k_i²).
-
-    Args:
-        H: per stack, the Jacobian columns of its groups, (B, m, k) (B groups of k weights).
-        P: per stack, the covariances, (B, k, k); updated in place.
-        e: the innovation z − ẑ, (m,).
-        r: the measurement noise, R = r I.
-        q: per stack, the process noise diagonal (B, k) added after the update, or None.
-
-    Returns:
-        per stack, the weight change Δw (B, k).
-    """
-    m = e.numel()
-    HP = [torch.bmm(h, p) for h, p in zip(H, P)]  # (B, m, k) = H_i P_i
-    S = torch.zeros(m, m, dtype=e.dtype, device=e.device)
-    for h, hp in zip(H, HP):
-        B, _, k = h.shape
-        S.addmm_(hp.transpose(0, 1).reshape(m, B * k), h.transpose(0, 1).reshape(m, B * k).T)
-    S.diagonal().add_(r)
-    L, info = torch.linalg.cholesky_ex(S)
-    if info.item() != 0:
-        raise TrainingDiverged("the Kalman innovation covariance R + H P Hᵀ is not positive definite: "
-                                 "P has lost its positive definiteness (raise q or r)")
-    v = torch.linalg.solve_triangular(L, e.unsqueeze(1), upper=False)  # (m, 1) = L⁻¹ e
-    dw = []
-    for i, (hp, p) in enumerate(zip(HP, P)):
-        B, _, k = hp.shape
-        G = torch.linalg.solve_triangular(L, hp.transpose(0, 1).reshape(m, B * k), upper=False)
-        G = G.reshape(m, B, k).transpose(0, 1)  # (B, m, k) = L⁻¹ H_i P_i
-        dw.append(torch.einsum("bmk,m->bk", G, v[:, 0]))
-        p.baddbmm_(G.transpose(1, 2), G, alpha=-1.0)  # P_i − G_iᵀ G_i
-        if q is not None:
-            p.diagonal(dim1=1, dim2=2).add_(q[i])
-    return dw
 
 
 class EKF(Optimizer):
@@ -178,6 +123,15 @@ class EKF(Optimizer):
             if "P" in st:
                 st["P"] = [p.clone() for p in st["P"]]
 
+    def covariances(self) -> list[Tensor]:
+        """The covariances P_i as they stand, whole, per stack of equal-sized groups (B, k, k);
+        new tensors. (The state holds each as a buffer whose upper triangle counts, less a
+        deferred downdate U Uᵀ: see :mod:`deepnets.optim.kalman_update`.)"""
+        state = self.state[self._params()[0]]
+        if "P" not in state:
+            raise RuntimeError("the EKF has taken no step yet: its covariances are p0·I")
+        return [covariance(p, u) for p, u in zip(state["P"], state.get("U") or [None] * len(state["P"]))]
+
     def _params(self) -> list[Tensor]:
         return [p for g in self.param_groups for p in g["params"]]
 
@@ -203,6 +157,7 @@ class EKF(Optimizer):
         if "P" not in state or [tuple(p.shape[:2]) for p in state["P"]] != [tuple(s.shape) for s in stacks]:
             p0 = self._per_weight("p0", ref)  # (P,)
             state["P"] = [torch.diag_embed(p0[s]) for s in stacks]  # (B, k, k) each
+            state["U"] = None  # no downdate deferred yet
             state["step"] = 0
         return state["P"]
 
@@ -228,19 +183,19 @@ class EKF(Optimizer):
             delta = torch.zeros_like(q)  # (P,) the weight change so far
             one_group = len(stacks) == 1 and stacks[0].shape[0] == 1
             chunk = self.chunk if self.chunk is not None and one_group else N
+            state = self.state[params[0]]
             for a in range(0, N, chunk):
                 H = measurement_jacobian(outputs, params, a, a + chunk)  # (m_c, P)
                 e = e_all[a:a + chunk].reshape(-1) - H @ delta  # (m_c,) innovation at w + Δw
                 last = a + chunk >= N
-                dw = ekf_update([H[:, s].transpose(0, 1) for s in stacks], P, e, r,
-                                [q[s] for s in stacks] if last else None)
+                dw, state["U"] = ekf_update([H[:, s].transpose(0, 1) for s in stacks], P, e, r,
+                                            [q[s] for s in stacks] if last else None, state.get("U"))
                 for s, d in zip(stacks, dw):
                     delta[s.reshape(-1)] += d.reshape(-1)
-        state = self.state[params[0]]
         state["step"] += 1
         if state["step"] % SYMMETRISE_EVERY == 0:
             for p in P:
-                symmetrise_(p)
+                symmetrise_blocks_(p, band_rows(p.shape[-1], p.element_size()))
         offset = 0
         for p in params:
             p.add_(delta[offset:offset + p.numel()].view_as(p))

@@ -11,7 +11,9 @@ from .metrics import METRICS, accuracy, mse, nmse, rmse
 from .optimizers import make_optimizer, param_groups
 from .multistart import MultiStartResult, multistart
 from .multitask import MultiTaskLoss, MultiTaskModel
+from .pretrain import PRETRAINERS, autoencoder_layer, greedy_pretrain, pretrain_mlp
 from .perceptron import PerceptronResult, perceptron
+from .rbm import RBMHistory, cd_gradient, check_probabilities, rbm_layer, train_rbm
 from .seq2seq import (LR_SCHEDULES, Seq2SeqModel, Seq2SeqTrainConfig, TeacherForcedLoss, evaluate_seq2seq,
                       sequence_loss, strip_ids, teacher_forced_loss, train_seq2seq, translate, trim_padding)
 from .tbptt import CarriedStateLoss, SequenceChunks, truncated_bptt
@@ -30,6 +32,8 @@ __all__ = [
     "freeze", "unfreeze", "trainable", "frozen", "MultiTaskModel", "MultiTaskLoss",
     # the perceptron rule (Rosenblatt 1958): a threshold unit without gradients
     "perceptron", "PerceptronResult",
+    # restricted Boltzmann machines: CD-k (Hinton 2002), PCD (Tieleman 2008), one greedy pretraining layer
+    "train_rbm", "cd_gradient", "RBMHistory", "rbm_layer", "check_probabilities",
     "kfold_indices", "blocked_indices", "cross_validate", "bootstrap_632", "err632", "prediction_error", "noise_variance",
     "fit_experiment", "select_hidden_size",
     # truncated BPTT through fit: chunks in time order, the state carried across them
@@ -39,4 +43,6 @@ __all__ = [
     "TeacherForcedLoss", "evaluate_seq2seq", "translate", "strip_ids", "trim_padding",
     # semi-supervised learning: labelled steps, similar and dissimilar pair steps through fit
     "SemiSupervisedBatches", "SemiSupervisedLoss", "PairSet", "neighbour_pairs",
+    # greedy layer-wise pretraining: one layer at a time on unlabelled data, then fit fine-tunes
+    "greedy_pretrain", "pretrain_mlp", "PRETRAINERS", "autoencoder_layer",
 ]

@@ -67,17 +67,20 @@ class CostateBuffers:
             bufs = self.buffers[key] = (zs, lams)
         return bufs
 
-    def gradients(self, x: Tensor, target: Tensor) -> Tensor:
+    def gradients(self, x: Tensor, target: Tensor, extra: list | None = None) -> Tensor:
         """E for the batch, ∂E/∂W(l) and ∂E/∂b(l) written into each ``.grad`` (overwritten);
-        parameters that do not require a gradient get none."""
+        parameters that do not require a gradient get none. ``extra`` (aligned with ``params``,
+        None entries for none) is a gradient added to each, a penalty's: a weight's is the input
+        of its GEMM, ``addmm(extra, δᵀ, ẑ(l−1))``, at no extra pass over ``.grad`` (and where
+        ``.grad`` is that extra tensor itself, the GEMM accumulates into it in place)."""
         was = torch.is_grad_enabled()
         torch._C._set_grad_enabled(False)
         try:
-            return self._step(x, target)
+            return self._step(x, target, extra)
         finally:
             torch._C._set_grad_enabled(was)
 
-    def _step(self, x: Tensor, target: Tensor) -> Tensor:
+    def _step(self, x: Tensor, target: Tensor, extra: list | None) -> Tensor:
         params, acts = self.params, self.acts
         L = len(acts)
         zbuf, lbuf = self._buffers(x)
@@ -92,18 +95,26 @@ class CostateBuffers:
             W, b = params[2 * l], params[2 * l + 1]
             if l < L - 1 or delta is None:
                 delta = _delta_inplace(acts[l], lam, zs[l + 1]) if l < L - 1 else acts[l].delta(lam, zs[l + 1])
-            if W.requires_grad:  # (M(l), M(l−1)) = δᵀ ẑ(l−1)
-                g = _grad_slot(W)
-                if g is None:
+            if W.requires_grad:  # (M(l), M(l−1)) = δᵀ ẑ(l−1) (+ the extra gradient)
+                g, add = _grad_slot(W), None if extra is None else extra[2 * l]
+                if add is g and g is not None:  # .grad holds the extra gradient already
+                    g.addmm_(delta.t(), zs[l])
+                elif add is not None and g is None:
+                    W.grad = torch.addmm(add, delta.t(), zs[l])
+                elif add is not None:
+                    torch.addmm(add, delta.t(), zs[l], out=g)
+                elif g is None:
                     W.grad = torch.mm(delta.t(), zs[l])
                 else:
                     torch.mm(delta.t(), zs[l], out=g)
             if b is not None and b.requires_grad:  # (M(l),) = Σ_n δ
                 g = _grad_slot(b)
                 if g is None:
-                    b.grad = delta.sum(0)
+                    g = b.grad = delta.sum(0)
                 else:
                     torch.sum(delta, 0, out=g)
+                if extra is not None and extra[2 * l + 1] is not None:
+                    g.add_(extra[2 * l + 1])
             if l > 0:
                 lam = torch.mm(delta, W, out=lbuf[l - 1])  # λ(l−1) = W(l)ᵀ δ(l), row-wise
         return E

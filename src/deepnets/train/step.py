@@ -6,7 +6,8 @@ strategy is chosen once, by :func:`make_step` from the literal registry :data:`S
 
 - ``"costate"``: a deepnets MLP (no autocast, no compile) with a loss ``(pred, target)``: the
   lecture's co-state recursion ∂E/∂W(l) = δ(l) ẑ(l−1)ᵀ, with no autograd graph
-  (:func:`~deepnets.backprop.costate_backward`);
+  (:func:`~deepnets.backprop.costate_backward`), a closed-form penalty's gradient taken in as the
+  input of its weight-gradient GEMMs (:mod:`deepnets.penalty_gradients`);
 - ``"autograd"``: any other module: ``E = loss(model(x), y)``, ``E.backward()`` (under
   ``torch.autocast`` for bf16);
 - ``"batch_loss"``: a :class:`~deepnets.train.batches.BatchLoss`: ``E = loss(model, batch)``,
@@ -64,6 +65,7 @@ class Step:
         self.fused = fused_adam_step(optimizer)  # Adam's kernel without its wrapper, or None
         # a penalty with a closed-form gradient is bound to the model's tensors once
         self.add_penalty = penalty.bind(model) if hasattr(penalty, "bind") else None
+        self.penalty_in_gradients = False  # True where gradients() adds the penalty itself
 
     def gradients(self, batch) -> Tensor:
         raise NotImplementedError
@@ -71,7 +73,7 @@ class Step:
     def closure(self, batch, b: int) -> Tensor:
         """E of ``batch`` with every gradient written, the penalty added, the callbacks told."""
         E = self.gradients(batch)
-        if self.penalty is not None:
+        if self.penalty is not None and not self.penalty_in_gradients:
             if self.add_penalty is not None:  # closed form: no graph, no backward
                 P = self.add_penalty(batch[0])
             else:
@@ -102,13 +104,29 @@ class CostateStep(Step):
         super().__init__(model, optimizer, loss, **kw)
         self.params = model.flat_params()  # the same Parameter objects all run long
         self.buffered = CostateBuffers(self.params, model.activations, loss, validate=self.validate)
+        # a penalty whose bound form gives its gradients (closed form) is added inside the
+        # recursion's GEMMs, E + P in one op: no pass over .grad (benchmarks/bench_penalty.py)
+        index = {id(p): i for i, p in enumerate(self.params) if p is not None}
+        slots = [index.get(id(t)) for t in getattr(self.add_penalty, "targets", [None])]
+        self.penalty_in_gradients = hasattr(self.add_penalty, "gradients") and None not in slots
+        self.slots, self.extra, self.seen = slots, None, None
 
     def gradients(self, batch) -> Tensor:
         x = batch[0]
         if x.dim() != 2 or x.shape[1] != self.model.sizes[0]:  # the unbuffered step names the error
             return costate_backward(self.model, x, batch[1], self.loss, validate=self.validate,
                                     params=self.params, overwrite=True)
-        return self.buffered.gradients(x, batch[1])
+        if not self.penalty_in_gradients:
+            return self.buffered.gradients(x, batch[1])
+        grads, v, scale = self.add_penalty.gradients(x)  # P = scale · v
+        if grads is not self.seen:  # (a flat penalty gives the same views every step)
+            self.extra, self.seen = [None] * len(self.params), grads
+            for i, g in zip(self.slots, grads):
+                self.extra[i] = g
+                p = self.params[i]
+                if i % 2 == 0 and p.requires_grad and p.grad is None and g.shape == p.shape and g.is_contiguous():
+                    p.grad = g  # a weight's .grad is the penalty's buffer: its GEMM adds in place
+        return torch.add(self.buffered.gradients(x, batch[1], self.extra), v, alpha=scale)
 
 
 class AutogradStep(Step):

@@ -7,8 +7,12 @@
   the character language model, the captioner, the Transformer, the LSTM encoder-decoder and the
   2-D convolutional seq2seq network, NARX and linear AR models of time series, and
   :class:`RecurrentNet` (a core with the lecture's read-out).
+- :func:`parity_net`: hand-set ReLU networks that compute n-bit parity exactly, shallow (one
+  hidden unit per odd pattern, or n units of the bit count) or deep (⌈log₂ n⌉ layers of 2 units).
 - :class:`ELM`, the extreme learning machine: random fixed hidden units and output weights by
-  ridge (λ by GCV), LASSO or elastic net, solved in closed form rather than trained by ``fit``. Their inputs have no common shape,
+  ridge (λ by GCV), LASSO or elastic net, solved in closed form rather than trained by ``fit``.
+- :class:`Autoencoder` and :class:`StackedAutoencoder`: the lecture's encoder and decoder
+  (V = Wᵀ when tied), plain or denoising, trained by ``fit`` on ``(x, x)``. Their inputs have no common shape,
   so they are classes and builders by name here rather than ``ZOO`` entries; ``deepnets train``
   reaches the ones it builds through its own ``model.kind`` table.
 
@@ -25,6 +29,7 @@ import torch
 from torch import nn
 
 from ._common import pick
+from .autoencoder import Autoencoder, StackedAutoencoder, corrupt
 from .alexnet import ALEXNET_VARIANTS, AlexNet, alexnet
 from .captioner import Captioner, ImageEncoder
 from .char_lm import CharLM
@@ -36,6 +41,7 @@ from .inception_v4 import InceptionV4, inception_v4
 from .lenet import LeNet5, lenet5
 from .linear_ar import LinearAR, least_squares_ar
 from .narx import NARX, iterated_forecast, one_step_forecast
+from .parity import PARITY_NETS, parity_net, parity_weight_count
 from .recurrent_net import HEADS, RecurrentNet
 from .resnet import ResNet, resnet18, resnet18_cifar, resnet34, resnet50, resnet101, resnet152
 from .seq2seq_2d import SOURCE_POOLS, CausalConv2d, Pervasive2d, causal_conv2d, channel_norm
@@ -72,6 +78,10 @@ __all__ = [
     "NARX", "iterated_forecast", "one_step_forecast", "LinearAR", "least_squares_ar",
     # the extreme learning machine: random fixed hidden units, output weights in closed form
     "ELM",
+    # autoencoders: tied or untied, stacked, denoising (trained by fit on (x, x))
+    "Autoencoder", "StackedAutoencoder", "corrupt",
+    # hand-set ReLU nets computing n-bit parity exactly: depth against width (Håstad, Telgarsky)
+    "parity_net", "parity_weight_count", "PARITY_NETS",
 ]
 
 

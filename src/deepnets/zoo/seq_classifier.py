@@ -72,7 +72,8 @@ class SequenceClassifier(nn.Module):
         num_layers: stacked layers with separate weights. Default 1.
         bidirectional: add a backward core. Default False.
         readout: a :data:`READOUTS` name, "last" (z_L) or "all" (every z_t). Default "last".
-        **core_options: passed to the core: ``peepholes``, ``forget_bias`` (LSTM),
+        **core_options: passed to the core: ``peepholes``, ``forget_bias``, ``variant`` (LSTM gate
+            ablations, :data:`~deepnets.nn.recurrent.LSTM_VARIANTS`),
             ``reset_after`` (GRU), ``dropout``, ``bias``.
     """
 

@@ -24,12 +24,15 @@ from .base import State, StackedRecurrent, copy_from_torch, copy_to_torch, detac
 from .elman import ElmanRNN
 from .gru import GRU, gru_cell, gru_step
 from .lstm import LSTM, LSTMFunction, lstm_cell, lstm_loop
+from .lstm_variants import LSTM_VARIANTS, lstm_variant_cell, lstm_variant_loop
 
 __all__ = [
     # the cores, each a drop-in for torch's (output, state = core(x, state))
     "ElmanRNN", "LSTM", "GRU",
     # their pure-function cells and the fused LSTM
     "lstm_cell", "lstm_loop", "LSTMFunction", "gru_cell", "gru_step",
+    # the LSTM's gate ablations (Greff et al. 2017): LSTM(..., variant=...)
+    "LSTM_VARIANTS", "lstm_variant_cell", "lstm_variant_loop",
     # what they share
     "State", "StackedRecurrent", "detach_state", "copy_from_torch", "copy_to_torch",
     # cores by name
@@ -49,7 +52,7 @@ CORES: dict[str, tuple[type, dict]] = {
 def build_core(cell: str, input_size: int, hidden_size: int, num_layers: int = 1, *,
                generator: torch.Generator | None = None, **options) -> nn.Module:
     """A batch-first recurrent core of kind ``cell`` (one of :data:`CORES`); ``options`` go to
-    the core (``peepholes``, ``forget_bias``, ``reset_after``, ``dropout``, ``bias``)."""
+    the core (``peepholes``, ``forget_bias``, ``variant``, ``reset_after``, ``dropout``, ``bias``)."""
     if cell not in CORES:
         raise ConfigError(f"unknown recurrent cell {cell!r}: expected one of {sorted(CORES)}")
     cls, fixed = CORES[cell]

@@ -14,6 +14,9 @@ and the peephole weights W_ic, W_fc, W_oc are diagonal, stored as vectors w_ic, 
 (Gers, Schraudolph & Schmidhuber 2002). The slide writes no bias b_c on the candidate; we keep
 one (torch does; set it to zero for the slide's form). With ``peepholes=False`` the cell is
 exactly ``torch.nn.LSTM`` (Hochreiter & Schmidhuber 1997 with a forget gate, Gers et al. 2000).
+``variant=`` takes a gate out (no forget, input or output gate, coupled input-forget gate, no
+output activation: Greff et al. 2017's ablations, :mod:`.lstm_variants`); those run through a
+plain autograd loop, the full cell through the fused path below.
 
 Layout (torch's, so weights copy across): the four gate blocks are stacked in the order
 (i, f, g, o) in ``weight_x_l{k}`` (4H, H_in), ``weight_z_l{k}`` (4H, H) and ``bias_l{k}`` (4H);
@@ -50,6 +53,7 @@ from torch.autograd.function import once_differentiable
 from ...errors import ConfigError, DataError
 from .base import check_sizes, init_uniform_, time_major
 from .lstm_infer import lstm_layer_infer
+from .lstm_variants import BLOCKS, check_variant, lstm_variant_loop, peephole_gates
 
 
 def lstm_cell(x: Tensor, z: Tensor, c: Tensor, W_x: Tensor, W_z: Tensor, b: Tensor | None,
@@ -247,7 +251,13 @@ class LSTM(nn.Module):
         bias: include b_i, b_f, b_c, b_o. Default True.
         batch_first: (N, L, ...) tensors instead of (L, N, ...). Default False.
         dropout: dropout probability on the outputs of every layer but the last. Default 0.
-        forget_bias: added to b_f at initialisation (Gers et al. 2000 suggest 1). Default 0.
+        forget_bias: added to b_f at initialisation (Gers et al. 2000 suggest 1); with
+            ``variant="cifg"`` (f = 1 - i) subtracted from b_i, the same initial f. Default 0.
+        variant: a gate ablation of Greff et al. (2017), one of
+            :data:`~.lstm_variants.LSTM_VARIANTS`: "vanilla" (the full cell), "no_forget",
+            "no_input", "no_output", "cifg", "no_output_activation" (see :mod:`.lstm_variants`).
+            A removed gate has no weights; every variant but "vanilla" runs through the plain
+            autograd loop :func:`~.lstm_variants.lstm_variant_loop`. Default "vanilla".
         generator: for the U(-1/sqrt(H), 1/sqrt(H)) initialisation of every parameter.
 
     References: Hochreiter & Schmidhuber (1997), Neural Computation 9(8); Gers, Schmidhuber &
@@ -261,26 +271,33 @@ class LSTM(nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *,
                  peepholes: bool = True, bias: bool = True, batch_first: bool = False,
-                 dropout: float = 0.0, forget_bias: float = 0.0,
+                 dropout: float = 0.0, forget_bias: float = 0.0, variant: str = "vanilla",
                  generator: torch.Generator | None = None):
         super().__init__()
         check_sizes(input_size=input_size, hidden_size=hidden_size, num_layers=num_layers)
         if not 0.0 <= dropout < 1.0:
             raise ConfigError(f"dropout must lie in [0, 1), got {dropout!r}")
+        blocks = BLOCKS[check_variant(variant)]
+        if forget_bias and "f" not in blocks and variant != "cifg":
+            raise ConfigError(f"forget_bias must be 0 for the LSTM variant {variant!r}, which has no forget gate, "
+                              f"got {forget_bias!r}")
+        self.variant = variant
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.peepholes, self.bias, self.batch_first, self.dropout = peepholes, bias, batch_first, dropout
-        H = hidden_size
+        H, G, P = hidden_size, len(blocks), len(peephole_gates(variant))   # vanilla: G = 4, P = 3
         for k in range(num_layers):
             fan_in = input_size if k == 0 else H
-            self.register_parameter(f"weight_x_l{k}", nn.Parameter(torch.empty(4 * H, fan_in)))
-            self.register_parameter(f"weight_z_l{k}", nn.Parameter(torch.empty(4 * H, H)))
-            self.register_parameter(f"bias_l{k}", nn.Parameter(torch.empty(4 * H)) if bias else None)
-            self.register_parameter(f"peephole_l{k}", nn.Parameter(torch.empty(3, H)) if peepholes else None)
+            self.register_parameter(f"weight_x_l{k}", nn.Parameter(torch.empty(G * H, fan_in)))
+            self.register_parameter(f"weight_z_l{k}", nn.Parameter(torch.empty(G * H, H)))
+            self.register_parameter(f"bias_l{k}", nn.Parameter(torch.empty(G * H)) if bias else None)
+            self.register_parameter(f"peephole_l{k}", nn.Parameter(torch.empty(P, H)) if peepholes else None)
         init_uniform_(self.parameters(), H, generator)
         if bias and forget_bias:
+            gate, sign = ("i", -1.0) if variant == "cifg" else ("f", 1.0)   # CIFG: f = 1 - sigma(a_i)
+            j = blocks.index(gate)
             with torch.no_grad():
                 for k in range(num_layers):
-                    self.layer_weights(k)[2][H:2 * H] += forget_bias
+                    self.layer_weights(k)[2][j * H:(j + 1) * H] += sign * forget_bias
 
     def layer_weights(self, k: int) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
         """(W_x, W_z, b, p) of layer k."""
@@ -309,8 +326,10 @@ class LSTM(nn.Module):
         for k in range(D):
             W_x, W_z, b, p = self.layer_weights(k)
             if b is None:
-                b = x.new_zeros(4 * H)
-            if torch.compiler.is_exporting():  # ONNX/torch.export: plain ops, not the in-place fused loop
+                b = x.new_zeros(W_z.shape[0])
+            if self.variant != "vanilla":      # a gate ablation: the plain autograd loop, every mode
+                x, z, c = lstm_variant_loop(x, z0[k], c0[k], W_x, W_z, b, p, self.variant)
+            elif torch.compiler.is_exporting():  # ONNX/torch.export: plain ops, not the in-place fused loop
                 x, z, c = lstm_loop(x, z0[k], c0[k], W_x, W_z, b, p)
             elif infer:
                 x, z, c = lstm_layer_infer(x, z0[k], c0[k], W_x, W_z, b, p)
@@ -343,8 +362,9 @@ class LSTM(nn.Module):
 
     def to_torch(self) -> nn.LSTM:
         """A ``torch.nn.LSTM`` with these weights (b_ih = b, b_hh = 0); needs peepholes=False."""
-        if self.peepholes:
-            raise ConfigError("torch.nn.LSTM has no peepholes: build with peepholes=False")
+        if self.peepholes or self.variant != "vanilla":
+            raise ConfigError(f"torch.nn.LSTM is the vanilla cell without peepholes: build with peepholes=False and "
+                              f"variant='vanilla', got peepholes={self.peepholes} and variant={self.variant!r}")
         theirs = nn.LSTM(self.input_size, self.hidden_size, self.num_layers, bias=self.bias,
                          batch_first=self.batch_first, dropout=self.dropout)
         with torch.no_grad():

@@ -1,0 +1,266 @@
+"""How well does each way of choosing the penalty weight lambda do, against the best lambda in hindsight?
+
+Four small problems, each an MLP trained with weight elimination (Weigend, Rumelhart & Huberman
+1991: gamma sum w^2/(w0^2 + w^2), w0 = 1) for a fixed number of full-batch Adam epochs, no early
+stopping, so that lambda (gamma) is the only regulariser:
+
+    narma10   NARMA-10 one step ahead from 10 + 10 delay taps, 800 steps, 20-30-1 tanh, 150 epochs
+    henon     the Henon map's x with observation noise 0.05, 2 taps, 300 steps, 2-30-1 tanh, 300 epochs
+    sin       sin on [-pi, pi], 120 random points (40/20/40%), noise sd 0.2, 1-50-1 tanh, 500 epochs
+    digits    the 8x8 digits, 64-100-10 tanh/softmax, cross-entropy, 40 epochs (classification)
+
+Every way of choosing lambda spends the same budget of B trainings (B = 10 by default) and sees
+only the training and validation splits; each chosen lambda is then trained on the training split
+and scored once on the test split:
+
+    adaptive       AdaptiveLambda (train.penalty.adaptive = true), from lambda = 0, its defaults
+                   (delta_lambda 1e-6, cut 0.9, average 0.9, D = 0): one training, no search
+    val_grid       B values (0 and B - 1 log-spaced in [1e-6, 1e-1]), the least validation loss
+    cv_grid        the same B values scored by CV on the training split: blocked (forward
+                   chaining) for the series, k-fold for the others (k = 3), the least CV error
+    tpe, gp, nsga2 deepnets tune (Optuna), B trials over log lambda in [1e-6, 1e-1], objective
+                   val_loss; TPE and GP draw (B - 2) // 2 trials at random before their model
+                   takes over (tune.random_trials), NSGA-II breeds generations of 4
+
+against the best fixed value in hindsight: a grid twice as fine (0 and 2B - 3 values in
+[1e-6, 1e-1], the search grid's among them) trained and scored on the test split, which only this
+reference sees. The test error is the RMSE (regression, the target's units) or the error rate (digits); the table gives
+the mean over seeds (model and shuffling seed s, the data fixed) and mean(chosen / best) per
+method. Wall and CPU seconds of each way of choosing are kept.
+
+    OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/bench_lambda_choice.py [--seeds 3] [--quick]
+        [--tasks narma10,sin --tag _a]      (some tasks, into lambda_choice_a.json)
+    python benchmarks/bench_lambda_choice.py --table benchmarks/results/lambda_choice*.json
+
+Writes benchmarks/results/lambda_choice[TAG].json (--quick: lambda_choice_quick.json) after every
+seed; --table prints the README's table from such files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+
+from _threads import limit_threads
+from deepnets.atomic import write_atomic
+from deepnets.config import experiment_from_dict
+from deepnets.experiment import run_experiment, tune_experiment
+from deepnets.experiment.tune_trial import train_trial
+
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+KEY = "train.penalty.options.gamma"
+LOW, HIGH = 1e-6, 1e-1
+
+
+def _base(data, model, train) -> dict:
+    train = {"batch_size": 0, "penalty": {"name": "weight_elimination", "options": {"gamma": 0.0, "w0": 1.0}},
+             "diverge_factor": 0.0, **train}
+    return {"data": data, "model": model, "train": train, "run": {"progress": False, "plots": False}}
+
+
+TASKS = {
+    "narma10": (_base({"name": "narma10", "params": {"n": 800, "seed": 0, "lags": 10, "input_lags": 10},
+                       "split": [0.65, 0.10, 0.25]},
+                      {"hidden": [30], "activation": "tanh"},
+                      {"epochs": 150, "optimizer": {"name": "adam", "lr": 0.01}}), "blocked"),
+    "henon": (_base({"name": "henon", "params": {"n": 300, "lags": 2, "noise": 0.05}, "split": [0.6, 0.1, 0.3]},
+                    {"hidden": [30], "activation": "tanh"},
+                    {"epochs": 300, "optimizer": {"name": "adam", "lr": 0.03}}), "blocked"),
+    "sin": (_base({"name": "function", "params": {"f": "sin", "n_samples": 120, "noise": 0.2, "grid": False},
+                   "split": [0.4, 0.2, 0.4], "scale": "none"},
+                  {"hidden": [50], "activation": "tanh", "output": "linear"},
+                  {"epochs": 500, "loss": {"name": "lms"}, "optimizer": {"name": "adam", "lr": 0.02}}), "cv"),
+    "digits": (_base({"name": "digits", "split": [0.65, 0.10, 0.25], "scale": "standard"},
+                     {"hidden": [100], "activation": "tanh", "output": "softmax"},
+                     {"epochs": 40, "loss": {"name": "cross_entropy"}, "optimizer": {"name": "adam", "lr": 0.01}}),
+               "cv"),
+}
+METHODS = ("adaptive", "val_grid", "cv_grid", "tpe", "gp", "nsga2")
+
+
+def grids(budget: int) -> tuple[list[float], list[float]]:
+    """(the hindsight grid; the search grid): the search grid is 0 and budget - 1 log-spaced values
+    in [LOW, HIGH], the hindsight grid 0 and twice as many steps over the same range (a superset)."""
+    steps = 2 * (budget - 2)
+    fine = [0.0] + [LOW * (HIGH / LOW) ** (i / steps) for i in range(steps + 1)]
+    return fine, [0.0] + fine[1::2]
+
+
+def experiment(d: dict, seed: int, out: str, gamma: float | None = None, tune: dict | None = None):
+    """The task's experiment with model/train seed ``seed``, runs under ``out``, lambda ``gamma``."""
+    d = json.loads(json.dumps(d))
+    d["model"]["seed"] = d["train"]["seed"] = seed
+    d["run"]["out"] = out
+    if gamma is not None:
+        d["train"]["penalty"]["options"]["gamma"] = gamma
+    if tune:
+        d["tune"] = tune
+    return experiment_from_dict(d)
+
+
+def test_error(result) -> float:
+    """RMSE (regression) or error rate (classification) on the test split of a run."""
+    t = result.test
+    return 1.0 - t["accuracy"] if "accuracy" in t else t["rmse"]
+
+
+class Clock:
+    """Wall and CPU seconds of a block."""
+
+    def __enter__(self):
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
+
+
+def train_scored(d, seed, out, gamma) -> tuple[float, float, float, float]:
+    """(test error, validation loss, wall s, cpu s) of one training at lambda ``gamma``."""
+    with Clock() as c:
+        r = run_experiment(experiment(d, seed, out, gamma))
+    shutil.rmtree(r.path, ignore_errors=True)
+    return test_error(r), r.summary["metrics"]["val"]["loss"], c.wall, c.cpu
+
+
+def one_seed(name: str, seed: int, budget: int, folds: int, out: str) -> dict:
+    d, cv_scheme = TASKS[name]
+    fine, coarse = grids(budget)
+    row: dict = {"seed": seed}
+    runs = {g: train_scored(d, seed, out, g) for g in fine}   # the hindsight grid (test seen)
+    best = min(fine, key=lambda g: runs[g][0])
+    row["hindsight"] = {"lambda": best, "test_error": runs[best][0],
+                        "wall_s": sum(r[2] for r in runs.values()), "cpu_s": sum(r[3] for r in runs.values()),
+                        "curve": [[g, runs[g][0], runs[g][1]] for g in fine]}
+
+    def keep(method, gamma, clock, extra=None):
+        if gamma in runs:
+            err = runs[gamma][0]
+        else:
+            err = train_scored(d, seed, out, gamma)[0]
+        row[method] = {"lambda": gamma, "test_error": err, "ratio": err / runs[best][0],
+                       "wall_s": clock.wall, "cpu_s": clock.cpu, **(extra or {})}
+
+    adaptive = json.loads(json.dumps(d))
+    adaptive["train"]["penalty"]["adaptive"] = True
+    with Clock() as c:  # the adaptive rule: one training, lambda from 0
+        r = run_experiment(experiment(adaptive, seed, out, 0.0))
+    shutil.rmtree(r.path, ignore_errors=True)
+    err = test_error(r)
+    row["adaptive"] = {"lambda": r.history["lambda"][-1], "test_error": err, "ratio": err / runs[best][0],
+                       "wall_s": c.wall, "cpu_s": c.cpu}
+
+    for g in coarse:  # the validation grid: the same trainings as the hindsight grid's (or new ones)
+        if g not in runs:
+            runs[g] = train_scored(d, seed, out, g)
+    c = Clock()
+    c.wall, c.cpu = sum(runs[g][2] for g in coarse), sum(runs[g][3] for g in coarse)
+    keep("val_grid", min(coarse, key=lambda g: runs[g][1]), c)
+
+    with Clock() as c:  # CV (blocked for a series) on the training split, the same B values
+        cv = {g: train_trial(experiment(d, seed, out, g), ["cv_error"], heldout=cv_scheme, folds=folds)[0][0]
+              for g in coarse}
+    keep("cv_grid", min(coarse, key=lambda g: cv[g]), c, {"scheme": cv_scheme, "folds": folds})
+
+    for sampler in ("tpe", "gp", "nsga2"):
+        with Clock() as c:
+            exp = experiment(d, seed, out, None, {
+                "space": {KEY: {"low": LOW, "high": HIGH, "log": True}}, "objectives": ["val_loss"],
+                "trials": budget, "sampler": sampler, "population": 4, "random_trials": max(1, (budget - 2) // 2),
+                "seed": seed,
+                "study": f"{name}-{sampler}-{seed}", "retrain": False, "plots": False, "heartbeat": 0})
+            res = tune_experiment(exp, out=io.StringIO())
+        shutil.rmtree(res.folder, ignore_errors=True)
+        keep(sampler, float(res.best[0][2][KEY]), c, {"trials_complete": res.n_complete, "trials_failed": res.n_failed})
+    return row
+
+
+def summarise(rows: list[dict]) -> dict:
+    out = {"hindsight_test_error": statistics.mean(r["hindsight"]["test_error"] for r in rows)}
+    for m in METHODS:
+        ratios = [r[m]["ratio"] for r in rows]
+        out[m] = {"test_error": statistics.mean(r[m]["test_error"] for r in rows),
+                  "ratio_mean": statistics.mean(ratios), "ratio_max": max(ratios),
+                  "within_10pct": sum(x <= 1.1 for x in ratios), "seeds": len(ratios),
+                  "wall_s": statistics.mean(r[m]["wall_s"] for r in rows),
+                  "cpu_s": statistics.mean(r[m]["cpu_s"] for r in rows)}
+    return out
+
+
+def table(results: dict) -> str:
+    """Markdown: a row per way of choosing, a column per task; a cell is mean(test error / best in
+    hindsight) over seeds, the seeds within 10% of the best, and the mean CPU seconds spent choosing."""
+    names = list(results["tasks"])
+    unit = {n: "error rate" if n == "digits" else "RMSE" for n in names}
+    lines = ["| lambda chosen by | " + " | ".join(f"{n} ({unit[n]})" for n in names) + " |",
+             "| --- |" + " --- |" * len(names)]
+    s = {n: results["tasks"][n]["summary"] for n in names}
+    lines.append("| best fixed value in hindsight (test set) | "
+                 + " | ".join(f"{s[n]['hindsight_test_error']:.4g}" for n in names) + " |")
+    for m in METHODS:
+        lines.append(f"| {m} | " + " | ".join(
+            f"{s[n][m]['ratio_mean']:.2f}x, {s[n][m]['within_10pct']}/{s[n][m]['seeds']}, {s[n][m]['cpu_s']:.0f} s"
+            for n in names) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--budget", type=int, default=10, help="trainings each way of choosing may spend")
+    p.add_argument("--folds", type=int, default=3)
+    p.add_argument("--tasks", default=",".join(TASKS))
+    p.add_argument("--tag", default="", help="suffix of the JSON file (a run of some tasks)")
+    p.add_argument("--quick", action="store_true", help="1 seed, budget 4, sin and henon only")
+    p.add_argument("--table", nargs="+", metavar="JSON", help="print the table of these results files and stop")
+    a = p.parse_args(argv)
+    if a.table:
+        merged = {"tasks": {}}
+        for f in a.table:
+            with open(f) as fh:
+                merged["tasks"].update(json.load(fh)["tasks"])
+        print(table(merged))
+        return 0
+    if a.quick:
+        a.seeds, a.budget, a.tasks = 1, 4, "sin,henon"
+    limit_threads(1)
+    tasks = [t for t in a.tasks.split(",") if t]
+    unknown = [t for t in tasks if t not in TASKS]
+    if unknown or a.budget < 3 or a.seeds < 1:
+        p.error(f"--tasks from {', '.join(TASKS)}, --budget >= 3, --seeds >= 1; got {a.tasks!r}, {a.budget}, {a.seeds}")
+    out = tempfile.mkdtemp(prefix="lambda-choice-")
+    results = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, 1 thread",
+               "load_at_start": os.getloadavg()[0], "budget": a.budget, "folds": a.folds, "seeds": a.seeds,
+               "lambda_range": [LOW, HIGH], "tasks": {}}
+    os.makedirs(RESULTS, exist_ok=True)
+    path = os.path.join(RESULTS, f"lambda_choice{'_quick' if a.quick else ''}{a.tag}.json")
+    t0 = time.perf_counter()
+    try:
+        for name in tasks:
+            rows = []
+            for s in range(a.seeds):
+                rows.append(one_seed(name, s, a.budget, a.folds, out))
+                r = rows[-1]
+                print(f"{name} seed {s}: best {r['hindsight']['test_error']:.4g} at {r['hindsight']['lambda']:.3g}; "
+                      + ", ".join(f"{m} {r[m]['ratio']:.2f}x" for m in METHODS), flush=True)
+                results["tasks"][name] = {"cv_scheme": TASKS[name][1], "seeds": rows, "summary": summarise(rows)}
+                results.update(wall_s=time.perf_counter() - t0, cpu_s=time.process_time(),
+                               load_at_end=os.getloadavg()[0])
+                write_atomic(path, json.dumps(results, indent=1).encode(), what="results")  # after every seed
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    print(table(results))
+    print(f"{results['wall_s']:.0f} s wall, {results['cpu_s']:.0f} s CPU; wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
