@@ -57,6 +57,8 @@ from deepnets.experiment.tune_trial import train_trial
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 KEY = "train.penalty.options.gamma"
+LR_KEY = "train.optimizer.lr"
+LR_FACTORS = (1 / 3, 1.0, 3.0)  # --joint-lr: the learning rates around each task's base lr
 LOW, HIGH = 1e-6, 1e-1
 
 
@@ -94,13 +96,28 @@ def grids(budget: int) -> tuple[list[float], list[float]]:
     return fine, [0.0] + fine[1::2]
 
 
-def experiment(d: dict, seed: int, out: str, gamma: float | None = None, tune: dict | None = None):
-    """The task's experiment with model/train seed ``seed``, runs under ``out``, lambda ``gamma``."""
+def joint_grids(budget: int, ref: int, base_lr: float) -> tuple[list[tuple], list[tuple]]:
+    """(the hindsight grid; the search grid) of (lambda, lr) points in --joint-lr mode. The hindsight
+    grid: grids(ref)'s fine lambda values x the 3 learning rates base/3, base, 3 base; the search grid:
+    budget // 3 lambda values log-spaced in [LOW, HIGH] (LOW stands for 0, which it hardly differs
+    from) x the same 3 learning rates, 3 (budget // 3) <= budget trainings."""
+    lrs = [base_lr * f for f in LR_FACTORS]
+    n = budget // 3
+    lams = [LOW * (HIGH / LOW) ** (i / (n - 1)) for i in range(n)]
+    return [(g, lr) for lr in lrs for g in grids(ref)[0]], [(g, lr) for lr in lrs for g in lams]
+
+
+def experiment(d: dict, seed: int, out: str, gamma: float | None = None, tune: dict | None = None,
+               lr: float | None = None):
+    """The task's experiment with model/train seed ``seed``, runs under ``out``, lambda ``gamma``,
+    learning rate ``lr`` (None: the task's)."""
     d = json.loads(json.dumps(d))
     d["model"]["seed"] = d["train"]["seed"] = seed
     d["run"]["out"] = out
     if gamma is not None:
         d["train"]["penalty"]["options"]["gamma"] = gamma
+    if lr is not None:
+        d["train"]["optimizer"]["lr"] = lr
     if tune:
         d["tune"] = tune
     return experiment_from_dict(d)
@@ -123,63 +140,72 @@ class Clock:
         self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
 
 
-def train_scored(d, seed, out, gamma) -> tuple[float, float, float, float]:
-    """(test error, validation loss, wall s, cpu s) of one training at lambda ``gamma``."""
+def train_scored(d, seed, out, point) -> tuple[float, float, float, float]:
+    """(test error, validation loss, wall s, cpu s) of one training at ``point`` = (lambda, lr)."""
     with Clock() as c:
-        r = run_experiment(experiment(d, seed, out, gamma))
+        r = run_experiment(experiment(d, seed, out, point[0], lr=point[1]))
     shutil.rmtree(r.path, ignore_errors=True)
     return test_error(r), r.summary["metrics"]["val"]["loss"], c.wall, c.cpu
 
 
-def one_seed(name: str, seed: int, budget: int, folds: int, out: str) -> dict:
+def one_seed(name: str, seed: int, budget: int, folds: int, out: str, joint: bool = False, ref: int = 10) -> dict:
+    """One seed of every way of choosing on task ``name``: lambda alone at the task's lr, or with
+    ``joint`` (lambda, lr) together (the hindsight lambda grid then that of budget ``ref``)."""
     d, cv_scheme = TASKS[name]
-    fine, coarse = grids(budget)
+    base_lr = d["train"]["optimizer"]["lr"]
+    if joint:
+        fine, coarse = joint_grids(budget, ref, base_lr)
+    else:
+        fine, coarse = ([(g, base_lr) for g in grid] for grid in grids(budget))
     row: dict = {"seed": seed}
-    runs = {g: train_scored(d, seed, out, g) for g in fine}   # the hindsight grid (test seen)
-    best = min(fine, key=lambda g: runs[g][0])
-    row["hindsight"] = {"lambda": best, "test_error": runs[best][0],
+    runs = {p: train_scored(d, seed, out, p) for p in fine}   # the hindsight grid (test seen)
+    best = min(fine, key=lambda p: runs[p][0])
+    cut = slice(None) if joint else slice(0, 1)  # the curve's points: (lambda, lr) or lambda
+    row["hindsight"] = {"lambda": best[0], "lr": best[1], "test_error": runs[best][0],
                         "wall_s": sum(r[2] for r in runs.values()), "cpu_s": sum(r[3] for r in runs.values()),
-                        "curve": [[g, runs[g][0], runs[g][1]] for g in fine]}
+                        "curve": [[*p[cut], runs[p][0], runs[p][1]] for p in fine]}
 
-    def keep(method, gamma, clock, extra=None):
-        if gamma in runs:
-            err = runs[gamma][0]
-        else:
-            err = train_scored(d, seed, out, gamma)[0]
-        row[method] = {"lambda": gamma, "test_error": err, "ratio": err / runs[best][0],
+    def keep(method, point, clock, extra=None):
+        err = (runs[point] if point in runs else train_scored(d, seed, out, point))[0]
+        row[method] = {"lambda": point[0], "lr": point[1], "test_error": err, "ratio": err / runs[best][0],
                        "wall_s": clock.wall, "cpu_s": clock.cpu, **(extra or {})}
 
     adaptive = json.loads(json.dumps(d))
     adaptive["train"]["penalty"]["adaptive"] = True
-    with Clock() as c:  # the adaptive rule: one training, lambda from 0
+    with Clock() as c:  # the adaptive rule: one training, lambda from 0, at the base lr (it chooses no lr)
         r = run_experiment(experiment(adaptive, seed, out, 0.0))
     shutil.rmtree(r.path, ignore_errors=True)
     err = test_error(r)
-    row["adaptive"] = {"lambda": r.history["lambda"][-1], "test_error": err, "ratio": err / runs[best][0],
-                       "wall_s": c.wall, "cpu_s": c.cpu}
+    row["adaptive"] = {"lambda": r.history["lambda"][-1], "lr": base_lr, "test_error": err,
+                       "ratio": err / runs[best][0], "wall_s": c.wall, "cpu_s": c.cpu}
 
-    for g in coarse:  # the validation grid: the same trainings as the hindsight grid's (or new ones)
-        if g not in runs:
-            runs[g] = train_scored(d, seed, out, g)
+    for p in coarse:  # the validation grid: the same trainings as the hindsight grid's (or new ones)
+        if p not in runs:
+            runs[p] = train_scored(d, seed, out, p)
     c = Clock()
-    c.wall, c.cpu = sum(runs[g][2] for g in coarse), sum(runs[g][3] for g in coarse)
-    keep("val_grid", min(coarse, key=lambda g: runs[g][1]), c)
+    c.wall, c.cpu = sum(runs[p][2] for p in coarse), sum(runs[p][3] for p in coarse)
+    keep("val_grid", min(coarse, key=lambda p: runs[p][1]), c)
 
-    with Clock() as c:  # CV (blocked for a series) on the training split, the same B values
-        cv = {g: train_trial(experiment(d, seed, out, g), ["cv_error"], heldout=cv_scheme, folds=folds)[0][0]
-              for g in coarse}
-    keep("cv_grid", min(coarse, key=lambda g: cv[g]), c, {"scheme": cv_scheme, "folds": folds})
+    with Clock() as c:  # CV (blocked for a series) on the training split, the same B points
+        cv = {p: train_trial(experiment(d, seed, out, p[0], lr=p[1]), ["cv_error"], heldout=cv_scheme,
+                             folds=folds)[0][0] for p in coarse}
+    keep("cv_grid", min(coarse, key=lambda p: cv[p]), c, {"scheme": cv_scheme, "folds": folds})
 
+    space = {KEY: {"low": LOW, "high": HIGH, "log": True}}
+    if joint:
+        space[LR_KEY] = {"low": base_lr * LR_FACTORS[0], "high": base_lr * LR_FACTORS[-1], "log": True}
     for sampler in ("tpe", "gp", "nsga2"):
         with Clock() as c:
             exp = experiment(d, seed, out, None, {
-                "space": {KEY: {"low": LOW, "high": HIGH, "log": True}}, "objectives": ["val_loss"],
+                "space": space, "objectives": ["val_loss"],
                 "trials": budget, "sampler": sampler, "population": 4, "random_trials": max(1, (budget - 2) // 2),
                 "seed": seed,
                 "study": f"{name}-{sampler}-{seed}", "retrain": False, "plots": False, "heartbeat": 0})
             res = tune_experiment(exp, out=io.StringIO())
         shutil.rmtree(res.folder, ignore_errors=True)
-        keep(sampler, float(res.best[0][2][KEY]), c, {"trials_complete": res.n_complete, "trials_failed": res.n_failed})
+        chosen = res.best[0][2]
+        keep(sampler, (float(chosen[KEY]), float(chosen.get(LR_KEY, base_lr))), c,
+             {"trials_complete": res.n_complete, "trials_failed": res.n_failed})
     return row
 
 
@@ -200,7 +226,8 @@ def table(results: dict) -> str:
     hindsight) over seeds, the seeds within 10% of the best, and the mean CPU seconds spent choosing."""
     names = list(results["tasks"])
     unit = {n: "error rate" if n == "digits" else "RMSE" for n in names}
-    lines = ["| lambda chosen by | " + " | ".join(f"{n} ({unit[n]})" for n in names) + " |",
+    what = "(lambda, lr)" if results.get("joint_lr") else "lambda"
+    lines = [f"| {what} chosen by | " + " | ".join(f"{n} ({unit[n]})" for n in names) + " |",
              "| --- |" + " --- |" * len(names)]
     s = {n: results["tasks"][n]["summary"] for n in names}
     lines.append("| best fixed value in hindsight (test set) | "
@@ -219,37 +246,52 @@ def main(argv=None):
     p.add_argument("--folds", type=int, default=3)
     p.add_argument("--tasks", default=",".join(TASKS))
     p.add_argument("--tag", default="", help="suffix of the JSON file (a run of some tasks)")
-    p.add_argument("--quick", action="store_true", help="1 seed, budget 4, sin and henon only")
+    p.add_argument("--quick", action="store_true", help="1 seed, budget 4 (6 with --joint-lr), sin and henon only")
+    p.add_argument("--joint-lr", action="store_true",
+                   help="choose lambda and the learning rate together (into lambda_lr_choice*.json)")
     p.add_argument("--table", nargs="+", metavar="JSON", help="print the table of these results files and stop")
     a = p.parse_args(argv)
     if a.table:
         merged = {"tasks": {}}
         for f in a.table:
             with open(f) as fh:
-                merged["tasks"].update(json.load(fh)["tasks"])
+                r = json.load(fh)
+            merged["tasks"].update(r["tasks"])
+            merged["joint_lr"] = r.get("joint_lr", False)
         print(table(merged))
         return 0
+    budget_given = a.budget
     if a.quick:
-        a.seeds, a.budget, a.tasks = 1, 4, "sin,henon"
+        a.seeds, a.budget, a.tasks = 1, 6 if a.joint_lr else 4, "sin,henon"
+    elif a.joint_lr and budget_given == p.get_default("budget"):
+        a.budget = 12   # a 4 x 3 grid
     limit_threads(1)
     tasks = [t for t in a.tasks.split(",") if t]
     unknown = [t for t in tasks if t not in TASKS]
-    if unknown or a.budget < 3 or a.seeds < 1:
-        p.error(f"--tasks from {', '.join(TASKS)}, --budget >= 3, --seeds >= 1; got {a.tasks!r}, {a.budget}, {a.seeds}")
+    least = 6 if a.joint_lr else 3
+    if unknown or a.budget < least or a.seeds < 1:
+        p.error(f"--tasks from {', '.join(TASKS)}, --budget >= {least}, --seeds >= 1; "
+                f"got {a.tasks!r}, {a.budget}, {a.seeds}")
+    ref = 4 if a.quick else 10   # --joint-lr: the hindsight lambda grid, that of the lambda-only run
     out = tempfile.mkdtemp(prefix="lambda-choice-")
     results = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, 1 thread",
                "load_at_start": os.getloadavg()[0], "budget": a.budget, "folds": a.folds, "seeds": a.seeds,
-               "lambda_range": [LOW, HIGH], "tasks": {}}
+               "lambda_range": [LOW, HIGH], "joint_lr": a.joint_lr, "tasks": {}}
+    if a.joint_lr:
+        results.update(lr_factors=list(LR_FACTORS), hindsight_lambdas=len(grids(ref)[0]),
+                       search_lambdas=a.budget // 3)
     os.makedirs(RESULTS, exist_ok=True)
-    path = os.path.join(RESULTS, f"lambda_choice{'_quick' if a.quick else ''}{a.tag}.json")
+    stem = "lambda_lr_choice" if a.joint_lr else "lambda_choice"
+    path = os.path.join(RESULTS, f"{stem}{'_quick' if a.quick else ''}{a.tag}.json")
     t0 = time.perf_counter()
     try:
         for name in tasks:
             rows = []
             for s in range(a.seeds):
-                rows.append(one_seed(name, s, a.budget, a.folds, out))
+                rows.append(one_seed(name, s, a.budget, a.folds, out, a.joint_lr, ref))
                 r = rows[-1]
-                print(f"{name} seed {s}: best {r['hindsight']['test_error']:.4g} at {r['hindsight']['lambda']:.3g}; "
+                print(f"{name} seed {s}: best {r['hindsight']['test_error']:.4g} at {r['hindsight']['lambda']:.3g}"
+                      f" (lr {r['hindsight']['lr']:.3g}); "
                       + ", ".join(f"{m} {r[m]['ratio']:.2f}x" for m in METHODS), flush=True)
                 results["tasks"][name] = {"cv_scheme": TASKS[name][1], "seeds": rows, "summary": summarise(rows)}
                 results.update(wall_s=time.perf_counter() - t0, cpu_s=time.process_time(),
