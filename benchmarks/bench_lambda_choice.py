@@ -28,9 +28,19 @@ reference sees. The test error is the RMSE (regression, the target's units) or t
 the mean over seeds (model and shuffling seed s, the data fixed) and mean(chosen / best) per
 method. Wall and CPU seconds of each way of choosing are kept.
 
+--joint-lr chooses lambda and Adam's learning rate together, each way of choosing with the same
+budget B (12 by default): the grids (validation, CV) are B // 3 lambda values log-spaced in
+[1e-6, 1e-1] (1e-6 standing for 0) x the 3 learning rates base/3, base, 3 base around the task's
+base lr above; TPE, GP and NSGA-II search train.optimizer.lr on a log scale in [base/3, 3 base] as
+well as lambda; the adaptive rule adapts lambda at the base lr (it chooses no lr). The reference:
+the best (lambda, lr) in hindsight on the 18 lambda values of the lambda-only reference grid (B = 10)
+x the 3 learning rates, scored on the test split. Results into lambda_lr_choice[TAG].json.
+
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/bench_lambda_choice.py [--seeds 3] [--quick]
         [--tasks narma10,sin --tag _a]      (some tasks, into lambda_choice_a.json)
+    python benchmarks/bench_lambda_choice.py --joint-lr [--tasks henon,digits --tag _b]
     python benchmarks/bench_lambda_choice.py --table benchmarks/results/lambda_choice*.json
+    python benchmarks/bench_lambda_choice.py --table benchmarks/results/lambda_lr_choice_?.json
 
 Writes benchmarks/results/lambda_choice[TAG].json (--quick: lambda_choice_quick.json) after every
 seed; --table prints the README's table from such files.
