@@ -220,7 +220,13 @@ def one_seed(name: str, seed: int, budget: int, folds: int, out: str, joint: boo
 
 
 def summarise(rows: list[dict]) -> dict:
+    """Means over seeds per way of choosing; with --joint-lr also the best lambda at the base lr alone
+    (from the hindsight grid's points at that lr) over the best (lambda, lr): what choosing lr gains."""
     out = {"hindsight_test_error": statistics.mean(r["hindsight"]["test_error"] for r in rows)}
+    if len(rows[0]["hindsight"]["curve"][0]) == 4:   # [lambda, lr, test error, val loss]
+        base = [min(c[2] for c in r["hindsight"]["curve"] if c[1] == r["adaptive"]["lr"]) / r["hindsight"]["test_error"]
+                for r in rows]
+        out["base_lr_hindsight"] = {"ratio_mean": statistics.mean(base), "ratio_max": max(base)}
     for m in METHODS:
         ratios = [r[m]["ratio"] for r in rows]
         out[m] = {"test_error": statistics.mean(r[m]["test_error"] for r in rows),
@@ -239,9 +245,12 @@ def table(results: dict) -> str:
     what = "(lambda, lr)" if results.get("joint_lr") else "lambda"
     lines = [f"| {what} chosen by | " + " | ".join(f"{n} ({unit[n]})" for n in names) + " |",
              "| --- |" + " --- |" * len(names)]
-    s = {n: results["tasks"][n]["summary"] for n in names}
+    s = {n: summarise(results["tasks"][n]["seeds"]) for n in names}
     lines.append("| best fixed value in hindsight (test set) | "
                  + " | ".join(f"{s[n]['hindsight_test_error']:.4g}" for n in names) + " |")
+    if all("base_lr_hindsight" in s[n] for n in names):
+        lines.append("| best lambda in hindsight at the base lr | " + " | ".join(
+            f"{s[n]['base_lr_hindsight']['ratio_mean']:.2f}x" for n in names) + " |")
     for m in METHODS:
         lines.append(f"| {m} | " + " | ".join(
             f"{s[n][m]['ratio_mean']:.2f}x, {s[n][m]['within_10pct']}/{s[n][m]['seeds']}, {s[n][m]['cpu_s']:.0f} s"

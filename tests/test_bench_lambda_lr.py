@@ -64,6 +64,8 @@ def test_one_seed_chooses_lambda_and_lr_within_the_budget(bench, tmp_path, monke
     assert lrs != {base}   # the searches moved the learning rate
     for m in bench.METHODS:
         assert row[m]["ratio"] == pytest.approx(row[m]["test_error"] / best[2])
+    at_base = min(c[2] for c in curve if math.isclose(c[1], base))   # lambda alone, at the base lr
+    assert bench.summarise([row])["base_lr_hindsight"]["ratio_mean"] == pytest.approx(at_base / best[2])
 
 
 def test_joint_lr_refuses_a_budget_below_two_by_three(bench, capsys):
