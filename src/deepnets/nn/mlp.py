@@ -7,7 +7,7 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
-from ..activations import Activation, get_activation
+from ..activations import get_activation
 from ..backprop import Softmax, forward_layers, mlp_forward
 from ..errors import ConfigError
 from ..init import INITS, init_linear_
