@@ -147,3 +147,21 @@ def test_a_run_with_dropout_resumes_exactly_from_a_mid_epoch_checkpoint(tmp_path
     for a, b in zip(full.parameters(), net.parameters()):
         assert torch.equal(a, b)
     assert hist.history["loss"] == full_hist.history["loss"]
+
+
+def test_a_hinted_mlp_drops_every_hidden_layer_with_the_same_masks():
+    from deepnets.train.hints import HintedModel
+    q, x = 0.5, torch.randn(6, 3, dtype=F64)
+    net = MLP([3, 5, 4, 2], activation="tanh", output="linear", seed=0, dtype=F64, dropout=q)
+    hinted = HintedModel(net, 1, seed=1).train()
+    W1, b1, W2, b2, W3, b3 = net.flat_params()
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        torch.manual_seed(2)
+        got = hinted(x)
+        torch.manual_seed(2)
+        h = torch.tanh(F.linear(x, W1, b1))
+        h = h * (torch.rand(h.shape, dtype=F64) < 1 - q) / (1 - q)
+        h = torch.tanh(F.linear(h, W2, b2))
+        h = h * (torch.rand(h.shape, dtype=F64) < 1 - q) / (1 - q)  # ẑ(L−1): feeds both heads
+        want = torch.cat([F.linear(h, W3, b3), F.linear(h, hinted.hint.weight, hinted.hint.bias)], 1)
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-14)
