@@ -74,7 +74,7 @@ def test_every_flat_key_of_version_1_names_its_new_place(old, new):
     ({"train": {"early_stopping": {"patince": 3}}},
      "unknown key 'train.early_stopping.patince'; did you mean 'train.early_stopping.patience'?"),
     ({"train": {"checkpoint": {"zzz": 1}}},
-     "unknown key 'train.checkpoint.zzz'; the keys of [train.checkpoint] are every_steps, every_epochs, keep"),
+     "unknown key 'train.checkpoint.zzz'; the keys of [train.checkpoint] are every_steps, every_epochs, keep, background"),
     ({"trian": {}}, "unknown key 'trian'; did you mean 'train'?"),
     ({"train": {"optimizer": {"lr": "fast"}}}, "train.optimizer.lr must be float, got str 'fast'"),
     ({"train": {"early_stopping": 30}}, "train.early_stopping must be a table, or true/false"),

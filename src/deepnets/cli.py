@@ -4,7 +4,7 @@
     deepnets train --resume RUN
     deepnets evaluate RUN [--data NEW.csv]
     deepnets predict RUN FILE.csv [--proba] [--out PREDICTIONS.csv] [--interval 0.95]
-    deepnets relevance RUN [--rounds R] [--inner I]
+    deepnets relevance RUN [--rounds R] [--inner I] [--method mackay|lecture|evidence] [--hyper A B C D]
     deepnets prune RUN --method obs|obd|magnitude|layerwise [--sparsity S | --max-error-increase E]
     deepnets select EXPERIMENT.toml --hidden 2,4,8,16,32 [--cv K [--blocked] | --bootstrap B] [--out DIR]
     deepnets tune EXPERIMENT.toml [--trials N] [--timeout S] [--sampler tpe|gp|cmaes|nsga2|random]
@@ -163,16 +163,10 @@ def cmd_predict(args) -> int:
 
 
 def cmd_relevance(args) -> int:
-    from .experiment import relevance_run
+    from .experiment.inspect import relevance_lines, relevance_run
 
-    r = relevance_run(args.run, alpha=args.alpha, rounds=args.rounds, inner=args.inner)
-    width = max(map(len, r["names"]))
-    print(f"{'input':<{width}}  {'alpha':>11}  {'relevance 1/alpha':>17}")
-    for i in sorted(range(len(r["names"])), key=lambda i: -r["relevance"][i]):
-        print(f"{r['names'][i]:<{width}}  {r['alpha'][i]:>11.4g}  {r['relevance'][i]:>17.4g}")
-    if r["beta"] is not None:
-        print("beta (noise precision per output): " + "  ".join(f"{b:.4g}" for b in r["beta"]))
-    print(f"plot written to {r['plot']}")
+    print("\n".join(relevance_lines(relevance_run(args.run, alpha=args.alpha, rounds=args.rounds, inner=args.inner,
+                                                  method=args.method, hyper=tuple(args.hyper)))))
     return 0
 
 
@@ -310,6 +304,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--rounds", type=int, default=5, help="re-estimation rounds (default 5)")
     r.add_argument("--alpha", type=float, default=1.0, help="initial prior precision of every group (default 1)")
     r.add_argument("--inner", type=int, default=50, help="L-BFGS iterations per round (default 50)")
+    r.add_argument("--method", default="mackay", choices=["mackay", "lecture", "evidence"], help="mackay: MacKay's "
+                   "re-estimation; lecture / evidence: gradient on the lecture's l(alpha, beta) / the log evidence")
+    r.add_argument("--hyper", type=float, nargs=4, default=[1.0, 0.0, 1.0, 0.0], metavar=("A", "B", "C", "D"),
+                   help="Gamma hyper-priors alpha ~ Ga(A, B), beta ~ Ga(C, D) (default 1 0 1 0: none)")
     r.set_defaults(func=cmd_relevance)
     pn = sub.add_parser("prune", help="prune a trained run's weights (OBS, OBD, magnitude, layer-wise OBS) "
                         "into a new run folder")

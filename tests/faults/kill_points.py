@@ -33,7 +33,9 @@ class KillPlan:
     def install(self):
         from deepnets.train.checkpoint import CheckpointManager
 
-        real_save, real_write = CheckpointManager.save, os.write
+        # every save's writing goes through CheckpointManager.write (Checkpointer calls it after
+        # taking its snapshot; CheckpointManager.save too)
+        real_save, real_write = CheckpointManager.write, os.write
         plan = self
 
         def save(manager, *args, **kwargs):
@@ -60,7 +62,7 @@ class KillPlan:
                 return real(*args, **kwargs)
             return op
 
-        CheckpointManager.save = save
+        CheckpointManager.write = save
         os.write = write
         for name in OPERATIONS:
             setattr(os, name, operation(getattr(os, name)))

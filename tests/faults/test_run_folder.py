@@ -299,6 +299,7 @@ def test_a_real_two_rank_checkpoint_is_refused_by_one_process(tmp_path, capsys):
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert r.returncode == 0, r.stderr[-3000:]
     run = tmp_path / "r"
+    (run / "summary.json").unlink()  # as if stopped before its end (a finished run has nothing to resume)
     assert main(["train", "--resume", str(run), "--no-progress"]) == 2
     _one_line_error(capsys, "written by a run on 2 process(es), resumed by 1")
 

@@ -120,8 +120,16 @@ class EvidenceResult:
     #                                     weight, bias, ...: pass as Laplace(alpha=...)
 
     def input_relevance(self) -> Tensor:
-        """1/α_j of each input's outgoing weights (their prior variance), (n_inputs,)."""
+        """1/α_j of each input's outgoing weights (their prior variance), (n_inputs,).
+
+        It measures the size of W(1)[:, j], not of the input's effect: a linear effect can ride on
+        small first-layer weights (see :mod:`deepnets.bayes.sensitivity`); :meth:`input_gamma` and
+        :func:`~deepnets.bayes.input_sensitivity` do not depend on that split."""
         return torch.stack([1.0 / self.alpha[i] for i, n in enumerate(self.names) if n.startswith("input ")])
+
+    def input_gamma(self) -> Tensor:
+        """γ_j = |g_j| − α_j tr_j(A⁻¹): how many of input j's outgoing weights the data determine, (n_inputs,)."""
+        return torch.stack([self.gamma[i] for i, n in enumerate(self.names) if n.startswith("input ")])
 
 
 def _data_term(likelihood: str, a: Tensor, y: Tensor, beta: Tensor | None) -> tuple[Tensor, Tensor | None]:

@@ -30,6 +30,7 @@ from ..data.limits import override
 from ..data.safe_files import loads_json, read_safetensors_header
 from ..errors import CheckpointError, ConfigError, DataError
 from ..report import plots
+from ..train.callbacks.base import unpack_series
 from ..train.metrics import predicted_classes
 from ..train.state_dict import load_state_dict_checked
 from .build import build_model
@@ -104,8 +105,9 @@ def read_experiment(path) -> Experiment:
 def rewind_metrics(path: str, checkpoint: dict) -> None:
     """Rewrite ``metrics.jsonl`` from a checkpoint's history: epochs logged after it are redone."""
     logged = checkpoint["extra"]["loop"]["history"]
-    lines = [json.dumps({"epoch": e + 1, **{k: v[i] for k, v in logged["logs"].items()}})
-             for i, e in enumerate(logged["epoch"])]
+    logs = {k: unpack_series(v) for k, v in logged["logs"].items()}
+    lines = [json.dumps({"epoch": e + 1, **{k: v[i] for k, v in logs.items()}})
+             for i, e in enumerate(unpack_series(logged["epoch"]))]
     write_atomic(os.path.join(path, "metrics.jsonl"), "".join(line + "\n" for line in lines).encode())
 
 

@@ -9,11 +9,12 @@ so it works from any working directory. A data file that changed since training 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 
 import torch
 
-from ..bayes import evidence_ard
+from ..bayes import evidence_ard, gradient_ard, input_sensitivity
 from ..report import plot_relevance
 from ..data import Dataset
 from ..data.files import read_csv, read_csv_table
@@ -137,19 +138,42 @@ def predict_run(path, csv_path, *, proba: bool = False) -> tuple[list[str], list
     return header, [[labels[int(c)], *(round(float(v), 6) for v in p)] for c, p in zip(cls, pred)]
 
 
-def relevance_run(path, *, alpha: float = 1.0, rounds: int = 5, inner: int = 50) -> dict:
-    """Automatic relevance determination for a trained run (MacKay's evidence re-estimation from
-    the run's weights on its training split, in float64): ``{"names", "alpha", "relevance",
-    "beta", "plot"}`` with one α and relevance 1/α per input and the noise precision β per output
-    in the target's units (the network learnt z = (y − mean)/sd: β_y = β_z / sd²); a bar plot is
-    saved in the run."""
+#: how ``deepnets relevance`` sets α and β: MacKay's re-estimation, or a gradient on an objective
+ARD_METHODS = {"mackay": evidence_ard,
+               "lecture": functools.partial(gradient_ard, objective="lecture"),
+               "evidence": functools.partial(gradient_ard, objective="evidence")}
+
+
+def relevance_run(path, *, alpha: float = 1.0, rounds: int = 5, inner: int = 50, method: str = "mackay",
+                  hyper: tuple[float, float, float, float] = (1.0, 0.0, 1.0, 0.0)) -> dict:
+    """Automatic relevance determination for a trained run, from the run's weights on its training
+    split, in float64: ``{"names", "alpha", "relevance", "gamma", "sensitivity", "beta", "plot"}``
+    with, per input, α, the relevance 1/α (the prior variance of its outgoing weights), γ (how many
+    of them the data determine) and the sensitivity (RMS ∂f/∂x_j over the training inputs, at the
+    weights ARD re-fitted: :func:`deepnets.bayes.input_sensitivity`, which a linear input cannot
+    hide by riding on small first-layer weights), and the noise precision β per output in the
+    target's units (the network learnt z = (y − mean)/sd: β_y = β_z / sd²); a bar plot of 1/α is
+    saved in the run.
+
+    ``method``: ``"mackay"`` (:func:`~deepnets.bayes.evidence_ard`), ``"lecture"`` or ``"evidence"``
+    (:func:`~deepnets.bayes.gradient_ard` on that objective; regression only). ``hyper`` = (a, b, c, d):
+    the Gamma hyper-priors α ~ Ga(a, b), β ~ Ga(c, d) on α and β themselves (the lecture's; the
+    default is none)."""
+    if method not in ARD_METHODS:
+        raise ConfigError(f"unknown ARD method {method!r}; expected one of {sorted(ARD_METHODS)}")
+    a, b, c, d = hyper
     exp, summary, model, scaler = load_run(path)
     _, parts, _, _ = _run_data(path, exp, summary)
+    if method != "mackay" and summary["task"] != "regression":
+        raise ConfigError(f"--method {method} is for regression runs (the lecture's l(alpha, beta) has "
+                          f"Gaussian outputs); this run is {summary['task']}: use --method mackay")
     units = _units(summary, parts)
     x, y = scaler(parts.train[0]).double(), (units.encode(parts.train) if units else parts.train)[1]
     model.double()
-    res = evidence_ard(model, x, y.double() if summary["task"] == "regression" else y,
-                       alpha=alpha, outer=rounds, inner=inner)
+    # evidence_ard puts the Gamma density on ln α: its exponents are a − 1 and c − 1 of the lecture's
+    prior = dict(a=a - 1, b=b, c=c - 1, d=d) if method == "mackay" else dict(a=a, b=b, c=c, d=d)
+    res = ARD_METHODS[method](model, x, y.double() if summary["task"] == "regression" else y,
+                              alpha=alpha, outer=rounds, inner=inner, **prior)
     rel = res.input_relevance()
     beta = None if res.beta is None else res.beta.double()
     if beta is not None and units is not None and units.scaler is not None:
@@ -158,7 +182,22 @@ def relevance_run(path, *, alpha: float = 1.0, rounds: int = 5, inner: int = 50)
     plot = os.path.join(os.fspath(path), "relevance.png")
     plot_relevance(names, rel, plot, title=f"{summary['dataset']}: ARD input relevance")
     return {"names": names, "alpha": [float(a) for a in res.alpha], "relevance": [float(r) for r in rel],
+            "gamma": [float(g) for g in res.input_gamma()],
+            "sensitivity": input_sensitivity(model, x).tolist(),
             "beta": None if beta is None else beta.tolist(), "plot": plot}
+
+
+def relevance_lines(r: dict) -> list[str]:
+    """The table ``deepnets relevance`` prints of :func:`relevance_run`'s answer, ranked by sensitivity."""
+    width = max(map(len, r["names"]))
+    lines = [f"{'input':<{width}}  {'alpha':>10}  {'1/alpha':>10}  {'gamma':>6}  {'sensitivity':>11}   "
+             "(sorted by sensitivity: RMS d output / d input; 1/alpha is the prior variance of its weights)"]
+    for i in sorted(range(len(r["names"])), key=lambda i: -r["sensitivity"][i]):
+        lines.append(f"{r['names'][i]:<{width}}  {r['alpha'][i]:>10.4g}  {r['relevance'][i]:>10.4g}  "
+                     f"{r['gamma'][i]:>6.2f}  {r['sensitivity'][i]:>11.4g}")
+    if r["beta"] is not None:
+        lines.append("beta (noise precision per output): " + "  ".join(f"{b:.4g}" for b in r["beta"]))
+    return lines + [f"plot written to {r['plot']}"]
 
 
 __all__ = ["split_metrics", "evaluate_run", "reevaluate_run", "evaluate_file", "predict_run", "relevance_run"]

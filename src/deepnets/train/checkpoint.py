@@ -18,7 +18,6 @@ file gives a :class:`~deepnets.errors.CheckpointError` that names it, never a Py
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import hashlib
 import io
@@ -30,25 +29,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from safetensors.torch import load as safetensors_load
-from safetensors.torch import save as safetensors_save
 import torch
 
-from deepnets._version import __version__
 from deepnets.data.safe_files import check_safetensors, check_torch_file, loads_json
 from deepnets.errors import CheckpointError, DataError
 from deepnets.atomic import (TEMP_PREFIX, CheckpointWriteError, _remove_quietly, free_bytes,
                                    fsync_dir, remove_stale_temps, temp_name, write_error,
                                    write_file_durably)
-from deepnets.train.rng import get_rng_state, set_rng_state
-from deepnets.train.state_dict import (check_plain_data, optimizer_state_by_name, plan_model_load,
-                                       plan_optimizer_load, strip_prefixes)
+from deepnets.train.checkpoint_snapshot import (FORMAT, FORMAT_VERSION, MANIFEST, STATE, WEIGHTS, Snapshot,
+                                                encode, snapshot)
+from deepnets.train.rng import set_rng_state
+from deepnets.train.state_dict import plan_model_load, plan_optimizer_load
 
 log = logging.getLogger(__name__)
 
-FORMAT = "deepnets-checkpoint"
-#: Bump when the layout changes; a reader refuses versions newer than it knows.
-FORMAT_VERSION = 1
-WEIGHTS, STATE, MANIFEST = "model.safetensors", "state.pt", "manifest.json"
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
 
 
@@ -79,39 +73,15 @@ def _manifest_bytes(body: dict) -> bytes:
 
 def serialize(*, model: torch.nn.Module, optimizer=None, scheduler=None, step=None, epoch=None,
               position=None, config=None, extra=None, rng: bool = True) -> dict[str, bytes]:
-    """The two payload files of a checkpoint as bytes, after checking them (nothing is written).
+    """The two payload files of a checkpoint as bytes, after checking them (nothing is written):
+    :func:`~deepnets.train.checkpoint_snapshot.encode` of a
+    :func:`~deepnets.train.checkpoint_snapshot.snapshot`.
 
     Raises:
         CheckpointError: a tensor is non-finite (named) or a value is not plain data (named).
     """
-    weights = {}
-    # bare names: a checkpoint of a DDP- or compile-wrapped model loads into a bare one
-    for key, t in strip_prefixes(model.state_dict()).items():
-        if not isinstance(t, torch.Tensor):
-            raise CheckpointError(f"model state entry {key!r} is a {type(t).__name__}, "
-                                  f"expected a tensor")
-        check_plain_data(t, f"model[{key!r}]")
-        # (own storage, contiguous, CPU): safetensors refuses shared or strided storage
-        weights[key] = t.detach().to("cpu", copy=True).contiguous()
-    if dataclasses.is_dataclass(config) and not isinstance(config, type):
-        config = dataclasses.asdict(config)
-    state = {
-        "format": FORMAT, "format_version": FORMAT_VERSION,
-        "library_version": str(__version__), "torch_version": str(torch.__version__),
-        "step": step, "epoch": epoch, "position": position,
-        "optimizer": None if optimizer is None else optimizer_state_by_name(optimizer, model),
-        "optimizer_class": None if optimizer is None else type(optimizer).__name__,
-        "scheduler": None if scheduler is None else scheduler.state_dict(),
-        "rng": get_rng_state() if rng else None,
-        "config": None if config is None else dict(config),
-        "extra": dict(extra or {}),
-    }
-    for key, value in state.items():
-        check_plain_data(value, key)
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    meta = {"format": FORMAT, "format_version": str(FORMAT_VERSION)}
-    return {WEIGHTS: safetensors_save(weights, metadata=meta), STATE: buf.getvalue()}
+    return encode(snapshot(model=model, optimizer=optimizer, scheduler=scheduler, step=step, epoch=epoch,
+                           position=position, config=config, extra=extra, rng=rng))
 
 
 # --------------------------------------------------------------------------- checks on load
@@ -279,6 +249,7 @@ class CheckpointManager:
         self.dir = self.run_dir / "checkpoints"
         self.keep = keep
         self.removed_temps = remove_stale_temps(self.dir)
+        self._known: dict[str, CheckpointInfo] | None = None  # what list() found, kept up to date by write()
 
     def list(self) -> list[CheckpointInfo]:
         """Checkpoints with a readable manifest, oldest first (by save sequence)."""
@@ -383,17 +354,37 @@ class CheckpointManager:
                 needed; earlier checkpoints are untouched.
         """
         name = self._check_name(step_name)
-        blobs = serialize(model=model, optimizer=optimizer, scheduler=scheduler, step=step,
-                          epoch=epoch, position=position, config=config, extra=extra, rng=rng)
-        sequence = 1 + max((i.sequence for i in self.list()), default=0)
+        snap = snapshot(model=model, optimizer=optimizer, scheduler=scheduler, step=step, epoch=epoch,
+                        position=position, config=config, extra=extra, rng=rng)
+        return self.write(name, snap)
+
+    def _infos(self) -> list[CheckpointInfo]:
+        """:meth:`list`, from what this manager wrote while the folder holds just those (one listdir)."""
+        names = {n for n in (os.listdir(self.dir) if self.dir.is_dir() else []) if not n.startswith(TEMP_PREFIX)}
+        if self._known is None or set(self._known) != names:  # first save, or another writer was here
+            self._known = {i.name: i for i in self.list()}
+        return sorted(self._known.values(), key=lambda i: i.sequence)
+
+    def write(self, step_name: str | int, snap: Snapshot) -> Path:
+        """Write a :func:`~deepnets.train.checkpoint_snapshot.snapshot` atomically, then prune; return its
+        folder. ``snap`` is not shared with the run, so this may run on another thread (one at a time).
+
+        Raises:
+            CheckpointWriteError: as :meth:`save`.
+        """
+        name = self._check_name(step_name)
+        blobs = encode(snap)
+        known = self._infos()
+        sequence = 1 + max((i.sequence for i in known), default=0)
         manifest = _manifest_bytes({
             "format": FORMAT, "format_version": FORMAT_VERSION, "name": name,
-            "sequence": sequence, "step": step, "epoch": epoch,
+            "sequence": sequence, "step": snap.step, "epoch": snap.epoch,
             "files": {f: {"bytes": len(b), "sha256": _sha256(b)} for f, b in blobs.items()},
         })
         needed = sum(map(len, blobs.values())) + len(manifest)
         final = self.dir / name
         tmp = self.dir / temp_name(name)
+        aside = None
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
             free = free_bytes(self.dir)
@@ -404,7 +395,6 @@ class CheckpointManager:
                 write_file_durably(tmp / fname, data)
             write_file_durably(tmp / MANIFEST, manifest)  # last: its presence means "complete"
             fsync_dir(tmp)
-            aside = None
             if final.exists():  # same name saved again: move the old one aside, then swap in
                 aside = self.dir / temp_name(name)
                 os.rename(final, aside)
@@ -419,22 +409,26 @@ class CheckpointManager:
             raise
         except OSError as exc:
             _remove_quietly(tmp)
+            self._known = None
             earlier = [i.name for i in self.list()]
             kept = (f"the previous checkpoints are untouched (newest: {earlier[-1]})" if earlier
                     else "the run has no earlier checkpoint")
             raise write_error(exc, final, needed, kept=kept) from exc
-        remove_stale_temps(self.dir)  # the replaced folder, if any
+        if aside is not None:
+            _remove_quietly(aside)  # the replaced folder
+        self._known[name] = CheckpointInfo(name, final, sequence, snap.step, snap.epoch)
         self._prune()
         log.info("saved checkpoint %s (%d bytes)", final, needed)
         return final
 
     def _prune(self) -> None:
         """Delete all but the newest ``keep`` checkpoints (renamed to a temp name, then removed)."""
-        for info in self.list()[:-self.keep]:
+        for info in self._infos()[:-self.keep]:
             trash = self.dir / temp_name(info.name)
             try:
                 os.rename(info.path, trash)
             except OSError as exc:
                 log.warning("could not remove old checkpoint %s: %s", info.path, exc)
                 continue
+            self._known.pop(info.name, None)
             _remove_quietly(trash)

@@ -19,6 +19,7 @@ from torch import Tensor
 from ..errors import CheckpointError, DataError, TrainingDiverged, TrainingInterrupted
 from .batches import BatchSource, TensorBatches, sample_count
 from .callbacks import Callback, CallbackList, History
+from .callbacks.base import pack_series, unpack_series
 from .distributed import all_gather_rows, all_max, all_mean, world
 from .metrics import evaluate
 from .setup import PRECISIONS, FewExamplesWarning, seeded, setup, warn_few_examples
@@ -74,7 +75,8 @@ class Loop:
             "epoch_total": None if self.epoch_total is None else all_gather_rows(
                 self.epoch_total.detach().reshape(1)).cpu(),
             "epoch_count": self.epoch_count,
-            "history": {"epoch": list(self.history.epoch), "logs": dict(self.history.history)},
+            "history": {"epoch": pack_series(self.history.epoch),  # tensors: a few objects to pickle, not one an epoch
+                        "logs": {k: pack_series(v) for k, v in self.history.history.items()}},
             "callbacks": self.callbacks.state_dict(), "stop_training": bool(self.stop_training),
         }
 
@@ -94,8 +96,8 @@ class Loop:
             total = total[rank].reshape(()).to(device)
         self.epoch_total = total
         self.epoch_count = int(state["epoch_count"])
-        self.history.epoch = list(state["history"]["epoch"])
-        self.history.history = {k: list(v) for k, v in state["history"]["logs"].items()}
+        self.history.epoch = unpack_series(state["history"]["epoch"])
+        self.history.history = {k: unpack_series(v) for k, v in state["history"]["logs"].items()}
         self.callbacks.load_state_dict(state.get("callbacks", {}))
         self.stop_training = bool(state.get("stop_training", False))  # (absent from older checkpoints)
 

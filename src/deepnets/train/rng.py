@@ -2,7 +2,9 @@
 
 The states of Python's ``random``, NumPy's legacy global generator, torch's CPU generator and
 every CUDA device's generator are stored in a form that ``torch.load(weights_only=True)`` reads
-without an allow-list: tensors, lists, ints, floats, strings and ``None``.
+without an allow-list: tensors, lists, ints, floats, strings and ``None``. The Mersenne Twister
+states (625 and 624 words) are tensors, not lists of Python ints: one object to check and pickle
+instead of 625 (older checkpoints hold a list there; both forms load).
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ def get_rng_state() -> dict:
     """Every global RNG state as a dict of tensors and lists.
 
     Returns:
-        ``{"python": [version, [625 ints], gauss_next], "numpy": {...}, "torch": uint8 tensor,
-        "cuda": [uint8 tensor per device]}``.
+        ``{"python": {"version": int, "state": (625,) int64 tensor, "gauss_next": float | None},
+        "numpy": {...}, "torch": uint8 tensor, "cuda": [uint8 tensor per device]}``.
 
     >>> s = get_rng_state(); a = torch.rand(2); set_rng_state(s); torch.equal(a, torch.rand(2))
     True
@@ -31,7 +33,8 @@ def get_rng_state() -> dict:
     version, internal, gauss_next = random.getstate()
     kind, key, pos, has_gauss, cached = np.random.get_state(legacy=True)
     return {
-        "python": [int(version), [int(x) for x in internal], gauss_next],
+        "python": {"version": int(version), "state": torch.tensor(internal, dtype=torch.int64),
+                   "gauss_next": gauss_next},
         "numpy": {
             "kind": str(kind),
             "key": torch.from_numpy(key.astype(np.int64)),  # (624,) uint32 values in int64
@@ -54,13 +57,17 @@ def set_rng_state(state: dict) -> None:
         CheckpointError: a part of ``state`` is missing or has the wrong form.
     """
     try:
-        version, internal, gauss_next = state["python"]
+        py = state["python"]
+        if isinstance(py, dict):
+            version, internal, gauss_next = py["version"], py["state"].tolist(), py["gauss_next"]
+        else:  # a checkpoint written before the state became a tensor: [version, [625 ints], gauss]
+            version, internal, gauss_next = py
         random.setstate((int(version), tuple(int(x) for x in internal), gauss_next))
         n = state["numpy"]
         np.random.set_state((n["kind"], n["key"].numpy().astype(np.uint32), int(n["pos"]),
                              int(n["has_gauss"]), float(n["cached_gaussian"])))
         torch.set_rng_state(state["torch"])
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
         raise CheckpointError(
             f"RNG state: expected python/numpy/torch/cuda entries as get_rng_state() writes them, "
             f"got keys {sorted(state) if isinstance(state, dict) else type(state).__name__} ({exc})"

@@ -14,6 +14,8 @@ import logging
 
 from ...errors import CheckpointError, ConfigError
 from ..checkpoint import CheckpointManager, restore
+from ..checkpoint_snapshot import snapshot
+from ..checkpoint_writer import BackgroundWriter
 from ..distributed import is_main, world
 from .base import Callback
 
@@ -55,6 +57,13 @@ class Checkpointer(Callback):
         resume: ``False`` (train from the start, default); ``True``: from the newest good
             checkpoint of the run, if there is one (else from the start); or a checkpoint that
             :meth:`CheckpointManager.load` returned, from that one.
+        background: write checkpoints on a thread of their own while training goes on
+            (:class:`~deepnets.train.checkpoint_writer.BackgroundWriter`). The state is copied on
+            the training thread at each save (the same bytes as a save in one go); one write at a
+            time, and when the disk is slower than the saves the newest state waiting is written
+            and older ones waiting are dropped (counted in ``skipped``): what is on disk is at most
+            one write behind. The run ends after its last save is written; a failed write raises
+            at the next save or at the end. Default False.
 
     Raises:
         ConfigError: (at the start of training) the checkpoint holds no training-loop state.
@@ -70,7 +79,7 @@ class Checkpointer(Callback):
     """
 
     def __init__(self, manager, *, every_steps: int = 0, every_epochs: int = 1, keep: int = 3, config=None,
-                 resume: bool | dict = False):
+                 resume: bool | dict = False, background: bool = False):
         if every_steps < 0 or every_epochs < 0:
             raise ConfigError(f"checkpoint intervals must be >= 0, got every_steps={every_steps}, "
                               f"every_epochs={every_epochs}")
@@ -79,6 +88,7 @@ class Checkpointer(Callback):
         self.manager = manager if isinstance(manager, CheckpointManager) else CheckpointManager(manager, keep=keep)
         self.every_steps, self.every_epochs, self.config = int(every_steps), int(every_epochs), config
         self.resume = resume
+        self.writer = BackgroundWriter(self.manager) if background else None
         self.last = None          # the folder of the newest checkpoint written
         self.resumed_from = None  # the folder of the checkpoint the run resumed from
 
@@ -105,11 +115,35 @@ class Checkpointer(Callback):
         state = loop.state_dict()
         if not is_main():
             return None
-        self.last = self.manager.save(
-            loop.step, model=loop.model, optimizer=loop.optimizer, step=loop.step, epoch=loop.epoch,
-            position=loop.position, config=self.config,
-            extra={"loop": state, "world_size": world()[1]})  # resumed only by as many ranks
-        return self.last
+        snap = snapshot(model=loop.model, optimizer=loop.optimizer, step=loop.step, epoch=loop.epoch,
+                        position=loop.position, config=self.config,
+                        extra={"loop": state, "world_size": world()[1]})  # resumed only by as many ranks
+        if self.writer is None:
+            self.last = self.manager.write(loop.step, snap)
+            return self.last
+        self.writer.submit(loop.step, snap)
+        return self.manager.dir / self.manager._check_name(loop.step)
+
+    @property
+    def skipped(self) -> int:
+        """Saves a newer one replaced before they were written (background writing only)."""
+        return 0 if self.writer is None else self.writer.skipped
+
+    def flush(self):
+        """Wait until every save is written (background writing); raise what a write raised."""
+        if self.writer is not None:
+            try:
+                self.writer.flush()
+            finally:
+                self.last = self.writer.last
+
+    def on_train_abort(self):
+        """Training failed: let a background write finish (its error only logged: the run's own
+        error is the one to report)."""
+        try:
+            self.flush()
+        except Exception as exc:
+            log.warning("the last checkpoint write failed too: %s", exc)
 
     def on_batch_end(self, batch, logs=None):
         if self.every_steps and self.loop.step % self.every_steps == 0 and self.loop.interrupted is None:
@@ -120,7 +154,7 @@ class Checkpointer(Callback):
             self.save()
 
     def on_train_end(self, logs=None):
-        if self.loop.interrupted is not None:
-            path = self.save()
-            if path is not None:
-                log.warning("interrupted: checkpoint written to %s", path)
+        path = self.save() if self.loop.interrupted is not None else None
+        self.flush()
+        if path is not None:
+            log.warning("interrupted: checkpoint written to %s", path)

@@ -1,0 +1,210 @@
+"""What a checkpoint every epoch costs on the digits job, and how big one is.
+
+The README's digits job (``bench_mlp.py``: 64-100-10, ReLU, softmax cross-entropy, Adam lr 1e-3,
+batch 200, 80/20 split, 8 batches an epoch) trained with no checkpoint and with a
+``Checkpointer`` saving every epoch (keep 3), interleaved (none, every epoch, none, ...), in CPU
+time (``time.process_time``) and wall time, one thread. A run's time includes waiting for its
+last checkpoint to be on disk. Printed: the medians with min-max, the overhead (median of the
+per-round ratios), the checkpoint's bytes against its raw tensor bytes (weights + Adam's
+moments), and where one save's wall time goes (serialise, fsyncs, renames, the manifest reads
+and checks, the rest) from timers wrapped around those calls.
+
+``--src DIR`` (repeatable) times the deepnets source tree(s) ``DIR`` as well, each in its own
+worker process, the workers interleaved, so a tree before a change and the tree after it are
+measured in one run under the same load:
+
+    git archive main src | tar -x -C /tmp/before
+    python benchmarks/bench_checkpoint.py --src /tmp/before/src --src src [--epochs 200 --repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _data():
+    from deepnets.data import Scaler, load_dataset, split
+
+    s = split(load_dataset("digits"), (0.8, 0.0, 0.2), seed=0)
+    sc = Scaler.fit(s.train[0])
+    return sc(s.train[0]), s.train[1]
+
+
+def _fit(x, y, epochs, run_dir, background=False):
+    import deepnets
+    from deepnets.train.callbacks import Checkpointer
+
+    net = deepnets.MLP([64, 100, 10], activation="relu", output="softmax", seed=0, init="xavier_bias")
+    options = {"background": True} if background else {}  # (a tree before the option: never asked)
+    callbacks = [] if run_dir is None else [Checkpointer(run_dir, every_epochs=1, keep=3, **options)]
+    cpu, wall = time.process_time(), time.perf_counter()
+    deepnets.fit(net, (x, y), loss="cross_entropy", optimizer="adam", lr=1e-3, epochs=epochs,
+                 batch_size=200, seed=0, callbacks=callbacks)  # fit returns after the last save is on disk
+    return time.process_time() - cpu, time.perf_counter() - wall, net
+
+
+class Timers:
+    """Wall time spent inside wrapped functions, by category (re-entrant calls counted once)."""
+
+    def __init__(self):
+        self.total, self.calls, self.depth = {}, {}, 0
+
+    def wrap(self, owner, name, category):
+        real = getattr(owner, name, None)
+        if real is None:
+            return
+        timers = self
+
+        @functools.wraps(real)
+        def timed(*args, **kwargs):
+            if timers.depth:
+                return real(*args, **kwargs)
+            timers.depth += 1
+            t = time.perf_counter()
+            try:
+                return real(*args, **kwargs)
+            finally:
+                timers.total[category] = timers.total.get(category, 0.0) + time.perf_counter() - t
+                timers.calls[category] = timers.calls.get(category, 0) + 1
+                timers.depth -= 1
+        setattr(owner, name, timed)
+
+
+def _breakdown(x, y, epochs):
+    """Wall seconds per save by part, timed around the calls a save makes (both old and new trees)."""
+    import deepnets.train.checkpoint as ck
+    from deepnets.train.callbacks import Checkpointer
+
+    t = Timers()
+    saves = {"n": 0, "s": 0.0, "state": 0.0}
+    real_save = Checkpointer.save
+
+    def save(self):
+        w = time.perf_counter()
+        out = real_save(self)
+        flush = getattr(self, "flush", None)
+        if flush is not None:  # a background writer: time the whole save, waited for
+            flush()
+        saves["n"] += 1
+        saves["s"] += time.perf_counter() - w
+        return out
+    Checkpointer.save = save
+    for owner, name, cat in [(os, "fsync", "fsync"), (os, "rename", "rename"), (os, "replace", "rename"),
+                             (ck, "serialize", "serialise"), (ck, "snapshot", "serialise"),
+                             (ck, "encode", "serialise"), (ck, "read_manifest", "manifest reads and checks"),
+                             (ck, "read_verified", "manifest reads and checks"),
+                             (os, "write", "write"), (os, "mkdir", "mkdir")]:
+        t.wrap(owner, name, cat)
+    with tempfile.TemporaryDirectory() as run:
+        _fit(x, y, epochs, run)
+    Checkpointer.save = real_save
+    n = max(saves["n"], 1)
+    parts = {k: v / n for k, v in t.total.items()}
+    parts["rest (state dicts, checks, hashing, prune)"] = saves["s"] / n - sum(parts.values())
+    return {"save_ms": 1e3 * saves["s"] / n, "parts_ms": {k: round(1e3 * v, 3) for k, v in parts.items()},
+            "fsyncs_per_save": t.calls.get("fsync", 0) / n}
+
+
+def _sizes(x, y):
+    """The newest checkpoint's bytes on disk against the raw bytes of weights + Adam moments."""
+    from deepnets.train.callbacks import Checkpointer
+
+    with tempfile.TemporaryDirectory() as run:
+        _, _, net = _fit(x, y, 5, run)
+        folder = max(p for p in (os.path.join(run, "checkpoints", n) for n in os.listdir(os.path.join(run, "checkpoints")))
+                     if not os.path.basename(p).startswith("."))
+        files = {f: os.path.getsize(os.path.join(folder, f)) for f in sorted(os.listdir(folder))}
+    del Checkpointer
+    weights = sum(p.numel() * p.element_size() for p in net.state_dict().values())
+    return {"files": files, "checkpoint_bytes": sum(files.values()), "weights_bytes": weights,
+            "raw_bytes": 3 * weights}  # Adam: the weights, m and v (plus a step count per tensor)
+
+
+def worker(args):
+    warnings.simplefilter("ignore")
+    import torch
+
+    torch.set_num_threads(1)
+    x, y = _data()
+    _fit(x, y, 2, None)  # warm-up: first-call allocations
+    with tempfile.TemporaryDirectory() as run:
+        _fit(x, y, 2, run)
+    import inspect
+    from deepnets.train.callbacks import Checkpointer
+
+    out = {"none": [], "every epoch": []}
+    if "background" in inspect.signature(Checkpointer).parameters:
+        out["every epoch, background"] = []
+    for _ in range(args.repeats):
+        for mode in out:  # interleaved
+            with tempfile.TemporaryDirectory() as run:
+                cpu, wall, _ = _fit(x, y, args.epochs, None if mode == "none" else run, "background" in mode)
+            out[mode].append([cpu, wall])
+    out["sizes"] = _sizes(x, y)
+    out["breakdown"] = _breakdown(x, y, min(args.epochs, 50))
+    print(json.dumps(out))
+
+
+def _stats(v):
+    return f"{statistics.median(v):7.3f} [{min(v):.3f}-{max(v):.3f}]"
+
+
+def report(src, rounds):
+    none = [r for w in rounds for r in w["none"]]
+    print(f"\n== {src}")
+    for k, name in ((0, "CPU s"), (1, "wall s")):
+        print(f"{name:<7} no checkpoint {_stats([r[k] for r in none])}")
+        for mode in [m for m in rounds[0] if m.startswith("every")]:
+            ck = [r for w in rounds for r in w[mode]]
+            ratios = [c[k] / n[k] for n, c in zip(none, ck)]
+            print(f"{'':<7} {mode:<24} {_stats([r[k] for r in ck])}   overhead {100 * (statistics.median(ratios) - 1):+.1f}%"
+                  f" [{100 * (min(ratios) - 1):+.1f}-{100 * (max(ratios) - 1):+.1f}%]")
+    s = rounds[-1]["sizes"]
+    print(f"size    {s['checkpoint_bytes']} bytes {s['files']}; weights {s['weights_bytes']}, weights + Adam "
+          f"moments {s['raw_bytes']}: {s['checkpoint_bytes'] / s['raw_bytes']:.2f}x")
+    b = rounds[-1]["breakdown"]
+    print(f"one save {b['save_ms']:.2f} ms wall, {b['fsyncs_per_save']:.0f} fsyncs: " + ", ".join(f"{k} {v:.2f}" for k, v in b["parts_ms"].items()))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--epochs", type=int, default=200)
+    ap.add_argument("--repeats", type=int, default=3, help="rounds (none, every epoch) per worker")
+    ap.add_argument("--workers", type=int, default=2, help="worker processes per source tree, interleaved")
+    ap.add_argument("--src", action="append", default=[], help="a deepnets source tree (default: this one)")
+    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--out", default=None, help="also write the results as JSON here")
+    args = ap.parse_args(argv)
+    if args.worker:
+        return worker(args)
+    srcs = [os.path.abspath(s) for s in args.src] or [os.path.join(HERE, "..", "src")]
+    results = {s: [] for s in srcs}
+    for _ in range(args.workers):
+        for src in srcs:  # interleaved: tree A, tree B, tree A, ...
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, HERE]), "OMP_NUM_THREADS": "1"}
+            cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--epochs", str(args.epochs),
+                   "--repeats", str(args.repeats)]
+            done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+            results[src].append(json.loads(done.stdout.strip().splitlines()[-1]))
+    print(f"digits 64-100-10, Adam, batch 200, {args.epochs} epochs, 1 thread; {args.workers} workers x "
+          f"{args.repeats} rounds per tree; load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} cores (shared)")
+    for src, rounds in results.items():
+        report(src, rounds)
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump({"load_average": os.getloadavg()[0], "epochs": args.epochs, "results": results}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
