@@ -23,9 +23,7 @@ Times: the training call of each model (sklearn's ``fit`` for PCA), median over 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -40,6 +38,7 @@ from sklearn.model_selection import train_test_split
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
 from deepnets import fit  # noqa: E402
 from deepnets.zoo import Autoencoder, StackedAutoencoder  # noqa: E402
+from _results import write_results
 from _threads import limit_threads  # noqa: E402
 
 LBFGS = dict(optimizer="lbfgs", lr=1.0, batch_size=None, shuffle=False, epochs=20,
@@ -110,13 +109,7 @@ def main(argv=None):
     for m in names:
         cells = [f"{s[m]['mse_mean']:.4f} ± {s[m]['mse_sd']:.4f} ({s[m]['seconds_median']:.2f} s)" for s in table]
         print(f"| {m} | " + " | ".join(cells) + " |")
-    out = {"command": "python benchmarks/bench_autoencoder.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-           "settings": vars(args), "machine": platform.platform(), "cpus": os.cpu_count(),
-           "load_average": os.getloadavg(), "torch": torch.__version__, "table": table, "runs": runs}
-    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(out, f, indent=1)
-    print(f"wrote {args.out}")
+    write_results(args.out, "bench_autoencoder.py", argv, args, table=table, runs=runs)
 
 
 if __name__ == "__main__":

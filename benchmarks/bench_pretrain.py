@@ -31,10 +31,8 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import math
 import os
-import platform
 import statistics
 import sys
 import time
@@ -48,6 +46,7 @@ from sklearn.model_selection import train_test_split
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
 from deepnets import MLP, fit  # noqa: E402
 from deepnets.train import PRETRAINERS, pretrain_mlp  # noqa: E402
+from _results import write_results
 from _threads import limit_threads  # noqa: E402
 
 #: arm -> (kind, options) of pretrain_mlp; None: no pretraining
@@ -151,13 +150,7 @@ def main(argv=None):
             for m in names if ARMS[m] is not None))
     print("pretraining time per seed (median): " + ", ".join(
         f"{m} {table[0][m]['pretrain_seconds_median']:.1f} s" for m in names if ARMS[m] is not None))
-    out = {"command": "python benchmarks/bench_pretrain.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-           "settings": vars(args), "machine": platform.platform(), "cpus": os.cpu_count(),
-           "load_average": os.getloadavg(), "torch": torch.__version__, "table": table, "runs": runs}
-    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(out, f, indent=1)
-    print(f"wrote {args.out}")
+    write_results(args.out, "bench_pretrain.py", argv, args, table=table, runs=runs)
 
 
 if __name__ == "__main__":

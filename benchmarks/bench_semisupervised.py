@@ -20,15 +20,14 @@ see the same L and U and are scored by accuracy on the test part.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
 import sys
 import warnings
 
 import numpy as np
 import torch
+from _results import write_results
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from sklearn.semi_supervised import LabelSpreading
@@ -102,13 +101,7 @@ def main(argv=None):
     for s in table:
         cells = [f"{s[m]['mean']:.3f} ± {s[m]['sd']:.3f}" for m in METHODS]
         print(f"| {s['fraction']:.0%} ({s['labelled']}) | " + " | ".join(cells) + " |")
-    out = {"command": "python benchmarks/bench_semisupervised.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-           "settings": vars(args), "machine": platform.platform(), "torch": torch.__version__,
-           "table": table, "runs": runs}
-    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(out, f, indent=1)
-    print(f"wrote {args.out}")
+    write_results(args.out, "bench_semisupervised.py", argv, args, table=table, runs=runs)
 
 
 if __name__ == "__main__":

@@ -2,11 +2,12 @@
 
 Runs (or, when the study folder already holds it, continues) ``deepnets tune`` on the example:
 Optuna's TPE over width and depth, activation, learning rate, AdamW's weight decay, weight
-elimination's gamma and w0 and the input noise, objective the validation accuracy, the median
-pruner stopping bad trials. Then the best trial's configuration is trained again with model and
-shuffling seeds 0..S-1 (seed 0 is the search's own) and scored once on MNIST-1D's 1000 test
-sequences, which the search never saw. Published MLP figure: 68% (Greydanus 2020, "Scaling
-down deep learning"); the best hand-tuned here: 68.2% (examples/mnist1d.toml).
+elimination's gamma and w0, the input noise and the hidden units' dropout q, objective the
+validation accuracy, the median pruner stopping bad trials. Then the best trial's configuration
+is trained again with model and shuffling seeds 0..S-1 (seed 0 is the search's own) and scored
+once on MNIST-1D's 1000 test sequences, which the search never saw. Published MLP figure: 68%
+(Greydanus 2020, "Scaling down deep learning"); the best hand-tuned here: 68.2%
+(examples/mnist1d.toml).
 
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/tune_mnist1d.py [--seeds 5] [--out runs]
         [--trials N]   (the study's trials: default the example's 40, stopped by its 1500 s timeout)

@@ -58,6 +58,7 @@ class ModelConfig:
     activation: str = "tanh"         # hidden units: tanh, logistic, lecun_tanh, relu, leaky_relu, elu, ...
     output: str = "auto"             # linear, logistic, softmax, tanh; auto: softmax/logistic or linear (CNNs: logits)
     init: str = "torch"              # torch, lecun_uniform (+-2.4/fan_in), he_normal, xavier, xavier_bias
+    dropout: float = 0.0             # mlp: q, probability of DROPPING each hidden unit while training, in [0, 1)
     options: dict = field(default_factory=dict)  # keywords of the kind's builder: channels, kernel_size, variant, ...
     seed: int = 0                    # seed of the initial weights
     init_from: str = ""              # a run folder whose weights initialise the parts in init_parts (transfer)

@@ -33,7 +33,8 @@ def _mlp(exp: Experiment, n_inputs: int, n_outputs: int, output: str, shape) -> 
                           f"{exp.data.view.shape}")
     if not all(isinstance(h, int) and h > 0 for h in m.hidden):
         raise ConfigError(f"model.hidden must list positive integers, got {m.hidden}")
-    return MLP([n_inputs, *m.hidden, n_outputs], activation=m.activation, output=output, init=m.init, seed=m.seed)
+    return MLP([n_inputs, *m.hidden, n_outputs], activation=m.activation, output=output, init=m.init, seed=m.seed,
+               dropout=m.dropout)
 
 
 def _xor_step(exp: Experiment, n_inputs: int, n_outputs: int, output: str, shape) -> torch.nn.Module:
@@ -145,6 +146,9 @@ def build_model(exp: Experiment, n_inputs: int, n_outputs: int, output: str) -> 
     kind = exp.model.kind
     if kind not in MODEL_KINDS:
         raise ConfigError(f"model.kind must be one of {sorted(MODEL_KINDS)}, got {kind!r}")
+    if kind != "mlp" and exp.model.dropout != 0:
+        raise ConfigError(f"model.dropout is the MLP's (model.kind = 'mlp'); model.kind = {kind!r} takes its own "
+                          f"dropout in model.options where it has one, got model.dropout = {exp.model.dropout!r}")
     v = exp.data.view
     front = None
     if v is not None:

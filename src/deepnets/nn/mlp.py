@@ -7,13 +7,35 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
-from ..activations import Activation, get_activation
+from ..activations import get_activation
 from ..backprop import Softmax, forward_layers, mlp_forward
 from ..errors import ConfigError
 from ..init import INITS, init_linear_
+from .dropout import dropout as _dropout
 
 #: the output layer's nonlinearity: any elementwise activation name, or "softmax".
 OUTPUTS = ("linear", "logistic", "softmax", "tanh", "identity")
+
+
+def _check_dropout(q) -> float:
+    """The drop probability q as a float, refused outside [0, 1) with a one-line error."""
+    if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0.0 <= q < 1.0:
+        raise ConfigError(f"dropout is the probability of dropping a hidden unit: expected a number in [0, 1), "
+                          f"got {q!r}")
+    return float(q)
+
+
+def dropout_forward(x: Tensor, params, acts, q: float) -> Tensor:
+    """ẑ(L) with inverted dropout on every hidden layer's output, by autograd:
+    ẑ(l) = g_l(ŷ(l)) ∘ m(l) / (1 − q), m_i(l) ~ Bernoulli(1 − q) from torch's global generator
+    (which :func:`deepnets.fit` seeds and a checkpoint saves), for l = 1..L−1; the inputs ẑ(0)
+    and the output ẑ(L) are never dropped (Srivastava et al. 2014, JMLR 15:1929-1958)."""
+    z, L = x, len(acts)
+    for l, act in enumerate(acts):
+        z = act(torch.nn.functional.linear(z, params[2 * l], params[2 * l + 1]))  # (N, M(l))
+        if l < L - 1:
+            z = _dropout(z, 1.0 - q, mode="inverted")  # keep probability p = 1 − q
+    return z
 
 
 def _output_activation(spec):
@@ -44,6 +66,13 @@ class MLP(nn.Module):
             (N(0, 2/fan_in)) or ``"xavier"``.
         bias: give every layer a bias (the weight on the constant input z_0 = 1). Default True.
         seed: seed of the initial weights (a fresh ``torch.Generator``); or pass ``generator``.
+        dropout: q, the probability of DROPPING each hidden unit (torch.nn.Dropout's convention;
+            :class:`deepnets.nn.Dropout` takes the keep probability p = 1 − q instead), in [0, 1).
+            In training mode every hidden layer's output is multiplied by a fresh Bernoulli(1 − q)
+            mask and by 1/(1 − q) (inverted dropout; the inputs and outputs are never dropped);
+            in eval mode it is the identity. Masks come from torch's global generator. Default 0
+            (none). With q > 0 a training step takes its gradients by autograd (the co-state
+            fast path is used at q = 0 and in eval mode). Srivastava et al. (2014), JMLR 15.
 
     Shape: input (N, M(0)) -> output (N, M(L)).
 
@@ -54,7 +83,7 @@ class MLP(nn.Module):
 
     def __init__(self, sizes: Sequence[int], activation="tanh", output="linear", init: str = "torch", *,
                  bias: bool = True, seed: int | None = None, generator: torch.Generator | None = None,
-                 dtype: torch.dtype | None = None):
+                 dtype: torch.dtype | None = None, dropout: float = 0.0):
         super().__init__()
         sizes = list(sizes)
         if len(sizes) < 2 or not all(isinstance(m, int) and m > 0 for m in sizes):
@@ -70,6 +99,7 @@ class MLP(nn.Module):
             hidden = [get_activation(activation)] * n_hidden
         self.sizes = sizes
         self.init = init
+        self.dropout = _check_dropout(dropout)
         self.activations: list = [*hidden, _output_activation(output)]
         self.output = output if isinstance(output, str) else getattr(output, "name", repr(output))
         self.use_costate = True
@@ -92,6 +122,8 @@ class MLP(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() != 2 or x.shape[1] != self.sizes[0]:
             raise ConfigError(f"MLP expects input of shape (N, {self.sizes[0]}), got {tuple(x.shape)}")
+        if self.dropout and self.training:
+            return dropout_forward(x, self.flat_params(), self.activations, self.dropout)
         return mlp_forward(x, self.flat_params(), self.activations, use_costate=self.use_costate)
 
     @property
@@ -105,13 +137,14 @@ class MLP(nn.Module):
         return LogitView(self)
 
     def layer_inputs(self, x: Tensor) -> list[Tensor]:
-        """The input ẑ(l−1) of every layer l = 1..L, each (N, M(l−1)) (``forward`` calls no
+        """The input ẑ(l−1) of every layer l = 1..L, each (N, M(l−1)), without dropout (``forward`` calls no
         ``nn.Linear``, so hooks on ``layers`` would see nothing)."""
         return forward_layers(x, self.flat_params(), self.activations)[:-1]
 
     def extra_repr(self) -> str:
         acts = ", ".join(repr(a) for a in self.activations)
-        return f"sizes={self.sizes}, init={self.init!r}, activations=[{acts}]"
+        drop = f", dropout={self.dropout}" if self.dropout else ""
+        return f"sizes={self.sizes}, init={self.init!r}, activations=[{acts}]{drop}"
 
 
 class LogitView(nn.Module):
@@ -127,6 +160,7 @@ class LogitView(nn.Module):
         self.sizes = net.sizes
         self.layers = net.layers  # shared, not copied
         self.activations = [*net.activations[:-1], get_activation("identity")]
+        self.dropout = net.dropout
 
     @property
     def output_unit(self):
@@ -136,6 +170,8 @@ class LogitView(nn.Module):
         return [t for layer in self.layers for t in (layer.weight, layer.bias)]
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.dropout and self.training:  # the MLP's dropout, in the view's own training mode
+            return dropout_forward(x, self.flat_params(), self.activations, self.dropout)
         return mlp_forward(x, self.flat_params(), self.activations, use_costate=False)  # (N, C)
 
     def layer_inputs(self, x: Tensor) -> list[Tensor]:
@@ -146,8 +182,10 @@ class LogitView(nn.Module):
 def supports_costate(model) -> bool:
     """True when ``model``'s gradients can be taken by :func:`~deepnets.backprop.costate_backward`
     directly: a deepnets MLP (not a subclass, whose forward may differ) with the recursion on and
-    no forward hooks that a direct pass would skip."""
-    return (type(model) is MLP and model.use_costate and not model._forward_hooks
+    no forward hooks that a direct pass would skip, and no dropout in training mode (its masks
+    are not in the recursion: such a step runs by autograd)."""
+    return (type(model) is MLP and model.use_costate and not (model.dropout and model.training)
+            and not model._forward_hooks
             and not model._forward_pre_hooks and not torch._C._are_functorch_transforms_active())
 
 #: The lecture's two hand-set threshold-unit XOR networks ("How does it classify it correctly?"),

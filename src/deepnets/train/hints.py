@@ -42,7 +42,8 @@ from .._registry import check_positive_int
 from ..errors import ConfigError, DataError
 from ..init import init_linear_
 from ..losses import CrossEntropy, code_targets, get_loss, unit_outputs
-from ..nn.mlp import MLP
+from ..nn.dropout import dropout
+from ..nn.mlp import MLP, dropout_forward
 
 __all__ = ["HintedModel", "HintedLoss", "with_hints", "hinted_loss", "hint_targets", "strip_hints"]
 
@@ -86,7 +87,11 @@ class HintedModel(nn.Module):
         if not self.training:
             return self.net(x)  # (N, C): hints exist only while training
         params = self.net.flat_params()
-        hidden = forward_layers(x, params[:-2], self.net.activations[:-1])[-1]  # ẑ(L−1), (N, M(L−1))
+        q = self.net.dropout
+        if q:  # the MLP's dropout on every hidden layer, ẑ(L−1) too: both heads see the same mask
+            hidden = dropout(dropout_forward(x, params[:-2], self.net.activations[:-1], q), 1.0 - q, mode="inverted")
+        else:
+            hidden = forward_layers(x, params[:-2], self.net.activations[:-1])[-1]  # ẑ(L−1), (N, M(L−1))
         W, b = params[-2], params[-1]
         a = hidden @ W.t() if b is None else torch.addmm(b, hidden, W.t())  # (N, C)
         main = self.net.activations[-1](a)
