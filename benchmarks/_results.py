@@ -24,3 +24,10 @@ def write_results(path: str, script: str, argv, args, **figures) -> dict:
     write_atomic(path, (json.dumps(out, indent=1) + "\n").encode())
     print(f"wrote {path}")
     return out
+
+
+def write_json(path: str, results: dict) -> None:
+    """Write ``results`` as they are (JSON, atomic, the folder made) and say so."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    write_atomic(path, (json.dumps(results, indent=2) + "\n").encode())
+    print(f"written to {path}")

@@ -25,7 +25,6 @@ Scores: test accuracy (digits), test R² (diabetes). Times: the pipeline's ``fit
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -44,6 +43,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from deepnets.sklearn import ELMClassifier, ELMRegressor, MLPClassifier, MLPRegressor
+from _results import write_json
 from _threads import limit_threads
 
 ALPHAS = np.logspace(-4, 4, 17)
@@ -158,10 +158,7 @@ def main(argv=None):
         for p, rows in peers.items():
             cells = "  ".join(f"K={k}: {r['score_mean']:.4f} ({r['median_s']:.2f}s)" for k, r in rows.items())
             print(f"{name:<9} {p:<22} {cells}")
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as fh:
-        json.dump(results, fh, indent=2)
-    print(f"written to {args.out}")
+    write_json(args.out, results)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ call divided by the epochs, median over repeats, as wall-clock time and as this 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -35,6 +34,7 @@ from sklearn.neural_network import BernoulliRBM as SkRBM
 
 from deepnets.nn import BernoulliRBM
 from deepnets.train import train_rbm
+from _results import write_json
 from _threads import limit_threads
 
 
@@ -143,10 +143,7 @@ def main(argv=None):
               f"{row['epoch_cpu_s_median']:>11.4f} {row['cpu_vs_sklearn']:>9.2f}x "
               f"{row['pl_mean']:>9.3f} ± {row['pl_sd']:.3f}")
     print(f"scikit-learn's own score_samples (one random bit): {table['scikit-learn PCD']['score_samples_mean']:.3f}")
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as fh:
-        json.dump(results, fh, indent=2)
-    print(f"written to {args.out}")
+    write_json(args.out, results)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ of epochs (no early stopping); repeat r uses random_state = r in both.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -31,6 +30,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from deepnets.sklearn import MLPClassifier as DnMLP
+from _results import write_json
 from _threads import limit_threads
 
 
@@ -93,10 +93,7 @@ def main(argv=None):
     print(f"{'estimator':<24} {'fit (s)':>8} {'vs sklearn':>11} {'test accuracy':>14}")
     for p in PEERS:
         print(f"{p:<24} {med[p]:>8.3f} {med[p] / med[base]:>10.2f}x {statistics.median(accs[p]):>14.4f}")
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as fh:
-        json.dump(results, fh, indent=2)
-    print(f"written to {args.out}")
+    write_json(args.out, results)
 
 
 if __name__ == "__main__":
