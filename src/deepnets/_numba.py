@@ -1,0 +1,64 @@
+"""Fused CPU kernels compiled by Numba, loaded on first use.
+
+A small network's step is dominated by the dispatch of many tiny torch kernels (a few
+microseconds each), not by arithmetic. Where one pass over the numbers can replace several of
+them, a kernel written as a plain Python loop and compiled by Numba (a core dependency) does the
+work in one call of under a microsecond of dispatch. :func:`kernel` wraps such a function: the
+first call imports Numba and compiles it (cached on disk where Numba can write its cache, so a
+later process loads it in milliseconds); :func:`available` says whether the fused paths may be
+used. They are used only on CPU tensors; callers keep the torch path for everything else, and
+``DEEPNETS_NO_NUMBA=1`` forces the torch path everywhere (the tests compare the two).
+
+Kernels take NumPy views of tensors (``tensor.numpy()`` shares the memory, no copy).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Callable
+
+_NUMBA = None  # the module once imported; False when it cannot be
+
+
+def available() -> bool:
+    """True where Numba imports and ``DEEPNETS_NO_NUMBA`` is not set to a true value."""
+    global _NUMBA
+    if os.environ.get("DEEPNETS_NO_NUMBA", "").strip().lower() in ("1", "true", "yes", "on"):
+        return False
+    if _NUMBA is None:
+        try:
+            import numba
+            _NUMBA = numba
+        except Exception:  # pragma: no cover - numba is a core dependency
+            _NUMBA = False
+    return _NUMBA is not False
+
+
+class kernel:
+    """``kernel(fn, **options)``: ``fn`` compiled by ``numba.njit(**options)`` at its first call.
+
+    Compiled with ``cache=True`` where Numba can write its cache (the package's ``__pycache__``
+    or Numba's per-user cache folder), without a cache otherwise. Calling it where
+    :func:`available` is False is a programming error (RuntimeError): callers check first.
+    """
+
+    def __init__(self, fn: Callable, **options):
+        self.fn, self.options, self.compiled = fn, options, None
+        self.__doc__, self.__name__ = fn.__doc__, fn.__name__
+
+    def _compile(self) -> Callable:
+        if not available():
+            raise RuntimeError(f"{self.__name__}: Numba is not available (or DEEPNETS_NO_NUMBA is set)")
+        try:
+            return _NUMBA.njit(cache=True, **self.options)(self.fn)
+        except Exception:  # pragma: no cover - a read-only install without a per-user cache folder
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return _NUMBA.njit(cache=False, **self.options)(self.fn)
+
+    def __call__(self, *args):
+        f = self.compiled
+        if f is None:
+            f = self.compiled = self._compile()
+        return f(*args)
