@@ -33,7 +33,8 @@ def get_rng_state() -> dict:
     version, internal, gauss_next = random.getstate()
     kind, key, pos, has_gauss, cached = np.random.get_state(legacy=True)
     return {
-        "python": {"version": int(version), "state": torch.tensor(internal, dtype=torch.int64),
+        "python": {"version": int(version),  # (np.fromiter: a quarter of torch.tensor's time on 625 ints)
+                   "state": torch.from_numpy(np.fromiter(internal, dtype=np.int64, count=len(internal))),
                    "gauss_next": gauss_next},
         "numpy": {
             "kind": str(kind),
