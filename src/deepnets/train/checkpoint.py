@@ -314,7 +314,6 @@ class CheckpointManager:
                 raise OSError(errno.ENOSPC, "not enough free space (checked before writing)")
             write_file_durably(tmp, header, *data)
             os.rename(tmp, final)  # atomic: the old file of this name, or the new one
-            fsync_dir(self.dir)
         except OSError as exc:
             _remove_quietly(tmp)
             self._known = None
@@ -322,6 +321,12 @@ class CheckpointManager:
             kept = (f"the previous checkpoints are untouched (newest: {earlier[-1]})" if earlier
                     else "the run has no earlier checkpoint")
             raise write_error(exc, final, needed, kept=kept) from exc
+        try:
+            fsync_dir(self.dir)
+        except OSError as exc:  # the new file is in place, whole; only its name may not be on disk yet
+            self._known = None
+            raise write_error(exc, final, needed, kept="the new checkpoint is in place but the folder could not "
+                              "be synced: it may not survive a crash of the machine") from exc
         self._known[final.name] = CheckpointInfo(name, final, sequence, snap.step, snap.epoch)
         self._prune()
         log.info("saved checkpoint %s (%d bytes)", final, needed)

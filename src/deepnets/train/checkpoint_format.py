@@ -215,68 +215,72 @@ def _cpu(t: torch.Tensor) -> torch.Tensor:
 
 
 class Packed:
-    """A save's tensors copied, in the order they lie in the data section: ``parts`` (CPU tensors,
-    one a stored dtype, written one after another), and per tensor its ``names``, stored
-    ``dtypes`` and ``shapes`` and byte ``offsets`` (``total`` bytes in all); ``raw`` (name ->
-    [dtype, shape]) for those stored as bytes. 8-byte elements come first, then 4, 2, 1 (bytes
-    last): every tensor lies aligned, and each floating dtype is one run checked at once.
+    """A save's tensors copied (on the training thread), grouped by dtype: ``parts``, CPU tensors
+    written one after another as the data section, and ``kinds`` (each tensor's dtype and shape).
+    8-byte elements come first, then 4, 2, 1 (dtypes safetensors may not know last, as bytes):
+    every tensor lies aligned, and each floating dtype is one run, checked at once.
+    :meth:`lay_out` (on the writer) says where each tensor lies.
 
     Raises:
         CheckpointError: (on creation) a tensor holds NaN or inf (named by ``wheres()``, called
             only then).
     """
 
-    def __init__(self, names: list, tensors: list, wheres):
-        self.names = names
+    def __init__(self, tensors: list, wheres):
         by_dtype: dict = {}
         for i, t in enumerate(tensors):
-            by_dtype.setdefault(t.dtype if t.dtype in SAFETENSORS_DTYPES else None, []).append(i)
-        n = len(tensors)
-        self.dtypes, self.shapes, self.offsets = [None] * n, [None] * n, [0] * n
-        self.raw, self.parts, at, suspects = {}, [], 0, []
-        for dtype in sorted(by_dtype, key=lambda d: (-(d.itemsize if d is not None else 1), str(d))):
-            indices = by_dtype[dtype]
-            if dtype is None:
-                joined = [_cpu(tensors[i]).reshape(-1).view(torch.uint8).clone() for i in indices]
-                suspects += [i for i in indices if tensors[i].is_floating_point() or tensors[i].is_complex()]
+            by_dtype.setdefault(t.dtype, []).append(i)
+        self.kinds = [(t.dtype, t.shape) for t in tensors]
+        self.groups = sorted(by_dtype.items(), key=lambda g: (g[0] not in SAFETENSORS_DTYPES, -g[0].itemsize,
+                                                              str(g[0])))
+        self.parts, suspects = [], []
+        for dtype, indices in self.groups:
+            if dtype not in SAFETENSORS_DTYPES:  # stored as bytes, one by one
+                self.parts += [_cpu(tensors[i]).reshape(-1).view(torch.uint8).clone() for i in indices]
+                suspects += indices if dtype.is_floating_point or dtype.is_complex else []
             else:
-                joined = [_join([tensors[i] for i in indices])]
-                if dtype.is_floating_point and not math.isfinite(joined[0].sum(dtype=torch.float64).item()):
+                joined = _join([tensors[i] for i in indices])
+                self.parts.append(joined)
+                if dtype.is_floating_point and not math.isfinite(joined.sum().item()):
                     suspects += indices  # a NaN or inf in the run (or a sum past the float range)
-            self.parts += joined
-            for i in indices:
-                t = tensors[i]
-                size = t.numel() * t.element_size()
-                if dtype is None:
-                    self.raw[names[i]] = [str(t.dtype).removeprefix("torch."), list(t.shape)]
-                    self.dtypes[i], self.shapes[i] = torch.uint8, [size]
-                else:
-                    self.dtypes[i], self.shapes[i] = dtype, list(t.shape)
-                self.offsets[i] = at
-                at += size
-        self.total = at
         if suspects:
             places = wheres()
             for i in suspects:
                 check_plain_data(tensors[i], places[i])  # raises for the first non-finite one
 
+    def lay_out(self, names: list) -> tuple[list, dict]:
+        """``([(name, stored dtype, stored shape, start, end)] in file order, raw)``: ``raw`` maps the
+        names of tensors stored as bytes to their ``[dtype, shape]``."""
+        entries, raw, at = [], {}, 0
+        for dtype, indices in self.groups:
+            for i in indices:
+                shape = list(self.kinds[i][1])
+                size = dtype.itemsize
+                for d in shape:
+                    size *= d
+                if dtype in SAFETENSORS_DTYPES:
+                    entries.append((names[i], dtype, shape, at, at + size))
+                else:
+                    raw[names[i]] = [str(dtype).removeprefix("torch."), shape]
+                    entries.append((names[i], torch.uint8, [size], at, at + size))
+                at += size
+        return entries, raw
+
     def data(self) -> list[memoryview]:
         """The data section as byte views of :attr:`parts`, in order."""
-        return [memoryview(p.numpy()).cast("B") for p in self.parts if p.numel()]
+        return [memoryview(p.view(torch.uint8).numpy()) for p in self.parts if p.numel()]
 
 
 # --------------------------------------------------------------------------- the header
 
 
-def header_bytes(packed: Packed, metadata: dict) -> bytes:
+def header_bytes(entries: list, metadata: dict) -> bytes:
     """The header (its 8-byte length included, padded with spaces to a multiple of 8) with the digest
-    as zeros: ``metadata`` (str -> str) after ``deepnets_sha256``, then each tensor's entry."""
+    as zeros: ``metadata`` (str -> str) after ``deepnets_sha256``, then each tensor's entry (from
+    :meth:`Packed.lay_out`)."""
     head = {"__metadata__": {DIGEST_KEY: ZERO_DIGEST.decode(), **metadata}}
-    for name, dtype, shape, at in zip(packed.names, packed.dtypes, packed.shapes, packed.offsets):
-        size = dtype.itemsize
-        for d in shape:
-            size *= d
-        head[name] = {"dtype": SAFETENSORS_DTYPES[dtype], "shape": shape, "data_offsets": [at, at + size]}
+    for name, dtype, shape, start, end in entries:
+        head[name] = {"dtype": SAFETENSORS_DTYPES[dtype], "shape": shape, "data_offsets": [start, end]}
     raw = json.dumps(head, separators=(",", ":")).encode()
     raw += b" " * (-len(raw) % 8)
     assert raw.startswith(HEADER_PREFIX)

@@ -41,15 +41,18 @@ class Snapshot:
 
     def encode(self, sequence: int) -> tuple[bytes, list]:
         """The checkpoint file as ``(signed header, data parts)`` for save number ``sequence``."""
+        names = [f"model/{k}" for k in self.weights] + [f"s{i}" for i in range(len(self.packed.kinds) -
+                                                                                len(self.weights))]
+        entries, raw = self.packed.lay_out(names)
         meta = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "sequence": str(int(sequence)),
                 "step": "" if self.step is None else str(int(self.step)),
                 "epoch": "" if self.epoch is None else str(int(self.epoch)),
                 "weights": json.dumps(self.weights, separators=(",", ":")),
                 "state": json.dumps(self.tree, separators=(",", ":"))}
-        if self.packed.raw:
-            meta["raw"] = json.dumps(self.packed.raw, separators=(",", ":"))
+        if raw:
+            meta["raw"] = json.dumps(raw, separators=(",", ":"))
         data = self.packed.data()
-        return sign(header_bytes(self.packed, meta), data), data
+        return sign(header_bytes(entries, meta), data), data
 
 
 def snapshot(*, model: torch.nn.Module, optimizer=None, scheduler=None, step=None, epoch=None,
@@ -79,7 +82,6 @@ def snapshot(*, model: torch.nn.Module, optimizer=None, scheduler=None, step=Non
     found: list = []
     tree = {key: flatten(value, key, found) for key, value in state.items()}
     tensors = [*weights.values(), *(t for t, _ in found)]
-    names = [f"model/{k}" for k in weights] + [f"s{i}" for i in range(len(found))]
     with torch.no_grad():
-        packed = Packed(names, tensors, lambda: [f"model[{k!r}]" for k in weights] + [place(w) for _, w in found])
+        packed = Packed(tensors, lambda: [f"model[{k!r}]" for k in weights] + [place(w) for _, w in found])
     return Snapshot(packed, list(weights), tree, step, epoch)
