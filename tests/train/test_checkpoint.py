@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import json
 import os
 import random
 import subprocess
@@ -20,6 +19,7 @@ from deepnets import atomic
 from deepnets.atomic import CheckpointWriteError
 from deepnets.train.checkpoint import CheckpointManager, load_checkpoint, restore
 from deepnets.train.checkpoint_format import DIGEST_AT, ZERO_DIGEST, digest
+from faults.forge import resign
 from deepnets.train.rng import get_rng_state, set_rng_state
 
 
@@ -286,25 +286,9 @@ def test_the_digest_covers_every_byte_but_itself(tmp_path):
     assert digest([blank]) == hashlib.sha256(blank).hexdigest().encode()
 
 
-def _resign(path, edit):
-    """Rewrite ``path``'s header with ``edit(header_dict)`` and a digest that matches (a forger)."""
-    import struct
-    raw = path.read_bytes()
-    n = struct.unpack("<Q", raw[:8])[0]
-    head = json.loads(raw[8:8 + n])
-    edit(head)
-    meta = head.pop("__metadata__")
-    meta = {"deepnets_sha256": "0" * 64, **{k: v for k, v in meta.items() if k != "deepnets_sha256"}}
-    text = json.dumps({"__metadata__": meta, **head}, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    blank = struct.pack("<Q", len(text)) + text + raw[8 + n:]
-    import hashlib
-    path.write_bytes(blank[:DIGEST_AT] + hashlib.sha256(blank).hexdigest().encode() + blank[DIGEST_AT + 64:])
-
-
 def test_newer_format_is_refused(tmp_path):
     cm, new = _two_checkpoints(tmp_path)
-    _resign(new, lambda h: h["__metadata__"].update(format_version="99"))
+    resign(new, lambda h: h["__metadata__"].update(format_version="99"))
     with pytest.raises(CheckpointError, match="format version 99 is newer"):
         load_checkpoint(new)
     assert cm.load()["step"] == 1  # skipped for the one before
@@ -333,7 +317,7 @@ def test_all_corrupt_or_none(tmp_path):
 ])
 def test_forged_content_with_a_matching_digest_is_refused_and_skipped(tmp_path, edit, message):
     cm, new = _two_checkpoints(tmp_path)
-    _resign(new, edit)
+    resign(new, edit)
     cm.latest_good()  # its digest holds ...
     with pytest.raises(CheckpointError, match=message):
         load_checkpoint(new)  # ... but it is refused,
