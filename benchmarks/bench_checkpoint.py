@@ -1,13 +1,15 @@
 """What a checkpoint every epoch costs on the digits job, and how big one is.
 
 The README's digits job (``bench_mlp.py``: 64-100-10, ReLU, softmax cross-entropy, Adam lr 1e-3,
-batch 200, 80/20 split, 8 batches an epoch) trained with no checkpoint and with a
-``Checkpointer`` saving every epoch (keep 3), interleaved (none, every epoch, none, ...), in CPU
-time (``time.process_time``) and wall time, one thread. A run's time includes waiting for its
-last checkpoint to be on disk. Printed: the medians with min-max, the overhead (median of the
-per-round ratios), the checkpoint's bytes against its raw tensor bytes (weights + Adam's
-moments), and where one save's wall time goes (serialise, fsyncs, renames, the manifest reads
-and checks, the rest) from timers wrapped around those calls.
+batch 200, 80/20 split, 8 batches an epoch) trained with no checkpoint, with a ``Checkpointer``
+saving every epoch (keep 3), and with one saving every epoch in the background
+(``background=True``), interleaved (none, every epoch, background, none, ...), in CPU time
+(``time.process_time``, every thread of the process) and wall time, one torch thread. A run's
+time includes waiting for its last checkpoint to be on disk. Printed: the medians with min-max,
+the overhead (median of the per-round ratios, with their min-max), the checkpoint's bytes against
+its raw tensor bytes (weights + Adam's moments), where one save's wall time goes (snapshot,
+header and SHA-256, writes, fsyncs, rename, prune, the rest) from timers wrapped around those
+calls, and in the background mode the training thread's time a save against the writer's.
 
 ``--src DIR`` (repeatable) times the deepnets source tree(s) ``DIR`` as well, each in its own
 worker process, the workers interleaved, so a tree before a change and the tree after it are
@@ -245,6 +247,7 @@ def main(argv=None):
         return worker(args)
     srcs = [os.path.abspath(s) for s in args.src] or [os.path.join(HERE, "..", "src")]
     results = {s: [] for s in srcs}
+    loads = [os.getloadavg()[0]]
     for _ in range(args.workers):
         for src in srcs:  # interleaved: tree A, tree B, tree A, ...
             env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, HERE]), "OMP_NUM_THREADS": "1"}
@@ -252,13 +255,16 @@ def main(argv=None):
                    "--repeats", str(args.repeats)]
             done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
             results[src].append(json.loads(done.stdout.strip().splitlines()[-1]))
+            loads.append(os.getloadavg()[0])
     print(f"digits 64-100-10, Adam, batch 200, {args.epochs} epochs, 1 thread; {args.workers} workers x "
-          f"{args.repeats} rounds per tree; load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} cores (shared)")
+          f"{args.repeats} rounds per tree; load average {min(loads):.1f}-{max(loads):.1f} (sampled between "
+          f"workers), {os.cpu_count()} cores (shared)")
     for src, rounds in results.items():
         report(src, rounds)
     if args.out:
         with open(args.out, "w") as f:
-            json.dump({"load_average": os.getloadavg()[0], "epochs": args.epochs, "results": results}, f, indent=1)
+            json.dump({"load_average": [min(loads), max(loads)], "epochs": args.epochs, "workers": args.workers,
+                       "repeats": args.repeats, "results": results}, f, indent=1)
 
 
 if __name__ == "__main__":
