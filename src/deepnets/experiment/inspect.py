@@ -43,10 +43,10 @@ def split_metrics(model, pair, loss, data: Dataset, units: TargetUnits | None = 
 
 def _run_data(path, exp, summary: dict):
     """``prepare(exp)`` for a finished run: the data file checked against the one it was trained on
-    (a warning when changed), and a CSV's labels mapped onto the run's own classes (so that a
+    (a warning when changed), and a CSV's or NPZ's labels mapped onto the run's own classes (so that a
     changed file cannot reorder them; a label the run never saw is an error naming its line)."""
     check_data(path)
-    if exp.data.name == "csv" and summary.get("classes") is not None:
+    if exp.data.name in ("csv", "npz") and summary.get("classes") is not None:
         exp = dataclasses.replace(exp, data=dataclasses.replace(
             exp.data, params={**exp.data.params, "classes": summary["classes"]}))
     return prepare(exp)
