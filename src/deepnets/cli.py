@@ -209,6 +209,9 @@ def cmd_select(args) -> int:
     held = rep.heldout
     print(f"{rep.dataset}: {rep.n_train} training samples; sigma_e^2 = {rep.sigma2:.4g} "
           f"({'given' if args.sigma2 is not None else 'residual variance of the largest network'})")
+    if rep.target_std is not None:
+        print(f"errors of the standardised targets (data.scale_target): × {', '.join(f'{s:.4g}' for s in rep.target_std)}"
+              f"² for the target's own units")
     print(f"{'size':>6} {'weights':>8} {'train 2E/N':>12} {held + ' error':>18} {'PE':>12}")
     for r in rep.rows:
         print(f"{r.size:>6} {r.weights:>8} {r.train_error:>12.5g} {r.heldout_error:>18.5g} {r.pe:>12.5g}")
