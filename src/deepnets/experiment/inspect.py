@@ -24,7 +24,7 @@ from ..train.loop import evaluate
 from ..train.metrics import predicted_classes
 from .build import loss_for
 from .folder import load_run
-from .forecast import predict_series, series_summary
+from .forecast import forecast_file_report, predict_series, series_summary
 from .prepare import prepare, scaled
 from .provenance import check_data
 from .targets import TargetUnits
@@ -83,10 +83,15 @@ def reevaluate_run(path) -> tuple[dict, dict | None]:
 
 def evaluate_file(path, csv_path) -> dict:
     """The metrics of a run's network on a new labelled CSV: the run's feature and target columns
-    by name (any order, other columns ignored), class labels among the run's classes."""
+    by name (any order, other columns ignored), class labels among the run's classes. For a series
+    run, the forecast report on the CSV's series (:func:`~deepnets.experiment.forecast.forecast_file_report`:
+    one segment, ``"file"``) under the key ``"forecast"``."""
     exp, summary, model, scaler = load_run(path)
     if "forecast" in summary:
-        raise ConfigError(f"{path} is a series run: forecast a new series with 'deepnets predict RUN FILE.csv'")
+        units = TargetUnits.from_summary(summary)
+        net = torch.nn.Sequential(scaler, model if units is None else units.predictor(model))
+        with override(**exp.data.limits):
+            return {"forecast": forecast_file_report(summary["forecast"], net, csv_path)}
     task = summary["task"]
     classes = summary.get("classes")
     if task == "classification" and classes is None:  # labels are the class indices themselves
