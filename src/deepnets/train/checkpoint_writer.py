@@ -46,35 +46,36 @@ class BackgroundWriter:
         """Hand ``snap`` over to be written as checkpoint ``name`` (returns at once)."""
         self._raise_failed()
         with self._cond:
-            old, self._pending = self._pending, (name, snap)
-            if old is not None:
-                self.skipped += 1
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, daemon=True, name="deepnets-checkpoint")
+            if self._thread is None:  # no writer: one starts, busy with this snapshot from the start
+                self._busy = True
+                self._thread = threading.Thread(target=self._run, args=((name, snap),), daemon=True,
+                                                name="deepnets-checkpoint")
                 self._thread.start()
-            else:
-                self._cond.notify_all()
+                return
+            if self._pending is not None:
+                self.skipped += 1
+            self._pending = (name, snap)
+            self._cond.notify_all()
 
-    def _run(self) -> None:
+    def _run(self, item) -> None:
         while True:
+            try:
+                path, failed = self.manager.write(*item), None
+            except BaseException as exc:  # raised on the training thread by submit() or flush()
+                path, failed = None, exc
             with self._cond:
+                if failed is None:
+                    self.last, self.written = path, self.written + 1
+                else:
+                    self._failed, self._pending = failed, None
+                self._busy = False
+                self._cond.notify_all()
                 if self._pending is None:
                     self._cond.wait(IDLE_S)
                 if self._pending is None:  # idle: end; the next submit starts a thread again
                     self._thread = None
                     return
                 item, self._pending, self._busy = self._pending, None, True
-            try:
-                path, failed = self.manager.write(*item), None
-            except BaseException as exc:  # raised on the training thread by submit() or flush()
-                path, failed = None, exc
-            with self._cond:
-                self._busy = False
-                if failed is None:
-                    self.last, self.written = path, self.written + 1
-                else:
-                    self._failed, self._pending = failed, None
-                self._cond.notify_all()
 
     def flush(self) -> None:
         """Wait until every snapshot handed over is written; raise what a write raised."""
