@@ -314,6 +314,7 @@ def test_all_corrupt_or_none(tmp_path):
     (lambda h: h["__metadata__"].pop("sequence"), "not a deepnets checkpoint header"),
     (lambda h: h["__metadata__"].update(raw='{"s0": ["os.system", [1]]}'), "raw tensor 's0'"),
     (lambda h: h["model/0.weight"].update(shape=[99]), "not a readable safetensors file"),
+    (lambda h: h.update({"model/extra": h.pop("s0")}), "expected tensors s0 to"),
 ])
 def test_forged_content_with_a_matching_digest_is_refused_and_skipped(tmp_path, edit, message):
     cm, new = _two_checkpoints(tmp_path)

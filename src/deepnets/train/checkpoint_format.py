@@ -384,11 +384,14 @@ def decode(raw: bytes, path, *, map_location="cpu") -> dict:
             raise CheckpointError(f"{path}: refused: raw tensor {name!r} is not {dtype} {shape} ({exc})") from None
     if map_location is not None and torch.device(map_location).type != "cpu":
         loaded = {k: v.to(map_location) for k, v in loaded.items()}
-    if not isinstance(names, list) or any(f"model/{k}" not in loaded for k in names):
+    if not isinstance(names, list) or any(not isinstance(k, str) or f"model/{k}" not in loaded for k in names):
         raise CheckpointError(f"{path}: refused: the weights listed in the header are not all in the file")
     weights = {k: loaded[f"model/{k}"] for k in names}
-    count = len(loaded) - len(names)
-    state = unflatten(state, [loaded.get(f"s{i}") for i in range(count)], where=f"{path}: state")
+    others = [loaded.get(f"s{i}") for i in range(len(loaded) - len(names))]
+    if any(t is None for t in others):
+        raise CheckpointError(f"{path}: refused: expected tensors s0 to s{len(others) - 1} besides the weights, "
+                              f"found {sorted(k for k in loaded if not k.startswith('model/'))[:5]}")
+    state = unflatten(state, others, where=f"{path}: state")
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path}: refused: expected a {FORMAT} state, found {type(state).__name__}")
     return {**state, "model": weights, "sequence": sequence}
