@@ -156,9 +156,14 @@ class CheckpointManager:
         self.keep = keep
         self.removed_temps = remove_stale_temps(self.dir)
         self._known: dict[str, CheckpointInfo] | None = None  # entry -> info: what write() knows is there
+        self._made = False  # the folder was made (or found) by this manager's first write
 
     def _entries(self) -> list[str]:
-        return [n for n in (os.listdir(self.dir) if self.dir.is_dir() else []) if not n.startswith(TEMP_PREFIX)]
+        try:
+            names = os.listdir(self.dir)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return [n for n in names if not n.startswith(TEMP_PREFIX)]
 
     def _scan(self) -> dict[str, CheckpointInfo]:
         """Every checkpoint with a readable header or manifest, by its entry in the folder."""
@@ -303,20 +308,22 @@ class CheckpointManager:
         """
         name = self._check_name(step_name)
         sequence = 1 + max((i.sequence for i in self._infos()), default=0)
-        header, data = snap.encode(sequence)
-        needed = len(header) + sum(map(len, data))
+        blob = snap.encode(sequence)
+        needed = len(blob)
         final = self.dir / (name + SUFFIX)
         tmp = self.dir / temp_name(final.name)
         try:
-            self.dir.mkdir(parents=True, exist_ok=True)
+            if not self._made:
+                self.dir.mkdir(parents=True, exist_ok=True)
+                self._made = True
             free = free_bytes(self.dir)
             if free is not None and free < needed:
                 raise OSError(errno.ENOSPC, "not enough free space (checked before writing)")
-            write_file_durably(tmp, header, *data)
+            write_file_durably(tmp, blob)
             os.rename(tmp, final)  # atomic: the old file of this name, or the new one
         except OSError as exc:
             _remove_quietly(tmp)
-            self._known = None
+            self._known, self._made = None, False
             earlier = [i.name for i in self.list()]
             kept = (f"the previous checkpoints are untouched (newest: {earlier[-1]})" if earlier
                     else "the run has no earlier checkpoint")
@@ -334,20 +341,23 @@ class CheckpointManager:
 
     def _prune(self) -> None:
         """Delete all but the newest ``keep`` checkpoints, and a format-1 folder a newer file of the
-        same name replaced (a file is unlinked; a folder renamed to a temp name, then removed)."""
-        infos = self._infos()
+        same name replaced (a file is unlinked; a folder renamed to a temp name, then removed). Works
+        from what :meth:`write` knows is there (listed at its start), without listing again."""
+        infos = sorted(self._known.values(), key=lambda i: i.sequence)
         newest = {i.name: i for i in infos}
         kept = {id(i) for i in sorted(newest.values(), key=lambda i: i.sequence)[-self.keep:]}
         for info in infos:
             if id(info) in kept:
                 continue
             try:
-                if info.path.is_dir():
+                if info.path.name.endswith(SUFFIX):
+                    os.unlink(info.path)
+                else:  # a folder of format 1
                     trash = self.dir / temp_name(info.path.name)
                     os.rename(info.path, trash)
                     _remove_quietly(trash)
-                else:
-                    os.unlink(info.path)
+            except FileNotFoundError:  # gone already (another process pruned it)
+                pass
             except OSError as exc:
                 log.warning("could not remove old checkpoint %s: %s", info.path, exc)
                 continue

@@ -266,9 +266,9 @@ class Packed:
                 at += size
         return entries, raw
 
-    def data(self) -> list[memoryview]:
-        """The data section as byte views of :attr:`parts`, in order."""
-        return [memoryview(p.view(torch.uint8).numpy()) for p in self.parts if p.numel()]
+    def byte_parts(self) -> list[torch.Tensor]:
+        """The data section: :attr:`parts` as bytes (uint8 views), in order."""
+        return [p.view(torch.uint8) for p in self.parts if p.numel()]
 
 
 # --------------------------------------------------------------------------- the header
@@ -293,12 +293,6 @@ def digest(parts) -> bytes:
     for p in parts:
         h.update(p)
     return h.hexdigest().encode()
-
-
-def sign(header: bytes, data: list) -> bytes:
-    """``header`` with its digest filled in: the SHA-256 of header (digest as zeros) + ``data`` (a
-    list of bytes-like parts)."""
-    return header[:DIGEST_AT] + digest((header, *data)) + header[DIGEST_AT + 64:]
 
 
 def verify(raw: bytes, path) -> tuple[int, bytes]:

@@ -20,7 +20,8 @@ import torch
 
 from deepnets._version import __version__
 from deepnets.errors import CheckpointError
-from deepnets.train.checkpoint_format import FORMAT, FORMAT_VERSION, Packed, flatten, header_bytes, place, sign
+from deepnets.train.checkpoint_format import (DIGEST_AT, FORMAT, FORMAT_VERSION, Packed, digest, flatten,
+                                              header_bytes, place)
 from deepnets.train.rng import get_rng_state
 from deepnets.train.state_dict import optimizer_state_by_name, strip_prefixes
 
@@ -39,8 +40,11 @@ class Snapshot:
     step: int | None
     epoch: int | None
 
-    def encode(self, sequence: int) -> tuple[bytes, list]:
-        """The checkpoint file as ``(signed header, data parts)`` for save number ``sequence``."""
+    def encode(self, sequence: int) -> memoryview:
+        """The checkpoint file for save number ``sequence``, whole, in one buffer: the header and
+        the tensors joined by one ``torch.cat`` and hashed in one pass (both let other threads run),
+        then the digest written in. One buffer, so that a writer thread makes few calls that
+        must take Python's lock back (each a chance for the training thread to wait)."""
         names = [f"model/{k}" for k in self.weights] + [f"s{i}" for i in range(len(self.packed.kinds) -
                                                                                 len(self.weights))]
         entries, raw = self.packed.lay_out(names)
@@ -51,8 +55,10 @@ class Snapshot:
                 "state": json.dumps(self.tree, separators=(",", ":"))}
         if raw:
             meta["raw"] = json.dumps(raw, separators=(",", ":"))
-        data = self.packed.data()
-        return sign(header_bytes(entries, meta), data), data
+        header = torch.frombuffer(bytearray(header_bytes(entries, meta)), dtype=torch.uint8)
+        whole = memoryview(torch.cat([header, *self.packed.byte_parts()]).numpy())
+        whole[DIGEST_AT:DIGEST_AT + 64] = digest((whole,))
+        return whole
 
 
 def snapshot(*, model: torch.nn.Module, optimizer=None, scheduler=None, step=None, epoch=None,
