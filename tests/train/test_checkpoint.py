@@ -411,3 +411,10 @@ def test_cuda_model_round_trip_and_cpu_fallback(tmp_path):
     cpu_model, _, _ = _setup(seed=6)
     restore(on_cpu, model=cpu_model, rng=False)
     assert torch.equal(cpu_model[0].weight, model[0].weight.cpu())
+
+
+def test_map_location_must_be_a_device(tmp_path):
+    _, new = _two_checkpoints(tmp_path)
+    with pytest.raises(CheckpointError, match="map_location: expected a device .* got dict"):
+        load_checkpoint(new, map_location={"cuda:0": "cpu"})
+    assert load_checkpoint(new, map_location=torch.device("cpu"))["step"] == 2

@@ -376,6 +376,8 @@ def decode(raw: bytes, path, *, map_location="cpu") -> dict:
             loaded[name] = loaded[name].view(kind).reshape(shape)
         except (RuntimeError, TypeError) as exc:
             raise CheckpointError(f"{path}: refused: raw tensor {name!r} is not {dtype} {shape} ({exc})") from None
+    if map_location is not None and not isinstance(map_location, (str, torch.device)):
+        raise CheckpointError(f"map_location: expected a device (a str or torch.device), got {type(map_location).__name__}")
     if map_location is not None and torch.device(map_location).type != "cpu":
         loaded = {k: v.to(map_location) for k, v in loaded.items()}
     if not isinstance(names, list) or any(not isinstance(k, str) or f"model/{k}" not in loaded for k in names):
