@@ -418,3 +418,16 @@ def test_map_location_must_be_a_device(tmp_path):
     with pytest.raises(CheckpointError, match="map_location: expected a device .* got dict"):
         load_checkpoint(new, map_location={"cuda:0": "cpu"})
     assert load_checkpoint(new, map_location=torch.device("cpu"))["step"] == 2
+
+
+def test_a_damaged_header_of_any_shape_is_skipped_when_listing(tmp_path):
+    import struct
+
+    cm, new = _two_checkpoints(tmp_path)
+    for header in (b'[1, 2]', b'{"__metadata__": [1]}', b'[' * 100_000 + b']' * 100_000, b'{"__metadata__": {}}'):
+        header += b" " * (-len(header) % 8)
+        new.write_bytes(struct.pack("<Q", len(header)) + header + b"\0" * 16)
+        assert [i.name for i in cm.list()] == ["old"]
+        with pytest.raises(CheckpointError, match="corrupt|checksum mismatch"):
+            load_checkpoint(new)
+        assert CheckpointManager(tmp_path).load()["step"] == 1

@@ -327,10 +327,10 @@ def verify(raw: bytes, path) -> tuple[int, bytes]:
 def _declared_size(header: bytes) -> int | None:
     """The file size a (possibly damaged) header declares, or None when it does not parse."""
     try:
-        head = json.loads(header)
+        head = loads_json(header, "header")
         ends = [v["data_offsets"][1] for k, v in head.items() if k != "__metadata__"]
         return 8 + len(header) + max(ends, default=0)
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, DataError):
         return None
 
 
@@ -411,7 +411,7 @@ def read_header(path) -> dict | None:
             return None
         return {"sequence": int(meta["sequence"]), "step": _opt_int(meta.get("step")),
                 "epoch": _opt_int(meta.get("epoch"))}
-    except (OSError, ValueError, TypeError, KeyError, DataError):
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, DataError):
         return None
 
 
