@@ -53,11 +53,12 @@ def _gates(A, p, c, S, y, x_next):
         d_i = sigmoid_den(A[0, k] + p[0, k] * c_prev)
         d_f = sigmoid_den(A[1, k] + p[1, k] * c_prev)
         n_g, d_g = tanh_parts(A[2, k])
-        c_t = c_prev / d_f + n_g / (d_i * d_g)
+        c[k] = c_prev / d_f + n_g / (d_i * d_g)
+    for k in range(HN):
+        c_t = c[k]
         d_o = sigmoid_den(A[3, k] + p[2, k] * c_t)
         n_c, d_c = tanh_parts(c_t)
         z = n_c / (d_o * d_c)
-        c[k] = c_t
         S[k] = z
         y[k] = z
     for k in range(x_next.shape[0]):
