@@ -50,8 +50,6 @@ from torch import Tensor
 
 from ..._numba import kernel
 
-#: steps run by one kernel call, whose inputs x_t are transposed to (H_in, N) at once (bounds that buffer)
-CHUNK = 16
 #: exp's argument is clamped to [-bound, bound] (module docstring)
 CLAMP = {np.float32: 40.0, np.float64: 300.0}
 _JIT = dict(error_model="numpy", fastmath={"contract"})   # no ZeroDivisionError branches; FMAs
@@ -133,21 +131,25 @@ def _tanh_parts_typed(x):
     return parts64
 
 
-def _lstm_steps(W, S, A, p, c, Z, X):
+def _lstm_steps(W, S, A, p, c, Z, x, st, sn, si):
     """Run len(Z) steps of the peephole layer, in place (module docstring).
 
     W (4H, K) = [W_z W_x b], K = H + H_in + 1; S (K, N) = [z_{t-1}; x_t; 1], its z rows holding
-    z_{t-1} on entry and z_t on exit; A (4H, N) scratch for the product, gate blocks (i, f, g, o);
-    p (3, HN) the peepholes (w_ic, w_fc, w_oc) spread over the batch; c (HN): c_{t-1} in, c_t out;
-    Z (k, HN): z_t of each step (feature-major); X (k, H_in N): x_t^T of each step. No constant in
-    the loop: the helpers give each float type its own.
+    z_0 on entry and z_L on exit; A (4H, N) scratch for the product, gate blocks (i, f, g, o);
+    p (3, HN) the peepholes (w_ic, w_fc, w_oc) spread over the batch; c (HN): c_0 in, c_L out;
+    Z (L, HN): z_t of each step (feature-major); x the input's memory, one dimension, x_t[n, i] at
+    t st + n sn + i si (any strides: x_t^T is gathered into S here, no copy of the input). No
+    constant in the loop: the helpers give each float type its own.
     """
     HN = c.shape[0]
+    N = S.shape[1]
+    I = S.shape[0] - 1 - HN // N
     A4 = A.reshape(4, HN)
     S1 = S.reshape(-1)
     for t in range(Z.shape[0]):
-        for k in range(X.shape[1]):
-            S1[HN + k] = X[t, k]                                           # x_t
+        for i in range(I):                                                 # x_t^T
+            for n in range(N):
+                S1[HN + i * N + n] = x[t * st + n * sn + i * si]
         np.dot(W, S, A)                                                    # W_z z_{t-1} + W_x x_t + b
         for k in range(HN):                    # c_t: two passes, so each has a shorter chain to wait on
             c_prev = c[k]
@@ -183,9 +185,10 @@ def lstm_layer_fused(x: Tensor, z0: Tensor, c0: Tensor, W_x: Tensor, W_z: Tensor
     """One peephole layer over x (L, N, H_in) from (z0, c0) (N, H), no gradient, CPU float32/64:
     returns (Z (L, N, H), z_L, c_L) as :func:`~.lstm_infer.lstm_layer_infer` does.
 
-    One :data:`lstm_steps` call a chunk of :data:`CHUNK` steps; buffers beyond the output are
-    independent of L: the (4H, N) pre-activations, the (H + H_in + 1, N) operand, c (H, N), the
-    peepholes spread over the batch, and x_t transposed for one chunk.
+    One :data:`lstm_steps` call; buffers beyond the output are independent of L: the (4H, N)
+    pre-activations, the (H + H_in + 1, N) operand, c (H, N) and the peepholes spread over the
+    batch. The input is read where it lies, whatever its strides (batch-first, or the previous
+    layer's feature-major output).
     """
     L, N, I = x.shape
     H = W_z.shape[1]
@@ -196,14 +199,12 @@ def lstm_layer_fused(x: Tensor, z0: Tensor, c0: Tensor, W_x: Tensor, W_z: Tensor
     A = x.new_empty(4 * H, N)
     c = c0.t().clone(memory_format=torch.contiguous_format)        # a copy, even where .t() is contiguous
     Z = x.new_empty(L, H, N)                                       # z_1 .. z_L, feature-major
-    X = x.new_empty(min(CHUNK, L), I * N)                          # x_t^T for one chunk
     P = p.detach().reshape(3, H, 1).expand(3, H, N).reshape(3, H * N)
-    W_n, S_n, A_n, P_n, c_n, Z_n, X_n = (
-        t.numpy() for t in (W, S, A, P, c.view(-1), Z.view(L, -1), X))
+    x = x.detach()
+    extent = 1 + sum((size - 1) * stride for size, stride in zip(x.shape, x.stride()))
+    x_mem = x.as_strided((extent,), (1,))                          # the input's memory, from x[0, 0, 0]
+    W_n, S_n, A_n, P_n, c_n, Z_n, x_n = (t.numpy() for t in (W, S, A, P, c.view(-1), Z.view(L, -1), x_mem))
     run = lstm_steps if lstm_steps.compiled is None else lstm_steps.compiled   # skip the wrapper once compiled
     with _blas_threads(torch.get_num_threads()):
-        for t0 in range(0, L, CHUNK):
-            k = min(CHUNK, L - t0)
-            X[:k].view(k, I, N).copy_(x[t0:t0 + k].transpose(1, 2))
-            run(W_n, S_n, A_n, P_n, c_n, Z_n[t0:t0 + k], X_n[:k])
+        run(W_n, S_n, A_n, P_n, c_n, Z_n, x_n, *x.stride())
     return Z.transpose(1, 2), Z[L - 1].t().contiguous(), c.t().contiguous()
