@@ -160,3 +160,13 @@ def test_a_sliced_input_is_read_in_place(monkeypatch, spy):
     monkeypatch.setenv("DEEPNETS_NO_NUMBA", "1")
     for a, b in zip(fused, _run(m, x.contiguous(), None)):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+
+
+def test_the_kernel_only_ever_gets_c_contiguous_arrays():
+    """A strided view (the peepholes spread over the batch when H = 1 was one) would make Numba
+    compile a second, slower version of the kernel for it."""
+    from deepnets.nn.recurrent import lstm_fused
+    for N, H in ((1, 1), (3, 1), (1, 4), (2, 3)):
+        _run(_net(2, H, torch.float64, layers=2), torch.randn(N, 4, 2, dtype=torch.float64), None)
+    layouts = {a.layout for sig in lstm_fused.lstm_steps.compiled.signatures for a in sig if hasattr(a, "layout")}
+    assert layouts == {"C"}

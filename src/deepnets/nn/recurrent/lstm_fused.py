@@ -201,7 +201,7 @@ def lstm_layer_fused(x: Tensor, z0: Tensor, c0: Tensor, W_x: Tensor, W_z: Tensor
     A = x.new_empty(4 * H, N)
     c = c0.t().clone(memory_format=torch.contiguous_format)        # a copy, even where .t() is contiguous
     Z = x.new_empty(L, H, N)                                       # z_1 .. z_L, feature-major
-    P = p.detach().reshape(3, H, 1).expand(3, H, N).reshape(3, H * N)
+    P = p.detach().reshape(3, H, 1).expand(3, H, N).reshape(3, H * N).contiguous()   # (a view when H = 1)
     x = x.detach()
     extent = 1 + sum((size - 1) * stride for size, stride in zip(x.shape, x.stride()))
     x_mem = x.as_strided((extent,), (1,))                          # the input's memory, from x[0, 0, 0]
