@@ -1,6 +1,7 @@
 """The peephole LSTM's fused CPU inference kernel (Numba) against the torch path it replaces and
 against torch.nn.LSTM where the maths coincide (peepholes zero) (#19)."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -9,6 +10,8 @@ from deepnets.nn.recurrent import LSTM
 from deepnets.nn.recurrent import lstm_infer
 
 pytestmark = pytest.mark.skipif(not _numba.available(), reason="Numba not importable here")
+if _numba.available():
+    from deepnets.nn.recurrent.lstm_fused import _JIT, sigmoid_den, tanh_parts
 TOL = {torch.float64: 1e-12, torch.float32: 1e-5}
 # (T, N, H_in, H): one step, batch 1, across a chunk boundary, two chunks and a remainder
 SHAPES = [(1, 1, 1, 1), (5, 1, 3, 4), (19, 3, 2, 5), (37, 7, 3, 9)]
@@ -170,3 +173,27 @@ def test_the_kernel_only_ever_gets_c_contiguous_arrays():
         _run(_net(2, H, torch.float64, layers=2), torch.randn(N, 4, 2, dtype=torch.float64), None)
     layouts = {a.layout for sig in lstm_fused.lstm_steps.compiled.signatures for a in sig if hasattr(a, "layout")}
     assert layouts == {"C"}
+
+
+def _gate_functions(x, one, sig, tanh):
+    """sigma and tanh as the kernel computes them, element by element (in x's float type; one[0] = 1)."""
+    for k in range(x.shape[0]):
+        sig[k] = one[0] / sigmoid_den(x[k])
+        n, d = tanh_parts(x[k])
+        tanh[k] = n / d
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float32, 1.5e-7), (np.float64, 3e-16)])
+def test_the_kernels_sigmoid_and_tanh_against_float64_numpy(dtype, tol):
+    """The written-out exponential (module docstring: 1.1e-7 / 2e-16 relative) gives sigma and
+    tanh within about an ulp, beyond the clamp too, and passes NaN on."""
+    compiled = _numba.kernel(_gate_functions, **_JIT)
+    x = np.concatenate([np.linspace(-50, 50, 100_001), [-1e30, 1e30, -np.inf, np.inf, 0.0, np.nan]]).astype(dtype)
+    sig, tanh = np.empty_like(x), np.empty_like(x)
+    compiled(x, np.ones(1, dtype), sig, tanh)
+    xd = x.astype(np.float64)[:-1]
+    with np.errstate(over="ignore"):
+        want_sig = 1 / (1 + np.exp(-xd))
+    assert np.abs(sig[:-1] - want_sig).max() <= tol
+    assert np.abs(tanh[:-1] - np.tanh(xd)).max() <= 2 * tol
+    assert np.isnan(sig[-1]) and np.isnan(tanh[-1])

@@ -52,8 +52,8 @@ from torch import Tensor
 
 from ..._numba import kernel
 
-#: exp's argument is clamped to [-bound, bound] (module docstring)
-CLAMP = {np.float32: 40.0, np.float64: 300.0}
+#: exp's argument is clamped to [-CLAMP32, CLAMP32] in float32, [-CLAMP64, CLAMP64] in float64
+CLAMP32, CLAMP64 = 40.0, 300.0
 _JIT = dict(error_model="numpy", fastmath={"contract"})   # no ZeroDivisionError branches; FMAs
 
 
@@ -62,19 +62,19 @@ def sigmoid_den(x):
 
     The kernel's compiled form computes it in the argument's own float type.
     """
-    return 1.0 + math.exp(min(max(-x, -CLAMP[np.float64]), CLAMP[np.float64]))
+    return 1.0 + math.exp(min(max(-x, -CLAMP64), CLAMP64))
 
 
 def tanh_parts(x):
     """(1 - e, 1 + e) with e = exp(-2x) (clamped as for float64), whose ratio is tanh(x)."""
-    e = math.exp(min(max(-2.0 * x, -CLAMP[np.float64]), CLAMP[np.float64]))
+    e = math.exp(min(max(-2.0 * x, -CLAMP64), CLAMP64))
     return 1.0 - e, 1.0 + e
 
 
 @numba.njit(**_JIT)   # compiled into the kernel, which is cached
 def _exp32(x):
     """exp(x), float32, x clamped to +-40: 2^n p(r), p a degree-5 fit on [-ln2/2, ln2/2]."""
-    x = min(max(x, np.float32(-40.0)), np.float32(40.0))
+    x = min(max(x, np.float32(-CLAMP32)), np.float32(CLAMP32))
     t = x * np.float32(1.4426950408889634) + np.float32(12582912.0)   # + 1.5 * 2^23: n in t's low bits
     n = t - np.float32(12582912.0)
     r = x - n * np.float32(0.6931471805599453)    # |n| <= 58: ln 2's float32 rounding costs < 2e-7
@@ -91,7 +91,7 @@ def _exp32(x):
 @numba.njit(**_JIT)   # compiled into the kernel, which is cached
 def _exp64(x):
     """exp(x), float64, x clamped to +-300: 2^n times Taylor's polynomial of degree 12 in r."""
-    x = min(max(x, -300.0), 300.0)
+    x = min(max(x, -CLAMP64), CLAMP64)
     t = x * 1.4426950408889634 + 6755399441055744.0                     # + 1.5 * 2^52
     n = t - 6755399441055744.0
     r = x - n * 0.6931471803691238 - n * 1.9082149292705877e-10
