@@ -7,8 +7,9 @@ instead of whole-sequence histories; the input projection W_x x_t + b is compute
 steps at a time into one reused (chunk, 4H, N) buffer instead of for the whole sequence; and
 nothing is saved. Memory beyond the output (L, N, H) is then independent of the sequence length
 L (tested). Without peepholes the layer is torch's LSTM cell and torch's fused kernel runs it;
-with them, on the CPU in float32/float64, one GEMM and one fused Numba kernel a step
-(:mod:`.lstm_fused`) unless Numba is off (``DEEPNETS_NO_NUMBA=1``), where the loop below runs.
+with them, on the CPU in float32/float64, the whole time loop runs in one Numba kernel (a GEMM and
+one pass over the gates a step, :mod:`.lstm_fused`) unless Numba is off (``DEEPNETS_NO_NUMBA=1``),
+where the torch loop below runs (as on a GPU and in other dtypes).
 :meth:`LSTM.forward` takes this path when no gradient is being recorded
 (``torch.no_grad()``, ``torch.inference_mode()``, or no input or weight requiring one).
 """
@@ -38,7 +39,7 @@ def lstm_layer_infer(x: Tensor, z0: Tensor, c0: Tensor, W_x: Tensor, W_z: Tensor
 
     Without peepholes the cell is exactly ``torch.nn.LSTM``'s, and torch's own LSTM kernel runs it
     (b as b_ih, b_hh = 0). With them, on the CPU in float32 or float64, :func:`.lstm_fused.lstm_layer_fused`
-    (one GEMM and one Numba kernel a step) where Numba may be used; otherwise the torch loop below,
+    (the time loop in one Numba kernel) where Numba may be used; otherwise the torch loop below,
     where tanh(a) is computed as 2 σ(2a) − 1 as in the training pass (one sigmoid covers i, f and g).
     """
     if p is not None and fused_applies(x, z0, c0, W_x, W_z, b, p):
