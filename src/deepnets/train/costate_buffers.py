@@ -17,8 +17,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .. import _numba
 from ..activations import Logistic, ReLU, Tanh
 from ..backprop import terminal_condition
+from .costate_fused import fused_plan
 
 
 def _forward_inplace(act, y: Tensor) -> Tensor:
@@ -56,16 +58,29 @@ class CostateBuffers:
     def __init__(self, params, acts, loss, *, validate: bool = True):
         self.params, self.acts, self.loss, self.validate = params, acts, loss, validate
         self.buffers: dict = {}
+        # the fused CPU kernels where Numba may be used and the cost has one (else the torch path)
+        self.fused = fused_plan(params, acts, loss) if _numba.available() else None
 
     def _buffers(self, x: Tensor):
         key = (x.shape[0], x.dtype, x.device)
         bufs = self.buffers.get(key)
         if bufs is None:
+            N, fused = x.shape[0], self.fused
             widths = [self.params[2 * l].shape[0] for l in range(len(self.acts) - 1)]
-            zs = [x.new_empty(x.shape[0], m) for m in widths]     # ŷ(l), then ẑ(l), hidden layers
-            lams = [x.new_empty(x.shape[0], m) for m in widths]   # λ(l), then δ(l) for a ReLU
-            bufs = self.buffers[key] = (zs, lams)
+            zs = [x.new_empty(N, m) for m in widths]     # ŷ(l), then ẑ(l), hidden layers
+            lams = [x.new_empty(N, m) for m in widths]   # λ(l), then δ(l) for a ReLU
+            out = views = None
+            if fused is not None and fused.takes(x):     # ŷ(L), then δ(L); the kernels' views
+                out = x.new_empty(N, self.params[-2].shape[0])
+                views = fused.views(zs, lams, out)
+                fused.flat_grads()
+            bufs = self.buffers[key] = (zs, lams, out, views)
         return bufs
+
+    def gradients_finite(self, params) -> bool | None:
+        """Whether every ``.grad`` of ``params`` is finite, where the fused step keeps them in one
+        flat tensor (one pass over it); None where it cannot tell at that cost."""
+        return None if self.fused is None else self.fused.gradients_finite(params)
 
     def gradients(self, x: Tensor, target: Tensor, extra: list | None = None) -> Tensor:
         """E for the batch, ∂E/∂W(l) and ∂E/∂b(l) written into each ``.grad`` (overwritten);
@@ -83,7 +98,9 @@ class CostateBuffers:
     def _step(self, x: Tensor, target: Tensor, extra: list | None) -> Tensor:
         params, acts = self.params, self.acts
         L = len(acts)
-        zbuf, lbuf = self._buffers(x)
+        zbuf, lbuf, out, views = self._buffers(x)
+        if views is not None and self.fused.takes_target(target, out):
+            return self._step_fused(x, target, extra, zbuf, lbuf, out, views)
         zs = [x]
         for l in range(L - 1):  # hidden layers: ŷ(l) = ẑ(l−1) W(l)ᵀ + b(l) into its buffer, g in place
             W, b = params[2 * l], params[2 * l + 1]
@@ -95,29 +112,79 @@ class CostateBuffers:
             W, b = params[2 * l], params[2 * l + 1]
             if l < L - 1 or delta is None:
                 delta = _delta_inplace(acts[l], lam, zs[l + 1]) if l < L - 1 else acts[l].delta(lam, zs[l + 1])
-            if W.requires_grad:  # (M(l), M(l−1)) = δᵀ ẑ(l−1) (+ the extra gradient)
-                g, add = _grad_slot(W), None if extra is None else extra[2 * l]
-                if add is g and g is not None:  # .grad holds the extra gradient already
-                    g.addmm_(delta.t(), zs[l])
-                elif add is not None and g is None:
-                    W.grad = torch.addmm(add, delta.t(), zs[l])
-                elif add is not None:
-                    torch.addmm(add, delta.t(), zs[l], out=g)
-                elif g is None:
-                    W.grad = torch.mm(delta.t(), zs[l])
-                else:
-                    torch.mm(delta.t(), zs[l], out=g)
+            if W.requires_grad:
+                _weight_grad(W, delta.t(), zs[l], None if extra is None else extra[2 * l])
             if b is not None and b.requires_grad:  # (M(l),) = Σ_n δ
-                g = _grad_slot(b)
-                if g is None:
-                    g = b.grad = delta.sum(0)
-                else:
-                    torch.sum(delta, 0, out=g)
-                if extra is not None and extra[2 * l + 1] is not None:
-                    g.add_(extra[2 * l + 1])
+                _bias_grad(b, delta, extra, l)
             if l > 0:
                 lam = torch.mm(delta, W, out=lbuf[l - 1])  # λ(l−1) = W(l)ᵀ δ(l), row-wise
         return E
+
+    def _step_fused(self, x, target, extra, zbuf, lbuf, out, views) -> Tensor:
+        """The same step with the fused kernels (:mod:`deepnets.train.costate_fused`): the
+        terminal condition and each hidden δ(l) with its bias gradient in one pass each."""
+        params, fused = self.params, self.fused
+        L = len(self.acts)
+        zv, lv, lt, _, out_t, _, one = views
+        zs = [x]
+        z = x
+        for l in range(L):  # ŷ(l) = ẑ(l−1) W(l)ᵀ + b(l) into its buffer; hidden g in place
+            W, b = params[2 * l], params[2 * l + 1]
+            y = zbuf[l] if l < L - 1 else out
+            z = torch.mm(z, W.t(), out=y) if b is None else torch.addmm(b, z, W.t(), out=y)
+            if l < L - 1:
+                z = fused.forward[l](z)
+                zs.append(z)
+        E = fused.terminal(out, views, target, x.shape[0])  # δ(L) over ŷ(L), ∂E/∂b(L) into .grad
+        delta, delta_t = out, out_t
+        wgrads = fused.weight_grads
+        for l in range(L - 1, -1, -1):
+            W, b = params[2 * l], params[2 * l + 1]
+            if l < L - 1:
+                delta = lbuf[l]
+                if fused.delta(l, delta, lv[l], zv[l], one):  # over λ(l), Σ_n δ into b's .grad
+                    delta_t = lt[l]
+                else:
+                    delta = _delta_inplace(self.acts[l], delta, zs[l + 1])
+                    delta_t = delta.t()
+                    if b is not None and b.requires_grad:
+                        _bias_grad(b, delta, None, l)
+            g = W.grad
+            if extra is None and g is not None and g is wgrads[l]:  # the flat .grad views: no checks
+                torch.mm(delta_t, zs[l], out=g)
+            elif W.requires_grad:
+                _weight_grad(W, delta_t, zs[l], None if extra is None else extra[2 * l])
+            if extra is not None and b is not None and b.requires_grad and extra[2 * l + 1] is not None:
+                b.grad.add_(extra[2 * l + 1])
+            if l > 0:
+                torch.mm(delta, W, out=lbuf[l - 1])  # λ(l−1) = W(l)ᵀ δ(l), row-wise
+        return E
+
+
+def _bias_grad(b: Tensor, delta: Tensor, extra: list | None, l: int) -> None:
+    """∂E/∂b(l) = Σ_n δ(l), (M(l),), written into ``b.grad`` (+ the extra gradient)."""
+    g = _grad_slot(b)
+    if g is None:
+        g = b.grad = delta.sum(0)
+    else:
+        torch.sum(delta, 0, out=g)
+    if extra is not None and extra[2 * l + 1] is not None:
+        g.add_(extra[2 * l + 1])
+
+
+def _weight_grad(W: Tensor, delta_t: Tensor, z: Tensor, add: Tensor | None) -> None:
+    """∂E/∂W(l) = δᵀ ẑ(l−1), (M(l), M(l−1)), written into ``W.grad`` (+ ``add``, a penalty's)."""
+    g = _grad_slot(W)
+    if add is g and g is not None:  # .grad holds the extra gradient already
+        g.addmm_(delta_t, z)
+    elif add is not None and g is None:
+        W.grad = torch.addmm(add, delta_t, z)
+    elif add is not None:
+        torch.addmm(add, delta_t, z, out=g)
+    elif g is None:
+        W.grad = torch.mm(delta_t, z)
+    else:
+        torch.mm(delta_t, z, out=g)
 
 
 def _grad_slot(p: Tensor) -> Tensor | None:

@@ -70,6 +70,12 @@ class Step:
     def gradients(self, batch) -> Tensor:
         raise NotImplementedError
 
+    def gradients_finite(self, params) -> bool | None:
+        """Whether every ``.grad`` of ``params`` is finite, where the step can tell in one pass
+        (the fused co-state step keeps them in one flat tensor); None where it cannot."""
+        buffered = getattr(self, "buffered", None)  # CostateStep's buffers
+        return None if buffered is None else buffered.gradients_finite(params)
+
     def closure(self, batch, b: int) -> Tensor:
         """E of ``batch`` with every gradient written, the penalty added, the callbacks told."""
         E = self.gradients(batch)
