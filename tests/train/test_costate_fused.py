@@ -210,7 +210,7 @@ def test_kernels_against_numpy():
     np.testing.assert_allclose(delta, (p - onehot) / 7, rtol=1e-14, atol=1e-17)
     np.testing.assert_allclose(gb, ((p - onehot) / 7).sum(0), rtol=1e-12, atol=1e-16)
     t = rng.normal(size=(7, 4))
-    total, _ = K.identity_lms(a.copy(), t, delta, gb, 7.0)
+    total, _ = K.identity_lms(a.copy(), t, delta, gb, 0.0, 1.0, 7.0)
     np.testing.assert_allclose(total, 0.5 * ((a - t) ** 2).sum(), rtol=1e-14)
     np.testing.assert_allclose(delta, (a - t) / 7, rtol=1e-14)
     lam, z = rng.normal(size=(5, 6)), np.tanh(rng.normal(size=(5, 6)))

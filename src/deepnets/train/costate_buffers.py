@@ -18,28 +18,9 @@ import torch
 from torch import Tensor
 
 from .. import _numba
-from ..activations import Logistic, ReLU, Tanh
 from ..backprop import terminal_condition
 from .costate_fused import fused_plan
-
-
-def _forward_inplace(act, y: Tensor) -> Tensor:
-    """g(y) written over y where g has an in-place torch kernel computing the same numbers."""
-    kind = type(act)
-    if kind is ReLU:
-        return y.relu_()
-    if kind is Tanh and act.alpha == 1.0 and act.scale == 1.0:
-        return y.tanh_()
-    if kind is Logistic and act.alpha == 1.0:
-        return y.sigmoid_()
-    return act(y)
-
-
-def _delta_inplace(act, lam: Tensor, z: Tensor) -> Tensor:
-    """δ = λ ∘ g'(ŷ), over λ for a ReLU (λ where ẑ > 0, else 0), as a new tensor otherwise."""
-    if type(act) is ReLU:
-        return torch.ops.aten.threshold_backward.grad_input(lam, z, 0.0, grad_input=lam)
-    return act.delta(lam, z)
+from .costate_grads import bias_grad, delta_inplace, inplace_forward, weight_grad
 
 
 class CostateBuffers:
@@ -73,7 +54,6 @@ class CostateBuffers:
             if fused is not None and fused.takes(x):     # ŷ(L), then δ(L); the kernels' views
                 out = x.new_empty(N, self.params[-2].shape[0])
                 views = fused.views(zs, lams, out)
-                fused.flat_grads()
             bufs = self.buffers[key] = (zs, lams, out, views)
         return bufs
 
@@ -100,94 +80,22 @@ class CostateBuffers:
         L = len(acts)
         zbuf, lbuf, out, views = self._buffers(x)
         if views is not None and self.fused.takes_target(target, out):
-            return self._step_fused(x, target, extra, zbuf, lbuf, out, views)
+            return self.fused.step(x, target, extra, zbuf, lbuf, out, views)
         zs = [x]
         for l in range(L - 1):  # hidden layers: ŷ(l) = ẑ(l−1) W(l)ᵀ + b(l) into its buffer, g in place
             W, b = params[2 * l], params[2 * l + 1]
             y = torch.mm(zs[-1], W.t(), out=zbuf[l]) if b is None else torch.addmm(b, zs[-1], W.t(), out=zbuf[l])
-            zs.append(_forward_inplace(acts[l], y))
+            zs.append(inplace_forward(acts[l])(y))
         zs.append(acts[-1](torch.nn.functional.linear(zs[-1], params[2 * L - 2], params[2 * L - 1])))
         E, lam, delta = terminal_condition(self.loss, zs[-1], target, acts[-1], validate=self.validate)
         for l in range(L - 1, -1, -1):
             W, b = params[2 * l], params[2 * l + 1]
             if l < L - 1 or delta is None:
-                delta = _delta_inplace(acts[l], lam, zs[l + 1]) if l < L - 1 else acts[l].delta(lam, zs[l + 1])
+                delta = delta_inplace(acts[l], lam, zs[l + 1]) if l < L - 1 else acts[l].delta(lam, zs[l + 1])
             if W.requires_grad:
-                _weight_grad(W, delta.t(), zs[l], None if extra is None else extra[2 * l])
+                weight_grad(W, delta.t(), zs[l], None if extra is None else extra[2 * l])
             if b is not None and b.requires_grad:  # (M(l),) = Σ_n δ
-                _bias_grad(b, delta, extra, l)
+                bias_grad(b, delta, None if extra is None else extra[2 * l + 1])
             if l > 0:
                 lam = torch.mm(delta, W, out=lbuf[l - 1])  # λ(l−1) = W(l)ᵀ δ(l), row-wise
         return E
-
-    def _step_fused(self, x, target, extra, zbuf, lbuf, out, views) -> Tensor:
-        """The same step with the fused kernels (:mod:`deepnets.train.costate_fused`): the
-        terminal condition and each hidden δ(l) with its bias gradient in one pass each."""
-        params, fused = self.params, self.fused
-        L = len(self.acts)
-        zv, lv, lt, _, out_t, _, one = views
-        zs = [x]
-        z = x
-        for l in range(L):  # ŷ(l) = ẑ(l−1) W(l)ᵀ + b(l) into its buffer; hidden g in place
-            W, b = params[2 * l], params[2 * l + 1]
-            y = zbuf[l] if l < L - 1 else out
-            z = torch.mm(z, W.t(), out=y) if b is None else torch.addmm(b, z, W.t(), out=y)
-            if l < L - 1:
-                z = fused.forward[l](z)
-                zs.append(z)
-        E = fused.terminal(out, views, target, x.shape[0])  # δ(L) over ŷ(L), ∂E/∂b(L) into .grad
-        delta, delta_t = out, out_t
-        wgrads = fused.weight_grads
-        for l in range(L - 1, -1, -1):
-            W, b = params[2 * l], params[2 * l + 1]
-            if l < L - 1:
-                delta = lbuf[l]
-                if fused.delta(l, delta, lv[l], zv[l], one):  # over λ(l), Σ_n δ into b's .grad
-                    delta_t = lt[l]
-                else:
-                    delta = _delta_inplace(self.acts[l], delta, zs[l + 1])
-                    delta_t = delta.t()
-                    if b is not None and b.requires_grad:
-                        _bias_grad(b, delta, None, l)
-            g = W.grad
-            if extra is None and g is not None and g is wgrads[l]:  # the flat .grad views: no checks
-                torch.mm(delta_t, zs[l], out=g)
-            elif W.requires_grad:
-                _weight_grad(W, delta_t, zs[l], None if extra is None else extra[2 * l])
-            if extra is not None and b is not None and b.requires_grad and extra[2 * l + 1] is not None:
-                b.grad.add_(extra[2 * l + 1])
-            if l > 0:
-                torch.mm(delta, W, out=lbuf[l - 1])  # λ(l−1) = W(l)ᵀ δ(l), row-wise
-        return E
-
-
-def _bias_grad(b: Tensor, delta: Tensor, extra: list | None, l: int) -> None:
-    """∂E/∂b(l) = Σ_n δ(l), (M(l),), written into ``b.grad`` (+ the extra gradient)."""
-    g = _grad_slot(b)
-    if g is None:
-        g = b.grad = delta.sum(0)
-    else:
-        torch.sum(delta, 0, out=g)
-    if extra is not None and extra[2 * l + 1] is not None:
-        g.add_(extra[2 * l + 1])
-
-
-def _weight_grad(W: Tensor, delta_t: Tensor, z: Tensor, add: Tensor | None) -> None:
-    """∂E/∂W(l) = δᵀ ẑ(l−1), (M(l), M(l−1)), written into ``W.grad`` (+ ``add``, a penalty's)."""
-    g = _grad_slot(W)
-    if add is g and g is not None:  # .grad holds the extra gradient already
-        g.addmm_(delta_t, z)
-    elif add is not None and g is None:
-        W.grad = torch.addmm(add, delta_t, z)
-    elif add is not None:
-        torch.addmm(add, delta_t, z, out=g)
-    elif g is None:
-        W.grad = torch.mm(delta_t, z)
-    else:
-        torch.mm(delta_t, z, out=g)
-
-
-def _grad_slot(p: Tensor) -> Tensor | None:
-    """``p.grad`` when the gradient can be written into it (its shape and dtype, outside any graph)."""
-    g = p.grad
-    return g if g is not None and g.shape == p.shape and g.dtype == p.dtype and not g.requires_grad else None

@@ -8,14 +8,17 @@ and, between them, one pass over each (N, M) array instead of a handful of torch
   cross-entropy on class labels (after torch's softmax over the long axis), logistic +
   cross-entropy on 0/1 targets and identity + LMS, the class-label range checked in that pass;
 - each hidden layer's δ(l) = λ(l) ∘ g'(ŷ(l)) from its stored ẑ(l), over λ(l), with
-  ∂E/∂b(l) = Σ_n δ(l) in the same pass (ReLU, tanh, logistic; other units take torch's ops).
+  ∂E/∂b(l) = Σ_n δ(l) in the same pass (ReLU, tanh, logistic; other units take torch's ops);
+- every ``.grad`` a view of one flat tensor, so the non-finite guard checks them in one pass
+  (:meth:`FusedCostate.gradients_finite`).
 
 Used only where :func:`deepnets._numba.available` and the batch is on the CPU in float32 or
-float64 (:func:`fused_plan` decides once per net, :meth:`FusedCostate.takes` per batch size);
-everything else, and ``DEEPNETS_NO_NUMBA=1``, takes the torch path. δ(L) and every hidden δ
-are the torch path's bit for bit (same float operations); E and the bias gradients are sums
-taken in another order (float64, sample order), so the weights after a step differ from the torch
-path's by round-off: tested at 1e-12 in float64, and against autograd.
+float64 (:func:`fused_plan` decides once per net, :meth:`FusedCostate.takes` per batch size,
+:meth:`FusedCostate.takes_target` per batch); everything else, and ``DEEPNETS_NO_NUMBA=1``, takes
+the torch path. δ(L), every hidden δ and so every ∂E/∂W are the torch path's bit for bit (same
+float operations, same GEMMs); E and the bias gradients are sums taken in another order (float64,
+sample order), so the weights after a step differ from the torch path's by round-off: tested at
+1e-12 in float64, and against autograd.
 """
 
 from __future__ import annotations
@@ -30,12 +33,16 @@ from ..errors import ConfigError
 from ..losses import LMS, CrossEntropy
 from ..losses.targets import _check_label_range
 from . import costate_kernels as K
+from .costate_grads import bias_grad, delta_inplace, inplace_forward, weight_grad
 
 _LABEL_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
 
+#: terminal condition -> its kernel ``(ẑ or ŷ, target, δ, ∂E/∂b, tiny, 1, N) -> (E·N, bad label)``
+TERMINALS = {"softmax_ce": K.softmax_ce_labels, "logistic_ce": K.logistic_ce, "identity_lms": K.identity_lms}
+
 
 def _terminal_kind(loss, out, n_out: int) -> str | None:
-    """Which fused terminal condition matches this cost and output unit, or None."""
+    """Which fused terminal condition in :data:`TERMINALS` matches this cost and output unit, or None."""
     if type(loss) is CrossEntropy and loss._on_probabilities:
         if type(out) is Softmax and n_out > 1:
             return "softmax_ce"
@@ -47,28 +54,15 @@ def _terminal_kind(loss, out, n_out: int) -> str | None:
 
 
 def _delta_kernel(act):
-    """The fused δ kernel of a hidden unit (with whether it takes a 1 of the dtype), or None."""
+    """The fused δ kernel ``(λ, ẑ, ∂E/∂b, 1)`` of a hidden unit, or None (torch's ops)."""
     kind = type(act)
     if kind is ReLU:
-        return K.relu_delta, False
+        return K.relu_delta
     if kind is Tanh and act.alpha == 1.0 and act.scale == 1.0:
-        return K.tanh_delta, True
+        return K.tanh_delta
     if kind is Logistic and act.alpha == 1.0:
-        return K.logistic_delta, True
-    return None, False
-
-
-def _forward_inplace(act):
-    """g applied in place to ŷ(l) (returning it) where torch has a kernel computing the same
-    numbers as ``act(y)``; else ``act`` itself (a new tensor)."""
-    kind = type(act)
-    if kind is ReLU:
-        return Tensor.relu_
-    if kind is Tanh and act.alpha == 1.0 and act.scale == 1.0:
-        return Tensor.tanh_
-    if kind is Logistic and act.alpha == 1.0:
-        return Tensor.sigmoid_
-    return act
+        return K.logistic_delta
+    return None
 
 
 def fused_plan(params, acts, loss) -> "FusedCostate | None":
@@ -79,51 +73,19 @@ def fused_plan(params, acts, loss) -> "FusedCostate | None":
 
 
 class FusedCostate:
-    """The fused step of one net: its kernels, and per (batch size, dtype) the NumPy views of the
-    buffers that :class:`~deepnets.train.costate_buffers.CostateBuffers` allocated."""
+    """The fused step of one net: its kernels, the flat ``.grad`` views, and per batch size the
+    NumPy views of the buffers :class:`~deepnets.train.costate_buffers.CostateBuffers` made."""
 
     def __init__(self, params, acts, kind: str):
         self.params, self.acts, self.kind = params, acts, kind
-        self.deltas = [_delta_kernel(a) for a in acts[:-1]]
-        self.forward = [_forward_inplace(a) for a in acts[:-1]]
-        self.weight_grads = [None] * len(acts)  # W(l)'s .grad where it is a view of the flat tensor
-        self.grad_views: dict = {}  # bias index -> (its .grad, that tensor's NumPy view)
-        self.none = {}               # dtype -> an empty array: "no bias gradient"
-        self.flat = None             # (one array holding every .grad, ((parameter, its .grad), ...))
-
-    def flat_grads(self) -> None:
-        """Where no trainable parameter has a ``.grad`` yet, give them all views of one flat
-        tensor as ``.grad`` (the step writes into them in place): the non-finite guard then
-        checks every gradient in one pass (:meth:`gradients_finite`)."""
-        train = [p for p in self.params if p is not None and p.requires_grad]
-        if not train or any(p.grad is not None for p in train):
-            return
-        # each view starts on a 64-byte boundary, as a tensor of its own would: MKL's GEMM picks
-        # its code path by alignment, and the same path gives the same rounding (bit for bit);
-        # the padding is zeros, which the finite check passes over
-        align = 64 // train[0].element_size()
-        starts, at = [], 0
-        for p in train:
-            starts.append(at)
-            at += -(-p.numel() // align) * align
-        flat = torch.zeros(at, dtype=train[0].dtype)
-        pairs = []
-        for p, at in zip(train, starts):
-            p.grad = flat[at:at + p.numel()].view_as(p)
-            pairs.append((p, p.grad))
-        self.flat = (flat.numpy(), tuple(pairs))
-        self.weight_grads = [self.params[2 * l].grad for l in range(len(self.acts))]
-
-    def gradients_finite(self, params) -> bool | None:
-        """True when no ``.grad`` of ``params`` holds an inf or NaN, in one pass, where they are
-        exactly the views :meth:`flat_grads` made; None otherwise (then the caller checks)."""
-        flat = self.flat
-        if flat is None or len(params) != len(flat[1]):
-            return None
-        for p, (q, g) in zip(params, flat[1]):
-            if p is not q or p.grad is not g:
-                return None
-        return bool(K.all_finite(flat[0]))
+        self.labels = kind == "softmax_ce"
+        self.kernels = None   # the compiled dispatchers, on first use: (terminal, [δ(l) or None])
+        self.forward = [inplace_forward(a) for a in acts[:-1]]
+        L = len(acts)
+        self.wgrad = [None] * L    # W(l)'s .grad where it is a flat view (written with no checks)
+        self.bgrad = [None] * L    # b(l)'s .grad where it is a flat view, and its NumPy view:
+        self.bview = [None] * L
+        self.flat = None           # (one array holding every .grad, ((parameter, its .grad), ...))
 
     def takes(self, x: Tensor) -> bool:
         """True for inputs on the CPU in float32 or float64, the parameters' dtype (checked once
@@ -136,61 +98,123 @@ class FusedCostate:
         cross-entropy, else a tensor of the outputs' shape and dtype; on the CPU, outside a graph."""
         if target.device.type != "cpu" or target.requires_grad:
             return False
-        if self.kind == "softmax_ce":
+        if self.labels:
             return target.dtype in _LABEL_DTYPES and target.shape == out.shape[:1]
         return target.dtype == out.dtype and target.shape == out.shape
 
-    def views(self, zs: list, lams: list, out: Tensor):
-        """The NumPy views of a batch size's buffers, and the transposes the GEMMs take."""
-        dt = out.dtype
-        return ([z.numpy() for z in zs], [t.numpy() for t in lams], [t.t() for t in lams],
-                out.numpy(), out.t(), np.float64(torch.finfo(dt).tiny), np.dtype(str(dt)[6:]).type(1))
+    def views(self, zs: list, lams: list, out: Tensor) -> tuple:
+        """For a batch size: NumPy views of ẑ(l), λ(l) and ŷ(L), λ(l)ᵀ and ŷ(L)ᵀ (the GEMMs'
+        δᵀ), tiny, 1 and N in the dtype, and an empty array ("no bias gradient")."""
+        if self.kernels is None:
+            self.kernels = (K.compiled(TERMINALS[self.kind]),
+                            [None if k is None else K.compiled(k) for k in map(_delta_kernel, self.acts[:-1])])
+        dt = np.dtype(str(out.dtype).removeprefix("torch."))
+        one = dt.type(1)
+        self.flat_grads()
+        return ([z.numpy() for z in zs], [t.numpy() for t in lams], [t.t() for t in lams], out.numpy(), out.t(),
+                float(np.finfo(dt).tiny), one, one * out.shape[0], np.empty(0, dtype=dt))
 
-    def bias_view(self, l: int, dtype) -> np.ndarray:
-        """The NumPy view of b(l)'s ``.grad`` (created where missing), or an empty array when
-        b(l) is absent or frozen; the view is made again only when ``.grad`` is another tensor."""
+    def flat_grads(self) -> None:
+        """Where no trainable parameter has a ``.grad`` yet, give them all views of one flat
+        tensor as ``.grad`` (the step writes into them in place): the non-finite guard then
+        checks every gradient in one pass (:meth:`gradients_finite`)."""
+        train = [p for p in self.params if p is not None and p.requires_grad]
+        if self.flat is not None or not train or any(p.grad is not None for p in train):
+            return
+        # each view starts on a 64-byte boundary, as a tensor of its own would: MKL's GEMM picks
+        # its code path by alignment, and the same path gives the same rounding (bit for bit);
+        # the padding is zeros, which the finite check passes over
+        align = 64 // train[0].element_size()
+        starts, at = [], 0
+        for p in train:
+            starts.append(at)
+            at += -(-p.numel() // align) * align
+        flat = torch.zeros(at, dtype=train[0].dtype)
+        for p, at in zip(train, starts):
+            p.grad = flat[at:at + p.numel()].view_as(p)
+        self.flat = (flat.numpy(), tuple((p, p.grad) for p in train))
+        for l in range(len(self.acts)):
+            W, b = self.params[2 * l], self.params[2 * l + 1]
+            self.wgrad[l] = W.grad
+            if b is not None and b.grad is not None:
+                self.bgrad[l], self.bview[l] = b.grad, b.grad.numpy()
+
+    def gradients_finite(self, params) -> bool | None:
+        """True when no ``.grad`` of ``params`` holds an inf or NaN, in one pass, where they are
+        exactly the views :meth:`flat_grads` made; None otherwise (then the caller checks)."""
+        flat = self.flat
+        if flat is None or len(params) != len(flat[1]):
+            return None
+        for p, (q, g) in zip(params, flat[1]):
+            if p is not q or p.grad is not g:
+                return None
+        return bool(K.all_finite(flat[0]))
+
+    def bias_view(self, l: int, none: np.ndarray) -> np.ndarray:
+        """The NumPy view of b(l)'s ``.grad`` for a kernel to write ∂E/∂b(l) into (``none``, an
+        empty array, where b(l) is absent or frozen); a fresh ``.grad`` where it cannot be written."""
         b = self.params[2 * l + 1]
         if b is None or not b.requires_grad:
-            e = self.none.get(dtype)
-            if e is None:
-                e = self.none[dtype] = np.empty(0, dtype=np.dtype(str(dtype)[6:]))
-            return e
+            return none
         g = b.grad
-        held = self.grad_views.get(l)
-        if held is not None and held[0] is g:
-            return held[1]
+        if g is not None and g is self.bgrad[l]:
+            return self.bview[l]
         if g is None or g.shape != b.shape or g.dtype != b.dtype or g.requires_grad:
             g = b.grad = torch.empty_like(b, memory_format=torch.contiguous_format)
-        view = g.numpy()
-        self.grad_views[l] = (g, view)
-        return view
+        self.bgrad[l], self.bview[l] = g, g.numpy()
+        return self.bview[l]
 
-    def terminal(self, a: Tensor, views, target: Tensor, N: int) -> Tensor:
-        """E, with δ(L) written over the output layer's ŷ(L) buffer ``a`` and ∂E/∂b(L) into its
-        ``.grad``; a class label out of range raises the loss's label-range error."""
-        zv, lv, lt, av, at, tiny, one = views
-        gb = self.bias_view(len(self.acts) - 1, a.dtype)
-        if self.kind == "softmax_ce":
-            pT = torch._softmax(at, 0, False)  # (C, N): softmax along the long axis, as the torch path
-            total, bad = K.softmax_ce_labels(pT.numpy(), target.numpy(), av, gb, tiny, one, one * N)
-            if bad >= 0:  # (nothing written yet)
-                _check_label_range(target, a.shape[1])  # raises the loss's label-range error
-                raise ConfigError(f"class label {int(target[bad])} out of range")  # pragma: no cover
+    def terminal(self, out: Tensor, views: tuple, target: Tensor) -> Tensor:
+        """E, with δ(L) written over the output layer's ŷ(L) buffer ``out`` and ∂E/∂b(L) into its
+        ``.grad``; a class label out of range raises the loss's label-range error, nothing written."""
+        _, _, _, av, out_t, tiny, one, n, none = views
+        L = len(self.acts)
+        if self.labels:
+            src = torch._softmax(out_t, 0, False).numpy()  # (C, N): along the long axis, as the torch path
         elif self.kind == "logistic_ce":
-            a.sigmoid_()  # ẑ = σ(ŷ), torch's, in place: the kernel reads ẑ
-            total, _ = K.logistic_ce(av, target.numpy(), av, gb, tiny, one * N)
+            src = out.sigmoid_().numpy()  # ẑ = σ(ŷ), torch's, in place
         else:
-            total, _ = K.identity_lms(av, target.numpy(), av, gb, one * N)
-        return torch.scalar_tensor(total / N, dtype=a.dtype)
+            src = av
+        total, bad = self.kernels[0](src, target.numpy(), av, self.bias_view(L - 1, none), tiny, one, n)
+        if bad >= 0:
+            _check_label_range(target, out.shape[1])  # raises the loss's label-range error
+            raise ConfigError(f"class label {int(target[bad])} out of range")  # pragma: no cover
+        return torch.scalar_tensor(total / out.shape[0], dtype=out.dtype)
 
-    def delta(self, l: int, lam: Tensor, lam_np, z_np, one) -> bool:
-        """δ(l) over λ(l) with ∂E/∂b(l) into its ``.grad`` (True), or False where layer l has no kernel."""
-        fn, takes_one = self.deltas[l]
-        if fn is None:
-            return False
-        gb = self.bias_view(l, lam.dtype)
-        if takes_one:
-            fn(lam_np, z_np, gb, one)
-        else:
-            fn(lam_np, z_np, gb)
-        return True
+    def step(self, x: Tensor, target: Tensor, extra, zbuf: list, lbuf: list, out: Tensor, views: tuple) -> Tensor:
+        """E for the batch and every gradient written, as the torch path's step (same arguments),
+        the buffers of the batch size and their ``views``."""
+        params, L = self.params, len(self.acts)
+        zv, lv, lt, _, out_t, _, one, _, none = views
+        deltas = self.kernels[1]
+        zs = [x]
+        for l in range(L):  # ŷ(l) = ẑ(l−1) W(l)ᵀ + b(l): (N, M(l)) into its buffer; hidden g in place
+            W, b = params[2 * l], params[2 * l + 1]
+            y = zbuf[l] if l < L - 1 else out
+            z = torch.mm(zs[-1], W.t(), out=y) if b is None else torch.addmm(b, zs[-1], W.t(), out=y)
+            if l < L - 1:
+                zs.append(self.forward[l](z))
+        E = self.terminal(out, views, target)
+        delta, delta_t = out, out_t  # δ(L) (N, C) and its transpose
+        for l in range(L - 1, -1, -1):
+            W, b = params[2 * l], params[2 * l + 1]
+            if l < L - 1:
+                delta = lbuf[l]  # λ(l), then δ(l) over it
+                if deltas[l] is not None:  # with ∂E/∂b(l) in the same pass
+                    deltas[l](lv[l], zv[l], self.bias_view(l, none), one)
+                    delta_t = lt[l]
+                else:
+                    delta = delta_inplace(self.acts[l], delta, zs[l + 1])
+                    delta_t = delta.t()
+                    if b is not None and b.requires_grad:
+                        bias_grad(b, delta, None)
+            g = W.grad
+            if extra is None and g is not None and g is self.wgrad[l]:  # (M(l), M(l−1)) = δᵀ ẑ(l−1)
+                torch.mm(delta_t, zs[l], out=g)
+            elif W.requires_grad:
+                weight_grad(W, delta_t, zs[l], None if extra is None else extra[2 * l])
+            if extra is not None and b is not None and b.requires_grad and extra[2 * l + 1] is not None:
+                b.grad.add_(extra[2 * l + 1])
+            if l > 0:
+                torch.mm(delta, W, out=lbuf[l - 1])  # λ(l−1) = δ(l) W(l): (N, M(l−1))
+        return E

@@ -29,6 +29,14 @@ import numpy as np
 from .._numba import kernel
 
 
+def compiled(k: kernel):
+    """The Numba dispatcher of kernel ``k``, compiled (or loaded from Numba's cache) on first use:
+    called directly, without the wrapper's Python frame (a step calls a few of them)."""
+    if k.compiled is None:
+        k.compiled = k._compile()
+    return k.compiled
+
+
 def _softmax_ce_labels(pT, labels, delta, gb, tiny, one, n):
     """E·N = −Σ_n ln max(ẑ_{n,y_n}, tiny) and δ(L) = (ẑ − onehot(y)) / N into ``delta`` (N, C),
     from the softmax ẑ given transposed (``pT``, (C, N): torch's softmax over the long axis);
@@ -56,7 +64,7 @@ def _softmax_ce_labels(pT, labels, delta, gb, tiny, one, n):
     return total, -1
 
 
-def _logistic_ce(p, t, delta, gb, tiny, n):
+def _logistic_ce(p, t, delta, gb, tiny, one, n):
     """E·N = −Σ_n [z ln max(ẑ, tiny) + (1 − z) ln max(1 − ẑ, tiny)] and δ(L) = (ẑ − z) / N for
     one logistic output ẑ = ``p`` (N, 1) on targets z (N, 1), over ``delta``; Σ_n δ into gb."""
     N = p.shape[0]
@@ -78,7 +86,7 @@ def _logistic_ce(p, t, delta, gb, tiny, n):
     return total, -1
 
 
-def _identity_lms(a, t, delta, gb, n):
+def _identity_lms(a, t, delta, gb, tiny, one, n):
     """E·N = Σ_n ½ Σ_i (ẑ − z)² and δ(L) = (ẑ − z) / N for an identity output, over ``delta``;
     Σ_n δ into gb."""
     N, C = a.shape
@@ -98,8 +106,8 @@ def _identity_lms(a, t, delta, gb, n):
     return total, -1
 
 
-def _relu_delta(lam, z, gb):
-    """δ = λ where ẑ > 0, else 0, over λ; Σ_n δ into gb (length 0: no bias)."""
+def _relu_delta(lam, z, gb, one):
+    """δ = λ where ẑ > 0, else 0, over λ; Σ_n δ into gb (length 0: no bias); ``one`` unused."""
     N, M = lam.shape
     acc = np.zeros(M)
     for n in range(N):
