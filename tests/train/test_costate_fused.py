@@ -162,19 +162,19 @@ def test_gradients_finite_checks_every_gradient_in_one_pass():
     step = CostateStep(net, make_optimizer("adam", net, lr=1e-3), get_loss("cross_entropy", model=net))
     params = list(net.parameters())
     step.buffered.gradients(torch.randn(8, 4), torch.arange(8) % 3)
-    assert step.gradients_finite(params) is True
+    assert step.finite_check()(params) is True
     for p in params:
         g = p.grad.view(-1)
         old = float(g[-1])
         g[-1] = math.inf
-        assert step.gradients_finite(params) is False
+        assert step.finite_check()(params) is False
         g[-1] = math.nan
-        assert step.gradients_finite(params) is False
+        assert step.finite_check()(params) is False
         g[-1] = old
-    assert step.gradients_finite(params) is True
+    assert step.finite_check()(params) is True
     params[0].grad = params[0].grad.clone()  # a gradient replaced: it cannot tell in one pass
-    assert step.gradients_finite(params) is None
-    assert step.gradients_finite(params[:2]) is None
+    assert step.finite_check()(params) is None
+    assert step.finite_check()(params[:2]) is None
 
 
 @pytest.mark.parametrize("numba", [True, False])

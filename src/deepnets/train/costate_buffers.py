@@ -1,15 +1,20 @@
 """The co-state training step of a deepnets MLP on buffers kept from step to step.
 
 The same recursion as :func:`deepnets.backprop.costate_backward` (forward pass remembering ẑ(l),
-terminal condition, δ(l) = λ(l) ∘ g'(ŷ(l)), ∂E/∂W(l) = δ(l) ẑ(l−1)ᵀ, λ(l−1) = W(l)ᵀ δ(l)) with the
-same torch operations in the same order, so the numbers are bit for bit the same (tested against
-the unbuffered step). What changes is where the results go: the hidden layers' ŷ(l) = W(l) ẑ(l−1)
-+ b(l) and the co-states λ(l) are written into tensors allocated once per batch size, the hidden
-nonlinearity is applied in place on ŷ(l) (ẑ(l) overwrites it: the backward pass needs ẑ(l) alone),
-and δ(l) of a ReLU layer overwrites λ(l) (``threshold_backward`` into its own input). The output
-layer, the terminal condition and the gradients (written into ``.grad``) are as before.
-``benchmarks/bench_step.py`` measures the step: the buffers took 4-7% off the gradient part of a
-digits or MNIST-1D step on the 2-core CPU when quiet (1 thread, batch 200), about 10% under load.
+terminal condition, δ(l) = λ(l) ∘ g'(ŷ(l)), ∂E/∂W(l) = δ(l) ẑ(l−1)ᵀ, λ(l−1) = W(l)ᵀ δ(l)). On
+the torch path it runs the same torch operations in the same order, so the numbers are bit for
+bit the same (tested against the unbuffered step). What changes is where the results go: the
+hidden layers' ŷ(l) = W(l) ẑ(l−1) + b(l) and the co-states λ(l) are written into tensors
+allocated once per batch size, the hidden nonlinearity is applied in place on ŷ(l) (ẑ(l)
+overwrites it: the backward pass needs ẑ(l) alone), and δ(l) of a ReLU layer overwrites λ(l)
+(``threshold_backward`` into its own input). The output layer, the terminal condition and the
+gradients (written into ``.grad``) are as before.
+
+On the CPU, where Numba may be used (:mod:`deepnets._numba`) and the cost and output unit have
+a fused terminal condition, the step takes the fused path instead
+(:mod:`deepnets.train.costate_fused`): the same GEMMs, with the small ops between them done in
+one pass each. ``DEEPNETS_NO_NUMBA=1`` keeps the torch path. ``benchmarks/bench_step.py``
+measures both against the step's matrix products alone.
 """
 
 from __future__ import annotations
@@ -56,11 +61,6 @@ class CostateBuffers:
                 views = fused.views(zs, lams, out)
             bufs = self.buffers[key] = (zs, lams, out, views)
         return bufs
-
-    def gradients_finite(self, params) -> bool | None:
-        """Whether every ``.grad`` of ``params`` is finite, where the fused step keeps them in one
-        flat tensor (one pass over it); None where it cannot tell at that cost."""
-        return None if self.fused is None else self.fused.gradients_finite(params)
 
     def gradients(self, x: Tensor, target: Tensor, extra: list | None = None) -> Tensor:
         """E for the batch, ∂E/∂W(l) and ∂E/∂b(l) written into each ``.grad`` (overwritten);

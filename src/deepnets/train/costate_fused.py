@@ -107,7 +107,8 @@ class FusedCostate:
         δᵀ), tiny, 1 and N in the dtype, and an empty array ("no bias gradient")."""
         if self.kernels is None:
             self.kernels = (K.compiled(TERMINALS[self.kind]),
-                            [None if k is None else K.compiled(k) for k in map(_delta_kernel, self.acts[:-1])])
+                            [None if k is None else K.compiled(k) for k in map(_delta_kernel, self.acts[:-1])],
+                            K.compiled(K.all_finite))
         dt = np.dtype(str(out.dtype).removeprefix("torch."))
         one = dt.type(1)
         self.flat_grads()
@@ -148,7 +149,7 @@ class FusedCostate:
         for p, (q, g) in zip(params, flat[1]):
             if p is not q or p.grad is not g:
                 return None
-        return bool(K.all_finite(flat[0]))
+        return bool(self.kernels[2](flat[0]))
 
     def bias_view(self, l: int, none: np.ndarray) -> np.ndarray:
         """The NumPy view of b(l)'s ``.grad`` for a kernel to write ∂E/∂b(l) into (``none``, an

@@ -22,7 +22,8 @@ class NonFiniteGuard(Callback):
     def on_train_begin(self, logs=None):
         self._found = None
         # a step that checks its own gradients in one pass (the fused co-state step)
-        self._fast = getattr(getattr(self.loop, "step_fn", None), "gradients_finite", None)
+        check = getattr(getattr(self.loop, "step_fn", None), "finite_check", None)
+        self._fast = None if check is None else check()
 
     def _all_finite(self, tensors) -> bool:
         """One fused kernel per dtype over every tensor (GradScaler's inf/NaN check with scale 1:
