@@ -6,8 +6,10 @@ with ``DEEPNETS_NO_NUMBA=1`` (the torch path: the step before the fused kernels)
 parts alone on the same tensors: the forward pass, the terminal condition (softmax cross-entropy:
 E, δ(L) and ∂E/∂b(L)), the guard, Adam; the co-state recursion is the gradients' time less the
 forward pass and the terminal condition. The floor is the step's matrix products timed alone with
-the same shapes: L forward ``addmm``, L weight-gradient ``mm`` and L − 1 co-state ``mm`` (digits
-64-w-10: 2 + 3; MNIST-1D 40-100-100-10: 3 + 5). Rounds are interleaved (every part once per
+the same shapes, in the forms the step computes them: L forward ``addmm``, L weight-gradient ``mm``
+and L − 1 co-state ``mm`` (digits 64-w-10: 2 + 3; MNIST-1D 40-100-100-10: 3 + 5), the output
+layer's as ŷ(L)ᵀ = W(L) ẑ(L−1)ᵀ + b(L), (C, N), as the fused step does (MKL computes a product
+with 10 columns about twice as slowly as its transpose: 24-29 µs against 13 µs for digits'). Rounds are interleaved (every part once per
 round, in turn); the figures are medians [min-max] of CPU time per call (``time.process_time``:
 fairer than wall time on a shared, loaded machine) and each part's ratio to the floor is the
 median of its per-round ratios (a busy neighbour slows a round's parts alike), with the 1-minute
@@ -37,12 +39,13 @@ BATCH = 200
 
 def fit_step(sizes, seed=0, numba: bool = True):
     """The step `fit` runs (as it builds it), a batch, and the parts' inputs; ``numba=False``
-    builds it with DEEPNETS_NO_NUMBA=1 (the torch path, as before the fused kernels)."""
+    builds it with DEEPNETS_NO_NUMBA=1 (the torch path, as before the fused kernels; so is the
+    other where the environment sets it)."""
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(1000, sizes[0], generator=g)
     y = torch.randint(0, sizes[-1], (1000,), generator=g)
     net = deepnets.MLP(sizes, activation="relu", output="softmax", seed=seed, init="xavier_bias")
-    was = os.environ.pop("DEEPNETS_NO_NUMBA", None)
+    was = os.environ.get("DEEPNETS_NO_NUMBA")
     if not numba:
         os.environ["DEEPNETS_NO_NUMBA"] = "1"
     try:
@@ -51,8 +54,9 @@ def fit_step(sizes, seed=0, numba: bool = True):
                             callbacks=(), guard=True, input_noise=0.0, penalty=None, epochs=1, device=None,
                             precision="fp32", channels_last=False, compile=False))
     finally:
-        os.environ.pop("DEEPNETS_NO_NUMBA", None)
-        if was is not None:
+        if was is None:
+            os.environ.pop("DEEPNETS_NO_NUMBA", None)
+        else:
             os.environ["DEEPNETS_NO_NUMBA"] = was
     loop.callbacks.on_train_begin({})
     batch = (x[:BATCH], y[:BATCH])
@@ -68,10 +72,10 @@ def parts(sizes):
     params = [p.detach() for p in net.flat_params()]
     acts, buffered = net.activations, step.buffered
     fused = buffered.fused
-    zbuf, lbuf, out, views = buffered._buffers(x)
+    zbuf, lbuf, out_t, views = buffered._buffers(x)  # out_t: the (C, N) output buffer of the fused step
     L = len(acts)
     grads = [p.grad for p in net.flat_params()]
-    ys = [torch.empty(x.shape[0], m) for m in sizes[1:]]
+    ys = [torch.empty(x.shape[0], m) for m in sizes[1:-1]] + [torch.empty(sizes[-1], x.shape[0])]
     lams = [torch.empty(x.shape[0], m) for m in sizes[1:-1]]
     E = torch.tensor(1.0)
 
@@ -84,18 +88,17 @@ def parts(sizes):
     def gradients():  # forward, terminal and recursion with their Python glue, as the step calls them
         buffered.gradients(x, y)
 
-    def forward():  # the step's forward pass: GEMMs into its buffers, ReLU in place
+    def forward():  # the step's forward pass: GEMMs into its buffers, ReLU in place, ŷ(L)ᵀ (C, N)
         z = x
-        for l in range(L):
-            z = torch.addmm(params[2 * l + 1], z, params[2 * l].t(), out=zbuf[l] if l < L - 1 else out)
-            if l < L - 1:
-                z.relu_()
+        for l in range(L - 1):
+            z = torch.addmm(params[2 * l + 1], z, params[2 * l].t(), out=zbuf[l]).relu_()
+        torch.addmm(params[-1].unsqueeze(1), params[-2], z.t(), out=out_t)
 
     def terminal():  # softmax cross-entropy: E, δ(L) and ∂E/∂b(L) (fused, or torch's ops without Numba)
         if fused is not None:
-            fused.terminal(out, views, y)
+            fused.terminal(out_t, views, y)
         else:
-            terminal_condition(step.loss, acts[-1](out), y, acts[-1], validate=False)
+            terminal_condition(step.loss, acts[-1](out_t.t()), y, acts[-1], validate=False)
 
     def guard():
         step.after_backward(0, E)
@@ -103,13 +106,15 @@ def parts(sizes):
     def adam():
         step.fused()
 
-    def floor():  # the step's matrix products alone, same shapes, written into preallocated outputs
-        for l in range(L):
+    def floor():  # the step's matrix products alone, in the step's forms, into preallocated outputs
+        for l in range(L - 1):  # (N, M(l)) = ẑ(l−1) W(l)ᵀ + b(l)
             torch.addmm(params[2 * l + 1], ys[l - 1] if l else x, params[2 * l].t(), out=ys[l])
-        for l in range(L - 1, -1, -1):
-            torch.mm(ys[l].t(), ys[l - 1] if l else x, out=grads[2 * l])
+        torch.addmm(params[-1].unsqueeze(1), params[-2], ys[L - 2].t(), out=ys[L - 1])  # (C, N) = W(L) ẑᵀ + b
+        for l in range(L - 1, -1, -1):  # (M(l), M(l−1)) = δᵀ ẑ(l−1), then (N, M(l−1)) = δ W(l)
+            delta_t = ys[l] if l == L - 1 else ys[l].t()
+            torch.mm(delta_t, ys[l - 1] if l else x, out=grads[2 * l])
             if l > 0:
-                torch.mm(ys[l], params[2 * l], out=lams[l - 1])
+                torch.mm(delta_t.t(), params[2 * l], out=lams[l - 1])
 
     with torch.no_grad():
         forward()

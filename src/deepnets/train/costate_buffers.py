@@ -56,8 +56,8 @@ class CostateBuffers:
             zs = [x.new_empty(N, m) for m in widths]     # ŷ(l), then ẑ(l), hidden layers
             lams = [x.new_empty(N, m) for m in widths]   # λ(l), then δ(l) for a ReLU
             out = views = None
-            if fused is not None and fused.takes(x):     # ŷ(L), then δ(L); the kernels' views
-                out = x.new_empty(N, self.params[-2].shape[0])
+            if fused is not None and fused.takes(x):     # ŷ(L)ᵀ, then δ(L)ᵀ: (C, N); the kernels' views
+                out = x.new_empty(self.params[-2].shape[0], N)
                 views = fused.views(zs, lams, out)
             bufs = self.buffers[key] = (zs, lams, out, views)
         return bufs

@@ -93,27 +93,29 @@ class FusedCostate:
         return (x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
                 and all(p is None or (p.dtype == x.dtype and p.device.type == "cpu") for p in self.params))
 
-    def takes_target(self, target: Tensor, out: Tensor) -> bool:
+    def takes_target(self, target: Tensor, out_t: Tensor) -> bool:
         """True for targets the fused terminal condition takes: class labels (N,) for softmax +
-        cross-entropy, else a tensor of the outputs' shape and dtype; on the CPU, outside a graph."""
+        cross-entropy, else a tensor of the outputs' shape (N, C) and dtype; on the CPU, outside a
+        graph (``out_t`` is the (C, N) output buffer)."""
         if target.device.type != "cpu" or target.requires_grad:
             return False
         if self.labels:
-            return target.dtype in _LABEL_DTYPES and target.shape == out.shape[:1]
-        return target.dtype == out.dtype and target.shape == out.shape
+            return target.dtype in _LABEL_DTYPES and target.shape == out_t.shape[1:]
+        return target.dtype == out_t.dtype and target.shape == out_t.shape[::-1]
 
-    def views(self, zs: list, lams: list, out: Tensor) -> tuple:
-        """For a batch size: NumPy views of ẑ(l), λ(l) and ŷ(L), λ(l)ᵀ and ŷ(L)ᵀ (the GEMMs'
-        δᵀ), tiny, 1 and N in the dtype, and an empty array ("no bias gradient")."""
+    def views(self, zs: list, lams: list, out_t: Tensor) -> tuple:
+        """For a batch size: NumPy views of ẑ(l), λ(l) and of ŷ(L) (N, C) over the (C, N) buffer
+        ``out_t``, λ(l)ᵀ (the GEMMs' δᵀ), tiny, 1 and N in the dtype, and an empty array ("no
+        bias gradient")."""
         if self.kernels is None:
             self.kernels = (K.compiled(TERMINALS[self.kind]),
                             [None if k is None else K.compiled(k) for k in map(_delta_kernel, self.acts[:-1])],
                             K.compiled(K.all_finite))
-        dt = np.dtype(str(out.dtype).removeprefix("torch."))
+        dt = np.dtype(str(out_t.dtype).removeprefix("torch."))
         one = dt.type(1)
         self.flat_grads()
-        return ([z.numpy() for z in zs], [t.numpy() for t in lams], [t.t() for t in lams], out.numpy(), out.t(),
-                float(np.finfo(dt).tiny), one, one * out.shape[0], np.empty(0, dtype=dt))
+        return ([z.numpy() for z in zs], [t.numpy() for t in lams], [t.t() for t in lams], out_t.numpy().T,
+                float(np.finfo(dt).tiny), one, one * out_t.shape[1], np.empty(0, dtype=dt))
 
     def flat_grads(self) -> None:
         """Where no trainable parameter has a ``.grad`` yet, give them all views of one flat
@@ -165,38 +167,41 @@ class FusedCostate:
         self.bgrad[l], self.bview[l] = g, g.numpy()
         return self.bview[l]
 
-    def terminal(self, out: Tensor, views: tuple, target: Tensor) -> Tensor:
-        """E, with δ(L) written over the output layer's ŷ(L) buffer ``out`` and ∂E/∂b(L) into its
-        ``.grad``; a class label out of range raises the loss's label-range error, nothing written."""
-        _, _, _, av, out_t, tiny, one, n, none = views
-        L = len(self.acts)
+    def terminal(self, out_t: Tensor, views: tuple, target: Tensor) -> Tensor:
+        """E, with δ(L)ᵀ written over the output layer's ŷ(L)ᵀ buffer ``out_t`` (C, N) and
+        ∂E/∂b(L) into its ``.grad``; a class label out of range raises the loss's label-range
+        error, nothing written."""
+        _, _, _, av, tiny, one, n, none = views
         if self.labels:
-            src = torch._softmax(out_t, 0, False).numpy()  # (C, N): along the long axis, as the torch path
+            src = torch._softmax(out_t, 0, False).numpy()  # (C, N): softmax over each sample's C scores
         elif self.kind == "logistic_ce":
-            src = out.sigmoid_().numpy()  # ẑ = σ(ŷ), torch's, in place
+            src = out_t.sigmoid_().numpy().T  # ẑ = σ(ŷ), torch's, in place
         else:
             src = av
-        total, bad = self.kernels[0](src, target.numpy(), av, self.bias_view(L - 1, none), tiny, one, n)
+        total, bad = self.kernels[0](src, target.numpy(), av, self.bias_view(len(self.acts) - 1, none), tiny, one, n)
         if bad >= 0:
-            _check_label_range(target, out.shape[1])  # raises the loss's label-range error
+            _check_label_range(target, out_t.shape[0])  # raises the loss's label-range error
             raise ConfigError(f"class label {int(target[bad])} out of range")  # pragma: no cover
-        return torch.scalar_tensor(total / out.shape[0], dtype=out.dtype)
+        return torch.scalar_tensor(total / out_t.shape[1], dtype=out_t.dtype)
 
-    def step(self, x: Tensor, target: Tensor, extra, zbuf: list, lbuf: list, out: Tensor, views: tuple) -> Tensor:
-        """E for the batch and every gradient written, as the torch path's step (same arguments),
-        the buffers of the batch size and their ``views``."""
+    def step(self, x: Tensor, target: Tensor, extra, zbuf: list, lbuf: list, out_t: Tensor, views: tuple) -> Tensor:
+        """E for the batch and every gradient written, as the torch path's step (same arguments;
+        ``out_t`` is the (C, N) output buffer), with the buffers of the batch size and their ``views``."""
         params, L = self.params, len(self.acts)
-        zv, lv, lt, _, out_t, _, one, _, none = views
+        zv, lv, lt, _, _, one, _, none = views
         deltas = self.kernels[1]
         zs = [x]
-        for l in range(L):  # ŷ(l) = ẑ(l−1) W(l)ᵀ + b(l): (N, M(l)) into its buffer; hidden g in place
+        for l in range(L - 1):  # ŷ(l) = ẑ(l−1) W(l)ᵀ + b(l): (N, M(l)) into its buffer, g in place
             W, b = params[2 * l], params[2 * l + 1]
-            y = zbuf[l] if l < L - 1 else out
-            z = torch.mm(zs[-1], W.t(), out=y) if b is None else torch.addmm(b, zs[-1], W.t(), out=y)
-            if l < L - 1:
-                zs.append(self.forward[l](z))
-        E = self.terminal(out, views, target)
-        delta, delta_t = out, out_t  # δ(L) (N, C) and its transpose
+            y = torch.mm(zs[-1], W.t(), out=zbuf[l]) if b is None else torch.addmm(b, zs[-1], W.t(), out=zbuf[l])
+            zs.append(self.forward[l](y))
+        W, b = params[-2], params[-1]  # ŷ(L)ᵀ = W(L) ẑ(L−1)ᵀ + b(L): (C, N), MKL's fast form for few outputs
+        if b is None:
+            torch.mm(W, zs[-1].t(), out=out_t)
+        else:
+            torch.addmm(b.unsqueeze(1), W, zs[-1].t(), out=out_t)
+        E = self.terminal(out_t, views, target)
+        delta, delta_t = out_t.t(), out_t  # δ(L) (N, C) and δ(L)ᵀ (C, N)
         for l in range(L - 1, -1, -1):
             W, b = params[2 * l], params[2 * l + 1]
             if l < L - 1:
