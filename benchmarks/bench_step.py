@@ -7,9 +7,10 @@ parts alone on the same tensors: the forward pass, the terminal condition (softm
 E, δ(L) and ∂E/∂b(L)), the guard, Adam; the co-state recursion is the gradients' time less the
 forward pass and the terminal condition. The floor is the step's matrix products timed alone with
 the same shapes, in the forms the step computes them: L forward ``addmm``, L weight-gradient ``mm``
-and L − 1 co-state ``mm`` (digits 64-w-10: 2 + 3; MNIST-1D 40-100-100-10: 3 + 5), the output
-layer's as ŷ(L)ᵀ = W(L) ẑ(L−1)ᵀ + b(L), (C, N), as the fused step does (MKL computes a product
-with 10 columns about twice as slowly as its transpose: 24-29 µs against 13 µs for digits'). Rounds are interleaved (every part once per
+and L − 1 co-state ``mm`` (digits 64-w-10: 2 + 3; MNIST-1D 40-100-100-10: 3 + 5), feature-major
+as the fused step keeps its layers: ŷ(l)ᵀ = W(l) ẑ(l−1)ᵀ + b(l), (M(l), N) (MKL computes the
+output layer's product with its 10 columns about twice as slowly the other way round: 24-29 µs
+against 13 µs for digits'). Rounds are interleaved (every part once per
 round, in turn); the figures are medians [min-max] of CPU time per call (``time.process_time``:
 fairer than wall time on a shared, loaded machine) and each part's ratio to the floor is the
 median of its per-round ratios (a busy neighbour slows a round's parts alike), with the 1-minute
@@ -72,11 +73,11 @@ def parts(sizes):
     params = [p.detach() for p in net.flat_params()]
     acts, buffered = net.activations, step.buffered
     fused = buffered.fused
-    zbuf, lbuf, out_t, views = buffered._buffers(x)  # out_t: the (C, N) output buffer of the fused step
+    zbuf, lbuf, out_t, views = buffered._buffers(x)  # the fused step's feature-major buffers (M(l), N)
     L = len(acts)
     grads = [p.grad for p in net.flat_params()]
-    ys = [torch.empty(x.shape[0], m) for m in sizes[1:-1]] + [torch.empty(sizes[-1], x.shape[0])]
-    lams = [torch.empty(x.shape[0], m) for m in sizes[1:-1]]
+    ys = [torch.empty(m, x.shape[0]) for m in sizes[1:]]
+    lams = [torch.empty(m, x.shape[0]) for m in sizes[1:-1]]
     E = torch.tensor(1.0)
 
     def whole():
@@ -88,11 +89,12 @@ def parts(sizes):
     def gradients():  # forward, terminal and recursion with their Python glue, as the step calls them
         buffered.gradients(x, y)
 
-    def forward():  # the step's forward pass: GEMMs into its buffers, ReLU in place, ŷ(L)ᵀ (C, N)
-        z = x
-        for l in range(L - 1):
-            z = torch.addmm(params[2 * l + 1], z, params[2 * l].t(), out=zbuf[l]).relu_()
-        torch.addmm(params[-1].unsqueeze(1), params[-2], z.t(), out=out_t)
+    def forward():  # the step's forward pass: ŷ(l)ᵀ = W(l) ẑ(l−1)ᵀ + b(l) into its buffers, ReLU in place
+        z = x.t()
+        for l in range(L):
+            z = torch.addmm(params[2 * l + 1].unsqueeze(1), params[2 * l], z, out=zbuf[l] if l < L - 1 else out_t)
+            if l < L - 1:
+                z.relu_()
 
     def terminal():  # softmax cross-entropy: E, δ(L) and ∂E/∂b(L) (fused, or torch's ops without Numba)
         if fused is not None:
@@ -107,14 +109,12 @@ def parts(sizes):
         step.fused()
 
     def floor():  # the step's matrix products alone, in the step's forms, into preallocated outputs
-        for l in range(L - 1):  # (N, M(l)) = ẑ(l−1) W(l)ᵀ + b(l)
-            torch.addmm(params[2 * l + 1], ys[l - 1] if l else x, params[2 * l].t(), out=ys[l])
-        torch.addmm(params[-1].unsqueeze(1), params[-2], ys[L - 2].t(), out=ys[L - 1])  # (C, N) = W(L) ẑᵀ + b
-        for l in range(L - 1, -1, -1):  # (M(l), M(l−1)) = δᵀ ẑ(l−1), then (N, M(l−1)) = δ W(l)
-            delta_t = ys[l] if l == L - 1 else ys[l].t()
-            torch.mm(delta_t, ys[l - 1] if l else x, out=grads[2 * l])
+        for l in range(L):  # (M(l), N) = W(l) ẑ(l−1)ᵀ + b(l)
+            torch.addmm(params[2 * l + 1].unsqueeze(1), params[2 * l], ys[l - 1] if l else x.t(), out=ys[l])
+        for l in range(L - 1, -1, -1):  # (M(l), M(l−1)) = δᵀ ẑ(l−1), then (M(l−1), N) = W(l)ᵀ δᵀ
+            torch.mm(ys[l], ys[l - 1].t() if l else x, out=grads[2 * l])
             if l > 0:
-                torch.mm(delta_t.t(), params[2 * l], out=lams[l - 1])
+                torch.mm(params[2 * l].t(), ys[l], out=lams[l - 1])
 
     with torch.no_grad():
         forward()

@@ -84,11 +84,11 @@ def test_hidden_delta_kernels_are_torchs_float_ops_bit_for_bit(act, dtype):
     z = unit(torch.randn(31, 17, generator=g, dtype=dtype))
     lam = torch.randn(31, 17, generator=g, dtype=dtype)
     want = unit.delta(lam, z)
-    gb = torch.empty(17, dtype=dtype)
+    gb = torch.empty(31, dtype=dtype)  # (M, N) = (31, 17): a unit a row, ∂E/∂b sums each row
     kernel = {"relu": K.relu_delta, "tanh": K.tanh_delta, "logistic": K.logistic_delta}[act]
     kernel(lam.numpy(), z.numpy(), gb.numpy(), np.dtype(str(dtype)[6:]).type(1))
     assert torch.equal(lam, want)
-    torch.testing.assert_close(gb, want.sum(0), rtol=1e-5 if dtype == torch.float32 else 1e-13, atol=1e-6)
+    torch.testing.assert_close(gb, want.sum(1), rtol=1e-5 if dtype == torch.float32 else 1e-13, atol=1e-6)
 
 
 @pytest.mark.parametrize("act, out, lossname", [("relu", "softmax", "cross_entropy"),
@@ -222,9 +222,9 @@ def test_kernels_against_numpy():
     np.testing.assert_allclose(delta, (a - t) / 7, rtol=1e-14)
     lam, z = rng.normal(size=(5, 6)), np.tanh(rng.normal(size=(5, 6)))
     want = lam * (1 - z * z)
-    K.tanh_delta(lam, z, gb := np.empty(6), 1.0)
+    K.tanh_delta(lam, z, gb := np.empty(5), 1.0)  # (M, N) = (5, 6)
     np.testing.assert_array_equal(lam, want)
-    np.testing.assert_allclose(gb, want.sum(0), rtol=1e-13)
+    np.testing.assert_allclose(gb, want.sum(1), rtol=1e-13)
     assert K.all_finite(np.ones(37)) and not K.all_finite(np.r_[np.ones(36), np.inf])
 
 

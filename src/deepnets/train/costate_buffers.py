@@ -53,12 +53,15 @@ class CostateBuffers:
         if bufs is None:
             N, fused = x.shape[0], self.fused
             widths = [self.params[2 * l].shape[0] for l in range(len(self.acts) - 1)]
-            zs = [x.new_empty(N, m) for m in widths]     # ŷ(l), then ẑ(l), hidden layers
-            lams = [x.new_empty(N, m) for m in widths]   # λ(l), then δ(l) for a ReLU
             out = views = None
-            if fused is not None and fused.takes(x):     # ŷ(L)ᵀ, then δ(L)ᵀ: (C, N); the kernels' views
+            if fused is not None and fused.takes(x):  # feature-major (M(l), N), ŷ(L)ᵀ then δ(L)ᵀ (C, N)
+                zs = [x.new_empty(m, N) for m in widths]
+                lams = [x.new_empty(m, N) for m in widths]
                 out = x.new_empty(self.params[-2].shape[0], N)
                 views = fused.views(zs, lams, out)
+            else:
+                zs = [x.new_empty(N, m) for m in widths]     # ŷ(l), then ẑ(l), hidden layers
+                lams = [x.new_empty(N, m) for m in widths]   # λ(l), then δ(l) for a ReLU
             bufs = self.buffers[key] = (zs, lams, out, views)
         return bufs
 

@@ -15,10 +15,12 @@ and, between them, one pass over each (N, M) array instead of a handful of torch
 Used only where :func:`deepnets._numba.available` and the batch is on the CPU in float32 or
 float64 (:func:`fused_plan` decides once per net, :meth:`FusedCostate.takes` per batch size,
 :meth:`FusedCostate.takes_target` per batch); everything else, and ``DEEPNETS_NO_NUMBA=1``, takes
-the torch path. δ(L), every hidden δ and so every ∂E/∂W are the torch path's bit for bit (same
-float operations, same GEMMs); E and the bias gradients are sums taken in another order (float64,
-sample order), so the weights after a step differ from the torch path's by round-off: tested at
-1e-12 in float64, and against autograd.
+the torch path. The layers are kept feature-major, ŷ(l)ᵀ = W(l) ẑ(l−1)ᵀ + b(l) (M(l), N):
+MKL computes these products faster in that form, the output layer's (few columns) about twice as
+fast. The elementwise arithmetic is the torch path's (δ(L) from torch's softmax, the hidden δ:
+tested bit for bit on the same inputs), but the GEMMs sum in another order and E and the bias
+gradients are float64 sums, so a step's results differ from the torch path's by round-off: tested
+at 1e-12 in float64, and against autograd.
 """
 
 from __future__ import annotations
@@ -104,9 +106,8 @@ class FusedCostate:
         return target.dtype == out_t.dtype and target.shape == out_t.shape[::-1]
 
     def views(self, zs: list, lams: list, out_t: Tensor) -> tuple:
-        """For a batch size: NumPy views of ẑ(l), λ(l) and of ŷ(L) (N, C) over the (C, N) buffer
-        ``out_t``, λ(l)ᵀ (the GEMMs' δᵀ), tiny, 1 and N in the dtype, and an empty array ("no
-        bias gradient")."""
+        """For a batch size: NumPy views of ẑ(l)ᵀ and λ(l)ᵀ (M(l), N) and of ŷ(L) (N, C) over the
+        (C, N) buffer ``out_t``, tiny, 1 and N in the dtype, and an empty array ("no bias gradient")."""
         if self.kernels is None:
             self.kernels = (K.compiled(TERMINALS[self.kind]),
                             [None if k is None else K.compiled(k) for k in map(_delta_kernel, self.acts[:-1])],
@@ -114,7 +115,7 @@ class FusedCostate:
         dt = np.dtype(str(out_t.dtype).removeprefix("torch."))
         one = dt.type(1)
         self.flat_grads()
-        return ([z.numpy() for z in zs], [t.numpy() for t in lams], [t.t() for t in lams], out_t.numpy().T,
+        return ([z.numpy() for z in zs], [t.numpy() for t in lams], None, out_t.numpy().T,
                 float(np.finfo(dt).tiny), one, one * out_t.shape[1], np.empty(0, dtype=dt))
 
     def flat_grads(self) -> None:
@@ -185,42 +186,38 @@ class FusedCostate:
         return torch.scalar_tensor(total / out_t.shape[1], dtype=out_t.dtype)
 
     def step(self, x: Tensor, target: Tensor, extra, zbuf: list, lbuf: list, out_t: Tensor, views: tuple) -> Tensor:
-        """E for the batch and every gradient written, as the torch path's step (same arguments;
-        ``out_t`` is the (C, N) output buffer), with the buffers of the batch size and their ``views``."""
+        """E for the batch and every gradient written, as the torch path's step (same arguments),
+        on the buffers of the batch size, feature-major: ẑ(l)ᵀ and λ(l)ᵀ (M(l), N) in ``zbuf``
+        and ``lbuf``, ŷ(L)ᵀ (C, N) in ``out_t`` (MKL's faster forms for these shapes), and their ``views``."""
         params, L = self.params, len(self.acts)
-        zv, lv, lt, _, _, one, _, none = views
+        zv, lv, _, _, _, one, _, none = views
         deltas = self.kernels[1]
-        zs = [x]
-        for l in range(L - 1):  # ŷ(l) = ẑ(l−1) W(l)ᵀ + b(l): (N, M(l)) into its buffer, g in place
+        zs = [x.t()]  # ẑ(0)ᵀ (M(0), N)
+        for l in range(L):  # ŷ(l)ᵀ = W(l) ẑ(l−1)ᵀ + b(l): (M(l), N); hidden g in place
             W, b = params[2 * l], params[2 * l + 1]
-            y = torch.mm(zs[-1], W.t(), out=zbuf[l]) if b is None else torch.addmm(b, zs[-1], W.t(), out=zbuf[l])
-            zs.append(self.forward[l](y))
-        W, b = params[-2], params[-1]  # ŷ(L)ᵀ = W(L) ẑ(L−1)ᵀ + b(L): (C, N), MKL's fast form for few outputs
-        if b is None:
-            torch.mm(W, zs[-1].t(), out=out_t)
-        else:
-            torch.addmm(b.unsqueeze(1), W, zs[-1].t(), out=out_t)
+            y = zbuf[l] if l < L - 1 else out_t
+            y = torch.mm(W, zs[-1], out=y) if b is None else torch.addmm(b.unsqueeze(1), W, zs[-1], out=y)
+            if l < L - 1:
+                zs.append(self.forward[l](y))
         E = self.terminal(out_t, views, target)
-        delta, delta_t = out_t.t(), out_t  # δ(L) (N, C) and δ(L)ᵀ (C, N)
+        delta = out_t  # δ(L)ᵀ (C, N)
         for l in range(L - 1, -1, -1):
             W, b = params[2 * l], params[2 * l + 1]
             if l < L - 1:
-                delta = lbuf[l]  # λ(l), then δ(l) over it
+                delta = lbuf[l]  # λ(l)ᵀ, then δ(l)ᵀ over it (M(l), N)
                 if deltas[l] is not None:  # with ∂E/∂b(l) in the same pass
                     deltas[l](lv[l], zv[l], self.bias_view(l, none), one)
-                    delta_t = lt[l]
                 else:
                     delta = delta_inplace(self.acts[l], delta, zs[l + 1])
-                    delta_t = delta.t()
                     if b is not None and b.requires_grad:
-                        bias_grad(b, delta, None)
+                        bias_grad(b, delta.t(), None)
             g = W.grad
             if extra is None and g is not None and g is self.wgrad[l]:  # (M(l), M(l−1)) = δᵀ ẑ(l−1)
-                torch.mm(delta_t, zs[l], out=g)
+                torch.mm(delta, zs[l].t(), out=g)
             elif W.requires_grad:
-                weight_grad(W, delta_t, zs[l], None if extra is None else extra[2 * l])
+                weight_grad(W, delta, zs[l].t(), None if extra is None else extra[2 * l])
             if extra is not None and b is not None and b.requires_grad and extra[2 * l + 1] is not None:
                 b.grad.add_(extra[2 * l + 1])
             if l > 0:
-                torch.mm(delta, W, out=lbuf[l - 1])  # λ(l−1) = δ(l) W(l): (N, M(l−1))
+                torch.mm(W.t(), delta, out=lbuf[l - 1])  # λ(l−1)ᵀ = W(l)ᵀ δ(l)ᵀ: (M(l−1), N)
         return E
