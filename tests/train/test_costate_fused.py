@@ -240,3 +240,24 @@ def test_fit_checks_its_gradients_in_the_fused_pass(monkeypatch):
     x, y = data([4, 6, 3], "softmax", n=40)
     h = fit(net, (x, y), loss="cross_entropy", epochs=2, batch_size=16)
     assert len(h.history["loss"]) == 2 and all(math.isfinite(v) for v in h.history["loss"])
+
+
+@pytest.mark.parametrize("penalty", ["weight_decay", "weight_elimination"])
+def test_a_closed_form_penalty_on_the_fused_path_follows_the_torch_path(penalty, monkeypatch):
+    """The penalty's gradient enters the weight GEMMs (``extra``) and the bias gradients alike."""
+    from deepnets.regularizers import WeightDecay, WeightElimination
+
+    make = {"weight_decay": lambda: WeightDecay(1e-2), "weight_elimination": lambda: WeightElimination(1e-2, w0=1.0)}
+    nets = [MLP([6, 9, 4], activation="relu", output="softmax", seed=1, dtype=torch.float64) for _ in range(2)]
+    loss = get_loss("cross_entropy", model=nets[0])
+    steps = [CostateStep(nets[0], make_optimizer("adam", nets[0], lr=1e-2), loss, penalty=make[penalty]())]
+    with monkeypatch.context() as m:
+        m.setenv("DEEPNETS_NO_NUMBA", "1")
+        steps.append(CostateStep(nets[1], make_optimizer("adam", nets[1], lr=1e-2), loss, penalty=make[penalty]()))
+    assert steps[0].buffered.fused is not None and steps[1].buffered.fused is None
+    for b in range(4):
+        batch = data([6, 9, 4], "softmax", n=25, dtype=torch.float64, seed=b)
+        Es = [s(batch, b) for s in steps]
+        torch.testing.assert_close(Es[0], Es[1], rtol=1e-12, atol=1e-12)
+    for p, q in zip(nets[0].parameters(), nets[1].parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-12, atol=1e-12)
