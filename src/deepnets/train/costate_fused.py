@@ -39,8 +39,27 @@ from .costate_grads import bias_grad, delta_inplace, inplace_forward, weight_gra
 
 _LABEL_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
 
-#: terminal condition -> its kernel ``(ẑ or ŷ, target, δ, ∂E/∂b, tiny, 1, N) -> (E·N, bad label)``
-TERMINALS = {"softmax_ce": K.softmax_ce_labels, "logistic_ce": K.logistic_ce, "identity_lms": K.identity_lms}
+
+def _softmax(out_t: Tensor, a: np.ndarray) -> np.ndarray:
+    """ẑ = softmax(ŷ) over each sample's C scores, torch's, as a (C, N) array."""
+    return torch._softmax(out_t, 0, False).numpy()
+
+
+def _logistic(out_t: Tensor, a: np.ndarray) -> np.ndarray:
+    """ẑ = σ(ŷ), torch's, in place over the (1, N) buffer; its (N, 1) view ``a``."""
+    out_t.sigmoid_()
+    return a
+
+
+def _identity(out_t: Tensor, a: np.ndarray) -> np.ndarray:
+    """ẑ = ŷ: the (N, C) view ``a`` of the buffer."""
+    return a
+
+
+#: terminal condition -> (the output unit applied to ŷ(L)ᵀ, its kernel
+#: ``(ẑ, target, δ, ∂E/∂b, tiny, 1, N) -> (E·N, first bad label or −1)``)
+TERMINALS = {"softmax_ce": (_softmax, K.softmax_ce_labels), "logistic_ce": (_logistic, K.logistic_ce),
+             "identity_lms": (_identity, K.identity_lms)}
 
 
 def _terminal_kind(loss, out, n_out: int) -> str | None:
@@ -81,6 +100,7 @@ class FusedCostate:
     def __init__(self, params, acts, kind: str):
         self.params, self.acts, self.kind = params, acts, kind
         self.labels = kind == "softmax_ce"
+        self.output = TERMINALS[kind][0]
         self.kernels = None   # the compiled dispatchers, on first use: (terminal, [δ(l) or None])
         self.forward = [inplace_forward(a) for a in acts[:-1]]
         L = len(acts)
@@ -109,7 +129,7 @@ class FusedCostate:
         """For a batch size: NumPy views of ẑ(l)ᵀ and λ(l)ᵀ (M(l), N) and of ŷ(L) (N, C) over the
         (C, N) buffer ``out_t``, tiny, 1 and N in the dtype, and an empty array ("no bias gradient")."""
         if self.kernels is None:
-            self.kernels = (K.compiled(TERMINALS[self.kind]),
+            self.kernels = (K.compiled(TERMINALS[self.kind][1]),
                             [None if k is None else K.compiled(k) for k in map(_delta_kernel, self.acts[:-1])],
                             K.compiled(K.all_finite))
         dt = np.dtype(str(out_t.dtype).removeprefix("torch."))
@@ -173,13 +193,8 @@ class FusedCostate:
         ∂E/∂b(L) into its ``.grad``; a class label out of range raises the loss's label-range
         error, nothing written."""
         _, _, _, av, tiny, one, n, none = views
-        if self.labels:
-            src = torch._softmax(out_t, 0, False).numpy()  # (C, N): softmax over each sample's C scores
-        elif self.kind == "logistic_ce":
-            src = out_t.sigmoid_().numpy().T  # ẑ = σ(ŷ), torch's, in place
-        else:
-            src = av
-        total, bad = self.kernels[0](src, target.numpy(), av, self.bias_view(len(self.acts) - 1, none), tiny, one, n)
+        gb = self.bias_view(len(self.acts) - 1, none)
+        total, bad = self.kernels[0](self.output(out_t, av), target.numpy(), av, gb, tiny, one, n)  # δ(L) over ŷ(L)
         if bad >= 0:
             _check_label_range(target, out_t.shape[0])  # raises the loss's label-range error
             raise ConfigError(f"class label {int(target[bad])} out of range")  # pragma: no cover
