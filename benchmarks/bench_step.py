@@ -29,7 +29,6 @@ import time
 import torch
 
 import deepnets
-from deepnets.backprop import terminal_condition
 from deepnets.train.loop import Loop
 from deepnets.train.setup import setup
 
@@ -73,6 +72,8 @@ def parts(sizes):
     params = [p.detach() for p in net.flat_params()]
     acts, buffered = net.activations, step.buffered
     fused = buffered.fused
+    if fused is None:
+        raise SystemExit("bench_step times the fused step beside the torch path: run it without DEEPNETS_NO_NUMBA")
     zbuf, lbuf, out_t, views = buffered._buffers(x)  # the fused step's feature-major buffers (M(l), N)
     L = len(acts)
     grads = [p.grad for p in net.flat_params()]
@@ -96,11 +97,8 @@ def parts(sizes):
             if l < L - 1:
                 z.relu_()
 
-    def terminal():  # softmax cross-entropy: E, δ(L) and ∂E/∂b(L) (fused, or torch's ops without Numba)
-        if fused is not None:
-            fused.terminal(out_t, views, y)
-        else:
-            terminal_condition(step.loss, acts[-1](out_t.t()), y, acts[-1], validate=False)
+    def terminal():  # softmax cross-entropy: E, δ(L) and ∂E/∂b(L) in one pass after torch's softmax
+        fused.terminal(out_t, views, y)
 
     def guard():
         step.after_backward(0, E)

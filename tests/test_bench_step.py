@@ -11,6 +11,7 @@ import pytest  # noqa: E402
 from deepnets import _numba  # noqa: E402
 
 
+@pytest.mark.skipif(not _numba.available(), reason="Numba is off here (DEEPNETS_NO_NUMBA)")
 def test_bench_step_prints_every_part_against_the_floor(capsys):
     bench_step.main(["--rounds", "1", "--calls", "2", "--jobs", "digits 64-100-10"])
     out = capsys.readouterr().out
