@@ -19,7 +19,7 @@ from torch import Tensor
 from ..errors import CheckpointError, DataError, TrainingDiverged, TrainingInterrupted
 from .batches import BatchSource, TensorBatches, sample_count
 from .callbacks import Callback, CallbackList, History
-from .callbacks.base import pack_series, unpack_series
+from .callbacks.base import unpack_series
 from .distributed import all_gather_rows, all_max, all_mean, world
 from .metrics import evaluate
 from .setup import PRECISIONS, FewExamplesWarning, seeded, setup, warn_few_examples
@@ -75,8 +75,7 @@ class Loop:
             "epoch_total": None if self.epoch_total is None else all_gather_rows(
                 self.epoch_total.detach().reshape(1)).cpu(),
             "epoch_count": self.epoch_count,
-            "history": {"epoch": pack_series(self.history.epoch),  # tensors: a few objects to pickle, not one an epoch
-                        "logs": {k: pack_series(v) for k, v in self.history.history.items()}},
+            "history": self.history.packed(),  # tensors, appended to as the run goes (not re-packed a save)
             "callbacks": self.callbacks.state_dict(), "stop_training": bool(self.stop_training),
         }
 

@@ -16,6 +16,7 @@ the run; states are keyed by class name, numbered from the second callback of a 
 from __future__ import annotations
 
 import collections
+import math
 
 import torch
 
@@ -104,6 +105,17 @@ class History(Callback):
     def __getitem__(self, key):
         return self.history[key]
 
+    def packed(self) -> dict:
+        """``{"epoch": column, "logs": {key: column}}``, each column as :func:`pack_series` packs it,
+        packed incrementally: only the values appended since the last call are converted, so a
+        checkpoint every epoch costs O(1) Python an epoch, not O(epochs). A column is treated as
+        an append-only record; a list replaced (``load_state_dict``) or shortened is packed anew."""
+        packers = self.__dict__.setdefault("_packers", {})
+        out = {"epoch": _packer(packers, "epoch").pack(self.epoch), "logs": {}}
+        for k, v in self.history.items():
+            out["logs"][k] = _packer(packers, ("logs", k)).pack(v)
+        return out
+
     def __repr__(self):
         last = {k: round(v[-1], 5) for k, v in self.history.items() if v}
         return f"History(epochs={len(self.epoch)}, last={last})"
@@ -125,3 +137,59 @@ def pack_series(values: list):
 def unpack_series(values) -> list:
     """The list :func:`pack_series` packed (a list as it is: checkpoints before packing hold lists)."""
     return values.tolist() if isinstance(values, torch.Tensor) else list(values)
+
+
+def _packer(packers: dict, key) -> "SeriesPacker":
+    packer = packers.get(key)
+    if packer is None:
+        packer = packers[key] = SeriesPacker()
+    return packer
+
+
+class SeriesPacker:
+    """:func:`pack_series` of a growing list, converting only the values appended since the last
+    :meth:`pack`: a float64 or int64 buffer grown by doubling, returned as a view of its first
+    ``n`` values (values below ``n`` are never written again, so an earlier result stays what it
+    was). The first value that would make :func:`pack_series` return a list (a mixed type, NaN,
+    an int past int64) turns the column into a list for good, as it would."""
+
+    def __init__(self):
+        self.values = None   # the list last packed (identity: a replaced list is packed anew)
+        self.n = 0           # values converted so far
+        self.buffer = None   # float64 / int64 tensor, or None (empty, or a list column)
+        self.kind = None     # float or int once packed; "list" once a value fits no tensor
+
+    def pack(self, values: list):
+        if values is not self.values or len(values) < self.n:
+            self.values, self.n, self.buffer, self.kind = values, 0, None, None
+        if self.kind == "list" or not values:
+            return list(values)
+        new = values[self.n:]
+        if self.kind is None:
+            self.kind = type(new[0])
+        if not _fits(new, self.kind):
+            self.kind, self.buffer = "list", None
+            return list(values)
+        if new:
+            dtype = torch.float64 if self.kind is float else torch.int64
+            end = self.n + len(new)
+            if self.buffer is None or end > len(self.buffer):
+                grown = torch.empty(max(16, 2 * end), dtype=dtype)
+                if self.n:
+                    grown[:self.n] = self.buffer[:self.n]
+                self.buffer = grown
+            if len(new) == 1:
+                self.buffer[self.n] = new[0]
+            else:
+                self.buffer[self.n:end] = torch.tensor(new, dtype=dtype)
+            self.n = end
+        return self.buffer[:self.n]
+
+
+def _fits(new: list, kind) -> bool:
+    """Whether ``new`` may join a column of ``kind`` (float: finite Python floats; int: int64 ints)."""
+    if kind is float:
+        return all(type(v) is float and math.isfinite(v) for v in new)
+    if kind is int:
+        return all(type(v) is int and -2 ** 63 <= v < 2 ** 63 for v in new)
+    return False
