@@ -68,26 +68,104 @@ def snapshot(*, model: torch.nn.Module, optimizer=None, scheduler=None, step=Non
     Raises:
         CheckpointError: a tensor is non-finite (named) or a value is not plain data (named).
     """
-    # bare names: a checkpoint of a DDP- or compile-wrapped model loads into a bare one
-    weights = strip_prefixes(model.state_dict())
-    for key, t in weights.items():
-        if not isinstance(t, torch.Tensor):
-            raise CheckpointError(f"model state entry {key!r} is a {type(t).__name__}, expected a tensor")
-    if dataclasses.is_dataclass(config) and not isinstance(config, type):
-        config = dataclasses.asdict(config)
-    state = {
-        "format": FORMAT, "format_version": FORMAT_VERSION, **_VERSIONS,
-        "step": step, "epoch": epoch, "position": position,
-        "optimizer": None if optimizer is None else optimizer_state_by_name(optimizer, model),
-        "optimizer_class": None if optimizer is None else type(optimizer).__name__,
-        "scheduler": None if scheduler is None else scheduler.state_dict(),
-        "rng": get_rng_state() if rng else None,
-        "config": None if config is None else dict(config),
-        "extra": dict(extra or {}),
-    }
-    found: list = []
-    tree = {key: flatten(value, key, found) for key, value in state.items()}
-    tensors = [*weights.values(), *(t for t, _ in found)]
-    with torch.no_grad():
-        packed = Packed(tensors, lambda: [f"model[{k!r}]" for k in weights] + [place(w) for _, w in found])
-    return Snapshot(packed, list(weights), tree, step, epoch)
+    return SnapshotTaker()(model=model, optimizer=optimizer, scheduler=scheduler, step=step, epoch=epoch,
+                           position=position, config=config, extra=extra, rng=rng)
+
+
+class SnapshotTaker:
+    """:func:`snapshot` for a run that saves again and again (one taker a run): the model's keys
+    and the optimizer's flattened state (its tree and the list of its tensors) are resolved once
+    and reused while a cheap signature holds: the model's state entries by name and tensor
+    identity, each parameter group's parameters (by identity) and settings (by value), each
+    parameter's optimizer state by key and tensor identity. Anything else, or an optimizer or
+    model whose ``state_dict`` torch does not define alone (overridden, hooked), is resolved
+    anew at every save, as :func:`snapshot` does; the file is the same either way."""
+
+    def __init__(self):
+        self._weights: tuple | None = None    # (signature, bare names)
+        self._optimizer: tuple | None = None  # (signature, flattened tree, [(tensor, where)])
+
+    def __call__(self, *, model, optimizer=None, scheduler=None, step=None, epoch=None, position=None,
+                 config=None, extra=None, rng: bool = True) -> Snapshot:
+        """As :func:`snapshot`."""
+        sd = model.state_dict(keep_vars=True)
+        tensors = list(sd.values())
+        wsig = (tuple(sd), tuple(map(id, tensors)))
+        if self._weights is None or self._weights[0] != wsig:
+            for key, t in sd.items():  # (only when the entries changed: a tensor's type cannot change in place)
+                if not isinstance(t, torch.Tensor):
+                    raise CheckpointError(f"model state entry {key!r} is a {type(t).__name__}, expected a tensor")
+            self._weights = (wsig, list(strip_prefixes(sd)))  # bare names: a wrapped model loads into a bare one
+        names = self._weights[1]
+        if dataclasses.is_dataclass(config) and not isinstance(config, type):
+            config = dataclasses.asdict(config)
+        found: list = []
+        tree = {"format": FORMAT, "format_version": FORMAT_VERSION, **_VERSIONS, "step": step, "epoch": epoch,
+                "position": position}
+        if optimizer is None:
+            tree["optimizer"] = None
+        else:
+            tree["optimizer"] = self._optimizer_tree(optimizer, model, wsig, found)
+        state = {"optimizer_class": None if optimizer is None else type(optimizer).__name__,
+                 "scheduler": None if scheduler is None else scheduler.state_dict(),
+                 "rng": get_rng_state() if rng else None,
+                 "config": None if config is None else dict(config),
+                 "extra": dict(extra or {})}
+        for key, value in state.items():
+            tree[key] = flatten(value, key, found)
+        tensors += [t for t, _ in found]
+        with torch.no_grad():
+            packed = Packed(tensors, lambda: [f"model[{k!r}]" for k in names] + [place(w) for _, w in found])
+        return Snapshot(packed, names, tree, step, epoch)
+
+    def _optimizer_tree(self, optimizer, model, wsig, found: list):
+        """The optimizer's flattened state (its tensors appended to ``found``), from the cache when
+        its signature holds."""
+        sig = _optimizer_signature(optimizer, wsig)
+        if sig is None or self._optimizer is None or self._optimizer[0] != sig:
+            mine: list = []
+            tree = flatten(optimizer_state_by_name(optimizer, model), "optimizer", mine)
+            self._optimizer = None if sig is None else (sig, tree, mine)
+        else:
+            tree, mine = self._optimizer[1], self._optimizer[2]
+        assert not found  # the optimizer's tensors come first: their numbers in the tree hold
+        found += mine
+        return tree
+
+
+_ATOMS = (str, int, float, bool, type(None))
+
+
+def _optimizer_signature(optimizer, wsig):
+    """What the optimizer's flattened state depends on besides its tensors' values, or None when it
+    cannot be told cheaply (then it is resolved at every save)."""
+    cls = type(optimizer)
+    if (getattr(cls, "state_dict", None) is not torch.optim.Optimizer.state_dict
+            or getattr(optimizer, "_optimizer_state_dict_pre_hooks", None)
+            or getattr(optimizer, "_optimizer_state_dict_post_hooks", None)):
+        return None
+    groups = []
+    for g in optimizer.param_groups:
+        settings = []
+        for k, v in g.items():
+            if k == "params":
+                continue
+            if type(v) is tuple and all(type(x) in _ATOMS for x in v) or type(v) in _ATOMS:
+                settings.append((k, repr(v)))  # (repr: -0.0 and 0.0, 1 and True differ in the file)
+            else:  # a tensor learning rate, a list, ...: not compared cheaply
+                return None
+        groups.append((tuple(map(id, g["params"])), tuple(settings)))
+    state = []
+    for p, st in optimizer.state.items():
+        if type(st) is not dict:
+            return None
+        entries = []
+        for k, v in st.items():
+            if type(v) is torch.Tensor:
+                entries.append((k, id(v)))
+            elif type(v) in _ATOMS:
+                entries.append((k, repr(v)))
+            else:
+                return None
+        state.append((id(p), tuple(entries)))
+    return wsig, tuple(groups), tuple(state)

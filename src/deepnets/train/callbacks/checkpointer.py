@@ -15,7 +15,7 @@ import logging
 from ...errors import CheckpointError, ConfigError
 from ..checkpoint import CheckpointManager, restore
 from ..checkpoint_format import SUFFIX
-from ..checkpoint_snapshot import snapshot
+from ..checkpoint_snapshot import SnapshotTaker
 from ..checkpoint_writer import BackgroundWriter
 from ..distributed import is_main, world
 from .base import Callback
@@ -91,6 +91,7 @@ class Checkpointer(Callback):
         self.every_steps, self.every_epochs, self.config = int(every_steps), int(every_epochs), config
         self.resume = resume
         self.writer = BackgroundWriter(self.manager) if background else None
+        self.snapshot = SnapshotTaker()  # the state's structure resolved once, reused while it holds
         self.last = None          # the folder of the newest checkpoint written
         self.resumed_from = None  # the folder of the checkpoint the run resumed from
 
@@ -117,9 +118,9 @@ class Checkpointer(Callback):
         state = loop.state_dict()
         if not is_main():
             return None
-        snap = snapshot(model=loop.model, optimizer=loop.optimizer, step=loop.step, epoch=loop.epoch,
-                        position=loop.position, config=self.config,
-                        extra={"loop": state, "world_size": world()[1]})  # resumed only by as many ranks
+        snap = self.snapshot(model=loop.model, optimizer=loop.optimizer, step=loop.step, epoch=loop.epoch,
+                             position=loop.position, config=self.config,
+                             extra={"loop": state, "world_size": world()[1]})  # resumed only by as many ranks
         if self.writer is None:
             self.last = self.manager.write(loop.step, snap)
             return self.last
@@ -158,5 +159,6 @@ class Checkpointer(Callback):
     def on_train_end(self, logs=None):
         path = self.save() if self.loop.interrupted is not None else None
         self.flush()
+        self.snapshot = SnapshotTaker()  # (its cache refers to the run's optimizer state)
         if path is not None:
             log.warning("interrupted: checkpoint written to %s", path)

@@ -1,0 +1,88 @@
+"""Cheaper saves, round two (#19): the history packed as it grows, RNG states reused when they did
+not move, the snapshot's structure resolved once; each checked against the plain path it replaces."""
+
+import random
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from deepnets.train.callbacks.base import History, SeriesPacker, pack_series
+
+
+@pytest.fixture(autouse=True)
+def _quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def _same(a, b):
+    if isinstance(b, torch.Tensor):
+        return isinstance(a, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
+    return not isinstance(a, torch.Tensor) and a == b
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_incremental_packer_gives_what_pack_series_gives_after_every_append(seed):
+    rng = random.Random(seed)
+    kinds = [lambda: rng.random(), lambda: rng.randrange(-5, 5), lambda: float("nan"), lambda: 2 ** 70,
+             lambda: True, lambda: "x"]
+    values, packer, earlier = [], SeriesPacker(), []
+    first = rng.choice([0, 1])  # mostly floats or ints, now and then a value that fits no tensor
+    for _ in range(60):
+        values.extend(kinds[first]() if rng.random() < 0.97 else rng.choice(kinds)()
+                      for _ in range(rng.choice([1, 1, 1, 3])))
+        got = packer.pack(values)
+        assert _same(got, pack_series(values))
+        earlier.append((got, pack_series(values)))
+    for got, want in earlier:  # a result handed out earlier is not changed by later appends
+        assert _same(got, want)
+
+
+def test_a_replaced_or_shortened_history_is_packed_anew():
+    h = History()
+    for e in range(5):
+        h.on_epoch_end(e, {"loss": 1.0 / (e + 1)})
+    h.packed()
+    h.history["loss"] = [0.5, 0.25]      # replaced (a resumed run's load_state_dict)
+    h.epoch = h.epoch[:2]
+    del h.epoch[1:]                     # shortened in place
+    got = h.packed()
+    assert _same(got["logs"]["loss"], pack_series([0.5, 0.25])) and _same(got["epoch"], pack_series([0]))
+
+
+def _file(snap):
+    return bytes(snap.encode(7))
+
+
+def _swap(net, opt):
+    old = net.layers[1].bias
+    net.layers[1].bias = new = torch.nn.Parameter(old.detach() + 1)
+    params = opt.param_groups[0]["params"]
+    params[next(i for i, p in enumerate(params) if p is old)] = new
+    opt.state[new] = opt.state.pop(old)
+
+
+def test_a_taker_reusing_the_structure_writes_the_file_a_fresh_snapshot_writes():
+    from deepnets import MLP
+    from deepnets.train.checkpoint_snapshot import SnapshotTaker, snapshot
+
+    torch.manual_seed(0)
+    net = MLP([3, 4, 2], seed=0)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    take, x = SnapshotTaker(), torch.randn(8, 3)
+    changes = [lambda: None,                                              # no state yet
+               lambda: net(x).square().sum().backward() or opt.step(),    # the state appears
+               lambda: opt.step(),                                        # values move, structure holds
+               lambda: opt.param_groups[0].update(lr=-0.0),               # a setting: -0.0 is not 0.0
+               lambda: opt.param_groups[0].update(lr=0.0),
+               lambda: opt.state[net.layers[0].weight].update(            # a state tensor replaced
+                   exp_avg=opt.state[net.layers[0].weight]["exp_avg"].clone() + 1),
+               lambda: _swap(net, opt)]                                   # a weight replaced
+    for change in changes:
+        change()
+        extra = {"loop": {"history": torch.arange(3.0)}}
+        got = take(model=net, optimizer=opt, step=1, epoch=0, extra=extra)
+        assert _file(got) == _file(snapshot(model=net, optimizer=opt, step=1, epoch=0, extra=extra))
