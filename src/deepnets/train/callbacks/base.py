@@ -18,6 +18,7 @@ from __future__ import annotations
 import collections
 import math
 
+import numpy as np
 import torch
 
 
@@ -148,7 +149,7 @@ def _packer(packers: dict, key) -> "SeriesPacker":
 
 class SeriesPacker:
     """:func:`pack_series` of a growing list, converting only the values appended since the last
-    :meth:`pack`: a float64 or int64 buffer grown by doubling, returned as a view of its first
+    :meth:`pack`: a float64 or int64 NumPy buffer grown by doubling, returned as a tensor view of its first
     ``n`` values (values below ``n`` are never written again, so an earlier result stays what it
     was). The first value that would make :func:`pack_series` return a list (a mixed type, NaN,
     an int past int64) turns the column into a list for good, as it would."""
@@ -171,19 +172,15 @@ class SeriesPacker:
             self.kind, self.buffer = "list", None
             return list(values)
         if new:
-            dtype = torch.float64 if self.kind is float else torch.int64
             end = self.n + len(new)
-            if self.buffer is None or end > len(self.buffer):
-                grown = torch.empty(max(16, 2 * end), dtype=dtype)
+            if self.buffer is None or end > len(self.buffer):  # (NumPy: a value written in ~0.1 µs)
+                grown = np.empty(max(16, 2 * end), dtype=np.float64 if self.kind is float else np.int64)
                 if self.n:
                     grown[:self.n] = self.buffer[:self.n]
                 self.buffer = grown
-            if len(new) == 1:
-                self.buffer[self.n] = new[0]
-            else:
-                self.buffer[self.n:end] = torch.tensor(new, dtype=dtype)
+            self.buffer[self.n:end] = new
             self.n = end
-        return self.buffer[:self.n]
+        return torch.from_numpy(self.buffer[:self.n])
 
 
 def _fits(new: list, kind) -> bool:
