@@ -86,3 +86,41 @@ def test_a_taker_reusing_the_structure_writes_the_file_a_fresh_snapshot_writes()
         extra = {"loop": {"history": torch.arange(3.0)}}
         got = take(model=net, optimizer=opt, step=1, epoch=0, extra=extra)
         assert _file(got) == _file(snapshot(model=net, optimizer=opt, step=1, epoch=0, extra=extra))
+
+
+def _tiny_run(epochs, callbacks=()):
+    from deepnets import MLP, fit
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(40, 3, generator=g)
+    net = MLP([3, 5, 1], seed=0)
+    h = fit(net, (x, x[:, :1] - x[:, 2:] ** 2), epochs=epochs, batch_size=8, lr=0.01, seed=2, callbacks=list(callbacks))
+    return net, h
+
+
+@pytest.mark.parametrize("every_epochs, epochs, stop_at", [(1, 8, None), (3, 10, None), (1, 8, 4)])
+def test_a_busy_writer_skips_the_copies_that_would_wait_but_never_the_last_save(tmp_path, monkeypatch,
+                                                                                every_epochs, epochs, stop_at):
+    import time
+
+    from deepnets.train.callbacks import Callback, Checkpointer
+    from deepnets.train.checkpoint import CheckpointManager
+
+    class StopAt(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            self.loop.stop_training = epoch == stop_at
+
+    real = CheckpointManager.write
+    monkeypatch.setattr(CheckpointManager, "write", lambda self, *a: time.sleep(0.05) or real(self, *a))  # a slow disk
+    saver = Checkpointer(tmp_path, every_epochs=every_epochs, keep=50, background=True)
+    taken, take = [], saver.snapshot
+    saver.snapshot = lambda **kw: taken.append(kw["epoch"]) or take(**kw)
+    callbacks = [StopAt()] if stop_at is not None else []
+    net, h = _tiny_run(epochs, callbacks + [saver])
+    asked = len(range(every_epochs - 1, len(h.epoch), every_epochs))
+    written = CheckpointManager(tmp_path).list()
+    assert len(taken) < asked and saver.skipped == asked - len(written)  # skipped: copied or not, never written
+    assert written[-1].epoch == len(h.epoch) - (len(h.epoch) % every_epochs) == taken[-1]  # the last save is whole
+    monkeypatch.setattr(CheckpointManager, "write", real)
+    resumed, h2 = _tiny_run(epochs, callbacks + [Checkpointer(tmp_path, every_epochs=every_epochs, resume=True)])
+    assert all(torch.equal(p, q) for p, q in zip(net.parameters(), resumed.parameters())) and h2.history == h.history

@@ -57,6 +57,12 @@ class BackgroundWriter:
             self._pending = (name, snap)
             self._cond.notify_all()
 
+    @property
+    def busy(self) -> bool:
+        """A write is under way or a snapshot waits for one (read without the lock: a stale answer
+        only means one more snapshot taken, or one not taken while a later save is to come)."""
+        return self._busy or self._pending is not None
+
     def _run(self, item) -> None:
         while True:
             try:

@@ -53,6 +53,7 @@ class Loop:
         self.interrupted: int | None = None
         self.signal: int | None = None  # set by a signal handler (GracefulStop) at any moment
         self.world_size = world()[1]
+        self.epochs: int | None = None  # the epochs fit runs (a checkpointer knows its last save)
         callbacks.set_loop(self)
 
     def poll_interrupt(self) -> bool:
@@ -225,6 +226,7 @@ def fit(model: torch.nn.Module, data, *, loss="lms", optimizer="adam", lr: float
                             input_noise=input_noise, penalty=penalty, epochs=epochs, device=device,
                             precision=precision, channels_last=channels_last, compile=compile))
         cb, step, logs = loop.callbacks, loop.step_fn, {}
+        loop.epochs = epochs
         cb.on_train_begin(logs)  # a Checkpointer(resume=...) puts the run back here
         loop.warn_few_examples()
         batch_begin, batch_end = cb.active("on_batch_begin"), cb.active("on_batch_end")  # hot: skipped if unused

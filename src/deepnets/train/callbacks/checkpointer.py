@@ -150,11 +150,28 @@ class Checkpointer(Callback):
 
     def on_batch_end(self, batch, logs=None):
         if self.every_steps and self.loop.step % self.every_steps == 0 and self.loop.interrupted is None:
-            self.save()
+            # the end of this epoch saves too when the epoch intervals say so (a stop or a signal
+            # still ends the epoch, or saves at the end of training)
+            self.save_point(self.every_epochs > 0 and (self.loop.epoch + 1) % self.every_epochs == 0)
 
     def on_epoch_end(self, epoch, logs=None):
         if self.every_epochs and (epoch + 1) % self.every_epochs == 0:
-            self.save()
+            epochs = getattr(self.loop, "epochs", None)  # the run's last epoch is epochs - 1
+            self.save_point(epochs is not None and not self.loop.stop_training and epoch + self.every_epochs < epochs)
+
+    def save_point(self, later_save: bool):
+        """A save the intervals ask for. Writing in the background, while the writer is still busy
+        with an earlier save and when a later save point of this run is certain (``later_save``:
+        an epoch end the intervals save at, or the save at the end of an interrupted run), the
+        state is not copied (counted in ``skipped``): the snapshot would only wait and be
+        superseded by the next one, as saves coming faster than the disk writes are now. So a
+        run pays for the copies that are written; what is on disk is whole and exact as ever,
+        at most one write and one save interval behind. Otherwise (in one process) :meth:`save`.
+        Under torchrun every rank saves (the loop's state is gathered from all of them)."""
+        if later_save and self.writer is not None and self.writer.busy and self.loop.world_size == 1:
+            self.writer.skipped += 1
+            return None
+        return self.save()
 
     def on_train_end(self, logs=None):
         path = self.save() if self.loop.interrupted is not None else None
