@@ -130,7 +130,8 @@ def _resumable_run(run=None, resume=False, every_steps=0):
     net = MLP([3, 16, 16, 2], activation="relu", seed=1, dropout=0.3)
     callbacks = []
     if run is not None:
-        callbacks.append(Checkpointer(run, every_steps=every_steps, every_epochs=0, keep=20, resume=resume))
+        callbacks.append(Checkpointer(run, every_steps=every_steps, every_epochs=0, keep=20, resume=resume,
+                                      background=False))  # every save written: the test picks step 10
     hist = fit(net, (x.float(), y.float()), loss="lms", optimizer="adam", lr=0.01, epochs=3, batch_size=8,
                seed=3, callbacks=callbacks)
     return net, hist

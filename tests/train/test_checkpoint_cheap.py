@@ -146,7 +146,7 @@ def test_background_writes_the_same_checkpoints_and_the_same_run(tmp_path):
     # every 3 steps, 5 steps an epoch: only the last step (15) is saved twice (after its batch and
     # after the epoch's end), and the second is always written: a name saved twice mid-run may
     # keep its first state on disk when a newer save superseded the second before its write
-    sync_net, _ = _run(3, [Checkpointer(tmp_path / "sync", every_epochs=1, every_steps=3, keep=20)])
+    sync_net, _ = _run(3, [Checkpointer(tmp_path / "sync", every_epochs=1, every_steps=3, keep=20, background=False)])
     bg = Checkpointer(tmp_path / "bg", every_epochs=1, every_steps=3, keep=20, background=True)
     bg_net, bg_h = _run(3, [bg])
     assert _same(bg_net, plain) and _same(sync_net, plain) and bg_h.history == plain_h.history

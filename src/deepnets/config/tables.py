@@ -160,7 +160,7 @@ class CheckpointConfig:
     every_steps: int = 0             # every this many optimizer steps (0: not mid-epoch)
     every_epochs: int = 10           # every this many epochs (0: only on SIGTERM/SIGINT)
     keep: int = 3                    # the newest checkpoints kept
-    background: bool = False         # write on a thread of its own, newest state first (Checkpointer)
+    background: bool = True          # write on a thread of its own, newest state first (Checkpointer)
 
 
 @dataclass

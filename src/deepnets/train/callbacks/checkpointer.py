@@ -63,9 +63,11 @@ class Checkpointer(Callback):
             the training thread at each save (the same file as a save in one go); the header,
             checksum, write, fsync and rename happen on the writer. One write at a time, and when
             the disk is slower than the saves the newest state waiting is written and an older one
-            waiting is superseded (counted in ``skipped``): what is on disk is at most one write
-            behind. The run ends after its last save is written; a failed write raises at the next
-            save or at the end. Default False.
+            waiting is superseded, or not copied at all while a later save is certain
+            (:meth:`save_point`; both counted in ``skipped``): what is on disk is whole, exact and
+            at most one write behind, but not every save asked for is written. The run ends after
+            its last save is written; a failed write raises at the next save or at the end.
+            Default True; ``False``: every save written, in one go on the training thread.
 
     Raises:
         ConfigError: (at the start of training) the checkpoint holds no training-loop state.
@@ -81,7 +83,7 @@ class Checkpointer(Callback):
     """
 
     def __init__(self, manager, *, every_steps: int = 0, every_epochs: int = 1, keep: int = 3, config=None,
-                 resume: bool | dict = False, background: bool = False):
+                 resume: bool | dict = False, background: bool = True):
         if every_steps < 0 or every_epochs < 0:
             raise ConfigError(f"checkpoint intervals must be >= 0, got every_steps={every_steps}, "
                               f"every_epochs={every_epochs}")
