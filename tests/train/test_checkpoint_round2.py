@@ -124,3 +124,18 @@ def test_a_busy_writer_skips_the_copies_that_would_wait_but_never_the_last_save(
     monkeypatch.setattr(CheckpointManager, "write", real)
     resumed, h2 = _tiny_run(epochs, callbacks + [Checkpointer(tmp_path, every_epochs=every_epochs, resume=True)])
     assert all(torch.equal(p, q) for p, q in zip(net.parameters(), resumed.parameters())) and h2.history == h.history
+
+
+def test_the_writer_rests_so_background_saves_keep_to_their_share_and_the_last_is_still_written(tmp_path):
+    from deepnets.train.callbacks import Checkpointer
+    from deepnets.train.checkpoint import CheckpointManager
+    from deepnets.train.checkpoint_writer import BackgroundWriter
+
+    full, full_h = _tiny_run(8)
+    saver = Checkpointer(tmp_path, every_epochs=1, keep=50)  # background by default
+    saver.writer.share = 1e-9  # a rest of ~1e9 times a checkpoint's CPU: only the first and the last
+    net, h = _tiny_run(8, [saver])
+    assert [i.epoch for i in CheckpointManager(tmp_path).list()] == [1, 8] and saver.skipped == 6
+    assert all(torch.equal(p, q) for p, q in zip(net.parameters(), full.parameters())) and h.history == full_h.history
+    with pytest.raises(ValueError, match="share"):
+        BackgroundWriter(saver.manager, share=0)

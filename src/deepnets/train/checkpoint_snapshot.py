@@ -39,6 +39,7 @@ class Snapshot:
     tree: dict
     step: int | None
     epoch: int | None
+    cost: float = 0.0  # CPU seconds the copy took on the training thread (set by a Checkpointer)
 
     def encode(self, sequence: int) -> memoryview:
         """The checkpoint file for save number ``sequence``, whole, in one buffer: the header and

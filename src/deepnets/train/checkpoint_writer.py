@@ -15,6 +15,7 @@ handed over is written (the end of fit, SIGTERM, Ctrl-C).
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 from deepnets.train.checkpoint import CheckpointManager
@@ -22,6 +23,10 @@ from deepnets.train.checkpoint_snapshot import Snapshot
 
 #: Seconds an idle writer thread waits for the next snapshot before it ends (a new one starts then).
 IDLE_S = 2.0
+#: The largest share of one core that background checkpoints take when saves come faster than
+#: that allows: after a checkpoint whose copy and write cost c seconds of CPU, the writer rests
+#: c (1/SHARE - 1) seconds, during which save points that can wait copy nothing.
+SHARE = 0.1
 
 
 class BackgroundWriter:
@@ -32,8 +37,11 @@ class BackgroundWriter:
     is raised by the next :meth:`submit` or :meth:`flush` (the snapshot waiting then is dropped).
     """
 
-    def __init__(self, manager: CheckpointManager):
-        self.manager = manager
+    def __init__(self, manager: CheckpointManager, *, share: float = SHARE):
+        if not 0 < share <= 1:
+            raise ValueError(f"share: expected a fraction in (0, 1], got {share!r}")
+        self.manager, self.share = manager, share
+        self._rest_until = 0.0  # time.monotonic() before which the writer counts as busy
         self.last: Path | None = None
         self.skipped = self.written = 0
         self._cond = threading.Condition()
@@ -59,17 +67,21 @@ class BackgroundWriter:
 
     @property
     def busy(self) -> bool:
-        """A write is under way or a snapshot waits for one (read without the lock: a stale answer
-        only means one more snapshot taken, or one not taken while a later save is to come)."""
-        return self._busy or self._pending is not None
+        """A write is under way, a snapshot waits for one, or the writer rests after one (see
+        :data:`SHARE`). Read without the lock: a stale answer only means one more snapshot taken,
+        or one not taken while a later save is to come."""
+        return self._busy or self._pending is not None or time.monotonic() < self._rest_until
 
     def _run(self, item) -> None:
         while True:
+            cpu = time.thread_time()
             try:
                 path, failed = self.manager.write(*item), None
             except BaseException as exc:  # raised on the training thread by submit() or flush()
                 path, failed = None, exc
+            cost = time.thread_time() - cpu + getattr(item[1], "cost", 0.0)  # the write's CPU and the copy's
             with self._cond:
+                self._rest_until = time.monotonic() + cost * (1 / self.share - 1)
                 if failed is None:
                     self.last, self.written = path, self.written + 1
                 else:

@@ -11,6 +11,7 @@ from it continues bit for bit on the CPU. The files are written by
 from __future__ import annotations
 
 import logging
+import time
 
 from ...errors import CheckpointError, ConfigError
 from ..checkpoint import CheckpointManager, restore
@@ -64,8 +65,11 @@ class Checkpointer(Callback):
             checksum, write, fsync and rename happen on the writer. One write at a time, and when
             the disk is slower than the saves the newest state waiting is written and an older one
             waiting is superseded, or not copied at all while a later save is certain
-            (:meth:`save_point`; both counted in ``skipped``): what is on disk is whole, exact and
-            at most one write behind, but not every save asked for is written. The run ends after
+            (:meth:`save_point`; both counted in ``skipped``). When saves come faster than
+            ``writer.share`` (default 0.1, :data:`~deepnets.train.checkpoint_writer.SHARE`) of one
+            core allows, the writer rests between checkpoints, so that background saves cost at
+            most about that share of the run. What is on disk is whole and exact, at most one
+            write and one rest behind, but not every save asked for is written. The run ends after
             its last save is written; a failed write raises at the next save or at the end.
             Default True; ``False``: every save written, in one go on the training thread.
 
@@ -116,13 +120,14 @@ class Checkpointer(Callback):
     def save(self):
         """Write a checkpoint now (rank 0 only); return its folder (None on other ranks). Called on
         every rank at once: the loop's state gathers every rank's running sums."""
-        loop = self.loop
+        loop, cpu = self.loop, time.thread_time()
         state = loop.state_dict()
         if not is_main():
             return None
         snap = self.snapshot(model=loop.model, optimizer=loop.optimizer, step=loop.step, epoch=loop.epoch,
                              position=loop.position, config=self.config,
                              extra={"loop": state, "world_size": world()[1]})  # resumed only by as many ranks
+        snap.cost = time.thread_time() - cpu
         if self.writer is None:
             self.last = self.manager.write(loop.step, snap)
             return self.last
