@@ -10,6 +10,11 @@ checkpoint written is whole and exact (a run resumed from it continues bit for b
 disk is always the newest state at most one write behind, and a kill at any moment leaves the
 one before it, as with a save in one go. :meth:`BackgroundWriter.flush` waits until everything
 handed over is written (the end of fit, SIGTERM, Ctrl-C).
+
+The writer counts as :attr:`~BackgroundWriter.busy` while it writes, while a snapshot waits, and
+while it rests after a write (:data:`SHARE`); a
+:meth:`~deepnets.train.callbacks.Checkpointer.save_point` that finds it busy, with a later save
+certain to come, takes no snapshot at all: the copies a run pays for are those written.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ IDLE_S = 2.0
 #: The largest share of one core that background checkpoints take when saves come faster than
 #: that allows: after a checkpoint whose copy and write cost c seconds of CPU, the writer rests
 #: c (1/SHARE - 1) seconds, during which save points that can wait copy nothing.
-SHARE = 0.1
+SHARE = 0.05
 
 
 class BackgroundWriter:

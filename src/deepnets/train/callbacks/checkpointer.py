@@ -66,7 +66,7 @@ class Checkpointer(Callback):
             the disk is slower than the saves the newest state waiting is written and an older one
             waiting is superseded, or not copied at all while a later save is certain
             (:meth:`save_point`; both counted in ``skipped``). When saves come faster than
-            ``writer.share`` (default 0.1, :data:`~deepnets.train.checkpoint_writer.SHARE`) of one
+            ``writer.share`` (default 0.05, :data:`~deepnets.train.checkpoint_writer.SHARE`) of one
             core allows, the writer rests between checkpoints, so that background saves cost at
             most about that share of the run. What is on disk is whole and exact, at most one
             write and one rest behind, but not every save asked for is written. The run ends after
