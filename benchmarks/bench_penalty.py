@@ -1,6 +1,8 @@
 """What a weight-elimination penalty costs per epoch of ``fit``: no penalty, the penalty's
-closed-form gradient (what ``fit`` uses), and the penalty through autograd (what it used before),
-interleaved in one run (none, closed form, autograd, none, ...), medians of the per-epoch time,
+closed-form gradient (what ``fit`` uses: one fused Numba call, :mod:`deepnets.penalty_kernels`),
+the same closed form on its torch path (what the fused call replaced, and what runs on a GPU or
+under ``DEEPNETS_NO_NUMBA=1``), and the penalty through autograd, interleaved in one run (none,
+closed form, closed form torch, autograd, none, ...), medians of the per-epoch time,
 by the wall clock and by the process's CPU time (``time.process_time``: on a shared, loaded
 machine the time this process ran, less what waiting for a core adds to the wall clock).
 
@@ -10,8 +12,10 @@ trained for ``--epochs`` epochs per repetition, in batches of 32 (the example's)
 
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/bench_penalty.py [--reps 7] [--epochs 100] [--out PATH]
 
-Writes benchmarks/results/penalty_overhead.json (or PATH). The same script run on the code
-before the penalty went into the co-state GEMMs gives the "before" figures:
+Writes benchmarks/results/penalty_overhead.json (or PATH), with the load average at start and end.
+The Numba kernel is compiled (or loaded from its cache) by a warm-up fit before the timed runs.
+The script as it was at 7670028 run on the code before the penalty went into the co-state GEMMs
+gave the older "before" figures (penalty_overhead_before.json):
 
     git archive ce24100 src | tar -x -C /tmp/before
     OMP_NUM_THREADS=1 PYTHONPATH=/tmp/before/src python benchmarks/bench_penalty.py --reps 15 --epochs 200 \
@@ -31,6 +35,7 @@ import torch
 
 from deepnets import MLP, fit
 from deepnets.data.series import delay_taps, narma10_series
+from deepnets.penalty_gradients import FlatPenalty
 from deepnets.regularizers import WeightElimination
 
 
@@ -44,6 +49,13 @@ class ThroughAutograd:
         return self.penalty(model, x)
 
 
+class TorchPath(WeightElimination):
+    """The same penalty with its closed form on the torch path (no fused Numba call)."""
+
+    def bind(self, model):
+        return FlatPenalty(self, model, fused=False)
+
+
 def data():
     y, u = narma10_series(700, generator=torch.Generator().manual_seed(7))
     x, t = delay_taps(y, 10, u, 10)
@@ -53,6 +65,7 @@ def data():
 def one_run(kind: str, x, t, epochs: int, batch_size=32) -> tuple[float, float]:
     """(wall-clock, CPU) seconds per epoch of one fit."""
     penalty = {"none": None, "closed_form": WeightElimination(gamma=1e-6, w0=1.0),
+               "closed_form_torch": TorchPath(gamma=1e-6, w0=1.0),
                "autograd": ThroughAutograd(WeightElimination(gamma=1e-6, w0=1.0))}[kind]
     model = MLP([20, 30, 1], activation="tanh", output="linear", seed=0)
     t0, c0 = time.perf_counter(), time.process_time()
@@ -70,8 +83,9 @@ def main():
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
     x, t = data()
-    kinds = ("none", "closed_form", "autograd")
-    one_run("closed_form", x, t, 2)  # warm up
+    kinds = ("none", "closed_form", "closed_form_torch", "autograd")
+    for k in kinds:  # warm up (the fused kernel compiled or loaded from Numba's cache here)
+        one_run(k, x, t, 2)
     report = {"machine": "2-core shared CPU, 1 thread", "torch": torch.__version__, "reps": args.reps,
               "epochs": args.epochs, "load_average_1min": {"start": os.getloadavg()[0]}, "batches": {}}
     for batch_size in (32, None):
@@ -86,11 +100,10 @@ def main():
         for clock, times in (("wall", wall), ("cpu", cpu)):
             med = {k: statistics.median(v) for k, v in times.items()}
             for k in kinds:
-                print(f"  {clock:4s} {k:12s} {1e3 * med[k]:7.3f} ms/epoch   overhead over none "
+                print(f"  {clock:4s} {k:17s} {1e3 * med[k]:7.3f} ms/epoch   overhead over none "
                       f"{100 * (med[k] / med['none'] - 1):+6.1f}%")
             entry[clock] = {"ms_per_epoch_median": {k: 1e3 * v for k, v in med.items()},
-                            "overhead_closed_form": med["closed_form"] / med["none"] - 1,
-                            "overhead_autograd": med["autograd"] / med["none"] - 1}
+                            **{f"overhead_{k}": med[k] / med["none"] - 1 for k in kinds[1:]}}
         report["batches"][str(batch_size or "full")] = entry
     report["load_average_1min"]["end"] = os.getloadavg()[0]
     with open(args.out, "w") as fh:

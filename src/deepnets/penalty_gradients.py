@@ -1,17 +1,25 @@
-"""Weight penalties bound to a model: the closed-form gradient on one flat copy of the weights.
+"""Weight penalties bound to a model: the closed-form gradient, fused where it can be.
 
 A weight penalty sum_l gamma_l E_l(w(l)) is elementwise in the weights, so its gradient over all
-the chosen tensors is a few elementwise kernels on one flat vector w = [w(1); w(2); ...] (copied
-at every call) with gamma_l spread over the elements of w(l) as a vector Γ. The gradient is
-written into one flat buffer g whose slices, shaped as the tensors, are the per-tensor gradients,
-so that a training step can add them where it writes the data gradient (the co-state step passes
-each as the input of its weight-gradient GEMM, ``addmm``: no pass of its own over ``.grad``)
-and E + P in one op. The penalty class gives the maths (``flat_constants(like, Γ, uniform=...)``,
-``flat_gradient(w, consts) -> (v, scale)`` with P = scale · v); :class:`FlatPenalty` keeps the
-buffers. A call costs a fixed handful of kernels however many tensors are penalised (weight
-elimination with one gamma: a copy per tensor, four kernels, then the step's E + P), and that is
-what is left of its cost: on a small net each kernel call costs microseconds of dispatch, not
-arithmetic (``benchmarks/bench_penalty.py``).
+the chosen tensors is one pass over their elements. Two ways of taking it, the same numbers:
+
+- the **fused path** (CPU tensors of one dtype, float32 or float64, contiguous, Numba available,
+  :mod:`deepnets._numba`): one compiled call of the penalty's loop (:mod:`deepnets.penalty_kernels`)
+  over 1-D NumPy views of the parameters' own memory (made once, made again if a parameter's
+  storage is replaced), writing gamma_l ∂E_l/∂w(l) and P into one flat buffer whose slices,
+  shaped as the tensors, are the per-tensor gradients and whose last element is P: one dispatch
+  where the torch path needs six or seven, on a small net the whole of the cost
+  (``benchmarks/bench_penalty.py``);
+- the **torch path** (any other tensors: GPU, float16, non-contiguous, mixed dtypes, or
+  ``DEEPNETS_NO_NUMBA=1``): the weights copied into one flat vector w = [w(1); w(2); ...] per
+  (dtype, device) with gamma_l spread over the elements of w(l) as a vector Γ, and a few
+  elementwise kernels (``flat_constants(like, Γ, uniform=...)``, ``flat_gradient(w, consts) ->
+  (v, scale)`` with P = scale · v) writing one flat buffer g whose slices, shaped as the tensors,
+  are the per-tensor gradients.
+
+Either way a training step adds the gradients where it writes the data gradient (the co-state step
+passes each as the input of its weight-gradient GEMM, ``addmm``: no pass of its own over
+``.grad``) and E + P in one op.
 """
 
 from __future__ import annotations
@@ -21,13 +29,16 @@ import copy
 import torch
 from torch import Tensor
 
+from . import _numba
 from .errors import ConfigError
 
 __all__ = ["FlatPenalty"]
 
+_FUSED_DTYPES = (torch.float32, torch.float64)
+
 
 class _Group:
-    """The chosen tensors of one (dtype, device), the penalty's buffers for them and Γ."""
+    """The chosen tensors of one (dtype, device), the penalty's buffers for them and Γ (torch path)."""
 
     def __init__(self, tensors: list[Tensor]):
         self.tensors = tensors
@@ -61,46 +72,114 @@ class _Group:
         return self.consts["w"]
 
 
+class _Fused:
+    """The fused path's views and buffers: ``ws`` (1-D NumPy views of the weights), ``g`` (one flat
+    buffer, n + 1 elements) and ``gv`` (its view), ``grads`` (its slices shaped as the tensors),
+    ``P`` (its last element, 0-dim), ``ones`` (``mult`` for one gamma)."""
+
+    def __init__(self, tensors: list[Tensor]):
+        src = [t.detach() for t in tensors]
+        self.ws = tuple(t.reshape(-1).numpy() for t in src)  # views: the weights' own memory
+        n = sum(t.numel() for t in src)
+        self.g = src[0].new_empty(n + 1)  # (n + 1,) the gradients, then P
+        self.gv = self.g.numpy()
+        self.grads, offset = [], 0
+        for t in src:
+            self.grads.append(self.g[offset:offset + t.numel()].view(t.shape))
+            offset += t.numel()
+        self.P = self.g[n]
+        self.ones = (1.0,) * len(src)
+        self.result = (self.grads, self.P, 1.0)  # what gradients() returns: (grads, v, scale)
+
+    @staticmethod
+    def applies(penalty, tensors: list[Tensor]) -> bool:
+        """Whether the fused path can take these tensors for this penalty."""
+        first = tensors[0]
+        return (getattr(penalty, "flat_fused", None) is not None and _numba.available()
+                and first.dtype in _FUSED_DTYPES
+                and all(t.device.type == "cpu" and t.dtype == first.dtype and t.is_contiguous() for t in tensors))
+
+
 class FlatPenalty:
     """``penalty`` bound to ``model``'s chosen tensors (``penalty.layers(model)``, chosen once).
 
     ``gradients(x=None) -> (grads, v, scale)``: the closed-form gradients gamma_l ∂E_l/∂w(l) of
-    the tensors ``targets`` (views of buffers rewritten at the next call) and the penalty
-    P = sum_l gamma_l E_l = scale · v, without touching ``.grad``; ``__call__(x=None) -> P``: the
-    same gradients added to each ``.grad`` (made where it is None). The penalty's ``gamma`` (and
-    its other settings) are read at every call, so :class:`~deepnets.adaptive_lambda.AdaptiveLambda`
-    may change it between steps. ``x`` is ignored: a weight penalty does not need the data.
+    the tensors ``targets`` (buffers rewritten at the next call) and the penalty
+    P = sum_l gamma_l E_l = scale · v (v a 0-dim tensor, also rewritten at the next call), without
+    touching ``.grad``; ``__call__(x=None) -> P``: the same gradients added to each ``.grad`` (made
+    where it is None). The penalty's ``gamma`` (and its other settings) are read at every call, so
+    :class:`~deepnets.adaptive_lambda.AdaptiveLambda` may change it between steps. ``x`` is
+    ignored: a weight penalty does not need the data.
+
+    Args:
+        penalty: a :class:`~deepnets.regularizers.Penalty` with a flat closed form.
+        model: the module whose tensors it penalises.
+        fused: take the fused path where it applies (see the module docstring). Default True;
+            False keeps the torch path (to compare the two).
     """
 
-    def __init__(self, penalty, model: torch.nn.Module):
+    def __init__(self, penalty, model: torch.nn.Module, *, fused: bool = True):
         layers = penalty.layers(model)
         if not layers:
             raise ConfigError(f"{type(penalty).__name__}: the model has no {penalty.params!r} tensors to penalise")
-        self.penalty, self.model = penalty, model
+        self.penalty, self.model, self.allow_fused = penalty, model, fused
         by_kind: dict = {}
         for _, w, _ in layers:
             by_kind.setdefault((w.dtype, w.device), []).append(w)
-        self.groups = [_Group(ws) for ws in by_kind.values()]
-        self.targets = [w for ws in by_kind.values() for w in ws]
-        self.grads: list[Tensor] = []
-        self.seen = None  # the penalty's settings the constants were made for
+        self.targets = [w for ws in by_kind.values() for w in ws]  # this order for good: the step's slots
+        self._plan()
+
+    def _plan(self) -> None:
+        """Choose the path for the tensors as they are now and make its buffers."""
+        by_kind: dict = {}
+        for w in self.targets:
+            by_kind.setdefault((w.dtype, w.device), []).append(w)
+        self.fused = _Fused(self.targets) if self.allow_fused and _Fused.applies(self.penalty, self.targets) else None
+        self.groups = [] if self.fused is not None else [_Group(ws) for ws in by_kind.values()]
+        self.grads: list[Tensor] = [] if self.fused is None else self.fused.grads
+        self.seen = None  # the penalty's settings the constants (torch path) or gammas (fused) were made for
+        self.mult = None
+        self.ptrs = tuple(map(Tensor.data_ptr, self.targets))  # the storage the views were made of
+
+    def _gammas(self) -> list[float]:
+        """gamma_l of each target under the penalty's current (per-tensor) gamma."""
+        per_tensor = {id(w): g for _, w, g in self.penalty.layers(self.model)}
+        return [per_tensor[id(t)] for t in self.targets]
 
     def _refresh(self) -> None:
-        """Remake Γ and the penalty's buffers when its settings (gamma, w0, ...) changed."""
+        """Remake Γ and the penalty's buffers when its settings (gamma, w0, ...) changed (torch path)."""
         gamma = self.penalty.gamma
-        per_tensor = None if isinstance(gamma, float) else {id(w): g for _, w, g in self.penalty.layers(self.model)}
+        gammas = None if isinstance(gamma, float) else dict(zip(map(id, self.targets), self._gammas()))
         for grp in self.groups:
-            grp.make(self.penalty, gamma if per_tensor is None else [per_tensor[id(t)] for t in grp.tensors])
-        self.grads = [g for grp in self.groups for g in grp.grads]
+            grp.make(self.penalty, gamma if gammas is None else [gammas[id(t)] for t in grp.tensors])
+        by_id = {id(t): g for grp in self.groups for t, g in zip(grp.tensors, grp.grads)}
+        self.grads = [by_id[id(t)] for t in self.targets]  # aligned with targets
         self.seen = copy.deepcopy(vars(self.penalty))
+
+    def _mult(self, gamma) -> tuple[float, ...]:
+        """The per-tensor gamma_l as the fused call's ``mult``, made again when ``gamma`` changed."""
+        if gamma != self.seen:
+            self.mult = tuple(float(g) for g in self._gammas())
+            self.seen = copy.deepcopy(gamma)
+        return self.mult
 
     def gradients(self, x: Tensor | None = None) -> tuple[list[Tensor], Tensor, float]:
         """(grads aligned with ``targets``, v, scale), with the penalty P = scale · v."""
-        if vars(self.penalty) != self.seen:
+        if tuple(map(Tensor.data_ptr, self.targets)) != self.ptrs:  # a parameter's storage was replaced
+            self._plan()  # (``p.data = ...``; ``load_state_dict`` copies in place)
+        f, penalty = self.fused, self.penalty
+        if f is not None:  # one call; gamma read at every call (AdaptiveLambda changes it)
+            gamma = penalty.gamma
+            if type(gamma) is float:
+                penalty.flat_fused(f.ws, f.gv, f.ones, gamma)
+            else:  # one gamma per tensor: gamma_l = 1 · mult[l]
+                penalty.flat_fused(f.ws, f.gv, self._mult(gamma), 1.0)
+            return f.result
+        if vars(penalty) != self.seen:
             self._refresh()
         v = None
         for grp in self.groups:
-            vg, scale = self.penalty.flat_gradient(grp.weights(), grp.consts)
+            vg, scale = penalty.flat_gradient(grp.weights(), grp.consts)
             v = vg if v is None else v + vg.to(v)
         return self.grads, v, scale
 

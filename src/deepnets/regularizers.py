@@ -17,9 +17,10 @@ per sample. ``REGULARIZERS`` maps the names a TOML file uses to the classes.
 Training does not differentiate a penalty through autograd: ``penalty.bind(model)`` gives the
 closed-form γ_l ∂E_l/∂w(l) (γ w for weight decay, Weigend's 2γ (w/w0²) / (1 + (w/w0)²)² for
 weight elimination, Bishop's closed form for curvature-driven smoothing) and the penalty's value,
-computed on one flat copy of the weights (:mod:`deepnets.penalty_gradients`); the co-state step
-adds them inside its own weight-gradient GEMMs, any other step to ``.grad``
-(``penalty.add_gradient(model)``).
+for weight decay and weight elimination in one fused call over the weights where they lie
+(:mod:`deepnets.penalty_kernels`; on one flat copy of them by torch kernels where that does not
+apply, :mod:`deepnets.penalty_gradients`); the co-state step adds them inside its own
+weight-gradient GEMMs, any other step to ``.grad`` (``penalty.add_gradient(model)``).
 
 >>> model = torch.nn.Linear(2, 1)
 >>> with torch.no_grad():
@@ -39,6 +40,7 @@ from .adaptive_lambda import AdaptiveLambda
 from .curvature_smoothing import closed_form_applies, curvature_value_and_grads
 from .errors import ConfigError
 from .penalty_gradients import FlatPenalty
+from .penalty_kernels import weight_decay_kernel, weight_elimination_kernel
 
 __all__ = [
     "REGULARIZERS",
@@ -116,6 +118,10 @@ class Penalty:
 
     def layer_penalty(self, w: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    #: ``flat_fused(ws, g, mult, gamma)``: the fused closed form, or None where there is none
+    #: (see :mod:`deepnets.penalty_kernels`: the gradients and then P into the flat buffer ``g``)
+    flat_fused = None
 
     def flat_constants(self, like: torch.Tensor, G: torch.Tensor, *, uniform: bool) -> dict:
         """The buffers and constants of :meth:`flat_gradient` for flat weights like ``like``, with
@@ -196,6 +202,10 @@ class WeightDecay(Penalty):
         g = torch.mul(w, consts["G"], out=consts["g"])
         return torch.dot(w, g, out=consts["v"]), 0.5
 
+    def flat_fused(self, ws, g, mult, gamma):
+        """g = gamma_l w and P = ½ Σ gamma_l w² in one call (:func:`~deepnets.penalty_kernels.weight_decay_kernel`)."""
+        (weight_decay_kernel.compiled or weight_decay_kernel)(ws, g, mult, gamma)  # (compiled: no wrapper)
+
 
 class WeightElimination(Penalty):
     """Weight elimination: sum_l gamma_l sum_ij (w_ij/w0)^2 / (1 + (w_ij/w0)^2).
@@ -237,6 +247,11 @@ class WeightElimination(Penalty):
             q.mul_(consts["K"])
         torch.div(q, D, out=consts["g"])
         return torch.dot(w, q, out=consts["v"]), consts["scale"]
+
+    def flat_fused(self, ws, g, mult, gamma):
+        """The same gradient and P in one call, one division an element
+        (:func:`~deepnets.penalty_kernels.weight_elimination_kernel`); w0 read at every call."""
+        (weight_elimination_kernel.compiled or weight_elimination_kernel)(ws, g, mult, gamma, self.w0)
 
 
 def curvature_penalty(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:

@@ -126,7 +126,8 @@ class CostateStep(Step):
                 p = self.params[i]
                 if i % 2 == 0 and p.requires_grad and p.grad is None and g.shape == p.shape and g.is_contiguous():
                     p.grad = g  # a weight's .grad is the penalty's buffer: its GEMM adds in place
-        return torch.add(self.buffered.gradients(x, batch[1], self.extra), v, alpha=scale)
+        E = self.buffered.gradients(x, batch[1], self.extra)
+        return torch.add(E, v) if scale == 1.0 else torch.add(E, v, alpha=scale)  # (alpha costs a scalar wrap)
 
 
 class AutogradStep(Step):

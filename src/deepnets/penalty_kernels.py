@@ -1,0 +1,66 @@
+"""Weight penalties' closed-form gradients as fused loops, compiled by Numba (:mod:`deepnets._numba`).
+
+One call goes over the chosen weight tensors w(1), ..., w(T) where they lie (``ws``: 1-D NumPy
+views of the parameters, no copy) and writes gamma_l ∂E_l/∂w(l) into one flat buffer ``g`` of
+n + 1 elements (w(1)'s gradient, then w(2)'s, ..., then the penalty P = sum_l gamma_l E_l in
+``g[n]``): one dispatch in place of the torch path's copy per tensor and four or five elementwise
+kernels (:mod:`deepnets.penalty_gradients`), and few arguments to unbox (each array costs Numba's
+dispatcher more than the arithmetic of a few hundred weights). gamma_l = ``gamma`` · ``mult[l]``
+(one gamma: ``mult`` all ones; one per tensor: ``gamma`` = 1), ``mult`` a tuple of floats.
+Each weight is read in float64 and every sum is kept in float64, whatever the weights' dtype
+(float32 or float64); results are stored in it. The sums of P are reassociated (Numba's
+``fastmath={"reassoc"}``, so that they vectorise): P adds positive terms, so the order changes
+it by round-off only; no other fast-math liberty is taken (IEEE division, no approximate
+reciprocal).
+"""
+
+from __future__ import annotations
+
+from ._numba import kernel
+
+__all__ = ["weight_decay_kernel", "weight_elimination_kernel"]
+
+
+def _weight_decay(ws, g, mult, gamma):
+    """E_l = ½ Σ w², ∂E_l/∂w = w: g = gamma_l w, P = ½ Σ_l gamma_l Σ w² (positive terms)."""
+    P, k = 0.0, 0
+    for l in range(len(ws)):
+        w, gl = ws[l], gamma * mult[l]
+        n = w.shape[0]
+        gv = g[k:k + n]  # w(l)'s gradient
+        s = 0.0
+        for j in range(n):
+            x = float(w[j])
+            gv[j] = gl * x
+            s += x * x
+        P += gl * s
+        k += n
+    g[k] = 0.5 * P
+
+
+def _weight_elimination(ws, g, mult, gamma, w0):
+    """E_l = Σ (w/w0)² / (1 + (w/w0)²) (Weigend, Rumelhart & Huberman 1991): with r = 1/(w0² + w²)
+    (the one division) and q = w r, ∂(gamma_l E_l)/∂w = 2 gamma_l w0² w / (w0² + w²)² = (2 gamma_l w0²) q r
+    and P = Σ_l gamma_l Σ w q, a sum of positive terms w²/(w0² + w²) (no cancellation for small w)."""
+    w02 = w0 * w0
+    P, k = 0.0, 0
+    for l in range(len(ws)):
+        w, gl = ws[l], gamma * mult[l]
+        n, c = w.shape[0], 2.0 * gl * w02
+        gv = g[k:k + n]  # w(l)'s gradient
+        s = 0.0
+        for j in range(n):
+            x = float(w[j])
+            r = 1.0 / (w02 + x * x)
+            q = x * r
+            gv[j] = c * q * r
+            s += x * q
+        P += gl * s
+        k += n
+    g[k] = P
+
+
+#: ``(ws, g, mult, gamma)``: weight decay's gradients and P into ``g``
+weight_decay_kernel = kernel(_weight_decay, error_model="numpy", fastmath={"reassoc"})
+#: ``(ws, g, mult, gamma, w0)``: weight elimination's gradients and P into ``g``
+weight_elimination_kernel = kernel(_weight_elimination, error_model="numpy", fastmath={"reassoc"})

@@ -1,0 +1,160 @@
+"""The fused (Numba) path of the bound weight penalties against autograd and against the torch path (#15).
+
+The fused call reads the weights where they lie and writes the gradients and P into one buffer;
+the torch path (``FlatPenalty(..., fused=False)``, GPU tensors, float16, non-contiguous weights,
+``DEEPNETS_NO_NUMBA=1``) copies them into a flat vector. Both must give what autograd gives when
+it differentiates the penalty's own formula, ``penalty(model)``.
+"""
+
+import pytest
+import torch
+from torch import nn
+
+from deepnets import MLP, fit
+from deepnets.penalty_gradients import FlatPenalty, _Fused
+from deepnets.regularizers import WeightDecay, WeightElimination
+
+PENALTIES = [
+    lambda: WeightElimination(gamma=3e-3, w0=0.5),
+    lambda: WeightElimination(gamma=[1e-2, 0.0], w0=2.0),
+    lambda: WeightElimination(gamma={"2": 0.2, "0.bias": 0.05}, w0=0.3, params="all"),
+    lambda: WeightDecay(gamma=1e-2),
+    lambda: WeightDecay(gamma=[0.1, 0.02]),
+]
+
+
+def net(dtype=torch.float64, seed=0):
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(6, 9), nn.Tanh(), nn.Linear(9, 2)).to(dtype)
+    with torch.no_grad():
+        model[0].weight.mul_(4.0)  # weights on both sides of w0
+    return model
+
+
+def by_autograd(penalty, model):
+    """(P, {parameter: ∂P/∂parameter}) by autograd on the penalty's formula."""
+    P = penalty(model)
+    grads = torch.autograd.grad(P, list(model.parameters()), allow_unused=True, materialize_grads=True)
+    return P.detach(), dict(zip(model.parameters(), grads))
+
+
+def bound_result(bound):
+    """(P, {target: gradient}) from ``bound.gradients()``, copied (the buffers are reused)."""
+    grads, v, scale = bound.gradients()
+    return (v * scale).clone(), {t: g.clone() for t, g in zip(bound.targets, grads)}
+
+
+@pytest.mark.parametrize("make", PENALTIES)
+def test_fused_path_equals_autograd_and_the_torch_path_in_float64(make):
+    model, penalty = net(), make()
+    fused, torch_path = FlatPenalty(penalty, model), FlatPenalty(penalty, model, fused=False)
+    assert fused.fused is not None and torch_path.fused is None
+    want, wgrads = by_autograd(penalty, model)
+    for bound in (fused, torch_path):
+        P, grads = bound_result(bound)
+        assert torch.allclose(P, want, rtol=1e-12, atol=0)
+        for t, g in grads.items():
+            assert torch.allclose(g, wgrads[t], rtol=1e-12, atol=1e-300)
+    (Pf, gf), (Pt, gt) = bound_result(fused), bound_result(torch_path)
+    assert torch.allclose(Pf, Pt, rtol=1e-13, atol=0)
+    assert all(torch.allclose(gf[t], gt[t], rtol=1e-13, atol=1e-300) for t in gf)
+
+
+@pytest.mark.parametrize("make", PENALTIES)
+def test_fused_path_in_float32_is_float32_round_off_of_the_float64_answer(make):
+    model, penalty = net(torch.float32), make()
+    bound = FlatPenalty(penalty, model)
+    assert bound.fused is not None
+    P, grads = bound_result(bound)
+    assert P.dtype == torch.float32 and all(g.dtype == torch.float32 for g in grads.values())
+    ref = net(torch.float32)
+    ref.double()  # the same float32 weights, exactly, in float64
+    want, wgrads = by_autograd(penalty, ref)
+    assert torch.allclose(P.double(), want, rtol=1e-6, atol=0)
+    by_name = dict(ref.named_parameters())
+    for name, p in model.named_parameters():
+        if p in grads:
+            assert torch.allclose(grads[p].double(), wgrads[by_name[name]], rtol=1e-6, atol=1e-30)
+
+
+def test_the_path_is_chosen_by_the_tensors_and_by_deepnets_no_numba(monkeypatch):
+    """Fused for contiguous CPU float32/float64 tensors of one dtype; the torch path otherwise."""
+    penalty = WeightElimination(gamma=0.1)
+    assert FlatPenalty(penalty, net()).fused is not None
+    assert FlatPenalty(penalty, net().half()).fused is None
+    mixed = net()
+    mixed[2].float()
+    assert FlatPenalty(penalty, mixed).fused is None
+    transposed = net()
+    transposed[0].weight = nn.Parameter(transposed[0].weight.detach().t().contiguous().t())
+    assert FlatPenalty(penalty, transposed).fused is None
+    assert not _Fused.applies(penalty, [torch.empty(3, 2, device="meta")])
+    monkeypatch.setenv("DEEPNETS_NO_NUMBA", "1")
+    model = net()
+    bound = FlatPenalty(penalty, model)
+    assert bound.fused is None
+    want, wgrads = by_autograd(penalty, model)
+    P, grads = bound_result(bound)
+    assert torch.allclose(P, want, rtol=1e-12, atol=0)
+    assert all(torch.allclose(g, wgrads[t], rtol=1e-12, atol=0) for t, g in grads.items())
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_a_replaced_parameter_storage_is_followed(fused):
+    """``p.data = ...`` gives the parameter new memory: the bound penalty reads the new weights
+    (its views of the old memory are made again), whether or not the layout still suits the fused path."""
+    model, penalty = net(), WeightElimination(gamma=0.05, w0=0.7)
+    bound = FlatPenalty(penalty, model, fused=fused)
+    bound.gradients()
+    replacements = [
+        lambda p: p.detach() * 0.5,                      # new memory, same layout
+        lambda p: p.detach().t().contiguous().t(),       # non-contiguous: the torch path
+        lambda p: p.detach().contiguous() + 1.0,         # back to contiguous
+    ]
+    for replace in replacements:
+        with torch.no_grad():
+            model[0].weight.data = replace(model[0].weight)
+        want, wgrads = by_autograd(penalty, model)
+        P, grads = bound_result(bound)
+        assert torch.allclose(P, want, rtol=1e-12, atol=0)
+        assert all(torch.allclose(g, wgrads[t], rtol=1e-12, atol=0) for t, g in grads.items())
+        assert (bound.fused is not None) == (fused and model[0].weight.is_contiguous())
+
+
+def test_per_tensor_gammas_changed_in_place_are_followed():
+    """A gamma list (or dict) changed in place, and w0, are read at the next call."""
+    model = net()
+    for penalty, change in ((WeightElimination(gamma=[0.1, 0.2]), lambda p: p.gamma.__setitem__(1, 0.7)),
+                            (WeightDecay(gamma={"0": 0.3}, params="all"), lambda p: p.gamma.update({"2.bias": 2.0})),
+                            (WeightElimination(gamma=[0.1, 0.2], w0=1.0), lambda p: setattr(p, "w0", 0.2))):
+        bound = FlatPenalty(penalty, model)
+        assert bound.fused is not None
+        bound.gradients()
+        change(penalty)
+        want, wgrads = by_autograd(penalty, model)
+        P, grads = bound_result(bound)
+        assert torch.allclose(P, want, rtol=1e-12, atol=0)
+        assert all(torch.allclose(g, wgrads[t], rtol=1e-12, atol=0) for t, g in grads.items())
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_fits_on_the_fused_and_the_torch_path_agree(dtype):
+    """The co-state step with the fused penalty gives the weights and losses of the torch path's:
+    to float64 round-off, and in float32 to a few float32 ulps after a few epochs of Adam."""
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(60, 5, generator=g, dtype=dtype)
+    y = torch.sin(x.sum(1, keepdim=True))
+
+    class TorchPath(WeightElimination):
+        def bind(self, model):
+            return FlatPenalty(self, model, fused=False)
+
+    runs = []
+    for penalty in (WeightElimination(gamma=1e-2, w0=0.5), TorchPath(gamma=1e-2, w0=0.5)):
+        model = MLP([5, 8, 1], activation="tanh", output="linear", seed=2, dtype=dtype)
+        h = fit(model, (x, y), loss="lms", optimizer="adam", lr=0.01, epochs=3, batch_size=16, penalty=penalty,
+                seed=0)
+        runs.append((torch.cat([p.detach().reshape(-1) for p in model.parameters()]).double(), h.history["loss"]))
+    tol = 1e-12 if dtype == torch.float64 else 1e-5
+    assert torch.allclose(runs[0][0], runs[1][0], rtol=0, atol=tol)
+    assert runs[0][1] == pytest.approx(runs[1][1], rel=tol, abs=0)
