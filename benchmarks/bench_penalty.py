@@ -8,7 +8,8 @@ machine the time this process ran, less what waiting for a core adds to the wall
 
 The job: the NARX network of the series example (NARMA-10, 10 + 10 delay taps, 20-30-1 tanh,
 483 training rows, Adam 0.005, weight elimination γ = 1e-6, w0 = 1, as examples/series_csv.toml),
-trained for ``--epochs`` epochs per repetition, in batches of 32 (the example's) and full batch.
+trained for ``--epochs`` epochs per repetition in batches of 32 (the example's), and for 8 times
+as many full batch (one step an epoch: about as long a run, less at the mercy of one interruption).
 
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/bench_penalty.py [--reps 7] [--epochs 100] [--out PATH]
 
@@ -25,6 +26,7 @@ gave the older "before" figures (penalty_overhead_before.json):
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import os
 import statistics
@@ -86,25 +88,30 @@ def main():
     kinds = ("none", "closed_form", "closed_form_torch", "autograd")
     for k in kinds:  # warm up (the fused kernel compiled or loaded from Numba's cache here)
         one_run(k, x, t, 2)
-    report = {"machine": "2-core shared CPU, 1 thread", "torch": torch.__version__, "reps": args.reps,
+    report = {"machine": "2-core shared CPU, 1 thread", "torch": torch.__version__,
+              "numba": importlib.metadata.version("numba"), "reps": args.reps,
               "epochs": args.epochs, "load_average_1min": {"start": os.getloadavg()[0]}, "batches": {}}
-    for batch_size in (32, None):
+    for batch_size, epochs in ((32, args.epochs), (None, 8 * args.epochs)):
         wall, cpu = {k: [] for k in kinds}, {k: [] for k in kinds}
         for _ in range(args.reps):
             for k in kinds:
-                w, c = one_run(k, x, t, args.epochs, batch_size)
+                w, c = one_run(k, x, t, epochs, batch_size)
                 wall[k].append(w)
                 cpu[k].append(c)
         entry = {}
-        print(f"batch size {batch_size or 'full (483)'}:")
+        print(f"batch size {batch_size or 'full (483)'}, {epochs} epochs a run:")
         for clock, times in (("wall", wall), ("cpu", cpu)):
             med = {k: statistics.median(v) for k, v in times.items()}
             for k in kinds:
                 print(f"  {clock:4s} {k:17s} {1e3 * med[k]:7.3f} ms/epoch   overhead over none "
                       f"{100 * (med[k] / med['none'] - 1):+6.1f}%")
+            # and the median of each repetition's own ratio (its arms ran back to back: drifts in load cancel)
+            paired = {k: statistics.median(a / b - 1 for a, b in zip(times[k], times["none"])) for k in kinds[1:]}
+            print(f"  {clock:4s} paired overheads: " + ", ".join(f"{k} {100 * v:+.1f}%" for k, v in paired.items()))
             entry[clock] = {"ms_per_epoch_median": {k: 1e3 * v for k, v in med.items()},
-                            **{f"overhead_{k}": med[k] / med["none"] - 1 for k in kinds[1:]}}
-        report["batches"][str(batch_size or "full")] = entry
+                            **{f"overhead_{k}": med[k] / med["none"] - 1 for k in kinds[1:]},
+                            **{f"overhead_{k}_paired_median": v for k, v in paired.items()}}
+        report["batches"][str(batch_size or "full")] = {"epochs": epochs, **entry}
     report["load_average_1min"]["end"] = os.getloadavg()[0]
     with open(args.out, "w") as fh:
         json.dump(report, fh, indent=2)

@@ -126,8 +126,8 @@ class CostateStep(Step):
                 p = self.params[i]
                 if i % 2 == 0 and p.requires_grad and p.grad is None and g.shape == p.shape and g.is_contiguous():
                     p.grad = g  # a weight's .grad is the penalty's buffer: its GEMM adds in place
-        E = self.buffered.gradients(x, batch[1], self.extra)
-        return torch.add(E, v) if scale == 1.0 else torch.add(E, v, alpha=scale)  # (alpha costs a scalar wrap)
+        E = self.buffered.gradients(x, batch[1], self.extra)  # the step's own new tensor: P added in place
+        return E.add_(v) if scale == 1.0 and E.dtype == v.dtype else torch.add(E, v, alpha=scale)
 
 
 class AutogradStep(Step):
