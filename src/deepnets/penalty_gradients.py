@@ -135,7 +135,8 @@ class FlatPenalty:
         by_kind: dict = {}
         for w in self.targets:
             by_kind.setdefault((w.dtype, w.device), []).append(w)
-        self.fused = _Fused(self.penalty, self.targets) if self.allow_fused and _Fused.applies(self.penalty, self.targets) else None
+        fused = self.allow_fused and _Fused.applies(self.penalty, self.targets)
+        self.fused = _Fused(self.penalty, self.targets) if fused else None
         self.groups = [] if self.fused is not None else [_Group(ws) for ws in by_kind.values()]
         self.grads: list[Tensor] = [] if self.fused is None else self.fused.grads
         self.seen = None  # the penalty's settings the constants (torch path) or gammas (fused) were made for
