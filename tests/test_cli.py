@@ -148,3 +148,15 @@ def test_weights_of_another_architecture_are_refused_naming_keys(tmp_path, capsy
     assert main(["evaluate", str(tmp_path / "a")]) == 2
     err = capsys.readouterr().err
     assert "missing" in err and "layers.2.weight" in err and "mis-shaped" in err
+
+
+def test_an_mlp_too_big_for_memory_is_refused_before_anything_is_allocated(tmp_path, capsys):
+    import resource
+    hidden = [100000, 100000]   # 1e10 weights: 149 GiB to train, more than any machine these tests run on
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    assert _train(tmp_path, "--set", "data.name=digits", "--set", f"model.hidden={hidden}") == 2
+    err = capsys.readouterr().err
+    n = (64 + 1) * 100000 + (100000 + 1) * 100000 + (100000 + 1) * 10
+    assert f"{n:,} weights" in err and "memory" in err and len(err.strip().splitlines()) == 1, err
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 500_000   # KiB: no 40 GB tensor was made
+    assert os.listdir(tmp_path) == []

@@ -97,3 +97,24 @@ def test_a_stray_label_stops_training_before_the_run_folder_naming_the_row(tmp_p
     assert _train(tmp_path, data, "--set", "run.name=r", "--set",
                   f'data.params={{path="{data.as_posix()}", target="species", task="classification"}}') == 0
     assert json.loads((tmp_path / "r" / "summary.json").read_text())["classes"] == [-1, 0, 1]
+
+
+def test_an_npz_with_text_labels_trains_and_evaluates_on_the_runs_classes(tmp_path, capsys):
+    g = np.random.default_rng(1)
+    centres = np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 4.0]])
+    c = np.arange(60) % 3
+    x = centres[c] + 0.5 * g.standard_normal((60, 2))
+    np.savez(tmp_path / "d.npz", x=x, y=np.array(SPECIES)[c])
+    assert main(["train", "--out", str(tmp_path), "--no-progress", "--set", "data.name=npz",
+                 "--set", f'data.params={{path="{(tmp_path / "d.npz").as_posix()}"}}', "--set", "model.hidden=[8]",
+                 "--set", "train.epochs=30", "--set", "train.optimizer.lr=0.03", "--set", "run.plots=false",
+                 "--set", "run.name=r"]) == 0
+    assert "'setosa' 20, 'versicolor' 20, 'virginica' 20" in capsys.readouterr().out
+    assert json.loads((tmp_path / "r" / "summary.json").read_text())["classes"] == SPECIES
+    keep = c != 0                              # the file changed: setosa is gone; the classes must not shift
+    np.savez(tmp_path / "d.npz", x=x[keep], y=np.array(SPECIES)[c[keep]])
+    with pytest.warns(UserWarning, match="the data file changed"):
+        assert main(["evaluate", str(tmp_path / "r")]) == 0
+    import re
+    accuracy = [float(v) for v in re.findall(r"accuracy ([0-9.]+)", capsys.readouterr().out)]
+    assert accuracy and min(accuracy) > 0.9, accuracy   # shifted classes would score near 0

@@ -82,7 +82,7 @@ def _train(tmp_path, *sets):
     ("pretrain.kind=autoencoders", "did you mean 'autoencoder'"),
     ("pretrain.layers=3", "pretrain.layers must be from 1 to the 2 hidden layer(s) of model.hidden (0: all), got 3"),
     ("pretrain.epochs=0", "pretrain.epochs must be a positive integer, got 0"),
-    ("pretrain.lr=0", "pretrain.lr must be > 0.0, got 0"),
+    ("pretrain.lr=-0.5", "pretrain.lr must be >= 0.0, got -0.5"),
     ("pretrain.noise=salt", "pretrain.noise must be one of ['none', 'mask', 'gaussian'], got 'salt'"),
     ("pretrain.source=test", "pretrain.source must be one of ['train', 'csv'], got 'test'"),
     ("pretrain.source=csv", "pretrain.path names the CSV of pretrain.source = 'csv' (and only then)"),
@@ -148,3 +148,20 @@ def test_set_switches_the_top_level_table_off_and_on(tmp_path):
     assert "[pretrain]" not in (tmp_path / "off" / "config.toml").read_text()
     exp = experiment_from_dict({"pretrain": False})
     assert exp.pretrain is None and experiment_from_dict({"pretrain": True}).pretrain.kind == "autoencoder"
+
+
+def test_pretrain_lr_zero_takes_each_kinds_own_rate(tmp_path):
+    import inspect
+
+    from deepnets.experiment.pretrain_run import pretrain_options
+    from deepnets.train.rbm import rbm_layer
+    model = build_model(_exp(tmp_path), 64, 10, "softmax")
+    assert pretrain_options(_exp(tmp_path, lr=0.0), model)["lr"] == 0.005              # Adam's η
+    rbm = pretrain_options(_exp(tmp_path, lr=0.0, kind="rbm"), model)["lr"]
+    assert rbm == inspect.signature(rbm_layer).parameters["lr"].default == 0.1         # the PCD step
+    assert pretrain_options(_exp(tmp_path, lr=0.03, kind="rbm"), model)["lr"] == 0.03  # as written
+    d = json.loads(json.dumps(SMALL))
+    del d["pretrain"]["lr"]
+    assert experiment_from_dict(d).pretrain.lr == 0.0                                   # the default: the kind's own
+    with pytest.raises(Exception, match="pretrain.lr"):
+        pretrain_options(_exp(tmp_path, lr=-1.0), model)

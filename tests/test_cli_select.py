@@ -58,6 +58,7 @@ def test_select_with_the_632_bootstrap(tmp_path, capsys):
     from deepnets.experiment.build import loss_for
     from deepnets.experiment.prepare import prepare, scaled
     from deepnets.experiment.run import fit_arguments
+    from deepnets.experiment.targets import TargetUnits
     from deepnets.train.select import bootstrap_632, fit_experiment
 
     args = [os.path.join(EXAMPLES, "sin.toml"), "--hidden", "2", "--bootstrap", "3", "--sigma2", "0.01", *SMALL]
@@ -72,7 +73,32 @@ def test_select_with_the_632_bootstrap(tmp_path, capsys):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the small-training-set warning (given once per process)
         want = bootstrap_632(fit_experiment(build, **fit_arguments(exp, loss)),
-                             scaled(scaler, parts.train), 3, seed=exp.train.seed).error
+                             TargetUnits.fit(parts.train[1]).encode(scaled(scaler, parts.train)), 3,
+                             seed=exp.train.seed).error
     assert table["rows"][0]["heldout_error"] == pytest.approx(want, rel=1e-6)
     assert main(["select", *args, "--cv", "3", "--out", str(tmp_path)]) == 2
     assert "--cv K or --bootstrap B, not both" in capsys.readouterr().err
+
+
+def test_select_learns_standardised_regression_targets_as_train_does(tmp_path, capsys):
+    """The same data in other units (targets × 1000) gives the same table, as deepnets train would
+    learn the same network: errors in standardised units, the std kept to convert them."""
+    import numpy as np
+    g = np.random.default_rng(0)
+    x = g.uniform(-2, 2, (150, 2))
+    y = np.sin(x[:, 0]) + 0.5 * x[:, 1] + 0.05 * g.standard_normal(150)
+    tables = []
+    for scale in (1.0, 1000.0):
+        csv = tmp_path / f"d{scale:g}.csv"
+        csv.write_text("a,b,t\n" + "\n".join(f"{u:.6f},{v:.6f},{w * scale:.9g}" for (u, v), w in zip(x, y)))
+        out = tmp_path / f"sel{scale:g}"
+        assert main(["select", "--hidden", "2,4", "--set", "data.name=csv", "--set",
+                     f'data.params={{path="{csv.as_posix()}", target="t"}}', "--set", "train.epochs=20",
+                     "--set", "model.output=linear", "--out", str(out)]) == 0
+        tables.append(json.loads((out / "select.json").read_text()))
+    assert "standardised targets" in capsys.readouterr().out
+    a, b = tables
+    assert b["target_std"][0] == pytest.approx(1000 * a["target_std"][0], rel=1e-6)
+    for ra, rb in zip(a["rows"], b["rows"]):
+        for k in ("train_error", "heldout_error", "pe"):
+            assert rb[k] == pytest.approx(ra[k], rel=1e-3), k

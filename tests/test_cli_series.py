@@ -104,6 +104,20 @@ def test_train_on_a_csv_series_writes_forecasts_beside_the_arx_baseline(tmp_path
     assert rows[0] == "t,y,forecast" and len(rows) == 1 + 690 + 1 and rows[-1].startswith("700,,")
     f = np.array([float(r.split(",")[2]) for r in rows[1 + tlo:1 + thi]])
     assert abs(np.mean((f - t[tlo:thi]) ** 2) - m["mse"]) < 1e-6 * m["mse"]
+    # scoring a new series file: its last 200 steps alone, forecast from its own taps (t >= 10 in it)
+    new = tmp_path / "new.csv"
+    new.write_text("\n".join(["step,u,y"] + [f"{k},{float(u[k])!r},{float(y[k])!r}" for k in range(500, 700)]) + "\n")
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--data", str(new)]) == 0
+    out = capsys.readouterr().out
+    assert "forecast on the file (t = 10..199)" in out and "iterated 5-step" in out
+    from deepnets.experiment.inspect import evaluate_file
+
+    seg = evaluate_file(run, new)["forecast"]["segments"]["file"]
+    full = np.array([float(r.split(",")[2]) for r in rows[1 + 500:1 + 690]])   # forecasts of t = 510..699
+    assert abs(seg["one_step"]["model"]["mse"] - np.mean((full - y[510:700]) ** 2)) < 1e-6 * seg["one_step"]["model"]["mse"]
+    e = A[500:690] @ theta - t[500:690]     # the run's own AR, not refitted on the new file
+    assert abs(seg["one_step"]["ar"]["mse"] - np.mean(e ** 2)) < 1e-9 * np.mean(e ** 2)
 
 
 def test_series_config_errors_name_the_key(tmp_path, capsys):

@@ -1,6 +1,7 @@
 """Transfer from an experiment: ``data.keep_classes``, ``model.init_from`` / ``init_parts`` and ``train.freeze``."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,8 +15,11 @@ BASE = ["--no-progress", "--set", "run.plots=false", "--set", "data.name=digits"
         "--set", "train.early_stopping=false", "--set", "train.batch_size=64", "--set", "model.output=softmax"]
 
 
+EXAMPLE = str(Path(__file__).resolve().parents[1] / "examples" / "digits.toml")
+
+
 def _train(tmp_path, name, *more):
-    return main(["train", "examples/digits.toml", "--out", str(tmp_path), "--set", f"run.name={name}", *BASE, *more])
+    return main(["train", EXAMPLE, "--out", str(tmp_path), "--set", f"run.name={name}", *BASE, *more])
 
 
 def _weights(run):
@@ -89,3 +93,20 @@ def test_mistakes_are_one_line_errors_and_leave_no_run(tmp_path, source, capsys,
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1, err
     assert not (tmp_path / "bad").exists()
+
+
+def test_a_relative_init_from_is_kept_absolute_and_a_resume_does_not_reread_the_source(tmp_path, source, monkeypatch):
+    from deepnets.experiment.transfer_run import initialise_from
+    monkeypatch.chdir(source.parent)
+    assert _train(tmp_path, "rel", "--set", "data.keep_classes=[5, 6, 7, 8, 9]", "--set", "train.epochs=2",
+                  "--set", f"model.init_from={source.name}", "--set", "model.init_parts=[\"layers.0\"]") == 0
+    exp, _, model = load_run(tmp_path / "rel")[:3]
+    assert exp.model.init_from == str(source)      # the saved config names the folder absolutely
+    monkeypatch.chdir(tmp_path)
+    exp.model.init_from = "gone/elsewhere"           # what a resume must not read: the source (here missing)
+    before = _weights(tmp_path / "rel")
+    record = initialise_from(exp, model, copy=False)
+    assert record["copied"] == ["layers.0.weight", "layers.0.bias"]
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    with pytest.raises(Exception, match="is not a run folder"):
+        initialise_from(exp, model)

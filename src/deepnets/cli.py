@@ -99,9 +99,9 @@ def cmd_train(args) -> int:
 
 def _forecast_lines(report: dict) -> list[str]:
     """The forecast table of a series run: the network beside the AR baseline on the last segment."""
-    name = next(n for n in ("test", "val", "train") if n in report["segments"])
+    name = next(n for n in ("file", "test", "val", "train") if n in report["segments"])
     seg, base, h = report["segments"][name], report["baseline"], report["horizon"]
-    lines = [f"forecast on the {name} segment (t = {seg['times'][0]}..{seg['times'][1] - 1}); "
+    lines = [f"forecast on the {'file' if name == 'file' else name + ' segment'} (t = {seg['times'][0]}..{seg['times'][1] - 1}); "
              f"NMSE = MSE / {report['normaliser']}",
              f"  {'':<22}{'network MSE':>13}{'NMSE':>11}   {base + ' MSE':>13}{'NMSE':>11}"]
     rows = [("one-step", seg["one_step"])]
@@ -117,7 +117,8 @@ def cmd_evaluate(args) -> int:
     from .experiment import evaluate_file, reevaluate_run
 
     if args.data:
-        print(f"{args.data}: {_fmt(evaluate_file(args.run, args.data))}")
+        m = evaluate_file(args.run, args.data)
+        print(f"{args.data}: " + ("\n".join(_forecast_lines(m["forecast"])) if "forecast" in m else _fmt(m)))
         return 0
     metrics, report = reevaluate_run(args.run)
     for split_name, m in metrics.items():
@@ -209,6 +210,9 @@ def cmd_select(args) -> int:
     held = rep.heldout
     print(f"{rep.dataset}: {rep.n_train} training samples; sigma_e^2 = {rep.sigma2:.4g} "
           f"({'given' if args.sigma2 is not None else 'residual variance of the largest network'})")
+    if rep.target_std is not None:
+        print(f"errors of the standardised targets (data.scale_target): × {', '.join(f'{s:.4g}' for s in rep.target_std)}"
+              f"² for the target's own units")
     print(f"{'size':>6} {'weights':>8} {'train 2E/N':>12} {held + ' error':>18} {'PE':>12}")
     for r in rep.rows:
         print(f"{r.size:>6} {r.weights:>8} {r.train_error:>12.5g} {r.heldout_error:>18.5g} {r.pe:>12.5g}")

@@ -93,3 +93,28 @@ def test_npz_member_count_checked_before_decompressing(tmp_path):
     junk.write_bytes(os.urandom(100))
     with pytest.raises(DataError, match="expected an .npz"):
         read_npz(junk)
+
+
+def test_npz_labels_are_mapped_like_a_csvs(tmp_path):
+    """Text, 1-based and negative labels in an NPZ become classes 0..C-1 with the labels kept,
+    as read_csv maps the same column (the independent answer: the CSV reader)."""
+    x = np.random.default_rng(0).random((12, 2))
+    cases = {"text": np.array(["cat", "dog", "emu"] * 4), "one_based": np.arange(12) % 3 + 1,
+             "negative": np.array([-1, 1] * 6), "floats": (np.arange(12) % 2).astype(float) * 2 + 5}
+    for name, y in cases.items():
+        p, c = tmp_path / f"{name}.npz", tmp_path / f"{name}.csv"
+        np.savez(p, x=x, y=y)
+        c.write_text("a,b,t\n" + "\n".join(f"{r[0]},{r[1]},{v}" for r, v in zip(x.tolist(), y.tolist())))
+        d, e = read_npz(p), read_csv(c, "t")
+        assert d.task == e.task == "classification", name
+        assert d.y.tolist() == e.y.tolist() and d.classes == e.classes and d.n_classes == e.n_classes, name
+    assert read_npz(tmp_path / "one_based.npz").classes == [1, 2, 3]
+    np.savez(tmp_path / "r.npz", x=x, y=np.array(["a"] * 12))
+    with pytest.raises(DataError, match="single class"):
+        read_npz(tmp_path / "r.npz")
+    np.savez(tmp_path / "t.npz", x=x, y=np.array(["a", "b"] * 6))
+    with pytest.raises(DataError, match="regression target must be numbers"):
+        read_npz(tmp_path / "t.npz", task="regression")
+    np.savez(tmp_path / "n.npz", x=x, y=np.arange(12) % 3 + 1)
+    with pytest.raises(DataError, match=r"n.npz: row 2, column 'y'.*class label 3"):
+        read_npz(tmp_path / "n.npz", n_classes=3)

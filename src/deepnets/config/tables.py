@@ -233,7 +233,7 @@ class PretrainConfig:
     kind: str = "autoencoder"        # a layer trainer of deepnets.train.PRETRAINERS: autoencoder (rbm where installed)
     layers: int = 0                  # hidden layers pretrained, from the input up; 0: all hidden layers
     epochs: int = 20                 # passes over the unlabelled examples, per layer
-    lr: float = 0.005                # the layer trainer's learning rate
+    lr: float = 0.0                  # the layer trainer's learning rate; 0: the kind's own (autoencoder 0.005, rbm 0.1)
     batch_size: int = 32             # its minibatch size
     noise: str = "none"              # autoencoder: none, mask (zero each input w.p. noise_level), gaussian (sd noise_level)
     noise_level: float = 0.25        # the denoising autoencoder's corruption level

@@ -38,7 +38,7 @@ DATASETS = {
     "digits": (digits, "scikit-learn's bundled 8x8 handwritten digits: 1797 x 64, 10 classes"),
     "mnist1d": (mnist1d, "MNIST-1D generated offline: 4000 train + 1000 test, length 40, 10 classes"),
     "csv": (read_csv, "a CSV file with a header: path=..., target=... (task, n_classes, features)"),
-    "npz": (read_npz, "an NPZ archive: path=..., x_key='x', y_key='y' (task, n_classes)"),
+    "npz": (read_npz, "an NPZ archive: path=..., x_key='x', y_key='y' (task, n_classes, classes)"),
     "series": (series_csv, "a time series from a CSV column: path=..., column=..., lags=10 (inputs, input_lags)"),
     "narma10": (narma10, "NARMA-10 (Atiya & Parlos 2000) driven by u ~ U[0, 0.5]: n=2000, lags=10, input_lags=10"),
     "henon": (henon, "the chaotic Henon map's x (a=1.4, b=0.3): n=2000, lags=2, noise=0"),

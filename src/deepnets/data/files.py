@@ -149,27 +149,6 @@ def _read_header(path) -> list[str]:
     return header
 
 
-def _labels(values: np.ndarray, path, n_classes: int | None, where) -> np.ndarray:
-    """Class labels as int64, or a DataError naming the file and ``where(i)`` for the first bad
-    entry i: a label that is not a non-negative integer, or one at or above ``n_classes``."""
-    bad = np.nonzero((values < 0) | (values != np.round(values)))[0]
-    if len(bad):
-        i = int(bad[0])
-        raise DataError(f"{path}: {where(i)}: class label {values[i]:g} is not a non-negative integer")
-    if n_classes is not None:
-        over = np.nonzero(values >= n_classes)[0]
-        if len(over):
-            i = int(over[0])
-            raise DataError(f"{path}: {where(i)}: class label {values[i]:g} is out of range for "
-                            f"{n_classes} classes (expected 0..{n_classes - 1})")
-    return values.astype(np.int64)
-
-
-def _infer_task(y: np.ndarray) -> str:
-    integral = np.all(y == np.round(y)) and np.all(y >= 0)
-    return "classification" if integral and len(np.unique(y)) <= AUTO_MAX_CLASSES else "regression"
-
-
 def read_csv(path, target, *, task: str = "auto", n_classes: int | None = None,
              features: list[str] | None = None, classes: list | None = None) -> Dataset:
     """A :class:`Dataset` from a CSV file with a header row.
@@ -219,14 +198,17 @@ def read_csv(path, target, *, task: str = "auto", n_classes: int | None = None,
 
 
 def read_npz(path, *, x_key: str = "x", y_key: str = "y", task: str = "auto",
-             n_classes: int | None = None) -> Dataset:
+             n_classes: int | None = None, classes: list | None = None) -> Dataset:
     """A :class:`Dataset` from an ``.npz`` archive holding a feature array and a target array.
 
     Read by :func:`deepnets.data.safe_files.load_npz`: the zip's member count (at most
     ``LIMITS.npz_members``), and the arrays' size, inflated plus their float32 copies (at most
     ``LIMITS.npz_bytes``, 1 GiB), and every member's ``.npy`` header are checked before anything
     is decompressed, and object arrays (pickles) are refused. Features must be 2-D, targets 1-D
-    or 2-D, all finite. No float64 copies: the values are checked in slices.
+    or 2-D, all finite. No float64 copies: the values are checked in slices. Class labels (numbers
+    or a NumPy string array) are mapped as a CSV's are (:func:`deepnets.data.labels.target_values`):
+    classes 0..C−1, ``Dataset.classes`` the original labels; ``classes`` (a trained run's) makes
+    every label one of them.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -237,8 +219,10 @@ def read_npz(path, *, x_key: str = "x", y_key: str = "y", task: str = "auto",
         if key not in arrays:
             raise DataError(f"{path}: no array named {key!r}; the archive holds {sorted(arrays)}")
     x, yv = arrays[x_key], arrays[y_key]
-    if not (np.issubdtype(x.dtype, np.number) and np.issubdtype(yv.dtype, np.number)):
-        raise DataError(f"{path}: arrays must be numeric, got {x.dtype} and {yv.dtype}")
+    text = yv.dtype.kind in "US"  # text labels (a NumPy string array, not a pickle)
+    if not (np.issubdtype(x.dtype, np.number) and (text or np.issubdtype(yv.dtype, np.number))):
+        raise DataError(f"{path}: the features must be numeric and the targets numbers or text labels, "
+                        f"got {x.dtype} and {yv.dtype}")
     if np.issubdtype(x.dtype, np.complexfloating) or np.issubdtype(yv.dtype, np.complexfloating):
         raise DataError(f"{path}: arrays must be real, got {x.dtype} and {yv.dtype}")
     if x.ndim != 2:
@@ -248,19 +232,32 @@ def read_npz(path, *, x_key: str = "x", y_key: str = "y", task: str = "auto",
     if x.shape[0] < MIN_ROWS:
         raise DataError(f"{path}: {x.shape[0]} row(s); at least {MIN_ROWS} are needed")
     for key, arr in ((x_key, x), (y_key, yv)):
-        _check_finite(arr.reshape(arr.shape[0], -1), path, key)
+        if arr is x or not text:
+            _check_finite(arr.reshape(arr.shape[0], -1), path, key)
     yv2 = yv.reshape(yv.shape[0], -1)
     if task == "auto":
-        task = _infer_task(yv2) if yv2.shape[1] == 1 else "regression"
+        task = ("classification" if text or classes is not None or (yv2.shape[1] == 1 and _whole_few(yv2))
+                else "regression")
+    labels = None
     if task == "classification":
         if yv2.shape[1] != 1:
             raise DataError(f"{path}: array {y_key!r}: class labels must be one column, got shape {yv.shape}")
-        y = torch.from_numpy(_labels(yv2[:, 0], path, n_classes, lambda i: f"array {y_key!r}, row {i}"))
-        n_cls = max(n_classes or int(y.max()) + 1, 2)
+        # the CSV's label mapping: text, 1-based, sparse or negative labels become classes 0..C-1
+        texts = [str(v) for v in yv2[:, 0].tolist()]
+        _, yc, labels = target_values(texts, list(range(len(texts))), path=path, column=y_key,
+                                      task="classification", n_classes=n_classes, classes=classes, row="row")
+        y, n_cls = torch.from_numpy(yc), max(len(labels), 2)
+    elif text:
+        raise DataError(f"{path}: array {y_key!r} holds text ({yv.dtype}): a regression target must be numbers")
     else:
         y, n_cls = torch.from_numpy(yv2.astype(np.float32)), 0
     return Dataset(torch.from_numpy(x.astype(np.float32, copy=False)), y, task, path, n_classes=n_cls,
-                   target_names=[y_key])
+                   target_names=[y_key], classes=labels)
+
+
+def _whole_few(y: np.ndarray) -> bool:
+    """Every value a whole number, at most ``AUTO_MAX_CLASSES`` distinct: class labels (the CSV's rule)."""
+    return bool(np.all(y == np.round(y))) and len(np.unique(y)) <= AUTO_MAX_CLASSES
 
 
 def _check_finite(a: np.ndarray, path, key: str, rows: int = 1 << 16) -> None:

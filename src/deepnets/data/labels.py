@@ -77,7 +77,7 @@ def _show(label) -> str:
 
 
 def target_values(texts: list[str], lines: list[int], *, path, column: str, task: str = "auto",
-                  n_classes: int | None = None, classes: list | None = None, check=None):
+                  n_classes: int | None = None, classes: list | None = None, check=None, row: str = "line"):
     """``(task, y, classes)`` for the cells ``texts`` of a target column (``lines``: their line numbers).
 
     Args:
@@ -87,6 +87,7 @@ def target_values(texts: list[str], lines: list[int], *, path, column: str, task
         classes: a run's classes: every label must be one of them (class c is ``classes[c]``);
             for scoring a new file with a trained network.
         check: ``check(value, path, line, column, text)`` for a regression target's numbers.
+        row: what ``lines`` number in the errors: ``"line"`` (a CSV's), ``"row"`` (an array's).
 
     Returns:
         the task, y (int64 class indices, or float64 values for regression) and the classes
@@ -95,7 +96,7 @@ def target_values(texts: list[str], lines: list[int], *, path, column: str, task
     path = os.fspath(path)
     if task not in TASKS:
         raise ConfigError(f"task must be one of {list(TASKS)}, got {task!r}")
-    where = lambda i: f"{path}: line {lines[i]}, column {column!r}"  # noqa: E731
+    where = lambda i: f"{path}: {row} {lines[i]}, column {column!r}"  # noqa: E731
     empty = next((i for i, t in enumerate(texts) if not t), None)
     if empty is not None:
         raise DataError(f"{where(empty)}: an empty cell; every row needs a target")

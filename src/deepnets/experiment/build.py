@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
 from collections import OrderedDict
 
 import torch
@@ -33,8 +34,28 @@ def _mlp(exp: Experiment, n_inputs: int, n_outputs: int, output: str, shape) -> 
                           f"{exp.data.view.shape}")
     if not all(isinstance(h, int) and h > 0 for h in m.hidden):
         raise ConfigError(f"model.hidden must list positive integers, got {m.hidden}")
+    _check_fits_in_memory([n_inputs, *m.hidden, n_outputs])
     return MLP([n_inputs, *m.hidden, n_outputs], activation=m.activation, output=output, init=m.init, seed=m.seed,
                dropout=m.dropout)
+
+
+def _physical_memory() -> int | None:
+    """This machine's memory in bytes, or None where the system does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return None
+
+
+def _check_fits_in_memory(sizes: list[int]) -> None:
+    """ConfigError, before anything is allocated, for an MLP whose training could not fit in this
+    machine's memory: its weights, their gradients and two optimizer states (Adam's), float32."""
+    n = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+    need, have = 4 * 4 * n, _physical_memory()
+    if have is not None and need > have:
+        raise ConfigError(f"model.hidden = {sizes[1:-1]} makes an MLP of {n:,} weights: {need / 2**30:,.0f} GiB to "
+                          f"train (weights, gradients, optimizer state in float32), more than this machine's "
+                          f"{have / 2**30:,.0f} GiB of memory; use fewer hidden units")
 
 
 def _xor_step(exp: Experiment, n_inputs: int, n_outputs: int, output: str, shape) -> torch.nn.Module:

@@ -77,30 +77,51 @@ def forecast_report(model: torch.nn.Module, data: SeriesData, fractions, *, hori
     models = {"model": model, "ar": ar}
     segments = {}
     for name, (lo, hi) in zip(SEGMENTS, rows):
-        if hi <= lo:
-            continue
-        t_lo, t_hi = data.first + lo, data.first + hi                        # target times [t_lo, t_hi)
-        times = torch.arange(t_lo, t_hi)
-        seg = {"times": [t_lo, t_hi],
-               "one_step": {k: _errors(one_step_forecast(m, y, u, lags=p, input_lags=q, times=times), y[times])
-                            for k, m in models.items()},
-               "iterated": None}
-        origins = torch.arange(t_lo, t_hi - horizon + 1)                      # t0 + h − 1 < t_hi
-        if len(origins):
-            steps = origins.unsqueeze(1) + torch.arange(horizon)              # (n, h) forecast times
-            target = y[steps]                                                 # (n, h)
-            it = {"origins": len(origins)}
-            by_step = {}
-            for k, m in models.items():
-                pred = iterated_forecast(m, y, u, lags=p, input_lags=q, origins=origins, horizon=horizon)
-                it[k] = _errors(pred[:, -1], target[:, -1])
-                by_step[k] = [nmse(pred[:, s:s + 1], target[:, s:s + 1]) for s in range(horizon)]
-            it["nmse_by_step"] = by_step
-            seg["iterated"] = it
-        segments[name] = seg
+        if hi > lo:
+            segments[name] = _segment(models, y, u, p, q, data.first + lo, data.first + hi, horizon)
     return {"baseline": baseline_name(data), "normaliser": NORMALISER, "horizon": horizon,
             "column": data.target_names[0], "inputs": list(data.input_names), "lags": p, "input_lags": q,
             "ar": {"weights": ar.weight[0].tolist(), "intercept": float(ar.bias[0])}, "segments": segments}
+
+
+def _segment(models: dict, y, u, p: int, q: int, t_lo: int, t_hi: int, horizon: int) -> dict:
+    """The one-step and iterated h-step errors of each model on the target times [t_lo, t_hi)."""
+    times = torch.arange(t_lo, t_hi)
+    seg = {"times": [t_lo, t_hi],
+           "one_step": {k: _errors(one_step_forecast(m, y, u, lags=p, input_lags=q, times=times), y[times])
+                        for k, m in models.items()},
+           "iterated": None}
+    origins = torch.arange(t_lo, t_hi - horizon + 1)                      # t0 + h − 1 < t_hi
+    if len(origins):
+        steps = origins.unsqueeze(1) + torch.arange(horizon)              # (n, h) forecast times
+        target = y[steps]                                                 # (n, h)
+        it = {"origins": len(origins)}
+        by_step = {}
+        for k, m in models.items():
+            pred = iterated_forecast(m, y, u, lags=p, input_lags=q, origins=origins, horizon=horizon)
+            it[k] = _errors(pred[:, -1], target[:, -1])
+            by_step[k] = [nmse(pred[:, s:s + 1], target[:, s:s + 1]) for s in range(horizon)]
+        it["nmse_by_step"] = by_step
+        seg["iterated"] = it
+    return seg
+
+
+def forecast_file_report(report: dict, model: torch.nn.Module, csv_path) -> dict:
+    """A series run's forecast errors on a new series (a CSV with the run's column and input
+    columns, rows in time order): the run's ``report`` with one segment, ``"file"``, holding the
+    one-step and iterated errors of ``model`` and of the run's own AR baseline (fitted at
+    training time, not refitted) on every time t >= max(p, q) of the file."""
+    column, inputs, p, q, h = (report[k] for k in ("column", "inputs", "lags", "input_lags", "horizon"))
+    y, u = read_series(csv_path, column, inputs=inputs or None)
+    L = max(p, q)
+    if y.shape[0] <= L:
+        raise DataError(f"{csv_path}: {y.shape[0]} rows; forecasting with {L} taps needs more than {L}")
+    ar = LinearAR(len(report["ar"]["weights"]))
+    with torch.no_grad():
+        ar.weight.copy_(torch.tensor([report["ar"]["weights"]], dtype=torch.float64))
+        ar.bias.fill_(report["ar"]["intercept"])
+    seg = _segment({"model": model, "ar": ar}, y, u, p, q, L, y.shape[0], h)
+    return {**report, "segments": {"file": seg}}
 
 
 def series_summary(exp, data, scaler, model) -> dict:
@@ -159,5 +180,5 @@ def predict_series(report: dict, model: torch.nn.Module, csv_path) -> tuple[list
     return ["t", column, "forecast"], rows
 
 
-__all__ = ["forecast_report", "series_summary", "series_plot", "predict_series", "split_series", "baseline_name",
+__all__ = ["forecast_report", "forecast_file_report", "series_summary", "series_plot", "predict_series", "split_series", "baseline_name",
            "NORMALISER"]

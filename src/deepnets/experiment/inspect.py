@@ -24,7 +24,7 @@ from ..train.loop import evaluate
 from ..train.metrics import predicted_classes
 from .build import loss_for
 from .folder import load_run
-from .forecast import predict_series, series_summary
+from .forecast import forecast_file_report, predict_series, series_summary
 from .prepare import prepare, scaled
 from .provenance import check_data
 from .targets import TargetUnits
@@ -43,10 +43,10 @@ def split_metrics(model, pair, loss, data: Dataset, units: TargetUnits | None = 
 
 def _run_data(path, exp, summary: dict):
     """``prepare(exp)`` for a finished run: the data file checked against the one it was trained on
-    (a warning when changed), and a CSV's labels mapped onto the run's own classes (so that a
+    (a warning when changed), and a CSV's or NPZ's labels mapped onto the run's own classes (so that a
     changed file cannot reorder them; a label the run never saw is an error naming its line)."""
     check_data(path)
-    if exp.data.name == "csv" and summary.get("classes") is not None:
+    if exp.data.name in ("csv", "npz") and summary.get("classes") is not None:
         exp = dataclasses.replace(exp, data=dataclasses.replace(
             exp.data, params={**exp.data.params, "classes": summary["classes"]}))
     return prepare(exp)
@@ -83,10 +83,15 @@ def reevaluate_run(path) -> tuple[dict, dict | None]:
 
 def evaluate_file(path, csv_path) -> dict:
     """The metrics of a run's network on a new labelled CSV: the run's feature and target columns
-    by name (any order, other columns ignored), class labels among the run's classes."""
+    by name (any order, other columns ignored), class labels among the run's classes. For a series
+    run, the forecast report on the CSV's series (:func:`~deepnets.experiment.forecast.forecast_file_report`:
+    one segment, ``"file"``) under the key ``"forecast"``."""
     exp, summary, model, scaler = load_run(path)
     if "forecast" in summary:
-        raise ConfigError(f"{path} is a series run: forecast a new series with 'deepnets predict RUN FILE.csv'")
+        units = TargetUnits.from_summary(summary)
+        net = torch.nn.Sequential(scaler, model if units is None else units.predictor(model))
+        with override(**exp.data.limits):
+            return {"forecast": forecast_file_report(summary["forecast"], net, csv_path)}
     task = summary["task"]
     classes = summary.get("classes")
     if task == "classification" and classes is None:  # labels are the class indices themselves

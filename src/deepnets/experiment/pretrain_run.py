@@ -16,6 +16,8 @@ from its checkpoint and does not pretrain again.
 
 from __future__ import annotations
 
+import inspect
+
 import json
 import os
 
@@ -51,7 +53,7 @@ def pretrain_options(exp: Experiment, model) -> dict:
     lookup(p.kind, PRETRAINERS, what="pretrain.kind")
     check_positive_int("pretrain.epochs", p.epochs)
     check_positive_int("pretrain.batch_size", p.batch_size)
-    check_number("pretrain.lr", p.lr, low=0.0, low_open=True)
+    check_number("pretrain.lr", p.lr, low=0.0)
     if p.noise not in NOISES:
         raise ConfigError(f"pretrain.noise must be one of {list(NOISES)}, got {p.noise!r}")
     check_number("pretrain.noise_level", p.noise_level, low=0.0, high=1.0 if p.noise == "mask" else None)
@@ -64,11 +66,22 @@ def pretrain_options(exp: Experiment, model) -> dict:
     clash = sorted(set(options) & {"epochs", "lr", "batch_size", "noise", "noise_level", "seed", "activation"})
     if clash:
         raise ConfigError(f"pretrain.options.{clash[0]} is a key of [pretrain] itself: set pretrain.{clash[0]}")
-    options.update(epochs=p.epochs, lr=p.lr, batch_size=p.batch_size)
+    options.update(epochs=p.epochs, lr=p.lr or default_lr(p.kind), batch_size=p.batch_size)
     if p.noise != "none":  # a kind without corruption (an RBM) then says it takes no noise
         options.update(noise=p.noise, noise_level=p.noise_level)
     check_pretrainer(p.kind, activation=None, seed=0, **options)
     return dict(kind=p.kind, layers=p.layers or n_hidden, seed=exp.model.seed, **options)
+
+
+#: pretrain.lr = 0 takes the kind's own rate: Adam's η for an autoencoder, the PCD step for an RBM
+KIND_LR = {"autoencoder": 0.005, "rbm": 0.1}
+
+
+def default_lr(kind: str) -> float:
+    """The learning rate ``pretrain.lr = 0`` stands for: :data:`KIND_LR`, else the trainer's own default."""
+    if kind in KIND_LR:
+        return KIND_LR[kind]
+    return inspect.signature(PRETRAINERS[kind]).parameters["lr"].default
 
 
 def unlabelled_examples(exp: Experiment, data, scaler, train_x: torch.Tensor) -> tuple[torch.Tensor, dict]:

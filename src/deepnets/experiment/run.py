@@ -205,7 +205,8 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
     n_outputs = data.n_classes if output == "logits" else data.n_outputs  # two logits for two classes
     model = build_model(exp, data.x.shape[1], n_outputs, output)
     check_transfer(exp)
-    transfer = initialise_from(exp, model)  # parts copied from another run (a resumed run's checkpoint overrides them)
+    # parts copied from another run; a resumed run's weights come from its checkpoint (the source may be gone)
+    transfer = initialise_from(exp, model, copy=resume_path is None)
     transfer.update(apply_freeze(exp, model))
     loss = loss_for(exp, data, output)
     fit_model, fit_loss = model, loss
@@ -220,6 +221,8 @@ def _run_once(exp: Experiment, *, source: str, progress_file=None, resume_path: 
     check_fit_arguments(fit_model, arguments)  # a mistake in [train] leaves no run folder behind
     resolved = experiment_to_dict(exp)
     resolved["model"]["output"] = output
+    if transfer.get("init_from"):  # absolute: the run folder's config resumes from any working folder
+        resolved["model"]["init_from"] = transfer["init_from"]
     check_run(exp, model, val)
     pretrained = {}
     if exp.pretrain is not None and resume_path is None:  # (a resumed run's weights come from its checkpoint)

@@ -4,7 +4,9 @@ The experiment's data are loaded, split and scaled as ``deepnets train`` does; e
 of ``model.hidden`` is given width h in turn, each network is trained with the experiment's
 ``[train]`` settings (on the CPU), and :func:`~deepnets.train.select.select_hidden_size`
 tabulates the training error 2E/N, the validation error (or the k-fold, or for a series the
-blocked, cross-validation error) and PE = 2E/N + 2 N_W σ_e²/N.
+blocked, cross-validation error) and PE = 2E/N + 2 N_W σ_e²/N. A regression network learns the
+targets ``deepnets train`` would give it (standardised with ``data.scale_target``, the default),
+so the errors are in those units and the report keeps the standard deviations that convert them.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ..train.select import SizeRow, select_hidden_size
 from .build import build_model, loss_for, output_for
 from .prepare import prepare, scaled
 from .run import fit_arguments
+from .targets import TargetUnits
 
 #: fit's arguments that place the training on a device: selection trains and scores on the CPU
 _DEVICE_ARGUMENTS = ("device", "precision", "channels_last", "compile")
@@ -39,6 +42,10 @@ class SelectionReport:
     sigma2: float
     heldout: str
     n_train: int
+    #: the targets' standard deviations on the training part where the network learnt standardised
+    #: targets (``data.scale_target``, as ``deepnets train``): errors and σ_e² are in those units
+    #: (× std² for the target's own); None for classification or raw targets
+    target_std: list | None = None
 
 
 def select_experiment(exp: Experiment, sizes, *, cv: int = 0, bootstrap: int = 0,
@@ -74,6 +81,9 @@ def select_experiment(exp: Experiment, sizes, *, cv: int = 0, bootstrap: int = 0
                           "and future rows of a time series: add --blocked to --cv K (forward chaining), or "
                           "drop --cv/--bootstrap to use the validation segment (a split by time)")
     train, val = scaled(scaler, parts.train), scaled(scaler, parts.val)
+    units = TargetUnits.fit(train[1], exp.data.scale_target) if data.task == "regression" else None
+    if units is not None:  # the targets the network learns in deepnets train: the same lr and penalty meaning
+        train, val = units.encode(train), units.encode(val)
     resample = cv >= 2 or bootstrap >= 1
     if not resample and val is None:
         raise ConfigError("no validation split to measure the held-out error on: give data.split 3 parts, "
@@ -92,13 +102,14 @@ def select_experiment(exp: Experiment, sizes, *, cv: int = 0, bootstrap: int = 0
                                   cv=cv if cv >= 2 else 0, bootstrap=bootstrap if cv < 2 else 0,
                                   sigma2=sigma2, coding=coding, cv_scheme="blocked" if blocked else "kfold", **args)
     heldout = (f"{cv}-fold blocked CV" if blocked else f"{cv}-fold CV") if cv >= 2 else (f".632 bootstrap (B = {bootstrap})" if bootstrap >= 1 else "validation")
-    return SelectionReport(data.name, rows, s2, heldout, len(train[0]))
+    std = None if units is None or units.scaler is None else units.scaler.std.tolist()
+    return SelectionReport(data.name, rows, s2, heldout, len(train[0]), std)
 
 
 def save_selection(rep: SelectionReport, out) -> None:
     """Write ``select.json`` (the table) and ``select.png`` (errors and PE against size) into ``out``."""
     os.makedirs(out, exist_ok=True)
     table = {"dataset": rep.dataset, "sigma2": rep.sigma2, "heldout": rep.heldout, "n_train": rep.n_train,
-             "rows": [dataclasses.asdict(r) for r in rep.rows]}
+             "target_std": rep.target_std, "rows": [dataclasses.asdict(r) for r in rep.rows]}
     write_atomic(os.path.join(out, "select.json"), json.dumps(table, indent=2).encode())
     size_selection(rep.rows, os.path.join(out, "select.png"), heldout=rep.heldout, title=f"{rep.dataset}: network size")

@@ -69,13 +69,20 @@ def check_transfer(exp: Experiment) -> None:
             raise ConfigError(f"{key} lists parts of the model by name prefix (\"layers.0\"), got {parts}")
 
 
-def initialise_from(exp: Experiment, model: torch.nn.Module) -> dict:
+def initialise_from(exp: Experiment, model: torch.nn.Module, *, copy: bool = True) -> dict:
     """Copy ``model.init_parts`` from the weights of the run ``model.init_from``; returns
-    ``{"init_from": folder, "init_parts": [...], "copied": [names]}`` ({} without init_from)."""
+    ``{"init_from": folder, "init_parts": [...], "copied": [names]}`` ({} without init_from), the
+    folder absolute. ``copy=False`` (a resumed run, whose weights come from its checkpoint) copies
+    nothing and reads nothing: the record names what the run's start copied."""
     m = exp.model
     if not m.init_from:
         return {}
     folder = os.path.abspath(m.init_from)
+    if not copy:
+        target = model.state_dict()
+        copied = [k for prefix in m.init_parts for k in target
+                  if k == prefix.rstrip(".") or k.startswith(prefix.rstrip(".") + ".")]
+        return {"init_from": folder, "init_parts": list(m.init_parts), "copied": copied}
     if not os.path.isdir(folder):
         raise ConfigError(f"model.init_from: {m.init_from!r} is not a run folder (train the source run first)")
     source = load_run(folder)[2].state_dict()

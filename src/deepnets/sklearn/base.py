@@ -19,6 +19,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._registry import check_choice, check_number, check_positive_int, lookup
 from ..activations import get_activation
+from ..adaptive_lambda import AdaptiveLambda
 from ..bayes import Laplace
 from ..data import Scaler
 from ..errors import ConfigError, DataError, TrainingDiverged
@@ -49,8 +50,8 @@ class BaseMLP(BaseEstimator):
 
     def __init__(self, hidden_layer_sizes=(32,), *, activation="tanh", init="torch", optimizer="adam",
                  learning_rate=None, optimizer_options=None, batch_size=32, max_iter=200, penalty=None,
-                 gamma=1e-3, penalty_options=None, early_stopping=False, validation_fraction=0.1,
-                 n_iter_no_change=10, tol=0.0, n_starts=1, hint_weight=1.0, laplace="full",
+                 gamma=1e-3, penalty_options=None, adaptive_lambda=None, early_stopping=False,
+                 validation_fraction=0.1, n_iter_no_change=10, tol=0.0, n_starts=1, hint_weight=1.0, laplace="full",
                  prior_precision=1.0, random_state=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -63,6 +64,7 @@ class BaseMLP(BaseEstimator):
         self.penalty = penalty
         self.gamma = gamma
         self.penalty_options = penalty_options
+        self.adaptive_lambda = adaptive_lambda
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
@@ -99,6 +101,12 @@ class BaseMLP(BaseEstimator):
         check_number("hint_weight", self.hint_weight, low=0.0)
         check_choice("laplace", self.laplace, LAPLACE_APPROX)
         check_number("prior_precision", self.prior_precision, low=0.0, low_open=True)
+        if self.adaptive_lambda is not None:
+            if self.adaptive_lambda is not True and not isinstance(self.adaptive_lambda, dict):
+                raise ConfigError(f"adaptive_lambda must be None, True or a dict of AdaptiveLambda's settings, "
+                                  f"got {self.adaptive_lambda!r}")
+            if self.penalty is None:
+                raise ConfigError("adaptive_lambda changes the penalty's gamma: set penalty too")
         for name in ("optimizer_options", "penalty_options"):
             if getattr(self, name) is not None and not isinstance(getattr(self, name), dict):
                 raise ConfigError(f"{name} must be a dict or None, got {getattr(self, name)!r}")
@@ -122,6 +130,9 @@ class BaseMLP(BaseEstimator):
         penalty = None
         if self.penalty is not None:
             penalty = build_regularizer(self.penalty, gamma=self.gamma, **(self.penalty_options or {}))
+            if self.adaptive_lambda is not None:  # Weigend et al.'s rule changes gamma after every epoch
+                settings = {} if self.adaptive_lambda is True else self.adaptive_lambda
+                penalty = AdaptiveLambda(penalty, **settings)
         batch = None if self.batch_size is None else min(self.batch_size, n_train)
         callbacks = []
         if self.early_stopping:
@@ -182,6 +193,8 @@ class BaseMLP(BaseEstimator):
         best = min(starts, key=lambda r: r["val_loss"] if math.isfinite(r["val_loss"]) else math.inf)
         model, self.n_iter_ = best["model"], best["epochs"]
         self.loss_curve_ = list(best["history"].get("loss", []))
+        if self.adaptive_lambda is not None:
+            self.lambda_curve_ = list(best["history"].get("lambda", []))
         if val is not None:
             self.validation_loss_curve_ = list(best["history"].get("val_loss", []))
         if self.n_starts > 1:
@@ -204,6 +217,9 @@ class BaseMLP(BaseEstimator):
             self._optimizer = make_optimizer(self.optimizer, self.model_, lr=self.learning_rate,
                                              **(self.optimizer_options or {}))
             self.loss_curve_ = list(self.loss_curve_ or [])
+        if self.adaptive_lambda is not None:
+            raise ConfigError("adaptive_lambda changes gamma between epochs of one fit; partial_fit trains one "
+                              "epoch a call: use fit, or a fixed gamma")
         kwargs = self._fit_arguments(len(x), None)
         kwargs.update(optimizer=self._optimizer, lr=None, optimizer_options=None, epochs=1, callbacks=[])
         history = fit(self.model_, (x, y), loss=self._loss, seed=self._seed_value + self.n_iter_, **kwargs)

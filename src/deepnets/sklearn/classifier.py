@@ -44,6 +44,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             Weigend et al. 1991) or ``"curvature_smoothing"`` (:mod:`deepnets.regularizers`).
         gamma: the penalty's weight γ (the lecture's γ ≈ 0.001 − 0.1 σ_e²). Default 1e-3.
         penalty_options: more keyword arguments of the penalty (``{"w0": 0.5}``).
+        adaptive_lambda: Weigend et al.'s rule changes gamma after every epoch
+            (:class:`~deepnets.adaptive_lambda.AdaptiveLambda`): True with its defaults, or a dict of
+            its settings (``{"target_error": 0.01, "delta_lambda": 1e-5}``); ``lambda_curve_``
+            then holds gamma per epoch. Needs ``penalty``; not with ``partial_fit``. Default None.
         early_stopping: hold out ``validation_fraction`` (stratified) and stop when its cost has not
             fallen by ``tol`` for ``n_iter_no_change`` epochs, keeping the best epoch's weights.
         validation_fraction, n_iter_no_change, tol: Default 0.1, 10, 0.
@@ -62,7 +66,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     Attributes:
         classes_, n_features_in_, model_ (the trained :class:`~deepnets.nn.mlp.MLP`), n_iter_,
-        loss_curve_ (None after multi-start), validation_loss_curve_ (with early stopping),
+        loss_curve_ (None after multi-start), validation_loss_curve_ (with early stopping), lambda_curve_
+        (with adaptive_lambda),
         starts_ and best_seed_ (multi-start).
 
     >>> from sklearn.datasets import load_iris
@@ -74,12 +79,13 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     def __init__(self, hidden_layer_sizes=(32,), *, activation="tanh", init="torch", optimizer="adam",
                  learning_rate=None, optimizer_options=None, batch_size=32, max_iter=200, penalty=None,
-                 gamma=1e-3, penalty_options=None, early_stopping=False, validation_fraction=0.1,
-                 n_iter_no_change=10, tol=0.0, n_starts=1, hint_weight=1.0, laplace="full",
+                 gamma=1e-3, penalty_options=None, adaptive_lambda=None, early_stopping=False,
+                 validation_fraction=0.1, n_iter_no_change=10, tol=0.0, n_starts=1, hint_weight=1.0, laplace="full",
                  prior_precision=1.0, probit=False, loss="cross_entropy", random_state=None):
         super().__init__(hidden_layer_sizes, activation=activation, init=init, optimizer=optimizer,
                          learning_rate=learning_rate, optimizer_options=optimizer_options, batch_size=batch_size,
                          max_iter=max_iter, penalty=penalty, gamma=gamma, penalty_options=penalty_options,
+                         adaptive_lambda=adaptive_lambda,
                          early_stopping=early_stopping, validation_fraction=validation_fraction,
                          n_iter_no_change=n_iter_no_change, tol=tol, n_starts=n_starts, hint_weight=hint_weight,
                          laplace=laplace, prior_precision=prior_precision, random_state=random_state)

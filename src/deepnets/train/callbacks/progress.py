@@ -12,8 +12,9 @@ class ProgressBar(Callback):
     """Show training progress on ``file`` (default stderr).
 
     On a terminal: a tqdm bar over epochs whose postfix shows the loss, the validation loss and
-    metric, and samples per second. Elsewhere (a log file, CI): a plain line at most every
-    ``interval`` seconds and at the last epoch.
+    metric, and samples per second. Elsewhere (a log file, CI): a plain line at the first epoch
+    run, at most every ``interval`` seconds after it and at the last epoch. A resumed run counts on
+    from the epoch it resumes at (the bar starts there, the lines say ``epoch k/E`` with k absolute).
 
     Args:
         epochs: the run's epochs (the bar's length).
@@ -29,14 +30,17 @@ class ProgressBar(Callback):
     def on_train_begin(self, logs=None):
         self.out = self.file if self.file is not None else sys.stderr
         self.tty = hasattr(self.out, "isatty") and self.out.isatty()
-        self.bar = None
-        if self.tty:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(total=self.epochs, file=self.out, unit="epoch", dynamic_ncols=True, leave=True)
+        self.bar, self.first = None, None  # made at the first epoch run: a resumed run starts part-way
         self.t0 = self.t_epoch = self.last_line = time.perf_counter()
 
     def on_epoch_begin(self, epoch, logs=None):
+        if self.first is None:  # epochs before ``epoch`` were run before a resume: the count goes on from there
+            self.first = epoch
+            if self.tty:
+                from tqdm.auto import tqdm
+
+                self.bar = tqdm(total=self.epochs, initial=epoch, file=self.out, unit="epoch", dynamic_ncols=True,
+                                leave=True)
         self.t_epoch = time.perf_counter()
 
     def _summary(self, logs) -> dict:
@@ -56,7 +60,7 @@ class ProgressBar(Callback):
             self.bar.update(1)
             return
         now = time.perf_counter()
-        if now - self.last_line >= self.interval or epoch + 1 == self.epochs or epoch == 0:
+        if now - self.last_line >= self.interval or epoch + 1 == self.epochs or epoch == self.first:
             self.last_line = now
             fields = "  ".join(f"{k} {v}" for k, v in s.items())
             print(f"epoch {epoch + 1}/{self.epochs}  {fields}", file=self.out, flush=True)
