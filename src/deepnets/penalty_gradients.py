@@ -73,12 +73,11 @@ class _Group:
 
 
 class _Fused:
-    """The fused path's call (``penalty.flat_fused``), views and buffers: ``ws`` (1-D NumPy views
+    """The fused path's call (``penalty.flat_fused(ws, gv)``), views and buffers: ``ws`` (1-D NumPy views
     of the weights), ``g`` (one flat buffer, n + 1 elements) and ``gv`` (its view), ``grads`` (its
     slices shaped as the tensors), ``P`` (its last element, 0-dim), ``ones`` (``mult`` for one gamma)."""
 
     def __init__(self, penalty, tensors: list[Tensor]):
-        self.call = penalty.flat_fused  # (bound once: one lookup less a step)
         src = [t.detach() for t in tensors]
         self.ws = tuple(t.reshape(-1).numpy() for t in src)  # views: the weights' own memory
         n = sum(t.numel() for t in src)
@@ -90,6 +89,7 @@ class _Fused:
             offset += t.numel()
         self.P = self.g[n]
         self.ones = (1.0,) * len(src)
+        self.call = penalty.flat_fused(self.ws, self.gv)  # call(mult, gamma)
         self.result = (self.grads, self.P, 1.0)  # what gradients() returns: (grads, v, scale)
 
     @staticmethod
@@ -173,9 +173,9 @@ class FlatPenalty:
         if f is not None:  # one call; gamma read at every call (AdaptiveLambda changes it)
             gamma = self.penalty.gamma
             if type(gamma) is float:
-                f.call(f.ws, f.gv, f.ones, gamma)
+                f.call(f.ones, gamma)
             else:  # one gamma per tensor: gamma_l = 1 · mult[l]
-                f.call(f.ws, f.gv, self._mult(gamma), 1.0)
+                f.call(self._mult(gamma), 1.0)
             return f.result
         penalty = self.penalty
         if vars(penalty) != self.seen:

@@ -16,9 +16,26 @@ reciprocal).
 
 from __future__ import annotations
 
+from typing import Callable
+
 from ._numba import kernel
 
-__all__ = ["weight_decay_kernel", "weight_elimination_kernel"]
+__all__ = ["weight_decay_kernel", "weight_elimination_kernel", "fastest_entry"]
+
+
+def fastest_entry(k: kernel, *args) -> Callable:
+    """``k`` for arguments of exactly the types of ``args`` (a first call, made here), at the least
+    cost a call: Numba's compiled entry for their signature, without the dispatcher's type
+    look-up at every call (in a training step, where that code runs cold, the look-up costs
+    about as much as the rest of the call); ``k`` itself where Numba gives no such entry. Only
+    for arguments that keep their types: the entry converts each to its signature's type and
+    refuses an array of another dtype, but does not check the number of dimensions."""
+    k(*args)  # compiled (or loaded from the cache) for these types
+    try:
+        import numba
+        return k.compiled.overloads[tuple(numba.typeof(a) for a in args)].entry_point
+    except (AttributeError, KeyError, TypeError, ValueError):  # pragma: no cover - another Numba
+        return k
 
 
 def _weight_decay(ws, g, mult, gamma):

@@ -40,7 +40,7 @@ from .adaptive_lambda import AdaptiveLambda
 from .curvature_smoothing import closed_form_applies, curvature_value_and_grads
 from .errors import ConfigError
 from .penalty_gradients import FlatPenalty
-from .penalty_kernels import weight_decay_kernel, weight_elimination_kernel
+from .penalty_kernels import fastest_entry, weight_decay_kernel, weight_elimination_kernel
 
 __all__ = [
     "REGULARIZERS",
@@ -119,8 +119,9 @@ class Penalty:
     def layer_penalty(self, w: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    #: ``flat_fused(ws, g, mult, gamma)``: the fused closed form, or None where there is none
-    #: (see :mod:`deepnets.penalty_kernels`: the gradients and then P into the flat buffer ``g``)
+    #: ``flat_fused(ws, g) -> call``: the fused closed form bound to the weights' views ``ws`` and
+    #: the flat buffer ``g``, ``call(mult, gamma)`` writing the gradients and then P into ``g``
+    #: (:mod:`deepnets.penalty_kernels`), or None where there is none
     flat_fused = None
 
     def flat_constants(self, like: torch.Tensor, G: torch.Tensor, *, uniform: bool) -> dict:
@@ -202,9 +203,11 @@ class WeightDecay(Penalty):
         g = torch.mul(w, consts["G"], out=consts["g"])
         return torch.dot(w, g, out=consts["v"]), 0.5
 
-    def flat_fused(self, ws, g, mult, gamma):
-        """g = gamma_l w and P = ½ Σ gamma_l w² in one call (:func:`~deepnets.penalty_kernels.weight_decay_kernel`)."""
-        (weight_decay_kernel.compiled or weight_decay_kernel)(ws, g, mult, gamma)  # (compiled: no wrapper)
+    def flat_fused(self, ws, g):
+        """``call(mult, gamma)``: g = gamma_l w and P = ½ Σ gamma_l w² in one call
+        (:func:`~deepnets.penalty_kernels.weight_decay_kernel`)."""
+        run = fastest_entry(weight_decay_kernel, ws, g, (1.0,) * len(ws), 0.0)
+        return lambda mult, gamma: run(ws, g, mult, gamma)
 
 
 class WeightElimination(Penalty):
@@ -248,10 +251,11 @@ class WeightElimination(Penalty):
         torch.div(q, D, out=consts["g"])
         return torch.dot(w, q, out=consts["v"]), consts["scale"]
 
-    def flat_fused(self, ws, g, mult, gamma):
-        """The same gradient and P in one call, one division an element
+    def flat_fused(self, ws, g):
+        """``call(mult, gamma)``: the same gradient and P in one call, one division an element
         (:func:`~deepnets.penalty_kernels.weight_elimination_kernel`); w0 read at every call."""
-        (weight_elimination_kernel.compiled or weight_elimination_kernel)(ws, g, mult, gamma, self.w0)
+        run = fastest_entry(weight_elimination_kernel, ws, g, (1.0,) * len(ws), 0.0, self.w0)
+        return lambda mult, gamma: run(ws, g, mult, gamma, self.w0)
 
 
 def curvature_penalty(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
