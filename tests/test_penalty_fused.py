@@ -158,3 +158,20 @@ def test_fits_on_the_fused_and_the_torch_path_agree(dtype):
     tol = 1e-12 if dtype == torch.float64 else 1e-5
     assert torch.allclose(runs[0][0], runs[1][0], rtol=0, atol=tol)
     assert runs[0][1] == pytest.approx(runs[1][1], rel=tol, abs=0)
+
+
+def test_fastest_entry_computes_what_the_kernel_computes():
+    """The compiled entry found for fixed argument types writes the numbers the dispatched kernel writes."""
+    from deepnets.penalty_kernels import fastest_entry, weight_elimination_kernel
+
+    g = torch.Generator().manual_seed(1)
+    ws = tuple(torch.randn(n, generator=g, dtype=torch.float64).numpy() for n in (12, 5))
+    out_a, out_b = torch.zeros(18, dtype=torch.float64), torch.zeros(18, dtype=torch.float64)
+    run = fastest_entry(weight_elimination_kernel, ws, out_a.numpy(), (1.0, 1.0), 0.0, 0.5)
+    run(ws, out_a.numpy(), (0.3, 0.7), 1.0, 0.5)
+    weight_elimination_kernel(ws, out_b.numpy(), (0.3, 0.7), 1.0, 0.5)
+    assert torch.equal(out_a, out_b)
+    w = torch.from_numpy(ws[0]).clone().requires_grad_(True)
+    P = 0.3 * ((w / 0.5) ** 2 / (1 + (w / 0.5) ** 2)).sum()
+    P.backward()
+    assert torch.allclose(out_a[:12], w.grad, rtol=1e-13, atol=0)
