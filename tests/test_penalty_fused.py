@@ -10,9 +10,13 @@ import pytest
 import torch
 from torch import nn
 
-from deepnets import MLP, fit
+from deepnets import MLP, _numba, fit
 from deepnets.penalty_gradients import FlatPenalty, _Fused
 from deepnets.regularizers import WeightDecay, WeightElimination
+
+# the fused path against the torch path: nothing to compare where the fused path is switched off
+# (DEEPNETS_NO_NUMBA=1; the torch path's own tests, tests/test_penalty_gradients.py, still run)
+pytestmark = pytest.mark.skipif(not _numba.available(), reason="Numba switched off (DEEPNETS_NO_NUMBA)")
 
 PENALTIES = [
     lambda: WeightElimination(gamma=3e-3, w0=0.5),
@@ -145,15 +149,19 @@ def test_fits_on_the_fused_and_the_torch_path_agree(dtype):
     x = torch.randn(60, 5, generator=g, dtype=dtype)
     y = torch.sin(x.sum(1, keepdim=True))
 
-    class TorchPath(WeightElimination):
+    class Path(WeightElimination):
         def bind(self, model):
-            return FlatPenalty(self, model, fused=False)
+            self.bound = FlatPenalty(self, model, fused=self.fused)
+            return self.bound
 
     runs = []
-    for penalty in (WeightElimination(gamma=1e-2, w0=0.5), TorchPath(gamma=1e-2, w0=0.5)):
+    for fused in (True, False):
+        penalty = Path(gamma=1e-2, w0=0.5)
+        penalty.fused = fused
         model = MLP([5, 8, 1], activation="tanh", output="linear", seed=2, dtype=dtype)
         h = fit(model, (x, y), loss="lms", optimizer="adam", lr=0.01, epochs=3, batch_size=16, penalty=penalty,
                 seed=0)
+        assert (penalty.bound.fused is not None) == fused
         runs.append((torch.cat([p.detach().reshape(-1) for p in model.parameters()]).double(), h.history["loss"]))
     tol = 1e-12 if dtype == torch.float64 else 1e-5
     assert torch.allclose(runs[0][0], runs[1][0], rtol=0, atol=tol)
