@@ -1,13 +1,15 @@
 """What a checkpoint every epoch costs on the digits job, and how big one is.
 
 The README's digits job (``bench_mlp.py``: 64-100-10, ReLU, softmax cross-entropy, Adam lr 1e-3,
-batch 200, 80/20 split, 8 batches an epoch) trained with no checkpoint and with a
-``Checkpointer`` saving every epoch (keep 3), interleaved (none, every epoch, none, ...), in CPU
-time (``time.process_time``) and wall time, one thread. A run's time includes waiting for its
-last checkpoint to be on disk. Printed: the medians with min-max, the overhead (median of the
-per-round ratios), the checkpoint's bytes against its raw tensor bytes (weights + Adam's
-moments), and where one save's wall time goes (serialise, fsyncs, renames, the manifest reads
-and checks, the rest) from timers wrapped around those calls.
+batch 200, 80/20 split, 8 batches an epoch) trained with no checkpoint, with a ``Checkpointer``
+saving every epoch (keep 3), and with one saving every epoch in the background
+(``background=True``), interleaved (none, every epoch, background, none, ...), in CPU time
+(``time.process_time``, every thread of the process) and wall time, one torch thread. A run's
+time includes waiting for its last checkpoint to be on disk. Printed: the medians with min-max,
+the overhead (median of the per-round ratios, with their min-max), the checkpoint's bytes against
+its raw tensor bytes (weights + Adam's moments), where one save's wall time goes (snapshot,
+header and SHA-256, writes, fsyncs, rename, prune, the rest) from timers wrapped around those
+calls, and in the background mode the training thread's time a save against the writer's.
 
 ``--src DIR`` (repeatable) times the deepnets source tree(s) ``DIR`` as well, each in its own
 worker process, the workers interleaved, so a tree before a change and the tree after it are
@@ -82,12 +84,15 @@ class Timers:
 
 
 def _breakdown(x, y, epochs):
-    """Wall seconds per save by part, timed around the calls a save makes (both old and new trees)."""
+    """Wall seconds per save by part, timed around the calls a save makes (old and new trees), in
+    one go on the training thread."""
+    import deepnets.train.callbacks.checkpointer as cp
     import deepnets.train.checkpoint as ck
+    import deepnets.train.checkpoint_snapshot as cs
     from deepnets.train.callbacks import Checkpointer
 
     t = Timers()
-    saves = {"n": 0, "s": 0.0, "state": 0.0}
+    saves = {"n": 0, "s": 0.0}
     real_save = Checkpointer.save
 
     def save(self):
@@ -100,20 +105,63 @@ def _breakdown(x, y, epochs):
         saves["s"] += time.perf_counter() - w
         return out
     Checkpointer.save = save
+    snapshot_owner = cp if hasattr(cp, "snapshot") else ck
     for owner, name, cat in [(os, "fsync", "fsync"), (os, "rename", "rename"), (os, "replace", "rename"),
-                             (ck, "serialize", "serialise"), (ck, "snapshot", "serialise"),
-                             (ck, "encode", "serialise"), (ck, "read_manifest", "manifest reads and checks"),
+                             (ck, "serialize", "serialise"), (snapshot_owner, "snapshot", "snapshot"),
+                             (ck, "encode", "serialise"), (cs.Snapshot, "encode", "header + SHA-256"),
+                             (ck, "read_manifest", "manifest reads and checks"),
                              (ck, "read_verified", "manifest reads and checks"),
-                             (os, "write", "write"), (os, "mkdir", "mkdir")]:
+                             (os, "write", "write"), (os, "mkdir", "mkdir"), (os, "unlink", "prune"),
+                             (ck.CheckpointManager, "_prune", "prune")]:
         t.wrap(owner, name, cat)
     with tempfile.TemporaryDirectory() as run:
         _fit(x, y, epochs, run)
     Checkpointer.save = real_save
     n = max(saves["n"], 1)
     parts = {k: v / n for k, v in t.total.items()}
-    parts["rest (state dicts, checks, hashing, prune)"] = saves["s"] / n - sum(parts.values())
+    parts["rest (loop state, listing, hashing, ...)"] = saves["s"] / n - sum(parts.values())
     return {"save_ms": 1e3 * saves["s"] / n, "parts_ms": {k: round(1e3 * v, 3) for k, v in parts.items()},
             "fsyncs_per_save": t.calls.get("fsync", 0) / n}
+
+
+def _background_split(x, y, epochs):
+    """With ``background=True``: the training thread's wall time in each save (the snapshot and the
+    hand-over), the writer's in each write, and how many snapshots a newer one superseded."""
+    import inspect
+
+    from deepnets.train.callbacks import Checkpointer
+    from deepnets.train.checkpoint import CheckpointManager
+
+    if "background" not in inspect.signature(Checkpointer).parameters:
+        return None
+    on_training, on_writer = [], []
+    real_save, real_write = Checkpointer.save, CheckpointManager.write
+
+    def save(self):
+        w = time.perf_counter()
+        try:
+            return real_save(self)
+        finally:
+            on_training.append(time.perf_counter() - w)
+
+    def write(self, *args):
+        w = time.perf_counter()
+        try:
+            return real_write(self, *args)
+        finally:
+            on_writer.append(time.perf_counter() - w)
+    Checkpointer.save, CheckpointManager.write = save, write
+    with tempfile.TemporaryDirectory() as run:
+        import deepnets
+
+        net = deepnets.MLP([64, 100, 10], activation="relu", output="softmax", seed=0, init="xavier_bias")
+        saver = Checkpointer(run, every_epochs=1, keep=3, background=True)
+        deepnets.fit(net, (x, y), loss="cross_entropy", optimizer="adam", lr=1e-3, epochs=epochs,
+                     batch_size=200, seed=0, callbacks=[saver])
+    Checkpointer.save, CheckpointManager.write = real_save, real_write
+    return {"training_thread_ms": 1e3 * statistics.median(on_training),
+            "writer_ms": 1e3 * statistics.median(on_writer) if on_writer else None,
+            "saves": len(on_training), "written": len(on_writer), "skipped": saver.skipped}
 
 
 def _sizes(x, y):
@@ -122,9 +170,12 @@ def _sizes(x, y):
 
     with tempfile.TemporaryDirectory() as run:
         _, _, net = _fit(x, y, 5, run)
-        folder = max(p for p in (os.path.join(run, "checkpoints", n) for n in os.listdir(os.path.join(run, "checkpoints")))
-                     if not os.path.basename(p).startswith("."))
-        files = {f: os.path.getsize(os.path.join(folder, f)) for f in sorted(os.listdir(folder))}
+        top = os.path.join(run, "checkpoints")
+        newest = max(os.path.join(top, n) for n in os.listdir(top) if not n.startswith("."))
+        if os.path.isdir(newest):  # format 1: a folder of three files
+            files = {f: os.path.getsize(os.path.join(newest, f)) for f in sorted(os.listdir(newest))}
+        else:
+            files = {os.path.basename(newest): os.path.getsize(newest)}
     del Checkpointer
     weights = sum(p.numel() * p.element_size() for p in net.state_dict().values())
     return {"files": files, "checkpoint_bytes": sum(files.values()), "weights_bytes": weights,
@@ -153,6 +204,7 @@ def worker(args):
             out[mode].append([cpu, wall])
     out["sizes"] = _sizes(x, y)
     out["breakdown"] = _breakdown(x, y, min(args.epochs, 50))
+    out["background"] = _background_split(x, y, min(args.epochs, 50))
     print(json.dumps(out))
 
 
@@ -175,6 +227,11 @@ def report(src, rounds):
           f"moments {s['raw_bytes']}: {s['checkpoint_bytes'] / s['raw_bytes']:.2f}x")
     b = rounds[-1]["breakdown"]
     print(f"one save {b['save_ms']:.2f} ms wall, {b['fsyncs_per_save']:.0f} fsyncs: " + ", ".join(f"{k} {v:.2f}" for k, v in b["parts_ms"].items()))
+    g = rounds[-1].get("background")
+    if g:
+        print(f"background: {g['training_thread_ms']:.3f} ms on the training thread a save (median), "
+              f"{g['writer_ms']:.3f} ms a write on the writer; {g['saves']} saves, {g['written']} written, "
+              f"{g['skipped']} superseded")
 
 
 def main(argv=None):
@@ -190,6 +247,7 @@ def main(argv=None):
         return worker(args)
     srcs = [os.path.abspath(s) for s in args.src] or [os.path.join(HERE, "..", "src")]
     results = {s: [] for s in srcs}
+    loads = [os.getloadavg()[0]]
     for _ in range(args.workers):
         for src in srcs:  # interleaved: tree A, tree B, tree A, ...
             env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, HERE]), "OMP_NUM_THREADS": "1"}
@@ -197,13 +255,16 @@ def main(argv=None):
                    "--repeats", str(args.repeats)]
             done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
             results[src].append(json.loads(done.stdout.strip().splitlines()[-1]))
+            loads.append(os.getloadavg()[0])
     print(f"digits 64-100-10, Adam, batch 200, {args.epochs} epochs, 1 thread; {args.workers} workers x "
-          f"{args.repeats} rounds per tree; load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} cores (shared)")
+          f"{args.repeats} rounds per tree; load average {min(loads):.1f}-{max(loads):.1f} (sampled between "
+          f"workers), {os.cpu_count()} cores (shared)")
     for src, rounds in results.items():
         report(src, rounds)
     if args.out:
         with open(args.out, "w") as f:
-            json.dump({"load_average": os.getloadavg()[0], "epochs": args.epochs, "results": results}, f, indent=1)
+            json.dump({"load_average": [min(loads), max(loads)], "epochs": args.epochs, "workers": args.workers,
+                       "repeats": args.repeats, "results": results}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -15,9 +15,11 @@ Kinds:
 - ``kill9_anytime``: SIGKILL of a forked child running the library run at a random moment,
   then resume (a run killed before its first checkpoint starts again).
 - ``kill9_in_save``: SIGKILL inside a random checkpoint save, at a random byte offset of its
-  writes or just before a random mkdir/fsync/rename, then resume.
+  writes or just before a random one of its operations (mkdir, the file's fsync, the rename, the
+  folder's fsync, the unlink of a pruned checkpoint), then resume.
 - ``corrupt``: the newest checkpoint of an interrupted run truncated at a random length or one
-  random bit flipped, in a random one of its three files, then resume (from the one before).
+  random bit flipped, in a random part of its file (the length, the header, the digest, the
+  tensors), then resume (from the one before).
 - ``cli_signal``: SIGTERM or SIGINT at a random moment of ``deepnets train``, then
   ``deepnets train --resume``.
 
@@ -55,7 +57,8 @@ from faults import everything as ev  # noqa: E402
 from faults import kill_points as kp  # noqa: E402
 
 from deepnets.errors import CheckpointError, TrainingInterrupted  # noqa: E402
-from deepnets.train.checkpoint import MANIFEST, STATE, WEIGHTS, CheckpointManager  # noqa: E402
+from deepnets.train.checkpoint import CheckpointManager  # noqa: E402
+from faults.damage import PARTS, corrupt  # noqa: E402
 
 STEPS = 50  # the library run: 10 epochs of 5 steps (early stopping ends it)
 
@@ -102,7 +105,7 @@ def kill9_anytime_trial(run, rnd, full, reference, duration):
     time.sleep(rnd.uniform(0, duration))
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
-    if not any(Path(run).glob("checkpoints/step-*/manifest.json")):  # killed before its first save
+    if not any(Path(run).glob("checkpoints/step-*.safetensors")):  # killed before its first save
         shutil.rmtree(run)
         return not ev.differences(full, ev.snapshot(*ev.train(run, progress=io.StringIO()), run)), 0
     bad = _bad_loads(run, reference)
@@ -117,7 +120,7 @@ def kill9_in_save_trial(run, rnd, full, reference, profiles):
     else:
         plan = kp.KillPlan(index, op_index=rnd.randrange(1, ops + 1))
     kp.train_killed(run, plan)
-    if not any(Path(run).glob("checkpoints/step-*/manifest.json")):
+    if not any(Path(run).glob("checkpoints/step-*.safetensors")):
         shutil.rmtree(run)
         return not ev.differences(full, ev.snapshot(*ev.train(run, progress=io.StringIO()), run)), 0
     bad = _bad_loads(run, reference)
@@ -127,13 +130,7 @@ def kill9_in_save_trial(run, rnd, full, reference, profiles):
 def corrupt_trial(run, rnd, full, reference, cut):
     shutil.copytree(cut, run)
     newest = CheckpointManager(run).list()[-1]
-    path = newest.path / rnd.choice([WEIGHTS, STATE, MANIFEST])
-    data = bytearray(path.read_bytes())
-    if rnd.random() < 0.5:
-        path.write_bytes(bytes(data[:rnd.randrange(len(data))]))
-    else:
-        data[rnd.randrange(len(data))] ^= 1 << rnd.randrange(8)
-        path.write_bytes(bytes(data))
+    corrupt(newest.path, rnd.choice(["truncate", "flip"]), rnd, PARTS[rnd.choice(sorted(PARTS))])
     try:
         CheckpointManager(run).load(newest.name)
         bad = 1  # the damaged checkpoint was accepted

@@ -109,17 +109,19 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def write_file_durably(path: Path, data: bytes) -> None:
-    """Create ``path`` (which must not exist), write all of ``data``, fsync it.
+def write_file_durably(path: Path, *parts) -> None:
+    """Create ``path`` (which must not exist), write all of ``parts`` (bytes-like, one after
+    another, not joined: no copy), fsync it once.
 
     Loops over ``os.write`` because one call may write fewer bytes than asked.
     """
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
+        for data in parts:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
         os.fsync(fd)
     finally:
         os.close(fd)

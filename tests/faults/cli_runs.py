@@ -101,7 +101,8 @@ def trial(out, name: str, args, *, full: dict, rnd: random.Random, signum=signal
     status, _ = interrupt(out, name, args, rnd=rnd, signum=signum, max_epochs=max(1, epochs - 1))
     run, resumed, restarted = Path(out) / name, False, False
     if status != 0:
-        if (run / "config.toml").is_file() and any(run.rglob("manifest.json")):
+        if (run / "config.toml").is_file() and (any(run.rglob("checkpoints/*.safetensors")) or
+                                                any(run.rglob("manifest.json"))):
             resume(run)
             resumed = True
         else:  # nothing to resume from: the run starts again

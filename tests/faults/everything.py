@@ -77,13 +77,16 @@ def callbacks(run_dir, *, interval: str = "batch", progress=None):
 
 
 def train(run_dir, *, kill_step: int | None = None, signum=signal.SIGTERM, epoch_end: bool = False,
-          resume: bool = False, interval: str = "batch", every_steps: int = 3, keep: int = 3, progress=None):
-    """One run in ``run_dir`` (its metrics log and checkpoints); returns ``(model, history, callbacks)``."""
+          resume: bool = False, interval: str = "batch", every_steps: int = 3, keep: int = 3, progress=None,
+          background: bool = False):
+    """One run in ``run_dir`` (its metrics log and checkpoints; written on a thread of their own with
+    ``background``); returns ``(model, history, callbacks)``."""
     os.makedirs(run_dir, exist_ok=True)
     model = Net()
     cbs = callbacks(run_dir, interval=interval, progress=progress)
     extra = [] if kill_step is None else [SignalAt(kill_step, signum, epoch_end=epoch_end)]
-    ckpt = Checkpointer(run_dir, every_steps=every_steps, every_epochs=1, keep=keep, resume=resume)
+    ckpt = Checkpointer(run_dir, every_steps=every_steps, every_epochs=1, keep=keep, resume=resume,
+                        background=background)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FewExamplesWarning)  # 40 examples, 97 weights: on purpose
         hist = fit(model, data(), validation=data(20, seed=2), optimizer="adam", lr=0.05, epochs=EPOCHS,

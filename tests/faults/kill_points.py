@@ -1,5 +1,5 @@
 """kill -9 at a chosen point inside a checkpoint save: a byte offset into the save's writes, or
-just before one of its file-system operations (mkdir, fsync, rename).
+just before one of its file-system operations (mkdir, fsync, rename, the unlink of a pruned one).
 
 :func:`train_killed` forks a child that runs the everything-on run of ``everything.py`` and
 SIGKILLs itself inside its ``save_index``-th checkpoint save, at the point given; the parent
@@ -15,8 +15,9 @@ import signal
 
 from faults import everything as ev
 
-#: the file-system operations of a save a kill can come just before
-OPERATIONS = ("mkdir", "fsync", "rename", "replace")
+#: the file-system operations of a save a kill can come just before (a format-2 save: the folder's
+#: mkdir, the file's fsync, the rename, the folder's fsync, then unlinks when it prunes)
+OPERATIONS = ("mkdir", "fsync", "rename", "replace", "unlink", "rmdir")
 
 
 class KillPlan:

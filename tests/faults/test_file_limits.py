@@ -225,15 +225,16 @@ def test_cli_predict_refuses_a_hostile_csv(tmp_path, capsys):
 def test_resume_reads_checkpoints_under_the_runs_data_limits(tmp_path, capsys):
     assert _train(tmp_path, "--set", "data.name=xor", "--set", "train.epochs=2", "--set", "run.plots=false",
                   "--set", "train.checkpoint.every_epochs=1", "--set", "run.name=r",
-                  "--set", "data.limits={pickle_ops=10}") == 0  # writing is not capped, reading is
+                  "--set", "data.limits={safetensors_tensors=10}") == 0  # writing is not capped, reading is
     run = tmp_path / "out" / "r"
     (run / "summary.json").unlink()  # as an interrupted run leaves it (a finished one has nothing to resume)
     capsys.readouterr()
     assert main(["train", "--resume", str(run), "--no-progress"]) == 2
     err = capsys.readouterr().err.strip()
-    assert "\n" not in err and "state.pt: the pickle has more than 10 opcodes" in err and "pickle_ops" in err
+    assert "\n" not in err and "step-000000002.safetensors: the header names" in err and "above the cap of 10" in err
+    assert "safetensors_tensors" in err
     config = run / "config.toml"
-    config.write_text(config.read_text().replace("pickle_ops = 10", "pickle_ops = 100000"))
+    config.write_text(config.read_text().replace("safetensors_tensors = 10", "safetensors_tensors = 100000"))
     assert main(["train", "--resume", str(run), "--no-progress"]) == 0
 
 

@@ -27,7 +27,9 @@ import torch
 from safetensors.torch import save as st_save
 
 import deepnets
-from deepnets.train.checkpoint import MANIFEST, STATE, CheckpointManager, _manifest_bytes, _sha256
+from deepnets.train.checkpoint import CheckpointManager
+from faults.forge import resign
+from faults.v1_writer import MANIFEST, to_v1, write_state_bytes
 
 SRC = str(Path(deepnets.__file__).parents[1])
 CPU_S, RSS_MB, FILE_MB = 2.0, 300, 10
@@ -112,16 +114,20 @@ def _torch_zip_with_pickle(pickle_bytes: bytes) -> bytes:
 
 
 def _checkpoint_with_bomb(root: Path) -> Path:
-    """A real checkpoint whose state.pt is replaced by a pickle bomb, the manifest's checksums
-    recomputed: checksums do not stop a forger."""
-    folder = CheckpointManager(root).save(1, model=torch.nn.Linear(2, 1))
-    bomb = _torch_zip_with_pickle(_pickle_lists(9_000_000))
-    (folder / STATE).write_bytes(bomb)
-    body = json.loads((folder / MANIFEST).read_bytes())
-    body.pop("manifest_sha256")
-    body["files"][STATE] = {"bytes": len(bomb), "sha256": _sha256(bomb)}
-    (folder / MANIFEST).write_bytes(_manifest_bytes(body))
+    """A real checkpoint in format 1 (the format with a pickle) whose state.pt is replaced by a
+    pickle bomb, the manifest's checksums recomputed: checksums do not stop a forger."""
+    manager = CheckpointManager(root)
+    manager.save(1, model=torch.nn.Linear(2, 1))
+    folder = to_v1(manager.list()[-1])
+    write_state_bytes(folder, _torch_zip_with_pickle(_pickle_lists(9_000_000)))
     return folder
+
+
+def _checkpoint_with_state(root: Path, state: str) -> Path:
+    """A real format-2 checkpoint whose header's state JSON is ``state``, its digest recomputed."""
+    path = CheckpointManager(root).save(1, model=torch.nn.Linear(2, 1))
+    resign(path, lambda h: h["__metadata__"].update(state=state))
+    return path
 
 
 def _safetensors_many(path: Path, n: int) -> None:
@@ -223,10 +229,18 @@ def build(d: Path) -> dict[str, tuple[str, str | None, list[str]]]:
                                                 ["lists 2000000 feature names, the weights' scaler has (2,)"])
     run = _run_folder_with(d, "good_run", _honest_weights(), summary)
     cases["an honest run folder (read)"] = (f"load_run({str(run)!r})", None, [])
-    deep = CheckpointManager(d / "deep").save(1, model=torch.nn.Linear(2, 1))
+    manager = CheckpointManager(d / "deep")
+    manager.save(1, model=torch.nn.Linear(2, 1))
+    deep = to_v1(manager.list()[-1])
     (deep / MANIFEST).write_bytes(b"[" * 60_000 + b"]" * 60_000)
     cases["manifest nested 60k deep"] = (f"load_checkpoint({str(deep)!r})", "CheckpointError",
                                          ["manifest.json", "nested too deeply"])
+    path = _checkpoint_with_state(d / "deep2", "[" * 60_000 + "]" * 60_000)
+    cases["checkpoint header state nested 60k deep"] = (f"load_checkpoint({str(path)!r})", "CheckpointError",
+                                                        [path.name, "nested too deeply"])
+    path = _checkpoint_with_state(d / "lists2", "[" + "[]," * 3_300_000 + "[]]")
+    cases["checkpoint header state of 10 MB of empty lists"] = (f"load_checkpoint({str(path)!r})", "CheckpointError",
+                                                                [path.name, "json_containers"])
     with zipfile.ZipFile(d / "members.npz", "w") as zf:
         for i in range(110_000):
             zf.writestr(f"{i}", b"")
@@ -255,6 +269,7 @@ CASES = ["csv 40k unique columns (honest: read)", "npz zip bomb", "idx gzip decl
          "checkpoint with a forged pickle bomb", "safetensors naming 150k tensors",
          "safetensors header longer than the file", "summary.json of 10 MB of empty lists",
          "summary.json naming 2M inputs", "an honest run folder (read)", "manifest nested 60k deep",
+         "checkpoint header state nested 60k deep", "checkpoint header state of 10 MB of empty lists",
          "npz listing 110k members"]
 
 

@@ -1,9 +1,10 @@
 """kill -9 inside a checkpoint save, at byte offsets of its writes and before each of its
-file-system operations (mkdir, fsync, rename): the run folder always holds a good checkpoint
-(the previous one or the new one, whole), a corrupted one is never loaded, and the run resumed
-from it ends equal to the uninterrupted run (weights, optimizer, history, callback states,
-metrics log). The run is the everything-on run of ``everything.py``; the save hit is its 8th, the
-second save of step 15 (epoch end after a step save), which replaces a checkpoint of the same name."""
+file-system operations (mkdir, the file's fsync, the rename, the folder's fsync, the unlink of
+the checkpoint it prunes): the run folder always holds a good checkpoint (the previous one or the
+new one, whole), a corrupted one is never loaded, and the run resumed from it ends equal to the
+uninterrupted run (weights, optimizer, history, callback states, metrics log). The run is the
+everything-on run of ``everything.py``; the save hit is its 8th, the second save of step 15
+(epoch end after a step save), which replaces a checkpoint of the same name."""
 
 import io
 import logging
@@ -58,13 +59,19 @@ def _points(profile, n_offsets):
 @pytest.mark.slow
 def test_the_profile_counts_the_save(profile):
     written, ops = profile
-    assert written > 10_000 and ops >= 6  # three files; mkdir, fsyncs, renames
+    assert written > 10_000 and ops == 3  # one file: its fsync, the rename, the folder's fsync (a name replaced: no prune)
 
 
-@pytest.mark.parametrize("kind, at", [("offset", 20_000), ("op", 8)])  # inside state.pt; old one moved aside, new not yet in
+@pytest.mark.parametrize("kind, at", [("offset", 20_000), ("op", 2)])  # inside the file; the same name's old file not yet replaced
 def test_kill_9_inside_a_save_then_resume_equals_the_uninterrupted_run(tmp_path, full, kind, at):
     plan = kp.KillPlan(SAVE, **({"offset": at} if kind == "offset" else {"op_index": at}))
     assert _kill_and_resume(tmp_path, full, plan) == []
+
+
+def test_kill_9_before_a_save_prunes_leaves_one_checkpoint_too_many_and_resume_is_exact(tmp_path, full):
+    written, ops = kp.save_profile(tmp_path / "profile", 4)  # the 4th save: the first that prunes (keep 3)
+    assert ops == 4  # its fsync, the rename, the folder's fsync, the unlink of the oldest
+    assert _kill_and_resume(tmp_path / "run", full, kp.KillPlan(4, op_index=4)) == []
 
 
 @pytest.mark.slow

@@ -63,6 +63,19 @@ def test_interrupt_and_resume_equals_the_uninterrupted_run(tmp_path, full_runs, 
     assert ev.differences(full_runs[interval], got) == []
 
 
+@pytest.mark.parametrize("kill_step, epoch_end", [(12, False), (30, True)])
+def test_a_run_writing_in_the_background_is_flushed_on_sigterm_and_resumes_exactly(tmp_path, full_runs, kill_step,
+                                                                                     epoch_end):
+    from deepnets.train.checkpoint import CheckpointManager
+
+    with pytest.raises(TrainingInterrupted):
+        ev.train(tmp_path, kill_step=kill_step, epoch_end=epoch_end, background=True, progress=io.StringIO())
+    newest = CheckpointManager(tmp_path).load()  # on disk when fit returned: the save on the signal
+    assert newest["step"] == kill_step and newest["extra"]["loop"]["position"] in (0, kill_step % 5)
+    got = ev.snapshot(*ev.train(tmp_path, resume=True, background=True, progress=io.StringIO()), tmp_path)
+    assert ev.differences(full_runs["batch"], got) == []
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("interval", ["batch", "epoch"])
 def test_every_interruption_point_resumes_bit_for_bit(tmp_path, full_runs, interval):

@@ -12,7 +12,8 @@ import torch
 
 from deepnets.cli import main
 from deepnets.experiment.lock import RunLock, RunLockedError
-from deepnets.train.checkpoint import MANIFEST, STATE, CheckpointManager, _manifest_bytes, _sha256
+from deepnets.train.checkpoint import CheckpointManager
+from faults.v1_writer import rewrite_state, to_v1
 
 SMALL = ["--set", "data.name=parity", "--set", "data.params={n_bits=3}", "--set", "data.split=[0.75, 0.0, 0.25]",
          "--set", "data.stratify=false", "--set", "model.hidden=[4]", "--set", "train.batch_size=2",
@@ -159,14 +160,10 @@ class _Marker:
         return (open, (self.path, "w"))
 
 
-def _forge(folder, marker):
-    """Replace ``folder/state.pt`` by a pickle that would run code, with checksums that match."""
-    torch.save({"format": "deepnets-checkpoint", "x": _Marker(marker)}, folder / STATE)
-    body = json.loads((folder / MANIFEST).read_bytes())
-    body.pop("manifest_sha256")
-    data = (folder / STATE).read_bytes()
-    body["files"][STATE] = {"bytes": len(data), "sha256": _sha256(data)}
-    (folder / MANIFEST).write_bytes(_manifest_bytes(body))
+def _forge(info, marker):
+    """Turn checkpoint ``info`` into a format-1 folder (the format with a pickle) whose state.pt
+    would run code, with checksums that match."""
+    rewrite_state(to_v1(info), {"format": "deepnets-checkpoint", "x": _Marker(marker)})
 
 
 def test_resume_falls_back_past_a_checkpoint_that_would_run_code(tmp_path, capsys, caplog):
@@ -175,7 +172,7 @@ def test_resume_falls_back_past_a_checkpoint_that_would_run_code(tmp_path, capsy
     infos = CheckpointManager(run).list()
     assert len(infos) == 3
     marker = tmp_path / "pwned"
-    _forge(infos[-1].path, marker)
+    _forge(infos[-1], marker)
     assert CheckpointManager(run).latest_good().name == infos[-1].name  # its checksums hold
     for f in ("weights.safetensors", "summary.json"):
         (run / f).unlink()
@@ -195,7 +192,7 @@ def test_resume_refuses_when_every_checkpoint_would_run_code(tmp_path, capsys):
     run = _unfinished(tmp_path / "r")
     (info,) = CheckpointManager(run).list()
     marker = tmp_path / "pwned"
-    _forge(info.path, marker)
+    _forge(info, marker)
     capsys.readouterr()
     assert main(["train", "--resume", str(run), "--no-progress"]) == 2
     _one_line_error(capsys, "no loadable checkpoint", "state.pt: refused")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import json
 import os
 import random
 import subprocess
@@ -18,8 +17,9 @@ import torch
 from deepnets.errors import CheckpointError
 from deepnets import atomic
 from deepnets.atomic import CheckpointWriteError
-from deepnets.train.checkpoint import (MANIFEST, STATE, WEIGHTS, CheckpointManager, _manifest_bytes,
-                                       _sha256, load_checkpoint, restore)
+from deepnets.train.checkpoint import CheckpointManager, load_checkpoint, restore
+from deepnets.train.checkpoint_format import DIGEST_AT, ZERO_DIGEST, digest
+from faults.forge import resign
 from deepnets.train.rng import get_rng_state, set_rng_state
 
 
@@ -57,7 +57,7 @@ def test_round_trip_then_training_continues_identically(tmp_path):
     assert (ckpt["step"], ckpt["epoch"], ckpt["position"]) == (3, 1, 7)
     assert ckpt["config"] == {"lr": 0.01, "layers": [3, 5, 2], "dtype": torch.float64}
     assert ckpt["extra"]["shape"] == torch.Size([2, 3]) and ckpt["extra"]["big"] == 10**30
-    assert ckpt["extra"]["tag"] == b"x" and ckpt["library_version"] and ckpt["format_version"] == 1
+    assert ckpt["extra"]["tag"] == b"x" and ckpt["library_version"] and ckpt["format_version"] == 2
     assert set(ckpt["optimizer"]["state"]) == {"0.weight", "0.bias", "2.weight", "2.bias"}
 
     fresh, fresh_opt, fresh_sched = _setup(seed=99)  # other initial weights
@@ -71,21 +71,52 @@ def test_round_trip_then_training_continues_identically(tmp_path):
         assert torch.equal(a, b)
 
 
-def test_state_file_loads_with_weights_only_and_no_allow_list(tmp_path):
+def test_the_file_is_plain_safetensors_that_a_bare_reader_opens(tmp_path):
     model, opt, sched = _setup()
     _train(model, opt, sched, 2)
-    folder = CheckpointManager(tmp_path).save(
+    path = CheckpointManager(tmp_path).save(
         "a", model=model, optimizer=opt, scheduler=sched, step=2, epoch=0, position=2,
         config={"seed": 0, "dtype": torch.float64, "device": torch.device("cpu")},
         extra={"shape": torch.Size([1]), "z": 1j, "big": 10**30, "raw": b"\0", "t": (1, [2.5])})
-    # a fresh interpreter that imports only torch: nothing can have widened the allow-list
-    code = ("import sys, torch; s = torch.load(sys.argv[1], weights_only=True); "
-            "print(s['step'], type(s['rng']['torch']).__name__, sorted(s['optimizer']['state']))")
-    out = subprocess.run([sys.executable, "-c", code, str(folder / STATE)], capture_output=True,
+    assert path.name == "a.safetensors" and sorted(os.listdir(path.parent)) == ["a.safetensors"]
+    # a fresh interpreter that imports only safetensors: the weights by name, the state as JSON
+    code = ("import sys, json; from safetensors.torch import load_file; from safetensors import safe_open; "
+            "w = load_file(sys.argv[1]); m = safe_open(sys.argv[1], 'pt').metadata(); "
+            "print(m['step'], sorted(k for k in w if k.startswith('model/')), json.loads(m['state'])['position'])")
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
                          text=True, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"}).stdout
-    assert out.split(" ", 2)[:2] == ["2", "Tensor"] and "'0.weight'" in out
-    weights = safetensors.torch.load_file(folder / WEIGHTS)
-    assert torch.equal(weights["0.weight"], model[0].weight)
+    assert out.split() == ["2", "['model/0.bias',", "'model/0.weight',", "'model/2.bias',", "'model/2.weight']", "2"]
+    weights = safetensors.torch.load_file(path)
+    assert torch.equal(weights["model/0.weight"], model[0].weight)
+    assert torch.equal(weights["model/2.bias"], model[2].bias)
+
+
+def test_every_plain_type_comes_back_with_its_type(tmp_path):
+    import collections
+
+    model, _, _ = _setup()
+    extra = {"t": (1, [2.5, None]), "s": {3, 4}, "od": collections.OrderedDict([("b", 1), ("a", 2)]),
+             "c": collections.Counter({5: 2}), "ints": {1: "one", 2: "two"}, "$odd": {"$t": 0}, "b": b"\x00\xff",
+             "z": -0.0 + 1.5j, "f": [float("nan"), float("inf"), -0.0, 1e-310, 0.1], "big": -(10 ** 40),
+             "dt": torch.bfloat16, "dev": torch.device("cpu"), "size": torch.Size([2, 0]), "flag": True,
+             "c128": torch.tensor([1 + 2j, -3j], dtype=torch.complex128), "u16": torch.tensor([0, 7, 65535], dtype=torch.int32).to(torch.uint16),
+             "bf": torch.tensor([1.5, -2.0], dtype=torch.bfloat16), "empty": torch.zeros(0, 3), "scalar": torch.tensor(7),
+             "strided": torch.arange(12.).reshape(3, 4)[:, 1], "bools": torch.tensor([True, False])}
+    CheckpointManager(tmp_path).save("x", model=model, extra=extra)
+    got = CheckpointManager(tmp_path).load("x")["extra"]
+    assert got.keys() == extra.keys()
+    for k, want in extra.items():
+        have = got[k]
+        assert type(have) is type(want), k
+        if isinstance(want, torch.Tensor):
+            assert have.dtype == want.dtype and have.shape == want.shape and torch.equal(have, want), k
+        elif k == "f":
+            assert [repr(v) for v in have] == [repr(v) for v in want]
+        elif k == "z":
+            assert repr(have) == repr(want)
+        else:
+            assert have == want, k
+    assert list(got["od"]) == ["b", "a"]
 
 
 SCHEDULERS = {
@@ -173,7 +204,7 @@ def test_keep_last_k_and_sequence_order(tmp_path):
         cm.save(name, model=model)
     assert [i.name for i in cm.list()] == ["c", "e"]
     assert cm.latest_good().name == "e"
-    assert sorted(os.listdir(cm.dir)) == ["c", "e"]
+    assert sorted(os.listdir(cm.dir)) == ["c.safetensors", "e.safetensors"]
 
 
 def test_wrapped_model_is_saved_under_bare_names(tmp_path):
@@ -200,7 +231,7 @@ def test_saving_same_name_replaces_it(tmp_path):
     cm = CheckpointManager(tmp_path, keep=3)
     cm.save("s", model=model, step=1)
     cm.save("s", model=model, step=2)
-    assert cm.load("s")["step"] == 2 and sorted(os.listdir(cm.dir)) == ["s"]
+    assert cm.load("s")["step"] == 2 and sorted(os.listdir(cm.dir)) == ["s.safetensors"]
 
 
 def test_stale_temps_are_cleaned_at_start(tmp_path):
@@ -208,11 +239,11 @@ def test_stale_temps_are_cleaned_at_start(tmp_path):
     cm = CheckpointManager(tmp_path)
     cm.save("good", model=model)
     (cm.dir / ".tmp-half.123.abcd").mkdir()
-    (cm.dir / ".tmp-half.123.abcd" / WEIGHTS).write_bytes(b"partial")
+    (cm.dir / ".tmp-half.123.abcd" / "x").write_bytes(b"partial")
     (cm.dir / ".tmp-file.1.2").write_bytes(b"x")
     cm2 = CheckpointManager(tmp_path)
     assert sorted(cm2.removed_temps) == [".tmp-file.1.2", ".tmp-half.123.abcd"]
-    assert os.listdir(cm.dir) == ["good"]
+    assert os.listdir(cm.dir) == ["good.safetensors"]
 
 
 def _two_checkpoints(tmp_path):
@@ -224,51 +255,43 @@ def _two_checkpoints(tmp_path):
     return cm, new
 
 
-@pytest.mark.parametrize("fname", [WEIGHTS, STATE])
-def test_truncated_file_is_named_and_falls_back(tmp_path, fname):
+def test_truncated_file_is_named_and_falls_back(tmp_path):
     cm, new = _two_checkpoints(tmp_path)
-    data = (new / fname).read_bytes()
-    (new / fname).write_bytes(data[: len(data) // 2])
-    with pytest.raises(CheckpointError, match=rf"{fname}: truncated"):
+    data = new.read_bytes()
+    for cut in (len(data) - 1, len(data) // 2, 300, 9, 3):
+        new.write_bytes(data[:cut])
+        with pytest.raises(CheckpointError, match=rf"{new.name}: truncated"):
+            load_checkpoint(new)
+        assert cm.latest_good().name == "old" and cm.load()["step"] == 1
+
+
+@pytest.mark.parametrize("where", [0, 7, 8, 20, DIGEST_AT, DIGEST_AT + 63, 200, -1, -500])
+def test_a_bit_flip_anywhere_is_refused(tmp_path, where):
+    cm, new = _two_checkpoints(tmp_path)
+    data = bytearray(new.read_bytes())
+    data[where] ^= 0x10
+    new.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match=rf"{new.name}: (checksum mismatch|truncated or corrupt|corrupt)"):
         load_checkpoint(new)
     assert cm.latest_good().name == "old" and cm.load()["step"] == 1
 
 
-@pytest.mark.parametrize("fname,where", [(WEIGHTS, 0), (WEIGHTS, -1), (STATE, 40), (STATE, -3)])
-def test_bit_flip_gives_checksum_mismatch(tmp_path, fname, where):
-    cm, new = _two_checkpoints(tmp_path)
-    data = bytearray((new / fname).read_bytes())
-    data[where] ^= 0x10
-    (new / fname).write_bytes(bytes(data))
-    with pytest.raises(CheckpointError, match=rf"{fname}: checksum mismatch"):
-        load_checkpoint(new)
-    assert cm.latest_good().name == "old"
-
-
-def test_manifest_damage(tmp_path):
-    cm, new = _two_checkpoints(tmp_path)
-    raw = (new / MANIFEST).read_bytes()
-    flipped = raw.replace(b'"step": 2', b'"step": 3')
-    (new / MANIFEST).write_bytes(flipped)
-    with pytest.raises(CheckpointError, match=rf"{MANIFEST}: checksum mismatch"):
-        load_checkpoint(new)
-    (new / MANIFEST).write_bytes(raw[:50])
-    with pytest.raises(CheckpointError, match=rf"{MANIFEST}: truncated"):
-        load_checkpoint(new)
-    (new / MANIFEST).unlink()
-    with pytest.raises(CheckpointError, match="incomplete"):
-        load_checkpoint(new)
-    assert cm.latest_good().name == "old"
+def test_the_digest_covers_every_byte_but_itself(tmp_path):
+    _, new = _two_checkpoints(tmp_path)
+    data = new.read_bytes()
+    # independent of the reader: SHA-256 of the file with the digest's 64 bytes as zeros
+    import hashlib
+    blank = data[:DIGEST_AT] + ZERO_DIGEST + data[DIGEST_AT + 64:]
+    assert data[DIGEST_AT:DIGEST_AT + 64] == hashlib.sha256(blank).hexdigest().encode()
+    assert digest([blank]) == hashlib.sha256(blank).hexdigest().encode()
 
 
 def test_newer_format_is_refused(tmp_path):
     cm, new = _two_checkpoints(tmp_path)
-    body = json.loads((new / MANIFEST).read_bytes())
-    body.pop("manifest_sha256")
-    body["format_version"] = 99
-    (new / MANIFEST).write_bytes(_manifest_bytes(body))
+    resign(new, lambda h: h["__metadata__"].update(format_version="99"))
     with pytest.raises(CheckpointError, match="format version 99 is newer"):
         load_checkpoint(new)
+    assert cm.load()["step"] == 1  # skipped for the one before
 
 
 def test_all_corrupt_or_none(tmp_path):
@@ -277,33 +300,29 @@ def test_all_corrupt_or_none(tmp_path):
         CheckpointManager(tmp_path).load()
     cm, new = _two_checkpoints(tmp_path)
     for name in ("old", "new"):
-        (cm.dir / name / STATE).write_bytes(b"")
+        path = cm.dir / f"{name}.safetensors"
+        path.write_bytes(path.read_bytes()[:-1])
     with pytest.raises(CheckpointError, match="none verifies.*truncated"):
         cm.latest_good()
 
 
-class _Marker:
-    """Unpickling this object creates a file: the code-execution probe."""
-
-    def __init__(self, path):
-        self.path = str(path)
-
-    def __reduce__(self):
-        return (open, (self.path, "w"))
-
-
-def test_forged_state_with_code_is_refused_even_with_matching_checksums(tmp_path):
+@pytest.mark.parametrize("edit, message", [
+    (lambda h: h["__metadata__"].update(state='{"format":"deepnets-checkpoint","x":{"$eval":"1"}}'), "unknown tag '\\$eval'"),
+    (lambda h: h["__metadata__"].update(state='{"format":"deepnets-checkpoint","x":{"$t":999}}'), "refers to tensor 999"),
+    (lambda h: h["__metadata__"].update(state='[1, 2]'), "expected a deepnets-checkpoint state"),
+    (lambda h: h["__metadata__"].update(weights='["nope"]'), "weights listed in the header are not all in the file"),
+    (lambda h: h["__metadata__"].pop("sequence"), "not a deepnets checkpoint header"),
+    (lambda h: h["__metadata__"].update(raw='{"s0": ["os.system", [1]]}'), "raw tensor 's0'"),
+    (lambda h: h["model/0.weight"].update(shape=[99]), "not a readable safetensors file"),
+    (lambda h: h.update({"model/extra": h.pop("s0")}), "expected tensors s0 to"),
+])
+def test_forged_content_with_a_matching_digest_is_refused_and_skipped(tmp_path, edit, message):
     cm, new = _two_checkpoints(tmp_path)
-    marker = tmp_path / "pwned"
-    torch.save({"format": "deepnets-checkpoint", "x": _Marker(marker)}, new / STATE)
-    body = json.loads((new / MANIFEST).read_bytes())
-    body.pop("manifest_sha256")
-    data = (new / STATE).read_bytes()
-    body["files"][STATE] = {"bytes": len(data), "sha256": _sha256(data)}
-    (new / MANIFEST).write_bytes(_manifest_bytes(body))
-    with pytest.raises(CheckpointError, match=r"state.pt: refused.*GLOBAL io.open"):
-        load_checkpoint(new)
-    assert not marker.exists()
+    resign(new, edit)
+    cm.latest_good()  # its digest holds ...
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(new)  # ... but it is refused,
+    assert cm.load()["step"] == 1  # and the run falls back to the one before
 
 
 def _fail_writes_after(monkeypatch, allowed_bytes, err):
@@ -328,11 +347,11 @@ def test_disk_full_keeps_previous_and_says_how_much(tmp_path, monkeypatch):
     monkeypatch.undo()
     needed = info.value.needed_bytes
     assert needed > 1000 and f"needs {needed} bytes" in str(info.value)
-    assert sorted(os.listdir(cm.dir)) == ["new", "old"]  # no temp left, nothing replaced
+    assert sorted(os.listdir(cm.dir)) == ["new.safetensors", "old.safetensors"]  # no temp left, nothing replaced
     assert cm.latest_good().name == "new" and cm.load()["step"] == 2
     # the exact figure: what a successful save of the same thing writes
     done = cm.save("third", model=model)
-    assert needed == sum(f.stat().st_size for f in done.iterdir())
+    assert needed == done.stat().st_size
 
 
 def test_too_little_free_space_is_refused_before_writing(tmp_path, monkeypatch):
@@ -342,11 +361,10 @@ def test_too_little_free_space_is_refused_before_writing(tmp_path, monkeypatch):
     with pytest.raises(CheckpointWriteError, match=r"no space left.*free: 10 bytes") as info:
         cm.save("third", model=model)
     assert info.value.free_bytes == 10 and info.value.needed_bytes > 10
-    assert sorted(os.listdir(cm.dir)) == ["new", "old"]
+    assert sorted(os.listdir(cm.dir)) == ["new.safetensors", "old.safetensors"]
 
 
-@pytest.mark.parametrize("target,calls_allowed", [("mkdir", 0), ("open", 0), ("rename", 0),
-                                                  ("rename", 1)])
+@pytest.mark.parametrize("target,calls_allowed", [("open", 0), ("rename", 0), ("fsync", 0), ("fsync", 1)])
 def test_read_only_folder_keeps_previous(tmp_path, monkeypatch, target, calls_allowed):
     cm, new = _two_checkpoints(tmp_path)
     model, _, _ = _setup()
@@ -354,18 +372,19 @@ def test_read_only_folder_keeps_previous(tmp_path, monkeypatch, target, calls_al
 
     def refuse(*a, **k):
         calls[0] += 1
-        # calls_allowed 0: every call fails; 1: moving the old "new" aside works, swapping the
-        # new one in fails, putting the old one back works
         if calls_allowed and calls[0] != calls_allowed + 1:
             return real(*a, **k)
-        raise OSError(errno.EROFS, "Read-only file system") if target == "rename" else \
+        raise OSError(errno.EROFS, "Read-only file system") if target in ("rename", "fsync") else \
             PermissionError(errno.EACCES, "Permission denied")
     monkeypatch.setattr(os, target, refuse)
-    with pytest.raises(CheckpointWriteError, match="read-only or not writable.*needs"):
+    with pytest.raises(CheckpointWriteError, match="read-only or not writable.*needs") as info:
         cm.save("new", model=model, step=99)  # even replacing the same name
     monkeypatch.undo()
-    assert sorted(n for n in os.listdir(cm.dir) if not n.startswith(".tmp-")) == ["new", "old"]
-    assert cm.load("new")["step"] == 2
+    assert sorted(os.listdir(cm.dir)) == ["new.safetensors", "old.safetensors"]  # no temp left
+    if calls_allowed:  # the file's fsync passed, the folder's failed: the new one is in place, and said so
+        assert "in place but the folder could not be synced" in str(info.value) and cm.load("new")["step"] == 99
+    else:
+        assert "untouched" in str(info.value) and cm.load("new")["step"] == 2
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -392,3 +411,23 @@ def test_cuda_model_round_trip_and_cpu_fallback(tmp_path):
     cpu_model, _, _ = _setup(seed=6)
     restore(on_cpu, model=cpu_model, rng=False)
     assert torch.equal(cpu_model[0].weight, model[0].weight.cpu())
+
+
+def test_map_location_must_be_a_device(tmp_path):
+    _, new = _two_checkpoints(tmp_path)
+    with pytest.raises(CheckpointError, match="map_location: expected a device .* got dict"):
+        load_checkpoint(new, map_location={"cuda:0": "cpu"})
+    assert load_checkpoint(new, map_location=torch.device("cpu"))["step"] == 2
+
+
+def test_a_damaged_header_of_any_shape_is_skipped_when_listing(tmp_path):
+    import struct
+
+    cm, new = _two_checkpoints(tmp_path)
+    for header in (b'[1, 2]', b'{"__metadata__": [1]}', b'[' * 100_000 + b']' * 100_000, b'{"__metadata__": {}}'):
+        header += b" " * (-len(header) % 8)
+        new.write_bytes(struct.pack("<Q", len(header)) + header + b"\0" * 16)
+        assert [i.name for i in cm.list()] == ["old"]
+        with pytest.raises(CheckpointError, match="corrupt|checksum mismatch"):
+            load_checkpoint(new)
+        assert CheckpointManager(tmp_path).load()["step"] == 1

@@ -10,7 +10,7 @@ import time
 import pytest
 import torch
 
-from deepnets.train.checkpoint import STATE, CheckpointManager
+from deepnets.train.checkpoint import CheckpointManager
 
 
 def _model(value: float) -> torch.nn.Module:
@@ -62,6 +62,6 @@ def test_kill_9_during_saves_always_leaves_a_loadable_checkpoint(tmp_path):
     # damage the newest: the run falls back to the one before it
     cm = CheckpointManager(tmp_path, keep=3)
     newest, previous = cm.list()[-1], cm.list()[-2]
-    (newest.path / STATE).write_bytes((newest.path / STATE).read_bytes()[:-7])
+    newest.path.write_bytes(newest.path.read_bytes()[:-7])
     assert cm.latest_good() == previous
     assert cm.load()["step"] == previous.step

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..atomic import TEMP_PREFIX, FileWriteError
 from ..errors import CheckpointError, DeepnetsError
-from ..train.checkpoint import read_manifest
+from ..train.checkpoint import SUFFIX, checkpoint_info
 
 #: the files a run folder can hold, in the order a message lists them
 _FILES = ("config.toml", "data.json", "metrics.jsonl", "weights.safetensors", "summary.json")
@@ -43,24 +43,25 @@ def holdings(path: str) -> str:
     newest = _newest_checkpoint(os.path.join(path, "checkpoints"))
     if newest is None:
         return f"{path} holds {held} and no checkpoint: the run cannot be resumed"
-    folder, manifest = newest
-    return (f"{path} holds {held} and checkpoints up to {folder} (step {manifest.get('step')}): "
+    folder, info = newest
+    return (f"{path} holds {held} and checkpoints up to {folder} (step {info.step}): "
             f"'deepnets train --resume {path}' continues from there")
 
 
 def _newest_checkpoint(folder: str):
-    """``(path, manifest)`` of the newest checkpoint with a readable manifest, or None; only reads
-    (a CheckpointManager would also clear temp folders, which only the lock holder may do)."""
+    """``(path, info)`` of the newest checkpoint with a readable header (or manifest), or None;
+    only reads (a CheckpointManager would also clear temp files, which only the lock holder may do)."""
     best = None
     for entry in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
-        if entry.startswith(TEMP_PREFIX) or not os.path.isdir(os.path.join(folder, entry)):
+        path = Path(folder, entry)
+        if entry.startswith(TEMP_PREFIX) or not (entry.endswith(SUFFIX) or path.is_dir()):
             continue
         try:
-            manifest = read_manifest(Path(folder, entry))
+            info = checkpoint_info(path)
         except CheckpointError:
             continue
-        if best is None or manifest["sequence"] > best[1]["sequence"]:
-            best = (os.path.join(folder, entry), manifest)
+        if info is not None and (best is None or info.sequence > best[1].sequence):
+            best = (str(path), info)
     return best
 
 

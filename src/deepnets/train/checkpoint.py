@@ -1,43 +1,36 @@
-"""Checkpoints that survive kill -9, full disks and bit rot: one verified folder per save.
+"""Checkpoints that survive kill -9, full disks and bit rot: one verified file per save.
 
-A checkpoint is a folder ``RUN/checkpoints/NAME/`` with three files:
+A checkpoint is one file ``RUN/checkpoints/NAME.safetensors`` (format 2,
+:mod:`~deepnets.train.checkpoint_format`): the model's weights, the optimizer state keyed by
+parameter *name*, the LR-scheduler state, epoch, step, position inside the epoch, every RNG
+state, the resolved config, ``extra`` and the library, torch and format versions, with one
+SHA-256 over the whole file in its header.
 
-- ``model.safetensors``: the model's ``state_dict()`` (tensors only, no code);
-- ``state.pt``: everything else as plain data that ``torch.load(weights_only=True)`` reads
-  without an allow-list: optimizer state keyed by parameter *name*, LR-scheduler state, epoch,
-  step, position inside the epoch, every RNG state, the resolved config, ``extra``, and the
-  library, torch and format versions;
-- ``manifest.json``, written last: size and SHA-256 of each file, the save's sequence number,
-  and a SHA-256 of the manifest itself.
-
-The folder is built under a temp name in the same parent (each file fsynced, then the folder),
-renamed into place, and the parent fsynced: a reader sees a whole checkpoint or none. Loading
-checks every size and checksum before any byte is deserialised, so a truncated or bit-flipped
-file gives a :class:`~deepnets.errors.CheckpointError` that names it, never a PyTorch stream error.
+A save writes the file under a temp name in the same folder, fsyncs it once, renames it into
+place and fsyncs the folder once: a reader, or a run killed at any instruction, sees the old
+checkpoint or the new one, never neither. Loading checks the size and the checksum before any
+byte is deserialised, so a truncated or bit-flipped file gives a
+:class:`~deepnets.errors.CheckpointError` that names it. Folders of format 1 (three files, written
+before issue 19; :mod:`~deepnets.train.checkpoint_v1`) still load.
 """
 
 from __future__ import annotations
 
 import errno
-import hashlib
-import io
-import json
 import logging
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from safetensors.torch import load as safetensors_load
 import torch
 
-from deepnets.data.safe_files import check_safetensors, check_torch_file, loads_json
-from deepnets.errors import CheckpointError, DataError
-from deepnets.atomic import (TEMP_PREFIX, CheckpointWriteError, _remove_quietly, free_bytes,
-                                   fsync_dir, remove_stale_temps, temp_name, write_error,
-                                   write_file_durably)
-from deepnets.train.checkpoint_snapshot import (FORMAT, FORMAT_VERSION, MANIFEST, STATE, WEIGHTS, Snapshot,
-                                                encode, snapshot)
+from deepnets.atomic import (TEMP_PREFIX, _remove_quietly, free_bytes, fsync_dir, remove_stale_temps,
+                             temp_name, write_error, write_file_durably)
+from deepnets.errors import CheckpointError
+from deepnets.train.checkpoint_format import FORMAT, FORMAT_VERSION, SUFFIX, decode, read_header, verify
+from deepnets.train.checkpoint_snapshot import Snapshot, snapshot
+from deepnets.train.checkpoint_v1 import MANIFEST, STATE, WEIGHTS, load_folder, read_manifest, read_verified
 from deepnets.train.rng import set_rng_state
 from deepnets.train.state_dict import plan_model_load, plan_optimizer_load
 
@@ -57,104 +50,12 @@ class CheckpointInfo:
     epoch: int | None
 
 
-# --------------------------------------------------------------------------- the format: serialise, manifest
+# --------------------------------------------------------------------------- reading one checkpoint
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _manifest_bytes(body: dict) -> bytes:
-    """The manifest with its own checksum over the canonical JSON of everything else."""
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
-    return json.dumps({**body, "manifest_sha256": _sha256(canonical)}, indent=1,
-                      sort_keys=True).encode()
-
-
-def serialize(*, model: torch.nn.Module, optimizer=None, scheduler=None, step=None, epoch=None,
-              position=None, config=None, extra=None, rng: bool = True) -> dict[str, bytes]:
-    """The two payload files of a checkpoint as bytes, after checking them (nothing is written):
-    :func:`~deepnets.train.checkpoint_snapshot.encode` of a
-    :func:`~deepnets.train.checkpoint_snapshot.snapshot`.
-
-    Raises:
-        CheckpointError: a tensor is non-finite (named) or a value is not plain data (named).
-    """
-    return encode(snapshot(model=model, optimizer=optimizer, scheduler=scheduler, step=step, epoch=epoch,
-                           position=position, config=config, extra=extra, rng=rng))
-
-
-# --------------------------------------------------------------------------- checks on load
-
-
-def read_manifest(folder: Path) -> dict:
-    """Parse and self-check ``folder/manifest.json``.
-
-    Raises:
-        CheckpointError: missing ("incomplete"), unparsable ("truncated or corrupt"), its own
-            checksum differs ("checksum mismatch"), or a format this version cannot read.
-    """
-    path = folder / MANIFEST
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: missing; the checkpoint is incomplete") from None
-    except OSError as exc:
-        raise CheckpointError(f"{path}: cannot be read ({exc})") from exc
-    try:
-        body = loads_json(raw, path)
-        if not isinstance(body, dict):
-            raise ValueError("not a JSON object")
-    except DataError as exc:
-        raise CheckpointError(str(exc)) from None
-    except ValueError as exc:
-        raise CheckpointError(f"{path}: truncated or corrupt: expected a JSON object, "
-                              f"{len(raw)} bytes do not parse ({exc})") from None
-    claimed = body.pop("manifest_sha256", None)
-    actual = _sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode())
-    if claimed != actual:
-        raise CheckpointError(f"{path}: checksum mismatch: manifest records {claimed}, "
-                              f"its content hashes to {actual}")
-    if body.get("format") != FORMAT or not isinstance(body.get("format_version"), int):
-        raise CheckpointError(f"{path}: expected format {FORMAT!r}, found {body.get('format')!r}")
-    if body["format_version"] > FORMAT_VERSION:
-        raise CheckpointError(f"{path}: format version {body['format_version']} is newer than "
-                              f"this deepnets reads ({FORMAT_VERSION}); upgrade deepnets")
-    return body
-
-
-def read_verified(folder: Path, manifest: dict) -> dict[str, bytes]:
-    """Read each file the manifest lists and check its size and SHA-256.
-
-    Raises:
-        CheckpointError: naming the file and "truncated" (shorter than recorded) or
-            "checksum mismatch" (other size or content).
-    """
-    out = {}
-    for name in (WEIGHTS, STATE):
-        rec = manifest.get("files", {}).get(name)
-        path = folder / name
-        if not isinstance(rec, dict):
-            raise CheckpointError(f"{folder / MANIFEST}: expected an entry for {name}, found none")
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise CheckpointError(f"{path}: missing; the manifest lists it") from None
-        except OSError as exc:
-            raise CheckpointError(f"{path}: cannot be read ({exc})") from exc
-        if len(data) < rec["bytes"]:
-            raise CheckpointError(f"{path}: truncated: {len(data)} bytes, the manifest "
-                                  f"records {rec['bytes']}")
-        if len(data) != rec["bytes"] or _sha256(data) != rec["sha256"]:
-            raise CheckpointError(f"{path}: checksum mismatch: expected {rec['bytes']} bytes with "
-                                  f"SHA-256 {rec['sha256']}, found {len(data)} bytes with "
-                                  f"{_sha256(data)}")
-        out[name] = data
-    return out
-
-
-def load_checkpoint(folder: str | os.PathLike, *, map_location="cpu") -> dict:
-    """Verify and read one checkpoint folder onto device ``map_location`` (a str or torch.device).
+def load_checkpoint(path: str | os.PathLike, *, map_location="cpu") -> dict:
+    """Verify and read one checkpoint onto device ``map_location`` (a str or torch.device): a
+    ``.safetensors`` file (format 2), or a folder of format 1 (written before issue 19).
 
     Returns:
         ``{"model": {name: tensor}, "optimizer": name-keyed dict | None, "scheduler", "step",
@@ -162,41 +63,46 @@ def load_checkpoint(folder: str | os.PathLike, *, map_location="cpu") -> dict:
         "format_version", "name", "path", "sequence"}``.
 
     Raises:
-        CheckpointError: the folder is incomplete, truncated, corrupt, or not plain data.
+        CheckpointError: missing, truncated, corrupt, of a newer format, or not plain data (the
+            file named).
     """
-    folder = Path(folder)
-    manifest = read_manifest(folder)
-    blobs = read_verified(folder, manifest)
-    try:  # the checksums can be forged: sizes and counts checked before anything is built
-        check_safetensors(blobs[WEIGHTS], folder / WEIGHTS)
-        check_torch_file(blobs[STATE], folder / STATE)
-    except DataError as exc:
-        raise CheckpointError(str(exc)) from None
+    path = Path(path)
+    if path.is_dir():
+        ckpt = load_folder(path, map_location=map_location)
+        return {**ckpt, "name": path.name, "path": path}
     try:
-        weights = safetensors_load(blobs[WEIGHTS])  # tensors only, no code
-    except Exception as exc:  # checksums passed, so the writer was not deepnets
-        raise CheckpointError(f"{folder / WEIGHTS}: not a readable safetensors file ({exc})") from exc
-    try:
-        state = torch.load(io.BytesIO(blobs[STATE]), map_location=map_location, weights_only=True)
-    except Exception as exc:
-        raise CheckpointError(f"{folder / STATE}: refused: expected plain data readable with "
-                              f"torch.load(weights_only=True), found something else "
-                              f"({_first_reason(exc)})") from exc
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise CheckpointError(f"{folder / STATE}: expected a {FORMAT} state dict")
-    if map_location is not None:  # a no-op for "cpu": safetensors loads onto the CPU
-        weights = {k: v.to(map_location) for k, v in weights.items()}
-    return {**state, "model": weights, "name": folder.name, "path": folder,
-            "sequence": manifest["sequence"]}
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: missing; no such checkpoint") from None
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot be read ({exc})") from exc
+    ckpt = decode(raw, path, map_location=map_location)
+    return {**ckpt, "name": path.name.removesuffix(SUFFIX), "path": path}
 
 
-def _first_reason(exc: Exception) -> str:
-    """The informative line of torch's long weights-only refusal (or the whole short message)."""
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    for ln in lines:
-        if "WeightsUnpickler error" in ln:
-            return ln.split("Please use", 1)[0].strip()
-    return lines[0] if lines else type(exc).__name__
+def verify_checkpoint(path: Path) -> None:
+    """Check a checkpoint is whole and unaltered (every checksum) without building it.
+
+    Raises:
+        CheckpointError: as :func:`load_checkpoint`.
+    """
+    if path.is_dir():
+        read_verified(path, read_manifest(path))
+        return
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot be read ({exc})") from exc
+    verify(raw, path)
+
+
+def checkpoint_info(path: Path) -> CheckpointInfo | None:
+    """What a checkpoint's header (format 2) or manifest (format 1) says, or None when unreadable."""
+    if path.name.endswith(SUFFIX):
+        head = read_header(path)
+        return None if head is None else CheckpointInfo(path.name.removesuffix(SUFFIX), path, **head)
+    m = read_manifest(path)
+    return CheckpointInfo(path.name, path, int(m["sequence"]), m.get("step"), m.get("epoch"))
 
 
 def restore(ckpt: dict, *, model: torch.nn.Module, optimizer=None, scheduler=None,
@@ -238,7 +144,7 @@ class CheckpointManager:
         keep: how many of the newest checkpoints to keep (>= 1; keep 2 or more so that a
             corrupted newest one has a fallback).
 
-    Creating a manager removes temp folders a killed writer left behind: only one process may
+    Creating a manager removes temp files a killed writer left behind: only one process may
     write a run's checkpoints (rank 0 under torchrun).
     """
 
@@ -249,47 +155,74 @@ class CheckpointManager:
         self.dir = self.run_dir / "checkpoints"
         self.keep = keep
         self.removed_temps = remove_stale_temps(self.dir)
-        self._known: dict[str, CheckpointInfo] | None = None  # what list() found, kept up to date by write()
+        self._known: dict[str, CheckpointInfo] | None = None  # entry -> info: what write() knows is there
+        self._made = False  # the folder was made (or found) by this manager's first write
 
-    def list(self) -> list[CheckpointInfo]:
-        """Checkpoints with a readable manifest, oldest first (by save sequence)."""
-        infos = []
-        for entry in self.dir.iterdir() if self.dir.is_dir() else []:
-            if entry.name.startswith(TEMP_PREFIX) or not entry.is_dir():
+    def _entries(self) -> list[str]:
+        try:
+            names = os.listdir(self.dir)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return [n for n in names if not n.startswith(TEMP_PREFIX)]
+
+    def _scan(self) -> dict[str, CheckpointInfo]:
+        """Every checkpoint with a readable header or manifest, by its entry in the folder."""
+        found = {}
+        for entry in self._entries():
+            path = self.dir / entry
+            if not (entry.endswith(SUFFIX) or path.is_dir()):
                 continue
             try:
-                m = read_manifest(entry)
+                info = checkpoint_info(path)
             except CheckpointError as exc:
-                log.warning("ignoring checkpoint %s: %s", entry, exc)
+                log.warning("ignoring checkpoint %s: %s", path, exc)
                 continue
-            infos.append(CheckpointInfo(entry.name, entry, int(m["sequence"]), m.get("step"),
-                                        m.get("epoch")))
-        return sorted(infos, key=lambda i: i.sequence)
+            if info is None:
+                log.warning("ignoring checkpoint %s: its header does not parse", path)
+                continue
+            found[entry] = info
+        return found
+
+    def list(self) -> list[CheckpointInfo]:
+        """Checkpoints with a readable header (or manifest), oldest first (by save sequence); of
+        two with one name (a folder of format 1 and a newer file), the newer."""
+        newest: dict[str, CheckpointInfo] = {}
+        for info in sorted(self._scan().values(), key=lambda i: i.sequence):
+            newest[info.name] = info
+        return sorted(newest.values(), key=lambda i: i.sequence)
 
     def latest_good(self) -> CheckpointInfo | None:
-        """The newest checkpoint whose every file verifies; ``None`` if the run has none.
+        """The newest checkpoint whose every checksum verifies; ``None`` if the run has none.
 
         Corrupt or incomplete ones are skipped with a warning in the log.
 
         Raises:
             CheckpointError: checkpoints exist but none verifies (each problem listed).
         """
-        entries = [e for e in (self.dir.iterdir() if self.dir.is_dir() else [])
-                   if e.is_dir() and not e.name.startswith(TEMP_PREFIX)]
         problems = []
         for info in reversed(self.list()):
             try:
-                read_verified(info.path, read_manifest(info.path))
+                verify_checkpoint(info.path)
                 return info
             except CheckpointError as exc:
                 log.warning("skipping checkpoint %s: %s", info.path, exc)
                 problems.append(str(exc))
+        return self._none_or_raise("verifies", problems)
+
+    def _none_or_raise(self, what: str, problems: list) -> None:
+        entries = [e for e in self._entries() if e.endswith(SUFFIX) or (self.dir / e).is_dir()]
         if entries:
-            raise CheckpointError(f"no loadable checkpoint in {self.dir}: {len(entries)} folders, "
-                                  f"none verifies: " + " | ".join(problems or ["no manifests"]))
+            raise CheckpointError(f"no loadable checkpoint in {self.dir}: {len(entries)} checkpoints, "
+                                  f"none {what}: " + " | ".join(problems or ["no readable headers"]))
         return None
 
-    def load(self, name: str | None = None, *, map_location="cpu") -> dict:
+    def path_of(self, name: str | int) -> Path:
+        """Where checkpoint ``name`` lies: its file, or its folder when only one of format 1 exists."""
+        name = self._check_name(name)
+        file = self.dir / (name + SUFFIX)
+        return self.dir / name if not file.exists() and (self.dir / name).is_dir() else file
+
+    def load(self, name: str | int | None = None, *, map_location="cpu") -> dict:
         """Load checkpoint ``name``, or the newest good one when ``name`` is None.
 
         Raises:
@@ -300,14 +233,14 @@ class CheckpointManager:
             if ckpt is None:
                 raise CheckpointError(f"no checkpoint in {self.dir}")
             return ckpt
-        return load_checkpoint(self.dir / self._check_name(name), map_location=map_location)
+        return load_checkpoint(self.path_of(name), map_location=map_location)
 
     def load_latest_good(self, *, map_location="cpu") -> dict | None:
         """The newest checkpoint that verifies *and* loads, or ``None`` if the run has none.
 
-        A checkpoint whose checksums hold but whose content is refused on loading (a ``state.pt``
-        that would run code, a weights file safetensors cannot parse) is skipped with a warning,
-        like a corrupt one, in favour of the one before it.
+        A checkpoint whose checksums hold but whose content is refused on loading (a header that
+        does not describe a deepnets state, a format-1 ``state.pt`` that would run code) is
+        skipped with a warning, like a corrupt one, in favour of the one before it.
 
         Raises:
             CheckpointError: checkpoints exist but none loads (each problem listed).
@@ -319,29 +252,24 @@ class CheckpointManager:
             except CheckpointError as exc:
                 log.warning("skipping checkpoint %s: %s", info.path, exc)
                 problems.append(str(exc))
-        entries = [e for e in (self.dir.iterdir() if self.dir.is_dir() else [])
-                   if e.is_dir() and not e.name.startswith(TEMP_PREFIX)]
-        if entries:
-            raise CheckpointError(f"no loadable checkpoint in {self.dir}: {len(entries)} folders, "
-                                  f"none loads: " + " | ".join(problems or ["no manifests"]))
-        return None
+        return self._none_or_raise("loads", problems)
 
     @staticmethod
     def _check_name(name) -> str:
         name = f"step-{name:09d}" if isinstance(name, int) and not isinstance(name, bool) else name
-        if not isinstance(name, str) or not _NAME.fullmatch(name):
-            raise CheckpointError(f"checkpoint name: expected letters, digits, '_', '-', '.' "
-                                  f"(not first) up to 128 characters, got {name!r}")
+        if not isinstance(name, str) or not _NAME.fullmatch(name) or name.endswith(SUFFIX):
+            raise CheckpointError(f"checkpoint name: expected letters, digits, '_', '-', '.' (not first, "
+                                  f"not ending in {SUFFIX}) up to 128 characters, got {name!r}")
         return name
 
     def save(self, step_name: str | int, *, model: torch.nn.Module, optimizer=None, scheduler=None,
              step: int | None = None, epoch: int | None = None, position: int | None = None,
              config=None, extra: dict | None = None, rng: bool = True) -> Path:
-        """Write a checkpoint atomically, then prune to the newest ``keep``; return its folder.
+        """Write a checkpoint atomically, then prune to the newest ``keep``; return its file.
 
         Args:
-            step_name: folder name; an int ``n`` becomes ``step-00000000n``. Saving a name that
-                exists replaces it.
+            step_name: the checkpoint's name; an int ``n`` becomes ``step-00000000n``; the file is
+                ``NAME.safetensors``. Saving a name that exists replaces it.
             model, optimizer, scheduler: saved by ``state_dict()`` (optimizer keyed by names).
             step, epoch, position: the global step, the epoch and the batch index inside it.
             config: the resolved config (a dict or a dataclass) of plain values.
@@ -359,76 +287,82 @@ class CheckpointManager:
         return self.write(name, snap)
 
     def _infos(self) -> list[CheckpointInfo]:
-        """:meth:`list`, from what this manager wrote while the folder holds just those (one listdir)."""
-        names = {n for n in (os.listdir(self.dir) if self.dir.is_dir() else []) if not n.startswith(TEMP_PREFIX)}
-        if self._known is None or set(self._known) != names:  # first save, or another writer was here
-            self._known = {i.name: i for i in self.list()}
+        """What :meth:`_scan` finds, from what this manager wrote while the folder holds just those
+        (one listdir), oldest first."""
+        entries = set(self._entries())
+        if self._known is None or set(self._known) != entries:  # first save, or another writer was here
+            self._known = self._scan()
         return sorted(self._known.values(), key=lambda i: i.sequence)
 
     def write(self, step_name: str | int, snap: Snapshot) -> Path:
-        """Write a :func:`~deepnets.train.checkpoint_snapshot.snapshot` atomically, then prune; return its
-        folder. ``snap`` is not shared with the run, so this may run on another thread (one at a time).
+        """Write a :func:`~deepnets.train.checkpoint_snapshot.snapshot` as one file, atomically, then
+        prune; return the file. ``snap`` is not shared with the run, so this may run on another
+        thread (one at a time).
+
+        The file is written under a temp name, fsynced once, renamed over ``NAME.safetensors`` and
+        the folder fsynced once: until the rename the previous file of that name (and every older
+        checkpoint) is whole; after it, the new one.
 
         Raises:
             CheckpointWriteError: as :meth:`save`.
         """
         name = self._check_name(step_name)
-        blobs = encode(snap)
-        known = self._infos()
-        sequence = 1 + max((i.sequence for i in known), default=0)
-        manifest = _manifest_bytes({
-            "format": FORMAT, "format_version": FORMAT_VERSION, "name": name,
-            "sequence": sequence, "step": snap.step, "epoch": snap.epoch,
-            "files": {f: {"bytes": len(b), "sha256": _sha256(b)} for f, b in blobs.items()},
-        })
-        needed = sum(map(len, blobs.values())) + len(manifest)
-        final = self.dir / name
-        tmp = self.dir / temp_name(name)
-        aside = None
+        sequence = 1 + max((i.sequence for i in self._infos()), default=0)
+        blob = snap.encode(sequence)
+        needed = len(blob)
+        final = self.dir / (name + SUFFIX)
+        tmp = self.dir / temp_name(final.name)
         try:
-            self.dir.mkdir(parents=True, exist_ok=True)
+            if not self._made:
+                self.dir.mkdir(parents=True, exist_ok=True)
+                self._made = True
             free = free_bytes(self.dir)
             if free is not None and free < needed:
                 raise OSError(errno.ENOSPC, "not enough free space (checked before writing)")
-            tmp.mkdir()
-            for fname, data in blobs.items():
-                write_file_durably(tmp / fname, data)
-            write_file_durably(tmp / MANIFEST, manifest)  # last: its presence means "complete"
-            fsync_dir(tmp)
-            if final.exists():  # same name saved again: move the old one aside, then swap in
-                aside = self.dir / temp_name(name)
-                os.rename(final, aside)
-            try:
-                os.rename(tmp, final)
-            except OSError:
-                if aside is not None:  # put the old one back before reporting
-                    os.rename(aside, final)
-                raise
-            fsync_dir(self.dir)
-        except CheckpointWriteError:
-            raise
+            write_file_durably(tmp, blob)
+            os.rename(tmp, final)  # atomic: the old file of this name, or the new one
         except OSError as exc:
             _remove_quietly(tmp)
-            self._known = None
+            self._known, self._made = None, False
             earlier = [i.name for i in self.list()]
             kept = (f"the previous checkpoints are untouched (newest: {earlier[-1]})" if earlier
                     else "the run has no earlier checkpoint")
             raise write_error(exc, final, needed, kept=kept) from exc
-        if aside is not None:
-            _remove_quietly(aside)  # the replaced folder
-        self._known[name] = CheckpointInfo(name, final, sequence, snap.step, snap.epoch)
+        try:
+            fsync_dir(self.dir)
+        except OSError as exc:  # the new file is in place, whole; only its name may not be on disk yet
+            self._known = None
+            raise write_error(exc, final, needed, kept="the new checkpoint is in place but the folder could not "
+                              "be synced: it may not survive a crash of the machine") from exc
+        self._known[final.name] = CheckpointInfo(name, final, sequence, snap.step, snap.epoch)
         self._prune()
         log.info("saved checkpoint %s (%d bytes)", final, needed)
         return final
 
     def _prune(self) -> None:
-        """Delete all but the newest ``keep`` checkpoints (renamed to a temp name, then removed)."""
-        for info in self._infos()[:-self.keep]:
-            trash = self.dir / temp_name(info.name)
+        """Delete all but the newest ``keep`` checkpoints, and a format-1 folder a newer file of the
+        same name replaced (a file is unlinked; a folder renamed to a temp name, then removed). Works
+        from what :meth:`write` knows is there (listed at its start), without listing again."""
+        infos = sorted(self._known.values(), key=lambda i: i.sequence)
+        newest = {i.name: i for i in infos}
+        kept = {id(i) for i in sorted(newest.values(), key=lambda i: i.sequence)[-self.keep:]}
+        for info in infos:
+            if id(info) in kept:
+                continue
             try:
-                os.rename(info.path, trash)
+                if info.path.name.endswith(SUFFIX):
+                    os.unlink(info.path)
+                else:  # a folder of format 1
+                    trash = self.dir / temp_name(info.path.name)
+                    os.rename(info.path, trash)
+                    _remove_quietly(trash)
+            except FileNotFoundError:  # gone already (another process pruned it)
+                pass
             except OSError as exc:
                 log.warning("could not remove old checkpoint %s: %s", info.path, exc)
                 continue
-            self._known.pop(info.name, None)
-            _remove_quietly(trash)
+            self._known.pop(info.path.name, None)
+
+
+__all__ = ["CheckpointInfo", "CheckpointManager", "load_checkpoint", "verify_checkpoint", "checkpoint_info",
+           "restore", "FORMAT", "FORMAT_VERSION", "SUFFIX", "MANIFEST", "STATE", "WEIGHTS"]

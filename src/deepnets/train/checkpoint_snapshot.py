@@ -1,89 +1,64 @@
-"""A checkpoint's content in two halves: a snapshot taken on the training thread, then bytes.
+"""A checkpoint's content in two halves: a snapshot taken on the training thread, then the file.
 
-:func:`snapshot` copies everything a checkpoint holds (weights, name-keyed optimizer state, every
-RNG state, the loop's state) and checks it is plain data in one walk; nothing in it is shared
-with the live run, so training may go on while :func:`encode` turns it into the two payload files
-(``model.safetensors`` and ``state.pt``) on another thread. The bytes are those a save made in
-one go from the same state.
+:func:`snapshot` gathers everything a checkpoint holds (weights, name-keyed optimizer state, every
+RNG state, the loop's state), checks it is plain data, and copies every tensor: the tensors of
+each dtype joined by one C++ call into one new tensor, laid out as they lie in the checkpoint
+file's data section (:class:`~deepnets.train.checkpoint_format.Packed`). That is cheaper on a
+small network than copying into buffers kept between saves (one ``view`` and ``copy_`` a tensor,
+about 2 µs each: 50 µs for the digits job's 24 tensors, against 10 µs joined), and the new
+tensors cost no more than a reused buffer once they are of any size. Nothing in a snapshot is
+shared with the live run, so training may go on while :meth:`Snapshot.encode` builds the header
+and signs it on another thread; the file is the one a save made in one go from the same state.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import io
+import json
 
-from safetensors.torch import save as safetensors_save
 import torch
 
 from deepnets._version import __version__
 from deepnets.errors import CheckpointError
+from deepnets.train.checkpoint_format import (DIGEST_AT, FORMAT, FORMAT_VERSION, Packed, digest, flatten,
+                                              header_bytes, place)
 from deepnets.train.rng import get_rng_state
-from deepnets.train.state_dict import _LEAVES, _MAPPINGS, check_plain_data, optimizer_state_by_name, strip_prefixes
+from deepnets.train.state_dict import optimizer_state_by_name, strip_prefixes
 
-FORMAT = "deepnets-checkpoint"
-#: Bump when the layout changes; a reader refuses versions newer than it knows.
-FORMAT_VERSION = 1
-WEIGHTS, STATE, MANIFEST = "model.safetensors", "state.pt", "manifest.json"
-
-
-def copy_plain(value, where: str, tensors: list | None = None):
-    """``value`` copied (containers rebuilt, tensors cloned) after :func:`check_plain_data`'s checks.
-
-    With ``tensors`` (a list), the copies' finiteness is left to :func:`check_finite` on that list,
-    which checks them all at once; the copies and their places are appended to it.
-
-    Raises:
-        CheckpointError: a non-finite tensor or a value that is not plain data (named by ``where``).
-    """
-    kind = type(value)
-    if kind in (torch.Tensor, torch.nn.Parameter):
-        copy = value.detach().clone()
-        if tensors is None:
-            check_plain_data(copy, where)
-        else:
-            tensors.append((copy, where))
-        return copy
-    if kind in _MAPPINGS:
-        out = kind() if kind is not dict else {}
-        for k, v in value.items():
-            if not isinstance(k, (str, int)):
-                raise CheckpointError(f"{where}: expected str or int keys, got {type(k).__name__}")
-            out[k] = copy_plain(v, f"{where}[{k!r}]", tensors)
-        return out
-    if kind in (list, tuple, set):
-        return kind(copy_plain(v, f"{where}[{i}]", tensors) for i, v in enumerate(value))
-    if kind not in _LEAVES:
-        check_plain_data(value, where)  # raises, naming the type
-    return value  # immutable leaves (numbers, strings, dtypes, ...)
-
-
-def check_finite(tensors: list) -> None:
-    """Refuse ``(tensor, where)`` pairs holding NaN or inf: one ``isfinite`` over all the floating
-    tensors of a dtype and device joined (one sync, not one a tensor); the culprit is then named
-    by :func:`check_plain_data` on each.
-
-    Raises:
-        CheckpointError: naming the first non-finite tensor.
-    """
-    groups: dict = {}
-    for t, _ in tensors:
-        if (t.is_floating_point() or t.is_complex()) and t.numel():
-            groups.setdefault((t.dtype, t.device), []).append(t.reshape(-1))
-    if all(bool(torch.isfinite(torch.cat(g)).all()) for g in groups.values()):
-        return
-    for t, where in tensors:
-        check_plain_data(t, where)
+_VERSIONS = {"library_version": str(__version__), "torch_version": str(torch.__version__)}
 
 
 @dataclasses.dataclass
 class Snapshot:
-    """What one save writes, detached from the run: ``weights`` (bare name -> CPU tensor) and
-    ``state`` (plain data); ``step`` and ``epoch`` for the manifest."""
+    """What one save writes, detached from the run: the tensors copied (``packed``), the model's
+    ``weights`` keys, the rest of the state as JSON-able ``tree``; ``step`` and ``epoch`` for the
+    header."""
 
-    weights: dict
-    state: dict
+    packed: Packed
+    weights: list
+    tree: dict
     step: int | None
     epoch: int | None
+
+    def encode(self, sequence: int) -> memoryview:
+        """The checkpoint file for save number ``sequence``, whole, in one buffer: the header and
+        the tensors joined by one ``torch.cat`` and hashed in one pass (both let other threads run),
+        then the digest written in. One buffer, so that a writer thread makes few calls that
+        must take Python's lock back (each a chance for the training thread to wait)."""
+        names = [f"model/{k}" for k in self.weights] + [f"s{i}" for i in range(len(self.packed.kinds) -
+                                                                                len(self.weights))]
+        entries, raw = self.packed.lay_out(names)
+        meta = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "sequence": str(int(sequence)),
+                "step": "" if self.step is None else str(int(self.step)),
+                "epoch": "" if self.epoch is None else str(int(self.epoch)),
+                "weights": json.dumps(self.weights, separators=(",", ":")),
+                "state": json.dumps(self.tree, separators=(",", ":"))}
+        if raw:
+            meta["raw"] = json.dumps(raw, separators=(",", ":"))
+        header = torch.frombuffer(bytearray(header_bytes(entries, meta)), dtype=torch.uint8)
+        whole = memoryview(torch.cat([header, *self.packed.byte_parts()]).numpy())
+        whole[DIGEST_AT:DIGEST_AT + 64] = digest((whole,))
+        return whole
 
 
 def snapshot(*, model: torch.nn.Module, optimizer=None, scheduler=None, step=None, epoch=None,
@@ -93,20 +68,15 @@ def snapshot(*, model: torch.nn.Module, optimizer=None, scheduler=None, step=Non
     Raises:
         CheckpointError: a tensor is non-finite (named) or a value is not plain data (named).
     """
-    weights, tensors = {}, []
     # bare names: a checkpoint of a DDP- or compile-wrapped model loads into a bare one
-    for key, t in strip_prefixes(model.state_dict()).items():
+    weights = strip_prefixes(model.state_dict())
+    for key, t in weights.items():
         if not isinstance(t, torch.Tensor):
-            raise CheckpointError(f"model state entry {key!r} is a {type(t).__name__}, "
-                                  f"expected a tensor")
-        # (own storage, contiguous, CPU): safetensors refuses shared or strided storage
-        weights[key] = t.detach().to("cpu", copy=True).contiguous()
-        tensors.append((weights[key], f"model[{key!r}]"))
+            raise CheckpointError(f"model state entry {key!r} is a {type(t).__name__}, expected a tensor")
     if dataclasses.is_dataclass(config) and not isinstance(config, type):
         config = dataclasses.asdict(config)
     state = {
-        "format": FORMAT, "format_version": FORMAT_VERSION,
-        "library_version": str(__version__), "torch_version": str(torch.__version__),
+        "format": FORMAT, "format_version": FORMAT_VERSION, **_VERSIONS,
         "step": step, "epoch": epoch, "position": position,
         "optimizer": None if optimizer is None else optimizer_state_by_name(optimizer, model),
         "optimizer_class": None if optimizer is None else type(optimizer).__name__,
@@ -115,14 +85,9 @@ def snapshot(*, model: torch.nn.Module, optimizer=None, scheduler=None, step=Non
         "config": None if config is None else dict(config),
         "extra": dict(extra or {}),
     }
-    state = {key: copy_plain(value, key, tensors) for key, value in state.items()}
-    check_finite(tensors)
-    return Snapshot(weights, state, step, epoch)
-
-
-def encode(snap: Snapshot) -> dict[str, bytes]:
-    """The two payload files of ``snap`` as bytes (safe on any thread: ``snap`` is not shared)."""
-    buf = io.BytesIO()
-    torch.save(snap.state, buf)
-    meta = {"format": FORMAT, "format_version": str(FORMAT_VERSION)}
-    return {WEIGHTS: safetensors_save(snap.weights, metadata=meta), STATE: buf.getvalue()}
+    found: list = []
+    tree = {key: flatten(value, key, found) for key, value in state.items()}
+    tensors = [*weights.values(), *(t for t, _ in found)]
+    with torch.no_grad():
+        packed = Packed(tensors, lambda: [f"model[{k!r}]" for k in weights] + [place(w) for _, w in found])
+    return Snapshot(packed, list(weights), tree, step, epoch)

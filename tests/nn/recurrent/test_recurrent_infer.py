@@ -71,7 +71,10 @@ def _buffer_bytes(T: int) -> int:
     return sum(spy.sizes) - T * 5 * 8 * 4
 
 
-def test_memory_does_not_grow_with_the_sequence_length():
+@pytest.mark.parametrize("numba_off", [False, True])   # the fused Numba kernel and the torch loop
+def test_memory_does_not_grow_with_the_sequence_length(monkeypatch, numba_off):
+    if numba_off:
+        monkeypatch.setenv("DEEPNETS_NO_NUMBA", "1")
     short, long = _buffer_bytes(2 * CHUNK), _buffer_bytes(20 * CHUNK)
     assert short > 0
     assert long == short  # the training pass keeps ~4 (L, 4H, N)-sized histories: 10x more here

@@ -32,7 +32,7 @@ def test_resume_true_continues_from_the_newest_checkpoint(tmp_path):
     _run(4, [Checkpointer(tmp_path, every_epochs=2)])  # a shorter run: checkpoints at epochs 2 and 4
     saver = Checkpointer(tmp_path, every_epochs=0, resume=True)
     net, h = _run(6, [saver])
-    assert saver.resumed_from.name == "step-000000020"  # 4 epochs of 5 batches
+    assert saver.resumed_from.name == "step-000000020.safetensors"  # 4 epochs of 5 batches
     assert _same(net, full) and h.history == full_h.history
 
 
@@ -49,7 +49,7 @@ def test_resume_true_without_a_checkpoint_starts_afresh(tmp_path):
     saver = Checkpointer(tmp_path / "new", resume=True)
     net, h = _run(3, [saver])
     assert saver.resumed_from is None and _same(net, full) and h.history == full_h.history
-    assert saver.last is not None and saver.last.name == "step-000000015"
+    assert saver.last is not None and saver.last.name == "step-000000015.safetensors"
 
 
 def test_a_checkpoint_without_loop_state_is_refused(tmp_path):

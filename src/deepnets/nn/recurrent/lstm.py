@@ -35,7 +35,8 @@ peepholes and 1.06 without while the machine was quiet (nn.LSTM 27 ms), 0.87-0.9
 0.79-0.95 while other jobs loaded it (nn.LSTM 130-350 ms); a plain autograd loop: 1.8-2.1
 (benchmarks/results/lstm_cpu*.json). When no gradient is recorded the forward pass is
 :func:`~.lstm_infer.lstm_layer_infer` instead: no whole-sequence buffers, torch's kernel for the
-peephole-free cell (``benchmarks/bench_recurrent_inference.py``).
+peephole-free cell, and on the CPU the peephole cell's whole time loop in one Numba kernel
+(:mod:`.lstm_fused`; ``benchmarks/bench_recurrent_inference.py``).
 
 The code is device-agnostic, but on a GPU each of those ops is a kernel launch; the fast path
 there would be one fused elementwise kernel per step (``torch.compile`` of the step body, or a

@@ -6,7 +6,10 @@ allows: the cell state c_t and tanh(c_t) live in one (H, N) slab each, overwritt
 instead of whole-sequence histories; the input projection W_x x_t + b is computed a chunk of
 steps at a time into one reused (chunk, 4H, N) buffer instead of for the whole sequence; and
 nothing is saved. Memory beyond the output (L, N, H) is then independent of the sequence length
-L (tested). Without peepholes the layer is torch's LSTM cell and torch's fused kernel runs it.
+L (tested). Without peepholes the layer is torch's LSTM cell and torch's fused kernel runs it;
+with them, on the CPU in float32/float64, the whole time loop runs in one Numba kernel (a GEMM and
+one pass over the gates a step, :mod:`.lstm_fused`) unless Numba is off (``DEEPNETS_NO_NUMBA=1``),
+where the torch loop below runs (as on a GPU and in other dtypes).
 :meth:`LSTM.forward` takes this path when no gradient is being recorded
 (``torch.no_grad()``, ``torch.inference_mode()``, or no input or weight requiring one).
 """
@@ -16,8 +19,18 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ... import _numba
+
 #: steps whose input projection is computed at once (bounds the buffer: CHUNK x 4H x N)
 CHUNK = 16
+
+
+def fused_applies(*tensors: Tensor) -> bool:
+    """Whether the fused CPU kernel takes these tensors: all on the CPU, all float32 or all float64,
+    and Numba usable (:func:`deepnets._numba.available`, False under ``DEEPNETS_NO_NUMBA=1``)."""
+    dtype = tensors[0].dtype
+    return (dtype in (torch.float32, torch.float64)
+            and all(t.device.type == "cpu" and t.dtype == dtype for t in tensors) and _numba.available())
 
 
 def lstm_layer_infer(x: Tensor, z0: Tensor, c0: Tensor, W_x: Tensor, W_z: Tensor, b: Tensor,
@@ -25,9 +38,13 @@ def lstm_layer_infer(x: Tensor, z0: Tensor, c0: Tensor, W_x: Tensor, W_z: Tensor
     """One layer over x (L, N, H_in) from (z0, c0) (N, H): returns (Z (L, N, H), z_L, c_L).
 
     Without peepholes the cell is exactly ``torch.nn.LSTM``'s, and torch's own LSTM kernel runs it
-    (b as b_ih, b_hh = 0). With them, tanh(a) is computed as 2 σ(2a) − 1 as in the training pass
-    (one sigmoid covers i, f and g).
+    (b as b_ih, b_hh = 0). With them, on the CPU in float32 or float64, :func:`.lstm_fused.lstm_layer_fused`
+    (the time loop in one Numba kernel) where Numba may be used; otherwise the torch loop below,
+    where tanh(a) is computed as 2 σ(2a) − 1 as in the training pass (one sigmoid covers i, f and g).
     """
+    if p is not None and fused_applies(x, z0, c0, W_x, W_z, b, p):
+        from .lstm_fused import lstm_layer_fused   # imports Numba: only where it is to be used
+        return lstm_layer_fused(x, z0, c0, W_x, W_z, b, p)
     if p is None:
         Z, z, c = torch._VF.lstm(x, (z0.unsqueeze(0), c0.unsqueeze(0)), (W_x, W_z, b, torch.zeros_like(b)),
                                  True, 1, 0.0, False, False, False)
@@ -40,7 +57,8 @@ def lstm_layer_infer(x: Tensor, z0: Tensor, c0: Tensor, W_x: Tensor, W_z: Tensor
     W_z2 = W_z * scale                                            # (4H, H)
     xT = x.transpose(1, 2)                                        # (L, I, N) view
     Z = x.new_empty(L, H, N)                                      # z_1 .. z_L, feature-major
-    c = c0.t().contiguous()                                       # (H, N), overwritten in place
+    c = c0.t().clone(memory_format=torch.contiguous_format)       # (H, N), overwritten in place: a copy
+    # (not .contiguous(), which returns c0 itself when N or H is 1, and the caller's state would change)
     tc = x.new_empty(H, N)
     M1 = x.new_full((H, N), -1.0)
     S = x.new_empty(min(CHUNK, L), 4 * H, N)

@@ -14,6 +14,7 @@ import logging
 
 from ...errors import CheckpointError, ConfigError
 from ..checkpoint import CheckpointManager, restore
+from ..checkpoint_format import SUFFIX
 from ..checkpoint_snapshot import snapshot
 from ..checkpoint_writer import BackgroundWriter
 from ..distributed import is_main, world
@@ -59,11 +60,12 @@ class Checkpointer(Callback):
             :meth:`CheckpointManager.load` returned, from that one.
         background: write checkpoints on a thread of their own while training goes on
             (:class:`~deepnets.train.checkpoint_writer.BackgroundWriter`). The state is copied on
-            the training thread at each save (the same bytes as a save in one go); one write at a
-            time, and when the disk is slower than the saves the newest state waiting is written
-            and older ones waiting are dropped (counted in ``skipped``): what is on disk is at most
-            one write behind. The run ends after its last save is written; a failed write raises
-            at the next save or at the end. Default False.
+            the training thread at each save (the same file as a save in one go); the header,
+            checksum, write, fsync and rename happen on the writer. One write at a time, and when
+            the disk is slower than the saves the newest state waiting is written and an older one
+            waiting is superseded (counted in ``skipped``): what is on disk is at most one write
+            behind. The run ends after its last save is written; a failed write raises at the next
+            save or at the end. Default False.
 
     Raises:
         ConfigError: (at the start of training) the checkpoint holds no training-loop state.
@@ -122,7 +124,7 @@ class Checkpointer(Callback):
             self.last = self.manager.write(loop.step, snap)
             return self.last
         self.writer.submit(loop.step, snap)
-        return self.manager.dir / self.manager._check_name(loop.step)
+        return self.manager.dir / (self.manager._check_name(loop.step) + SUFFIX)
 
     @property
     def skipped(self) -> int:
