@@ -1,15 +1,22 @@
 """One `deepnets.fit` training step against its matrix-product floor, part by part.
 
-The step that `fit` builds for an MLP (co-state recursion, the non-finite guard, Adam's fused
-kernel) is taken on one batch of 200, and so are its parts alone on the same tensors: the
-forward pass, the terminal condition (softmax cross-entropy's δ(L)), the co-state recursion, the
-guard, Adam. The floor is the step's matrix products timed alone with the same shapes: L forward
-``addmm``, L weight-gradient ``mm`` and L − 1 co-state ``mm`` (digits 64-w-10: 2 + 3; MNIST-1D
-40-100-100-10: 3 + 5). Rounds are interleaved (every part once per round, in turn) and the
-figures are medians of CPU time per call (``time.process_time``: fairer than wall time on a
-shared, loaded machine), with the 1-minute load average printed beside them.
+The step that `fit` builds for an MLP (co-state recursion with its fused CPU kernels, the
+non-finite guard, Adam's fused kernel) is taken on one batch of 200, beside the same step built
+with ``DEEPNETS_NO_NUMBA=1`` (the torch path: the step before the fused kernels), and so are its
+parts alone on the same tensors: the forward pass, the terminal condition (softmax cross-entropy:
+E, δ(L) and ∂E/∂b(L)), the guard, Adam; the co-state recursion is the gradients' time less the
+forward pass and the terminal condition. The floor is the step's matrix products timed alone with
+the same shapes, in the forms the step computes them: L forward ``addmm``, L weight-gradient ``mm``
+and L − 1 co-state ``mm`` (digits 64-w-10: 2 + 3; MNIST-1D 40-100-100-10: 3 + 5), feature-major
+as the fused step keeps its layers: ŷ(l)ᵀ = W(l) ẑ(l−1)ᵀ + b(l), (M(l), N) (MKL computes the
+output layer's product with its 10 columns about twice as slowly the other way round: 24-29 µs
+against 13 µs for digits'). Rounds are interleaved (every part once per
+round, in turn); the figures are medians [min-max] of CPU time per call (``time.process_time``:
+fairer than wall time on a shared, loaded machine) and each part's ratio to the floor is the
+median of its per-round ratios (a busy neighbour slows a round's parts alike), with the 1-minute
+load average printed beside them. The kernels are compiled (or loaded) before any timing.
 
-    OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/bench_step.py [--rounds 15] [--calls 200]
+    OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/bench_step.py [--rounds 21] [--calls 100]
 """
 
 from __future__ import annotations
@@ -22,7 +29,6 @@ import time
 import torch
 
 import deepnets
-from deepnets.backprop import costate_backward, costate_recursion, forward_layers, terminal_condition
 from deepnets.train.loop import Loop
 from deepnets.train.setup import setup
 
@@ -31,52 +37,68 @@ JOBS = {"digits 64-100-10": [64, 100, 10], "digits 64-256-10": [64, 256, 10],
 BATCH = 200
 
 
-def fit_step(sizes, seed=0):
-    """The step `fit` runs (as it builds it), a batch, and the parts' inputs."""
+def fit_step(sizes, seed=0, numba: bool = True):
+    """The step `fit` runs (as it builds it), a batch, and the parts' inputs; ``numba=False``
+    builds it with DEEPNETS_NO_NUMBA=1 (the torch path, as before the fused kernels; so is the
+    other where the environment sets it)."""
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(1000, sizes[0], generator=g)
     y = torch.randint(0, sizes[-1], (1000,), generator=g)
     net = deepnets.MLP(sizes, activation="relu", output="softmax", seed=seed, init="xavier_bias")
-    loop = Loop(**setup(net, (x, y), seed=seed, loss="cross_entropy", optimizer="adam", lr=1e-3, layer_lr=None,
-                        optimizer_options=None, batch_size=BATCH, shuffle=True, validation=None, metrics=None,
-                        callbacks=(), guard=True, input_noise=0.0, penalty=None, epochs=1, device=None,
-                        precision="fp32", channels_last=False, compile=False))
+    was = os.environ.get("DEEPNETS_NO_NUMBA")
+    if not numba:
+        os.environ["DEEPNETS_NO_NUMBA"] = "1"
+    try:
+        loop = Loop(**setup(net, (x, y), seed=seed, loss="cross_entropy", optimizer="adam", lr=1e-3, layer_lr=None,
+                            optimizer_options=None, batch_size=BATCH, shuffle=True, validation=None, metrics=None,
+                            callbacks=(), guard=True, input_noise=0.0, penalty=None, epochs=1, device=None,
+                            precision="fp32", channels_last=False, compile=False))
+    finally:
+        if was is None:
+            os.environ.pop("DEEPNETS_NO_NUMBA", None)
+        else:
+            os.environ["DEEPNETS_NO_NUMBA"] = was
     loop.callbacks.on_train_begin({})
     batch = (x[:BATCH], y[:BATCH])
     step = loop.step_fn
-    step(batch, 0)  # the first step creates Adam's state
+    step(batch, 0)  # the first step creates Adam's state (and compiles or loads the kernels)
     return step, batch, net
 
 
 def parts(sizes):
     """name -> a function doing that part once (the whole step first, the floor last)."""
     step, (x, y), net = fit_step(sizes)
+    torch_step, _, _ = fit_step(sizes, numba=False)
     params = [p.detach() for p in net.flat_params()]
-    acts, loss = net.activations, step.loss
-    zs = forward_layers(x, params, acts)
-    E, lam, dL = terminal_condition(loss, zs[-1], y, acts[-1], validate=False)
-    grads = [p.grad for p in net.flat_params()]
+    acts, buffered = net.activations, step.buffered
+    fused = buffered.fused
+    if fused is None:
+        raise SystemExit("bench_step times the fused step beside the torch path: run it without DEEPNETS_NO_NUMBA")
+    zbuf, lbuf, out_t, views = buffered._buffers(x)  # the fused step's feature-major buffers (M(l), N)
     L = len(acts)
-    ys = [torch.empty(x.shape[0], m) for m in sizes[1:]]
-    lams = [torch.empty(x.shape[0], m) for m in sizes[1:-1]]
+    grads = [p.grad for p in net.flat_params()]
+    ys = [torch.empty(m, x.shape[0]) for m in sizes[1:]]
+    lams = [torch.empty(m, x.shape[0]) for m in sizes[1:-1]]
+    E = torch.tensor(1.0)
 
     def whole():
         step((x, y), 0)
 
-    def forward():
-        forward_layers(x, params, acts)
-
-    def terminal():
-        terminal_condition(loss, zs[-1], y, acts[-1], validate=False)
-
-    def recursion():
-        costate_recursion(lam, zs, params, acts, delta_L=dL, out=grads)
+    def whole_torch():
+        torch_step((x, y), 0)
 
     def gradients():  # forward, terminal and recursion with their Python glue, as the step calls them
-        step.buffered.gradients(x, y)
+        buffered.gradients(x, y)
 
-    def unbuffered():  # the same without the step's buffers (deepnets.backprop.costate_backward)
-        costate_backward(net, x, y, loss, validate=False, params=step.params, overwrite=True)
+    def forward():  # the step's forward pass: ŷ(l)ᵀ = W(l) ẑ(l−1)ᵀ + b(l) into its buffers, ReLU in place
+        z = x.t()
+        for l in range(L):
+            z = torch.addmm(params[2 * l + 1].unsqueeze(1), params[2 * l], z, out=zbuf[l] if l < L - 1 else out_t)
+            if l < L - 1:
+                z.relu_()
+
+    def terminal():  # softmax cross-entropy: E, δ(L) and ∂E/∂b(L) in one pass after torch's softmax
+        fused.terminal(out_t, views, y)
 
     def guard():
         step.after_backward(0, E)
@@ -84,18 +106,18 @@ def parts(sizes):
     def adam():
         step.fused()
 
-    def floor():  # the step's matrix products alone, same shapes, written into preallocated outputs
-        for l in range(L):
-            torch.addmm(params[2 * l + 1], zs[l], params[2 * l].t(), out=ys[l])
-        for l in range(L - 1, -1, -1):
-            torch.mm(dL.t() if l == L - 1 else zs[l + 1].t(), zs[l], out=grads[2 * l])
+    def floor():  # the step's matrix products alone, in the step's forms, into preallocated outputs
+        for l in range(L):  # (M(l), N) = W(l) ẑ(l−1)ᵀ + b(l)
+            torch.addmm(params[2 * l + 1].unsqueeze(1), params[2 * l], ys[l - 1] if l else x.t(), out=ys[l])
+        for l in range(L - 1, -1, -1):  # (M(l), M(l−1)) = δᵀ ẑ(l−1), then (M(l−1), N) = W(l)ᵀ δᵀ
+            torch.mm(ys[l], ys[l - 1].t() if l else x, out=grads[2 * l])
             if l > 0:
-                torch.mm(dL if l == L - 1 else zs[l + 1], params[2 * l], out=lams[l - 1])
+                torch.mm(params[2 * l].t(), ys[l], out=lams[l - 1])
 
     with torch.no_grad():
-        return {"whole step": whole, "gradients": gradients, "gradients unbuffered": unbuffered,
-                "forward": forward, "terminal (CE)": terminal,
-                "co-state recursion": recursion, "non-finite guard": guard, "Adam (fused)": adam,
+        forward()
+        return {"whole step": whole, "whole step, torch path": whole_torch, "gradients": gradients,
+                "forward": forward, "terminal (CE)": terminal, "non-finite guard": guard, "Adam (fused)": adam,
                 "matmul floor": floor}
 
 
@@ -108,13 +130,14 @@ def cpu_us(fn, calls: int) -> float:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=15)
-    ap.add_argument("--calls", type=int, default=200)
+    ap.add_argument("--rounds", type=int, default=21)
+    ap.add_argument("--calls", type=int, default=100)
     ap.add_argument("--jobs", nargs="*", default=list(JOBS))
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, 1 thread, batch {BATCH}, {os.cpu_count()} cores, "
-          f"load average {os.getloadavg()[0]:.1f}; CPU µs per call, median of {args.rounds} interleaved rounds")
+          f"load average {os.getloadavg()[0]:.1f}; CPU µs per call, median [min-max] of {args.rounds} "
+          f"interleaved rounds; ratios to the floor are medians of the per-round ratios")
     for job in args.jobs:
         fns = parts(JOBS[job])
         for fn in fns.values():
@@ -123,15 +146,17 @@ def main(argv=None):
         for _ in range(args.rounds):
             for k, fn in fns.items():
                 samples[k].append(cpu_us(fn, args.calls))
-        med = {k: statistics.median(v) for k, v in samples.items()}
-        floor = med["matmul floor"]
+        floor = samples["matmul floor"]
         print(f"\n{job}  (load {os.getloadavg()[0]:.1f})")
-        for k, v in med.items():
-            lo, hi = min(samples[k]), max(samples[k])
-            print(f"  {k:<20} {v:8.1f} µs  [{lo:.1f}-{hi:.1f}]  {v / floor:5.2f}x floor")
-        rest = med["whole step"] - sum(med[k] for k in ("forward", "terminal (CE)", "co-state recursion",
-                                                        "non-finite guard", "Adam (fused)"))
-        print(f"  {'(step overhead)':<20} {rest:8.1f} µs  (whole step minus its parts)")
+        for k, v in samples.items():
+            r = [a / b for a, b in zip(v, floor)]
+            print(f"  {k:<24} {statistics.median(v):8.1f} µs  [{min(v):.1f}-{max(v):.1f}]  "
+                  f"{statistics.median(r):5.2f}x floor [{min(r):.2f}-{max(r):.2f}]")
+        med = {k: statistics.median(v) for k, v in samples.items()}
+        recursion = med["gradients"] - med["forward"] - med["terminal (CE)"]
+        rest = med["whole step"] - med["gradients"] - med["non-finite guard"] - med["Adam (fused)"]
+        print(f"  {'(co-state recursion)':<24} {recursion:8.1f} µs  (gradients minus forward and terminal)")
+        print(f"  {'(step overhead)':<24} {rest:8.1f} µs  (whole step minus gradients, guard and Adam)")
 
 
 if __name__ == "__main__":

@@ -65,6 +65,7 @@ def test_select_blocked_is_the_librarys_blocked_cv_on_the_training_segment(tmp_p
     from deepnets.experiment.build import loss_for
     from deepnets.experiment.prepare import prepare, scaled
     from deepnets.experiment.run import fit_arguments
+    from deepnets.experiment.targets import TargetUnits
     from deepnets.train.select import fit_experiment
 
     with warnings.catch_warnings():
@@ -79,8 +80,9 @@ def test_select_blocked_is_the_librarys_blocked_cv_on_the_training_segment(tmp_p
         loss = loss_for(exp, data, "linear")
         args = {k: v for k, v in fit_arguments(exp, loss).items() if k not in ("device", "precision",
                                                                                  "channels_last", "compile")}
+        train = TargetUnits.fit(parts.train[1]).encode(scaled(scaler, parts.train))  # standardised, as train learns
         want = cross_validate(fit_experiment(lambda: build_model(exp, 2, 1, "linear"), **args),
-                              scaled(scaler, parts.train), 3, seed=exp.train.seed, scheme="blocked").error
+                              train, 3, seed=exp.train.seed, scheme="blocked").error
     assert table["rows"][0]["heldout_error"] == pytest.approx(want, rel=1e-6)
 
 

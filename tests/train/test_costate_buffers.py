@@ -38,7 +38,9 @@ CASES = [  # sizes, activation, output, loss, bias
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("sizes, act, out, lossname, bias", CASES)
-def test_buffered_step_equals_unbuffered(sizes, act, out, lossname, bias, dtype):
+def test_buffered_step_equals_unbuffered(sizes, act, out, lossname, bias, dtype, monkeypatch):
+    """The torch path (the fused Numba kernels off: tests/train/test_costate_fused.py compares them)."""
+    monkeypatch.setenv("DEEPNETS_NO_NUMBA", "1")
     nets = [MLP(sizes, activation=act, output=out, bias=bias, seed=1, dtype=dtype) for _ in range(2)]
     opts = [make_optimizer("adam", n, lr=1e-2) for n in nets]
     loss = get_loss(lossname, model=nets[0])
@@ -69,7 +71,8 @@ def test_buffers_are_kept_per_batch_size_and_reused():
     assert [t.data_ptr() for t in step.buffered.buffers[(50, torch.float32, torch.device("cpu"))][0]] == first
 
 
-def test_frozen_layer_gets_no_gradient_and_the_others_match():
+def test_frozen_layer_gets_no_gradient_and_the_others_match(monkeypatch):
+    monkeypatch.setenv("DEEPNETS_NO_NUMBA", "1")  # the torch path, bit for bit
     nets = [MLP([5, 9, 3], activation="relu", output="softmax", seed=2) for _ in range(2)]
     for n in nets:
         n.layers[0].weight.requires_grad_(False)

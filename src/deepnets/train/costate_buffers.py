@@ -1,15 +1,20 @@
 """The co-state training step of a deepnets MLP on buffers kept from step to step.
 
 The same recursion as :func:`deepnets.backprop.costate_backward` (forward pass remembering ẑ(l),
-terminal condition, δ(l) = λ(l) ∘ g'(ŷ(l)), ∂E/∂W(l) = δ(l) ẑ(l−1)ᵀ, λ(l−1) = W(l)ᵀ δ(l)) with the
-same torch operations in the same order, so the numbers are bit for bit the same (tested against
-the unbuffered step). What changes is where the results go: the hidden layers' ŷ(l) = W(l) ẑ(l−1)
-+ b(l) and the co-states λ(l) are written into tensors allocated once per batch size, the hidden
-nonlinearity is applied in place on ŷ(l) (ẑ(l) overwrites it: the backward pass needs ẑ(l) alone),
-and δ(l) of a ReLU layer overwrites λ(l) (``threshold_backward`` into its own input). The output
-layer, the terminal condition and the gradients (written into ``.grad``) are as before.
-``benchmarks/bench_step.py`` measures the step: the buffers took 4-7% off the gradient part of a
-digits or MNIST-1D step on the 2-core CPU when quiet (1 thread, batch 200), about 10% under load.
+terminal condition, δ(l) = λ(l) ∘ g'(ŷ(l)), ∂E/∂W(l) = δ(l) ẑ(l−1)ᵀ, λ(l−1) = W(l)ᵀ δ(l)). On
+the torch path it runs the same torch operations in the same order, so the numbers are bit for
+bit the same (tested against the unbuffered step). What changes is where the results go: the
+hidden layers' ŷ(l) = W(l) ẑ(l−1) + b(l) and the co-states λ(l) are written into tensors
+allocated once per batch size, the hidden nonlinearity is applied in place on ŷ(l) (ẑ(l)
+overwrites it: the backward pass needs ẑ(l) alone), and δ(l) of a ReLU layer overwrites λ(l)
+(``threshold_backward`` into its own input). The output layer, the terminal condition and the
+gradients (written into ``.grad``) are as before.
+
+On the CPU, where Numba may be used (:mod:`deepnets._numba`) and the cost and output unit have
+a fused terminal condition, the step takes the fused path instead
+(:mod:`deepnets.train.costate_fused`): the same GEMMs, with the small ops between them done in
+one pass each. ``DEEPNETS_NO_NUMBA=1`` keeps the torch path. ``benchmarks/bench_step.py``
+measures both against the step's matrix products alone.
 """
 
 from __future__ import annotations
@@ -17,27 +22,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..activations import Logistic, ReLU, Tanh
+from .. import _numba
 from ..backprop import terminal_condition
-
-
-def _forward_inplace(act, y: Tensor) -> Tensor:
-    """g(y) written over y where g has an in-place torch kernel computing the same numbers."""
-    kind = type(act)
-    if kind is ReLU:
-        return y.relu_()
-    if kind is Tanh and act.alpha == 1.0 and act.scale == 1.0:
-        return y.tanh_()
-    if kind is Logistic and act.alpha == 1.0:
-        return y.sigmoid_()
-    return act(y)
-
-
-def _delta_inplace(act, lam: Tensor, z: Tensor) -> Tensor:
-    """δ = λ ∘ g'(ŷ), over λ for a ReLU (λ where ẑ > 0, else 0), as a new tensor otherwise."""
-    if type(act) is ReLU:
-        return torch.ops.aten.threshold_backward.grad_input(lam, z, 0.0, grad_input=lam)
-    return act.delta(lam, z)
+from .costate_fused import fused_plan
+from .costate_grads import bias_grad, delta_inplace, inplace_forward, weight_grad
 
 
 class CostateBuffers:
@@ -56,15 +44,25 @@ class CostateBuffers:
     def __init__(self, params, acts, loss, *, validate: bool = True):
         self.params, self.acts, self.loss, self.validate = params, acts, loss, validate
         self.buffers: dict = {}
+        # the fused CPU kernels where Numba may be used and the cost has one (else the torch path)
+        self.fused = fused_plan(params, acts, loss) if _numba.available() else None
 
     def _buffers(self, x: Tensor):
         key = (x.shape[0], x.dtype, x.device)
         bufs = self.buffers.get(key)
         if bufs is None:
+            N, fused = x.shape[0], self.fused
             widths = [self.params[2 * l].shape[0] for l in range(len(self.acts) - 1)]
-            zs = [x.new_empty(x.shape[0], m) for m in widths]     # ŷ(l), then ẑ(l), hidden layers
-            lams = [x.new_empty(x.shape[0], m) for m in widths]   # λ(l), then δ(l) for a ReLU
-            bufs = self.buffers[key] = (zs, lams)
+            out = views = None
+            if fused is not None and fused.takes(x):  # feature-major (M(l), N), ŷ(L)ᵀ then δ(L)ᵀ (C, N)
+                zs = [x.new_empty(m, N) for m in widths]
+                lams = [x.new_empty(m, N) for m in widths]
+                out = x.new_empty(self.params[-2].shape[0], N)
+                views = fused.views(zs, lams, out)
+            else:
+                zs = [x.new_empty(N, m) for m in widths]     # ŷ(l), then ẑ(l), hidden layers
+                lams = [x.new_empty(N, m) for m in widths]   # λ(l), then δ(l) for a ReLU
+            bufs = self.buffers[key] = (zs, lams, out, views)
         return bufs
 
     def gradients(self, x: Tensor, target: Tensor, extra: list | None = None) -> Tensor:
@@ -83,44 +81,24 @@ class CostateBuffers:
     def _step(self, x: Tensor, target: Tensor, extra: list | None) -> Tensor:
         params, acts = self.params, self.acts
         L = len(acts)
-        zbuf, lbuf = self._buffers(x)
+        zbuf, lbuf, out, views = self._buffers(x)
+        if views is not None and self.fused.takes_target(target, out):
+            return self.fused.step(x, target, extra, zbuf, lbuf, out, views)
         zs = [x]
         for l in range(L - 1):  # hidden layers: ŷ(l) = ẑ(l−1) W(l)ᵀ + b(l) into its buffer, g in place
             W, b = params[2 * l], params[2 * l + 1]
             y = torch.mm(zs[-1], W.t(), out=zbuf[l]) if b is None else torch.addmm(b, zs[-1], W.t(), out=zbuf[l])
-            zs.append(_forward_inplace(acts[l], y))
+            zs.append(inplace_forward(acts[l])(y))
         zs.append(acts[-1](torch.nn.functional.linear(zs[-1], params[2 * L - 2], params[2 * L - 1])))
         E, lam, delta = terminal_condition(self.loss, zs[-1], target, acts[-1], validate=self.validate)
         for l in range(L - 1, -1, -1):
             W, b = params[2 * l], params[2 * l + 1]
             if l < L - 1 or delta is None:
-                delta = _delta_inplace(acts[l], lam, zs[l + 1]) if l < L - 1 else acts[l].delta(lam, zs[l + 1])
-            if W.requires_grad:  # (M(l), M(l−1)) = δᵀ ẑ(l−1) (+ the extra gradient)
-                g, add = _grad_slot(W), None if extra is None else extra[2 * l]
-                if add is g and g is not None:  # .grad holds the extra gradient already
-                    g.addmm_(delta.t(), zs[l])
-                elif add is not None and g is None:
-                    W.grad = torch.addmm(add, delta.t(), zs[l])
-                elif add is not None:
-                    torch.addmm(add, delta.t(), zs[l], out=g)
-                elif g is None:
-                    W.grad = torch.mm(delta.t(), zs[l])
-                else:
-                    torch.mm(delta.t(), zs[l], out=g)
+                delta = delta_inplace(acts[l], lam, zs[l + 1]) if l < L - 1 else acts[l].delta(lam, zs[l + 1])
+            if W.requires_grad:
+                weight_grad(W, delta.t(), zs[l], None if extra is None else extra[2 * l])
             if b is not None and b.requires_grad:  # (M(l),) = Σ_n δ
-                g = _grad_slot(b)
-                if g is None:
-                    g = b.grad = delta.sum(0)
-                else:
-                    torch.sum(delta, 0, out=g)
-                if extra is not None and extra[2 * l + 1] is not None:
-                    g.add_(extra[2 * l + 1])
+                bias_grad(b, delta, None if extra is None else extra[2 * l + 1])
             if l > 0:
                 lam = torch.mm(delta, W, out=lbuf[l - 1])  # λ(l−1) = W(l)ᵀ δ(l), row-wise
         return E
-
-
-def _grad_slot(p: Tensor) -> Tensor | None:
-    """``p.grad`` when the gradient can be written into it (its shape and dtype, outside any graph)."""
-    g = p.grad
-    return g if g is not None and g.shape == p.shape and g.dtype == p.dtype and not g.requires_grad else None

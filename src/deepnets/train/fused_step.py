@@ -22,6 +22,7 @@ and :func:`deepnets.fit` calls ``optimizer.step`` as usual.
 
 from __future__ import annotations
 
+import operator
 from typing import Callable
 
 import torch
@@ -48,18 +49,19 @@ def fused_adam_step(optimizer: torch.optim.Optimizer) -> Callable[[], None] | No
     if not all(g.get("fused") and not g.get("capturable") and not g.get("differentiable")
                and not g.get("maximize") for g in optimizer.param_groups):
         return None
-    counters: dict = {}  # group index -> (one tensor of every step count, its views held in the state)
+    counters: dict = {}  # group index -> (one tensor of every step count, its views held in the state, adder)
 
     def shared_steps(i: int, params, steps, state):
-        """The group's step counts as views of one tensor, so one add_ counts them all."""
-        buf, views = counters.get(i, (None, ()))
-        if len(views) != len(steps) or any(a is not b for a, b in zip(views, steps)):
+        """The group's step counts as views of one tensor, so one addition counts them all (on
+        the CPU through its NumPy view: a fraction of an ``add_``'s dispatch, the same +1)."""
+        held = counters.get(i)
+        if held is None or len(held[1]) != len(steps) or not all(map(operator.is_, held[1], steps)):
             buf = torch.stack([s.detach() for s in steps])   # (P,) the same values, one storage
             views = tuple(buf[k] for k in range(len(steps)))
             for p, v in zip(params, views):
                 state[p]["step"] = v
-            counters[i] = (buf, views)
-        return buf
+            held = counters[i] = (buf, views, buf.numpy() if buf.device.type == "cpu" else None)
+        return held
 
     def step() -> None:
         if not _no_hooks(optimizer):
@@ -70,16 +72,18 @@ def fused_adam_step(optimizer: torch.optim.Optimizer) -> Callable[[], None] | No
         for group in optimizer.param_groups:
             params = group["params"]
             grads, m, v, vmax, steps = [], [], [], [], []
+            amsgrad = group["amsgrad"]
             for p in params:
                 s = state.get(p)
-                if s is None or p.grad is None or "exp_avg" not in s:
+                g = p.grad
+                if s is None or g is None or "exp_avg" not in s:
                     optimizer.step()  # first step (creates the state) or a parameter without a gradient
                     return
-                grads.append(p.grad)
+                grads.append(g)
                 m.append(s["exp_avg"])
                 v.append(s["exp_avg_sq"])
                 steps.append(s["step"])
-                if group["amsgrad"]:
+                if amsgrad:
                     vmax.append(s["max_exp_avg_sq"])
             if isinstance(group["lr"], torch.Tensor):
                 optimizer.step()
@@ -88,13 +92,15 @@ def fused_adam_step(optimizer: torch.optim.Optimizer) -> Callable[[], None] | No
         for i, (group, params, grads, m, v, vmax, steps) in enumerate(work):
             if not params:
                 continue
-            buf = shared_steps(i, params, steps, state)
-            buf.add_(1)
-            steps = list(counters[i][1])
+            buf, views, counts = shared_steps(i, params, steps, state)
+            if counts is not None:
+                counts += 1
+            else:
+                buf.add_(1)
             beta1, beta2 = group["betas"]
             decoupled = group.get("decoupled_weight_decay", type(optimizer) is torch.optim.AdamW)
             (kernel[1] if decoupled else kernel[0])(
-                params, grads, m, v, vmax, steps, amsgrad=group["amsgrad"], lr=group["lr"], beta1=beta1,
+                params, grads, m, v, vmax, list(views), amsgrad=group["amsgrad"], lr=group["lr"], beta1=beta1,
                 beta2=beta2, weight_decay=group["weight_decay"], eps=group["eps"], maximize=False)
 
     return step

@@ -70,6 +70,13 @@ class Step:
     def gradients(self, batch) -> Tensor:
         raise NotImplementedError
 
+    def finite_check(self) -> Callable | None:
+        """``check(params) -> bool | None``: whether every ``.grad`` of ``params`` is finite, in
+        one pass, where the step keeps them in one flat tensor (the fused co-state step; None
+        from ``check`` where they are not those), or None for a step that cannot tell."""
+        fused = getattr(getattr(self, "buffered", None), "fused", None)  # CostateStep's fused kernels
+        return None if fused is None else fused.gradients_finite
+
     def closure(self, batch, b: int) -> Tensor:
         """E of ``batch`` with every gradient written, the penalty added, the callbacks told."""
         E = self.gradients(batch)
@@ -93,7 +100,7 @@ class Step:
             return self.optimizer.step(lambda: self.closure(batch, b)).detach()
         E = self.closure(batch, b)
         self.fused()
-        return E.detach()
+        return E.detach() if E.requires_grad else E  # (the co-state step's E has no graph)
 
 
 class CostateStep(Step):

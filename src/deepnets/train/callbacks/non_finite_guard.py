@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from ...errors import TrainingDiverged
@@ -15,8 +17,13 @@ class NonFiniteGuard(Callback):
     those before the failing step. :func:`deepnets.fit` installs it unless told not to.
     """
 
+    _fast = None  # the step's own one-pass check of its gradients, or None
+
     def on_train_begin(self, logs=None):
         self._found = None
+        # a step that checks its own gradients in one pass (the fused co-state step)
+        check = getattr(getattr(self.loop, "step_fn", None), "finite_check", None)
+        self._fast = None if check is None else check()
 
     def _all_finite(self, tensors) -> bool:
         """One fused kernel per dtype over every tensor (GradScaler's inf/NaN check with scale 1:
@@ -43,6 +50,9 @@ class NonFiniteGuard(Callback):
         return True
 
     def on_after_backward(self, batch, loss):
+        fast = self._fast
+        if fast is not None and fast(self.loop.params) and math.isfinite(loss.item()):
+            return
         grads = [g for p in self.loop.params if (g := p.grad) is not None and g.is_floating_point()]
         loss = loss.detach()
         if self._all_finite([*grads, loss.reshape(1) if loss.is_floating_point() else loss.float().reshape(1)]):

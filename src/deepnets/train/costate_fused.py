@@ -1,0 +1,238 @@
+"""The co-state step on the CPU with its small ops fused: one Numba pass where torch runs several.
+
+The step of :mod:`deepnets.train.costate_buffers` with the same matrix products (torch's GEMMs)
+and, between them, one pass over each (N, M) array instead of a handful of torch kernels
+(:mod:`deepnets.train.costate_kernels`):
+
+- the terminal condition: E, δ(L) and ∂E/∂b(L) = Σ_n δ(L) in one pass for softmax +
+  cross-entropy on class labels (after torch's softmax over the long axis), logistic +
+  cross-entropy on 0/1 targets and identity + LMS, the class-label range checked in that pass;
+- each hidden layer's δ(l) = λ(l) ∘ g'(ŷ(l)) from its stored ẑ(l), over λ(l), with
+  ∂E/∂b(l) = Σ_n δ(l) in the same pass (ReLU, tanh, logistic; other units take torch's ops);
+- every ``.grad`` a view of one flat tensor, so the non-finite guard checks them in one pass
+  (:meth:`FusedCostate.gradients_finite`).
+
+Used only where :func:`deepnets._numba.available` and the batch is on the CPU in float32 or
+float64 (:func:`fused_plan` decides once per net, :meth:`FusedCostate.takes` per batch size,
+:meth:`FusedCostate.takes_target` per batch); everything else, and ``DEEPNETS_NO_NUMBA=1``, takes
+the torch path. The layers are kept feature-major, ŷ(l)ᵀ = W(l) ẑ(l−1)ᵀ + b(l) (M(l), N):
+MKL computes these products faster in that form, the output layer's (few columns) about twice as
+fast. The elementwise arithmetic is the torch path's (δ(L) from torch's softmax, the hidden δ:
+tested bit for bit on the same inputs), but the GEMMs sum in another order and E and the bias
+gradients are float64 sums, so a step's results differ from the torch path's by round-off: tested
+at 1e-12 in float64, and against autograd.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..activations import Identity, Logistic, ReLU, Tanh
+from ..backprop import Softmax
+from ..errors import ConfigError
+from ..losses import LMS, CrossEntropy
+from ..losses.targets import _check_label_range
+from . import costate_kernels as K
+from .costate_grads import bias_grad, delta_inplace, inplace_forward, weight_grad
+
+_LABEL_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
+
+
+def _softmax(out_t: Tensor, a: np.ndarray) -> np.ndarray:
+    """ẑ = softmax(ŷ) over each sample's C scores, torch's, as a (C, N) array."""
+    return torch._softmax(out_t, 0, False).numpy()
+
+
+def _logistic(out_t: Tensor, a: np.ndarray) -> np.ndarray:
+    """ẑ = σ(ŷ), torch's, in place over the (1, N) buffer; its (N, 1) view ``a``."""
+    out_t.sigmoid_()
+    return a
+
+
+def _identity(out_t: Tensor, a: np.ndarray) -> np.ndarray:
+    """ẑ = ŷ: the (N, C) view ``a`` of the buffer."""
+    return a
+
+
+#: terminal condition -> (the output unit applied to ŷ(L)ᵀ, its kernel
+#: ``(ẑ, target, δ, ∂E/∂b, tiny, 1, N) -> (E·N, first bad label or −1)``)
+TERMINALS = {"softmax_ce": (_softmax, K.softmax_ce_labels), "logistic_ce": (_logistic, K.logistic_ce),
+             "identity_lms": (_identity, K.identity_lms)}
+
+
+def _terminal_kind(loss, out, n_out: int) -> str | None:
+    """Which fused terminal condition in :data:`TERMINALS` matches this cost and output unit, or None."""
+    if type(loss) is CrossEntropy and loss._on_probabilities:
+        if type(out) is Softmax and n_out > 1:
+            return "softmax_ce"
+        if type(out) is Logistic and out.alpha == 1.0 and n_out == 1:
+            return "logistic_ce"
+    if type(loss) is LMS and type(out) is Identity:
+        return "identity_lms"
+    return None
+
+
+def _delta_kernel(act):
+    """The fused δ kernel ``(λ, ẑ, ∂E/∂b, 1)`` of a hidden unit, or None (torch's ops)."""
+    kind = type(act)
+    if kind is ReLU:
+        return K.relu_delta
+    if kind is Tanh and act.alpha == 1.0 and act.scale == 1.0:
+        return K.tanh_delta
+    if kind is Logistic and act.alpha == 1.0:
+        return K.logistic_delta
+    return None
+
+
+def fused_plan(params, acts, loss) -> "FusedCostate | None":
+    """A :class:`FusedCostate` for this net and cost where its terminal condition has a fused
+    kernel, else None (the torch path)."""
+    kind = _terminal_kind(loss, acts[-1], params[-2].shape[0])
+    return None if kind is None else FusedCostate(params, acts, kind)
+
+
+class FusedCostate:
+    """The fused step of one net: its kernels, the flat ``.grad`` views, and per batch size the
+    NumPy views of the buffers :class:`~deepnets.train.costate_buffers.CostateBuffers` made."""
+
+    def __init__(self, params, acts, kind: str):
+        self.params, self.acts, self.kind = params, acts, kind
+        self.labels = kind == "softmax_ce"
+        self.output = TERMINALS[kind][0]
+        self.kernels = None   # the compiled dispatchers, on first use: (terminal, [δ(l) or None])
+        self.forward = [inplace_forward(a) for a in acts[:-1]]
+        L = len(acts)
+        self.wgrad = [None] * L    # W(l)'s .grad where it is a flat view (written with no checks)
+        self.bgrad = [None] * L    # b(l)'s .grad where it is a flat view, and its NumPy view:
+        self.bview = [None] * L
+        self.flat = None           # (one array holding every .grad, ((parameter, its .grad), ...))
+
+    def takes(self, x: Tensor) -> bool:
+        """True for inputs on the CPU in float32 or float64, the parameters' dtype (checked once
+        per batch size: the buffers are made then)."""
+        return (x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
+                and all(p is None or (p.dtype == x.dtype and p.device.type == "cpu") for p in self.params))
+
+    def takes_target(self, target: Tensor, out_t: Tensor) -> bool:
+        """True for targets the fused terminal condition takes: class labels (N,) for softmax +
+        cross-entropy, else a tensor of the outputs' shape (N, C) and dtype; on the CPU, outside a
+        graph (``out_t`` is the (C, N) output buffer)."""
+        if target.device.type != "cpu" or target.requires_grad:
+            return False
+        if self.labels:
+            return target.dtype in _LABEL_DTYPES and target.shape == out_t.shape[1:]
+        return target.dtype == out_t.dtype and target.shape == out_t.shape[::-1]
+
+    def views(self, zs: list, lams: list, out_t: Tensor) -> tuple:
+        """For a batch size: NumPy views of ẑ(l)ᵀ and λ(l)ᵀ (M(l), N) and of ŷ(L) (N, C) over the
+        (C, N) buffer ``out_t``, tiny, 1 and N in the dtype, and an empty array ("no bias gradient")."""
+        if self.kernels is None:
+            self.kernels = (K.compiled(TERMINALS[self.kind][1]),
+                            [None if k is None else K.compiled(k) for k in map(_delta_kernel, self.acts[:-1])],
+                            K.compiled(K.all_finite))
+        dt = np.dtype(str(out_t.dtype).removeprefix("torch."))
+        one = dt.type(1)
+        self.flat_grads()
+        return ([z.numpy() for z in zs], [t.numpy() for t in lams], None, out_t.numpy().T,
+                float(np.finfo(dt).tiny), one, one * out_t.shape[1], np.empty(0, dtype=dt))
+
+    def flat_grads(self) -> None:
+        """Where no trainable parameter has a ``.grad`` yet, give them all views of one flat
+        tensor as ``.grad`` (the step writes into them in place): the non-finite guard then
+        checks every gradient in one pass (:meth:`gradients_finite`)."""
+        train = [p for p in self.params if p is not None and p.requires_grad]
+        if self.flat is not None or not train or any(p.grad is not None for p in train):
+            return
+        # each view starts on a 64-byte boundary, as a tensor of its own would: MKL's GEMM picks
+        # its code path by alignment, and the same path gives the same rounding (bit for bit);
+        # the padding is zeros, which the finite check passes over
+        align = 64 // train[0].element_size()
+        starts, at = [], 0
+        for p in train:
+            starts.append(at)
+            at += -(-p.numel() // align) * align
+        flat = torch.zeros(at, dtype=train[0].dtype)
+        for p, at in zip(train, starts):
+            p.grad = flat[at:at + p.numel()].view_as(p)
+        self.flat = (flat.numpy(), tuple((p, p.grad) for p in train))
+        for l in range(len(self.acts)):
+            W, b = self.params[2 * l], self.params[2 * l + 1]
+            self.wgrad[l] = W.grad
+            if b is not None and b.grad is not None:
+                self.bgrad[l], self.bview[l] = b.grad, b.grad.numpy()
+
+    def gradients_finite(self, params) -> bool | None:
+        """True when no ``.grad`` of ``params`` holds an inf or NaN, in one pass, where they are
+        exactly the views :meth:`flat_grads` made; None otherwise (then the caller checks)."""
+        flat = self.flat
+        if flat is None or len(params) != len(flat[1]):
+            return None
+        for p, (q, g) in zip(params, flat[1]):
+            if p is not q or p.grad is not g:
+                return None
+        return bool(self.kernels[2](flat[0]))
+
+    def bias_view(self, l: int, none: np.ndarray) -> np.ndarray:
+        """The NumPy view of b(l)'s ``.grad`` for a kernel to write ∂E/∂b(l) into (``none``, an
+        empty array, where b(l) is absent or frozen); a fresh ``.grad`` where it cannot be written."""
+        b = self.params[2 * l + 1]
+        if b is None or not b.requires_grad:
+            return none
+        g = b.grad
+        if g is not None and g is self.bgrad[l]:
+            return self.bview[l]
+        if g is None or g.shape != b.shape or g.dtype != b.dtype or g.requires_grad:
+            g = b.grad = torch.empty_like(b, memory_format=torch.contiguous_format)
+        self.bgrad[l], self.bview[l] = g, g.numpy()
+        return self.bview[l]
+
+    def terminal(self, out_t: Tensor, views: tuple, target: Tensor) -> Tensor:
+        """E, with δ(L)ᵀ written over the output layer's ŷ(L)ᵀ buffer ``out_t`` (C, N) and
+        ∂E/∂b(L) into its ``.grad``; a class label out of range raises the loss's label-range
+        error, nothing written."""
+        _, _, _, av, tiny, one, n, none = views
+        gb = self.bias_view(len(self.acts) - 1, none)
+        total, bad = self.kernels[0](self.output(out_t, av), target.numpy(), av, gb, tiny, one, n)  # δ(L) over ŷ(L)
+        if bad >= 0:
+            _check_label_range(target, out_t.shape[0])  # raises the loss's label-range error
+            raise ConfigError(f"class label {int(target[bad])} out of range")  # pragma: no cover
+        return torch.scalar_tensor(total / out_t.shape[1], dtype=out_t.dtype)
+
+    def step(self, x: Tensor, target: Tensor, extra, zbuf: list, lbuf: list, out_t: Tensor, views: tuple) -> Tensor:
+        """E for the batch and every gradient written, as the torch path's step (same arguments),
+        on the buffers of the batch size, feature-major: ẑ(l)ᵀ and λ(l)ᵀ (M(l), N) in ``zbuf``
+        and ``lbuf``, ŷ(L)ᵀ (C, N) in ``out_t`` (MKL's faster forms for these shapes), and their ``views``."""
+        params, L = self.params, len(self.acts)
+        zv, lv, _, _, _, one, _, none = views
+        deltas = self.kernels[1]
+        zs = [x.t()]  # ẑ(0)ᵀ (M(0), N)
+        for l in range(L):  # ŷ(l)ᵀ = W(l) ẑ(l−1)ᵀ + b(l): (M(l), N); hidden g in place
+            W, b = params[2 * l], params[2 * l + 1]
+            y = zbuf[l] if l < L - 1 else out_t
+            y = torch.mm(W, zs[-1], out=y) if b is None else torch.addmm(b.unsqueeze(1), W, zs[-1], out=y)
+            if l < L - 1:
+                zs.append(self.forward[l](y))
+        E = self.terminal(out_t, views, target)
+        delta = out_t  # δ(L)ᵀ (C, N)
+        for l in range(L - 1, -1, -1):
+            W, b = params[2 * l], params[2 * l + 1]
+            if l < L - 1:
+                delta = lbuf[l]  # λ(l)ᵀ, then δ(l)ᵀ over it (M(l), N)
+                if deltas[l] is not None:  # with ∂E/∂b(l) in the same pass
+                    deltas[l](lv[l], zv[l], self.bias_view(l, none), one)
+                else:
+                    delta = delta_inplace(self.acts[l], delta, zs[l + 1])
+                    if b is not None and b.requires_grad:
+                        bias_grad(b, delta.t(), None)
+            g = W.grad
+            if extra is None and g is not None and g is self.wgrad[l]:  # (M(l), M(l−1)) = δᵀ ẑ(l−1)
+                torch.mm(delta, zs[l].t(), out=g)
+            elif W.requires_grad:
+                weight_grad(W, delta, zs[l].t(), None if extra is None else extra[2 * l])
+            if extra is not None and b is not None and b.requires_grad and extra[2 * l + 1] is not None:
+                b.grad.add_(extra[2 * l + 1])
+            if l > 0:
+                torch.mm(W.t(), delta, out=lbuf[l - 1])  # λ(l−1)ᵀ = W(l)ᵀ δ(l)ᵀ: (M(l−1), N)
+        return E
