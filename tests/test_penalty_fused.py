@@ -174,12 +174,44 @@ def test_fastest_entry_computes_what_the_kernel_computes():
 
     g = torch.Generator().manual_seed(1)
     ws = tuple(torch.randn(n, generator=g, dtype=torch.float64).numpy() for n in (12, 5))
-    out_a, out_b = torch.zeros(18, dtype=torch.float64), torch.zeros(18, dtype=torch.float64)
-    run = fastest_entry(weight_elimination_kernel, ws, out_a.numpy(), (1.0, 1.0), 0.0, 0.5)
-    run(ws, out_a.numpy(), (0.3, 0.7), 1.0, 0.5)
-    weight_elimination_kernel(ws, out_b.numpy(), (0.3, 0.7), 1.0, 0.5)
-    assert torch.equal(out_a, out_b)
+    a, b = torch.zeros(19, dtype=torch.float64), torch.zeros(19, dtype=torch.float64)
+    views = [(t[:12].numpy(), t[12:17].numpy()) for t in (a, b)]
+    run = fastest_entry(weight_elimination_kernel, ws, views[0], (1.0, 1.0), 0.0, 0.5, a[18:].numpy())
+    assert torch.count_nonzero(a) == 0  # the first call (to compile) is not on the arrays given
+    run(ws, views[0], (0.3, 0.7), 1.0, 0.5, a[18:].numpy())
+    weight_elimination_kernel(ws, views[1], (0.3, 0.7), 1.0, 0.5, b[18:].numpy())
+    assert torch.equal(a, b)
     w = torch.from_numpy(ws[0]).clone().requires_grad_(True)
     P = 0.3 * ((w / 0.5) ** 2 / (1 + (w / 0.5) ** 2)).sum()
     P.backward()
-    assert torch.allclose(out_a[:12], w.grad, rtol=1e-13, atol=0)
+    assert torch.allclose(a[:12], w.grad, rtol=1e-13, atol=0)
+
+
+@pytest.mark.parametrize("penalty", [WeightElimination(gamma=0.05, w0=0.5), WeightDecay(gamma=[0.1, 0.3, 0.2, 0.4], params="all")])
+def test_the_costate_step_lets_the_penalty_write_into_the_weights_grad(penalty):
+    """From the second step on the penalty writes straight into each weight's ``.grad`` (the fused
+    step's views of one flat tensor stay), its GEMM adds the data gradient there: every step's
+    E and gradients are autograd's."""
+    from deepnets.losses import get_loss
+    from deepnets.train.optimizers import make_optimizer
+    from deepnets.train.step import make_step
+
+    g = torch.Generator().manual_seed(4)
+    x, y = torch.randn(11, 4, generator=g, dtype=torch.float64), torch.randn(11, 2, generator=g, dtype=torch.float64)
+    net = MLP([4, 6, 2], activation="tanh", output="linear", seed=3, dtype=torch.float64)
+    step = make_step(net, make_optimizer("sgd", net, lr=0.1), get_loss("lms"), penalty=penalty)  # closure: no update
+    for _ in range(3):
+        E = step.closure((x, y), 0)
+        ref = MLP([4, 6, 2], activation="tanh", output="linear", seed=3, dtype=torch.float64)
+        want = get_loss("lms")(ref(x), y) + penalty(ref)
+        want.backward()
+        assert torch.allclose(E, want.detach(), rtol=1e-13, atol=0)
+        for p, q in zip(net.parameters(), ref.parameters()):
+            assert torch.allclose(p.grad, q.grad, rtol=1e-12, atol=1e-15)
+    bound = step.add_penalty
+    weights = [p for p in bound.targets if p.dim() == 2]
+    assert all(any(gr is p.grad for gr in bound.gradients()[0]) for p in weights)
+    fused = step.buffered.fused
+    assert fused is None or fused.flat is not None  # the fused step kept its flat .grad views
+    with pytest.raises(RuntimeError, match="write_into"):
+        bound()

@@ -73,23 +73,26 @@ class _Group:
 
 
 class _Fused:
-    """The fused path's call (``penalty.flat_fused(ws, gv)``), views and buffers: ``ws`` (1-D NumPy views
-    of the weights), ``g`` (one flat buffer, n + 1 elements) and ``gv`` (its view), ``grads`` (its
-    slices shaped as the tensors), ``P`` (its last element, 0-dim), ``ones`` (``mult`` for one gamma)."""
+    """The fused path's views and buffers: ``ws`` (1-D NumPy views of the weights), ``grads``
+    (where the gradients go: the tensors of ``outs`` where given, else slices, shaped as the
+    weights, of one buffer of the penalty's own) and ``gs`` (their views), ``P`` (0-dim, the
+    last element of that buffer) and ``out`` (its view), ``ones`` (``mult`` for one gamma), and
+    ``call`` (``penalty.flat_fused(ws, gs, out)``)."""
 
-    def __init__(self, penalty, tensors: list[Tensor]):
+    def __init__(self, penalty, tensors: list[Tensor], outs: list | None = None):
         src = [t.detach() for t in tensors]
         self.ws = tuple(t.reshape(-1).numpy() for t in src)  # views: the weights' own memory
-        n = sum(t.numel() for t in src)
-        self.g = src[0].new_empty(n + 1)  # (n + 1,) the gradients, then P
-        self.gv = self.g.numpy()
+        outs = outs or [None] * len(src)
+        own = src[0].new_empty(sum(t.numel() for t in src) + 1)  # (n + 1,) gradients, then P
         self.grads, offset = [], 0
-        for t in src:
-            self.grads.append(self.g[offset:offset + t.numel()].view(t.shape))
+        for t, o in zip(src, outs):
+            self.grads.append(o if o is not None else own[offset:offset + t.numel()].view(t.shape))
             offset += t.numel()
-        self.P = self.g[n]
+        self.gs = tuple(g.detach().reshape(-1).numpy() for g in self.grads)
+        self.P = own[-1]
+        self.out = own[-1:].numpy()
         self.ones = (1.0,) * len(src)
-        self.call = penalty.flat_fused(self.ws, self.gv)  # call(mult, gamma)
+        self.call = penalty.flat_fused(self.ws, self.gs, self.out)  # call(mult, gamma)
         self.result = (self.grads, self.P, 1.0)  # what gradients() returns: (grads, v, scale)
 
     @staticmethod
@@ -99,6 +102,12 @@ class _Fused:
         return (getattr(penalty, "flat_fused", None) is not None and _numba.available()
                 and first.dtype in _FUSED_DTYPES
                 and all(t.device.type == "cpu" and t.dtype == first.dtype and t.is_contiguous() for t in tensors))
+
+
+def _fits(out: Tensor, t: Tensor) -> bool:
+    """Whether ``out`` can take ``t``'s gradient in place: its shape, dtype and device, contiguous."""
+    return (out.shape == t.shape and out.dtype == t.dtype and out.device == t.device and out.is_contiguous()
+            and not out.requires_grad)
 
 
 class FlatPenalty:
@@ -123,7 +132,7 @@ class FlatPenalty:
         layers = penalty.layers(model)
         if not layers:
             raise ConfigError(f"{type(penalty).__name__}: the model has no {penalty.params!r} tensors to penalise")
-        self.penalty, self.model, self.allow_fused = penalty, model, fused
+        self.penalty, self.model, self.allow_fused, self.outs = penalty, model, fused, None
         by_kind: dict = {}
         for _, w, _ in layers:
             by_kind.setdefault((w.dtype, w.device), []).append(w)
@@ -136,12 +145,24 @@ class FlatPenalty:
         for w in self.targets:
             by_kind.setdefault((w.dtype, w.device), []).append(w)
         fused = self.allow_fused and _Fused.applies(self.penalty, self.targets)
-        self.fused = _Fused(self.penalty, self.targets) if fused else None
+        self.fused = _Fused(self.penalty, self.targets, self.outs) if fused else None
         self.groups = [] if self.fused is not None else [_Group(ws) for ws in by_kind.values()]
         self.grads: list[Tensor] = [] if self.fused is None else self.fused.grads
         self.seen = None  # the penalty's settings the constants (torch path) or gammas (fused) were made for
         self.mult = None
         self.ptrs = tuple(map(Tensor.data_ptr, self.targets))  # the storage the views were made of
+
+    def write_into(self, outs: list) -> None:
+        """Write the gradients into ``outs`` (aligned with ``targets``; None: the penalty's own
+        buffer) from the next call on, where the fused path applies: a training step passes its
+        own ``.grad`` tensors and then adds the data gradient into them in place (the co-state
+        step: its GEMMs accumulate into them). A tensor not of its target's shape, dtype and
+        device, contiguous and outside any graph is not taken. ``gradients()`` gives the tensors
+        written (those of ``outs`` taken, on the fused path); :meth:`__call__` is refused from then on."""
+        if len(outs) != len(self.targets):
+            raise ValueError(f"write_into: expected {len(self.targets)} tensors (None for none), got {len(outs)}")
+        self.outs = [o if o is not None and _fits(o, t) else None for o, t in zip(outs, self.targets)]
+        self._plan()
 
     def _gammas(self) -> list[float]:
         """gamma_l of each target under the penalty's current (per-tensor) gamma."""
@@ -188,6 +209,9 @@ class FlatPenalty:
 
     def __call__(self, x: Tensor | None = None) -> Tensor:
         """P, with its gradient added to each target's ``.grad``."""
+        if self.outs is not None:
+            raise RuntimeError("FlatPenalty writes its gradients into a step's tensors (write_into): "
+                               "call gradients(), not the bound penalty")
         grads, v, scale = self.gradients(x)
         for w, g in zip(self.targets, grads):
             if w.grad is None:

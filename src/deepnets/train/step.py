@@ -117,6 +117,8 @@ class CostateStep(Step):
         slots = [index.get(id(t)) for t in getattr(self.add_penalty, "targets", [None])]
         self.penalty_in_gradients = hasattr(self.add_penalty, "gradients") and None not in slots
         self.slots, self.extra, self.seen = slots, None, None
+        # from the second step on, the penalty writes straight into the weights' .grad (write_into)
+        self.wire = self.penalty_in_gradients and hasattr(self.add_penalty, "write_into")
 
     def gradients(self, batch) -> Tensor:
         x = batch[0]
@@ -125,16 +127,27 @@ class CostateStep(Step):
                                     params=self.params, overwrite=True)
         if not self.penalty_in_gradients:
             return self.buffered.gradients(x, batch[1])
+        if self.wire:
+            self.wire = self._wire()
         grads, v, scale = self.add_penalty.gradients(x)  # P = scale · v
-        if grads is not self.seen:  # (a flat penalty gives the same views every step)
+        if grads is not self.seen:  # (a flat penalty gives the same tensors every step)
             self.extra, self.seen = [None] * len(self.params), grads
             for i, g in zip(self.slots, grads):
-                self.extra[i] = g
-                p = self.params[i]
-                if i % 2 == 0 and p.requires_grad and p.grad is None and g.shape == p.shape and g.is_contiguous():
-                    p.grad = g  # a weight's .grad is the penalty's buffer: its GEMM adds in place
+                self.extra[i] = g  # the input of W(l)'s GEMM (in place where it is W(l).grad), added to b(l)'s
         E = self.buffered.gradients(x, batch[1], self.extra)  # the step's own new tensor: P added in place
         return E.add_(v) if scale == 1.0 and E.dtype == v.dtype else torch.add(E, v, alpha=scale)
+
+
+    def _wire(self) -> bool:
+        """Once a first step has made the weights' ``.grad`` (the fused step's views of one flat
+        tensor, or the torch path's own): the penalty writes its gradients into them, each GEMM
+        then adds the data gradient in place. Biases keep the penalty's buffers (their gradient is
+        a sum written over ``.grad``). True while no step has run yet: try again at the next."""
+        if self.seen is None:
+            return True
+        self.add_penalty.write_into([p.grad if i % 2 == 0 and p.requires_grad else None
+                                     for i, p in ((i, self.params[i]) for i in self.slots)])
+        return False
 
 
 class AutogradStep(Step):
