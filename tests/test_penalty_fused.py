@@ -176,22 +176,24 @@ def test_fastest_entry_computes_what_the_kernel_computes():
     ws = tuple(torch.randn(n, generator=g, dtype=torch.float64).numpy() for n in (12, 5))
     a, b = torch.zeros(19, dtype=torch.float64), torch.zeros(19, dtype=torch.float64)
     views = [(t[:12].numpy(), t[12:17].numpy()) for t in (a, b)]
-    run = fastest_entry(weight_elimination_kernel, ws, views[0], (1.0, 1.0), 0.0, 0.5, a[18:].numpy())
+    run = fastest_entry(weight_elimination_kernel, ws, views[0], (1.0, 1.0), 0.0, 0.5, a[18:].numpy(), False)
     assert torch.count_nonzero(a) == 0  # the first call (to compile) is not on the arrays given
-    run(ws, views[0], (0.3, 0.7), 1.0, 0.5, a[18:].numpy())
-    weight_elimination_kernel(ws, views[1], (0.3, 0.7), 1.0, 0.5, b[18:].numpy())
+    run(ws, views[0], (0.3, 0.7), 1.0, 0.5, a[18:].numpy(), False)
+    weight_elimination_kernel(ws, views[1], (0.3, 0.7), 1.0, 0.5, b[18:].numpy(), False)
     assert torch.equal(a, b)
+    run(ws, views[0], (0.3, 0.7), 1.0, 0.5, a[18:].numpy(), True)  # added: twice the gradient
+    assert torch.equal(a[:17], 2 * b[:17])
     w = torch.from_numpy(ws[0]).clone().requires_grad_(True)
     P = 0.3 * ((w / 0.5) ** 2 / (1 + (w / 0.5) ** 2)).sum()
     P.backward()
-    assert torch.allclose(a[:12], w.grad, rtol=1e-13, atol=0)
+    assert torch.allclose(b[:12], w.grad, rtol=1e-13, atol=0)
 
 
 @pytest.mark.parametrize("penalty", [WeightElimination(gamma=0.05, w0=0.5), WeightDecay(gamma=[0.1, 0.3, 0.2, 0.4], params="all")])
-def test_the_costate_step_lets_the_penalty_write_into_the_weights_grad(penalty):
-    """From the second step on the penalty writes straight into each weight's ``.grad`` (the fused
-    step's views of one flat tensor stay), its GEMM adds the data gradient there: every step's
-    E and gradients are autograd's."""
+def test_the_costate_step_lets_the_penalty_add_into_the_grads(penalty):
+    """From the second step on the step runs as without a penalty (the fused step's views of one
+    flat tensor stay its .grad) and the penalty adds its gradients to them: every step's E and
+    gradients are autograd's, also after a ``zero_grad(set_to_none=True)`` between steps."""
     from deepnets.losses import get_loss
     from deepnets.train.optimizers import make_optimizer
     from deepnets.train.step import make_step
@@ -200,7 +202,9 @@ def test_the_costate_step_lets_the_penalty_write_into_the_weights_grad(penalty):
     x, y = torch.randn(11, 4, generator=g, dtype=torch.float64), torch.randn(11, 2, generator=g, dtype=torch.float64)
     net = MLP([4, 6, 2], activation="tanh", output="linear", seed=3, dtype=torch.float64)
     step = make_step(net, make_optimizer("sgd", net, lr=0.1), get_loss("lms"), penalty=penalty)  # closure: no update
-    for _ in range(3):
+    for k in range(6):
+        if k == 3:
+            net.zero_grad(set_to_none=True)  # new .grad tensors: the penalty follows them
         E = step.closure((x, y), 0)
         ref = MLP([4, 6, 2], activation="tanh", output="linear", seed=3, dtype=torch.float64)
         want = get_loss("lms")(ref(x), y) + penalty(ref)
@@ -208,10 +212,8 @@ def test_the_costate_step_lets_the_penalty_write_into_the_weights_grad(penalty):
         assert torch.allclose(E, want.detach(), rtol=1e-13, atol=0)
         for p, q in zip(net.parameters(), ref.parameters()):
             assert torch.allclose(p.grad, q.grad, rtol=1e-12, atol=1e-15)
-    bound = step.add_penalty
-    weights = [p for p in bound.targets if p.dim() == 2]
-    assert all(any(gr is p.grad for gr in bound.gradients()[0]) for p in weights)
-    fused = step.buffered.fused
-    assert fused is None or fused.flat is not None  # the fused step kept its flat .grad views
+        if k in (1, 2, 5):
+            assert step.after is not None and all(p.grad is g for p, g in step.after)
+    assert step.buffered.fused.flat is not None  # the fused step kept its flat .grad views
     with pytest.raises(RuntimeError, match="write_into"):
-        bound()
+        step.add_penalty()

@@ -77,13 +77,13 @@ class _Fused:
     (where the gradients go: the tensors of ``outs`` where given, else slices, shaped as the
     weights, of one buffer of the penalty's own) and ``gs`` (their views), ``P`` (0-dim, the
     last element of that buffer) and ``out`` (its view), ``ones`` (``mult`` for one gamma), and
-    ``call`` (``penalty.flat_fused(ws, gs, out)``)."""
+    ``call`` (``penalty.flat_fused(ws, gs, out, add)``: ``add``, the gradients added to ``outs``)."""
 
-    def __init__(self, penalty, tensors: list[Tensor], outs: list | None = None):
+    def __init__(self, penalty, tensors: list[Tensor], outs: list | None = None, add: bool = False):
         src = [t.detach() for t in tensors]
         self.ws = tuple(t.reshape(-1).numpy() for t in src)  # views: the weights' own memory
         outs = outs or [None] * len(src)
-        own = src[0].new_empty(sum(t.numel() for t in src) + 1)  # (n + 1,) gradients, then P
+        own = src[0].new_zeros(sum(t.numel() for t in src) + 1)  # (n + 1,) gradients, then P
         self.grads, offset = [], 0
         for t, o in zip(src, outs):
             self.grads.append(o if o is not None else own[offset:offset + t.numel()].view(t.shape))
@@ -92,7 +92,7 @@ class _Fused:
         self.P = own[-1]
         self.out = own[-1:].numpy()
         self.ones = (1.0,) * len(src)
-        self.call = penalty.flat_fused(self.ws, self.gs, self.out)  # call(mult, gamma)
+        self.call = penalty.flat_fused(self.ws, self.gs, self.out, add)  # call(mult, gamma)
         self.result = (self.grads, self.P, 1.0)  # what gradients() returns: (grads, v, scale)
 
     @staticmethod
@@ -132,7 +132,7 @@ class FlatPenalty:
         layers = penalty.layers(model)
         if not layers:
             raise ConfigError(f"{type(penalty).__name__}: the model has no {penalty.params!r} tensors to penalise")
-        self.penalty, self.model, self.allow_fused, self.outs = penalty, model, fused, None
+        self.penalty, self.model, self.allow_fused, self.outs, self.add = penalty, model, fused, None, False
         by_kind: dict = {}
         for _, w, _ in layers:
             by_kind.setdefault((w.dtype, w.device), []).append(w)
@@ -145,23 +145,28 @@ class FlatPenalty:
         for w in self.targets:
             by_kind.setdefault((w.dtype, w.device), []).append(w)
         fused = self.allow_fused and _Fused.applies(self.penalty, self.targets)
-        self.fused = _Fused(self.penalty, self.targets, self.outs) if fused else None
+        self.fused = _Fused(self.penalty, self.targets, self.outs, self.add) if fused else None
+        self.adds = fused and self.add  # gradients() adds to the tensors of outs (all of them)
         self.groups = [] if self.fused is not None else [_Group(ws) for ws in by_kind.values()]
         self.grads: list[Tensor] = [] if self.fused is None else self.fused.grads
         self.seen = None  # the penalty's settings the constants (torch path) or gammas (fused) were made for
         self.mult = None
         self.ptrs = tuple(map(Tensor.data_ptr, self.targets))  # the storage the views were made of
 
-    def write_into(self, outs: list) -> None:
+    def write_into(self, outs: list, *, add: bool = False) -> None:
         """Write the gradients into ``outs`` (aligned with ``targets``; None: the penalty's own
-        buffer) from the next call on, where the fused path applies: a training step passes its
-        own ``.grad`` tensors and then adds the data gradient into them in place (the co-state
-        step: its GEMMs accumulate into them). A tensor not of its target's shape, dtype and
-        device, contiguous and outside any graph is not taken. ``gradients()`` gives the tensors
-        written (those of ``outs`` taken, on the fused path); :meth:`__call__` is refused from then on."""
+        buffer), or with ``add`` add them to what ``outs`` hold, from the next call on, where the
+        fused path applies: a training step passes its own ``.grad`` tensors, holding the data
+        gradient (``add``) or to add it into them in place. A tensor not of its target's shape,
+        dtype and device, contiguous and outside any graph is not taken (with ``add``: refused,
+        ValueError). ``gradients()`` gives the tensors written (those of ``outs`` taken, on the
+        fused path; ``adds`` says whether it added to them); :meth:`__call__` is refused from then on."""
         if len(outs) != len(self.targets):
             raise ValueError(f"write_into: expected {len(self.targets)} tensors (None for none), got {len(outs)}")
-        self.outs = [o if o is not None and _fits(o, t) else None for o, t in zip(outs, self.targets)]
+        taken = [o if o is not None and _fits(o, t) else None for o, t in zip(outs, self.targets)]
+        if add and None in taken:
+            raise ValueError("write_into(add=True): every target needs a tensor of its shape, dtype and device")
+        self.outs, self.add = taken, add
         self._plan()
 
     def _gammas(self) -> list[float]:

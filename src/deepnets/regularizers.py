@@ -119,8 +119,8 @@ class Penalty:
     def layer_penalty(self, w: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    #: ``flat_fused(ws, gs, out) -> call``: the fused closed form bound to the weights' views ``ws``,
-    #: ``call(mult, gamma)`` writing the gradients into ``gs`` and P into ``out[0]``
+    #: ``flat_fused(ws, gs, out, add) -> call``: the fused closed form bound to the weights' views ``ws``,
+    #: ``call(mult, gamma)`` writing the gradients into ``gs`` (adding them, ``add``) and P into ``out[0]``
     #: (:mod:`deepnets.penalty_kernels`), or None where there is none
     flat_fused = None
 
@@ -203,11 +203,11 @@ class WeightDecay(Penalty):
         g = torch.mul(w, consts["G"], out=consts["g"])
         return torch.dot(w, g, out=consts["v"]), 0.5
 
-    def flat_fused(self, ws, gs, out):
+    def flat_fused(self, ws, gs, out, add):
         """``call(mult, gamma)``: g = gamma_l w and P = ½ Σ gamma_l w² in one call
         (:func:`~deepnets.penalty_kernels.weight_decay_kernel`)."""
-        run = fastest_entry(weight_decay_kernel, ws, gs, (1.0,) * len(ws), 0.0, out)
-        return lambda mult, gamma: run(ws, gs, mult, gamma, out)
+        run = fastest_entry(weight_decay_kernel, ws, gs, (1.0,) * len(ws), 0.0, out, add)
+        return lambda mult, gamma: run(ws, gs, mult, gamma, out, add)
 
 
 class WeightElimination(Penalty):
@@ -251,11 +251,11 @@ class WeightElimination(Penalty):
         torch.div(q, D, out=consts["g"])
         return torch.dot(w, q, out=consts["v"]), consts["scale"]
 
-    def flat_fused(self, ws, gs, out):
+    def flat_fused(self, ws, gs, out, add):
         """``call(mult, gamma)``: the same gradient and P in one call, one division an element
         (:func:`~deepnets.penalty_kernels.weight_elimination_kernel`); w0 read at every call."""
-        run = fastest_entry(weight_elimination_kernel, ws, gs, (1.0,) * len(ws), 0.0, self.w0, out)
-        return lambda mult, gamma: run(ws, gs, mult, gamma, self.w0, out)
+        run = fastest_entry(weight_elimination_kernel, ws, gs, (1.0,) * len(ws), 0.0, self.w0, out, add)
+        return lambda mult, gamma: run(ws, gs, mult, gamma, self.w0, out, add)
 
 
 def curvature_penalty(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:

@@ -117,8 +117,10 @@ class CostateStep(Step):
         slots = [index.get(id(t)) for t in getattr(self.add_penalty, "targets", [None])]
         self.penalty_in_gradients = hasattr(self.add_penalty, "gradients") and None not in slots
         self.slots, self.extra, self.seen = slots, None, None
-        # from the second step on, the penalty writes straight into the weights' .grad (write_into)
+        # from the second step on, the penalty adds its gradients to the .grad the step wrote (or
+        # writes them into the weights' .grad, the input of their GEMMs): see _wire
         self.wire = self.penalty_in_gradients and hasattr(self.add_penalty, "write_into")
+        self.after = None  # [(target, the .grad the penalty adds to)] once it adds after the step
 
     def gradients(self, batch) -> Tensor:
         x = batch[0]
@@ -129,6 +131,8 @@ class CostateStep(Step):
             return self.buffered.gradients(x, batch[1])
         if self.wire:
             self.wire = self._wire()
+        if self.after is not None:
+            return self._penalty_after(x, batch[1])
         grads, v, scale = self.add_penalty.gradients(x)  # P = scale · v
         if grads is not self.seen:  # (a flat penalty gives the same tensors every step)
             self.extra, self.seen = [None] * len(self.params), grads
@@ -139,15 +143,43 @@ class CostateStep(Step):
 
 
     def _wire(self) -> bool:
-        """Once a first step has made the weights' ``.grad`` (the fused step's views of one flat
-        tensor, or the torch path's own): the penalty writes its gradients into them, each GEMM
-        then adds the data gradient in place. Biases keep the penalty's buffers (their gradient is
-        a sum written over ``.grad``). True while no step has run yet: try again at the next."""
+        """Once a first step has made every ``.grad`` (the fused step's views of one flat tensor, or
+        the torch path's own): where every penalised tensor has one the penalty takes, the step runs
+        as without a penalty and the penalty then adds its gradients to them (``write_into(add=True)``,
+        :meth:`_penalty_after`); else the penalty writes into the weights' ``.grad``, the input of
+        their GEMMs, which add the data gradient in place (biases keep the penalty's buffers: their
+        gradient is a sum written over ``.grad``). True while no step has run yet: try at the next."""
         if self.seen is None:
             return True
-        self.add_penalty.write_into([p.grad if i % 2 == 0 and p.requires_grad else None
-                                     for i, p in ((i, self.params[i]) for i in self.slots)])
+        pen, targets = self.add_penalty, [self.params[i] for i in self.slots]
+        if all(p.requires_grad and p.grad is not None for p in targets):
+            try:
+                pen.write_into([p.grad for p in targets], add=True)
+                if pen.adds:  # (the fused path: the torch path writes its own buffers)
+                    self.after = [(p, p.grad) for p in targets]
+                    return False
+            except ValueError:  # a .grad the penalty cannot take
+                pass
+        pen.write_into([p.grad if i % 2 == 0 and p.requires_grad else None for i, p in zip(self.slots, targets)])
         return False
+
+    def _penalty_after(self, x: Tensor, target: Tensor) -> Tensor:
+        """E + P, the step run as without a penalty (the fused step's own path) and the penalty's
+        gradients added to each ``.grad`` in the same call that gives P."""
+        E, pen = self.buffered.gradients(x, target), self.add_penalty
+        if all(p.grad is g for p, g in self.after):
+            grads, v, scale = pen.gradients(x)  # added to each .grad
+            if pen.adds:
+                return E.add_(v) if scale == 1.0 and E.dtype == v.dtype else torch.add(E, v, alpha=scale)
+        # a .grad replaced (zero_grad(set_to_none=True), ...), or a weight's memory by one the
+        # fused path cannot take: the penalty's own buffers, written afresh and added here; wire again
+        pen.write_into([None] * len(self.after))
+        self.after, self.seen, self.wire = None, None, True
+        grads, v, scale = pen.gradients(x)
+        for q, h in zip(pen.targets, grads):
+            if q.grad is not None and q.requires_grad:
+                q.grad.add_(h)
+        return torch.add(E, v, alpha=scale)
 
 
 class AutogradStep(Step):
