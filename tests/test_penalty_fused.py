@@ -193,7 +193,7 @@ def test_fastest_entry_computes_what_the_kernel_computes():
 def test_the_costate_step_lets_the_penalty_add_into_the_grads(penalty):
     """From the second step on the step runs as without a penalty (the fused step's views of one
     flat tensor stay its .grad) and the penalty adds its gradients to them: every step's E and
-    gradients are autograd's, also after a ``zero_grad(set_to_none=True)`` between steps."""
+    gradients are autograd's, also after a weight's memory is replaced or ``zero_grad(set_to_none=True)``."""
     from deepnets.losses import get_loss
     from deepnets.train.optimizers import make_optimizer
     from deepnets.train.step import make_step
@@ -202,8 +202,11 @@ def test_the_costate_step_lets_the_penalty_add_into_the_grads(penalty):
     x, y = torch.randn(11, 4, generator=g, dtype=torch.float64), torch.randn(11, 2, generator=g, dtype=torch.float64)
     net = MLP([4, 6, 2], activation="tanh", output="linear", seed=3, dtype=torch.float64)
     step = make_step(net, make_optimizer("sgd", net, lr=0.1), get_loss("lms"), penalty=penalty)  # closure: no update
-    for k in range(6):
-        if k == 3:
+    for k in range(7):
+        if k == 2:
+            with torch.no_grad():
+                net.layers[0].weight.data = net.layers[0].weight.detach().clone()  # new memory, same weights
+        if k == 4:
             net.zero_grad(set_to_none=True)  # new .grad tensors: the penalty follows them
         E = step.closure((x, y), 0)
         ref = MLP([4, 6, 2], activation="tanh", output="linear", seed=3, dtype=torch.float64)
@@ -212,7 +215,7 @@ def test_the_costate_step_lets_the_penalty_add_into_the_grads(penalty):
         assert torch.allclose(E, want.detach(), rtol=1e-13, atol=0)
         for p, q in zip(net.parameters(), ref.parameters()):
             assert torch.allclose(p.grad, q.grad, rtol=1e-12, atol=1e-15)
-        if k in (1, 2, 5):
+        if k in (1, 5, 6):
             assert step.after is not None and all(p.grad is g for p, g in step.after)
     assert step.buffered.fused.flat is not None  # the fused step kept its flat .grad views
     with pytest.raises(RuntimeError, match="write_into"):

@@ -212,6 +212,21 @@ class FlatPenalty:
             v = vg if v is None else v + vg.to(v)
         return self.grads, v, scale
 
+    def added(self) -> Tensor | None:
+        """After ``write_into(outs, add=True)``, on the fused path: the gradients added to ``outs``
+        and P returned (0-dim, rewritten at the next call), in the least Python; None, nothing
+        added, where that no longer holds (a weight's memory replaced: the caller takes
+        :meth:`gradients`)."""
+        f = self.fused
+        if f is None or not self.add or tuple(map(Tensor.data_ptr, self.targets)) != self.ptrs:
+            return None
+        gamma = self.penalty.gamma
+        if type(gamma) is float:
+            f.call(f.ones, gamma)
+        else:
+            f.call(self._mult(gamma), 1.0)
+        return f.P
+
     def __call__(self, x: Tensor | None = None) -> Tensor:
         """P, with its gradient added to each target's ``.grad``."""
         if self.outs is not None:

@@ -148,11 +148,13 @@ class CostateStep(Step):
         as without a penalty and the penalty then adds its gradients to them (``write_into(add=True)``,
         :meth:`_penalty_after`); else the penalty writes into the weights' ``.grad``, the input of
         their GEMMs, which add the data gradient in place (biases keep the penalty's buffers: their
-        gradient is a sum written over ``.grad``). True while no step has run yet: try at the next."""
+        gradient is a sum written over ``.grad``). True while no step has made them: try at the next."""
         if self.seen is None:
             return True
         pen, targets = self.add_penalty, [self.params[i] for i in self.slots]
-        if all(p.requires_grad and p.grad is not None for p in targets):
+        if all(p.requires_grad for p in targets):
+            if any(p.grad is None for p in targets):  # (set to None since): the step makes them again
+                return True
             try:
                 pen.write_into([p.grad for p in targets], add=True)
                 if pen.adds:  # (the fused path: the torch path writes its own buffers)
@@ -167,10 +169,13 @@ class CostateStep(Step):
         """E + P, the step run as without a penalty (the fused step's own path) and the penalty's
         gradients added to each ``.grad`` in the same call that gives P."""
         E, pen = self.buffered.gradients(x, target), self.add_penalty
-        if all(p.grad is g for p, g in self.after):
-            grads, v, scale = pen.gradients(x)  # added to each .grad
-            if pen.adds:
-                return E.add_(v) if scale == 1.0 and E.dtype == v.dtype else torch.add(E, v, alpha=scale)
+        for p, g in self.after:
+            if p.grad is not g:
+                break
+        else:
+            P = pen.added()  # the gradients added to each .grad, and P
+            if P is not None:
+                return E.add_(P) if E.dtype == P.dtype else torch.add(E, P)
         # a .grad replaced (zero_grad(set_to_none=True), ...), or a weight's memory by one the
         # fused path cannot take: the penalty's own buffers, written afresh and added here; wire again
         pen.write_into([None] * len(self.after))
