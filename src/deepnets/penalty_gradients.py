@@ -17,9 +17,10 @@ the chosen tensors is one pass over their elements. Two ways of taking it, the s
   (v, scale)`` with P = scale · v) writing one flat buffer g whose slices, shaped as the tensors,
   are the per-tensor gradients.
 
-Either way a training step adds the gradients where it writes the data gradient (the co-state step
-passes each as the input of its weight-gradient GEMM, ``addmm``: no pass of its own over
-``.grad``) and E + P in one op.
+A training step adds the gradients with no pass of its own over ``.grad``: the co-state step has
+the fused call add them to the ``.grad`` it has just written (:meth:`FlatPenalty.write_into` with
+``add``, :meth:`FlatPenalty.added`), or passes each as the input of its weight-gradient GEMM
+(``addmm``); and E + P in one op.
 """
 
 from __future__ import annotations

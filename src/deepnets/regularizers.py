@@ -19,8 +19,9 @@ closed-form γ_l ∂E_l/∂w(l) (γ w for weight decay, Weigend's 2γ (w/w0²) /
 weight elimination, Bishop's closed form for curvature-driven smoothing) and the penalty's value,
 for weight decay and weight elimination in one fused call over the weights where they lie
 (:mod:`deepnets.penalty_kernels`; on one flat copy of them by torch kernels where that does not
-apply, :mod:`deepnets.penalty_gradients`); the co-state step adds them inside its own
-weight-gradient GEMMs, any other step to ``.grad`` (``penalty.add_gradient(model)``).
+apply, :mod:`deepnets.penalty_gradients`); the co-state step has them added to the ``.grad`` it
+wrote (or takes them in as its GEMMs' input), any other step adds them to ``.grad``
+(``penalty.add_gradient(model)``).
 
 >>> model = torch.nn.Linear(2, 1)
 >>> with torch.no_grad():
@@ -140,7 +141,7 @@ class Penalty:
         run), a :class:`~deepnets.penalty_gradients.FlatPenalty`: ``bound(x=None) -> P`` adds the
         closed-form gradient to each ``.grad`` (made where it is None), no autograd, the same value
         and gradient as ``self(model).backward()``; ``bound.gradients()`` gives the gradients
-        without adding them (the co-state step adds them inside its own GEMMs). gamma is read at
+        without adding them (for the co-state step, which adds them itself). gamma is read at
         every call, so :class:`AdaptiveLambda` may change it."""
         return FlatPenalty(self, model)
 

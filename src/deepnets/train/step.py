@@ -6,8 +6,9 @@ strategy is chosen once, by :func:`make_step` from the literal registry :data:`S
 
 - ``"costate"``: a deepnets MLP (no autocast, no compile) with a loss ``(pred, target)``: the
   lecture's co-state recursion ∂E/∂W(l) = δ(l) ẑ(l−1)ᵀ, with no autograd graph
-  (:func:`~deepnets.backprop.costate_backward`), a closed-form penalty's gradient taken in as the
-  input of its weight-gradient GEMMs (:mod:`deepnets.penalty_gradients`);
+  (:func:`~deepnets.backprop.costate_backward`), a closed-form penalty's gradient added to the
+  ``.grad`` the step wrote, or taken in as the input of its weight-gradient GEMMs
+  (:mod:`deepnets.penalty_gradients`);
 - ``"autograd"``: any other module: ``E = loss(model(x), y)``, ``E.backward()`` (under
   ``torch.autocast`` for bf16);
 - ``"batch_loss"``: a :class:`~deepnets.train.batches.BatchLoss`: ``E = loss(model, batch)``,
@@ -111,8 +112,8 @@ class CostateStep(Step):
         super().__init__(model, optimizer, loss, **kw)
         self.params = model.flat_params()  # the same Parameter objects all run long
         self.buffered = CostateBuffers(self.params, model.activations, loss, validate=self.validate)
-        # a penalty whose bound form gives its gradients (closed form) is added inside the
-        # recursion's GEMMs, E + P in one op: no pass over .grad (benchmarks/bench_penalty.py)
+        # a penalty whose bound form gives its gradients (closed form) is added to the .grad the
+        # step wrote (after-step) or inside its GEMMs, E + P in one op (benchmarks/bench_penalty.py)
         index = {id(p): i for i, p in enumerate(self.params) if p is not None}
         slots = [index.get(id(t)) for t in getattr(self.add_penalty, "targets", [None])]
         self.penalty_in_gradients = hasattr(self.add_penalty, "gradients") and None not in slots
