@@ -220,3 +220,38 @@ def test_the_costate_step_lets_the_penalty_add_into_the_grads(penalty):
     assert step.buffered.fused.flat is not None  # the fused step kept its flat .grad views
     with pytest.raises(RuntimeError, match="write_into"):
         step.add_penalty()
+
+
+def test_adaptive_lambda_takes_the_fused_path_and_equals_autograd(monkeypatch):
+    """AdaptiveLambda's bound penalty forwards the fused calls: the same lambdas and weights as the
+    same rule over a penalty differentiated by autograd (float64), and the fused call is used."""
+    from deepnets import MLP, fit
+    from deepnets.adaptive_lambda import AdaptiveLambda
+    from deepnets.penalty_gradients import FlatPenalty
+    from deepnets.regularizers import WeightElimination
+
+    class NoClosedForm:  # the same penalty, no bind(): fit differentiates it by autograd
+        def __init__(self, p):
+            self.p = p
+        gamma = property(lambda self: self.p.gamma, lambda self, v: setattr(self.p, "gamma", v))
+
+        def __call__(self, model, x=None):
+            return self.p(model, x)
+
+    calls = []
+    real = FlatPenalty.added
+    monkeypatch.setattr(FlatPenalty, "added", lambda self: calls.append(1) or real(self))
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(40, 3, generator=g, dtype=torch.float64), torch.randn(40, 1, generator=g, dtype=torch.float64)
+    runs = []
+    for make in (lambda: WeightElimination(gamma=1e-3), lambda: NoClosedForm(WeightElimination(gamma=1e-3))):
+        net = MLP([3, 5, 1], activation="tanh", output="linear", seed=0).double()
+        h = fit(net, (x, y), loss="lms", optimizer="adam", lr=0.01, epochs=6, batch_size=8, seed=0,
+                penalty=AdaptiveLambda(make(), delta_lambda=1e-4))
+        runs.append((h.history["lambda"], h.history["loss"], [p.detach().clone() for p in net.parameters()]))
+    assert calls, "the fused call was not used"
+    (l1, e1, w1), (l2, e2, w2) = runs
+    assert l1 == pytest.approx(l2, rel=1e-12, abs=1e-15) and len(set(l1)) > 2
+    assert e1 == pytest.approx(e2, rel=1e-10)
+    for a, b in zip(w1, w2):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
