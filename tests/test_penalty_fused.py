@@ -255,3 +255,32 @@ def test_adaptive_lambda_takes_the_fused_path_and_equals_autograd(monkeypatch):
     assert e1 == pytest.approx(e2, rel=1e-10)
     for a, b in zip(w1, w2):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kill_step", [5, 14])  # mid-epoch; at an epoch's end
+def test_a_resumed_penalised_run_is_bit_for_bit_the_uninterrupted_one(tmp_path, kill_step):
+    """The fused penalty's first step takes the arithmetic of every later one, so a run resumed
+    from a mid-run checkpoint (whose first step is a first step again) ends on the same bits."""
+    from deepnets import MLP, fit
+    from deepnets.regularizers import WeightElimination
+    from deepnets.train.callbacks import Checkpointer
+    from deepnets.train.checkpoint import CheckpointManager
+
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(40, 3, generator=g, dtype=torch.float64), torch.randn(40, 1, generator=g, dtype=torch.float64)
+
+    def train(callbacks=()):
+        net = MLP([3, 6, 1], activation="tanh", output="linear", seed=1).double()
+        h = fit(net, (x, y), loss="lms", optimizer="adam", lr=0.02, epochs=4, batch_size=8, seed=4,
+                penalty=WeightElimination(gamma=1e-2), callbacks=list(callbacks))
+        return net, h
+
+    full, full_h = train()
+    train([Checkpointer(tmp_path / "run", every_steps=kill_step, every_epochs=0, keep=10)])
+    mgr = CheckpointManager(tmp_path / "run")
+    ckpt = mgr.load(mgr.list()[0].name)
+    assert ckpt["step"] == kill_step
+    net, h = train([Checkpointer(tmp_path / "run", every_epochs=0, resume=ckpt)])
+    for k, v in full.state_dict().items():
+        assert torch.equal(v, net.state_dict()[k]), k
+    assert h.history["loss"] == full_h.history["loss"]

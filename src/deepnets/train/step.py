@@ -130,6 +130,8 @@ class CostateStep(Step):
                                     params=self.params, overwrite=True)
         if not self.penalty_in_gradients:
             return self.buffered.gradients(x, batch[1])
+        if self.wire and self.seen is None and getattr(self.add_penalty, "fused", None) is not None:
+            return self._first_fused(x, batch[1])
         if self.wire:
             self.wire = self._wire()
         if self.after is not None:
@@ -166,10 +168,34 @@ class CostateStep(Step):
         pen.write_into([p.grad if i % 2 == 0 and p.requires_grad else None for i, p in zip(self.slots, targets)])
         return False
 
-    def _penalty_after(self, x: Tensor, target: Tensor) -> Tensor:
-        """E + P, the step run as without a penalty (the fused step's own path) and the penalty's
-        gradients added to each ``.grad`` in the same call that gives P."""
+    def _first_fused(self, x: Tensor, target: Tensor) -> Tensor:
+        """The first step with a fused penalty: the step as without one (it makes every ``.grad``),
+        then the penalty wired to add its gradients to them, as every later step does: the same
+        arithmetic from the first step on, so a resumed run (whose first step is this one) is bit
+        for bit the uninterrupted one."""
         E, pen = self.buffered.gradients(x, target), self.add_penalty
+        targets = [self.params[i] for i in self.slots]
+        if all(p.requires_grad and p.grad is not None for p in targets):
+            try:
+                pen.write_into([p.grad for p in targets], add=True)
+                if pen.adds:
+                    self.after, self.wire, self.seen = [(p, p.grad) for p in targets], False, ()
+                    return self._penalty_after(x, target, E)
+                pen.write_into([None] * len(targets))
+            except ValueError:  # a .grad the penalty cannot take: its own buffers, this once
+                pass
+        grads, v, scale = pen.gradients(x)
+        for q, h in zip(pen.targets, grads):
+            if q.grad is not None and q.requires_grad:
+                q.grad.add_(h)
+        self.seen = grads
+        return torch.add(E, v, alpha=scale)
+
+    def _penalty_after(self, x: Tensor, target: Tensor, E: Tensor | None = None) -> Tensor:
+        """E + P, the step run as without a penalty (the fused step's own path) and the penalty's
+        gradients added to each ``.grad`` in the same call that gives P (``E``: the step already run)."""
+        E = self.buffered.gradients(x, target) if E is None else E
+        pen = self.add_penalty
         for p, g in self.after:
             if p.grad is not g:
                 break
