@@ -261,3 +261,24 @@ def test_a_closed_form_penalty_on_the_fused_path_follows_the_torch_path(penalty,
         torch.testing.assert_close(Es[0], Es[1], rtol=1e-12, atol=1e-12)
     for p, q in zip(nets[0].parameters(), nets[1].parameters()):
         torch.testing.assert_close(p, q, rtol=1e-12, atol=1e-12)
+
+
+def test_a_parameter_given_new_storage_is_read_from_it(monkeypatch):
+    """The step keeps views of b(l) and W(l)ᵀ from step to step: after ``p.data = ...`` (new
+    storage) it must read the new numbers, as a net changed in place does (bit for bit)."""
+    nets = [MLP([6, 9, 4], activation="relu", output="softmax", seed=2) for _ in range(2)]
+    loss = get_loss("cross_entropy", model=nets[0])
+    steps = [CostateStep(n, torch.optim.SGD(n.parameters(), lr=0.1), loss) for n in nets]
+    x, y = data([6, 9, 4], "softmax", n=11)
+    for s in steps:
+        s((x, y), 0)  # the views are made here
+    with torch.no_grad():
+        for p in nets[0].parameters():
+            p.data = p.data.clone()  # new storage, the same numbers
+        for n in nets:
+            for p in n.parameters():
+                p.mul_(1.5)  # net 0: the new storage only
+    Es = [s((x, y), 1) for s in steps]
+    assert torch.equal(Es[0], Es[1])
+    for p, q in zip(nets[0].parameters(), nets[1].parameters()):
+        assert torch.equal(p, q) and torch.equal(p.grad, q.grad)
