@@ -12,6 +12,9 @@ and, between them, one pass over each (N, M) array instead of a handful of torch
 - every ``.grad`` a view of one flat tensor, so the non-finite guard checks them in one pass
   (:meth:`FusedCostate.gradients_finite`).
 
+The views a step needs are made once, not per step: those of the buffers per batch size, those
+of the parameters (b(l) as a column, W(l)ᵀ) again only where a parameter's storage changed.
+
 Used only where :func:`deepnets._numba.available` and the batch is on the CPU in float32 or
 float64 (:func:`fused_plan` decides once per net, :meth:`FusedCostate.takes` per batch size,
 :meth:`FusedCostate.takes_target` per batch); everything else, and ``DEEPNETS_NO_NUMBA=1``, takes

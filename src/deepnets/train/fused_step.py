@@ -56,7 +56,8 @@ def fused_adam_step(optimizer: torch.optim.Optimizer) -> Callable[[], None] | No
 
     def shared_steps(i: int, params, steps, state):
         """The group's step counts as views of one tensor, so one addition counts them all (on
-        the CPU through its NumPy view: a fraction of an ``add_``'s dispatch, the same +1)."""
+        the CPU through its NumPy view, by one compiled call where Numba may be used: a fraction
+        of an ``add_``'s dispatch, or of a NumPy ufunc's in a step's context; the same +1)."""
         held = counters.get(i)
         if held is None or len(held[1]) != len(steps) or not all(map(operator.is_, held[1], steps)):
             buf = torch.stack([s.detach() for s in steps])   # (P,) the same values, one storage
