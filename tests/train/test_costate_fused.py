@@ -150,8 +150,13 @@ def test_the_torch_path_where_the_fused_one_does_not_apply(monkeypatch):
     buffered = CostateBuffers(net.flat_params(), net.activations, loss)
     x = torch.randn(8, 4)
     onehot = torch.nn.functional.one_hot(torch.arange(8) % 3, 3).float()
-    buffered.gradients(x, onehot)
-    assert buffered.buffers[(8, torch.float32, torch.device("cpu"))][2] is not None   # fused buffers made ...
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")        # no out= tensor resized between the two layouts
+        buffered.gradients(x, onehot)
+        buffered.gradients(x, onehot)
+    assert buffered.buffers[(8, torch.float32, torch.device("cpu"), False)][2] is not None   # fused buffers made ...
+    assert buffered.buffers[(8, torch.float32, torch.device("cpu"), True)][0][0].shape == (8, 6)  # the torch path's own
     monkeypatch.setenv("DEEPNETS_NO_NUMBA", "1")
     ref = CostateBuffers([p.detach().clone() for p in net.flat_params()], net.activations, loss)
     for p in ref.params:
