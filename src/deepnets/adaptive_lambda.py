@@ -189,3 +189,19 @@ class _KeptValues:
         grads, v, scale = self.inner.gradients(x)
         self.owner._last = v * scale
         return grads, v, scale
+
+    def added(self) -> torch.Tensor | None:
+        """The wrapped penalty's fused call that adds its gradients to the step's ``.grad``
+        (:meth:`~deepnets.penalty_gradients.FlatPenalty.added`), its P kept as every value is."""
+        P = self.inner.added()
+        if P is not None:
+            self.owner._last = P
+        return P
+
+    def __getattr__(self, name: str):
+        """The rest of the wrapped bound penalty (``write_into``, ``adds``, ...), so that a step
+        takes the same fast paths with the adaptive rule as without it."""
+        inner = self.__dict__.get("inner")
+        if inner is None or name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(inner, name)

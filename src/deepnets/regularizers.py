@@ -17,8 +17,10 @@ per sample. ``REGULARIZERS`` maps the names a TOML file uses to the classes.
 Training does not differentiate a penalty through autograd: ``penalty.bind(model)`` gives the
 closed-form γ_l ∂E_l/∂w(l) (γ w for weight decay, Weigend's 2γ (w/w0²) / (1 + (w/w0)²)² for
 weight elimination, Bishop's closed form for curvature-driven smoothing) and the penalty's value,
-computed on one flat copy of the weights (:mod:`deepnets.penalty_gradients`); the co-state step
-adds them inside its own weight-gradient GEMMs, any other step to ``.grad``
+for weight decay and weight elimination in one fused call over the weights where they lie
+(:mod:`deepnets.penalty_kernels`; on one flat copy of them by torch kernels where that does not
+apply, :mod:`deepnets.penalty_gradients`); the co-state step has them added to the ``.grad`` it
+wrote (or takes them in as its GEMMs' input), any other step adds them to ``.grad``
 (``penalty.add_gradient(model)``).
 
 >>> model = torch.nn.Linear(2, 1)
@@ -39,6 +41,7 @@ from .adaptive_lambda import AdaptiveLambda
 from .curvature_smoothing import closed_form_applies, curvature_value_and_grads
 from .errors import ConfigError
 from .penalty_gradients import FlatPenalty
+from .penalty_kernels import fastest_entry, weight_decay_kernel, weight_elimination_kernel
 
 __all__ = [
     "REGULARIZERS",
@@ -117,6 +120,11 @@ class Penalty:
     def layer_penalty(self, w: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    #: ``flat_fused(ws, gs, out, add) -> call``: the fused closed form bound to the weights' views ``ws``,
+    #: ``call(mult, gamma)`` writing the gradients into ``gs`` (adding them, ``add``) and P into ``out[0]``
+    #: (:mod:`deepnets.penalty_kernels`), or None where there is none
+    flat_fused = None
+
     def flat_constants(self, like: torch.Tensor, G: torch.Tensor, *, uniform: bool) -> dict:
         """The buffers and constants of :meth:`flat_gradient` for flat weights like ``like``, with
         gamma_l spread over them as ``G`` (``uniform``: one gamma for all), made again when a
@@ -133,7 +141,7 @@ class Penalty:
         run), a :class:`~deepnets.penalty_gradients.FlatPenalty`: ``bound(x=None) -> P`` adds the
         closed-form gradient to each ``.grad`` (made where it is None), no autograd, the same value
         and gradient as ``self(model).backward()``; ``bound.gradients()`` gives the gradients
-        without adding them (the co-state step adds them inside its own GEMMs). gamma is read at
+        without adding them (for the co-state step, which adds them itself). gamma is read at
         every call, so :class:`AdaptiveLambda` may change it."""
         return FlatPenalty(self, model)
 
@@ -196,6 +204,12 @@ class WeightDecay(Penalty):
         g = torch.mul(w, consts["G"], out=consts["g"])
         return torch.dot(w, g, out=consts["v"]), 0.5
 
+    def flat_fused(self, ws, gs, out, add):
+        """``call(mult, gamma)``: g = gamma_l w and P = ½ Σ gamma_l w² in one call
+        (:func:`~deepnets.penalty_kernels.weight_decay_kernel`)."""
+        run = fastest_entry(weight_decay_kernel, ws, gs, (1.0,) * len(ws), 0.0, out, add)
+        return lambda mult, gamma: run(ws, gs, mult, gamma, out, add)
+
 
 class WeightElimination(Penalty):
     """Weight elimination: sum_l gamma_l sum_ij (w_ij/w0)^2 / (1 + (w_ij/w0)^2).
@@ -237,6 +251,12 @@ class WeightElimination(Penalty):
             q.mul_(consts["K"])
         torch.div(q, D, out=consts["g"])
         return torch.dot(w, q, out=consts["v"]), consts["scale"]
+
+    def flat_fused(self, ws, gs, out, add):
+        """``call(mult, gamma)``: the same gradient and P in one call, one division an element
+        (:func:`~deepnets.penalty_kernels.weight_elimination_kernel`); w0 read at every call."""
+        run = fastest_entry(weight_elimination_kernel, ws, gs, (1.0,) * len(ws), 0.0, self.w0, out, add)
+        return lambda mult, gamma: run(ws, gs, mult, gamma, self.w0, out, add)
 
 
 def curvature_penalty(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:

@@ -64,11 +64,11 @@ def test_buffers_are_kept_per_batch_size_and_reused():
     step = CostateStep(net, make_optimizer("adam", net, lr=1e-3), loss)
     data = batches([4, 8, 8, 3], True, n=130, batch=50)   # 50, 50, 30
     step(data[0], 0)
-    first = [t.data_ptr() for t in step.buffered.buffers[(50, torch.float32, torch.device("cpu"))][0]]
+    first = [t.data_ptr() for t in step.buffered.buffers[(50, torch.float32, torch.device("cpu"), False)][0]]
     for b, batch in enumerate(data):
         step(batch, b)
     assert sorted(k[0] for k in step.buffered.buffers) == [30, 50]
-    assert [t.data_ptr() for t in step.buffered.buffers[(50, torch.float32, torch.device("cpu"))][0]] == first
+    assert [t.data_ptr() for t in step.buffered.buffers[(50, torch.float32, torch.device("cpu"), False)][0]] == first
 
 
 def test_frozen_layer_gets_no_gradient_and_the_others_match(monkeypatch):

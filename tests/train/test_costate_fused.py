@@ -150,8 +150,13 @@ def test_the_torch_path_where_the_fused_one_does_not_apply(monkeypatch):
     buffered = CostateBuffers(net.flat_params(), net.activations, loss)
     x = torch.randn(8, 4)
     onehot = torch.nn.functional.one_hot(torch.arange(8) % 3, 3).float()
-    buffered.gradients(x, onehot)
-    assert buffered.buffers[(8, torch.float32, torch.device("cpu"))][2] is not None   # fused buffers made ...
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")        # no out= tensor resized between the two layouts
+        buffered.gradients(x, onehot)
+        buffered.gradients(x, onehot)
+    assert buffered.buffers[(8, torch.float32, torch.device("cpu"), False)][2] is not None   # fused buffers made ...
+    assert buffered.buffers[(8, torch.float32, torch.device("cpu"), True)][0][0].shape == (8, 6)  # the torch path's own
     monkeypatch.setenv("DEEPNETS_NO_NUMBA", "1")
     ref = CostateBuffers([p.detach().clone() for p in net.flat_params()], net.activations, loss)
     for p in ref.params:
@@ -261,3 +266,41 @@ def test_a_closed_form_penalty_on_the_fused_path_follows_the_torch_path(penalty,
         torch.testing.assert_close(Es[0], Es[1], rtol=1e-12, atol=1e-12)
     for p, q in zip(nets[0].parameters(), nets[1].parameters()):
         torch.testing.assert_close(p, q, rtol=1e-12, atol=1e-12)
+
+
+def test_a_parameter_given_new_storage_is_read_from_it(monkeypatch):
+    """The step keeps views of b(l) and W(l)ᵀ from step to step: after ``p.data = ...`` (new
+    storage) it must read the new numbers, as a net changed in place does (bit for bit)."""
+    nets = [MLP([6, 9, 4], activation="relu", output="softmax", seed=2) for _ in range(2)]
+    loss = get_loss("cross_entropy", model=nets[0])
+    steps = [CostateStep(n, torch.optim.SGD(n.parameters(), lr=0.1), loss) for n in nets]
+    x, y = data([6, 9, 4], "softmax", n=11)
+    for s in steps:
+        s((x, y), 0)  # the views are made here
+    with torch.no_grad():
+        for p in nets[0].parameters():
+            p.data = p.data.clone()  # new storage, the same numbers
+        for n in nets:
+            for p in n.parameters():
+                p.mul_(1.5)  # net 0: the new storage only
+    Es = [s((x, y), 1) for s in steps]
+    assert torch.equal(Es[0], Es[1])
+    for p, q in zip(nets[0].parameters(), nets[1].parameters()):
+        assert torch.equal(p, q) and torch.equal(p.grad, q.grad)
+
+
+@pytest.mark.parametrize("sizes, act", [([8, 16, 5], "relu"), ([6, 12, 9, 4], "relu"), ([5, 10, 3], "lecun_tanh")])
+def test_views_kept_from_step_to_step_give_the_numbers_of_fresh_ones(sizes, act):
+    """Bit for bit: a step on the buffers and parameter views it keeps, and a step that makes
+    them all afresh (new buffers, new views), over two batch sizes and Adam's updates."""
+    nets = [MLP(sizes, activation=act, output="softmax", seed=4) for _ in range(2)]
+    loss = get_loss("cross_entropy", model=nets[0])
+    steps = [CostateStep(n, make_optimizer("adam", n, lr=1e-2), loss) for n in nets]
+    for b in range(6):
+        batch = data(sizes, "softmax", n=29 if b % 2 else 16, seed=b)
+        steps[1].buffered.buffers.clear()          # fresh buffers (and their views) ...
+        steps[1].buffered.fused.pviews = (None, None)  # ... and fresh parameter views
+        Es = [s(batch, b) for s in steps]
+        assert torch.equal(Es[0], Es[1])
+        for p, q in zip(nets[0].parameters(), nets[1].parameters()):
+            assert torch.equal(p, q) and torch.equal(p.grad, q.grad)

@@ -50,3 +50,14 @@ def test_only_where_it_cannot_change_behaviour():
     step()
     step()
     assert seen == [1, 1]          # with a hook it goes through optimizer.step(), hooks and all
+
+
+@pytest.mark.parametrize("numba", ["0", "1"])
+def test_step_counts_advance_with_and_without_numba(numba, monkeypatch):
+    """The step counts go up by one a step through Numba's kernel or, with DEEPNETS_NO_NUMBA, NumPy:
+    the same counts and weights as optimizer.step() either way."""
+    monkeypatch.setenv("DEEPNETS_NO_NUMBA", numba)
+    nets, opts = twin_runs(torch.optim.Adam, steps=7)
+    for a, b in zip(nets[0].parameters(), nets[1].parameters()):
+        assert torch.equal(a, b)
+        assert float(opts[1].state[b]["step"]) == float(opts[0].state[a]["step"]) == 7.0

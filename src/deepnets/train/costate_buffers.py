@@ -47,14 +47,14 @@ class CostateBuffers:
         # the fused CPU kernels where Numba may be used and the cost has one (else the torch path)
         self.fused = fused_plan(params, acts, loss) if _numba.available() else None
 
-    def _buffers(self, x: Tensor):
-        key = (x.shape[0], x.dtype, x.device)
+    def _buffers(self, x: Tensor, torch_path: bool = False):
+        key = (x.shape[0], x.dtype, x.device, torch_path)
         bufs = self.buffers.get(key)
         if bufs is None:
             N, fused = x.shape[0], self.fused
             widths = [self.params[2 * l].shape[0] for l in range(len(self.acts) - 1)]
             out = views = None
-            if fused is not None and fused.takes(x):  # feature-major (M(l), N), ŷ(L)ᵀ then δ(L)ᵀ (C, N)
+            if fused is not None and not torch_path and fused.takes(x):  # feature-major (M(l), N), ŷ(L)ᵀ then δ(L)ᵀ (C, N)
                 zs = [x.new_empty(m, N) for m in widths]
                 lams = [x.new_empty(m, N) for m in widths]
                 out = x.new_empty(self.params[-2].shape[0], N)
@@ -82,8 +82,10 @@ class CostateBuffers:
         params, acts = self.params, self.acts
         L = len(acts)
         zbuf, lbuf, out, views = self._buffers(x)
-        if views is not None and self.fused.takes_target(target, out):
-            return self.fused.step(x, target, extra, zbuf, lbuf, out, views)
+        if views is not None:
+            if self.fused.takes_target(target, out):
+                return self.fused.step(x, target, extra, zbuf, lbuf, out, views)
+            zbuf, lbuf, out, views = self._buffers(x, torch_path=True)  # sample-major buffers of its own
         zs = [x]
         for l in range(L - 1):  # hidden layers: ŷ(l) = ẑ(l−1) W(l)ᵀ + b(l) into its buffer, g in place
             W, b = params[2 * l], params[2 * l + 1]

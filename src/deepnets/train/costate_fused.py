@@ -12,6 +12,9 @@ and, between them, one pass over each (N, M) array instead of a handful of torch
 - every ``.grad`` a view of one flat tensor, so the non-finite guard checks them in one pass
   (:meth:`FusedCostate.gradients_finite`).
 
+The views a step needs are made once, not per step: those of the buffers per batch size, those
+of the parameters (b(l) as a column, W(l)ᵀ) again only where a parameter's storage changed.
+
 Used only where :func:`deepnets._numba.available` and the batch is on the CPU in float32 or
 float64 (:func:`fused_plan` decides once per net, :meth:`FusedCostate.takes` per batch size,
 :meth:`FusedCostate.takes_target` per batch); everything else, and ``DEEPNETS_NO_NUMBA=1``, takes
@@ -108,6 +111,7 @@ class FusedCostate:
         self.bgrad = [None] * L    # b(l)'s .grad where it is a flat view, and its NumPy view:
         self.bview = [None] * L
         self.flat = None           # (one array holding every .grad, ((parameter, its .grad), ...))
+        self.pviews = (None, None)  # (the parameters' data pointers, their views b(l) (M(l), 1) and W(l)ᵀ)
 
     def takes(self, x: Tensor) -> bool:
         """True for inputs on the CPU in float32 or float64, the parameters' dtype (checked once
@@ -126,8 +130,9 @@ class FusedCostate:
         return target.dtype == out_t.dtype and target.shape == out_t.shape[::-1]
 
     def views(self, zs: list, lams: list, out_t: Tensor) -> tuple:
-        """For a batch size: NumPy views of ẑ(l)ᵀ and λ(l)ᵀ (M(l), N) and of ŷ(L) (N, C) over the
-        (C, N) buffer ``out_t``, tiny, 1 and N in the dtype, and an empty array ("no bias gradient")."""
+        """For a batch size: NumPy views of ẑ(l)ᵀ and λ(l)ᵀ (M(l), N), the (N, M(l)) torch views
+        ẑ(l) of the ẑ(l)ᵀ buffers, the NumPy view of ŷ(L) (N, C) over the (C, N) buffer ``out_t``,
+        tiny, 1 and N in the dtype, and an empty array ("no bias gradient")."""
         if self.kernels is None:
             self.kernels = (K.compiled(TERMINALS[self.kind][1]),
                             [None if k is None else K.compiled(k) for k in map(_delta_kernel, self.acts[:-1])],
@@ -135,7 +140,7 @@ class FusedCostate:
         dt = np.dtype(str(out_t.dtype).removeprefix("torch."))
         one = dt.type(1)
         self.flat_grads()
-        return ([z.numpy() for z in zs], [t.numpy() for t in lams], None, out_t.numpy().T,
+        return ([z.numpy() for z in zs], [t.numpy() for t in lams], [z.t() for z in zs], out_t.numpy().T,
                 float(np.finfo(dt).tiny), one, one * out_t.shape[1], np.empty(0, dtype=dt))
 
     def flat_grads(self) -> None:
@@ -200,18 +205,30 @@ class FusedCostate:
             raise ConfigError(f"class label {int(target[bad])} out of range")  # pragma: no cover
         return torch.scalar_tensor(total / out_t.shape[1], dtype=out_t.dtype)
 
+    def param_views(self) -> list:
+        """``[(b(l) as a column (M(l), 1) or None, W(l)ᵀ), ...]``, views made once and made again
+        only where a parameter's storage changed (its data pointer: ``p.data = ...``)."""
+        params = self.params
+        ptrs = [0 if p is None else p.data_ptr() for p in params]
+        held, views = self.pviews
+        if ptrs != held:
+            views = [(None if params[2 * l + 1] is None else params[2 * l + 1].detach().unsqueeze(1),
+                      params[2 * l].detach().t()) for l in range(len(self.acts))]
+            self.pviews = (ptrs, views)
+        return views
+
     def step(self, x: Tensor, target: Tensor, extra, zbuf: list, lbuf: list, out_t: Tensor, views: tuple) -> Tensor:
         """E for the batch and every gradient written, as the torch path's step (same arguments),
         on the buffers of the batch size, feature-major: ẑ(l)ᵀ and λ(l)ᵀ (M(l), N) in ``zbuf``
         and ``lbuf``, ŷ(L)ᵀ (C, N) in ``out_t`` (MKL's faster forms for these shapes), and their ``views``."""
         params, L = self.params, len(self.acts)
-        zv, lv, _, _, _, one, _, none = views
-        deltas = self.kernels[1]
+        zv, lv, zrows, _, _, one, _, none = views
+        deltas, pv = self.kernels[1], self.param_views()
         zs = [x.t()]  # ẑ(0)ᵀ (M(0), N)
         for l in range(L):  # ŷ(l)ᵀ = W(l) ẑ(l−1)ᵀ + b(l): (M(l), N); hidden g in place
-            W, b = params[2 * l], params[2 * l + 1]
+            W, b = params[2 * l], pv[l][0]
             y = zbuf[l] if l < L - 1 else out_t
-            y = torch.mm(W, zs[-1], out=y) if b is None else torch.addmm(b.unsqueeze(1), W, zs[-1], out=y)
+            y = torch.mm(W, zs[-1], out=y) if b is None else torch.addmm(b, W, zs[-1], out=y)
             if l < L - 1:
                 zs.append(self.forward[l](y))
         E = self.terminal(out_t, views, target)
@@ -226,13 +243,15 @@ class FusedCostate:
                     delta = delta_inplace(self.acts[l], delta, zs[l + 1])
                     if b is not None and b.requires_grad:
                         bias_grad(b, delta.t(), None)
+            # ẑ(l−1) (N, M(l−1)) = (ẑ(l−1)ᵀ)ᵀ: the input, or the buffer's view (g in place), or a new one
+            zl = x if l == 0 else zrows[l - 1] if zs[l] is zbuf[l - 1] else zs[l].t()
             g = W.grad
             if extra is None and g is not None and g is self.wgrad[l]:  # (M(l), M(l−1)) = δᵀ ẑ(l−1)
-                torch.mm(delta, zs[l].t(), out=g)
+                torch.mm(delta, zl, out=g)
             elif W.requires_grad:
-                weight_grad(W, delta, zs[l].t(), None if extra is None else extra[2 * l])
+                weight_grad(W, delta, zl, None if extra is None else extra[2 * l])
             if extra is not None and b is not None and b.requires_grad and extra[2 * l + 1] is not None:
                 b.grad.add_(extra[2 * l + 1])
             if l > 0:
-                torch.mm(W.t(), delta, out=lbuf[l - 1])  # λ(l−1)ᵀ = W(l)ᵀ δ(l)ᵀ: (M(l−1), N)
+                torch.mm(pv[l][1], delta, out=lbuf[l - 1])  # λ(l−1)ᵀ = W(l)ᵀ δ(l)ᵀ: (M(l−1), N)
         return E

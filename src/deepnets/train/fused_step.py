@@ -28,6 +28,9 @@ from typing import Callable
 import torch
 from torch.optim import optimizer as _opt
 
+from .. import _numba
+from .costate_kernels import compiled
+
 
 def _no_hooks(optimizer: torch.optim.Optimizer) -> bool:
     return not (getattr(optimizer, "_optimizer_step_pre_hooks", None)
@@ -53,7 +56,8 @@ def fused_adam_step(optimizer: torch.optim.Optimizer) -> Callable[[], None] | No
 
     def shared_steps(i: int, params, steps, state):
         """The group's step counts as views of one tensor, so one addition counts them all (on
-        the CPU through its NumPy view: a fraction of an ``add_``'s dispatch, the same +1)."""
+        the CPU through its NumPy view, by one compiled call where Numba may be used: a fraction
+        of an ``add_``'s dispatch, or of a NumPy ufunc's in a step's context; the same +1)."""
         held = counters.get(i)
         if held is None or len(held[1]) != len(steps) or not all(map(operator.is_, held[1], steps)):
             buf = torch.stack([s.detach() for s in steps])   # (P,) the same values, one storage
@@ -62,6 +66,8 @@ def fused_adam_step(optimizer: torch.optim.Optimizer) -> Callable[[], None] | No
                 state[p]["step"] = v
             held = counters[i] = (buf, views, buf.numpy() if buf.device.type == "cpu" else None)
         return held
+
+    increment = [None] if _numba.available() else None  # the compiled _add_one, at its first use
 
     def step() -> None:
         if not _no_hooks(optimizer):
@@ -93,10 +99,15 @@ def fused_adam_step(optimizer: torch.optim.Optimizer) -> Callable[[], None] | No
             if not params:
                 continue
             buf, views, counts = shared_steps(i, params, steps, state)
-            if counts is not None:
-                counts += 1
-            else:
+            if counts is None:
                 buf.add_(1)
+            elif increment is not None:  # one compiled call: a fraction of a NumPy ufunc's dispatch in a step
+                add = increment[0]
+                if add is None:
+                    add = increment[0] = compiled(_ADD_ONE)
+                add(counts)
+            else:
+                counts += 1
             beta1, beta2 = group["betas"]
             decoupled = group.get("decoupled_weight_decay", type(optimizer) is torch.optim.AdamW)
             (kernel[1] if decoupled else kernel[0])(
@@ -104,3 +115,13 @@ def fused_adam_step(optimizer: torch.optim.Optimizer) -> Callable[[], None] | No
                 beta2=beta2, weight_decay=group["weight_decay"], eps=group["eps"], maximize=False)
 
     return step
+
+
+
+def _add_one(counts):
+    """counts ← counts + 1 (Adam's step counts, through their NumPy view)."""
+    for i in range(counts.shape[0]):
+        counts[i] += 1
+
+
+_ADD_ONE = _numba.kernel(_add_one)  # compiled (or loaded from Numba's cache) at its first call

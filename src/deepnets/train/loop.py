@@ -230,6 +230,7 @@ def fit(model: torch.nn.Module, data, *, loss="lms", optimizer="adam", lr: float
         cb.on_train_begin(logs)  # a Checkpointer(resume=...) puts the run back here
         loop.warn_few_examples()
         batch_begin, batch_end = cb.active("on_batch_begin"), cb.active("on_batch_end")  # hot: skipped if unused
+        record, single = loop.record, loop.world_size == 1  # (a signal is polled for when one came, or under torchrun)
         try:  # (a run a callback had ended before its checkpoint takes no more epochs)
             for epoch in range(loop.epoch, loop.epoch if loop.stop_training else epochs):
                 loop.epoch = epoch
@@ -241,10 +242,10 @@ def fit(model: torch.nn.Module, data, *, loss="lms", optimizer="adam", lr: float
                     if batch_begin is not None:
                         batch_begin(b, {"size": n})
                     E = step(batch, b)
-                    loop.record(E, n)
+                    record(E, n)
                     if batch_end is not None:
                         batch_end(b, {"loss": E, "size": n})
-                    if loop.poll_interrupt() or loop.stop_training:
+                    if (not single or loop.signal is not None) and loop.poll_interrupt() or loop.stop_training:
                         break
                 if loop.interrupted is not None and not loop.stop_training:
                     break  # mid-epoch: no epoch-end logs; a checkpoint callback saves the position

@@ -6,8 +6,9 @@ strategy is chosen once, by :func:`make_step` from the literal registry :data:`S
 
 - ``"costate"``: a deepnets MLP (no autocast, no compile) with a loss ``(pred, target)``: the
   lecture's co-state recursion ∂E/∂W(l) = δ(l) ẑ(l−1)ᵀ, with no autograd graph
-  (:func:`~deepnets.backprop.costate_backward`), a closed-form penalty's gradient taken in as the
-  input of its weight-gradient GEMMs (:mod:`deepnets.penalty_gradients`);
+  (:func:`~deepnets.backprop.costate_backward`), a closed-form penalty's gradient added to the
+  ``.grad`` the step wrote, or taken in as the input of its weight-gradient GEMMs
+  (:mod:`deepnets.penalty_gradients`);
 - ``"autograd"``: any other module: ``E = loss(model(x), y)``, ``E.backward()`` (under
   ``torch.autocast`` for bf16);
 - ``"batch_loss"``: a :class:`~deepnets.train.batches.BatchLoss`: ``E = loss(model, batch)``,
@@ -111,12 +112,16 @@ class CostateStep(Step):
         super().__init__(model, optimizer, loss, **kw)
         self.params = model.flat_params()  # the same Parameter objects all run long
         self.buffered = CostateBuffers(self.params, model.activations, loss, validate=self.validate)
-        # a penalty whose bound form gives its gradients (closed form) is added inside the
-        # recursion's GEMMs, E + P in one op: no pass over .grad (benchmarks/bench_penalty.py)
+        # a penalty whose bound form gives its gradients (closed form) is added to the .grad the
+        # step wrote (after-step) or inside its GEMMs, E + P in one op (benchmarks/bench_penalty.py)
         index = {id(p): i for i, p in enumerate(self.params) if p is not None}
         slots = [index.get(id(t)) for t in getattr(self.add_penalty, "targets", [None])]
         self.penalty_in_gradients = hasattr(self.add_penalty, "gradients") and None not in slots
         self.slots, self.extra, self.seen = slots, None, None
+        # from the second step on, the penalty adds its gradients to the .grad the step wrote (or
+        # writes them into the weights' .grad, the input of their GEMMs): see _wire
+        self.wire = self.penalty_in_gradients and hasattr(self.add_penalty, "write_into")
+        self.after = None  # [(target, the .grad the penalty adds to)] once it adds after the step
 
     def gradients(self, batch) -> Tensor:
         x = batch[0]
@@ -125,15 +130,88 @@ class CostateStep(Step):
                                     params=self.params, overwrite=True)
         if not self.penalty_in_gradients:
             return self.buffered.gradients(x, batch[1])
+        if self.wire and self.seen is None and getattr(self.add_penalty, "fused", None) is not None:
+            return self._first_fused(x, batch[1])
+        if self.wire:
+            self.wire = self._wire()
+        if self.after is not None:
+            return self._penalty_after(x, batch[1])
         grads, v, scale = self.add_penalty.gradients(x)  # P = scale · v
-        if grads is not self.seen:  # (a flat penalty gives the same views every step)
+        if grads is not self.seen:  # (a flat penalty gives the same tensors every step)
             self.extra, self.seen = [None] * len(self.params), grads
             for i, g in zip(self.slots, grads):
-                self.extra[i] = g
-                p = self.params[i]
-                if i % 2 == 0 and p.requires_grad and p.grad is None and g.shape == p.shape and g.is_contiguous():
-                    p.grad = g  # a weight's .grad is the penalty's buffer: its GEMM adds in place
-        return torch.add(self.buffered.gradients(x, batch[1], self.extra), v, alpha=scale)
+                self.extra[i] = g  # the input of W(l)'s GEMM (in place where it is W(l).grad), added to b(l)'s
+        E = self.buffered.gradients(x, batch[1], self.extra)  # the step's own new tensor: P added in place
+        return E.add_(v) if scale == 1.0 and E.dtype == v.dtype else torch.add(E, v, alpha=scale)
+
+
+    def _wire(self) -> bool:
+        """Once a first step has made every ``.grad`` (the fused step's views of one flat tensor, or
+        the torch path's own): where every penalised tensor has one the penalty takes, the step runs
+        as without a penalty and the penalty then adds its gradients to them (``write_into(add=True)``,
+        :meth:`_penalty_after`); else the penalty writes into the weights' ``.grad``, the input of
+        their GEMMs, which add the data gradient in place (biases keep the penalty's buffers: their
+        gradient is a sum written over ``.grad``). True while no step has made them: try at the next."""
+        if self.seen is None:
+            return True
+        pen, targets = self.add_penalty, [self.params[i] for i in self.slots]
+        if all(p.requires_grad for p in targets):
+            if any(p.grad is None for p in targets):  # (set to None since): the step makes them again
+                return True
+            try:
+                pen.write_into([p.grad for p in targets], add=True)
+                if pen.adds:  # (the fused path: the torch path writes its own buffers)
+                    self.after = [(p, p.grad) for p in targets]
+                    return False
+            except ValueError:  # a .grad the penalty cannot take
+                pass
+        pen.write_into([p.grad if i % 2 == 0 and p.requires_grad else None for i, p in zip(self.slots, targets)])
+        return False
+
+    def _first_fused(self, x: Tensor, target: Tensor) -> Tensor:
+        """The first step with a fused penalty: the step as without one (it makes every ``.grad``),
+        then the penalty wired to add its gradients to them, as every later step does: the same
+        arithmetic from the first step on, so a resumed run (whose first step is this one) is bit
+        for bit the uninterrupted one."""
+        E, pen = self.buffered.gradients(x, target), self.add_penalty
+        targets = [self.params[i] for i in self.slots]
+        if all(p.requires_grad and p.grad is not None for p in targets):
+            try:
+                pen.write_into([p.grad for p in targets], add=True)
+                if pen.adds:
+                    self.after, self.wire, self.seen = [(p, p.grad) for p in targets], False, ()
+                    return self._penalty_after(x, target, E)
+                pen.write_into([None] * len(targets))
+            except ValueError:  # a .grad the penalty cannot take: its own buffers, this once
+                pass
+        grads, v, scale = pen.gradients(x)
+        for q, h in zip(pen.targets, grads):
+            if q.grad is not None and q.requires_grad:
+                q.grad.add_(h)
+        self.seen = grads
+        return torch.add(E, v, alpha=scale)
+
+    def _penalty_after(self, x: Tensor, target: Tensor, E: Tensor | None = None) -> Tensor:
+        """E + P, the step run as without a penalty (the fused step's own path) and the penalty's
+        gradients added to each ``.grad`` in the same call that gives P (``E``: the step already run)."""
+        E = self.buffered.gradients(x, target) if E is None else E
+        pen = self.add_penalty
+        for p, g in self.after:
+            if p.grad is not g:
+                break
+        else:
+            P = pen.added()  # the gradients added to each .grad, and P
+            if P is not None:
+                return E.add_(P) if E.dtype == P.dtype else torch.add(E, P)
+        # a .grad replaced (zero_grad(set_to_none=True), ...), or a weight's memory by one the
+        # fused path cannot take: the penalty's own buffers, written afresh and added here; wire again
+        pen.write_into([None] * len(self.after))
+        self.after, self.seen, self.wire = None, None, True
+        grads, v, scale = pen.gradients(x)
+        for q, h in zip(pen.targets, grads):
+            if q.grad is not None and q.requires_grad:
+                q.grad.add_(h)
+        return torch.add(E, v, alpha=scale)
 
 
 class AutogradStep(Step):

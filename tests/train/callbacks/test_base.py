@@ -36,3 +36,23 @@ def test_only_overridden_hooks_are_called():
     assert cbs.active("on_batch_end") is None and len(cbs.on_epoch_end.fns) == 2
     cbs.on_epoch_end(3, {})
     assert calls == [("A", 3), ("A", 3)]
+
+
+def test_a_hook_one_callback_overrides_is_its_own_method():
+    """The per-batch hooks cost one call where one callback has them: ``active`` gives that
+    callback's method itself; with two, a caller that calls both in order."""
+    calls = []
+
+    class B(Callback):
+        def __init__(self, name):
+            self.name = name
+
+        def on_batch_end(self, batch, logs=None):
+            calls.append((self.name, batch))
+
+    one = B("x")
+    cbs = CallbackList([Callback(), one])
+    assert cbs.active("on_batch_end") == one.on_batch_end
+    two = CallbackList([B("p"), Callback(), B("q")])
+    two.active("on_batch_end")(4, {})
+    assert calls == [("p", 4), ("q", 4)]

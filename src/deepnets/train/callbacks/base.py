@@ -61,9 +61,10 @@ class CallbackList(Callback):
         return call
 
     def active(self, hook: str):
-        """The caller of ``hook``, or None when no callback overrides it (the loop skips it)."""
-        call = getattr(self, hook)
-        return call if call.fns else None
+        """The caller of ``hook``, or None when no callback overrides it (the loop skips it): the
+        one callback's own method where only one does (no loop over a list of one per batch)."""
+        fns = getattr(self, hook).fns
+        return None if not fns else fns[0] if len(fns) == 1 else getattr(self, hook)
 
     def __iter__(self):
         return iter(self.callbacks)
