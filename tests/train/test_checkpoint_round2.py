@@ -4,7 +4,6 @@ not move, the snapshot's structure resolved once; each checked against the plain
 import random
 import warnings
 
-import numpy as np
 import pytest
 import torch
 

@@ -36,7 +36,8 @@ class Loop:
     (:meth:`poll_interrupt`), under torchrun on every rank at once."""
 
     def __init__(self, *, model, optimizer, loss, batches, step, callbacks: CallbackList, history: History,
-                 generator: torch.Generator, validate=None, n_examples: int | None = None):
+                 generator: torch.Generator, validate=None, n_examples: int | None = None,
+                 epochs: int | None = None):
         self.model, self.optimizer, self.loss, self.history = model, optimizer, loss, history
         self.batches, self.step_fn, self.callbacks, self.generator = batches, step, callbacks, generator
         self.validate, self.n_examples = validate, n_examples
@@ -53,7 +54,7 @@ class Loop:
         self.interrupted: int | None = None
         self.signal: int | None = None  # set by a signal handler (GracefulStop) at any moment
         self.world_size = world()[1]
-        self.epochs: int | None = None  # the epochs fit runs (a checkpointer knows its last save)
+        self.epochs = epochs    # the epochs fit runs (a checkpointer knows its last save)
         callbacks.set_loop(self)
 
     def poll_interrupt(self) -> bool:
@@ -224,9 +225,8 @@ def fit(model: torch.nn.Module, data, *, loss="lms", optimizer="adam", lr: float
                             optimizer_options=optimizer_options, batch_size=batch_size, shuffle=shuffle,
                             validation=validation, metrics=metrics, callbacks=callbacks, guard=guard,
                             input_noise=input_noise, penalty=penalty, epochs=epochs, device=device,
-                            precision=precision, channels_last=channels_last, compile=compile))
+                            precision=precision, channels_last=channels_last, compile=compile), epochs=epochs)
         cb, step, logs = loop.callbacks, loop.step_fn, {}
-        loop.epochs = epochs
         cb.on_train_begin(logs)  # a Checkpointer(resume=...) puts the run back here
         loop.warn_few_examples()
         batch_begin, batch_end = cb.active("on_batch_begin"), cb.active("on_batch_end")  # hot: skipped if unused

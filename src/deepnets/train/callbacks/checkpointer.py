@@ -162,9 +162,11 @@ class Checkpointer(Callback):
             self.save_point(self.every_epochs > 0 and (self.loop.epoch + 1) % self.every_epochs == 0)
 
     def on_epoch_end(self, epoch, logs=None):
+        epochs = getattr(self.loop, "epochs", None)  # the run's last epoch is epochs - 1
         if self.every_epochs and (epoch + 1) % self.every_epochs == 0:
-            epochs = getattr(self.loop, "epochs", None)  # the run's last epoch is epochs - 1
             self.save_point(epochs is not None and not self.loop.stop_training and epoch + self.every_epochs < epochs)
+        if epochs is not None and (self.loop.stop_training or epoch + 1 >= epochs):
+            self.flush()  # the last write done inside training, while a signal there is still caught
 
     def save_point(self, later_save: bool):
         """A save the intervals ask for. Writing in the background, while the writer is still busy
