@@ -73,16 +73,24 @@ def _epochs_logged(run: Path) -> int:
 def interrupt(out, name: str, args, *, rnd: random.Random, signum=signal.SIGTERM, max_epochs: int,
               timeout: float = 300) -> tuple[int, int]:
     """Start the run, wait until ``k`` epochs are logged (k drawn from 0..max_epochs−1), then a
-    random 0-100 ms more, and send ``signum``; return ``(exit status, k)``. Exit 75: stopped and
-    checkpointed; 0: it finished first; anything else: the signal came outside training."""
+    random fraction of an epoch more (of 100 ms before two epochs are seen), and send
+    ``signum``; return ``(exit status, k)``. Exit 75: stopped and checkpointed; 0: it finished
+    first; anything else: the signal came outside training."""
     k = rnd.randrange(max_epochs)
     run = Path(out) / name
     proc = subprocess.Popen(command(*args, "--set", f"run.name={name}", "--out", str(out)),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment())
     deadline = time.monotonic() + timeout
-    while proc.poll() is None and _epochs_logged(run) < k and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(rnd.uniform(0, 0.1))
+    seen: dict = {}  # epochs logged -> when first seen (an epoch's length, however fast the run)
+    while proc.poll() is None and (logged := _epochs_logged(run)) < k and time.monotonic() < deadline:
+        seen.setdefault(logged, time.monotonic())
+        time.sleep(0.005)
+    seen.setdefault(_epochs_logged(run), time.monotonic())
+    epoch_s = 0.1
+    if len(seen) >= 3:  # (the first epoch seen includes start-up)
+        (a, ta), (b, tb) = sorted(seen.items())[1], max(seen.items())
+        epoch_s = min(0.1, (tb - ta) / max(1, b - a))
+    time.sleep(rnd.uniform(0, epoch_s))
     if proc.poll() is None:
         proc.send_signal(signum)
     proc.communicate(timeout=timeout)
