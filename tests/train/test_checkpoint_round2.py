@@ -138,3 +138,35 @@ def test_the_writer_rests_so_background_saves_keep_to_their_share_and_the_last_i
     assert all(torch.equal(p, q) for p, q in zip(net.parameters(), full.parameters())) and h.history == full_h.history
     with pytest.raises(ValueError, match="share"):
         BackgroundWriter(saver.manager, share=0)
+
+
+def test_share_reaches_the_writer_from_python_and_toml(tmp_path):
+    """``share`` from Checkpointer and from train.checkpoint.share; 1 writes every save the disk
+    keeps up with (no rest), a bad value is refused naming what is expected."""
+    import pytest
+
+    from deepnets.config import experiment_from_dict
+    from deepnets.errors import ConfigError
+    from deepnets.experiment.run import run_experiment
+    from deepnets.train.callbacks import Checkpointer
+
+    assert Checkpointer(tmp_path / "a", share=0.5).writer.share == 0.5
+    with pytest.raises(ConfigError, match=r"a fraction in \(0, 1\], got 0"):
+        Checkpointer(tmp_path / "b", share=0)
+    exp = experiment_from_dict({"data": {"name": "xor", "split": [1.0, 0.0, 0.0], "scale": "none"},
+                                "model": {"hidden": [3]},
+                                "train": {"epochs": 3, "checkpoint": {"every_epochs": 1, "share": 0.25}},
+                                "run": {"out": str(tmp_path), "progress": False, "plots": False}})
+    assert exp.train.checkpoint.share == 0.25
+    import deepnets.train.callbacks.checkpointer as mod
+    seen = []
+    real = mod.BackgroundWriter.__init__
+    def spy(self, manager, *, share=mod.SHARE):
+        seen.append(share)
+        real(self, manager, share=share)
+    mod.BackgroundWriter.__init__ = spy
+    try:
+        run_experiment(exp)
+    finally:
+        mod.BackgroundWriter.__init__ = real
+    assert seen == [0.25]

@@ -11,7 +11,7 @@ switched ones, ``[tune]`` and ``[pretrain]``; each component of a run is a table
   always in use (absent: their defaults)
     [train.loss]             name, coding, R
     [train.optimizer]        name, lr, momentum, weight_decay, layer_lr, options
-    [train.checkpoint]       every_steps, every_epochs, keep, background
+    [train.checkpoint]       every_steps, every_epochs, keep, background, share
     [train.device]           name, precision, channels_last, compile, threads
   switched on by being present (absent: off)
     [data.view]              shape, resize_to, pad_to, shift

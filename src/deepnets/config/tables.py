@@ -161,6 +161,7 @@ class CheckpointConfig:
     every_epochs: int = 10           # every this many epochs (0: only on SIGTERM/SIGINT)
     keep: int = 3                    # the newest checkpoints kept
     background: bool = True          # write on a thread of its own, newest state first (Checkpointer)
+    share: float = 0.05              # background: the most of one core its writes take (1: no rest between writes)
 
 
 @dataclass

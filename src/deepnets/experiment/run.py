@@ -131,7 +131,8 @@ def callbacks_for(exp: Experiment, path: str, *, resolved: dict, validation, n_t
         c = t.checkpoint
         callbacks.append(Checkpointer(manager or CheckpointManager(path, keep=max(1, c.keep)),
                                       every_steps=c.every_steps, every_epochs=c.every_epochs, config=resolved,
-                                      resume=checkpoint or False, background=c.background))
+                                      resume=checkpoint or False, background=c.background,
+                                      share=c.share))
     return callbacks
 
 

@@ -17,7 +17,7 @@ from ...errors import CheckpointError, ConfigError
 from ..checkpoint import CheckpointManager, restore
 from ..checkpoint_format import SUFFIX
 from ..checkpoint_snapshot import SnapshotTaker
-from ..checkpoint_writer import BackgroundWriter
+from ..checkpoint_writer import SHARE, BackgroundWriter
 from ..distributed import is_main, world
 from .base import Callback
 
@@ -66,12 +66,15 @@ class Checkpointer(Callback):
             the disk is slower than the saves the newest state waiting is written and an older one
             waiting is superseded, or not copied at all while a later save is certain
             (:meth:`save_point`; both counted in ``skipped``). When saves come faster than
-            ``writer.share`` (default 0.05, :data:`~deepnets.train.checkpoint_writer.SHARE`) of one
+            ``share`` (default 0.05, :data:`~deepnets.train.checkpoint_writer.SHARE`) of one
             core allows, the writer rests between checkpoints, so that background saves cost at
             most about that share of the run. What is on disk is whole and exact, at most one
             write and one rest behind, but not every save asked for is written. The run ends after
             its last save is written; a failed write raises at the next save or at the end.
             Default True; ``False``: every save written, in one go on the training thread.
+        share: with ``background``, the most of one core its writes take (the writer's rest);
+            1: no rest, every save written that the disk keeps up with. Default 0.05. In TOML
+            ``train.checkpoint.share``.
 
     Raises:
         ConfigError: (at the start of training) the checkpoint holds no training-loop state.
@@ -87,7 +90,7 @@ class Checkpointer(Callback):
     """
 
     def __init__(self, manager, *, every_steps: int = 0, every_epochs: int = 1, keep: int = 3, config=None,
-                 resume: bool | dict = False, background: bool = True):
+                 resume: bool | dict = False, background: bool = True, share: float = SHARE):
         if every_steps < 0 or every_epochs < 0:
             raise ConfigError(f"checkpoint intervals must be >= 0, got every_steps={every_steps}, "
                               f"every_epochs={every_epochs}")
@@ -96,7 +99,9 @@ class Checkpointer(Callback):
         self.manager = manager if isinstance(manager, CheckpointManager) else CheckpointManager(manager, keep=keep)
         self.every_steps, self.every_epochs, self.config = int(every_steps), int(every_epochs), config
         self.resume = resume
-        self.writer = BackgroundWriter(self.manager) if background else None
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1:
+            raise ConfigError(f"share: the most of one core background writes take, a fraction in (0, 1], got {share!r}")
+        self.writer = BackgroundWriter(self.manager, share=float(share)) if background else None
         self.snapshot = SnapshotTaker()  # the state's structure resolved once, reused while it holds
         self.last = None          # the folder of the newest checkpoint written
         self.resumed_from = None  # the folder of the checkpoint the run resumed from
