@@ -3,7 +3,8 @@
 The README's digits job (``bench_mlp.py``: 64-100-10, ReLU, softmax cross-entropy, Adam lr 1e-3,
 batch 200, 80/20 split, 8 batches an epoch) trained with no checkpoint, with a ``Checkpointer``
 saving every epoch (keep 3), and with one saving every epoch in the background
-(``background=True``), interleaved (none, every epoch, background, none, ...), in CPU time
+(``background=True``; and with ``share=1``, no rest between writes, where the tree has it), interleaved
+(none, every epoch, background, none, ...), in CPU time
 (``time.process_time``, every thread of the process) and wall time, one torch thread. A run's
 time includes waiting for its last checkpoint to be on disk. Printed: the medians with min-max,
 the overhead (median of the per-round ratios, with their min-max), the checkpoint's bytes against
@@ -43,7 +44,7 @@ def _data():
     return sc(s.train[0]), s.train[1]
 
 
-def _fit(x, y, epochs, run_dir, background=False):
+def _fit(x, y, epochs, run_dir, background=False, share=None):
     import deepnets
     from deepnets.train.callbacks import Checkpointer
 
@@ -52,6 +53,8 @@ def _fit(x, y, epochs, run_dir, background=False):
 
     # (a tree before the option: never asked; since round two the default is True: False asked)
     options = {"background": background} if "background" in inspect.signature(Checkpointer).parameters else {}
+    if share is not None:  # (a tree with train.checkpoint.share)
+        options["share"] = share
     callbacks = [] if run_dir is None else [Checkpointer(run_dir, every_epochs=1, keep=3, **options)]
     cpu, wall = time.process_time(), time.perf_counter()
     deepnets.fit(net, (x, y), loss="cross_entropy", optimizer="adam", lr=1e-3, epochs=epochs,
@@ -206,10 +209,13 @@ def worker(args):
     out = {"none": [], "every epoch": []}
     if "background" in inspect.signature(Checkpointer).parameters:
         out["every epoch, background"] = []
+    if "share" in inspect.signature(Checkpointer).parameters:  # every save the disk keeps up with written
+        out["every epoch, background, share 1"] = []
     for _ in range(args.repeats):
         for mode in out:  # interleaved
             with tempfile.TemporaryDirectory() as run:
-                cpu, wall, _ = _fit(x, y, args.epochs, None if mode == "none" else run, "background" in mode)
+                cpu, wall, _ = _fit(x, y, args.epochs, None if mode == "none" else run, "background" in mode,
+                                    1.0 if mode.endswith("share 1") else None)
             out[mode].append([cpu, wall])
     out["sizes"] = _sizes(x, y)
     out["breakdown"] = _breakdown(x, y, min(args.epochs, 50))
@@ -229,7 +235,7 @@ def report(src, rounds):
         for mode in [m for m in rounds[0] if m.startswith("every")]:
             ck = [r for w in rounds for r in w[mode]]
             ratios = [c[k] / n[k] for n, c in zip(none, ck)]
-            print(f"{'':<7} {mode:<24} {_stats([r[k] for r in ck])}   overhead {100 * (statistics.median(ratios) - 1):+.1f}%"
+            print(f"{'':<7} {mode:<33} {_stats([r[k] for r in ck])}   overhead {100 * (statistics.median(ratios) - 1):+.1f}%"
                   f" [{100 * (min(ratios) - 1):+.1f}-{100 * (max(ratios) - 1):+.1f}%]")
     s = rounds[-1]["sizes"]
     print(f"size    {s['checkpoint_bytes']} bytes {s['files']}; weights {s['weights_bytes']}, weights + Adam "
