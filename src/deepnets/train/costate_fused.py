@@ -32,13 +32,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..activations import Identity, Logistic, ReLU, Tanh
+from ..activations import Identity, Logistic
 from ..backprop import Softmax
 from ..errors import ConfigError
 from ..losses import LMS, CrossEntropy
 from ..losses.targets import _check_label_range
 from . import costate_kernels as K
-from .costate_grads import bias_grad, delta_inplace, inplace_forward, weight_grad
+from .costate_grads import bias_grad, delta_inplace, inplace_forward, standard_unit, weight_grad
 
 _LABEL_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
 
@@ -79,14 +79,7 @@ def _terminal_kind(loss, out, n_out: int) -> str | None:
 
 def _delta_kernel(act):
     """The fused δ kernel ``(λ, ẑ, ∂E/∂b, 1)`` of a hidden unit, or None (torch's ops)."""
-    kind = type(act)
-    if kind is ReLU:
-        return K.relu_delta
-    if kind is Tanh and act.alpha == 1.0 and act.scale == 1.0:
-        return K.tanh_delta
-    if kind is Logistic and act.alpha == 1.0:
-        return K.logistic_delta
-    return None
+    return {"relu": K.relu_delta, "tanh": K.tanh_delta, "logistic": K.logistic_delta}.get(standard_unit(act))
 
 
 def fused_plan(params, acts, loss) -> "FusedCostate | None":

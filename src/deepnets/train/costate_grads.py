@@ -16,17 +16,26 @@ from torch import Tensor
 from ..activations import Logistic, ReLU, Tanh
 
 
+def standard_unit(act) -> str | None:
+    """``"relu"``, ``"tanh"`` or ``"logistic"`` for a hidden unit that is exactly that function
+    (no slope or scale), whose in-place and fused kernels compute its numbers; None otherwise."""
+    kind = type(act)
+    if kind is ReLU:
+        return "relu"
+    if kind is Tanh and act.alpha == 1.0 and act.scale == 1.0:
+        return "tanh"
+    if kind is Logistic and act.alpha == 1.0:
+        return "logistic"
+    return None
+
+
+_INPLACE = {"relu": Tensor.relu_, "tanh": Tensor.tanh_, "logistic": Tensor.sigmoid_}
+
+
 def inplace_forward(act):
     """``f(y) -> g(y)`` written over y where torch has an in-place kernel computing the same
     numbers as ``act(y)`` (ReLU, tanh, logistic); ``act`` itself (a new tensor) otherwise."""
-    kind = type(act)
-    if kind is ReLU:
-        return Tensor.relu_
-    if kind is Tanh and act.alpha == 1.0 and act.scale == 1.0:
-        return Tensor.tanh_
-    if kind is Logistic and act.alpha == 1.0:
-        return Tensor.sigmoid_
-    return act
+    return _INPLACE.get(standard_unit(act), act)
 
 
 def delta_inplace(act, lam: Tensor, z: Tensor) -> Tensor:
