@@ -34,7 +34,7 @@ class Limits:
     cifar_bytes: int = 256 << 20      # a CIFAR batch pickle on disk (a published one: 31 MB)
     pickle_ops: int = 250_000         # opcodes of a pickle: a CIFAR batch (30 000; re-pickled by Python 3: 90 000), a .pt
     safetensors_tensors: int = 20_000  # tensors named in a safetensors header (ResNet-152: about 1000)
-    json_containers: int = 100_000    # lists and objects in a run's summary.json or a checkpoint's manifest
+    json_containers: int = 100_000    # lists and objects in a run's summary.json or a checkpoint's JSON header
     toml_bytes: int = 1 << 20         # an experiment TOML file
     toml_depth: int = 32              # nesting of TOML tables/arrays, and parts of a dotted key
     toml_string_chars: int = 4096     # one string value in an experiment

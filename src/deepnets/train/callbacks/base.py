@@ -125,9 +125,9 @@ class History(Callback):
 
 def pack_series(values: list):
     """A history column as one tensor when that loses nothing: all Python floats, finite (float64:
-    the same bits), or all ints (int64); otherwise (mixed, NaN, empty) the list itself. One object
-    to pickle instead of one per epoch, so a checkpoint's ``state.pt`` stays far below the
-    ``pickle_ops`` cap however long the run."""
+    the same bits), or all ints (int64); otherwise (mixed, NaN, empty) the list itself. One tensor
+    in the checkpoint file instead of one JSON value per epoch, so a checkpoint's header stays far
+    below the ``json_containers`` cap however long the run."""
     if values and all(type(v) is float for v in values):
         t = torch.tensor(values, dtype=torch.float64)
         return t if bool(torch.isfinite(t).all()) else list(values)
