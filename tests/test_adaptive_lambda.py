@@ -100,7 +100,7 @@ def _train(callbacks=(), resume=None):
 @pytest.mark.parametrize("kill_step", [10, 28])  # mid-epoch 2; after the last batch of epoch 4
 def test_a_resumed_adaptive_run_is_bit_for_bit_the_uninterrupted_one(tmp_path, kill_step):
     full, full_h, full_rule = _train()
-    _train([Checkpointer(tmp_path / "run", every_steps=kill_step, every_epochs=0, keep=10)])
+    _train([Checkpointer(tmp_path / "run", every_steps=kill_step, every_epochs=0, keep=10, background=False)])
     mgr = CheckpointManager(tmp_path / "run")
     ckpt = mgr.load(mgr.list()[0].name)
     assert ckpt["step"] == kill_step

@@ -276,7 +276,7 @@ def test_a_resumed_penalised_run_is_bit_for_bit_the_uninterrupted_one(tmp_path, 
         return net, h
 
     full, full_h = train()
-    train([Checkpointer(tmp_path / "run", every_steps=kill_step, every_epochs=0, keep=10)])
+    train([Checkpointer(tmp_path / "run", every_steps=kill_step, every_epochs=0, keep=10, background=False)])
     mgr = CheckpointManager(tmp_path / "run")
     ckpt = mgr.load(mgr.list()[0].name)
     assert ckpt["step"] == kill_step

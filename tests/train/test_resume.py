@@ -99,7 +99,7 @@ def test_resume_in_a_new_process_is_bit_for_bit(tmp_path, kill_step):
 def test_resume_at_an_epoch_boundary_checkpoint(tmp_path):
     full, full_hist = train()
     run = tmp_path / "run"
-    train([Checkpointer(run, every_epochs=1, keep=5)])
+    train([Checkpointer(run, every_epochs=1, keep=5, background=False)])
     mgr = CheckpointManager(run)
     first = [i for i in mgr.list() if i.epoch == 1][0]
     model, hist = train(resume=mgr.load(first.name))
@@ -110,7 +110,7 @@ def test_resume_at_an_epoch_boundary_checkpoint(tmp_path):
 
 def test_optimizer_and_scheduler_state_match_after_resume(tmp_path):
     run = tmp_path / "run"
-    train([Checkpointer(run, every_steps=5, every_epochs=0, keep=10)])
+    train([Checkpointer(run, every_steps=5, every_epochs=0, keep=10, background=False)])
     mgr = CheckpointManager(run)
     ckpt = mgr.load(mgr.list()[1].name)  # step 10
     assert ckpt["position"] == 3 and ckpt["epoch"] == 1

@@ -29,7 +29,7 @@ def _same(a, b):
 
 def test_resume_true_continues_from_the_newest_checkpoint(tmp_path):
     full, full_h = _run(6)
-    _run(4, [Checkpointer(tmp_path, every_epochs=2)])  # a shorter run: checkpoints at epochs 2 and 4
+    _run(4, [Checkpointer(tmp_path, every_epochs=2, background=False)])  # a shorter run: checkpoints at epochs 2 and 4
     saver = Checkpointer(tmp_path, every_epochs=0, resume=True)
     net, h = _run(6, [saver])
     assert saver.resumed_from.name == "step-000000020.safetensors"  # 4 epochs of 5 batches
@@ -38,7 +38,7 @@ def test_resume_true_continues_from_the_newest_checkpoint(tmp_path):
 
 def test_resume_from_a_given_checkpoint(tmp_path):
     full, full_h = _run(6)
-    _run(4, [Checkpointer(tmp_path, every_epochs=2)])
+    _run(4, [Checkpointer(tmp_path, every_epochs=2, background=False)])
     ckpt = CheckpointManager(tmp_path).load("step-000000010")
     net, h = _run(6, [Checkpointer(tmp_path, every_epochs=0, resume=ckpt)])
     assert _same(net, full) and h.history == full_h.history
