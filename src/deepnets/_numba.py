@@ -57,8 +57,13 @@ class kernel:
                 warnings.simplefilter("ignore")
                 return _NUMBA.njit(cache=False, **self.options)(self.fn)
 
-    def __call__(self, *args):
+    def dispatcher(self) -> Callable:
+        """The Numba dispatcher of ``fn`` (made on first use): called directly in a hot loop, it
+        saves this wrapper's Python frame; its ``overloads`` hold the compiled signatures."""
         f = self.compiled
         if f is None:
             f = self.compiled = self._compile()
-        return f(*args)
+        return f
+
+    def __call__(self, *args):
+        return self.dispatcher()(*args)

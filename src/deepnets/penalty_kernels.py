@@ -33,7 +33,7 @@ def fastest_entry(k: kernel, *args) -> Callable:
     k(*_scratch(args))  # compiled (or loaded from the cache) for these types
     try:
         import numba
-        return k.compiled.overloads[tuple(numba.typeof(a) for a in args)].entry_point
+        return k.dispatcher().overloads[tuple(numba.typeof(a) for a in args)].entry_point
     except (AttributeError, KeyError, TypeError, ValueError):  # pragma: no cover - another Numba
         return k
 

@@ -127,9 +127,9 @@ class FusedCostate:
         ẑ(l) of the ẑ(l)ᵀ buffers, the NumPy view of ŷ(L) (N, C) over the (C, N) buffer ``out_t``,
         tiny, 1 and N in the dtype, and an empty array ("no bias gradient")."""
         if self.kernels is None:
-            self.kernels = (K.compiled(TERMINALS[self.kind][1]),
-                            [None if k is None else K.compiled(k) for k in map(_delta_kernel, self.acts[:-1])],
-                            K.compiled(K.all_finite))
+            self.kernels = (TERMINALS[self.kind][1].dispatcher(),
+                            [None if k is None else k.dispatcher() for k in map(_delta_kernel, self.acts[:-1])],
+                            K.all_finite.dispatcher())
         dt = np.dtype(str(out_t.dtype).removeprefix("torch."))
         one = dt.type(1)
         self.flat_grads()

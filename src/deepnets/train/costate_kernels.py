@@ -30,14 +30,6 @@ import numpy as np
 from .._numba import kernel
 
 
-def compiled(k: kernel):
-    """The Numba dispatcher of kernel ``k``, compiled (or loaded from Numba's cache) on first use:
-    called directly, without the wrapper's Python frame (a step calls a few of them)."""
-    if k.compiled is None:
-        k.compiled = k._compile()
-    return k.compiled
-
-
 def _softmax_ce_labels(pT, labels, delta, gb, tiny, one, n):
     """E·N = −Σ_n ln max(ẑ_{n,y_n}, tiny) and δ(L) = (ẑ − onehot(y)) / N into ``delta`` (N, C),
     from the softmax ẑ given transposed (``pT``, (C, N): torch's softmax over the long axis);

@@ -29,7 +29,6 @@ import torch
 from torch.optim import optimizer as _opt
 
 from .. import _numba
-from .costate_kernels import compiled
 
 
 def _no_hooks(optimizer: torch.optim.Optimizer) -> bool:
@@ -104,7 +103,7 @@ def fused_adam_step(optimizer: torch.optim.Optimizer) -> Callable[[], None] | No
             elif increment is not None:  # one compiled call: a fraction of a NumPy ufunc's dispatch in a step
                 add = increment[0]
                 if add is None:
-                    add = increment[0] = compiled(_ADD_ONE)
+                    add = increment[0] = _ADD_ONE.dispatcher()
                 add(counts)
             else:
                 counts += 1

@@ -158,13 +158,8 @@ class CostateStep(Step):
         if all(p.requires_grad for p in targets):
             if any(p.grad is None for p in targets):  # (set to None since): the step makes them again
                 return True
-            try:
-                pen.write_into([p.grad for p in targets], add=True)
-                if pen.adds:  # (the fused path: the torch path writes its own buffers)
-                    self.after = [(p, p.grad) for p in targets]
-                    return False
-            except ValueError:  # a .grad the penalty cannot take
-                pass
+            if self._wire_adding(targets):
+                return False
         pen.write_into([p.grad if i % 2 == 0 and p.requires_grad else None for i, p in zip(self.slots, targets)])
         return False
 
@@ -173,23 +168,35 @@ class CostateStep(Step):
         then the penalty wired to add its gradients to them, as every later step does: the same
         arithmetic from the first step on, so a resumed run (whose first step is this one) is bit
         for bit the uninterrupted one."""
-        E, pen = self.buffered.gradients(x, target), self.add_penalty
+        E = self.buffered.gradients(x, target)
         targets = [self.params[i] for i in self.slots]
-        if all(p.requires_grad and p.grad is not None for p in targets):
-            try:
-                pen.write_into([p.grad for p in targets], add=True)
-                if pen.adds:
-                    self.after, self.wire, self.seen = [(p, p.grad) for p in targets], False, ()
-                    return self._penalty_after(x, target, E)
-                pen.write_into([None] * len(targets))
-            except ValueError:  # a .grad the penalty cannot take: its own buffers, this once
-                pass
+        if all(p.requires_grad and p.grad is not None for p in targets) and self._wire_adding(targets):
+            self.wire, self.seen = False, ()
+            return self._penalty_after(x, target, E)
+        self.add_penalty.write_into([None] * len(targets))  # its own buffers, this once; wired at the next step
+        E, self.seen = self._add_own(E, x)
+        return E
+
+    def _wire_adding(self, targets: list) -> bool:
+        """The penalty set to add its gradients to the ``.grad`` of ``targets`` (the fused path:
+        :meth:`_penalty_after`); False where it cannot take them or is not on its fused path."""
+        try:
+            self.add_penalty.write_into([p.grad for p in targets], add=True)
+        except ValueError:  # a .grad the penalty cannot take
+            return False
+        if not self.add_penalty.adds:  # (the torch path writes its own buffers)
+            return False
+        self.after = [(p, p.grad) for p in targets]
+        return True
+
+    def _add_own(self, E: Tensor, x: Tensor) -> tuple[Tensor, list]:
+        """(E + P, the gradients): the penalty's gradients from its own buffers added to each ``.grad``."""
+        pen = self.add_penalty
         grads, v, scale = pen.gradients(x)
         for q, h in zip(pen.targets, grads):
             if q.grad is not None and q.requires_grad:
                 q.grad.add_(h)
-        self.seen = grads
-        return torch.add(E, v, alpha=scale)
+        return torch.add(E, v, alpha=scale), grads
 
     def _penalty_after(self, x: Tensor, target: Tensor, E: Tensor | None = None) -> Tensor:
         """E + P, the step run as without a penalty (the fused step's own path) and the penalty's
@@ -207,11 +214,7 @@ class CostateStep(Step):
         # fused path cannot take: the penalty's own buffers, written afresh and added here; wire again
         pen.write_into([None] * len(self.after))
         self.after, self.seen, self.wire = None, None, True
-        grads, v, scale = pen.gradients(x)
-        for q, h in zip(pen.targets, grads):
-            if q.grad is not None and q.requires_grad:
-                q.grad.add_(h)
-        return torch.add(E, v, alpha=scale)
+        return self._add_own(E, x)[0]
 
 
 class AutogradStep(Step):

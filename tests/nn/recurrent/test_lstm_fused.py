@@ -18,10 +18,13 @@ SHAPES = [(1, 1, 1, 1), (5, 1, 3, 4), (19, 3, 2, 5), (37, 7, 3, 9)]
 
 
 class _Count:
-    """Stands in for lstm_fused.lstm_steps and counts its calls (``compiled`` None: always called)."""
+    """Stands in for lstm_fused.lstm_steps and counts its calls (its dispatcher is itself)."""
 
     def __init__(self, real):
-        self.real, self.compiled, self.calls = real, None, 0
+        self.real, self.calls = real, 0
+
+    def dispatcher(self):
+        return self
 
     def __call__(self, *args):
         self.calls += 1
