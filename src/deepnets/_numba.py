@@ -14,11 +14,14 @@ Kernels take NumPy views of tensors (``tensor.numpy()`` shares the memory, no co
 
 from __future__ import annotations
 
+import importlib
 import os
 import warnings
+from contextlib import contextmanager
 from typing import Callable
 
 _NUMBA = None  # the module once imported; False when it cannot be
+_BLAS: list = []  # threadpoolctl's controllers of the BLAS libraries loaded, found at first use (~5 ms)
 
 
 def available() -> bool:
@@ -67,3 +70,41 @@ class kernel:
 
     def __call__(self, *args):
         return self.dispatcher()(*args)
+
+
+def blas_set(n: int) -> list:
+    """Make the BLAS libraries loaded (SciPy's, which ``np.dot`` inside a kernel calls) use ``n``
+    threads; returns ``[(library, its count before), ...]`` for :func:`blas_restore`, the ones
+    changed only. (threadpoolctl's ``limit`` does the same in ~18 us a call, more than the rest
+    of a small step.)"""
+    if not _BLAS:
+        from threadpoolctl import ThreadpoolController
+        importlib.import_module("scipy.linalg.cython_blas")   # the BLAS Numba's np.dot calls, loaded first
+        _BLAS.append(ThreadpoolController().select(user_api="blas").lib_controllers)
+    changed = []
+    try:
+        for lib in _BLAS[0]:
+            before = lib.get_num_threads()
+            if before != n:
+                lib.set_num_threads(n)
+                changed.append((lib, before))
+    except BaseException:
+        blas_restore(changed)
+        raise
+    return changed
+
+
+def blas_restore(changed: list) -> None:
+    """Give each library :func:`blas_set` changed its own thread count back."""
+    for lib, before in changed:
+        lib.set_num_threads(before)
+
+
+@contextmanager
+def blas_threads(n: int):
+    """Within the block, the BLAS libraries loaded use ``n`` threads; each gets its own count back after."""
+    changed = blas_set(n)
+    try:
+        yield
+    finally:
+        blas_restore(changed)

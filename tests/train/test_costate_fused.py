@@ -51,8 +51,18 @@ def twins(sizes, act, out, lossname, bias, dtype, monkeypatch):
     return nets, steps
 
 
+@pytest.fixture(params=["whole", "torch_gemms"])
+def gemms(request, monkeypatch):
+    """Both fused steps: the whole step as one kernel call (costate_whole), and the fused step
+    with torch's GEMMs (what nets wider than costate_whole.MAX_WIDTH take)."""
+    if request.param == "torch_gemms":
+        from deepnets.train import costate_whole
+        monkeypatch.setattr(costate_whole, "MAX_WIDTH", 0)
+    return request.param
+
+
 @pytest.mark.parametrize("sizes, act, out, lossname, bias", CASES)
-def test_fused_steps_follow_the_torch_path_in_float64(sizes, act, out, lossname, bias, monkeypatch):
+def test_fused_steps_follow_the_torch_path_in_float64(sizes, act, out, lossname, bias, monkeypatch, gemms):
     nets, steps = twins(sizes, act, out, lossname, bias, torch.float64, monkeypatch)
     for b in range(8):  # batch sizes 37 and 20: two sets of buffers
         batch = data(sizes, out, n=37 if b % 2 else 20, dtype=torch.float64, seed=b)
@@ -64,7 +74,8 @@ def test_fused_steps_follow_the_torch_path_in_float64(sizes, act, out, lossname,
 
 
 @pytest.mark.parametrize("sizes, act, out, lossname, bias", CASES)
-def test_float32_fused_gradients_are_the_torch_paths_to_round_off(sizes, act, out, lossname, bias, monkeypatch):
+def test_float32_fused_gradients_are_the_torch_paths_to_round_off(sizes, act, out, lossname, bias, monkeypatch,
+                                                                   gemms):
     nets, steps = twins(sizes, act, out, lossname, bias, torch.float32, monkeypatch)
     x, y = data(sizes, out)
     Es = [s.buffered.gradients(x, y) for s in steps]
@@ -94,7 +105,7 @@ def test_hidden_delta_kernels_are_torchs_float_ops_bit_for_bit(act, dtype):
 @pytest.mark.parametrize("act, out, lossname", [("relu", "softmax", "cross_entropy"),
                                                 ("tanh", "logistic", "cross_entropy"),
                                                 ("logistic", "linear", "lms")])
-def test_fused_gradient_matches_autograd(act, out, lossname):
+def test_fused_gradient_matches_autograd(act, out, lossname, gemms):
     """Independent of the recursion: autograd through a plain torch forward pass and torch's costs."""
     sizes = [5, 7, 6, 3 if out != "logistic" else 1]
     net = MLP(sizes, activation=act, output=out, seed=0, dtype=torch.float64)

@@ -39,6 +39,7 @@ from ..losses import LMS, CrossEntropy
 from ..losses.targets import _check_label_range
 from . import costate_kernels as K
 from .costate_grads import bias_grad, delta_inplace, inplace_forward, standard_unit, weight_grad
+from .costate_whole import whole_plan
 
 _LABEL_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
 
@@ -125,7 +126,8 @@ class FusedCostate:
     def views(self, zs: list, lams: list, out_t: Tensor) -> tuple:
         """For a batch size: NumPy views of ẑ(l)ᵀ and λ(l)ᵀ (M(l), N), the (N, M(l)) torch views
         ẑ(l) of the ẑ(l)ᵀ buffers, the NumPy view of ŷ(L) (N, C) over the (C, N) buffer ``out_t``,
-        tiny, 1 and N in the dtype, and an empty array ("no bias gradient")."""
+        tiny, 1 and N in the dtype, an empty array ("no bias gradient"), and the
+        :class:`~deepnets.train.costate_whole.WholeStep` of this batch size or None."""
         if self.kernels is None:
             self.kernels = (TERMINALS[self.kind][1].dispatcher(),
                             [None if k is None else k.dispatcher() for k in map(_delta_kernel, self.acts[:-1])],
@@ -133,8 +135,9 @@ class FusedCostate:
         dt = np.dtype(str(out_t.dtype).removeprefix("torch."))
         one = dt.type(1)
         self.flat_grads()
+        whole = whole_plan(self, zs, lams, out_t)  # the step as one kernel call, where it takes this net
         return ([z.numpy() for z in zs], [t.numpy() for t in lams], [z.t() for z in zs], out_t.numpy().T,
-                float(np.finfo(dt).tiny), one, one * out_t.shape[1], np.empty(0, dtype=dt))
+                float(np.finfo(dt).tiny), one, one * out_t.shape[1], np.empty(0, dtype=dt), whole)
 
     def flat_grads(self) -> None:
         """Where no trainable parameter has a ``.grad`` yet, give them all views of one flat
@@ -190,7 +193,7 @@ class FusedCostate:
         """E, with δ(L)ᵀ written over the output layer's ŷ(L)ᵀ buffer ``out_t`` (C, N) and
         ∂E/∂b(L) into its ``.grad``; a class label out of range raises the loss's label-range
         error, nothing written."""
-        _, _, _, av, tiny, one, n, none = views
+        _, _, _, av, tiny, one, n, none = views[:8]
         gb = self.bias_view(len(self.acts) - 1, none)
         total, bad = self.kernels[0](self.output(out_t, av), target.numpy(), av, gb, tiny, one, n)  # δ(L) over ŷ(L)
         if bad >= 0:
@@ -214,8 +217,12 @@ class FusedCostate:
         """E for the batch and every gradient written, as the torch path's step (same arguments),
         on the buffers of the batch size, feature-major: ẑ(l)ᵀ and λ(l)ᵀ (M(l), N) in ``zbuf``
         and ``lbuf``, ŷ(L)ᵀ (C, N) in ``out_t`` (MKL's faster forms for these shapes), and their ``views``."""
+        if extra is None and views[8] is not None:  # the whole step in one kernel call
+            E = views[8].step(x, target)
+            if E is not None:
+                return E
         params, L = self.params, len(self.acts)
-        zv, lv, zrows, _, _, one, _, none = views
+        zv, lv, zrows, _, _, one, _, none = views[:8]
         deltas, pv = self.kernels[1], self.param_views()
         zs = [x.t()]  # ẑ(0)ᵀ (M(0), N)
         for l in range(L):  # ŷ(l)ᵀ = W(l) ẑ(l−1)ᵀ + b(l): (M(l), N); hidden g in place

@@ -40,9 +40,7 @@ This module imports Numba, so it is imported only where :func:`deepnets._numba.a
 
 from __future__ import annotations
 
-import importlib
 import math
-from contextlib import contextmanager
 
 import numba
 import numpy as np
@@ -51,7 +49,7 @@ from numba.core import types
 from numba.extending import overload
 from torch import Tensor
 
-from ..._numba import kernel
+from ..._numba import blas_threads, kernel
 
 #: exp's argument is clamped to [-CLAMP32, CLAMP32] in float32, [-CLAMP64, CLAMP64] in float64
 CLAMP32, CLAMP64 = 40.0, 300.0
@@ -171,29 +169,7 @@ def _lstm_steps(W, S, A, p, c, Z, x, st, sn, si):
 
 #: :func:`_lstm_steps` compiled (float32 or float64 arrays, C-contiguous)
 lstm_steps = kernel(_lstm_steps, **_JIT)
-_BLAS = []   # threadpoolctl's controllers of the BLAS libraries loaded, found at first use (~5 ms)
-
-
-@contextmanager
-def _blas_threads(n: int):
-    """Within the block, the BLAS libraries (SciPy's, which np.dot in Numba calls) use n threads;
-    each gets its own count back after. (threadpoolctl's ``limit`` does the same in ~18 us a call,
-    more than the rest of a batch-1 step.)"""
-    if not _BLAS:
-        from threadpoolctl import ThreadpoolController
-        importlib.import_module("scipy.linalg.cython_blas")   # the BLAS Numba's np.dot calls, loaded first
-        _BLAS.append(ThreadpoolController().select(user_api="blas").lib_controllers)
-    changed = []
-    try:
-        for lib in _BLAS[0]:
-            before = lib.get_num_threads()
-            if before != n:
-                lib.set_num_threads(n)
-                changed.append((lib, before))
-        yield
-    finally:
-        for lib, before in changed:
-            lib.set_num_threads(before)
+_blas_threads = blas_threads   # (its first home: moved to deepnets._numba, shared with the MLP step)
 
 
 def lstm_layer_fused(x: Tensor, z0: Tensor, c0: Tensor, W_x: Tensor, W_z: Tensor, b: Tensor,
