@@ -13,9 +13,11 @@ MNIST-1D step's shapes those GEMMs alone take about 193 µs in OpenBLAS against 
 - every weight trainable and contiguous, every ``.grad`` one of the flat views, every hidden
   unit one the kernel computes (ReLU, tanh, logistic, identity; any other: None), the terminal
   condition one of ``TERMINALS``;
-- the widths: OpenBLAS's single-thread GEMM is slower than MKL's from about 1,000 units
-  (measured on the step's shapes, ``benchmarks/bench_step.py``): a net whose widest layer has
-  more than :data:`MAX_WIDTH` units keeps the fused step with torch's GEMMs.
+- the widths: the larger the GEMMs, the less the saved dispatch weighs against MKL's faster
+  large products: a net whose widest layer has more than :data:`MAX_WIDTH` units keeps the fused
+  step with torch's GEMMs. Whole step / fused step, one thread, batch 200 (2-core AMD EPYC, load
+  ~1): 64-100-10 0.78, 40-100-100-10 0.89, 64-256-10 0.88, 64-320-10 0.95, 64-384-10 0.95,
+  40-384-384-10 0.95, 64-512-10 1.02, 64-700-10 1.05, 64-1000-10 1.01.
 
 :meth:`WholeStep.run` returns None (the caller then runs the fused step) where the batch is not
 contiguous or a ``.grad`` was replaced since. The kernel is deterministic: the same inputs give
@@ -36,7 +38,7 @@ from ..losses.targets import _check_label_range
 from .costate_grads import standard_unit
 
 #: the widest layer the whole-step kernel takes; wider nets keep torch's (MKL's) GEMMs
-MAX_WIDTH = 512
+MAX_WIDTH = 400
 
 _CODES = {"relu": 0, "tanh": 1, "logistic": 2}
 
