@@ -189,11 +189,17 @@ def test_fastest_entry_computes_what_the_kernel_computes():
     assert torch.allclose(b[:12], w.grad, rtol=1e-13, atol=0)
 
 
+@pytest.mark.parametrize("whole", [True, False])
 @pytest.mark.parametrize("penalty", [WeightElimination(gamma=0.05, w0=0.5), WeightDecay(gamma=[0.1, 0.3, 0.2, 0.4], params="all")])
-def test_the_costate_step_lets_the_penalty_add_into_the_grads(penalty):
-    """From the second step on the step runs as without a penalty (the fused step's views of one
-    flat tensor stay its .grad) and the penalty adds its gradients to them: every step's E and
-    gradients are autograd's, also after a weight's memory is replaced or ``zero_grad(set_to_none=True)``."""
+def test_the_costate_step_lets_the_penalty_add_into_the_grads(penalty, whole, monkeypatch):
+    """The whole-step kernel adds the penalty inside its one call (``whole``) while the fused
+    step's views of one flat tensor are the .grad; the fused step with torch's GEMMs (a net
+    wider than costate_whole.MAX_WIDTH), from the second step on, runs as without a penalty and
+    the penalty adds its gradients to them, as the whole step does once ``zero_grad(set_to_none=True)``
+    replaced them: every step's E and gradients are autograd's, also after a weight's memory is replaced."""
+    from deepnets.train import costate_whole
+    if not whole:
+        monkeypatch.setattr(costate_whole, "MAX_WIDTH", 0)
     from deepnets.losses import get_loss
     from deepnets.train.optimizers import make_optimizer
     from deepnets.train.step import make_step
@@ -215,8 +221,10 @@ def test_the_costate_step_lets_the_penalty_add_into_the_grads(penalty):
         assert torch.allclose(E, want.detach(), rtol=1e-13, atol=0)
         for p, q in zip(net.parameters(), ref.parameters()):
             assert torch.allclose(p.grad, q.grad, rtol=1e-12, atol=1e-15)
-        if k in (1, 5, 6):
+        if k in ((5, 6) if whole else (1, 5, 6)):
             assert step.after is not None and all(p.grad is g for p, g in step.after)
+        if whole and k < 4:   # one call: the penalty's own wiring never made
+            assert step.after is None and step.buffered.whole_plan(x) is not None
     assert step.buffered.fused.flat is not None  # the fused step kept its flat .grad views
     with pytest.raises(RuntimeError, match="write_into"):
         step.add_penalty()
@@ -238,9 +246,12 @@ def test_adaptive_lambda_takes_the_fused_path_and_equals_autograd(monkeypatch):
         def __call__(self, model, x=None):
             return self.p(model, x)
 
+    from deepnets.train.costate_whole import WholeStep
     calls = []
     real = FlatPenalty.added
     monkeypatch.setattr(FlatPenalty, "added", lambda self: calls.append(1) or real(self))
+    whole = WholeStep.run   # the whole-step kernel, the penalty added in its one call
+    monkeypatch.setattr(WholeStep, "run", lambda self, x, t, p=None: (p is not None and calls.append(2)) or whole(self, x, t, p))
     g = torch.Generator().manual_seed(0)
     x, y = torch.randn(40, 3, generator=g, dtype=torch.float64), torch.randn(40, 1, generator=g, dtype=torch.float64)
     runs = []

@@ -190,6 +190,11 @@ class _KeptValues:
         self.owner._last = v * scale
         return grads, v, scale
 
+    def note(self, P: torch.Tensor) -> None:
+        """Keep P where a step computed it itself (the whole-step kernel adds the penalty in its
+        one call: :mod:`deepnets.train.costate_whole`)."""
+        self.owner._last = P
+
     def added(self) -> torch.Tensor | None:
         """The wrapped penalty's fused call that adds its gradients to the step's ``.grad``
         (:meth:`~deepnets.penalty_gradients.FlatPenalty.added`), its P kept as every value is."""

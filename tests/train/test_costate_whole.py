@@ -176,3 +176,39 @@ def test_the_whole_step_is_deterministic():
     g1 = [p.grad.clone() for p in net.parameters()]
     E2 = buffered.gradients(x, y)
     assert torch.equal(E1, E2) and all(torch.equal(p.grad, g) for p, g in zip(net.parameters(), g1))
+
+
+@pytest.mark.parametrize("penalty", ["elimination", "decay_all", "decay_per_tensor"])
+def test_a_weight_penalty_inside_the_one_call_is_autograd(penalty, monkeypatch):
+    """Weight decay / elimination added in the kernel: E + P and every gradient as autograd's,
+    also with a frozen penalised bias (P counts it, its .grad stays None) and gamma changed between steps."""
+    from deepnets.losses import get_loss
+    from deepnets.regularizers import WeightDecay, WeightElimination
+    from deepnets.train.optimizers import make_optimizer
+    from deepnets.train.step import make_step
+    pen = {"elimination": WeightElimination(gamma=0.05, w0=0.5),
+           "decay_all": WeightDecay(gamma=0.2, params="all"),
+           "decay_per_tensor": WeightDecay(gamma=[0.1, 0.3, 0.2, 0.4, 0.5, 0.6], params="all")}[penalty]
+    sizes = [4, 6, 5, 3]
+    net = MLP(sizes, activation="tanh", output="softmax", seed=3, dtype=torch.float64)
+    net.layers[1].bias.requires_grad_(False)
+    x, y = data(sizes, "softmax", 13, torch.float64)
+    step = make_step(net, make_optimizer("sgd", net, lr=0.1), get_loss("cross_entropy", model=net), penalty=pen)
+    calls = []
+    run = costate_whole.WholeStep.run
+    monkeypatch.setattr(costate_whole.WholeStep, "run", lambda self, *a: calls.append(a[-1]) or run(self, *a))
+    for k in range(3):
+        if k == 2:
+            pen.gamma = [3 * g for g in pen.gamma] if isinstance(pen.gamma, list) else 2 * pen.gamma
+        E = step.closure((x, y), 0)
+        ref = MLP(sizes, activation="tanh", output="softmax", seed=3, dtype=torch.float64)
+        ref.layers[1].bias.requires_grad_(False)
+        want = get_loss("cross_entropy", model=ref)(ref(x), y) + pen(ref)
+        want.backward()
+        torch.testing.assert_close(E, want.detach(), rtol=1e-12, atol=1e-12)
+        for p, q in zip(net.parameters(), ref.parameters()):
+            if q.requires_grad:
+                torch.testing.assert_close(p.grad, q.grad, rtol=1e-12, atol=1e-13)
+            else:
+                assert p.grad is None
+    assert len(calls) == 3 and all(c is not None for c in calls) and step.after is None

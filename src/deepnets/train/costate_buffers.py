@@ -65,26 +65,38 @@ class CostateBuffers:
             bufs = self.buffers[key] = (zs, lams, out, views)
         return bufs
 
-    def gradients(self, x: Tensor, target: Tensor, extra: list | None = None) -> Tensor:
+    def whole_plan(self, x: Tensor):
+        """The whole-step kernel's plan (:class:`~deepnets.train.costate_whole.WholeStep`) for x's
+        batch size, or None (none made yet, or the kernel does not take this net)."""
+        bufs = self.buffers.get((x.shape[0], x.dtype, x.device, False))
+        return None if bufs is None or bufs[3] is None else bufs[3][8]
+
+    def gradients(self, x: Tensor, target: Tensor, extra: list | None = None, penalty: tuple | None = None) -> Tensor:
         """E for the batch, ∂E/∂W(l) and ∂E/∂b(l) written into each ``.grad`` (overwritten);
         parameters that do not require a gradient get none. ``extra`` (aligned with ``params``,
         None entries for none) is a gradient added to each, a penalty's: a weight's is the input
         of its GEMM, ``addmm(extra, δᵀ, ẑ(l−1))``, at no extra pass over ``.grad`` (and where
-        ``.grad`` is that extra tensor itself, the GEMM accumulates into it in place)."""
+        ``.grad`` is that extra tensor itself, the GEMM accumulates into it in place). ``penalty``
+        ``(kind, slots, gammas, w0)``: a weight penalty added inside the whole-step kernel
+        (:meth:`~deepnets.train.costate_whole.WholeStep.run`), E + P returned; None, nothing
+        written, where the step does not run as that one call."""
         was = torch.is_grad_enabled()
         torch._C._set_grad_enabled(False)
         try:
-            return self._step(x, target, extra)
+            return self._step(x, target, extra, penalty)
         finally:
             torch._C._set_grad_enabled(was)
 
-    def _step(self, x: Tensor, target: Tensor, extra: list | None) -> Tensor:
+    def _step(self, x: Tensor, target: Tensor, extra: list | None, penalty: tuple | None) -> Tensor | None:
         params, acts = self.params, self.acts
         L = len(acts)
         zbuf, lbuf, out, views = self._buffers(x)
         if views is not None:
             if self.fused.takes_target(target, out):
-                return self.fused.step(x, target, extra, zbuf, lbuf, out, views)
+                return self.fused.step(x, target, extra, zbuf, lbuf, out, views, penalty)
+        if penalty is not None:  # (only the whole-step kernel adds a penalty itself)
+            return None
+        if views is not None:
             zbuf, lbuf, out, views = self._buffers(x, torch_path=True)  # sample-major buffers of its own
         zs = [x]
         for l in range(L - 1):  # hidden layers: ŷ(l) = ẑ(l−1) W(l)ᵀ + b(l) into its buffer, g in place

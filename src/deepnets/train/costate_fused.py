@@ -213,14 +213,19 @@ class FusedCostate:
             self.pviews = (ptrs, views)
         return views
 
-    def step(self, x: Tensor, target: Tensor, extra, zbuf: list, lbuf: list, out_t: Tensor, views: tuple) -> Tensor:
+    def step(self, x: Tensor, target: Tensor, extra, zbuf: list, lbuf: list, out_t: Tensor, views: tuple,
+             penalty: tuple | None = None) -> Tensor | None:
         """E for the batch and every gradient written, as the torch path's step (same arguments),
         on the buffers of the batch size, feature-major: ẑ(l)ᵀ and λ(l)ᵀ (M(l), N) in ``zbuf``
-        and ``lbuf``, ŷ(L)ᵀ (C, N) in ``out_t`` (MKL's faster forms for these shapes), and their ``views``."""
+        and ``lbuf``, ŷ(L)ᵀ (C, N) in ``out_t`` (MKL's faster forms for these shapes), and their ``views``.
+        Where the whole-step kernel takes the batch (:mod:`deepnets.train.costate_whole`) the step is
+        that one call, with ``penalty`` added in it; else None where a ``penalty`` is given."""
         if extra is None and views[8] is not None:  # the whole step in one kernel call
-            E = views[8].step(x, target)
-            if E is not None:
+            E = views[8].step(x, target, penalty)
+            if E is not None or penalty is not None:
                 return E
+        if penalty is not None:
+            return None
         params, L = self.params, len(self.acts)
         zv, lv, zrows, _, _, one, _, none = views[:8]
         deltas, pv = self.kernels[1], self.param_views()

@@ -91,6 +91,7 @@ class WholeStep:
         self.none = none
         self.penalty = (0, np.empty(0, dtype=np.int64), np.empty(0), 1.0)   # (kind, slots, gammas, w0)
         self.ptrs, self.pviews = None, None
+        self.P = 0.0   # the penalty of the last step
 
     def param_views(self) -> tuple:
         """(Ws, bs): NumPy views of W(l) and b(l) (an empty array where absent), made again only
@@ -105,11 +106,13 @@ class WholeStep:
             self.ptrs, self.pviews = ptrs, (Ws, bs)
         return self.pviews
 
-    def run(self, x: Tensor, target: Tensor) -> tuple | None:
+    def run(self, x: Tensor, target: Tensor, penalty: tuple | None = None) -> tuple | None:
         """(E·N, P) of the step on ``x`` with every gradient written (and the penalty's added: P,
         else 0), or None where this batch or the ``.grad`` tensors are not the kernel's (the
-        caller runs the fused step). A class label out of range raises the loss's error, no
-        ``.grad`` written."""
+        caller runs the fused step). ``penalty``: ``(kind, slots, gammas, w0)``, kind 1 weight
+        decay, 2 weight elimination, on the tensors ``slots`` (int64, W(l) = 2l, b(l) = 2l + 1)
+        with gamma_t ``gammas[t]`` (float64). A class label out of range raises the loss's
+        error, no ``.grad`` written."""
         if not x.is_contiguous() or not target.is_contiguous() or x.requires_grad:
             return None
         for p, g in self.grads:
@@ -117,7 +120,7 @@ class WholeStep:
                 return None
         Ws, bs = self.param_views()
         args = (x.numpy(), target.numpy(), Ws, bs, self.Wg, self.bg, self.zs, self.lams, self.acts,
-                *self.consts, *self.penalty)
+                *self.consts, *(self.penalty if penalty is None else penalty))
         entry = self.entries.get(target.dtype)
         if entry is None:
             from ..penalty_kernels import fastest_entry
@@ -134,7 +137,10 @@ class WholeStep:
             raise ConfigError(f"class label {int(target[bad])} out of range")  # pragma: no cover
         return total, P
 
-    def step(self, x: Tensor, target: Tensor) -> Tensor | None:
-        """E (0-dim, the parameters' dtype) of a step without a penalty, or None (see :meth:`run`)."""
-        r = self.run(x, target)
-        return None if r is None else torch.scalar_tensor(r[0] / self.N, dtype=self.dtype)
+    def step(self, x: Tensor, target: Tensor, penalty: tuple | None = None) -> Tensor | None:
+        """E (+ P where ``penalty``; 0-dim, the parameters' dtype), or None (see :meth:`run`)."""
+        r = self.run(x, target, penalty)
+        if r is None:
+            return None
+        self.P = r[1]   # (P alone, for a penalty that keeps its values: AdaptiveLambda's)
+        return torch.scalar_tensor(r[0] / self.N + r[1], dtype=self.dtype)

@@ -148,18 +148,20 @@ def _penalty(Ws, bs, Wg, bg, kind, slots, gam, w0):
             w, g = Ws[l].reshape(Ws[l].size), Wg[l].reshape(Wg[l].size)
         else:
             w, g = bs[l], bg[l]
-        P += gl * _penalty_pass(w, g, kind, gl, w02)
+        P += gl * _penalty_pass(w, g, kind, gl, w02, g.shape[0] == w.shape[0])   # (a frozen bias: P only)
     return P
 
 
 @numba.njit(**_SUMS)
-def _penalty_pass(w, g, kind, gl, w02):
-    """g += gl ∂E/∂w over one 1-D tensor; returns E (weight decay: ½ Σ w²; elimination: Σ w²/(w0² + w²))."""
+def _penalty_pass(w, g, kind, gl, w02, write):
+    """g += gl ∂E/∂w over one 1-D tensor (where ``write``); returns E (weight decay: ½ Σ w²;
+    elimination: Σ w²/(w0² + w²), with r = 1/(w0² + w²), q = w r: ∂E/∂w = 2 w0² q r)."""
     s = 0.0
     if kind == 1:
         for j in range(w.shape[0]):
             v = float(w[j])
-            g[j] = g[j] + gl * v
+            if write:
+                g[j] = g[j] + gl * v
             s += v * v
         return 0.5 * s
     c = 2.0 * gl * w02
@@ -167,7 +169,8 @@ def _penalty_pass(w, g, kind, gl, w02):
         v = float(w[j])
         r = 1.0 / (w02 + v * v)
         q = v * r
-        g[j] = g[j] + c * q * r
+        if write:
+            g[j] = g[j] + c * q * r
         s += v * q
     return s
 

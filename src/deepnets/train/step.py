@@ -25,18 +25,25 @@ the same kernel and state, bit for bit, without ``step()``'s Python wrapper).
 
 from __future__ import annotations
 
+import copy
 from typing import Callable
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from ..backprop import costate_backward
+from ..regularizers import WeightDecay, WeightElimination
 from ..errors import ConfigError
 from ..losses import LMS, code_targets
 from ..nn.mlp import supports_costate
 from .batches import BatchLoss
 from .costate_buffers import CostateBuffers
 from .fused_step import fused_adam_step
+
+
+#: the penalties the whole-step kernel adds itself -> its code (costate_whole_kernels._penalty)
+_WHOLE_PENALTIES = {WeightDecay: 1, WeightElimination: 2}
 
 
 class Step:
@@ -122,6 +129,11 @@ class CostateStep(Step):
         # writes them into the weights' .grad, the input of their GEMMs): see _wire
         self.wire = self.penalty_in_gradients and hasattr(self.add_penalty, "write_into")
         self.after = None  # [(target, the .grad the penalty adds to)] once it adds after the step
+        # weight decay or elimination inside the whole-step kernel (costate_whole), where it runs
+        kind = _WHOLE_PENALTIES.get(type(getattr(self.add_penalty, "penalty", None)), 0)
+        self.whole_penalty = kind if self.penalty_in_gradients and self.buffered.fused is not None else 0
+        self.whole_args, self.whole_gamma = None, None
+        self.note = getattr(self.add_penalty, "note", None)
 
     def gradients(self, batch) -> Tensor:
         x = batch[0]
@@ -130,6 +142,14 @@ class CostateStep(Step):
                                     params=self.params, overwrite=True)
         if not self.penalty_in_gradients:
             return self.buffered.gradients(x, batch[1])
+        if self.whole_penalty:  # E + P and every gradient in one kernel call
+            E = self.buffered.gradients(x, batch[1], penalty=self._whole_penalty_args())
+            if E is not None:
+                if self.note is not None:  # a penalty that keeps each P (AdaptiveLambda)
+                    self.note(torch.scalar_tensor(self.buffered.whole_plan(x).P, dtype=E.dtype))
+                return E
+            if self.buffered.whole_plan(x) is None:  # not the kernel's net: the penalty's own path from now on
+                self.whole_penalty = 0
         if self.wire and self.seen is None and getattr(self.add_penalty, "fused", None) is not None:
             return self._first_fused(x, batch[1])
         if self.wire:
@@ -144,6 +164,18 @@ class CostateStep(Step):
         E = self.buffered.gradients(x, batch[1], self.extra)  # the step's own new tensor: P added in place
         return E.add_(v) if scale == 1.0 and E.dtype == v.dtype else torch.add(E, v, alpha=scale)
 
+
+    def _whole_penalty_args(self) -> tuple:
+        """``(kind, slots, gammas, w0)`` of the penalty for the whole-step kernel, its gammas read
+        at every step (AdaptiveLambda changes them) and the arrays made again only when they change."""
+        pen = self.add_penalty.penalty
+        gamma = pen.gamma
+        if self.whole_args is None or gamma != self.whole_gamma:
+            gammas = [gamma] * len(self.slots) if type(gamma) is float else self.add_penalty._gammas()
+            self.whole_args = (self.whole_penalty, np.array(self.slots, dtype=np.int64),
+                               np.array(gammas, dtype=np.float64))
+            self.whole_gamma = copy.deepcopy(gamma)
+        return (*self.whole_args, float(getattr(pen, "w0", 1.0)))
 
     def _wire(self) -> bool:
         """Once a first step has made every ``.grad`` (the fused step's views of one flat tensor, or
