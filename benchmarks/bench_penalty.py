@@ -1,5 +1,7 @@
 """What a weight-elimination penalty costs per epoch of ``fit``: no penalty, the penalty's
-closed-form gradient (what ``fit`` uses: one fused Numba call, :mod:`deepnets.penalty_kernels`),
+closed-form gradient (what ``fit`` uses: added inside the co-state step's one Numba call,
+:mod:`deepnets.train.costate_whole`, where that runs; else one fused call of its own,
+:mod:`deepnets.penalty_kernels`),
 the same closed form on its torch path (what the fused call replaced, and what runs on a GPU or
 under ``DEEPNETS_NO_NUMBA=1``), and the penalty through autograd, interleaved in one run (none,
 closed form, closed form torch, autograd, none, ...), by the wall clock and by the process's CPU
@@ -25,6 +27,13 @@ the co-state GEMMs, gave the older figures of penalty_overhead_before.json:
     git show 7670028:benchmarks/bench_penalty.py > /tmp/before/bench_penalty.py
     OMP_NUM_THREADS=1 PYTHONPATH=/tmp/before/src python /tmp/before/bench_penalty.py --reps 15 --epochs 200 \
         --out benchmarks/results/penalty_overhead_before.json
+
+penalty_overhead_before_whole.json is this script on the code before the step became one call
+(466e0a8), run just before penalty_overhead.json:
+
+    mkdir -p /tmp/before_whole && git archive 466e0a8 src | tar -x -C /tmp/before_whole
+    OMP_NUM_THREADS=1 PYTHONPATH=/tmp/before_whole/src python benchmarks/bench_penalty.py --reps 41 --epochs 100 \
+        --out benchmarks/results/penalty_overhead_before_whole.json
 """
 
 from __future__ import annotations

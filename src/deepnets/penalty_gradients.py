@@ -17,7 +17,10 @@ the chosen tensors is one pass over their elements. Two ways of taking it, the s
   (v, scale)`` with P = scale · v) writing one flat buffer g whose slices, shaped as the tensors,
   are the per-tensor gradients.
 
-A training step adds the gradients with no pass of its own over ``.grad``: the co-state step has
+Where the co-state step runs as one Numba call (:mod:`deepnets.train.costate_whole`), weight decay
+and weight elimination are added inside that call (the same loops, reading ``gamma`` at every
+step) and this module's paths are not used. Elsewhere a training step adds the gradients with no
+pass of its own over ``.grad``: the co-state step has
 the fused call add them to the ``.grad`` it has just written (:meth:`FlatPenalty.write_into` with
 ``add``, :meth:`FlatPenalty.added`), or passes each as the input of its weight-gradient GEMM
 (``addmm``); and E + P in one op.

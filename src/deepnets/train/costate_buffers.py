@@ -13,7 +13,8 @@ gradients (written into ``.grad``) are as before.
 On the CPU, where Numba may be used (:mod:`deepnets._numba`) and the cost and output unit have
 a fused terminal condition, the step takes the fused path instead
 (:mod:`deepnets.train.costate_fused`): the same GEMMs, with the small ops between them done in
-one pass each. ``DEEPNETS_NO_NUMBA=1`` keeps the torch path. ``benchmarks/bench_step.py``
+one pass each, or where :mod:`deepnets.train.costate_whole` takes the net, the whole step (GEMMs
+included) as one Numba call. ``DEEPNETS_NO_NUMBA=1`` keeps the torch path. ``benchmarks/bench_step.py``
 measures both against the step's matrix products alone.
 """
 

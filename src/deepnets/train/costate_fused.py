@@ -15,6 +15,11 @@ and, between them, one pass over each (N, M) array instead of a handful of torch
 The views a step needs are made once, not per step: those of the buffers per batch size, those
 of the parameters (b(l) as a column, W(l)ᵀ) again only where a parameter's storage changed.
 
+Where :mod:`deepnets.train.costate_whole` takes the net (its units, trainable weights, widths up
+to ``MAX_WIDTH``), :meth:`FusedCostate.step` is one call of that module's kernel instead: the
+GEMMs too inside Numba (SciPy's OpenBLAS), on the same buffers and ``.grad`` views; this module's
+step remains for the rest (wider nets, a frozen weight, a replaced ``.grad``, a strided batch).
+
 Used only where :func:`deepnets._numba.available` and the batch is on the CPU in float32 or
 float64 (:func:`fused_plan` decides once per net, :meth:`FusedCostate.takes` per batch size,
 :meth:`FusedCostate.takes_target` per batch); everything else, and ``DEEPNETS_NO_NUMBA=1``, takes

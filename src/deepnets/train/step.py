@@ -8,7 +8,8 @@ strategy is chosen once, by :func:`make_step` from the literal registry :data:`S
   lecture's co-state recursion ∂E/∂W(l) = δ(l) ẑ(l−1)ᵀ, with no autograd graph
   (:func:`~deepnets.backprop.costate_backward`), a closed-form penalty's gradient added to the
   ``.grad`` the step wrote, or taken in as the input of its weight-gradient GEMMs
-  (:mod:`deepnets.penalty_gradients`);
+  (:mod:`deepnets.penalty_gradients`); on the CPU, where :mod:`deepnets.train.costate_whole`
+  takes the net, the step and a weight decay or elimination penalty are one Numba call;
 - ``"autograd"``: any other module: ``E = loss(model(x), y)``, ``E.backward()`` (under
   ``torch.autocast`` for bf16);
 - ``"batch_loss"``: a :class:`~deepnets.train.batches.BatchLoss`: ``E = loss(model, batch)``,
