@@ -212,3 +212,32 @@ def test_a_weight_penalty_inside_the_one_call_is_autograd(penalty, monkeypatch):
             else:
                 assert p.grad is None
     assert len(calls) == 3 and all(c is not None for c in calls) and step.after is None
+
+
+def test_scipys_blas_runs_with_torchs_threads_and_gets_its_own_count_back(monkeypatch):
+    from deepnets import _numba
+    net = MLP([5, 7, 3], activation="relu", output="softmax", seed=0, dtype=torch.float64)
+    x, y = data([5, 7, 3], "softmax", 9, torch.float64)
+    buffered, whole = whole_buffers(net, "cross_entropy", x)
+    buffered.gradients(x, y)                      # SciPy's BLAS loaded, the controllers made
+    libs = _numba._BLAS[0]
+    assert libs
+    during = []
+    real = whole.kernel
+    monkeypatch.setattr(whole, "entries", {})     # the kernel looked up again, through this spy
+    monkeypatch.setattr(whole, "kernel", real)
+    import deepnets.penalty_kernels as pk
+    monkeypatch.setattr(pk, "fastest_entry", lambda k, *a: lambda *b: during.append(
+        [lib.get_num_threads() for lib in libs]) or k(*b))
+    before, threads = [lib.get_num_threads() for lib in libs], torch.get_num_threads()
+    for lib in libs:
+        lib.set_num_threads(2)
+    try:
+        torch.set_num_threads(1)
+        buffered.gradients(x, y)
+        assert during == [[1] * len(libs)]                        # torch's count during the call
+        assert all(lib.get_num_threads() == 2 for lib in libs)     # its own count back after
+    finally:
+        torch.set_num_threads(threads)
+        for lib, n in zip(libs, before):
+            lib.set_num_threads(n)
