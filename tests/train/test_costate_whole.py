@@ -241,3 +241,15 @@ def test_scipys_blas_runs_with_torchs_threads_and_gets_its_own_count_back(monkey
         torch.set_num_threads(threads)
         for lib, n in zip(libs, before):
             lib.set_num_threads(n)
+
+
+def test_a_cost_beyond_float32s_range_is_inf_not_an_error():
+    """E summed in float64 can exceed float32's largest number: the step returns inf (the
+    non-finite guard then names it), as a sum in float32 does, rather than failing to convert it."""
+    net = MLP([2, 3, 1], activation="tanh", output="linear", seed=0)
+    x = torch.randn(4, 2)
+    y = torch.full((4, 1), 3e19)
+    buffered, whole = whole_buffers(net, "lms", x)
+    assert whole is not None
+    E = buffered.gradients(x, y)
+    assert E.dtype == torch.float32 and E.item() == float("inf")

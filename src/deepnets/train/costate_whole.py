@@ -27,6 +27,8 @@ the same bits, so a resumed run equals the uninterrupted one. SciPy's BLAS runs 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -92,6 +94,7 @@ class WholeStep:
         self.penalty = (0, np.empty(0, dtype=np.int64), np.empty(0), 1.0)   # (kind, slots, gammas, w0)
         self.ptrs, self.pviews = None, None
         self.P = 0.0   # the penalty of the last step
+        self.fmax = float(np.finfo(dt).max)
 
     def param_views(self) -> tuple:
         """(Ws, bs): NumPy views of W(l) and b(l) (an empty array where absent), made again only
@@ -143,4 +146,7 @@ class WholeStep:
         if r is None:
             return None
         self.P = r[1]   # (P alone, for a penalty that keeps its values: AdaptiveLambda's)
-        return torch.scalar_tensor(r[0] / self.N + r[1], dtype=self.dtype)
+        E = r[0] / self.N + r[1]
+        if abs(E) > self.fmax:  # a float64 sum beyond the dtype's range: ±inf, as a sum in the dtype gives
+            E = math.copysign(math.inf, E)
+        return torch.scalar_tensor(E, dtype=self.dtype)
