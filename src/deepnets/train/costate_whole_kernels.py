@@ -46,47 +46,54 @@ RELU, TANH, LOGISTIC, IDENTITY = 0, 1, 2, 3
 @numba.njit(**_JIT)
 def _bias_act(y, b, act):
     """ẑ = g(ŷ + b) over y (M, N), b of length M or 0 (no bias), for hidden unit code ``act``
-    (−1: none, the output layer's ŷ(L) + b)."""
+    (−1: none, the output layer's ŷ(L) + b); one pass over each row."""
     M, N = y.shape
     for j in range(M):
         row = y[j]
-        if b.shape[0] > 0:
-            bj = b[j]
-            for n in range(N):
-                row[n] = row[n] + bj
+        zero = row.dtype.type(0)
+        bj = b[j] if b.shape[0] > 0 else zero
         if act == RELU:
             for n in range(N):
-                if row[n] < 0:   # NaN stays NaN (the non-finite guard sees it)
-                    row[n] = 0
+                v = row[n] + bj
+                row[n] = zero if v < zero else v   # NaN stays NaN (the non-finite guard sees it)
         elif act == TANH:
             for n in range(N):
-                num, den = tanh_parts(row[n])
+                num, den = tanh_parts(row[n] + bj)
                 row[n] = num / den
         elif act == LOGISTIC:
             for n in range(N):
-                row[n] = 1 / sigmoid_den(row[n])
+                row[n] = 1 / sigmoid_den(row[n] + bj)
+        elif b.shape[0] > 0:
+            for n in range(N):
+                row[n] = row[n] + bj
 
 
 @numba.njit(**_SUMS)
 def _delta(lam, z, gb, act, one):
-    """δ = λ ∘ g'(ŷ) from ẑ over λ (M, N), Σ_n δ into gb (length 0: none)."""
+    """δ = λ ∘ g'(ŷ) from ẑ over λ (M, N), Σ_n δ (float64) into gb (length 0: none), one pass a row."""
     M, N = lam.shape
     for j in range(M):
         row, zr = lam[j], z[j]
+        s = 0.0
         if act == RELU:
             for n in range(N):
-                if not zr[n] > 0:
-                    row[n] = 0
+                d = row[n] if zr[n] > 0 else row.dtype.type(0)
+                row[n] = d
+                s += d
         elif act == TANH:
             for n in range(N):
-                row[n] = row[n] * (one - zr[n] * zr[n])
+                d = row[n] * (one - zr[n] * zr[n])
+                row[n] = d
+                s += d
         elif act == LOGISTIC:
             for n in range(N):
-                row[n] = row[n] * (zr[n] * (one - zr[n]))
-        if j < gb.shape[0]:
-            s = 0.0
+                d = row[n] * (zr[n] * (one - zr[n]))
+                row[n] = d
+                s += d
+        else:
             for n in range(N):
                 s += row[n]
+        if j < gb.shape[0]:
             gb[j] = s
 
 
