@@ -121,6 +121,7 @@ def _fexp_typed(x):
 
 
 def _forward(x, Ws, bs, zs, acts):
+    """ẑ(l)ᵀ = g(W(l) ẑ(l−1)ᵀ + b(l)) into zs[l] (M(l), N), ẑ(0)ᵀ = xᵀ; ŷ(L)ᵀ (no unit) into zs[L−1]."""
     L = len(Ws)
     np.dot(Ws[0], x.T, zs[0])
     _bias_act(zs[0], bs[0], acts[0] if L > 1 else -1)
