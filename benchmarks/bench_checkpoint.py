@@ -167,13 +167,14 @@ def _breakdown(x, y, sizes, epochs):
             "fsyncs_per_save": t.calls.get("fsync", 0) / n}
 
 
-def _background_split(x, y, sizes, epochs):
-    """In the background at the default share: the training thread's wall time at each save point
-    (the snapshot and the hand-over, or nothing while the writer is busy), the writer's in each write."""
+def _background_split(x, y, sizes, epochs, share=None):
+    """In the background (at ``share``; None: the default): the training thread's wall time at each
+    save point (the snapshot and the hand-over, or nothing while the writer is busy), the writer's
+    wall and CPU time in each write (its thread's: what it holds Python's lock for is in there)."""
     from deepnets.train.callbacks import Checkpointer
     from deepnets.train.checkpoint import CheckpointManager
 
-    on_training, on_writer = [], []
+    on_training, on_writer, writer_cpu = [], [], []
     real_save, real_write = Checkpointer.save_point, CheckpointManager.write
 
     def save(self, *args):
@@ -184,19 +185,21 @@ def _background_split(x, y, sizes, epochs):
             on_training.append(time.perf_counter() - w)
 
     def write(self, *args):
-        w = time.perf_counter()
+        w, c = time.perf_counter(), time.thread_time()
         try:
             return real_write(self, *args)
         finally:
             on_writer.append(time.perf_counter() - w)
+            writer_cpu.append(time.thread_time() - c)
     Checkpointer.save_point, CheckpointManager.write = save, write
     with tempfile.TemporaryDirectory() as run:
-        saver = Checkpointer(run, every_epochs=1, keep=3, background=True)
+        saver = Checkpointer(run, every_epochs=1, keep=3, background=True, **({} if share is None else {"share": share}))
         _train(x, y, sizes, epochs, [saver])
     Checkpointer.save_point, CheckpointManager.write = real_save, real_write
     return {"training_thread_ms": 1e3 * statistics.median(on_training),
             "training_thread_mean_ms": 1e3 * statistics.mean(on_training),
             "writer_ms": 1e3 * statistics.median(on_writer) if on_writer else None,
+            "writer_cpu_ms": 1e3 * statistics.median(writer_cpu) if writer_cpu else None,
             "saves": len(on_training), "written": len(on_writer), "skipped": saver.skipped}
 
 
@@ -234,6 +237,7 @@ def worker(args):
     out["sizes"] = _sizes(x, y, sizes)
     out["breakdown"] = _breakdown(x, y, sizes, min(args.epochs, 50))
     out["background"] = _background_split(x, y, sizes, min(args.epochs, 50))
+    out["background_share_1"] = _background_split(x, y, sizes, args.epochs, share=1.0)
     print(json.dumps(out))
 
 
@@ -268,6 +272,10 @@ def _fmt(s, scale=1.0, digits=3, unit=""):
             if unit == "%" else f"{med:.{digits}f}{unit} [{q1:.{digits}f}-{q3:.{digits}f}] ({lo:.{digits}f}-{hi:.{digits}f})")
 
 
+def _med(runs, key):
+    return statistics.median(r[key] for r in runs)
+
+
 def report(src, rounds, epochs):
     s = summary(rounds)
     print(f"\n== {src}   (median [quartiles] (min-max) over {len(rounds) * len(rounds[0]['none'])} rounds)")
@@ -287,10 +295,12 @@ def report(src, rounds, epochs):
     b = rounds[-1]["breakdown"]
     print(f"one save {b['save_ms']:.2f} ms wall, {b['fsyncs_per_save']:.0f} fsyncs: "
           + ", ".join(f"{k} {v:.2f}" for k, v in b["parts_ms"].items()))
-    g = rounds[-1]["background"]
-    print(f"background: {g['training_thread_ms']:.3f} ms on the training thread a save point (median, "
-          f"{g['training_thread_mean_ms']:.3f} mean), {g['writer_ms']:.3f} ms a write on the writer; "
-          f"{g['saves']} save points, {g['written']} written, {g['skipped']} superseded or not copied")
+    for key, name in (("background", "background"), ("background_share_1", "background, share 1")):
+        g = [w[key] for w in rounds]
+        print(f"{name}: {_med(g, 'training_thread_ms'):.3f} ms on the training thread a save point (median, "
+              f"{_med(g, 'training_thread_mean_ms'):.3f} mean), a write on the writer {_med(g, 'writer_ms'):.3f} ms "
+              f"wall, {_med(g, 'writer_cpu_ms'):.3f} ms CPU; {g[-1]['saves']} save points, {g[-1]['written']} "
+              f"written (medians over the {len(g)} workers' runs)")
     return s
 
 

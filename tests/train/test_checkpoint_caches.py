@@ -3,6 +3,7 @@ dtype, each header entry's text, the places of nested values formatted only when
 no byte of the file; checked against a fresh snapshot and against ``json.dumps`` of the header."""
 
 import json
+import os
 import random
 import struct
 
@@ -13,6 +14,7 @@ import torch
 from deepnets import MLP
 from deepnets.errors import CheckpointError
 from deepnets.train import checkpoint_format as cf
+from deepnets.train.checkpoint import CheckpointManager
 from deepnets.train.checkpoint_snapshot import SnapshotTaker, snapshot
 
 
@@ -92,3 +94,19 @@ def test_a_nested_value_that_is_not_plain_data_is_still_named_by_its_place():
     bad[1] = float("nan")
     with pytest.raises(CheckpointError, match=r"extra\['a'\]\['b'\]\[0\]"):
         snapshot(model=net, extra={"a": {"b": [bad]}})
+
+
+def test_a_manager_lists_its_folder_once_while_it_alone_writes_there(tmp_path, monkeypatch):
+    net = MLP([3, 4, 2], seed=0)
+    manager = CheckpointManager(tmp_path, keep=2)
+    listed, real = [], os.listdir
+    monkeypatch.setattr(os, "listdir", lambda path: (listed.append(path), real(path))[1])
+    for step in range(1, 6):
+        manager.save(step, model=net)
+    monkeypatch.undo()
+    assert len(listed) == 1  # its first write; then it knows what it wrote and pruned
+    assert [(i.name, i.sequence) for i in manager.list()] == [("step-000000004", 4), ("step-000000005", 5)]
+    CheckpointManager(tmp_path, keep=5).save(9, model=net)  # another manager of this process writes there
+    manager.save(6, model=net)  # so this one lists again: numbers after it, and prunes it in turn
+    assert [(i.name, i.sequence) for i in CheckpointManager(tmp_path).list()] == [("step-000000009", 6),
+                                                                                  ("step-000000006", 7)]

@@ -127,12 +127,11 @@ class Checkpointer(Callback):
         every rank at once: the loop's state gathers every rank's running sums."""
         loop, cpu = self.loop, time.thread_time()
         state = loop.state_dict()
-        size = getattr(loop, "world_size", None) or world()[1]  # (the loop knows it: no torch.distributed calls)
-        if size > 1 and not is_main():
+        if not is_main():
             return None
         snap = self.snapshot(model=loop.model, optimizer=loop.optimizer, step=loop.step, epoch=loop.epoch,
                              position=loop.position, config=self.config,
-                             extra={"loop": state, "world_size": size})  # resumed only by as many ranks
+                             extra={"loop": state, "world_size": world()[1]})  # resumed only by as many ranks
         snap.cost = time.thread_time() - cpu
         if self.writer is None:
             self.last = self.manager.write(loop.step, snap)
