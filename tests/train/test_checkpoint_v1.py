@@ -85,7 +85,9 @@ def _old_pair(tmp_path):
     manager.save(1, model=net, step=1)
     manager.save(2, model=net, step=2)
     old, new = (to_v1(i) for i in manager.list())
-    return manager, old, new
+    # the folders an earlier deepnets wrote, found by the manager of a later run (a manager lists the
+    # folder at its first write, not again while it alone writes there)
+    return CheckpointManager(tmp_path, keep=5), old, new
 
 
 @pytest.mark.parametrize("fname", [WEIGHTS, STATE, MANIFEST])

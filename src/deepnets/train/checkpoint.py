@@ -136,6 +136,10 @@ def restore(ckpt: dict, *, model: torch.nn.Module, optimizer=None, scheduler=Non
 # --------------------------------------------------------------------------- the manager
 
 
+#: a checkpoint folder (its real path) -> the writes every manager of this process made there
+_WRITES: dict[str, int] = {}
+
+
 class CheckpointManager:
     """Save, list, verify and prune the checkpoints of one run.
 
@@ -145,7 +149,9 @@ class CheckpointManager:
             corrupted newest one has a fallback).
 
     Creating a manager removes temp files a killed writer left behind: only one process may
-    write a run's checkpoints (rank 0 under torchrun).
+    write a run's checkpoints (rank 0 under torchrun). A manager lists the folder at its first
+    write, and again only when another manager of this process has written there since its last
+    write (or a write failed); otherwise it knows what is there from what it wrote and pruned.
     """
 
     def __init__(self, run_dir: str | os.PathLike, *, keep: int = 3):
@@ -156,6 +162,8 @@ class CheckpointManager:
         self.keep = keep
         self.removed_temps = remove_stale_temps(self.dir)
         self._known: dict[str, CheckpointInfo] | None = None  # entry -> info: what write() knows is there
+        self._folder = os.path.realpath(self.dir)  # (the key of _WRITES)
+        self._writes_seen = -1  # _WRITES[folder] after this manager's last write
         self._made = False  # the folder was made (or found) by this manager's first write
 
     def _entries(self) -> list[str]:
@@ -287,11 +295,13 @@ class CheckpointManager:
         return self.write(name, snap)
 
     def _infos(self) -> list[CheckpointInfo]:
-        """What :meth:`_scan` finds, from what this manager wrote while the folder holds just those
-        (one listdir), oldest first."""
-        entries = set(self._entries())
-        if self._known is None or set(self._known) != entries:  # first save, or another writer was here
+        """What :meth:`_scan` finds, oldest first: from what this manager wrote and pruned while no
+        other manager of this process wrote to the folder since (no listing); else listed (one
+        listdir) and scanned when the folder holds other entries than those."""
+        if self._known is None:  # the first save, or one after a failed write
             self._known = self._scan()
+        elif _WRITES.get(self._folder, 0) != self._writes_seen and set(self._known) != set(self._entries()):
+            self._known = self._scan()  # another manager wrote there
         return sorted(self._known.values(), key=lambda i: i.sequence)
 
     def write(self, step_name: str | int, snap: Snapshot) -> Path:
@@ -336,6 +346,7 @@ class CheckpointManager:
                               "be synced: it may not survive a crash of the machine") from exc
         self._known[final.name] = CheckpointInfo(name, final, sequence, snap.step, snap.epoch)
         self._prune()
+        self._writes_seen = _WRITES[self._folder] = _WRITES.get(self._folder, 0) + 1
         log.info("saved checkpoint %s (%d bytes)", final, needed)
         return final
 

@@ -91,7 +91,7 @@ def flatten(value, where, tensors: list):
                 tensors.append((v, (where, k)))
                 items.append((k, {"$t": len(tensors) - 1}))
             else:
-                items.append((k, flatten(v, f"{place(where)}[{k!r}]", tensors)))
+                items.append((k, flatten(v, (where, k), tensors)))  # (the place formatted only if refused)
         if plain:
             return dict(items)
         tag = {dict: "$dict", collections.OrderedDict: "$od", collections.Counter: "$counter"}[kind]
@@ -214,6 +214,9 @@ def _cpu(t: torch.Tensor) -> torch.Tensor:
     return t
 
 
+_PLANS: dict = {}  # a sequence of dtypes -> its groups, as Packed lays them out
+
+
 class Packed:
     """A save's tensors copied (on the training thread), grouped by dtype: ``parts``, CPU tensors
     written one after another as the data section, and ``kinds`` (each tensor's dtype and shape).
@@ -227,12 +230,18 @@ class Packed:
     """
 
     def __init__(self, tensors: list, wheres):
-        by_dtype: dict = {}
-        for i, t in enumerate(tensors):
-            by_dtype.setdefault(t.dtype, []).append(i)
-        self.kinds = [(t.dtype, t.shape) for t in tensors]
-        self.groups = sorted(by_dtype.items(), key=lambda g: (g[0] not in SAFETENSORS_DTYPES, -g[0].itemsize,
-                                                              str(g[0])))
+        self.kinds = kinds = [(t.dtype, t.shape) for t in tensors]
+        key = tuple([k[0] for k in kinds])
+        groups = _PLANS.get(key)
+        if groups is None:  # (a run's saves repeat a few sequences of dtypes: the grouping is kept)
+            by_dtype: dict = {}
+            for i, dtype in enumerate(key):
+                by_dtype.setdefault(dtype, []).append(i)
+            groups = tuple((d, tuple(ix)) for d, ix in sorted(
+                by_dtype.items(), key=lambda g: (g[0] not in SAFETENSORS_DTYPES, -g[0].itemsize, str(g[0]))))
+            if len(_PLANS) < 256:
+                _PLANS[key] = groups
+        self.groups = groups
         self.parts, suspects = [], []
         for dtype, indices in self.groups:
             if dtype not in SAFETENSORS_DTYPES:  # stored as bytes, one by one
@@ -274,14 +283,29 @@ class Packed:
 # --------------------------------------------------------------------------- the header
 
 
+_SEP = (",", ":")
+_ENTRY_TEXT: dict = {}  # (name, dtype, shape) -> its header entry's text up to the data offsets
+
+
 def header_bytes(entries: list, metadata: dict) -> bytes:
     """The header (its 8-byte length included, padded with spaces to a multiple of 8) with the digest
     as zeros: ``metadata`` (str -> str) after ``deepnets_sha256``, then each tensor's entry (from
-    :meth:`Packed.lay_out`)."""
-    head = {"__metadata__": {DIGEST_KEY: ZERO_DIGEST.decode(), **metadata}}
+    :meth:`Packed.lay_out`). The text ``json.dumps`` gives the dict ``{"__metadata__": ..., name:
+    {"dtype", "shape", "data_offsets"}, ...}`` with separators ``,`` and ``:``, written piece by
+    piece: each entry's text up to its offsets is kept between saves (a writer thread then holds
+    Python's lock for less)."""
+    pieces = ['{"__metadata__":', json.dumps({DIGEST_KEY: ZERO_DIGEST.decode(), **metadata}, separators=_SEP)]
     for name, dtype, shape, start, end in entries:
-        head[name] = {"dtype": SAFETENSORS_DTYPES[dtype], "shape": shape, "data_offsets": [start, end]}
-    raw = json.dumps(head, separators=(",", ":")).encode()
+        key = (name, dtype, tuple(shape))
+        text = _ENTRY_TEXT.get(key)
+        if text is None:
+            text = (f',{json.dumps(name)}:{{"dtype":"{SAFETENSORS_DTYPES[dtype]}","shape":'
+                    f'{json.dumps(shape, separators=_SEP)},"data_offsets":[')
+            if len(_ENTRY_TEXT) < 4096:
+                _ENTRY_TEXT[key] = text
+        pieces.append(f"{text}{start},{end}]}}")
+    pieces.append("}")
+    raw = "".join(pieces).encode()
     raw += b" " * (-len(raw) % 8)
     assert raw.startswith(HEADER_PREFIX)
     return struct.pack("<Q", len(raw)) + raw
