@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from deepnets import MLP
+from deepnets import MLP, fit
 from deepnets.errors import ConfigError
 from deepnets.losses import get_loss
 from deepnets.train import costate_whole
@@ -253,3 +253,20 @@ def test_a_cost_beyond_float32s_range_is_inf_not_an_error():
     assert whole is not None
     E = buffered.gradients(x, y)
     assert E.dtype == torch.float32 and E.item() == float("inf")
+
+
+def test_a_second_fit_on_a_trained_net_takes_the_same_step_as_a_fresh_one():
+    """A net trained before keeps its ``.grad`` tensors; the next fit moves them into its flat views
+    (values kept) and runs the one-call step, bit for bit the step of a net without ``.grad``."""
+    x, y = data([6, 8, 3], "softmax", 64, torch.float32)
+    nets = [MLP([6, 8, 3], activation="relu", output="softmax", seed=0) for _ in range(2)]
+    for net in nets:
+        fit(net, (x, y), loss="cross_entropy", optimizer="adam", lr=1e-2, epochs=2, batch_size=16, seed=1)
+    for p in nets[1].parameters():
+        p.grad = None  # the second net starts its next fit as a fresh one would
+    for net in nets:
+        fit(net, (x, y), loss="cross_entropy", optimizer="adam", lr=1e-2, epochs=2, batch_size=16, seed=2)
+    for a, b in zip(*(n.parameters() for n in nets)):
+        assert torch.equal(a, b)
+    storages = {p.grad.untyped_storage().data_ptr() for p in nets[0].parameters()}
+    assert len(storages) == 1  # every .grad a view of one flat tensor again

@@ -145,12 +145,20 @@ class FusedCostate:
                 float(np.finfo(dt).tiny), one, one * out_t.shape[1], np.empty(0, dtype=dt), whole)
 
     def flat_grads(self) -> None:
-        """Where no trainable parameter has a ``.grad`` yet, give them all views of one flat
-        tensor as ``.grad`` (the step writes into them in place): the non-finite guard then
-        checks every gradient in one pass (:meth:`gradients_finite`)."""
+        """Give every trainable parameter a view of one flat tensor as ``.grad`` (the step writes
+        into them in place): the non-finite guard then checks every gradient in one pass
+        (:meth:`gradients_finite`), and the one-call step writes them all. A ``.grad`` already
+        there (a net trained before: another ``fit``, or a user's own loop) is moved into its view,
+        its values kept, as torch's ``zero_grad`` replaces ``.grad`` tensors too; one of another
+        shape or dtype, or in a graph, is left alone (no flat views then)."""
         train = [p for p in self.params if p is not None and p.requires_grad]
-        if self.flat is not None or not train or any(p.grad is not None for p in train):
+        if self.flat is not None or not train:
             return
+        for p in train:
+            g = p.grad
+            if g is not None and (g.shape != p.shape or g.dtype != p.dtype or g.device != p.device
+                                  or g.requires_grad):
+                return
         # each view starts on a 64-byte boundary, as a tensor of its own would: MKL's GEMM picks
         # its code path by alignment, and the same path gives the same rounding (bit for bit);
         # the padding is zeros, which the finite check passes over
@@ -161,7 +169,10 @@ class FusedCostate:
             at += -(-p.numel() // align) * align
         flat = torch.zeros(at, dtype=train[0].dtype)
         for p, at in zip(train, starts):
-            p.grad = flat[at:at + p.numel()].view_as(p)
+            view = flat[at:at + p.numel()].view_as(p)
+            if p.grad is not None:
+                view.copy_(p.grad)
+            p.grad = view
         self.flat = (flat.numpy(), tuple((p, p.grad) for p in train))
         for l in range(len(self.acts)):
             W, b = self.params[2 * l], self.params[2 * l + 1]
