@@ -125,6 +125,11 @@ class Penalty:
     #: (:mod:`deepnets.penalty_kernels`), or None where there is none
     flat_fused = None
 
+    #: the penalty's code in the one-call co-state step's kernel (:mod:`deepnets.train.costate_whole`:
+    #: 1 weight decay, 2 weight elimination), read only where the class itself sets it (a subclass
+    #: that changes the formula does not inherit it); 0: the kernel does not add this penalty
+    whole_kind = 0
+
     def flat_constants(self, like: torch.Tensor, G: torch.Tensor, *, uniform: bool) -> dict:
         """The buffers and constants of :meth:`flat_gradient` for flat weights like ``like``, with
         gamma_l spread over them as ``G`` (``uniform``: one gamma for all), made again when a
@@ -193,6 +198,8 @@ class WeightDecay(Penalty):
         params: which tensors (default ``"weights"``).
     """
 
+    whole_kind = 1
+
     def layer_penalty(self, w: torch.Tensor) -> torch.Tensor:
         return weight_decay_penalty(w)
 
@@ -222,6 +229,8 @@ class WeightElimination(Penalty):
     Reference: Weigend, Rumelhart & Huberman (1991), "Generalization by weight-elimination with
     application to forecasting", NIPS 3, pp. 875-882.
     """
+
+    whole_kind = 2
 
     def __init__(self, gamma: GammaSpec = 1e-3, *, w0: float = 1.0, params: str = "weights"):
         super().__init__(gamma, params=params)

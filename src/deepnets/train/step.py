@@ -34,7 +34,6 @@ import torch
 from torch import Tensor
 
 from ..backprop import costate_backward
-from ..regularizers import WeightDecay, WeightElimination
 from ..errors import ConfigError
 from ..losses import LMS, code_targets
 from ..nn.mlp import supports_costate
@@ -43,8 +42,11 @@ from .costate_buffers import CostateBuffers
 from .fused_step import fused_adam_step
 
 
-#: the penalties the whole-step kernel adds itself -> its code (costate_whole_kernels._penalty)
-_WHOLE_PENALTIES = {WeightDecay: 1, WeightElimination: 2}
+def _whole_kind(penalty) -> int:
+    """The code of a penalty the whole-step kernel adds itself (costate_whole_kernels._penalty),
+    from its class's own ``whole_kind`` (:class:`~deepnets.regularizers.WeightDecay` 1,
+    ``WeightElimination`` 2; not inherited: a subclass may change the formula), else 0."""
+    return int(vars(type(penalty)).get("whole_kind", 0))
 
 
 class Step:
@@ -131,7 +133,7 @@ class CostateStep(Step):
         self.wire = self.penalty_in_gradients and hasattr(self.add_penalty, "write_into")
         self.after = None  # [(target, the .grad the penalty adds to)] once it adds after the step
         # weight decay or elimination inside the whole-step kernel (costate_whole), where it runs
-        kind = _WHOLE_PENALTIES.get(type(getattr(self.add_penalty, "penalty", None)), 0)
+        kind = _whole_kind(getattr(self.add_penalty, "penalty", None))
         self.whole_penalty = kind if self.penalty_in_gradients and self.buffered.fused is not None else 0
         self.whole_args, self.whole_gamma = None, None
         self.note = getattr(self.add_penalty, "note", None)
