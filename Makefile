@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q $(TORCH)
 	$(PIP) install -q -e '.[test]' $(TORCH)
+	OMP_NUM_THREADS=1 $(PY) -m deepnets._warm  # the Numba kernels compiled now, not at their first use
 	touch $(STAMP)
 
 # Chromium from Debian's packages for the browser tests of the HTML reports; where it cannot be
