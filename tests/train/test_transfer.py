@@ -134,3 +134,34 @@ def test_hints_are_the_two_task_case():
     got = MultiTaskLoss({"main": get_loss("cross_entropy", model=hinted.net), "hint": "lms"},
                         {"hint": 0.3})(Split(), (x, labels, severity))
     torch.testing.assert_close(got, expected)
+
+
+@pytest.mark.parametrize("numba", [True, False])
+@pytest.mark.parametrize("penalty", [None, "decay", "elimination"])
+def test_a_layer_frozen_during_fit_stops_moving_and_the_rest_trains_on(numba, penalty, monkeypatch):
+    """A callback freezing a layer mid-run: the co-state step clears its ``.grad`` (as torch's
+    zero_grad would), so neither Adam nor a stale gradient moves it again (before: it kept moving
+    on every path, the torch path's too), with and without a penalty; the rest trains on."""
+    from deepnets.regularizers import WeightDecay, WeightElimination
+    from deepnets.train.callbacks import Callback
+
+    if not numba:
+        monkeypatch.setenv("DEEPNETS_NO_NUMBA", "1")
+    pen = {None: None, "decay": WeightDecay(1e-2), "elimination": WeightElimination(1e-2)}[penalty]
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(64, 6, generator=g, dtype=torch.float64), torch.randint(0, 3, (64,), generator=g)
+
+    class FreezeAt(Callback):
+        def on_batch_end(self, batch, logs=None):
+            if self.loop.step == 6:  # inside the second epoch
+                freeze(self.loop.model, "layers.0")
+                self.held = [p.detach().clone() for p in self.loop.model.parameters()]
+
+    cb = FreezeAt()
+    net = MLP([6, 8, 3], activation="relu", output="softmax", seed=0, dtype=torch.float64)
+    fit(net, (x, y), loss="cross_entropy", optimizer="adam", lr=1e-2, epochs=4, batch_size=16, seed=1,
+        callbacks=[cb], penalty=pen)
+    now = [p.detach() for p in net.parameters()]
+    assert all(torch.equal(a, b) for a, b in zip(cb.held[:2], now[:2]))  # layers.0: not moved since
+    assert all(not torch.equal(a, b) for a, b in zip(cb.held[2:], now[2:]))  # the output layer trained on
+    assert net.layers[0].weight.grad is None and net.layers[1].weight.grad is not None

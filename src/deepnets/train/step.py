@@ -137,8 +137,23 @@ class CostateStep(Step):
         self.whole_penalty = kind if self.penalty_in_gradients and self.buffered.fused is not None else 0
         self.whole_args, self.whole_gamma = None, None
         self.note = getattr(self.add_penalty, "note", None)
+        self.trainable = self._trainable()
+
+    def _trainable(self) -> tuple:
+        return tuple(p is not None and p.requires_grad for p in self.params)
+
+    def _frozen_since(self) -> None:
+        """A parameter frozen during the run (``requires_grad = False``, by a callback) loses its
+        ``.grad``, as torch's ``zero_grad`` would clear it: the step writes none for it, and an
+        optimizer skips a parameter without one (a stale gradient would go on moving it)."""
+        self.trainable = self._trainable()
+        for p, t in zip(self.params, self.trainable):
+            if p is not None and not t:
+                p.grad = None
 
     def gradients(self, batch) -> Tensor:
+        if self._trainable() != self.trainable:
+            self._frozen_since()
         x = batch[0]
         if x.dim() != 2 or x.shape[1] != self.model.sizes[0]:  # the unbuffered step names the error
             return costate_backward(self.model, x, batch[1], self.loss, validate=self.validate,
