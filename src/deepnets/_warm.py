@@ -25,6 +25,7 @@ def _fits() -> None:
     from . import MLP, fit
     from .nn.recurrent import LSTM
     from .regularizers import WeightElimination
+    from .train.costate_whole import MAX_WIDTH
 
     g = torch.Generator().manual_seed(0)
     for dtype in (torch.float32, torch.float64):
@@ -33,7 +34,8 @@ def _fits() -> None:
                    "logistic": ((torch.rand(12, 1, generator=g) > 0.5).to(dtype), "cross_entropy", 1),
                    "linear": (torch.randn(12, 2, generator=g, dtype=dtype), "lms", 2)}
         for out, (y, loss, n_out) in targets.items():
-            for width, penalty in ((5, None), (5, WeightElimination(1e-3)), (450, None)):  # 450: torch's GEMMs
+            # wider than MAX_WIDTH: the step with torch's GEMMs and its fused kernels
+            for width, penalty in ((5, None), (5, WeightElimination(1e-3)), (MAX_WIDTH + 1, None)):
                 net = MLP([4, width, n_out], activation="relu", output=out, seed=0, dtype=dtype)
                 fit(net, (x, y), loss=loss, optimizer="adam", epochs=2, batch_size=6, penalty=penalty, seed=0)
         lstm = LSTM(3, 4).to(dtype)
